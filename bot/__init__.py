@@ -1,0 +1,3 @@
+"""Paperboy's core: configuration, storage, feeds, articles and services. Knows nothing of Discord."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,228 @@
+"""Configuration: a TOML file loaded into frozen dataclasses, every key checked.
+
+The file is optional; with none, the defaults below apply. Each field's metadata holds its
+one-line help and its bounds, which `config.example.toml` mirrors (a test keeps them in step).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("config.toml")
+CONFIG_ENV = "PAPERBOY_CONFIG"
+TOKEN_ENV = "DISCORD_TOKEN"
+
+
+def _opt(default: Any, doc: str, *, lo: float | None = None, hi: float | None = None,
+         choices: tuple[str, ...] | None = None) -> Any:
+    return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi, "choices": choices})
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    """The Discord side of the process."""
+
+    log_level: str = _opt("INFO", "Log level: DEBUG, INFO, WARNING or ERROR.",
+                          choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    contact_url: str = _opt("https://github.com/paperboy-bot/paperboy",
+                            "Where publishers can reach the operator; sent in the User-Agent.")
+    guild_ready_timeout_seconds: float = _opt(
+        2.0, "How long to wait for guild data after login before the bot is ready.", lo=0.0, hi=60.0)
+    sync_commands: bool = _opt(True, "Sync the slash commands with Discord at start.")
+    api_base_url: str = _opt("", "Discord REST base URL; empty means Discord itself (tests point it elsewhere).")
+    gateway_url: str = _opt("", "Discord gateway URL; empty means Discord itself (tests point it elsewhere).")
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """Where state is kept."""
+
+    path: str = _opt("paperboy.db", "SQLite database file, created if missing.")
+    busy_timeout_ms: int = _opt(5000, "How long a statement waits for a lock before failing.", lo=0, hi=600_000)
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    """How Paperboy fetches feeds and pages from the web."""
+
+    allow_private_addresses: bool = _opt(
+        False, "Allow loopback and private-network addresses (self-hosted sites, tests).")
+    connect_timeout_seconds: float = _opt(10.0, "Time allowed to open a connection.", lo=0.1, hi=120.0)
+    total_timeout_seconds: float = _opt(20.0, "Time allowed for a whole request.", lo=0.1, hi=600.0)
+    max_redirects: int = _opt(5, "Redirects followed before giving up.", lo=0, hi=20)
+    max_feed_bytes: int = _opt(5 * 1024 * 1024, "Largest feed accepted, counted after decompression.",
+                               lo=1024, hi=100 * 1024 * 1024)
+    max_page_bytes: int = _opt(3 * 1024 * 1024, "Largest article page accepted, after decompression.",
+                               lo=1024, hi=100 * 1024 * 1024)
+    per_host_concurrency: int = _opt(2, "Simultaneous requests to one host.", lo=1, hi=16)
+    max_concurrency: int = _opt(64, "Simultaneous requests overall.", lo=1, hi=1024)
+    user_agent: str = _opt("", "User-Agent header; empty means 'Paperboy/<version> (+contact_url)'.")
+
+
+@dataclass(frozen=True)
+class FeedsConfig:
+    """When feeds are polled."""
+
+    default_interval_seconds: int = _opt(300, "How often a feed is checked unless set per feed.",
+                                         lo=1, hi=7 * 86400)
+    min_interval_seconds: int = _opt(60, "No feed is checked more often than this.", lo=1, hi=86400)
+    max_backoff_seconds: int = _opt(86400, "Longest wait after repeated failures.", lo=60, hi=7 * 86400)
+    failing_threshold: int = _opt(5, "Consecutive failures after which moderators are told.", lo=1, hi=1000)
+    max_items: int = _opt(200, "Only the newest this-many items of a feed are considered.", lo=1, hi=10_000)
+    fetch_full_text: bool = _opt(True, "Fetch each new article's page to archive its full text.")
+
+
+@dataclass(frozen=True)
+class AnnouncementsConfig:
+    """How new articles are announced."""
+
+    backlog_count: int = _opt(1, "On a new subscription, how many of the newest items to announce.",
+                              lo=0, hi=50)
+    max_age_days: float = _opt(3.0, "Items older than this are never announced as new.", lo=0.0, hi=3650.0)
+    max_new_per_poll: int = _opt(5, "Most items announced from one poll of one feed.", lo=1, hi=100)
+    per_channel_interval_seconds: float = _opt(1.0, "Least time between two posts in one channel.",
+                                               lo=0.0, hi=60.0)
+    global_rate_per_second: float = _opt(20.0, "Most Discord requests per second for deliveries.",
+                                         lo=0.1, hi=45.0)
+
+
+@dataclass(frozen=True)
+class ModerationConfig:
+    """Limits on what moderators can configure."""
+
+    max_subscriptions_per_guild: int = _opt(100, "Subscriptions one server may have.", lo=1, hi=10_000)
+
+
+@dataclass(frozen=True)
+class SummariesConfig:
+    """How /summary works."""
+
+    backend: str = _opt("extractive", "'extractive' (offline) or 'openai' (any OpenAI-compatible server).",
+                        choices=("extractive", "openai"))
+    openai_base_url: str = _opt("http://127.0.0.1:8080/v1", "Base URL of the OpenAI-compatible server.")
+    openai_model: str = _opt("", "Model name to ask for.")
+    openai_api_key_env: str = _opt("OPENAI_API_KEY", "Environment variable that holds the API key.")
+    timeout_seconds: float = _opt(20.0, "Time allowed for one LLM answer before falling back.",
+                                  lo=1.0, hi=300.0)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration."""
+
+    bot: BotConfig = field(default_factory=BotConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    feeds: FeedsConfig = field(default_factory=FeedsConfig)
+    announcements: AnnouncementsConfig = field(default_factory=AnnouncementsConfig)
+    moderation: ModerationConfig = field(default_factory=ModerationConfig)
+    summaries: SummariesConfig = field(default_factory=SummariesConfig)
+    source: str = field(default="(defaults)", compare=False)
+
+    def user_agent(self) -> str:
+        """The User-Agent sent with every request."""
+        if self.fetch.user_agent:
+            return self.fetch.user_agent
+        from bot import __version__
+
+        return f"Paperboy/{__version__} (+{self.bot.contact_url})"
+
+
+SECTIONS: dict[str, type] = {
+    f.name: typing.get_type_hints(Config)[f.name] for f in fields(Config) if f.name != "source"
+}
+
+
+def resolve_path(cli_path: str | None, environ: typing.Mapping[str, str] = os.environ) -> Path | None:
+    """`--config`, else `$PAPERBOY_CONFIG`, else `./config.toml` if it exists, else None (defaults)."""
+    if cli_path:
+        return Path(cli_path)
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV])
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
+
+
+def load(path: Path | None) -> Config:
+    """Read and validate a config file; None gives the defaults. Raises ConfigError."""
+    if path is None:
+        return Config()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read config file ({error})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML ({error})") from None
+    return from_mapping(raw, source=str(path))
+
+
+def from_mapping(raw: dict[str, Any], *, source: str = "(config)") -> Config:
+    """Build a Config from parsed TOML, naming the file and key of the first problem."""
+    sections: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in SECTIONS:
+            known = ", ".join(f"[{s}]" for s in SECTIONS)
+            raise ConfigError(f"{source}: unknown section [{name}]; known sections are {known}")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: [{name}] must be a table of keys")
+        sections[name] = _build_section(SECTIONS[name], name, value, source)
+    return Config(**sections, source=source)
+
+
+def _build_section(cls: type, section: str, values: dict[str, Any], source: str) -> Any:
+    assert is_dataclass(cls)
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        where = f"{source}: [{section}] {key}"
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key; known keys are {', '.join(known)}")
+        kwargs[key] = _check_value(where, hints[key], known[key].metadata, value)
+    return cls(**kwargs)
+
+
+def _check_value(where: str, expected: Any, meta: typing.Mapping[str, Any], value: Any) -> Any:
+    if isinstance(expected, types.UnionType):
+        raise AssertionError("config fields are never unions")
+    if expected is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if expected is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+    elif expected is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        value = float(value)
+    elif expected is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        choices = meta.get("choices")
+        if choices and value not in choices:
+            raise ConfigError(f"{where}: expected one of {', '.join(choices)}, got {value!r}")
+        return value
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ConfigError(f"{where}: expected a value from {lo:g} to {hi:g}, got {value!r}")
+    return value
+
+
+def describe_defaults() -> list[tuple[str, str, Any, str]]:
+    """(section, key, default, doc) for every key; used to check the example file stays complete."""
+    rows = []
+    for section, cls in SECTIONS.items():
+        for f in fields(cls):
+            default = f.default if f.default is not MISSING else None
+            rows.append((section, f.name, default, f.metadata.get("doc", "")))
+    return rows
