@@ -1,0 +1,31 @@
+"""Safe fetching: one session, a private-network guard, size caps and readable errors."""
+
+from bot.fetch import kinds
+from bot.fetch.guard import GuardedConnector, check_url, non_public_reason, parse_ip_host
+from bot.fetch.hints import MAX_HINT_SECONDS, parse_max_age, parse_retry_after, server_hint
+from bot.fetch.http import (
+    Fetcher,
+    FetchKind,
+    FetchResult,
+    HostLimiter,
+    make_session,
+    redirect_target,
+)
+
+__all__ = [
+    "MAX_HINT_SECONDS",
+    "FetchKind",
+    "FetchResult",
+    "Fetcher",
+    "GuardedConnector",
+    "HostLimiter",
+    "check_url",
+    "kinds",
+    "make_session",
+    "non_public_reason",
+    "parse_ip_host",
+    "parse_max_age",
+    "parse_retry_after",
+    "redirect_target",
+    "server_hint",
+]

@@ -1,0 +1,372 @@
+"""The Fetcher: every download Paperboy makes, through one injected aiohttp session.
+
+Conditional GET, manual redirects (each hop checked), size caps counted on decompressed bytes
+while streaming, per-host concurrency, and every failure turned into a `FetchError` whose kind
+is one of `bot.fetch.kinds` and whose message is a sentence a user can read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from http import HTTPStatus
+from typing import Literal
+
+import aiohttp
+from aiohttp.abc import AbstractResolver
+from yarl import URL
+
+from bot.config import FetchConfig
+from bot.errors import FetchError
+from bot.fetch import kinds
+from bot.fetch.guard import GuardedConnector, PrivateDialRefused, check_url, private_address_error
+from bot.fetch.hints import server_hint
+
+FetchKind = Literal["feed", "page"]
+
+# Only encodings whose decompression aiohttp 3.14 bounds while streaming (max_length per chunk
+# plus back-pressure); zstd is left out because its decoder is not installed.
+ACCEPT_ENCODING = "gzip, deflate, br"
+ACCEPT = {
+    "feed": (
+        "application/rss+xml, application/atom+xml, application/feed+json;q=0.9, "
+        "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.5, */*;q=0.1"
+    ),
+    "page": "text/html, application/xhtml+xml;q=0.9, */*;q=0.1",
+}
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_CHUNK_SIZE = 64 * 1024
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """A successful fetch. `body` is None when the server said 304 Not Modified."""
+
+    url: str
+    status: int
+    body: bytes | None
+    headers: dict[str, str]
+    content_type: str | None
+    charset: str | None
+    etag: str | None
+    last_modified: str | None
+    not_modified: bool
+    hint_seconds: float | None
+
+
+def make_session(
+    config: FetchConfig, user_agent: str, *, resolver: AbstractResolver | None = None
+) -> aiohttp.ClientSession:
+    """Create the one session all fetching goes through; the caller owns and closes it."""
+    connector = GuardedConnector(
+        allow_private=config.allow_private_addresses,
+        limit=config.max_concurrency,
+        limit_per_host=config.per_host_concurrency,
+        resolver=resolver,
+    )
+    timeout = aiohttp.ClientTimeout(
+        total=config.total_timeout_seconds,
+        sock_connect=config.connect_timeout_seconds,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        headers={"User-Agent": user_agent, "Accept-Encoding": ACCEPT_ENCODING},
+        cookie_jar=aiohttp.DummyCookieJar(),  # no tracking state kept between publishers
+        trust_env=False,  # a proxy from the environment would bypass the private-network guard
+        auto_decompress=True,
+    )
+
+
+class HostLimiter:
+    """A semaphore per host that is dropped when idle, so thousands of hosts cost nothing."""
+
+    def __init__(
+        self, limit: int, *, on_change: Callable[[str, int, int], None] | None = None
+    ) -> None:
+        self._limit = limit
+        self._slots: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
+        self._on_change = on_change  # (host, active, waiting): for metrics and tests
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def _notify(self, host: str, counts: list[int]) -> None:
+        if self._on_change is not None:
+            self._on_change(host, counts[0], counts[1])
+
+    @asynccontextmanager
+    async def hold(self, host: str) -> AsyncIterator[None]:
+        """Hold one of the host's slots for the duration of the block."""
+        entry = self._slots.get(host)
+        if entry is None:
+            entry = self._slots[host] = (asyncio.Semaphore(self._limit), [0, 0])
+        semaphore, counts = entry  # counts = [active, waiting]
+        counts[1] += 1
+        self._notify(host, counts)
+        try:
+            await semaphore.acquire()
+        except BaseException:
+            counts[1] -= 1
+            self._forget_if_idle(host, counts)
+            raise
+        counts[1] -= 1
+        counts[0] += 1
+        self._notify(host, counts)
+        try:
+            yield
+        finally:
+            semaphore.release()
+            counts[0] -= 1
+            self._notify(host, counts)
+            self._forget_if_idle(host, counts)
+
+    def _forget_if_idle(self, host: str, counts: list[int]) -> None:
+        if counts == [0, 0]:
+            self._slots.pop(host, None)
+
+
+def redirect_target(current_url: str, location: str | None, *, allow_private: bool) -> str:
+    """Where a redirect leads, checked like user input; refuses a missing target and https->http."""
+    host = URL(current_url).host or "the server"
+    if not location or not location.strip():
+        raise FetchError(kinds.REDIRECTS, f"The server at {host} sent a redirect without a target.")
+    try:
+        target = URL(current_url).join(URL(location.strip()))
+    except (ValueError, TypeError, UnicodeError):
+        raise FetchError(
+            kinds.REDIRECTS, f"The server at {host} redirected to an address that cannot be read."
+        ) from None
+    if URL(current_url).scheme == "https" and target.scheme == "http":
+        raise FetchError(
+            kinds.REDIRECTS,
+            f"The server at {host} redirected from a secure (https) address to an insecure "
+            "(http) one, which Paperboy does not follow.",
+        )
+    return check_url(str(target), allow_private=allow_private)
+
+
+def _status_phrase(status: int) -> str:
+    try:
+        return f"{status} ({HTTPStatus(status).phrase})"
+    except ValueError:
+        return str(status)
+
+
+def _plain_headers(response: aiohttp.ClientResponse) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in response.headers.items():
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return headers
+
+
+class Fetcher:
+    """Fetches feeds and pages safely through one shared session."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        config: FetchConfig,
+        *,
+        host_limiter: HostLimiter | None = None,
+    ) -> None:
+        self._session = session
+        self._config = config
+        self.host_limiter = host_limiter or HostLimiter(config.per_host_concurrency)
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        kind: FetchKind,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        now: datetime,
+    ) -> FetchResult:
+        """GET a feed or page, following checked redirects; raises FetchError on any failure."""
+        if now.tzinfo is None:
+            raise ValueError("now must be an aware datetime")
+        if kind not in ACCEPT:
+            raise ValueError(f"unknown fetch kind {kind!r}")
+        allow_private = self._config.allow_private_addresses
+        current = check_url(url, allow_private=allow_private)
+        headers = {"Accept": ACCEPT[kind]}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        cap = self._config.max_feed_bytes if kind == "feed" else self._config.max_page_bytes
+        visited = {current}
+        loop = asyncio.get_running_loop()
+        # One budget for the whole fetch, redirects included; waiting for a host slot is not
+        # counted, since that is our own queueing and not the server being slow.
+        budget = self._config.total_timeout_seconds
+        for _hop in range(self._config.max_redirects + 1):
+            host = URL(current).host or ""
+            async with self.host_limiter.hold(host):
+                started = loop.time()
+                try:
+                    async with asyncio.timeout(budget):
+                        outcome = await self._one_hop(current, headers, cap, now)
+                except TimeoutError:
+                    raise self._timeout_error(host) from None
+                budget -= loop.time() - started
+            if isinstance(outcome, FetchResult):
+                return outcome
+            target = redirect_target(current, outcome, allow_private=allow_private)
+            if target in visited:
+                raise FetchError(
+                    kinds.REDIRECTS, f"The server at {host} sent Paperboy round in a redirect loop."
+                )
+            visited.add(target)
+            current = target
+            if budget <= 0:
+                raise self._timeout_error(host)
+        raise FetchError(
+            kinds.REDIRECTS,
+            f"The address {URL(url).host} redirected more than {self._config.max_redirects} "
+            "times, so Paperboy gave up.",
+        )
+
+    def _timeout_error(self, host: str) -> FetchError:
+        seconds = f"{self._config.total_timeout_seconds:g}"
+        return FetchError(
+            kinds.TIMEOUT, f"The server at {host} took longer than {seconds} seconds to answer."
+        )
+
+    async def _one_hop(
+        self, url: str, headers: dict[str, str], cap: int, now: datetime
+    ) -> FetchResult | str | None:
+        """One request: a FetchResult, or the Location of a redirect (possibly None)."""
+        host = URL(url).host or "the server"
+        try:
+            async with self._session.get(
+                url, headers=headers, allow_redirects=False, max_redirects=0
+            ) as response:
+                if response.status in _REDIRECT_STATUSES:
+                    return response.headers.get("Location")
+                plain = _plain_headers(response)
+                hint = server_hint(plain, now)
+                if response.status == 304:
+                    return self._result(response, plain, None, hint)
+                self._raise_for_status(response, plain, host, hint)
+                body = await self._read_capped(response, cap, host)
+                return self._result(response, plain, body, hint)
+        except FetchError:
+            raise
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            raise self._timeout_error(host) from None
+        except aiohttp.ClientError as error:
+            raise self._translate(error, host) from None
+
+    def _result(
+        self,
+        response: aiohttp.ClientResponse,
+        plain: dict[str, str],
+        body: bytes | None,
+        hint: float | None,
+    ) -> FetchResult:
+        content_type = plain.get("content-type")
+        return FetchResult(
+            url=str(response.url),
+            status=response.status,
+            body=body,
+            headers=plain,
+            content_type=response.content_type if content_type else None,
+            charset=response.charset,
+            etag=plain.get("etag"),
+            last_modified=plain.get("last-modified"),
+            not_modified=response.status == 304,
+            hint_seconds=hint,
+        )
+
+    @staticmethod
+    def _raise_for_status(
+        response: aiohttp.ClientResponse, plain: dict[str, str], host: str, hint: float | None
+    ) -> None:
+        status = response.status
+        if 200 <= status < 300:
+            return
+        said = _status_phrase(status)
+        if status == 429:
+            raise FetchError(
+                kinds.RATE_LIMITED,
+                f"The server at {host} asked Paperboy to slow down ({said}).",
+                retry_after=hint,
+            )
+        if status == 403 and plain.get("cf-mitigated", "").strip().lower() == "challenge":
+            raise FetchError(
+                kinds.BLOCKED_BY_CHALLENGE,
+                f"The server at {host} put up a bot-protection challenge instead of the page.",
+            )
+        if 400 <= status < 500:
+            raise FetchError(kinds.HTTP_4XX, f"The server at {host} answered {said}.")
+        if 500 <= status < 600:
+            raise FetchError(
+                kinds.HTTP_5XX, f"The server at {host} had an error ({said}).", retry_after=hint
+            )
+        raise FetchError(kinds.NETWORK, f"The server at {host} gave an unexpected answer ({said}).")
+
+    @staticmethod
+    async def _read_capped(response: aiohttp.ClientResponse, cap: int, host: str) -> bytes:
+        """Stream the decompressed body, stopping as soon as it passes the cap."""
+        too_large = FetchError(
+            kinds.TOO_LARGE,
+            f"The document at {host} is larger than {cap // 1024} KiB, so Paperboy did not "
+            "read it.",
+        )
+        declared = response.content_length
+        if declared is not None and declared > cap:
+            response.close()
+            raise too_large
+        body = bytearray()
+        async for chunk in response.content.iter_chunked(_CHUNK_SIZE):
+            body += chunk
+            if len(body) > cap:
+                response.close()  # drop the connection rather than drain a hostile body
+                raise too_large
+        return bytes(body)
+
+    @staticmethod
+    def _translate(error: aiohttp.ClientError, host: str) -> FetchError:
+        if isinstance(error, aiohttp.ClientConnectorDNSError):
+            return FetchError(kinds.DNS, f"The name {host} could not be found (DNS lookup failed).")
+        if isinstance(error, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+            return FetchError(
+                kinds.TLS,
+                f"The secure connection to {host} failed (its certificate is not valid)."
+                if isinstance(error, aiohttp.ClientConnectorCertificateError)
+                else f"The secure connection to {host} failed.",
+            )
+        if isinstance(error, aiohttp.ClientConnectorError):
+            os_error = error.os_error
+            if isinstance(os_error, PrivateDialRefused):
+                return private_address_error(os_error.shown)
+            if isinstance(os_error, ssl.SSLError):
+                return FetchError(kinds.TLS, f"The secure connection to {host} failed.")
+            if isinstance(os_error, ConnectionRefusedError | ConnectionResetError):
+                return FetchError(kinds.REFUSED, f"The server at {host} refused the connection.")
+            return FetchError(kinds.NETWORK, f"Paperboy could not connect to {host}.")
+        if isinstance(error, aiohttp.InvalidURL):
+            return FetchError(kinds.INVALID_URL, f"The address for {host} could not be used.")
+        if isinstance(error, aiohttp.ServerDisconnectedError):
+            return FetchError(
+                kinds.REFUSED, f"The server at {host} closed the connection without answering."
+            )
+        if isinstance(error, aiohttp.ClientPayloadError):
+            return FetchError(
+                kinds.NETWORK,
+                f"The server at {host} broke off or damaged the document it was sending.",
+            )
+        if isinstance(error, aiohttp.ClientResponseError):
+            return FetchError(
+                kinds.NETWORK, f"The server at {host} sent an answer that is not valid HTTP."
+            )
+        return FetchError(
+            kinds.NETWORK, f"The connection to {host} failed ({type(error).__name__})."
+        )
