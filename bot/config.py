@@ -18,11 +18,17 @@ from bot.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 CONFIG_ENV = "PAPERBOY_CONFIG"
-TOKEN_ENV = "DISCORD_TOKEN"
+TOKEN_ENV = "DISCORD_TOKEN"  # noqa: S105 - the name of the variable, not a secret
 
 
-def _opt(default: Any, doc: str, *, lo: float | None = None, hi: float | None = None,
-         choices: tuple[str, ...] | None = None) -> Any:
+def _opt(
+    default: Any,
+    doc: str,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    choices: tuple[str, ...] | None = None,
+) -> Any:
     return field(default=default, metadata={"doc": doc, "lo": lo, "hi": hi, "choices": choices})
 
 
@@ -30,15 +36,25 @@ def _opt(default: Any, doc: str, *, lo: float | None = None, hi: float | None = 
 class BotConfig:
     """The Discord side of the process."""
 
-    log_level: str = _opt("INFO", "Log level: DEBUG, INFO, WARNING or ERROR.",
-                          choices=("DEBUG", "INFO", "WARNING", "ERROR"))
-    contact_url: str = _opt("https://github.com/paperboy-bot/paperboy",
-                            "Where publishers can reach the operator; sent in the User-Agent.")
+    log_level: str = _opt(
+        "INFO",
+        "Log level: DEBUG, INFO, WARNING or ERROR.",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+    )
+    contact_url: str = _opt(
+        "https://github.com/paperboy-bot/paperboy",
+        "Where publishers can reach the operator; sent in the User-Agent.",
+    )
     guild_ready_timeout_seconds: float = _opt(
-        2.0, "How long to wait for guild data after login before the bot is ready.", lo=0.0, hi=60.0)
+        2.0, "How long to wait for guild data after login before the bot is ready.", lo=0.0, hi=60.0
+    )
     sync_commands: bool = _opt(True, "Sync the slash commands with Discord at start.")
-    api_base_url: str = _opt("", "Discord REST base URL; empty means Discord itself (tests point it elsewhere).")
-    gateway_url: str = _opt("", "Discord gateway URL; empty means Discord itself (tests point it elsewhere).")
+    api_base_url: str = _opt(
+        "", "Discord REST base URL; empty means Discord itself (tests point it elsewhere)."
+    )
+    gateway_url: str = _opt(
+        "", "Discord gateway URL; empty means Discord itself (tests point it elsewhere)."
+    )
 
 
 @dataclass(frozen=True)
@@ -46,7 +62,9 @@ class DatabaseConfig:
     """Where state is kept."""
 
     path: str = _opt("paperboy.db", "SQLite database file, created if missing.")
-    busy_timeout_ms: int = _opt(5000, "How long a statement waits for a lock before failing.", lo=0, hi=600_000)
+    busy_timeout_ms: int = _opt(
+        5000, "How long a statement waits for a lock before failing.", lo=0, hi=600_000
+    )
 
 
 @dataclass(frozen=True)
@@ -54,29 +72,49 @@ class FetchConfig:
     """How Paperboy fetches feeds and pages from the web."""
 
     allow_private_addresses: bool = _opt(
-        False, "Allow loopback and private-network addresses (self-hosted sites, tests).")
-    connect_timeout_seconds: float = _opt(10.0, "Time allowed to open a connection.", lo=0.1, hi=120.0)
+        False, "Allow loopback and private-network addresses (self-hosted sites, tests)."
+    )
+    connect_timeout_seconds: float = _opt(
+        10.0, "Time allowed to open a connection.", lo=0.1, hi=120.0
+    )
     total_timeout_seconds: float = _opt(20.0, "Time allowed for a whole request.", lo=0.1, hi=600.0)
     max_redirects: int = _opt(5, "Redirects followed before giving up.", lo=0, hi=20)
-    max_feed_bytes: int = _opt(5 * 1024 * 1024, "Largest feed accepted, counted after decompression.",
-                               lo=1024, hi=100 * 1024 * 1024)
-    max_page_bytes: int = _opt(3 * 1024 * 1024, "Largest article page accepted, after decompression.",
-                               lo=1024, hi=100 * 1024 * 1024)
+    max_feed_bytes: int = _opt(
+        5 * 1024 * 1024,
+        "Largest feed accepted, counted after decompression.",
+        lo=1024,
+        hi=100 * 1024 * 1024,
+    )
+    max_page_bytes: int = _opt(
+        3 * 1024 * 1024,
+        "Largest article page accepted, after decompression.",
+        lo=1024,
+        hi=100 * 1024 * 1024,
+    )
     per_host_concurrency: int = _opt(2, "Simultaneous requests to one host.", lo=1, hi=16)
     max_concurrency: int = _opt(64, "Simultaneous requests overall.", lo=1, hi=1024)
-    user_agent: str = _opt("", "User-Agent header; empty means 'Paperboy/<version> (+contact_url)'.")
+    user_agent: str = _opt(
+        "", "User-Agent header; empty means 'Paperboy/<version> (+contact_url)'."
+    )
 
 
 @dataclass(frozen=True)
 class FeedsConfig:
     """When feeds are polled."""
 
-    default_interval_seconds: int = _opt(300, "How often a feed is checked unless set per feed.",
-                                         lo=1, hi=7 * 86400)
+    default_interval_seconds: int = _opt(
+        300, "How often a feed is checked unless set per feed.", lo=1, hi=7 * 86400
+    )
     min_interval_seconds: int = _opt(60, "No feed is checked more often than this.", lo=1, hi=86400)
-    max_backoff_seconds: int = _opt(86400, "Longest wait after repeated failures.", lo=60, hi=7 * 86400)
-    failing_threshold: int = _opt(5, "Consecutive failures after which moderators are told.", lo=1, hi=1000)
-    max_items: int = _opt(200, "Only the newest this-many items of a feed are considered.", lo=1, hi=10_000)
+    max_backoff_seconds: int = _opt(
+        86400, "Longest wait after repeated failures.", lo=60, hi=7 * 86400
+    )
+    failing_threshold: int = _opt(
+        5, "Consecutive failures after which moderators are told.", lo=1, hi=1000
+    )
+    max_items: int = _opt(
+        200, "Only the newest this-many items of a feed are considered.", lo=1, hi=10_000
+    )
     fetch_full_text: bool = _opt(True, "Fetch each new article's page to archive its full text.")
 
 
@@ -84,34 +122,47 @@ class FeedsConfig:
 class AnnouncementsConfig:
     """How new articles are announced."""
 
-    backlog_count: int = _opt(1, "On a new subscription, how many of the newest items to announce.",
-                              lo=0, hi=50)
-    max_age_days: float = _opt(3.0, "Items older than this are never announced as new.", lo=0.0, hi=3650.0)
+    backlog_count: int = _opt(
+        1, "On a new subscription, how many of the newest items to announce.", lo=0, hi=50
+    )
+    max_age_days: float = _opt(
+        3.0, "Items older than this are never announced as new.", lo=0.0, hi=3650.0
+    )
     max_new_per_poll: int = _opt(5, "Most items announced from one poll of one feed.", lo=1, hi=100)
-    per_channel_interval_seconds: float = _opt(1.0, "Least time between two posts in one channel.",
-                                               lo=0.0, hi=60.0)
-    global_rate_per_second: float = _opt(20.0, "Most Discord requests per second for deliveries.",
-                                         lo=0.1, hi=45.0)
+    per_channel_interval_seconds: float = _opt(
+        1.0, "Least time between two posts in one channel.", lo=0.0, hi=60.0
+    )
+    global_rate_per_second: float = _opt(
+        20.0, "Most Discord requests per second for deliveries.", lo=0.1, hi=45.0
+    )
 
 
 @dataclass(frozen=True)
 class ModerationConfig:
     """Limits on what moderators can configure."""
 
-    max_subscriptions_per_guild: int = _opt(100, "Subscriptions one server may have.", lo=1, hi=10_000)
+    max_subscriptions_per_guild: int = _opt(
+        100, "Subscriptions one server may have.", lo=1, hi=10_000
+    )
 
 
 @dataclass(frozen=True)
 class SummariesConfig:
     """How /summary works."""
 
-    backend: str = _opt("extractive", "'extractive' (offline) or 'openai' (any OpenAI-compatible server).",
-                        choices=("extractive", "openai"))
-    openai_base_url: str = _opt("http://127.0.0.1:8080/v1", "Base URL of the OpenAI-compatible server.")
+    backend: str = _opt(
+        "extractive",
+        "'extractive' (offline) or 'openai' (any OpenAI-compatible server).",
+        choices=("extractive", "openai"),
+    )
+    openai_base_url: str = _opt(
+        "http://127.0.0.1:8080/v1", "Base URL of the OpenAI-compatible server."
+    )
     openai_model: str = _opt("", "Model name to ask for.")
     openai_api_key_env: str = _opt("OPENAI_API_KEY", "Environment variable that holds the API key.")
-    timeout_seconds: float = _opt(20.0, "Time allowed for one LLM answer before falling back.",
-                                  lo=1.0, hi=300.0)
+    timeout_seconds: float = _opt(
+        20.0, "Time allowed for one LLM answer before falling back.", lo=1.0, hi=300.0
+    )
 
 
 @dataclass(frozen=True)
@@ -141,8 +192,10 @@ SECTIONS: dict[str, type] = {
 }
 
 
-def resolve_path(cli_path: str | None, environ: typing.Mapping[str, str] = os.environ) -> Path | None:
-    """`--config`, else `$PAPERBOY_CONFIG`, else `./config.toml` if it exists, else None (defaults)."""
+def resolve_path(
+    cli_path: str | None, environ: typing.Mapping[str, str] = os.environ
+) -> Path | None:
+    """`--config`, else `$PAPERBOY_CONFIG`, else `./config.toml` if present, else None."""
     if cli_path:
         return Path(cli_path)
     if environ.get(CONFIG_ENV):

@@ -1,0 +1,48 @@
+"""Resources a CLI command may need, opened on first use and closed when it ends."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.config import Config
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from bot.storage import Storage
+
+
+class CommandContext:
+    """Lazily opens the database and the HTTP session for a CLI command."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._storage: Storage | None = None
+        self._http: aiohttp.ClientSession | None = None
+
+    async def storage(self) -> Storage:
+        """The migrated database named by `[database] path`."""
+        if self._storage is None:
+            from bot.storage import Storage
+
+            self._storage = await Storage.open(
+                self.config.database.path, busy_timeout_ms=self.config.database.busy_timeout_ms
+            )
+        return self._storage
+
+    async def http(self) -> aiohttp.ClientSession:
+        """The one HTTP session, guarded as configured."""
+        if self._http is None:
+            from bot.fetch import make_session
+
+            self._http = make_session(self.config.fetch, self.config.user_agent())
+        return self._http
+
+    async def aclose(self) -> None:
+        """Close whatever was opened."""
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+        if self._storage is not None:
+            await self._storage.close()
+            self._storage = None

@@ -1,0 +1,16 @@
+"""All SQL lives in this package. `Storage` is the one handle the rest of Paperboy uses.
+
+Each domain keeps its verbs in its own module (`_feeds`, `_articles`, ...); `Storage` joins them.
+The schema is the numbered `migrations/*.sql` files, tracked in `PRAGMA user_version`.
+"""
+
+from __future__ import annotations
+
+from bot.storage._base import Database, backup_database, latest_version, migrations
+
+
+class Storage(Database):
+    """The database with every domain's verbs."""
+
+
+__all__ = ["Database", "Storage", "backup_database", "latest_version", "migrations"]

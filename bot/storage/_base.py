@@ -1,0 +1,213 @@
+"""The database handle: connection set-up, migrations and transactions.
+
+One aiosqlite connection is opened per process and injected. Writes go through `transaction()`,
+which serialises writers with a lock and runs `BEGIN IMMEDIATE` so read-then-write work never
+races; reads outside a transaction go straight to the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any, Self
+
+import aiosqlite
+
+from bot.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+Params = Sequence[Any] | dict[str, Any]
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every migration shipped, in order; versions are 1, 2, 3, ..."""
+    found = []
+    for entry in resources.files("bot.storage").joinpath("migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            number, _, rest = entry.name.partition("_")
+            found.append((int(number), rest.removesuffix(".sql"), entry.read_text("utf-8")))
+    found.sort()
+    if [version for version, _, _ in found] != list(range(1, len(found) + 1)):
+        raise AssertionError(f"migration numbers must run 1..n without gaps: {found}")
+    return found
+
+
+def latest_version() -> int:
+    """The schema version this code writes."""
+    return len(migrations())
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a SQL script into statements (trigger bodies stay whole)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip():
+                statements.append(current.strip())
+            current = ""
+    if current.strip() and not all(
+        part.strip().startswith("--") or not part.strip() for part in current.splitlines()
+    ):
+        raise AssertionError(f"incomplete SQL statement at end of migration: {current!r}")
+    return statements
+
+
+class Database:
+    """The single connection and the rules for using it."""
+
+    def __init__(self, connection: aiosqlite.Connection, path: str) -> None:
+        self._conn = connection
+        self.path = path
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(
+        cls, path: str | Path, *, busy_timeout_ms: int = 5000, migrate: bool = True
+    ) -> Self:
+        """Open (creating if needed) and migrate the database at `path`."""
+        path = str(path)
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.Error as error:
+            raise StorageError(f"Cannot open the database {path}: {error}") from None
+        conn.row_factory = sqlite3.Row
+        db = cls(conn, path)
+        try:
+            await db._configure(busy_timeout_ms)
+            if migrate:
+                await db.migrate()
+        except BaseException:
+            await conn.close()
+            raise
+        return db
+
+    async def _configure(self, busy_timeout_ms: int) -> None:
+        try:
+            mode = await self.scalar("PRAGMA journal_mode = WAL")
+            if self.path != ":memory:" and str(mode).lower() != "wal":
+                log.warning("SQLite refused WAL mode (got %s); concurrent backups may block", mode)
+            await self._conn.execute("PRAGMA synchronous = FULL")
+            await self._conn.execute("PRAGMA foreign_keys = ON")
+            await self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        except sqlite3.DatabaseError as error:
+            raise StorageError(f"{self.path} is not a usable SQLite database: {error}") from None
+
+    async def close(self) -> None:
+        """Wait for any running transaction, then close the connection."""
+        async with self._write_lock:
+            await self._conn.close()
+
+    async def migrate(self, *, target: int | None = None) -> int:
+        """Bring the schema to `target` (default: latest) in one transaction; return the version."""
+        steps = migrations()
+        latest = len(steps)
+        goal = latest if target is None else target
+        async with self._write_lock:
+            current = int(await self.scalar("PRAGMA user_version"))
+            if current > latest:
+                raise StorageError(
+                    f"The database {self.path} has schema version {current}, newer than this "
+                    f"Paperboy understands ({latest}). Upgrade Paperboy, or restore a backup."
+                )
+            if current == 0:
+                tables = await self.fetch_all(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite_%'"
+                )
+                if tables:
+                    names = ", ".join(row["name"] for row in tables[:5])
+                    raise StorageError(
+                        f"{self.path} holds tables Paperboy did not create ({names}) and no "
+                        "schema version; refusing to touch it. Point [database] path elsewhere."
+                    )
+            if current >= goal:
+                return current
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for version, name, sql in steps[current:goal]:
+                    log.info("Applying database migration %04d_%s", version, name)
+                    for statement in split_statements(sql):
+                        await self._conn.execute(statement)
+                await self._conn.execute(f"PRAGMA user_version = {int(goal)}")
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            return goal
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction (`BEGIN IMMEDIATE`); commits on success, rolls back on error."""
+        async with self._write_lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            else:
+                try:
+                    await self._conn.execute("COMMIT")
+                except sqlite3.Error:
+                    await self._conn.execute("ROLLBACK")
+                    raise
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        """Run a read query and return every row."""
+        async with self._conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        """Run a read query and return its first row, or None."""
+        async with self._conn.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def scalar(self, sql: str, params: Params = ()) -> Any:
+        """Run a read query and return the first column of its first row."""
+        row = await self.fetch_one(sql, params)
+        return None if row is None else row[0]
+
+    async def execute_many(self, sql: str, rows: Iterable[Params]) -> None:
+        """Run one statement for many rows inside a transaction."""
+        async with self.transaction() as conn:
+            await conn.executemany(sql, rows)
+
+    async def describe(self) -> list[str]:
+        """A few human lines about the database: file, schema version, row counts."""
+        version = await self.scalar("PRAGMA user_version")
+        lines = [f"database: {self.path}", f"schema version: {version} (latest {latest_version()})"]
+        for table in ("feeds", "articles", "subscriptions", "outbox"):
+            count = await self.scalar(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed names
+            lines.append(f"{table}: {count}")
+        return lines
+
+
+def backup_database(source: str | Path, destination: str | Path) -> None:
+    """Write a consistent copy of the database at `source` to `destination`.
+
+    Uses its own connection, so it is safe while the bot writes: in WAL mode `VACUUM INTO`
+    reads one snapshot without blocking writers, and the copy is compact and self-contained.
+    Blocking; call it from a thread inside the event loop.
+    """
+    source, destination = Path(source), Path(destination)
+    if not source.exists():
+        raise StorageError(f"There is no database at {source} to back up.")
+    if destination.exists():
+        raise StorageError(f"{destination} already exists; choose a new file for the backup.")
+    conn = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("VACUUM INTO ?", (str(destination),))
+    except sqlite3.Error as error:
+        raise StorageError(f"Backup of {source} failed: {error}") from None
+    finally:
+        conn.close()

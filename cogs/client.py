@@ -1,0 +1,107 @@
+"""The Discord client: the `commands.Bot` subclass that wires the core into discord.py.
+
+This module and the cogs are the only places that import discord.py.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+import yarl
+from discord.ext import commands
+
+from bot.app import App, open_app
+from bot.config import Config
+from bot.errors import PaperboyError
+from cogs._tree import PaperboyTree
+
+log = logging.getLogger(__name__)
+
+# Loaded in this order by setup_hook; each is a thin translation layer over bot/ services.
+EXTENSIONS: tuple[str, ...] = ()
+
+
+class LoginRejected(PaperboyError):
+    """Discord refused the token."""
+
+
+def required_permissions() -> discord.Permissions:
+    """Exactly the permissions Paperboy's features use in a guild."""
+    return discord.Permissions(
+        view_channel=True,  # see the channels it posts to
+        send_messages=True,  # text announcements; forum posts count as messages too
+        send_messages_in_threads=True,  # discussion threads and forum posts
+        create_public_threads=True,  # a discussion thread per announcement, if enabled
+        embed_links=True,  # embeds
+        attach_files=True,  # /feeds export
+        read_message_history=True,  # after a crash, look for its own post before re-sending
+        manage_webhooks=True,  # webhook format: posting under the publication's name
+    )
+
+
+def invite_url(application_id: int) -> str:
+    """The OAuth2 URL that adds the bot with its slash commands and the permissions above."""
+    return discord.utils.oauth_url(
+        application_id,
+        permissions=required_permissions(),
+        scopes=("bot", "applications.commands"),
+    )
+
+
+def point_at(api_base_url: str, gateway_url: str) -> None:
+    """Send REST and gateway traffic somewhere other than Discord (the test bench does this)."""
+    if api_base_url:
+        discord.http.Route.BASE = api_base_url.rstrip("/")
+    if gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+class PaperboyBot(commands.Bot):
+    """Paperboy on Discord: opens the core in `setup_hook`, loads the cogs, syncs commands."""
+
+    app: App
+
+    def __init__(self, config: Config, *, app: App | None = None) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True  # channels, roles, forum tags, joins and leaves
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            tree_cls=PaperboyTree,
+            allowed_mentions=discord.AllowedMentions.none(),
+            guild_ready_timeout=config.bot.guild_ready_timeout_seconds,
+            max_messages=None,
+        )
+        self.config = config
+        self._given_app = app
+        point_at(config.bot.api_base_url, config.bot.gateway_url)
+
+    async def login(self, token: str) -> None:
+        """Log in, turning a rejected token into a one-line error."""
+        try:
+            await super().login(token)
+        except discord.LoginFailure:
+            raise LoginRejected(
+                "Discord rejected the token in DISCORD_TOKEN. Copy a fresh one from the "
+                "Developer Portal (Bot > Reset Token)."
+            ) from None
+
+    async def setup_hook(self) -> None:
+        """Open the core, load the cogs and sync the slash commands."""
+        self.app = self._given_app or await open_app(self.config)
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        if self.config.bot.sync_commands:
+            synced = await self.tree.sync()
+            log.info("Synced %d application commands", len(synced))
+        if self.application_id:
+            log.info("Invite Paperboy with: %s", invite_url(self.application_id))
+
+    async def close(self) -> None:
+        """Stop Discord first (no new work arrives), then the core."""
+        await super().close()
+        app = getattr(self, "app", None)
+        if app is not None and self._given_app is None:
+            await app.close()
