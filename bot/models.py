@@ -1,0 +1,106 @@
+"""Domain records as they come out of storage. Plain frozen dataclasses, no behaviour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+Format = Literal["embed", "text", "forum", "webhook"]
+FORMATS: tuple[Format, ...] = ("embed", "text", "forum", "webhook")
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A feed Paperboy polls, with its health."""
+
+    id: int
+    url: str
+    title: str
+    site_url: str
+    icon_url: str
+    interval_seconds: int | None
+    etag: str | None
+    last_modified: str | None
+    next_check_at: datetime
+    last_checked_at: datetime | None
+    last_success_at: datetime | None
+    last_error_kind: str | None
+    last_error_message: str | None
+    consecutive_failures: int
+    failing_notified: bool
+    created_at: datetime
+
+    @property
+    def display_name(self) -> str:
+        """The title, or the URL when the feed has no title."""
+        return self.title or self.url
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A feed announced in one channel of one guild."""
+
+    id: int
+    guild_id: int
+    channel_id: int
+    feed_id: int
+    format: Format
+    mention_role_id: int | None
+    include_filter: str
+    exclude_filter: str
+    template: str
+    auto_thread: bool
+    fallback_tag_id: int | None
+    paused: bool
+    pause_reason: str
+    active: bool
+    created_by: int | None
+    created_at: datetime
+
+    @property
+    def state(self) -> str:
+        """One word for lists: active, paused or inactive."""
+        if not self.active:
+            return "inactive"
+        return "paused" if self.paused else "active"
+
+
+@dataclass(frozen=True)
+class NewSubscription:
+    """What a moderator asks for when adding a subscription."""
+
+    guild_id: int
+    channel_id: int
+    feed_id: int
+    format: Format
+    mention_role_id: int | None = None
+    include_filter: str = ""
+    exclude_filter: str = ""
+    template: str = ""
+    auto_thread: bool = False
+    fallback_tag_id: int | None = None
+    created_by: int | None = None
+
+
+@dataclass(frozen=True)
+class GuildSettings:
+    """Per-guild settings moderators control."""
+
+    guild_id: int
+    log_channel_id: int | None = None
+    timezone: str = "UTC"
+    moderator_role_id: int | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One recorded configuration change."""
+
+    id: int
+    guild_id: int
+    user_id: int | None
+    action: str
+    detail: str
+    created_at: datetime

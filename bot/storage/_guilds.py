@@ -1,0 +1,244 @@
+"""Guild settings, subscriptions and the audit log."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import fields, replace
+from datetime import datetime
+from typing import Any
+
+from bot.clock import from_iso, to_iso
+from bot.models import AuditEntry, GuildSettings, NewSubscription, Subscription
+from bot.storage._base import Database
+
+_SUBSCRIPTION_COLUMNS = ", ".join(f.name for f in fields(Subscription))
+# Columns a moderator may change with /feeds edit.
+EDITABLE = frozenset(
+    {
+        "format",
+        "mention_role_id",
+        "include_filter",
+        "exclude_filter",
+        "template",
+        "auto_thread",
+        "fallback_tag_id",
+    }
+)
+
+
+def _subscription(row: sqlite3.Row) -> Subscription:
+    return Subscription(
+        id=row["id"],
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
+        feed_id=row["feed_id"],
+        format=row["format"],
+        mention_role_id=row["mention_role_id"],
+        include_filter=row["include_filter"],
+        exclude_filter=row["exclude_filter"],
+        template=row["template"],
+        auto_thread=bool(row["auto_thread"]),
+        fallback_tag_id=row["fallback_tag_id"],
+        paused=bool(row["paused"]),
+        pause_reason=row["pause_reason"],
+        active=bool(row["active"]),
+        created_by=row["created_by"],
+        created_at=from_iso(row["created_at"]),
+    )
+
+
+class GuildStore(Database):
+    """Verbs for guild settings, subscriptions and the audit log."""
+
+    # -- guild settings -------------------------------------------------------------------------
+
+    async def guild_settings(self, guild_id: int) -> GuildSettings:
+        """The guild's settings (defaults if it never set any)."""
+        row = await self.fetch_one("SELECT * FROM guilds WHERE id = ?", (guild_id,))
+        if row is None:
+            return GuildSettings(guild_id=guild_id)
+        return GuildSettings(
+            guild_id=guild_id,
+            log_channel_id=row["log_channel_id"],
+            timezone=row["timezone"],
+            moderator_role_id=row["moderator_role_id"],
+            active=bool(row["active"]),
+        )
+
+    async def update_guild_settings(self, settings: GuildSettings, *, now: datetime) -> None:
+        """Store the guild's settings."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO guilds (id, log_channel_id, timezone, moderator_role_id, active, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "log_channel_id = excluded.log_channel_id, timezone = excluded.timezone, "
+                "moderator_role_id = excluded.moderator_role_id, active = excluded.active, "
+                "updated_at = excluded.updated_at",
+                (
+                    settings.guild_id,
+                    settings.log_channel_id,
+                    settings.timezone,
+                    settings.moderator_role_id,
+                    int(settings.active),
+                    to_iso(now),
+                ),
+            )
+
+    async def set_guild_active(self, guild_id: int, active: bool, *, now: datetime) -> int:
+        """Mark the guild joined or left; leaving deactivates (never deletes) its subscriptions.
+
+        Returns how many subscriptions changed state.
+        """
+        settings = await self.guild_settings(guild_id)
+        await self.update_guild_settings(replace(settings, active=active), now=now)
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE subscriptions SET active = ? WHERE guild_id = ? AND active != ?",
+                (int(active), guild_id, int(active)),
+            )
+            return cursor.rowcount
+
+    async def deactivate_channel(self, channel_id: int) -> int:
+        """A deleted channel's subscriptions stop (kept for the record); returns how many."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE subscriptions SET active = 0 WHERE channel_id = ? AND active = 1",
+                (channel_id,),
+            )
+            return cursor.rowcount
+
+    # -- subscriptions --------------------------------------------------------------------------
+
+    async def add_subscription(self, new: NewSubscription, *, now: datetime) -> Subscription | None:
+        """Create a subscription; None if this feed already goes to this channel."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO subscriptions (guild_id, channel_id, feed_id, format, mention_role_id,"
+                " include_filter, exclude_filter, template, auto_thread, fallback_tag_id, "
+                "created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (feed_id, channel_id) DO NOTHING",
+                (
+                    new.guild_id,
+                    new.channel_id,
+                    new.feed_id,
+                    new.format,
+                    new.mention_role_id,
+                    new.include_filter,
+                    new.exclude_filter,
+                    new.template,
+                    int(new.auto_thread),
+                    new.fallback_tag_id,
+                    new.created_by,
+                    to_iso(now),
+                ),
+            )
+            if cursor.rowcount == 0:
+                return None
+            new_id = cursor.lastrowid
+        subscription = await self.subscription(new_id or 0)
+        assert subscription is not None
+        return subscription
+
+    async def subscription(
+        self, subscription_id: int, *, guild_id: int | None = None
+    ) -> Subscription | None:
+        """One subscription; with `guild_id`, only if it belongs to that guild."""
+        sql = f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = ?"  # noqa: S608
+        params: list[Any] = [subscription_id]
+        if guild_id is not None:
+            sql += " AND guild_id = ?"
+            params.append(guild_id)
+        row = await self.fetch_one(sql, params)
+        return None if row is None else _subscription(row)
+
+    async def guild_subscriptions(self, guild_id: int) -> list[Subscription]:
+        """Every subscription of a guild, oldest first."""
+        rows = await self.fetch_all(
+            f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions "  # noqa: S608
+            "WHERE guild_id = ? ORDER BY id",
+            (guild_id,),
+        )
+        return [_subscription(row) for row in rows]
+
+    async def feed_subscriptions(
+        self, feed_id: int, *, active_only: bool = True
+    ) -> list[Subscription]:
+        """Every subscription to a feed (by default only active, unpaused ones)."""
+        sql = f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE feed_id = ?"  # noqa: S608
+        if active_only:
+            sql += " AND active = 1 AND paused = 0"
+        rows = await self.fetch_all(sql + " ORDER BY id", (feed_id,))
+        return [_subscription(row) for row in rows]
+
+    async def count_guild_subscriptions(self, guild_id: int) -> int:
+        """How many subscriptions a guild has (for the per-guild limit)."""
+        return int(
+            await self.scalar("SELECT count(*) FROM subscriptions WHERE guild_id = ?", (guild_id,))
+        )
+
+    async def update_subscription(self, subscription_id: int, **changes: Any) -> None:
+        """Change editable fields of a subscription."""
+        unknown = set(changes) - EDITABLE
+        if unknown:
+            raise ValueError(f"not editable: {sorted(unknown)}")
+        if not changes:
+            return
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        values = [int(v) if isinstance(v, bool) else v for v in changes.values()]
+        async with self.transaction() as conn:
+            await conn.execute(
+                f"UPDATE subscriptions SET {assignments} WHERE id = ?",  # noqa: S608 - whitelisted
+                (*values, subscription_id),
+            )
+
+    async def set_paused(self, subscription_id: int, paused: bool, reason: str = "") -> bool:
+        """Pause (with a reason) or resume; True if the state changed."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE subscriptions SET paused = ?, pause_reason = ? "
+                "WHERE id = ? AND (paused != ? OR pause_reason != ?)",
+                (
+                    int(paused),
+                    reason if paused else "",
+                    subscription_id,
+                    int(paused),
+                    reason if paused else "",
+                ),
+            )
+            return cursor.rowcount > 0
+
+    async def remove_subscription(self, subscription_id: int) -> None:
+        """Delete a subscription and its pending deliveries."""
+        async with self.transaction() as conn:
+            await conn.execute("DELETE FROM subscriptions WHERE id = ?", (subscription_id,))
+
+    # -- audit log ------------------------------------------------------------------------------
+
+    async def record_change(
+        self, guild_id: int, user_id: int | None, action: str, detail: str, *, now: datetime
+    ) -> None:
+        """Remember who changed what, and when."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO audit_log (guild_id, user_id, action, detail, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (guild_id, user_id, action, detail, to_iso(now)),
+            )
+
+    async def audit_entries(self, guild_id: int, *, limit: int = 50) -> list[AuditEntry]:
+        """The guild's most recent changes, newest first."""
+        rows = await self.fetch_all(
+            "SELECT * FROM audit_log WHERE guild_id = ? ORDER BY id DESC LIMIT ?",
+            (guild_id, limit),
+        )
+        return [
+            AuditEntry(
+                id=r["id"],
+                guild_id=r["guild_id"],
+                user_id=r["user_id"],
+                action=r["action"],
+                detail=r["detail"],
+                created_at=from_iso(r["created_at"]),
+            )
+            for r in rows
+        ]
