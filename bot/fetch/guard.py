@@ -75,9 +75,8 @@ def non_public_reason(address: IPAddress) -> str | None:
             address = ipaddress.IPv6Address(address.compressed.split("%")[0])
         inner = _embedded_ipv4(address)
         if inner is not None:
-            reason = non_public_reason(inner)
-            if reason is not None:
-                return reason
+            # These prefixes only carry IPv4 traffic; what matters is where it ends up.
+            return non_public_reason(inner)
     checks = (
         ("unspecified", address.is_unspecified),
         ("loopback", address.is_loopback),
