@@ -1,0 +1,66 @@
+"""Announcements, part 1: what an announcement looks like and which items to announce.
+
+Pure code: no Discord, no SQL, no I/O. `render` turns an article and a subscription into a
+`MessagePlan`; `policy` decides which new items to announce and when; `filters` and `tags`
+apply moderators' rules.
+"""
+
+from bot.announce.filters import FilterDecision, FilterSpec, FilterTerm, matches, parse_filter
+from bot.announce.policy import (
+    NewItem,
+    PollDecision,
+    RateBudget,
+    Verdict,
+    decide_new_items,
+    next_send_time,
+)
+from bot.announce.render import (
+    AnnouncementArticle,
+    ButtonPlan,
+    EmbedField,
+    EmbedPlan,
+    MessagePlan,
+    SubscriptionView,
+    is_genuine_standfirst,
+    plan_violations,
+    render,
+)
+from bot.announce.tags import ForumTag, choose_tags, forum_tag_problem
+from bot.announce.template import (
+    format_date,
+    render_template,
+    validate_date_format,
+    validate_template,
+    validate_timezone,
+)
+
+__all__ = [
+    "AnnouncementArticle",
+    "ButtonPlan",
+    "EmbedField",
+    "EmbedPlan",
+    "FilterDecision",
+    "FilterSpec",
+    "FilterTerm",
+    "ForumTag",
+    "MessagePlan",
+    "NewItem",
+    "PollDecision",
+    "RateBudget",
+    "SubscriptionView",
+    "Verdict",
+    "choose_tags",
+    "decide_new_items",
+    "format_date",
+    "forum_tag_problem",
+    "is_genuine_standfirst",
+    "matches",
+    "next_send_time",
+    "parse_filter",
+    "plan_violations",
+    "render",
+    "render_template",
+    "validate_date_format",
+    "validate_template",
+    "validate_timezone",
+]

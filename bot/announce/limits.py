@@ -1,0 +1,143 @@
+"""Discord's size limits, grapheme-safe truncation, markdown escaping and inert mentions.
+
+Lengths are counted in code points (Python `len`), as Discord's API counts them. Truncation
+never splits a user-perceived character (an emoji ZWJ sequence, a flag, a base letter and its
+combining marks): it works on extended grapheme clusters found with the `regex` module's `\\X`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+from urllib.parse import urlsplit
+
+import regex
+
+from bot.textutil import clean_text
+
+CONTENT_LIMIT: Final = 2000
+EMBED_TITLE_LIMIT: Final = 256
+EMBED_DESCRIPTION_LIMIT: Final = 4096
+EMBED_FOOTER_LIMIT: Final = 2048
+EMBED_AUTHOR_LIMIT: Final = 256
+EMBED_FIELD_NAME_LIMIT: Final = 256
+EMBED_FIELD_VALUE_LIMIT: Final = 1024
+EMBED_MAX_FIELDS: Final = 25
+EMBEDS_TOTAL_LIMIT: Final = 6000  # across every embed of one message
+MAX_EMBEDS: Final = 10
+THREAD_NAME_LIMIT: Final = 100
+WEBHOOK_USERNAME_LIMIT: Final = 80
+BUTTON_LABEL_LIMIT: Final = 80
+CUSTOM_ID_LIMIT: Final = 100
+BUTTON_URL_LIMIT: Final = 512
+URL_LIMIT: Final = 2048
+MAX_APPLIED_TAGS: Final = 5
+MAX_BUTTONS_PER_ROW: Final = 5
+
+ELLIPSIS: Final = "…"
+ZWSP: Final = "\u200b"
+
+_GRAPHEME = regex.compile(r"\X")
+# Discord autolinks bare URLs before applying markdown, so escaping inside them would break them.
+_BARE_URL = re.compile(r"https?://[^\s<>]+[^\s<>.,:;\"'\]\)]")
+# Characters that start inline markdown anywhere in a line, and masked-link brackets.
+_INLINE_MARKDOWN = re.compile(r"([\\*_~`|\[\]])")
+# Block markdown only counts at the start of a line: quotes, headings, subtext, lists.
+_LINE_START_MARKDOWN = re.compile(r"^(\s*)([>#+-])", re.MULTILINE)
+_ORDERED_LIST = re.compile(r"^(\s*\d+)\.(?=\s)", re.MULTILINE)
+_MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
+# <@123>, <@!123>, <@&123>, <#123>, </command:123>: a zero-width space after `<` breaks them.
+_BRACKET_MENTION = re.compile(r"<(?=[@#/])")
+
+
+def graphemes(text: str) -> list[str]:
+    """Split text into user-perceived characters (extended grapheme clusters)."""
+    found: list[str] = _GRAPHEME.findall(text)
+    return found
+
+
+def neutralise_mentions(text: str) -> str:
+    """Make @everyone, @here and <@…>/<@&…>/<#…> render literally and never ping."""
+    text = _MASS_MENTION.sub(lambda m: "@" + ZWSP + m.group(1), text)
+    return _BRACKET_MENTION.sub("<" + ZWSP, text)
+
+
+def escape_markdown(text: str) -> str:
+    """Backslash-escape Discord markdown so feed text renders as written; bare URLs stay intact."""
+    pieces: list[str] = []
+    position = 0
+    for match in _BARE_URL.finditer(text):
+        pieces.append(_escape_plain(text[position : match.start()]))
+        pieces.append(match.group(0))
+        position = match.end()
+    pieces.append(_escape_plain(text[position:]))
+    return "".join(pieces)
+
+
+def _escape_plain(text: str) -> str:
+    text = _INLINE_MARKDOWN.sub(r"\\\1", text)
+    text = _LINE_START_MARKDOWN.sub(r"\1\\\2", text)
+    return _ORDERED_LIST.sub(r"\1\\.", text)
+
+
+def hostile_to_markdown(text: str, *, single_line: bool = False) -> str:
+    """Clean, neutralise mentions and escape markdown: the one way feed text enters a message."""
+    return escape_markdown(neutralise_mentions(clean_text(text, single_line=single_line)))
+
+
+def hostile_to_plain(text: str) -> str:
+    """Clean to one line and neutralise mentions, for places Discord shows without markdown."""
+    return neutralise_mentions(clean_text(text, single_line=True))
+
+
+def truncate(text: str, limit: int, *, ellipsis: str = ELLIPSIS) -> str:
+    """Shorten text to at most `limit` code points at a grapheme (and if possible word) boundary.
+
+    A cut text ends with `ellipsis`. The cut prefers the last space when it keeps at least
+    60 % of the room, so words are not chopped; scripts without spaces are cut per grapheme.
+    A dangling markdown escape backslash at the cut is dropped so it cannot escape the ellipsis.
+    """
+    if limit < 0:
+        raise ValueError("limit must not be negative")
+    if len(text) <= limit:
+        return text
+    room = limit - len(ellipsis)
+    if room <= 0:
+        return _fit_graphemes(ellipsis, limit)
+    kept = _fit_graphemes(text, room)
+    space = max(kept.rfind(" "), kept.rfind("\n"))
+    if space >= room * 0.6:
+        kept = kept[:space]
+    kept = kept.rstrip()
+    trailing = len(kept) - len(kept.rstrip("\\"))
+    if trailing % 2:
+        kept = kept[:-1]
+    return kept.rstrip() + ellipsis
+
+
+def _fit_graphemes(text: str, room: int) -> str:
+    """The longest run of whole graphemes from the start of text that fits in `room`."""
+    # Only look at a bounded prefix: a grapheme is rarely longer than a few dozen code points.
+    window = text[: room + 64]
+    used = 0
+    for cluster in graphemes(window):
+        if used + len(cluster) > room:
+            break
+        used += len(cluster)
+    return text[:used]
+
+
+def safe_url(url: str | None, *, limit: int = URL_LIMIT) -> str | None:
+    """The URL if it is an absolute http(s) URL with a host that fits `limit`; else None."""
+    if not url:
+        return None
+    url = url.strip()
+    if len(url) > limit or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return url

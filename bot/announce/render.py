@@ -1,0 +1,437 @@
+"""Message plans: what one announcement looks like, decided without Discord.
+
+`render(article, subscription, outbox_id=…)` returns a `MessagePlan`, a frozen description of a
+message (content, embeds, buttons, thread name, forum tags, webhook identity) that respects every
+Discord limit and only ever allows the subscription's own role to be pinged. The Discord layer
+turns it into `discord.Embed`/`discord.ui.View` objects verbatim; empty strings mean "leave unset".
+The plan is stored in the outbox as JSON (`to_json`/`from_json`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Final, Literal, cast, get_args
+
+import nupunkt
+
+from bot.announce import limits
+from bot.announce.filters import FilterSpec
+from bot.announce.limits import (
+    ELLIPSIS,
+    hostile_to_markdown,
+    hostile_to_plain,
+    safe_url,
+    truncate,
+)
+from bot.announce.tags import ForumTag, choose_tags
+from bot.announce.template import (
+    DEFAULT_DATE_FORMAT,
+    DEFAULT_TEMPLATE,
+    format_date,
+    render_template,
+    validate_template,
+)
+from bot.clock import to_iso
+from bot.errors import InvalidInput
+from bot.textutil import clean_text
+
+Format = Literal["embed", "text", "forum", "webhook"]
+FORMATS: Final = get_args(Format)
+DEFAULT_COLOR: Final = 0xB3202A
+SUMMARY_CHARS: Final = 300
+UNTITLED: Final = "Untitled article"
+FALLBACK_USERNAME: Final = "Paperboy"
+# Discord refuses webhook names containing these (docs: "Webhook names cannot contain 'clyde'",
+# and names may not contain 'discord'); "everyone" and "here" are refused as whole names.
+_FORBIDDEN_NAME_PARTS = re.compile(r"discord|clyde", re.IGNORECASE)
+_FORBIDDEN_NAMES: Final = frozenset({"everyone", "here"})
+# WordPress's automatic excerpt (wp_trim_words, 55 words) ends in "[…]", "[...]" or "&hellip;".
+_TRIM_MARKER = re.compile(
+    r"\s*(?:\[\s*(?:…|\.\.\.|&hellip;|&#8230;)\s*\]|&hellip;|&#8230;)\s*$", re.IGNORECASE
+)
+# Yoast SEO appends this sentence to every feed description.
+_APPEARED_FIRST = re.compile(r"\s*The post .{1,400}? appeared first on .{1,200}?\.?\s*$", re.DOTALL)
+_TRAILING_ELLIPSIS = re.compile(r"\s*(?:…|\.\.\.)\s*$")
+_SENTENCE_END = re.compile(r"[.!?…]['\"’”)\]]*$")
+_SOURCE_WINDOW = 4000  # only the opening of a long text is needed for a ~300 character summary
+
+
+@dataclass(frozen=True)
+class AnnouncementArticle:
+    """Everything an announcement may show about one article; texts are raw from the feed."""
+
+    id: int
+    title: str
+    url: str
+    author: str = ""
+    published: datetime | None = None
+    categories: tuple[str, ...] = ()
+    standfirst: str = ""  # the publisher's description, may be ''
+    excerpt: str = ""  # the feed's summary text
+    text: str = ""  # the full text, may be ''
+    image_url: str | None = None
+    site_name: str = ""
+    site_icon_url: str | None = None
+    feed_title: str = ""
+    feed_icon_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.published is not None and self.published.tzinfo is None:
+            raise ValueError("AnnouncementArticle.published must be timezone-aware")
+
+
+@dataclass(frozen=True)
+class SubscriptionView:
+    """The parts of a subscription that shape its announcements."""
+
+    id: int
+    format: Format = "embed"
+    mention_role_id: int | None = None
+    template: str = DEFAULT_TEMPLATE
+    include: FilterSpec = field(default_factory=FilterSpec)
+    exclude: FilterSpec = field(default_factory=FilterSpec)
+    auto_thread: bool = False
+    timezone: str = "UTC"
+    date_format: str = DEFAULT_DATE_FORMAT
+    forum_tags: tuple[ForumTag, ...] = ()
+    forum_requires_tag: bool = False
+    fallback_tag_id: int | None = None
+    can_apply_moderated_tags: bool = False
+
+
+@dataclass(frozen=True)
+class EmbedField:
+    """One embed field."""
+
+    name: str
+    value: str
+    inline: bool = False
+
+
+@dataclass(frozen=True)
+class EmbedPlan:
+    """One embed; empty strings and None mean the part is left out."""
+
+    title: str
+    url: str | None
+    description: str
+    author_name: str = ""
+    author_url: str | None = None
+    author_icon_url: str | None = None
+    image_url: str | None = None
+    thumbnail_url: str | None = None
+    footer_text: str = ""
+    footer_icon_url: str | None = None
+    timestamp: str | None = None  # UTC ISO-8601
+    color: int = DEFAULT_COLOR
+    fields: tuple[EmbedField, ...] = ()
+
+    def total_length(self) -> int:
+        """Characters Discord counts towards the 6,000 per-message embed limit."""
+        return (
+            len(self.title)
+            + len(self.description)
+            + len(self.author_name)
+            + len(self.footer_text)
+            + sum(len(f.name) + len(f.value) for f in self.fields)
+        )
+
+
+@dataclass(frozen=True)
+class ButtonPlan:
+    """A persistent button (custom_id) or a link button (url)."""
+
+    label: str
+    custom_id: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class MessagePlan:
+    """A rendered announcement, ready for the Discord layer and storable as JSON."""
+
+    content: str
+    embeds: tuple[EmbedPlan, ...]
+    allowed_role_ids: tuple[int, ...]
+    thread_name: str | None
+    applied_tag_ids: tuple[int, ...]
+    username: str | None
+    avatar_url: str | None
+    buttons: tuple[ButtonPlan, ...]
+    marker: str
+
+    def to_json(self) -> str:
+        """Serialise for the outbox table."""
+        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> MessagePlan:
+        """Read back a plan written by `to_json`; InvalidInput if the payload is damaged."""
+        try:
+            raw = json.loads(text)
+            embeds = tuple(
+                EmbedPlan(**{**e, "fields": tuple(EmbedField(**f) for f in e["fields"])})
+                for e in raw.pop("embeds")
+            )
+            buttons = tuple(ButtonPlan(**b) for b in raw.pop("buttons"))
+            return cls(
+                embeds=embeds,
+                buttons=buttons,
+                allowed_role_ids=tuple(int(r) for r in raw.pop("allowed_role_ids")),
+                applied_tag_ids=tuple(int(t) for t in raw.pop("applied_tag_ids")),
+                **raw,
+            )
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            raise InvalidInput(f"The stored message plan is damaged ({error}).") from None
+
+
+def delivery_marker(outbox_id: int) -> str:
+    """The small tag that lets the sender recognise its own post after a crash."""
+    return f"pb-o{outbox_id}"
+
+
+def _collapse(text: str) -> str:
+    return " ".join(clean_text(text, single_line=True).split())
+
+
+def is_genuine_standfirst(standfirst: str, text: str) -> bool:
+    """False when the standfirst is empty, an automatic WordPress trim, or the body's opening."""
+    candidate = _APPEARED_FIRST.sub("", _collapse(standfirst))
+    if not candidate or _TRIM_MARKER.search(candidate):
+        return False
+    body = _collapse(text[: len(standfirst) + _SOURCE_WINDOW])
+    opening = _TRAILING_ELLIPSIS.sub("", candidate)
+    return not (body and opening and body.startswith(opening))
+
+
+def _opening_sentences(source: str, limit: int) -> str:
+    """Whole opening sentences up to `limit` characters, or a word-boundary cut with an ellipsis."""
+    trimmed = bool(_TRIM_MARKER.search(source))
+    source = _TRIM_MARKER.sub("", source)
+    source = _collapse(source[:_SOURCE_WINDOW])
+    if not source:
+        return ""
+    if len(source) <= limit and not trimmed:
+        return source
+    sentences = [s.strip() for s in cast(list[str], nupunkt.sent_tokenize(source)) if s.strip()]
+    if trimmed and len(sentences) > 1 and not _SENTENCE_END.search(sentences[-1]):
+        sentences.pop()  # the automatic trim cut this one mid-sentence
+    chosen: list[str] = []
+    used = 0
+    for sentence in sentences:
+        extra = len(sentence) + (1 if chosen else 0)
+        if used + extra > limit:
+            break
+        chosen.append(sentence)
+        used += extra
+    if chosen:
+        return " ".join(chosen)
+    cut = truncate(sentences[0] if sentences else source, limit)
+    return cut if cut.endswith(ELLIPSIS) or not trimmed else cut + ELLIPSIS
+
+
+def summary_text(article: AnnouncementArticle, limit: int = SUMMARY_CHARS) -> str:
+    """Plain-text blurb: the genuine standfirst, else the opening sentences of excerpt or text."""
+    if is_genuine_standfirst(article.standfirst, article.text):
+        return _opening_sentences(_APPEARED_FIRST.sub("", article.standfirst), limit)
+    for source in (article.excerpt, article.text, article.standfirst):
+        blurb = _opening_sentences(_APPEARED_FIRST.sub("", source), limit)
+        if blurb:
+            return blurb
+    return ""
+
+
+def webhook_username(feed_title: str, site_name: str = "") -> str:
+    """A webhook display name Discord accepts: 1-80 characters, no 'discord'/'clyde'."""
+    for candidate in (feed_title, site_name):
+        name = " ".join(_FORBIDDEN_NAME_PARTS.sub("", hostile_to_plain(candidate)).split())
+        name = truncate(name, limits.WEBHOOK_USERNAME_LIMIT)
+        # Removing one forbidden word can join letters into another ("disclydecord").
+        if name and not _FORBIDDEN_NAME_PARTS.search(name) and name.lower() not in _FORBIDDEN_NAMES:
+            return name
+    return FALLBACK_USERNAME
+
+
+def _plain_title(article: AnnouncementArticle) -> str:
+    return truncate(hostile_to_plain(article.title), limits.THREAD_NAME_LIMIT) or UNTITLED
+
+
+def _published_text(article: AnnouncementArticle, subscription: SubscriptionView) -> str:
+    if article.published is None:
+        return ""
+    try:
+        return format_date(article.published, subscription.timezone, subscription.date_format)
+    except InvalidInput:
+        # A setting stored before validation existed must not stop announcements.
+        return format_date(article.published, "UTC", DEFAULT_DATE_FORMAT)
+
+
+def _categories_text(categories: tuple[str, ...], limit: int) -> str:
+    names = [hostile_to_markdown(c, single_line=True) for c in categories]
+    names = [n for n in dict.fromkeys(names) if n]
+    shown: list[str] = []
+    for name in names:
+        candidate = ", ".join([*shown, name])
+        if len(candidate) > limit:
+            break
+        shown.append(name)
+    if not shown and names:
+        return truncate(names[0], limit)
+    return ", ".join(shown)
+
+
+def build_embed(article: AnnouncementArticle, marker: str) -> EmbedPlan:
+    """The embed shared by the embed, forum and webhook formats."""
+    title = truncate(hostile_to_markdown(article.title, single_line=True), limits.EMBED_TITLE_LIMIT)
+    description = truncate(
+        hostile_to_markdown(summary_text(article)), limits.EMBED_DESCRIPTION_LIMIT
+    )
+    site = hostile_to_plain(article.site_name) or hostile_to_plain(article.feed_title)
+    footer = " · ".join(part for part in (truncate(site, 200), marker) if part)
+    categories = _categories_text(article.categories, limits.EMBED_FIELD_VALUE_LIMIT)
+    fields = (EmbedField("Topics", categories, False),) if categories else ()
+    return EmbedPlan(
+        title=title or UNTITLED,
+        url=safe_url(article.url),
+        description=description,
+        author_name=truncate(hostile_to_plain(article.author), limits.EMBED_AUTHOR_LIMIT),
+        image_url=safe_url(article.image_url),
+        footer_text=truncate(footer, limits.EMBED_FOOTER_LIMIT),
+        footer_icon_url=safe_url(article.site_icon_url) or safe_url(article.feed_icon_url),
+        timestamp=to_iso(article.published) if article.published else None,
+        fields=fields,
+    )
+
+
+def _text_content(article: AnnouncementArticle, subscription: SubscriptionView, room: int) -> str:
+    template = subscription.template
+    try:
+        validate_template(template)
+    except InvalidInput:
+        template = DEFAULT_TEMPLATE  # a stored template that no longer validates
+    values = {
+        "title": truncate(hostile_to_markdown(article.title, single_line=True), 256) or UNTITLED,
+        "url": safe_url(article.url) or "",
+        "author": truncate(hostile_to_markdown(article.author, single_line=True), 100),
+        "summary": truncate(hostile_to_markdown(summary_text(article)), 2 * SUMMARY_CHARS),
+        "categories": _categories_text(article.categories, 200),
+        "feed": truncate(hostile_to_markdown(article.feed_title, single_line=True), 100),
+        "published": _published_text(article, subscription),
+    }
+    body = render_template(template, values).strip()
+    return truncate(body, room) or truncate(values["title"], room)
+
+
+def _buttons(article: AnnouncementArticle) -> tuple[ButtonPlan, ...]:
+    buttons = [
+        ButtonPlan("Summary", custom_id=f"pb:summary:{article.id}"),
+        ButtonPlan("Related", custom_id=f"pb:related:{article.id}"),
+    ]
+    link = safe_url(article.url, limit=limits.BUTTON_URL_LIMIT)
+    if link:
+        buttons.append(ButtonPlan("Read", url=link))
+    return tuple(buttons)
+
+
+def render(
+    article: AnnouncementArticle, subscription: SubscriptionView, *, outbox_id: int
+) -> MessagePlan:
+    """Render one article for one subscription; the result always respects Discord's limits."""
+    if subscription.format not in FORMATS:
+        raise InvalidInput(
+            f"Unknown announcement format {subscription.format!r}; use {', '.join(FORMATS)}."
+        )
+    marker = delivery_marker(outbox_id)
+    role = subscription.mention_role_id
+    mention = f"<@&{role}>" if role is not None else ""
+    thread_name = _plain_title(article) if subscription.auto_thread else None
+    username = avatar_url = None
+    tags: tuple[int, ...] = ()
+    embeds: tuple[EmbedPlan, ...] = ()
+
+    if subscription.format == "text":
+        suffix = f"\n-# {marker}"
+        prefix = f"{mention}\n" if mention else ""
+        room = limits.CONTENT_LIMIT - len(prefix) - len(suffix)
+        content = prefix + _text_content(article, subscription, room) + suffix
+    else:
+        content = mention
+        embeds = (build_embed(article, marker),)
+        if subscription.format == "forum":
+            thread_name = _plain_title(article)
+            tags = choose_tags(
+                article.categories,
+                subscription.forum_tags,
+                requires_tag=subscription.forum_requires_tag,
+                fallback_tag_id=subscription.fallback_tag_id,
+                can_apply_moderated=subscription.can_apply_moderated_tags,
+            )
+        elif subscription.format == "webhook":
+            username = webhook_username(article.feed_title, article.site_name)
+            avatar_url = safe_url(article.feed_icon_url) or safe_url(article.site_icon_url)
+    return MessagePlan(
+        content=content,
+        embeds=embeds,
+        allowed_role_ids=(role,) if role is not None else (),
+        thread_name=thread_name,
+        applied_tag_ids=tags,
+        username=username,
+        avatar_url=avatar_url,
+        buttons=_buttons(article),
+        marker=marker,
+    )
+
+
+def plan_violations(plan: MessagePlan) -> list[str]:
+    """Every way the plan breaks a Discord limit; empty when it is sendable (tests, asserts)."""
+    problems: list[str] = []
+
+    def check(what: str, text: str | None, limit: int) -> None:
+        if text is not None and len(text) > limit:
+            problems.append(f"{what} is {len(text)} characters, limit {limit}")
+
+    check("content", plan.content, limits.CONTENT_LIMIT)
+    if len(plan.embeds) > limits.MAX_EMBEDS:
+        problems.append(f"{len(plan.embeds)} embeds, limit {limits.MAX_EMBEDS}")
+    for index, embed in enumerate(plan.embeds):
+        check(f"embed {index} title", embed.title, limits.EMBED_TITLE_LIMIT)
+        check(f"embed {index} description", embed.description, limits.EMBED_DESCRIPTION_LIMIT)
+        check(f"embed {index} author", embed.author_name, limits.EMBED_AUTHOR_LIMIT)
+        check(f"embed {index} footer", embed.footer_text, limits.EMBED_FOOTER_LIMIT)
+        for url_name in ("url", "author_url", "author_icon_url", "image_url", "thumbnail_url",
+                         "footer_icon_url"):  # fmt: skip
+            value = getattr(embed, url_name)
+            if value is not None and safe_url(value) != value:
+                problems.append(f"embed {index} {url_name} is not a safe http(s) URL")
+        if len(embed.fields) > limits.EMBED_MAX_FIELDS:
+            problems.append(f"embed {index} has {len(embed.fields)} fields")
+        for f in embed.fields:
+            check(f"embed {index} field name", f.name, limits.EMBED_FIELD_NAME_LIMIT)
+            check(f"embed {index} field value", f.value, limits.EMBED_FIELD_VALUE_LIMIT)
+    total = sum(embed.total_length() for embed in plan.embeds)
+    if total > limits.EMBEDS_TOTAL_LIMIT:
+        problems.append(f"embeds total {total} characters, limit {limits.EMBEDS_TOTAL_LIMIT}")
+    if not plan.content and not plan.embeds:
+        problems.append("the message has neither content nor embeds")
+    check("thread name", plan.thread_name, limits.THREAD_NAME_LIMIT)
+    if plan.thread_name is not None and not plan.thread_name.strip():
+        problems.append("thread name is empty")
+    if len(plan.applied_tag_ids) > limits.MAX_APPLIED_TAGS:
+        problems.append(f"{len(plan.applied_tag_ids)} tags, limit {limits.MAX_APPLIED_TAGS}")
+    if plan.username is not None:
+        check("username", plan.username, limits.WEBHOOK_USERNAME_LIMIT)
+        if not plan.username or _FORBIDDEN_NAME_PARTS.search(plan.username):
+            problems.append("webhook username is empty or contains a forbidden word")
+    if len(plan.buttons) > limits.MAX_BUTTONS_PER_ROW:
+        problems.append(f"{len(plan.buttons)} buttons in one row")
+    for button in plan.buttons:
+        check("button label", button.label, limits.BUTTON_LABEL_LIMIT)
+        check("button custom id", button.custom_id, limits.CUSTOM_ID_LIMIT)
+        if (button.custom_id is None) == (button.url is None):
+            problems.append(f"button {button.label!r} needs exactly one of custom_id and url")
+        if button.url is not None and safe_url(button.url, limit=limits.BUTTON_URL_LIMIT) is None:
+            problems.append(f"button {button.label!r} has an unsafe URL")
+    return problems
