@@ -7,9 +7,11 @@ The schema is the numbered `migrations/*.sql` files, tracked in `PRAGMA user_ver
 from __future__ import annotations
 
 from bot.storage._base import Database, backup_database, latest_version, migrations
+from bot.storage._guilds import GuildStore
+from bot.storage._related import RelatedStore
 
 
-class Storage(Database):
+class Storage(RelatedStore, GuildStore):
     """The database with every domain's verbs."""
 
 

@@ -1,0 +1,75 @@
+"""Shared helpers for the article benchmarks: the BBC corpus loader and a plain article insert."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.clock import to_iso
+from bot.storage import Storage
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = REPO_ROOT / ".." / "shared"
+BBC_DIR = SHARED / "corpus" / "bbc"
+
+
+@dataclass(frozen=True)
+class CorpusArticle:
+    """One article of the BBC corpus, read in place (never copied into the project)."""
+
+    category: str
+    name: str
+    title: str
+    standfirst: str
+    body: str
+
+
+def bbc_available() -> bool:
+    """True when the shared BBC corpus is present beside the repository."""
+    return BBC_DIR.is_dir() and any(BBC_DIR.iterdir())
+
+
+def load_bbc(limit_per_category: int | None = None) -> list[CorpusArticle]:
+    """The BBC articles: line 1 title, blank line, standfirst paragraph, then the body."""
+    articles = []
+    for folder in sorted(p for p in BBC_DIR.iterdir() if p.is_dir()):
+        files = sorted(folder.glob("*.txt"))
+        if limit_per_category is not None:
+            files = files[:limit_per_category]
+        for path in files:
+            raw = path.read_bytes().decode("utf-8", "replace")
+            paragraphs = [p.strip() for p in re.split(r"\n\s*\n", raw.strip()) if p.strip()]
+            if len(paragraphs) < 3:
+                continue
+            articles.append(
+                CorpusArticle(
+                    folder.name, path.name, paragraphs[0].strip(), paragraphs[1],
+                    "\n".join(paragraphs[2:]),
+                )
+            )
+    return articles
+
+
+async def insert_article(
+    storage: Storage, url: str, title: str, text: str, *, published_iso: str | None = None,
+    description: str = "",
+) -> int:
+    """Archive a plain article the way the pipeline would (a stand-in until its verb exists)."""
+    from datetime import UTC, datetime
+
+    async with storage.transaction() as conn:
+        cursor = await conn.execute(
+            "INSERT INTO articles (canonical_url, url, title, text, description, published_at, "
+            "text_status, first_seen_at) VALUES (?, ?, ?, ?, ?, ?, 'done', ?)",
+            (url, url, title, text, description, published_iso, to_iso(datetime.now(UTC))),
+        )
+        assert cursor.lastrowid is not None
+        return int(cursor.lastrowid)
+
+
+def chunked(items: list[str], size: int) -> Iterator[list[str]]:
+    """Consecutive slices of `size` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,167 @@
+"""Related articles: FTS5 finds candidates, TF-IDF cosine over stored terms ranks them.
+
+1. The source's most distinctive stems (top QUERY_TERMS by TF-IDF against the archive) become an
+   OR query on the FTS5 index, ranked by bm25 with the title weighted over the body.
+2. The best CANDIDATES are re-ranked by cosine similarity of TF-IDF vectors built from the terms
+   stored for every article at archive time (`index_article`), with current document
+   frequencies, so early articles are weighed with today's IDF.
+3. The source itself and near-duplicates (cosine above NEAR_DUPLICATE: a syndicated copy or a
+   re-post says nothing new) are dropped. Cosine rather than MinHash because the vectors are
+   already at hand; MinHash would need its own signatures stored for the same verdict.
+4. An optional small recency prior nudges fresher pieces up among near-equals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.articles import terms
+from bot.articles.summarize import clean_body
+from bot.errors import InvalidInput, NotFound
+from bot.storage._related import RelatedStore
+
+QUERY_TERMS = 20
+CANDIDATES = 60
+NEAR_DUPLICATE = 0.9
+SHARED_TERMS = 4
+RECENCY_WEIGHT = 0.05
+RECENCY_HALF_LIFE_DAYS = 365.0
+
+
+@dataclass(frozen=True)
+class RelatedItem:
+    """One related article, with the few terms it shares with the source."""
+
+    id: int
+    title: str
+    url: str
+    published: datetime | None
+    score: float
+    shared_terms: tuple[str, ...]
+
+
+def terms_of(title: str, text: str) -> list[terms.Term]:
+    """The stems worth storing for a document (its heaviest MAX_STORED_TERMS)."""
+    return terms.document_terms(title, clean_body(text), limit=terms.MAX_STORED_TERMS)
+
+
+async def index_article(storage: RelatedStore, article_id: int) -> int:
+    """Compute and store an archived article's terms once; returns how many were stored."""
+    article = await storage.article_text(article_id)
+    if article is None:
+        raise NotFound(f"There is no archived article number {article_id}.")
+    body = article.text or article.description or article.excerpt
+    found = terms_of(article.title, body)
+    await storage.save_article_terms(article_id, [(t.term, t.display, t.count) for t in found])
+    return len(found)
+
+
+async def related_to_article(
+    storage: RelatedStore, article_id: int, *, limit: int = 5, now: datetime | None = None
+) -> list[RelatedItem]:
+    """Articles related to an archived one (its stored terms, computed now if missing)."""
+    stored = (await storage.article_terms([article_id])).get(article_id)
+    if stored is None:
+        await index_article(storage, article_id)
+        stored = (await storage.article_terms([article_id])).get(article_id, {})
+    counts = {term: count for term, (_, count) in stored.items()}
+    displays = {term: display for term, (display, _) in stored.items()}
+    return await _related(storage, counts, displays, limit=limit, exclude=[article_id], now=now)
+
+
+async def related_to_text(
+    storage: RelatedStore,
+    title: str,
+    text: str,
+    *,
+    limit: int = 5,
+    exclude_ids: Sequence[int] = (),
+    now: datetime | None = None,
+) -> list[RelatedItem]:
+    """Articles related to any text (a pasted paragraph, an extracted page, a few words)."""
+    found = terms_of(title, text)
+    if not found:
+        raise InvalidInput("Give a few words about the topic to find related articles.")
+    counts = terms.counts_of(found)
+    displays = {t.term: t.display for t in found}
+    return await _related(storage, counts, displays, limit=limit, exclude=exclude_ids, now=now)
+
+
+async def related_to_url(
+    storage: RelatedStore,
+    url: str,
+    load_page: Callable[[str], Awaitable[tuple[str, str]]],
+    *,
+    limit: int = 5,
+    now: datetime | None = None,
+) -> list[RelatedItem]:
+    """Articles related to a URL: the archived article if we have it, else the fetched page.
+
+    `load_page(url)` returns (title, text) of the page; the caller fetches and extracts it.
+    """
+    article_id = await storage.article_id_for_url(url)
+    if article_id is not None:
+        return await related_to_article(storage, article_id, limit=limit, now=now)
+    title, text = await load_page(url)
+    return await related_to_text(storage, title, text, limit=limit, now=now)
+
+
+def recency_factor(published: datetime | None, now: datetime | None) -> float:
+    """1 + a small bonus that halves every RECENCY_HALF_LIFE_DAYS of age."""
+    if published is None or now is None:
+        return 1.0
+    age_days = max(0.0, (now - published).total_seconds() / 86400)
+    return 1.0 + RECENCY_WEIGHT * math.pow(0.5, age_days / RECENCY_HALF_LIFE_DAYS)
+
+
+async def _related(
+    storage: RelatedStore,
+    counts: Mapping[str, float],
+    displays: Mapping[str, str],
+    *,
+    limit: int,
+    exclude: Sequence[int],
+    now: datetime | None,
+) -> list[RelatedItem]:
+    if limit < 1 or not counts:
+        return []
+    documents = await storage.indexed_article_count()
+    frequencies = await storage.document_frequencies(counts)
+    # Stems no indexed article has cannot find anything; leave them out of the query.
+    query = terms.tfidf_vector(
+        {t: c for t, c in counts.items() if frequencies.get(t, 0) > 0}, frequencies, documents
+    )
+    if not query:
+        return []
+    query_words = [displays[term] for term in terms.top_terms(query, QUERY_TERMS)]
+    ids = await storage.related_candidates(query_words, max(CANDIDATES, limit * 3), exclude)
+    if not ids:
+        return []
+    stored = await storage.article_terms(ids)
+    all_terms = {term for bag in stored.values() for term in bag}
+    frequencies.update(await storage.document_frequencies(all_terms - frequencies.keys()))
+    refs = await storage.article_refs(ids)
+    scored: list[tuple[float, int, tuple[str, ...]]] = []
+    for article_id in ids:
+        bag = stored.get(article_id)
+        ref = refs.get(article_id)
+        if not bag or ref is None:
+            continue  # archived but not indexed yet: it will be once the pipeline gets to it
+        vector = terms.tfidf_vector({t: c for t, (_, c) in bag.items()}, frequencies, documents)
+        similarity = terms.cosine(query, vector)
+        if similarity <= 0.0 or similarity > NEAR_DUPLICATE:
+            continue
+        shared = terms.shared_terms(query, vector, SHARED_TERMS)
+        shown = tuple(displays.get(term) or bag[term][0] for term in shared)
+        scored.append((similarity * recency_factor(ref.published, now), article_id, shown))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    items = []
+    for score, article_id, shown in scored[:limit]:
+        ref = refs[article_id]
+        items.append(
+            RelatedItem(ref.id, ref.title, ref.url, ref.published, round(score, 4), shown)
+        )
+    return items

@@ -1,0 +1,246 @@
+"""SQL for related articles, full-text search and the summary cache."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.clock import from_iso, to_iso
+from bot.storage._base import Database
+
+_QUERY_TOKEN = re.compile(r"\w+")
+MAX_QUERY_TOKENS = 16
+# bm25 column weights for (title, text): a title match counts as much as several body matches.
+TITLE_BM25_WEIGHT = 4.0
+BODY_BM25_WEIGHT = 1.0
+# SQLite's default limit on "?" parameters in one statement is 32766; stay well below.
+_CHUNK = 900
+
+
+@dataclass(frozen=True)
+class ArticleRef:
+    """The fields of an archived article needed to show it in a list."""
+
+    id: int
+    title: str
+    url: str
+    published: datetime | None
+
+
+@dataclass(frozen=True)
+class ArticleText:
+    """An archived article's title and texts, for summaries and term extraction."""
+
+    id: int
+    title: str
+    url: str
+    description: str
+    excerpt: str
+    text: str
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One search result: the article, its title and a body snippet with matches in **bold**."""
+
+    article: ArticleRef
+    title_highlighted: str
+    snippet: str
+    score: float
+
+
+def fts_query(text: str, *, operator: str = "AND") -> str:
+    """An FTS5 MATCH expression from any user text: each word quoted, so no syntax survives."""
+    tokens = _QUERY_TOKEN.findall(text)[:MAX_QUERY_TOKENS]
+    # \w+ never contains a double quote, but double any anyway so the quoting is self-evidently safe.
+    quoted = ['"' + token.replace('"', '""') + '"' for token in tokens]
+    return f" {operator} ".join(quoted)
+
+
+def _ref(row: object) -> ArticleRef:
+    published = row["published_at"]  # type: ignore[index]
+    return ArticleRef(
+        id=int(row["id"]),  # type: ignore[index]
+        title=str(row["title"]),  # type: ignore[index]
+        url=str(row["url"]),  # type: ignore[index]
+        published=from_iso(published) if published else None,
+    )
+
+
+def _chunks(items: Sequence[object], size: int = _CHUNK) -> Iterable[Sequence[object]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class RelatedStore(Database):
+    """Verbs of the related-articles engine, search and summaries."""
+
+    async def article_text(self, article_id: int) -> ArticleText | None:
+        """An archived article's title and texts, or None."""
+        row = await self.fetch_one(
+            "SELECT id, title, url, description, excerpt, text FROM articles WHERE id = ?",
+            (article_id,),
+        )
+        if row is None:
+            return None
+        return ArticleText(
+            id=int(row["id"]), title=row["title"], url=row["url"],
+            description=row["description"], excerpt=row["excerpt"], text=row["text"],
+        )
+
+    async def article_id_for_url(self, url: str) -> int | None:
+        """The id of the archived article at this (canonical or original) URL, or None."""
+        value = await self.scalar(
+            "SELECT id FROM articles WHERE canonical_url = ? "
+            "UNION ALL SELECT id FROM articles WHERE url = ? LIMIT 1",
+            (url, url),
+        )
+        return None if value is None else int(value)
+
+    async def article_refs(self, ids: Sequence[int]) -> dict[int, ArticleRef]:
+        """Title, URL and date of each archived article among `ids`."""
+        found: dict[int, ArticleRef] = {}
+        for chunk in _chunks(list(ids)):
+            marks = ",".join("?" * len(chunk))
+            rows = await self.fetch_all(
+                f"SELECT id, title, url, published_at FROM articles WHERE id IN ({marks})",  # noqa: S608
+                list(chunk),
+            )
+            for row in rows:
+                found[int(row["id"])] = _ref(row)
+        return found
+
+    async def save_article_terms(
+        self, article_id: int, terms: Sequence[tuple[str, str, float]]
+    ) -> None:
+        """Store an article's (term, display word, count) rows, replacing any earlier ones."""
+        async with self.transaction() as conn:
+            async with conn.execute(
+                "SELECT term FROM article_terms WHERE article_id = ?", (article_id,)
+            ) as cursor:
+                old = [row[0] for row in await cursor.fetchall()]
+            if old:
+                await conn.executemany(
+                    "UPDATE term_frequencies SET documents = documents - 1 WHERE term = ?",
+                    [(term,) for term in old],
+                )
+                await conn.execute("DELETE FROM article_terms WHERE article_id = ?", (article_id,))
+            await conn.executemany(
+                "INSERT INTO article_terms (article_id, term, display, count) VALUES (?, ?, ?, ?)",
+                [(article_id, term, display, count) for term, display, count in terms],
+            )
+            await conn.executemany(
+                "INSERT INTO term_frequencies (term, documents) VALUES (?, 1) "
+                "ON CONFLICT (term) DO UPDATE SET documents = documents + 1",
+                [(term,) for term, _, _ in terms],
+            )
+            if not old and terms:
+                await conn.execute(
+                    "UPDATE related_index_stats SET documents = documents + 1 WHERE id = 1"
+                )
+            elif old and not terms:
+                await conn.execute(
+                    "UPDATE related_index_stats SET documents = documents - 1 WHERE id = 1"
+                )
+
+    async def indexed_article_count(self) -> int:
+        """How many articles have stored terms."""
+        return int(await self.scalar("SELECT documents FROM related_index_stats WHERE id = 1"))
+
+    async def article_terms(self, ids: Sequence[int]) -> dict[int, dict[str, tuple[str, float]]]:
+        """Stored terms of each article: {article id: {term: (display word, count)}}."""
+        found: dict[int, dict[str, tuple[str, float]]] = {}
+        for chunk in _chunks(list(ids)):
+            marks = ",".join("?" * len(chunk))
+            rows = await self.fetch_all(
+                "SELECT article_id, term, display, count FROM article_terms "  # noqa: S608
+                f"WHERE article_id IN ({marks})",
+                list(chunk),
+            )
+            for article_id, term, display, count in rows:
+                found.setdefault(int(article_id), {})[term] = (display, float(count))
+        return found
+
+    async def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
+        """In how many indexed articles each term appears (terms never seen are left out)."""
+        found: dict[str, int] = {}
+        for chunk in _chunks(sorted(set(terms))):
+            marks = ",".join("?" * len(chunk))
+            rows = await self.fetch_all(
+                f"SELECT term, documents FROM term_frequencies WHERE term IN ({marks})",  # noqa: S608
+                list(chunk),
+            )
+            found.update((row[0], int(row[1])) for row in rows)
+        return found
+
+    async def related_candidates(
+        self, query_words: Sequence[str], limit: int, exclude_ids: Sequence[int] = ()
+    ) -> list[int]:
+        """Ids of articles matching any of the words, best bm25 first (title weighted)."""
+        expression = fts_query(" ".join(query_words), operator="OR")
+        if not expression:
+            return []
+        rows = await self.fetch_all(
+            "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? "
+            "ORDER BY bm25(articles_fts, ?, ?) LIMIT ?",
+            (expression, TITLE_BM25_WEIGHT, BODY_BM25_WEIGHT, limit + len(exclude_ids)),
+        )
+        excluded = set(exclude_ids)
+        return [int(row[0]) for row in rows if int(row[0]) not in excluded][:limit]
+
+    async def search_articles(self, query: str, limit: int = 10, offset: int = 0) -> list[SearchHit]:
+        """Full-text search safe for any user text: all words first, any word if none match."""
+        limit = max(1, min(int(limit), 100))
+        offset = max(0, int(offset))
+        for operator in ("AND", "OR"):
+            expression = fts_query(query, operator=operator)
+            if not expression:
+                return []
+            rows = await self.fetch_all(
+                "SELECT a.id, a.title, a.url, a.published_at, "
+                "highlight(articles_fts, 0, '**', '**') AS title_hl, "
+                "snippet(articles_fts, 1, '**', '**', '…', 24) AS snip, "
+                "bm25(articles_fts, ?, ?) AS score "
+                "FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid "
+                "WHERE articles_fts MATCH ? ORDER BY score LIMIT ? OFFSET ?",
+                (TITLE_BM25_WEIGHT, BODY_BM25_WEIGHT, expression, limit, offset),
+            )
+            if rows or operator == "OR":
+                return [
+                    SearchHit(_ref(row), row["title_hl"], row["snip"], -float(row["score"]))
+                    for row in rows
+                ]
+        return []
+
+    async def get_cached_summary(
+        self, article_id: int, style: str
+    ) -> tuple[str, tuple[str, ...]] | None:
+        """(kind, sentences) of a summary made earlier, or None."""
+        row = await self.fetch_one(
+            "SELECT kind, sentences FROM summary_cache WHERE article_id = ? AND style = ?",
+            (article_id, style),
+        )
+        if row is None:
+            return None
+        return str(row["kind"]), tuple(json.loads(row["sentences"]))
+
+    async def put_cached_summary(
+        self, article_id: int, style: str, kind: str, sentences: Sequence[str], now: datetime
+    ) -> None:
+        """Remember a summary for an article and style, replacing any earlier one."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO summary_cache (article_id, style, kind, sentences, created_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (article_id, style) DO UPDATE SET "
+                "kind = excluded.kind, sentences = excluded.sentences, "
+                "created_at = excluded.created_at",
+                (article_id, style, kind, json.dumps(list(sentences)), to_iso(now)),
+            )
+
+    async def forget_summaries(self, article_id: int) -> None:
+        """Drop cached summaries of an article (its text changed)."""
+        async with self.transaction() as conn:
+            await conn.execute("DELETE FROM summary_cache WHERE article_id = ?", (article_id,))
