@@ -1,9 +1,10 @@
-"""Small text helpers shared by the pipeline: everything from outside passes through `clean_text`."""
+"""Text helpers shared by the pipeline: everything from outside passes through `clean_text`."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from html.parser import HTMLParser
 
 # C0 and C1 controls except tab and newline, DEL, and the bidirectional overrides and isolates
 # that can make a title render backwards or hide text (Trojan Source, CVE-2021-42574).
@@ -24,3 +25,89 @@ def clean_text(text: str, *, single_line: bool = False) -> str:
         return " ".join(text.split())
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+# Elements whose text is never content: code, styling, and embedded documents.
+_SKIPPED_TAGS = frozenset(
+    {"script", "style", "template", "noscript", "iframe", "object", "svg", "math", "head", "title"}
+)
+# Elements that start a new paragraph, so their text does not run into the neighbour's.
+_BLOCK_TAGS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "dd", "details", "div", "dl", "dt",
+        "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header",
+        "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table", "tr", "ul",
+    }
+)  # fmt: skip
+_VOID_TAGS = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+)
+_HTML_WHITESPACE = re.compile(r"[ \t\n\r\f]+")
+_PARAGRAPH = "\x00P"  # a marker no cleaned text contains; becomes a blank line at the end
+_LINE = "\x00L"
+
+
+class _TextExtractor(HTMLParser):
+    """Collects the readable text of an HTML fragment, one pass, no tree."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.pieces: list[str] = []
+        self._skip_depth = 0
+        self._pre_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED_TAGS:
+            self._skip_depth += 1
+        elif tag == "br":
+            self.pieces.append(_LINE)
+        elif tag in _BLOCK_TAGS:
+            self.pieces.append(_PARAGRAPH)
+            if tag == "pre":
+                self._pre_depth += 1
+        elif tag in ("td", "th"):
+            self.pieces.append(" ")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # <br/> and friends: treat as a start tag, but never open a skipped region.
+        if tag == "br":
+            self.pieces.append(_LINE)
+        elif tag in _BLOCK_TAGS:
+            self.pieces.append(_PARAGRAPH)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED_TAGS:
+            self._skip_depth = max(0, self._skip_depth - 1)
+        elif tag in _BLOCK_TAGS:
+            self.pieces.append(_PARAGRAPH)
+            if tag == "pre":
+                self._pre_depth = max(0, self._pre_depth - 1)
+
+    def handle_data(self, data: str) -> None:
+        if self._skip_depth:
+            return
+        if self._pre_depth:
+            self.pieces.append(data.replace("\n", _LINE))
+        else:
+            # Line breaks in HTML source are just spaces; only tags make paragraphs.
+            self.pieces.append(_HTML_WHITESPACE.sub(" ", data))
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of an HTML fragment: tags dropped, entities unescaped once, paragraphs kept."""
+    if "<" not in html and "&" not in html:
+        return clean_text(html)
+    extractor = _TextExtractor()
+    # Markers must not be forgeable by the input itself.
+    extractor.feed(html.replace("\x00", ""))
+    extractor.close()
+    text = "".join(extractor.pieces)
+    text = text.replace(_PARAGRAPH, "\n\n").replace(_LINE, "\n")
+    return clean_text(text)
+
+
+def strip_unsafe(text: str) -> str:
+    """NFC and without control or bidi-override characters, but with whitespace left as it is."""
+    text = unicodedata.normalize("NFC", text)
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return _UNSAFE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))

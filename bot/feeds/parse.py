@@ -1,0 +1,322 @@
+"""Bytes and headers in, clean items out: RSS, Atom (via feedparser) and JSON Feed.
+
+Everything here is pure: no network, no database, and `now` is passed in.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import feedparser
+from feedparser.encodings import convert_to_utf8
+
+from bot.errors import FeedError
+from bot.feeds.discover import looks_like_html, root_element
+from bot.feeds.entities import check_entities
+from bot.feeds.identity import entry_key, resolve_http_url
+from bot.feeds.jsonfeed import looks_like_json_feed, read_json_feed
+from bot.feeds.models import ParsedFeed, ParsedItem, RawEntry, RawFeed
+from bot.textutil import clean_text, html_to_text, strip_unsafe
+
+EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
+"""Dates before this are taken as broken (epoch zero, year 1) and dropped."""
+FUTURE_TOLERANCE = timedelta(days=2)
+"""Dates further ahead than this are taken as broken; closer ones are time zone slop."""
+
+# Caps on what one item may carry, so a hostile feed cannot make a title the size of a book.
+MAX_TITLE_CHARS = 500
+MAX_AUTHOR_CHARS = 200
+MAX_CATEGORY_CHARS = 100
+MAX_CATEGORIES = 30
+MAX_SUMMARY_CHARS = 4_000
+MAX_DERIVED_SUMMARY_CHARS = 600
+"""When an item has no description, its summary is the start of its content, this long."""
+
+_FEED_ROOTS = frozenset({"rss", "feed", "rdf", "channel"})
+_IMG_SRC = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+_HEADERS_FOR_FEEDPARSER = ("content-type", "content-language")
+
+
+def parse_feed(
+    body: bytes,
+    *,
+    url: str,
+    now: datetime,
+    headers: Mapping[str, str] | None = None,
+    max_items: int = 200,
+) -> ParsedFeed:
+    """Parse and normalise a feed document fetched from `url`.
+
+    Raises FeedError("not-a-feed") for web pages and other non-feeds, FeedError("parse-error") for
+    feeds broken beyond use or declaring dangerous entities. A broken feed that still yields
+    items is accepted with `bozo=True`.
+    """
+    if now.tzinfo is None:
+        raise ValueError("parse_feed needs an aware `now`")
+    lowered = {name.lower(): value for name, value in (headers or {}).items()}
+    content_type = lowered.get("content-type", "")
+    if not body.strip():
+        raise FeedError("not-a-feed", "The address returned an empty document, not a feed.")
+    if looks_like_json_feed(body, content_type):
+        raw = read_json_feed(body, url=url)
+    elif looks_like_html(body, content_type):
+        raise FeedError(
+            "not-a-feed",
+            "This page is a web page, not a feed; try the site's feed address "
+            "or let Paperboy discover it.",
+        )
+    else:
+        raw = _read_with_feedparser(body, url=url, headers=lowered)
+    return normalise_feed(raw, url=url, now=now, max_items=max_items)
+
+
+def _read_with_feedparser(body: bytes, *, url: str, headers: dict[str, str]) -> RawFeed:
+    passed = {name: headers[name] for name in _HEADERS_FOR_FEEDPARSER if headers.get(name)}
+    passed["content-location"] = url  # the base for relative links
+    # The guard must see the text exactly as feedparser will, whatever encoding tricks are used.
+    decoded = convert_to_utf8(dict(passed), body, {})
+    check_entities(decoded.decode("utf-8", "replace"))
+    # A stream, never bytes: feedparser opens bytes that look like a path as a local file.
+    result = feedparser.parse(io.BytesIO(body), response_headers=passed)
+    feed: dict[str, Any] = dict(result.get("feed") or {})
+    entries: list[Any] = list(result.get("entries") or [])
+    version = str(result.get("version") or "")
+    bozo = bool(result.get("bozo"))
+    if not entries and not version:
+        root = root_element(body)
+        if root is not None and root.rsplit(":", 1)[-1] in _FEED_ROOTS:
+            raise FeedError(
+                "parse-error", "The feed is too broken to read: no items could be found."
+            )
+        raise FeedError(
+            "not-a-feed", "This document is not a feed: it is neither RSS, Atom nor JSON Feed."
+        )
+    exception = result.get("bozo_exception")
+    # A missing or generic Content-Type is the server's slip, not a broken document.
+    broken = bozo and not isinstance(
+        exception, feedparser.NonXMLContentType | feedparser.CharacterEncodingOverride
+    )
+    if broken and not entries and not _get(feed, "title"):
+        raise FeedError("parse-error", "The feed is too broken to read: no title and no items.")
+    return RawFeed(
+        title_html=_detail_html(feed, "title"),
+        site_url=_text_of(_get(feed, "link")) or None,
+        description_html=_detail_html(feed, "subtitle"),
+        icon_url=_feed_icon(feed),
+        entries=tuple(_raw_entry(entry) for entry in entries if isinstance(entry, dict)),
+        bozo=broken,
+        format=version or "unknown",
+    )
+
+
+def _get(mapping: Mapping[str, Any], key: str) -> Any:
+    # dict.get skips FeedParserDict's key aliases, some of which warn (warnings are errors here).
+    return dict.get(mapping, key) if isinstance(mapping, dict) else None
+
+
+def _text_of(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _detail_html(mapping: Mapping[str, Any], key: str) -> str:
+    """A text construct as HTML: feedparser's value, escaped when it said the value is plain."""
+    value = _text_of(_get(mapping, key))
+    detail = _get(mapping, f"{key}_detail")
+    kind = _text_of(_get(detail, "type")) if isinstance(detail, dict) else "text/html"
+    return value if "html" in kind else html.escape(value, quote=False)
+
+
+def _feed_icon(feed: Mapping[str, Any]) -> str | None:
+    image = _get(feed, "image")
+    for candidate in (_get(image, "href") if isinstance(image, dict) else None,
+                      _get(feed, "icon"), _get(feed, "logo")):  # fmt: skip
+        if isinstance(candidate, str) and candidate.strip():
+            return candidate
+    return None
+
+
+def _struct_to_datetime(value: Any) -> datetime | None:
+    if not isinstance(value, time.struct_time):
+        return None
+    try:
+        # feedparser gives UTC struct_times; a leap second (60) is clamped rather than refused.
+        return datetime(*value[:5], min(value[5], 59), tzinfo=UTC)
+    except (ValueError, OverflowError, TypeError):
+        return None
+
+
+def _raw_entry(entry: Mapping[str, Any]) -> RawEntry:
+    contents = _get(entry, "content")
+    content_html = ""
+    if isinstance(contents, list) and contents:
+        ordered = sorted(
+            (c for c in contents if isinstance(c, dict)),
+            key=lambda c: "html" not in _text_of(_get(c, "type")),
+        )
+        if ordered:
+            content_html = _detail_html(
+                {"v": _get(ordered[0], "value"), "v_detail": ordered[0]}, "v"
+            )
+    author_detail = _get(entry, "author_detail")
+    author = _text_of(_get(author_detail, "name")) if isinstance(author_detail, dict) else ""
+    tags = _get(entry, "tags")
+    categories: list[str] = []
+    if isinstance(tags, list):
+        for tag in tags:
+            if isinstance(tag, dict):
+                categories.append(_text_of(_get(tag, "term")) or _text_of(_get(tag, "label")))
+    return RawEntry(
+        guid=_text_of(_get(entry, "id")) or None,
+        link=_text_of(_get(entry, "link")) or None,
+        title_html=_detail_html(entry, "title"),
+        published=_struct_to_datetime(_get(entry, "published_parsed")),
+        updated=_struct_to_datetime(_get(entry, "updated_parsed")),
+        author=author or _text_of(_get(entry, "author")) or None,
+        categories=tuple(categories),
+        summary_html=_detail_html(entry, "summary"),
+        content_html=content_html,
+        image_candidates=tuple(_image_candidates(entry)),
+    )
+
+
+def _image_candidates(entry: Mapping[str, Any]) -> list[str]:
+    """Declared images in order of trust: media:content, media:thumbnail, image enclosures."""
+    found: list[str] = []
+    media = _get(entry, "media_content")
+    if isinstance(media, list):
+        for item in media:
+            if not isinstance(item, dict):
+                continue
+            medium = _text_of(_get(item, "medium")).lower()
+            kind = _text_of(_get(item, "type")).lower()
+            if medium == "image" or kind.startswith("image/") or (not medium and not kind):
+                found.append(_text_of(_get(item, "url")))
+    thumbnails = _get(entry, "media_thumbnail")
+    if isinstance(thumbnails, list):
+        found += [_text_of(_get(t, "url")) for t in thumbnails if isinstance(t, dict)]
+    links = _get(entry, "links")
+    if isinstance(links, list):
+        for link in links:
+            if (
+                isinstance(link, dict)
+                and _get(link, "rel") == "enclosure"
+                and _text_of(_get(link, "type")).lower().startswith("image/")
+            ):
+                found.append(_text_of(_get(link, "href")))
+    return [url for url in found if url]
+
+
+def normalise_feed(raw: RawFeed, *, url: str, now: datetime, max_items: int = 200) -> ParsedFeed:
+    """A reader's raw feed as clean items: deduped by key, newest first, at most `max_items`."""
+    items: list[ParsedItem] = []
+    seen: set[str] = set()
+    for entry in raw.entries:
+        item = normalise_entry(entry, base_url=url, now=now)
+        # The first of a repeated guid wins: feeds list newest first, later copies are stale.
+        if item is None or item.key in seen:
+            continue
+        seen.add(item.key)
+        items.append(item)
+    if items and all(item.date is not None for item in items):
+        items.sort(key=lambda item: item.date or EARLIEST_DATE, reverse=True)
+    return ParsedFeed(
+        title=_single_line(html_to_text(raw.title_html), MAX_TITLE_CHARS),
+        site_url=resolve_http_url(raw.site_url, url),
+        feed_url=url,
+        description=_truncate(html_to_text(raw.description_html), MAX_SUMMARY_CHARS),
+        icon_url=resolve_http_url(raw.icon_url, url),
+        items=tuple(items[: max(0, max_items)]),
+        bozo=raw.bozo,
+        format=raw.format,
+    )
+
+
+def normalise_entry(entry: RawEntry, *, base_url: str, now: datetime) -> ParsedItem | None:
+    """One clean item, or None when the entry has nothing to show (no title, link or text)."""
+    title = _single_line(html_to_text(entry.title_html), MAX_TITLE_CHARS)
+    link = resolve_http_url(entry.link, base_url)
+    guid = clean_text(entry.guid, single_line=True) if entry.guid else ""
+    summary = html_to_text(entry.summary_html) if entry.summary_html else ""
+    content_text = html_to_text(entry.content_html) if entry.content_html else ""
+    if summary:
+        summary = _truncate(summary, MAX_SUMMARY_CHARS)
+    else:
+        summary = _truncate(content_text, MAX_DERIVED_SUMMARY_CHARS)
+    if not (title or link or summary or guid):
+        return None
+    return ParsedItem(
+        key=entry_key(guid=guid, link=link, title=title, content=content_text or summary),
+        guid=guid or None,
+        title=title,
+        url=link,
+        published=_sane_date(entry.published, now),
+        updated=_sane_date(entry.updated, now),
+        author=_single_line(html.unescape(entry.author or ""), MAX_AUTHOR_CHARS) or None,
+        categories=_categories(entry.categories),
+        summary=summary,
+        summary_html=_safe_html(entry.summary_html),
+        content_html=_safe_html(entry.content_html),
+        image_url=_image(entry, base_url),
+    )
+
+
+def _sane_date(moment: datetime | None, now: datetime) -> datetime | None:
+    """The date in UTC, or None if it is before 1990 or more than two days ahead of `now`."""
+    if moment is None or moment.tzinfo is None:
+        return None
+    if moment < EARLIEST_DATE or moment > now + FUTURE_TOLERANCE:
+        return None
+    return moment.astimezone(UTC)
+
+
+def _categories(raw: Sequence[str]) -> tuple[str, ...]:
+    seen: set[str] = set()
+    kept: list[str] = []
+    for value in raw:
+        # WordPress escapes category names inside CDATA, so one unescape gives the real name.
+        name = _single_line(html.unescape(value), MAX_CATEGORY_CHARS)
+        if name and name.casefold() not in seen:
+            seen.add(name.casefold())
+            kept.append(name)
+        if len(kept) >= MAX_CATEGORIES:
+            break
+    return tuple(kept)
+
+
+def _image(entry: RawEntry, base_url: str) -> str | None:
+    candidates = list(entry.image_candidates)
+    for fragment in (entry.content_html, entry.summary_html):
+        match = _IMG_SRC.search(fragment)
+        if match:
+            candidates.append(html.unescape(next(g for g in match.groups() if g is not None)))
+    for candidate in candidates:
+        resolved = resolve_http_url(candidate, base_url)
+        if resolved:
+            return resolved
+    return None
+
+
+def _safe_html(fragment: str) -> str:
+    # HTML stays HTML, but control and bidi characters go, like everywhere else.
+    return strip_unsafe(fragment).strip()
+
+
+def _single_line(text: str, limit: int) -> str:
+    return _truncate(clean_text(text, single_line=True), limit)
+
+
+def _truncate(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word boundary with an ellipsis when shortened."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
