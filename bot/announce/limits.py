@@ -103,28 +103,38 @@ def truncate(text: str, limit: int, *, ellipsis: str = ELLIPSIS) -> str:
         return text
     room = limit - len(ellipsis)
     if room <= 0:
-        return _fit_graphemes(ellipsis, limit)
+        return "".join(_fit_graphemes(ellipsis, limit))
     kept = _fit_graphemes(text, room)
-    space = max(kept.rfind(" "), kept.rfind("\n"))
-    if space >= room * 0.6:
-        kept = kept[:space]
-    kept = kept.rstrip()
-    trailing = len(kept) - len(kept.rstrip("\\"))
-    if trailing % 2:
-        kept = kept[:-1]
-    return kept.rstrip() + ellipsis
+    # Work on whole clusters throughout, so stripping can never orphan a combining mark.
+    spaces = [index for index, cluster in enumerate(kept) if cluster.isspace()]
+    if spaces and sum(len(c) for c in kept[: spaces[-1]]) >= room * 0.6:
+        del kept[spaces[-1] :]
+    _drop_trailing_space(kept)
+    backslashes = 0
+    while backslashes < len(kept) and kept[-1 - backslashes] == "\\":
+        backslashes += 1
+    if backslashes % 2:
+        kept.pop()
+        _drop_trailing_space(kept)
+    return "".join(kept) + ellipsis
 
 
-def _fit_graphemes(text: str, room: int) -> str:
+def _drop_trailing_space(clusters: list[str]) -> None:
+    while clusters and clusters[-1].isspace():
+        clusters.pop()
+
+
+def _fit_graphemes(text: str, room: int) -> list[str]:
     """The longest run of whole graphemes from the start of text that fits in `room`."""
     # Only look at a bounded prefix: a grapheme is rarely longer than a few dozen code points.
-    window = text[: room + 64]
+    kept: list[str] = []
     used = 0
-    for cluster in graphemes(window):
+    for cluster in graphemes(text[: room + 64]):
         if used + len(cluster) > room:
             break
+        kept.append(cluster)
         used += len(cluster)
-    return text[:used]
+    return kept
 
 
 def safe_url(url: str | None, *, limit: int = URL_LIMIT) -> str | None:
@@ -135,8 +145,9 @@ def safe_url(url: str | None, *, limit: int = URL_LIMIT) -> str | None:
     if len(url) > limit or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
         return None
     try:
+        url.encode("utf-8")  # lone surrogates could be neither sent nor stored
         parts = urlsplit(url)
-    except ValueError:
+    except (ValueError, UnicodeEncodeError):
         return None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
