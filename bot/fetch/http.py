@@ -177,7 +177,9 @@ class Fetcher:
     ) -> None:
         self._session = session
         self._config = config
-        self.host_limiter = host_limiter or HostLimiter(config.per_host_concurrency)
+        self.host_limiter = (
+            host_limiter if host_limiter is not None else HostLimiter(config.per_host_concurrency)
+        )
 
     async def fetch(
         self,
