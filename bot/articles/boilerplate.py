@@ -32,8 +32,8 @@ _BYLINE = re.compile(
     re.IGNORECASE,
 )
 _CALLS_TO_ACTION = re.compile(
-    r"^(?:share (?:this|on|via|the article)|share\b\s*:?$|subscribe\b|sign up\b|read more\b|"
-    r"read also\b|see also\b|related\s*(?:articles?|stories|posts)?\s*:|click here\b|"
+    r"^(?:share (?:this|on|via|the article)|share\b\s*:?$|subscribe\b|sign up\b|"
+    r"read (?:more|also)(?:\s*[:.…]|\s*$|\s+(?:at|on|here|about|from|of|in)\b)|see also\b|related\s*(?:articles?|stories|posts)?\s*:|click here\b|"
     r"follow us\b|tweet\b|email this\b|print this\b|advertisement$|sponsored$|"
     r"support (?:us|our)\b|donate\b|become a (?:member|supporter|subscriber)\b|"
     r"join (?:us|our)\b.*\b(?:newsletter|mailing list)|you (?:may|might) also like\b|"
