@@ -1,0 +1,1 @@
+"""Test-support code: local stand-ins for the services Paperboy talks to."""
