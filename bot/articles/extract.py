@@ -147,12 +147,12 @@ def _trafilatura_text(html: str, url: str) -> tuple[str, dict[str, str]]:
         include_tables=False,
         include_images=False,
         with_metadata=True,
-        as_dict=True,
     )
-    if not isinstance(document, dict):
+    if document is None or isinstance(document, dict):
         return "", {}
-    fields = {key: str(document.get(key) or "") for key in ("title", "author", "date", "sitename")}
-    return str(document.get("text") or ""), fields
+    found = document.as_dict()
+    fields = {key: str(found.get(key) or "") for key in ("title", "author", "date", "sitename")}
+    return str(found.get("text") or ""), fields
 
 
 def _readability_text(html: str) -> tuple[str, str]:

@@ -34,6 +34,7 @@ WORDS_PER_MINUTE = 230
 _MIN_POINT_WORDS = 6
 _MAX_POINT_WORDS = 80
 _MMR_LAMBDA = 0.7
+LEAD_BONUS = 0.15
 # WordPress's automatic excerpt: the first 55 words then "[…]" (or "[...]", "&hellip;").
 _AUTO_EXCERPT_END = re.compile(r"(?:\[\s*(?:…|\.\.\.|&hellip;)\s*\]|&hellip;|…|\.\.\.)\s*$")
 _WORD_CHARS = re.compile(r"\w+")
@@ -142,7 +143,7 @@ def key_points(title: str, sentences: list[str]) -> list[str]:
     relevance = {
         index: terms.cosine(vectors[index], centroid)
         # A gentle lead bias: news puts what matters first, but key points span the piece.
-        + 0.15 / math.sqrt(1 + index)
+        + LEAD_BONUS / math.sqrt(1 + index)
         for index in candidates
     }
     chosen: list[int] = []

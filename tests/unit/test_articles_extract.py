@@ -1,0 +1,90 @@
+"""Extraction on hand-written pages with navigation, sidebars, share buttons, captions and metadata."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.articles import extract as extract_module
+from bot.articles.extract import extract_article, extract_in_thread, parse_published
+from bot.errors import InvalidInput
+
+GOLDEN = Path(__file__).resolve().parent / "golden" / "articles"
+
+
+def _page(name: str) -> bytes:
+    return (GOLDEN / name).read_bytes()
+
+
+def test_article_page_text_and_metadata() -> None:
+    article = extract_article(_page("strike_page.html"), "https://example.org/news/bus-strike")
+    assert article.url == "https://example.org/news/bus-strike"
+    assert article.title == "Bus drivers win pay deal after three-week strike"
+    assert article.author == "Rosa Fielding"
+    assert article.published == datetime(2024, 3, 5, 8, 30, tzinfo=UTC)
+    assert article.description.startswith("Drivers at the Northgate depot forced the company")
+    assert article.site_name == "The Test Weekly"
+    assert article.image_url == "https://example.org/images/depot.jpg"
+    assert article.text.startswith("Bus drivers at the Northgate depot have won a 9 per cent")
+    assert "unpaid split shifts" in article.text
+    for junk in ("Home", "Most read", "Share on Facebook", "Photo:", "Image:", "Share this",
+                 "Subscribe", "Copyright", "Click here", "Rent strike spreads", "By Rosa"):
+        assert junk not in article.text, junk
+
+
+def test_page_with_only_meta_description() -> None:
+    article = extract_article(_page("minimal_page.html"), "https://example.org/library")
+    assert article.description == "Only a meta description here."
+    assert article.published is None
+    assert article.text.startswith("From next month the central library will open")
+    assert "public consultation" in article.text
+
+
+def test_falls_back_to_readability_when_trafilatura_finds_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(extract_module, "_trafilatura_text", lambda html, url: ("", {}))
+    article = extract_article(_page("strike_page.html"), "https://example.org/news/bus-strike")
+    assert "9 per cent pay rise" in article.text
+    assert "Photo:" not in article.text
+
+
+@pytest.mark.parametrize("page", [b"", b"   ", "<<<>>>", b"\x00\x01\x02binary", "<html></html>"])
+def test_hostile_or_empty_pages_give_a_clear_error_not_a_crash(page: str | bytes) -> None:
+    try:
+        article = extract_article(page, "https://example.org/x")
+    except InvalidInput as error:
+        assert str(error).endswith(".")
+    else:
+        # Whatever little text there is comes out clean: no control characters survive.
+        assert all(ch >= " " or ch == "\n" for ch in article.text)
+        assert article.published is None
+
+
+def test_published_parsing() -> None:
+    assert parse_published("2024-03-05") == datetime(2024, 3, 5, tzinfo=UTC)
+    assert parse_published("2024-03-05T10:00:00Z") == datetime(2024, 3, 5, 10, tzinfo=UTC)
+    assert parse_published("yesterday") is None
+    assert parse_published("") is None
+
+
+async def test_extract_in_thread_matches_direct_extraction() -> None:
+    html = _page("strike_page.html")
+    assert await extract_in_thread(html, "https://e.org/a") == extract_article(html, "https://e.org/a")
+
+
+async def test_extract_in_thread_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+
+    def stuck(html: str | bytes, url: str) -> None:
+        release.wait(30)
+
+    monkeypatch.setattr(extract_module, "extract_article", stuck)
+    try:
+        with pytest.raises(InvalidInput, match="too long"):
+            await extract_in_thread(b"<html></html>", "https://e.org/a", timeout=0.2)
+    finally:
+        release.set()

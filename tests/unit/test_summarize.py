@@ -1,0 +1,210 @@
+"""Summaries: genuine standfirsts, lead sentences, key points, and the LLM fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.articles.llm import build_messages, llm_summary, parse_answer
+from bot.articles.summarize import (
+    BRIEF_MAX_WORDS,
+    is_genuine_standfirst,
+    reading_minutes,
+    summarize,
+)
+from bot.config import SummariesConfig
+from bot.errors import InvalidInput
+
+TITLE = "Council housing waiting list doubles"
+BODY = """The number of families waiting for a council home in the borough has doubled in five years, figures released on Tuesday show.
+More than twelve thousand households are now on the list, up from six thousand in 2019.
+Housing campaigners blamed the sale of council homes and the failure to build replacements.
+The council said it had started work on four hundred new homes but admitted the list would keep growing.
+Rents in the private sector rose by a fifth over the same period, pushing more families to apply.
+Tenants' groups have called a public meeting at the town hall next Thursday to demand action.
+A spokesperson for the tenants' union said temporary accommodation was now costing the council millions a year.
+Some families have spent more than three years in a single room in a hostel, the union said.
+The council leader promised a review of the allocation rules, which campaigners say punish people in work.
+Opposition councillors said the review was a delay tactic and called for an emergency building programme.
+Local MPs have written to the housing minister asking for extra funding for the borough.
+The minister's office said it would respond in due course.
+Campaigners said they would keep up the pressure until every family had a secure home.
+"""
+
+
+def test_brief_uses_a_genuine_standfirst() -> None:
+    standfirst = "Campaigners blame right-to-buy sales as the borough's housing crisis deepens."
+    summary = summarize(TITLE, BODY, standfirst=standfirst)
+    assert summary.kind == "publisher"
+    assert summary.sentences == (standfirst,)
+
+
+@pytest.mark.parametrize(
+    "fake",
+    [
+        "",
+        "Too short.",
+        # The body's own opening, as feeds often give it.
+        "The number of families waiting for a council home in the borough has doubled in five years",
+        # WordPress's automatic 55-word excerpt, in its three usual endings.
+        "Families waiting for homes are stuck in hostels while rents rise […]",
+        "Families waiting for homes are stuck in hostels while rents rise [...]",
+        "Families waiting for homes are stuck in hostels while rents rise &hellip;",
+    ],
+)
+def test_brief_rejects_fake_standfirsts(fake: str) -> None:
+    assert not is_genuine_standfirst(fake, BODY)
+    summary = summarize(TITLE, BODY, standfirst=fake)
+    assert summary.kind == "extractive"
+    assert summary.sentences[0].startswith("The number of families waiting")
+
+
+def test_brief_is_whole_lead_sentences_within_budget() -> None:
+    summary = summarize(TITLE, BODY)
+    assert 1 <= len(summary.sentences) <= 3
+    assert sum(len(s.split()) for s in summary.sentences) <= BRIEF_MAX_WORDS
+    assert all(s.endswith(".") for s in summary.sentences)
+    assert BODY.startswith(summary.sentences[0])
+
+
+def test_key_points_are_three_to_five_in_article_order() -> None:
+    summary = summarize(TITLE, BODY, style="key-points")
+    assert summary.kind == "extractive"
+    assert 3 <= len(summary.sentences) <= 5
+    positions = [BODY.index(sentence) for sentence in summary.sentences]
+    assert positions == sorted(positions)
+
+
+def test_key_points_look_past_an_anecdotal_opening() -> None:
+    anecdote = (
+        "It was raining hard when Maria left her flat before dawn.\n"
+        "She carried an umbrella borrowed from her neighbour.\n"
+    )
+    text = anecdote + BODY
+    summary = summarize(TITLE, text, style="key-points")
+    assert not any(sentence in anecdote for sentence in summary.sentences)
+
+
+def test_key_points_skip_repeated_sentences() -> None:
+    repeated = BODY + "\n" + "\n".join(["More than twelve thousand households are now on the list."] * 6)
+    summary = summarize(TITLE, repeated, style="key-points")
+    assert len(set(summary.sentences)) == len(summary.sentences)
+
+
+def test_empty_or_boilerplate_only_text_is_a_clear_error() -> None:
+    with pytest.raises(InvalidInput, match="no text"):
+        summarize(TITLE, "Photo: Somebody\nShare this:\n")
+
+
+def test_unknown_style_is_rejected() -> None:
+    with pytest.raises(InvalidInput, match="style"):
+        summarize(TITLE, BODY, style="poem")  # type: ignore[arg-type]
+
+
+def test_reading_minutes() -> None:
+    assert reading_minutes("word " * 10) == 1
+    assert reading_minutes("word " * 1150) == 5
+
+
+def test_prompt_is_grounded_and_truncated() -> None:
+    messages = build_messages(TITLE, "x" * 50_000, "brief")
+    assert "only facts stated in the article" in messages[0]["content"]
+    assert len(messages[1]["content"]) < 13_000
+
+
+def test_parse_answer_strips_bullets() -> None:
+    assert parse_answer("- One point.\n\n2) Two point.\n* Three.") == (
+        "One point.", "Two point.", "Three."
+    )
+
+
+class FakeLLMServer:
+    """A tiny OpenAI-compatible server; `mode` picks a good answer, an error, junk or a hang."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.requests: list[dict[str, object]] = []
+        self.headers: list[str] = []
+        self.release = asyncio.Event()
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(await request.json())
+        self.headers.append(request.headers.get("Authorization", ""))
+        if self.mode == "error":
+            return web.json_response({"error": "overloaded"}, status=503)
+        if self.mode == "junk":
+            return web.Response(text="not json at all")
+        if self.mode == "hang":
+            await self.release.wait()
+        answer = "Waiting list for council homes has doubled.\nCampaigners call a meeting."
+        return web.json_response({"choices": [{"message": {"role": "assistant", "content": answer}}]})
+
+
+@pytest.fixture
+async def llm_server(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    fake = FakeLLMServer(request.param)
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", fake.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield fake, f"http://127.0.0.1:{port}/v1"
+    fake.release.set()
+    await runner.cleanup()
+
+
+def _config(base_url: str, timeout: float = 5.0) -> SummariesConfig:
+    return SummariesConfig(backend="openai", openai_base_url=base_url, openai_model="tiny",
+                           timeout_seconds=timeout)
+
+
+@pytest.mark.parametrize("llm_server", ["ok"], indirect=True)
+async def test_llm_answer_is_used(llm_server) -> None:  # type: ignore[no-untyped-def]
+    fake, base_url = llm_server
+    async with aiohttp.ClientSession() as session:
+        summary = await llm_summary(session, _config(base_url), TITLE, BODY,
+                                    environ={"OPENAI_API_KEY": "sk-test"})
+    assert summary.kind == "llm"
+    assert summary.sentences == ("Waiting list for council homes has doubled.",
+                                 "Campaigners call a meeting.")
+    assert fake.requests[0]["model"] == "tiny"
+    assert "twelve thousand households" in json.dumps(fake.requests[0]["messages"])
+    assert fake.headers == ["Bearer sk-test"]
+
+
+@pytest.mark.parametrize("llm_server", ["error", "junk"], indirect=True)
+async def test_llm_failure_falls_back_to_extractive(llm_server) -> None:  # type: ignore[no-untyped-def]
+    _, base_url = llm_server
+    async with aiohttp.ClientSession() as session:
+        summary = await llm_summary(session, _config(base_url), TITLE, BODY, environ={})
+    assert summary.kind == "extractive"
+    assert summary == summarize(TITLE, BODY)
+
+
+@pytest.mark.parametrize("llm_server", ["hang"], indirect=True)
+async def test_llm_timeout_falls_back(llm_server) -> None:  # type: ignore[no-untyped-def]
+    fake, base_url = llm_server
+    async with aiohttp.ClientSession() as session:
+        summary = await llm_summary(session, _config(base_url, timeout=1.0), TITLE, BODY,
+                                    environ={}, style="key-points")
+    assert summary.kind == "extractive"
+    assert len(fake.requests) == 1
+
+
+async def test_llm_unreachable_server_falls_back() -> None:
+    async with aiohttp.ClientSession() as session:
+        summary = await llm_summary(session, _config("http://127.0.0.1:9/v1"), TITLE, BODY,
+                                    environ={})
+    assert summary.kind == "extractive"
+
+
+async def test_extractive_backend_never_calls_out() -> None:
+    async with aiohttp.ClientSession() as session:
+        summary = await llm_summary(session, SummariesConfig(), TITLE, BODY)
+    assert summary.kind == "extractive"
