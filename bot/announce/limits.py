@@ -38,6 +38,7 @@ ELLIPSIS: Final = "…"
 ZWSP: Final = "\u200b"
 
 _GRAPHEME = regex.compile(r"\X")
+_URL_UNSAFE: Final = frozenset('<>"\\`\x7f')
 # Discord autolinks bare URLs before applying markdown, so escaping inside them would break them.
 _BARE_URL = re.compile(r"https?://[^\s<>]+[^\s<>.,:;\"'\]\)]")
 # Characters that start inline markdown anywhere in a line, and masked-link brackets.
@@ -142,7 +143,8 @@ def safe_url(url: str | None, *, limit: int = URL_LIMIT) -> str | None:
     if not url:
         return None
     url = url.strip()
-    if len(url) > limit or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+    # Characters a valid URL percent-encodes; raw, they could close markup or form a mention.
+    if len(url) > limit or any(ch.isspace() or ch in _URL_UNSAFE or ord(ch) < 32 for ch in url):
         return None
     try:
         url.encode("utf-8")  # lone surrogates could be neither sent nor stored

@@ -23,6 +23,7 @@ from bot.announce.limits import (
     ELLIPSIS,
     hostile_to_markdown,
     hostile_to_plain,
+    neutralise_mentions,
     safe_url,
     truncate,
 )
@@ -321,7 +322,9 @@ def _text_content(article: AnnouncementArticle, subscription: SubscriptionView, 
         "feed": truncate(hostile_to_markdown(article.feed_title, single_line=True), 100),
         "published": _published_text(article, subscription),
     }
-    body = render_template(template, values).strip()
+    # Neutralise again after substitution: a template's own text, or a value ending next to it,
+    # could otherwise spell a mention such as "<" + "@&1>".
+    body = neutralise_mentions(render_template(template, values)).strip()
     return truncate(body, room) or truncate(values["title"], room)
 
 
