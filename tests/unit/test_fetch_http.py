@@ -259,9 +259,9 @@ async def test_more_than_max_redirects_is_refused() -> None:
         location = "/feed" if n == 4 else f"/five/{n + 1}"
         return web.Response(status=302, headers={"Location": location})
 
-    async with web_server({"/five/{n}": five, "/feed": counted_feed}) as base:
-        async with fetcher_for() as fetcher:
-            result = await fetcher.fetch(f"{base}/five/0", kind="feed", now=NOW)
+    routes: dict[str, Handler] = {"/five/{n}": five, "/feed": counted_feed}
+    async with web_server(routes) as base, fetcher_for() as fetcher:
+        result = await fetcher.fetch(f"{base}/five/0", kind="feed", now=NOW)
     assert result.url == f"{base}/feed"
 
 
@@ -536,22 +536,22 @@ async def test_host_slots_bound_concurrency_per_host_and_are_forgotten_when_idle
             three_queued.set()
 
     limiter = HostLimiter(2, on_change=observe)
-    async with web_server({"/feed": held}) as base:
-        async with make_session(LOCAL, "test") as session:
-            fetcher = Fetcher(session, LOCAL, host_limiter=limiter)
-            tasks = [
-                asyncio.create_task(fetcher.fetch(f"{base}/feed", kind="feed", now=NOW))
-                for _ in range(5)
-            ]
-            # Hold the gate until two requests are at the server and three wait in our queue
-            # (or a third reached the server, which would be the bug).
-            both = asyncio.gather(two_active.wait(), three_queued.wait())
-            waiters = [asyncio.ensure_future(both), asyncio.create_task(too_many.wait())]
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in waiters:
-                waiter.cancel()
-            gate.set()
-            results = await asyncio.gather(*tasks)
+    async with web_server({"/feed": held}) as base, make_session(LOCAL, "test") as session:
+        fetcher = Fetcher(session, LOCAL, host_limiter=limiter)
+        tasks = [
+            asyncio.create_task(fetcher.fetch(f"{base}/feed", kind="feed", now=NOW))
+            for _ in range(5)
+        ]
+        # Hold the gate until two requests are at the server and three wait in our queue
+        # (or a third reached the server, which would be the bug).
+        both = asyncio.gather(two_active.wait(), three_queued.wait())
+        waiters = [asyncio.ensure_future(both), asyncio.create_task(too_many.wait())]
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+        gate.set()
+        results = await asyncio.gather(*tasks)
     assert not too_many.is_set()
     assert most == 2
     assert [r.status for r in results] == [200] * 5
