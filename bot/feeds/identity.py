@@ -96,9 +96,11 @@ def resolve_http_url(link: str | None, base: str | None) -> str | None:
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError:
         return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
         return None
-    return absolute
+    # Consumers compare links textually; `HTTP://` must read `http://`.
+    return scheme + absolute[len(scheme) :] if absolute[: len(scheme)].lower() == scheme else None
 
 
 def entry_key(*, guid: str | None, link: str | None, title: str, content: str) -> str:

@@ -40,6 +40,12 @@ MAX_DERIVED_SUMMARY_CHARS = 600
 
 _FEED_ROOTS = frozenset({"rss", "feed", "rdf", "channel"})
 _IMG_SRC = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+_EMAIL = r"[^\s@()<>]+@[^\s@()<>]+"
+# feedparser's own split of author and e-mail garbles names for long top-level domains.
+_AUTHOR_WITH_EMAIL = (
+    re.compile(rf"{_EMAIL}\s*\((?P<name>.+)\)"),
+    re.compile(rf"(?P<name>.+?)\s*[(<]\s*(?:mailto:)?{_EMAIL}\s*[)>]"),
+)
 _HEADERS_FOR_FEEDPARSER = ("content-type", "content-language")
 
 
@@ -163,8 +169,6 @@ def _raw_entry(entry: Mapping[str, Any]) -> RawEntry:
             content_html = _detail_html(
                 {"v": _get(ordered[0], "value"), "v_detail": ordered[0]}, "v"
             )
-    author_detail = _get(entry, "author_detail")
-    author = _text_of(_get(author_detail, "name")) if isinstance(author_detail, dict) else ""
     tags = _get(entry, "tags")
     categories: list[str] = []
     if isinstance(tags, list):
@@ -177,7 +181,7 @@ def _raw_entry(entry: Mapping[str, Any]) -> RawEntry:
         title_html=_detail_html(entry, "title"),
         published=_struct_to_datetime(_get(entry, "published_parsed")),
         updated=_struct_to_datetime(_get(entry, "updated_parsed")),
-        author=author or _text_of(_get(entry, "author")) or None,
+        author=_text_of(_get(entry, "author")) or None,
         categories=tuple(categories),
         summary_html=_detail_html(entry, "summary"),
         content_html=content_html,
@@ -257,7 +261,7 @@ def normalise_entry(entry: RawEntry, *, base_url: str, now: datetime) -> ParsedI
         url=link,
         published=_sane_date(entry.published, now),
         updated=_sane_date(entry.updated, now),
-        author=_single_line(html.unescape(entry.author or ""), MAX_AUTHOR_CHARS) or None,
+        author=_author_name(entry.author or ""),
         categories=_categories(entry.categories),
         summary=summary,
         summary_html=_safe_html(entry.summary_html),
@@ -273,6 +277,17 @@ def _sane_date(moment: datetime | None, now: datetime) -> datetime | None:
     if moment < EARLIEST_DATE or moment > now + FUTURE_TOLERANCE:
         return None
     return moment.astimezone(UTC)
+
+
+def _author_name(raw: str) -> str | None:
+    """The author's name; an e-mail address beside it ("a@b (Name)", "Name <a@b>") is dropped."""
+    text = clean_text(html_to_text(raw), single_line=True)
+    for pattern in _AUTHOR_WITH_EMAIL:
+        match = pattern.fullmatch(text)
+        if match and match.group("name").strip():
+            text = match.group("name").strip()
+            break
+    return _truncate(text, MAX_AUTHOR_CHARS) or None
 
 
 def _categories(raw: Sequence[str]) -> tuple[str, ...]:
@@ -304,7 +319,7 @@ def _image(entry: RawEntry, base_url: str) -> str | None:
 
 def _safe_html(fragment: str) -> str:
     # HTML stays HTML, but control and bidi characters go, like everywhere else.
-    return strip_unsafe(fragment).strip()
+    return strip_unsafe(fragment).replace("\t", " ").strip()
 
 
 def _single_line(text: str, limit: int) -> str:
