@@ -260,3 +260,21 @@ async def test_allowing_private_addresses_lets_the_same_request_through() -> Non
             )
         assert result.body == b"secret intranet page"
         assert hits == ["/wiki"]
+
+
+class MixedResolver(ScriptedResolver):
+    """Answers with a public and a private address at once."""
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        public = await super().resolve(host, port, family)
+        return [*public, {**public[0], "host": "10.0.0.7"}]
+
+
+async def test_an_answer_mixing_public_and_private_addresses_is_refused() -> None:
+    async with make_session(GUARDED, "test", resolver=MixedResolver("93.184.215.14")) as session:
+        with pytest.raises(FetchError) as caught:
+            await Fetcher(session, GUARDED).fetch("http://mixed.example/", kind="feed", now=NOW)
+    assert caught.value.kind == "private-address"
+    assert "(10.0.0.7)" in str(caught.value)

@@ -566,3 +566,49 @@ async def test_the_session_carries_the_configured_limits() -> None:
         assert session.connector.limit_per_host == 3
         assert session.timeout.total == 9.0
         assert session.timeout.sock_connect == 10.0
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"SSH-2.0-OpenSSH_9.6\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nX-Junk: " + b"j" * 20_000 + b"\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n",
+    ],
+)
+async def test_a_response_that_is_not_http_is_a_network_error(answer: bytes) -> None:
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    async with raw_server(garbage) as base, fetcher_for() as fetcher:
+        error = await fetch_error(fetcher, f"{base}/feed")
+    assert error.kind == "network"
+
+
+async def test_a_cancelled_waiter_leaves_no_slot_behind() -> None:
+    holding = asyncio.Event()
+    release = asyncio.Event()
+    queued = asyncio.Event()
+    limiter = HostLimiter(1, on_change=lambda host, running, waiting: waiting and queued.set())
+
+    async def hold_one() -> None:
+        async with limiter.hold("example.org"):
+            holding.set()
+            await release.wait()
+
+    async def wait_for_slot() -> None:
+        async with limiter.hold("example.org"):
+            raise AssertionError("the slot is taken; this waiter must never get it")
+
+    holder = asyncio.create_task(hold_one())
+    await holding.wait()
+    waiter = asyncio.create_task(wait_for_slot())
+    await queued.wait()
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    release.set()
+    await holder
+    assert len(limiter) == 0
