@@ -261,6 +261,12 @@ class Fetcher:
                 return self._result(response, plain, body, hint)
         except FetchError:
             raise
+        except aiohttp.ConnectionTimeoutError:
+            seconds = f"{self._config.connect_timeout_seconds:g}"
+            raise FetchError(
+                kinds.TIMEOUT,
+                f"The server at {host} could not be reached within {seconds} seconds.",
+            ) from None
         except (TimeoutError, aiohttp.ServerTimeoutError):
             raise self._timeout_error(host) from None
         except aiohttp.ClientError as error:
