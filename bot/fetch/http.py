@@ -150,6 +150,10 @@ def redirect_target(current_url: str, location: str | None, *, allow_private: bo
     return check_url(str(target), allow_private=allow_private)
 
 
+def _is_header_safe(value: str) -> bool:
+    return len(value) <= 1024 and all(32 <= ord(ch) < 127 or ch == "\t" for ch in value)
+
+
 def _status_phrase(status: int) -> str:
     try:
         return f"{status} ({HTTPStatus(status).phrase})"
@@ -198,9 +202,10 @@ class Fetcher:
         allow_private = self._config.allow_private_addresses
         current = check_url(url, allow_private=allow_private)
         headers = {"Accept": ACCEPT[kind]}
-        if etag:
+        # Validators were once sent by a server; a damaged one is dropped, not sent on.
+        if etag and _is_header_safe(etag):
             headers["If-None-Match"] = etag
-        if last_modified:
+        if last_modified and _is_header_safe(last_modified):
             headers["If-Modified-Since"] = last_modified
         cap = self._config.max_feed_bytes if kind == "feed" else self._config.max_page_bytes
         visited = {current}

@@ -612,3 +612,19 @@ async def test_a_cancelled_waiter_leaves_no_slot_behind() -> None:
     release.set()
     await holder
     assert len(limiter) == 0
+
+
+async def test_damaged_validators_are_not_sent_on() -> None:
+    seen: dict[str, str] = {}
+
+    async def feed(request: web.Request) -> web.Response:
+        seen.update(request.headers)
+        return web.Response(body=FEED)
+
+    async with web_server({"/feed": feed}) as base, fetcher_for() as fetcher:
+        result = await fetcher.fetch(
+            f"{base}/feed", kind="feed", etag='"v1"\r\nX-Evil: 1', last_modified="\x00", now=NOW
+        )
+    assert result.status == 200
+    assert "If-None-Match" not in seen and "X-Evil" not in seen
+    assert "If-Modified-Since" not in seen
