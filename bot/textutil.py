@@ -96,7 +96,7 @@ class _TextExtractor(HTMLParser):
 def html_to_text(html: str) -> str:
     """Plain text of an HTML fragment: tags dropped, entities unescaped once, paragraphs kept."""
     if "<" not in html and "&" not in html:
-        return clean_text(html)
+        return clean_text(_HTML_WHITESPACE.sub(" ", html))
     extractor = _TextExtractor()
     # Markers must not be forgeable by the input itself.
     extractor.feed(html.replace("\x00", ""))

@@ -135,7 +135,10 @@ def _detail_html(mapping: Mapping[str, Any], key: str) -> str:
     value = _text_of(_get(mapping, key))
     detail = _get(mapping, f"{key}_detail")
     kind = _text_of(_get(detail, "type")) if isinstance(detail, dict) else "text/html"
-    return value if "html" in kind else html.escape(value, quote=False)
+    if "html" in kind:
+        return value
+    # Plain text keeps its line breaks once it is HTML.
+    return html.escape(value, quote=False).replace("\n", "<br>")
 
 
 def _feed_icon(feed: Mapping[str, Any]) -> str | None:
@@ -169,6 +172,9 @@ def _raw_entry(entry: Mapping[str, Any]) -> RawEntry:
             content_html = _detail_html(
                 {"v": _get(ordered[0], "value"), "v_detail": ordered[0]}, "v"
             )
+    summary_html = _detail_html(entry, "summary")
+    if summary_html == content_html:
+        summary_html = ""  # feedparser copies content:encoded here when there is no description
     tags = _get(entry, "tags")
     categories: list[str] = []
     if isinstance(tags, list):
@@ -183,7 +189,7 @@ def _raw_entry(entry: Mapping[str, Any]) -> RawEntry:
         updated=_struct_to_datetime(_get(entry, "updated_parsed")),
         author=_text_of(_get(entry, "author")) or None,
         categories=tuple(categories),
-        summary_html=_detail_html(entry, "summary"),
+        summary_html=summary_html,
         content_html=content_html,
         image_candidates=tuple(_image_candidates(entry)),
     )

@@ -31,7 +31,10 @@ CASES: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "atom10.xml": ("https://notes.example/atom.xml", {"Content-Type": "application/atom+xml"}),
     "rss10.xml": ("https://archive.example/index.rdf", {}),
-    "jsonfeed11.json": ("https://coop.example/feed.json", {"Content-Type": "application/feed+json"}),
+    "jsonfeed11.json": (
+        "https://coop.example/feed.json",
+        {"Content-Type": "application/feed+json"},
+    ),
     "relative_links.xml": ("https://branch.example/news/feed/", {"Content-Type": "text/xml"}),
     "duplicate_guids.xml": ("https://dup.example/feed", {}),
     "mischief.xml": ("https://mischief.example/rss", {"content-type": "text/html"}),
