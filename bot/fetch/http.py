@@ -8,6 +8,7 @@ is one of `bot.fetch.kinds` and whose message is a sentence a user can read.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -29,8 +30,8 @@ from bot.fetch.hints import server_hint
 FetchKind = Literal["feed", "page"]
 
 # Only encodings whose decompression aiohttp 3.14 bounds while streaming (max_length per chunk
-# plus back-pressure); zstd is left out because its decoder is not installed.
-ACCEPT_ENCODING = "gzip, deflate, br"
+# plus back-pressure). br only when the Brotli package is there to decode it; zstd is left out.
+ACCEPT_ENCODING = "gzip, deflate, br" if importlib.util.find_spec("brotli") else "gzip, deflate"
 ACCEPT = {
     "feed": (
         "application/rss+xml, application/atom+xml, application/feed+json;q=0.9, "
