@@ -1,6 +1,6 @@
 """Announcements, part 1: what an announcement looks like and which items to announce.
 
-Pure code: no Discord, no SQL, no I/O. `render` turns an article and a subscription into a
+Pure code: no Discord, no SQL, no I/O. `render_plan` turns an article and a subscription into a
 `MessagePlan`; `policy` decides which new items to announce and when; `filters` and `tags`
 apply moderators' rules.
 """
@@ -23,7 +23,7 @@ from bot.announce.render import (
     SubscriptionView,
     is_genuine_standfirst,
     plan_violations,
-    render,
+    render_plan,
 )
 from bot.announce.tags import ForumTag, choose_tags, forum_tag_problem
 from bot.announce.template import (
@@ -58,7 +58,7 @@ __all__ = [
     "next_send_time",
     "parse_filter",
     "plan_violations",
-    "render",
+    "render_plan",
     "render_template",
     "validate_date_format",
     "validate_template",

@@ -1,6 +1,6 @@
 """Message plans: what one announcement looks like, decided without Discord.
 
-`render(article, subscription, outbox_id=…)` returns a `MessagePlan`, a frozen description of a
+`render_plan(article, subscription, outbox_id=…)` returns a `MessagePlan`, a frozen description of a
 message (content, embeds, buttons, thread name, forum tags, webhook identity) that respects every
 Discord limit and only ever allows the subscription's own role to be pinged. The Discord layer
 turns it into `discord.Embed`/`discord.ui.View` objects verbatim; empty strings mean "leave unset".
@@ -271,17 +271,20 @@ def _published_text(article: AnnouncementArticle, subscription: SubscriptionView
 
 
 def _categories_text(categories: tuple[str, ...], limit: int) -> str:
+    """Whole category names joined by commas, then "and N more" if they do not all fit."""
     names = [hostile_to_markdown(c, single_line=True) for c in categories]
     names = [n for n in dict.fromkeys(names) if n]
+    if len(", ".join(names)) <= limit:
+        return ", ".join(names)
+    room = limit - len(f" and {len(names)} more")
     shown: list[str] = []
     for name in names:
-        candidate = ", ".join([*shown, name])
-        if len(candidate) > limit:
+        if len(", ".join([*shown, name])) > room:
             break
         shown.append(name)
-    if not shown and names:
+    if not shown:
         return truncate(names[0], limit)
-    return ", ".join(shown)
+    return f"{', '.join(shown)} and {len(names) - len(shown)} more"
 
 
 def build_embed(article: AnnouncementArticle, marker: str) -> EmbedPlan:
@@ -339,7 +342,7 @@ def _buttons(article: AnnouncementArticle) -> tuple[ButtonPlan, ...]:
     return tuple(buttons)
 
 
-def render(
+def render_plan(
     article: AnnouncementArticle, subscription: SubscriptionView, *, outbox_id: int
 ) -> MessagePlan:
     """Render one article for one subscription; the result always respects Discord's limits."""

@@ -26,7 +26,7 @@ from bot.announce.render import (
     SubscriptionView,
     is_genuine_standfirst,
     plan_violations,
-    render,
+    render_plan,
     summary_text,
     webhook_username,
 )
@@ -90,7 +90,8 @@ HUGE = replace(
     author="A" * 5000,
     site_name="S" * 5000,
 )
-EMOJI_AT_CUT = replace(ARTICLE, title="a" * 97 + FAMILY + "b" * 300)
+# A ZWJ family emoji straddles both the 100-character thread-name cut and the 256 title cut.
+EMOJI_AT_CUT = replace(ARTICLE, title="a" * 97 + FAMILY + "b" * 151 + FAMILY + "c" * 50)
 NON_HTTP = replace(
     ARTICLE,
     url="javascript:alert(document.cookie)",
@@ -119,7 +120,10 @@ CASES: dict[str, tuple[AnnouncementArticle, SubscriptionView]] = {
             date_format="%A %e %B, %I:%M %p",
         ),
     ),
-    "text_without_standfirst": (replace(ARTICLE, standfirst=""), replace(TEXT, template="{summary}")),
+    "text_without_standfirst": (
+        replace(ARTICLE, standfirst=""),
+        replace(TEXT, template="{summary}"),
+    ),
     "forum_matching_tags": (ARTICLE, FORUM),
     "forum_fallback_tag": (replace(ARTICLE, categories=("Sport",)), FORUM),
     "webhook": (ARTICLE, WEBHOOK),
@@ -146,13 +150,15 @@ CASES: dict[str, tuple[AnnouncementArticle, SubscriptionView]] = {
 
 def golden_text(plan: MessagePlan) -> str:
     # ASCII escapes keep zero-width spaces and bidi characters visible in review.
-    return json.dumps(json.loads(plan.to_json()), indent=2, sort_keys=True, ensure_ascii=True) + "\n"
+    return (
+        json.dumps(json.loads(plan.to_json()), indent=2, sort_keys=True, ensure_ascii=True) + "\n"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_plan_matches_golden_file(name: str) -> None:
     article, subscription = CASES[name]
-    plan = render(article, subscription, outbox_id=9001)
+    plan = render_plan(article, subscription, outbox_id=9001)
     assert plan_violations(plan) == []
     assert MessagePlan.from_json(plan.to_json()) == plan
     path = GOLDEN / f"{name}.json"
@@ -164,7 +170,7 @@ def test_plan_matches_golden_file(name: str) -> None:
 
 
 def test_every_announcement_carries_summary_related_and_read_buttons() -> None:
-    plan = render(ARTICLE, EMBED, outbox_id=1)
+    plan = render_plan(ARTICLE, EMBED, outbox_id=1)
     assert [(b.label, b.custom_id, b.url) for b in plan.buttons] == [
         ("Summary", "pb:summary:123", None),
         ("Related", "pb:related:123", None),
@@ -175,12 +181,12 @@ def test_every_announcement_carries_summary_related_and_read_buttons() -> None:
 
 
 def test_text_format_marker_ends_the_content() -> None:
-    plan = render(ARTICLE, TEXT, outbox_id=77)
+    plan = render_plan(ARTICLE, TEXT, outbox_id=77)
     assert plan.content.endswith("\n-# pb-o77")
 
 
 def test_hostile_title_pings_nobody() -> None:
-    plan = render(HOSTILE, EMBED, outbox_id=1)
+    plan = render_plan(HOSTILE, EMBED, outbox_id=1)
     assert plan.allowed_role_ids == (555,)
     assert plan.content == "<@&555>"
     assert plan.embeds[0].title.startswith(f"@{ZWSP}everyone \\*\\*URGENT\\*\\* <{ZWSP}@&1>")
@@ -188,21 +194,24 @@ def test_hostile_title_pings_nobody() -> None:
 
 
 def test_huge_inputs_are_cut_at_word_boundaries() -> None:
-    plan = render(HUGE, EMBED, outbox_id=1)
+    plan = render_plan(HUGE, EMBED, outbox_id=1)
     embed = plan.embeds[0]
     assert embed.title.endswith("Solidarity" + ELLIPSIS)
     assert len(embed.description) <= 300
     assert embed.description.endswith("word" + ELLIPSIS)
+    topics = embed.fields[0].value
+    assert topics.startswith("Topic number 0, Topic number 1,")
+    assert topics.endswith(" more") and len(topics) <= 1024
 
 
 def test_emoji_at_the_cut_is_kept_whole_or_dropped() -> None:
-    plan = render(EMOJI_AT_CUT, FORUM, outbox_id=1)
+    plan = render_plan(EMOJI_AT_CUT, FORUM, outbox_id=1)
     assert plan.thread_name == "a" * 97 + ELLIPSIS
-    assert FAMILY not in (plan.thread_name or "")
+    assert plan.embeds[0].title == "a" * 97 + FAMILY + "b" * 151 + ELLIPSIS
 
 
 def test_non_http_links_are_dropped_everywhere() -> None:
-    plan = render(NON_HTTP, EMBED, outbox_id=1)
+    plan = render_plan(NON_HTTP, EMBED, outbox_id=1)
     embed = plan.embeds[0]
     assert (embed.url, embed.image_url, embed.footer_icon_url) == (None, None, None)
     assert [b.label for b in plan.buttons] == ["Summary", "Related"]
@@ -259,14 +268,14 @@ def test_webhook_username_follows_discord_rules(feed: str, site: str, expected: 
 
 
 def test_a_stored_template_that_no_longer_validates_falls_back_to_the_default() -> None:
-    plan = render(ARTICLE, replace(TEXT, template="{titel}"), outbox_id=5)
+    plan = render_plan(ARTICLE, replace(TEXT, template="{titel}"), outbox_id=5)
     assert plan.content.startswith(f"**{ARTICLE.title}**\n{ARTICLE.url}")
 
 
 def test_unknown_format_is_refused_with_a_clear_message() -> None:
     bad = replace(TEXT, format="carrier-pigeon")  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="Unknown announcement format 'carrier-pigeon'"):
-        render(ARTICLE, bad, outbox_id=1)
+        render_plan(ARTICLE, bad, outbox_id=1)
 
 
 def test_damaged_stored_plan_is_reported() -> None:
@@ -291,7 +300,11 @@ HOSTILE_BITS = [
 hostile_text = st.lists(
     st.one_of(st.sampled_from(HOSTILE_BITS), st.text(max_size=20)), max_size=40
 ).map("".join)
-long_text = st.one_of(hostile_text, st.builds(lambda s, n: s * n, hostile_text, st.integers(1, 400)))
+# Half the time a piece is repeated into thousands of characters, so every limit gets reached.
+long_text = st.one_of(
+    hostile_text,
+    st.builds(lambda s, n: (s * n)[:120_000], hostile_text.filter(bool), st.integers(50, 5000)),
+)
 urls = st.one_of(
     st.none(),
     st.sampled_from(
@@ -367,7 +380,7 @@ _PING = re.compile(r"@(everyone|here)|<[@#/]", re.IGNORECASE)
 def test_every_plan_is_within_limits_and_pings_only_the_role(
     article: AnnouncementArticle, subscription: SubscriptionView, outbox_id: int
 ) -> None:
-    plan = render(article, subscription, outbox_id=outbox_id)
+    plan = render_plan(article, subscription, outbox_id=outbox_id)
     assert plan_violations(plan) == []
     role = subscription.mention_role_id
     assert plan.allowed_role_ids == ((role,) if role is not None else ())
