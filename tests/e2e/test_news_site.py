@@ -76,7 +76,7 @@ def test_corpus_has_enough_articles_topics_and_variety() -> None:
 
 
 def test_topics_are_distinguishable_by_vocabulary() -> None:
-    """Each topic has words that are frequent in it and rare elsewhere (related-articles needs it)."""
+    """Each topic has words frequent in it and rare elsewhere (related articles rely on it)."""
     articles = load_articles()
     words_by_topic: dict[str, Counter[str]] = {}
     for article in articles:
@@ -123,7 +123,7 @@ async def test_rss_feed_parses_with_wordpress_fields(site: NewsSite, http) -> No
 
 
 async def test_atom_and_json_feeds_carry_the_same_items(site: NewsSite, http) -> None:
-    _, headers, atom_body = await fetch(http, site.atom_url)
+    _, _headers, atom_body = await fetch(http, site.atom_url)
     atom = feedparser.parse(atom_body)
     assert not atom.bozo and atom.version == "atom10"
     _, json_headers, json_body = await fetch(http, site.json_feed_url)
@@ -149,7 +149,7 @@ async def test_category_feed_sitemap_and_images(site: NewsSite, http) -> None:
     _, _, sitemap = await fetch(http, site.sitemap_url)
     assert sitemap.count(b"<loc>") == len(site.items)
     with_image = next(item for item in site.items if item.image_path)
-    status, headers, png = await fetch(http, site.url(with_image.image_path or ""))
+    status, _headers, png = await fetch(http, site.url(with_image.image_path or ""))
     assert status == 200 and png.startswith(b"\x89PNG")
 
 
@@ -208,7 +208,7 @@ async def test_both_caption_styles_occur() -> None:
 
 
 async def test_conditional_get_then_publish_gives_fresh_200(site: NewsSite, http) -> None:
-    _, headers, first = await fetch(http, site.feed_url)
+    _, headers, _first = await fetch(http, site.feed_url)
     etag, last_modified = headers["ETag"], headers["Last-Modified"]
     status, _, body = await fetch(http, site.feed_url, headers={"If-None-Match": etag})
     assert status == 304 and body == b""
@@ -328,7 +328,7 @@ async def test_gzip_when_accepted_and_the_bomb(site: NewsSite, http) -> None:
         assert response.headers["Content-Encoding"] == "gzip"
         compressed_ok = feedparser.parse(await response.read())
     assert len(compressed_ok.entries) == 10
-    status, headers, _ = await fetch(http, site.feed_url, headers=RAW)
+    _status, headers, _ = await fetch(http, site.feed_url, headers=RAW)
     assert "Content-Encoding" not in headers
 
     site.set_fault("/feed/", GzipBomb(inflated_size=8 * 1024 * 1024))
@@ -359,7 +359,7 @@ async def test_malformed_bodies(site: NewsSite, http) -> None:
     assert feedparser.parse((await fetch(http, site.feed_url))[2]).bozo
 
     site.set_fault("/feed/", Malformed("html"))
-    status, headers, body = await fetch(http, site.feed_url)
+    _status, headers, body = await fetch(http, site.feed_url)
     assert headers["Content-Type"].startswith("application/rss+xml")
     assert body.lstrip().startswith(b"<!DOCTYPE html>")
 
