@@ -1,0 +1,173 @@
+"""Full-text archiving: each new article's page fetched and extracted, in its own background loop.
+
+Polling only records articles (text_status 'pending'); this loop fills in the text so polls are
+never slowed by page fetches. When the feed carried the whole article, its content is used and no
+page is fetched; with `[feeds] fetch_full_text = false` the feed's content is kept as the text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import lxml.html
+from lxml import etree
+
+from bot.articles import related
+from bot.articles.boilerplate import strip_boilerplate
+from bot.articles.extract import Extracted, extract_in_thread
+from bot.clock import Clock
+from bot.config import Config
+from bot.errors import PaperboyError
+from bot.fetch import Fetcher
+from bot.storage import Storage
+from bot.storage._feeds import PendingArticle
+from bot.textutil import clean_text, html_to_text
+
+log = logging.getLogger(__name__)
+
+MIN_FEED_CONTENT_CHARS = 1500
+"""Feed content whose text is at least this long is taken as the whole article."""
+EXTRACT_TIMEOUT_SECONDS = 20.0
+BATCH_SIZE = 20
+IDLE_WAKE_SECONDS = 300.0
+# Elements of feed content that are never the article's prose.
+_NOT_PROSE = ("figcaption", "script", "style", "noscript", "iframe", "form", "aside", "nav")
+
+
+def feed_content_text(content_html: str) -> str:
+    """The prose of a feed's content HTML: captions, scripts and boilerplate lines removed."""
+    if not content_html.strip():
+        return ""
+    try:
+        fragment = lxml.html.fragment_fromstring(content_html, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return strip_boilerplate(html_to_text(content_html))
+    for element in fragment.iter(*_NOT_PROSE):
+        element.drop_tree()
+    html = lxml.html.tostring(fragment, encoding="unicode")
+    return strip_boilerplate(html_to_text(html))
+
+
+@dataclass
+class ArchiveReport:
+    """What one batch did: article ids by the status they ended with."""
+
+    done: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        """Articles handled."""
+        return len(self.done) + len(self.failed) + len(self.skipped)
+
+
+class Archiver:
+    """Archives the full text of pending articles, a bounded number at a time."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        fetcher: Fetcher,
+        config: Config,
+        clock: Clock,
+        *,
+        concurrency: int = 4,
+        extract_timeout: float = EXTRACT_TIMEOUT_SECONDS,
+        min_feed_content_chars: int = MIN_FEED_CONTENT_CHARS,
+    ) -> None:
+        self.storage = storage
+        self.fetcher = fetcher
+        self.config = config
+        self.clock = clock
+        self.extract_timeout = extract_timeout
+        self.min_feed_content_chars = min_feed_content_chars
+        self._limit = asyncio.Semaphore(max(1, concurrency))
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look for pending articles now (the poller added some)."""
+        self._wake.set()
+
+    async def archive_pending(self, limit: int = BATCH_SIZE) -> ArchiveReport:
+        """Archive up to `limit` pending articles concurrently (bounded)."""
+        pending = await self.storage.articles_pending_text(limit)
+        report = ArchiveReport()
+
+        async def one(article: PendingArticle) -> None:
+            async with self._limit:
+                status = await self.archive_article(article)
+            getattr(report, status).append(article.id)
+
+        await asyncio.gather(*(one(article) for article in pending))
+        return report
+
+    async def archive_article(self, article: PendingArticle) -> str:
+        """Fill in one article's text; returns the status stored: done, failed or skipped."""
+        try:
+            status = await self._archive(article)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Never leave an article pending forever: one that breaks the code is marked failed.
+            log.exception("Archiving article %s (%s) failed unexpectedly", article.id, article.url)
+            await self.storage.save_article_text(article.id, status="failed", text="")
+            status = "failed"
+        try:
+            await related.index_article(self.storage, article.id)
+        except PaperboyError as error:
+            log.warning("Article %s could not be indexed: %s", article.id, error)
+        return status
+
+    async def _archive(self, article: PendingArticle) -> str:
+        from_feed = feed_content_text(article.feed_content_html)
+        if not self.config.feeds.fetch_full_text:
+            text = from_feed or clean_text(article.excerpt)
+            await self.storage.save_article_text(article.id, status="skipped", text=text)
+            return "skipped"
+        if len(from_feed) >= self.min_feed_content_chars:
+            await self.storage.save_article_text(article.id, status="done", text=from_feed)
+            return "done"
+        try:
+            extracted = await self._fetch_and_extract(article.url)
+        except PaperboyError as error:
+            log.info("Article %s (%s) not archived: %s", article.id, article.url, error)
+            # The feed's own text, however short, beats nothing for search and summaries.
+            await self.storage.save_article_text(article.id, status="failed", text=from_feed)
+            return "failed"
+        await self.storage.save_article_text(
+            article.id,
+            status="done",
+            text=extracted.text or from_feed,
+            description=extracted.description,
+            author=extracted.author,
+            site_name=extracted.site_name,
+            image_url=extracted.image_url,
+            published=extracted.published,
+        )
+        return "done"
+
+    async def _fetch_and_extract(self, url: str) -> Extracted:
+        result = await self.fetcher.fetch(url, kind="page", now=self.clock.now())
+        return await extract_in_thread(result.body or b"", result.url, timeout=self.extract_timeout)
+
+    async def run(self) -> None:
+        """Archive pending articles batch after batch; sleep until woken when none are left."""
+        while True:
+            self._wake.clear()
+            try:
+                report = await self.archive_pending()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("An archiving round failed; the next round retries")
+                report = ArchiveReport()
+            if report.total:
+                continue  # more may be waiting
+            try:
+                async with asyncio.timeout(IDLE_WAKE_SECONDS):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass

@@ -1,0 +1,68 @@
+"""Finding the feed behind an address a moderator typed: the address itself, links, usual paths."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from bot.errors import FeedError, FetchError
+from bot.feeds import ParsedFeed, fallback_paths, find_feed_links, looks_like_html, parse_feed
+from bot.fetch import Fetcher, FetchResult
+
+log = logging.getLogger(__name__)
+
+MAX_DECLARED_CANDIDATES = 8
+"""A hostile page could declare thousands of feed links; only the first few are tried."""
+
+
+def _parse(result: FetchResult, now: datetime, max_items: int) -> ParsedFeed:
+    return parse_feed(
+        result.body or b"", url=result.url, headers=result.headers, now=now, max_items=max_items
+    )
+
+
+async def resolve_feed(
+    fetcher: Fetcher, url: str, now: datetime, *, max_items: int = 200
+) -> tuple[str, ParsedFeed]:
+    """The feed's own URL and its parsed content, for a feed URL or a site's page.
+
+    A web page is searched for `<link rel="alternate">` feeds, then the usual feed paths are
+    tried; the first candidate that parses wins. Raises FetchError when `url` itself cannot be
+    fetched, FeedError("not-a-feed") when nothing found is a feed, FeedError("parse-error") when
+    `url` is a feed too broken to read.
+    """
+    first = await fetcher.fetch(url, kind="feed", now=now)
+    body = first.body or b""
+    is_page = looks_like_html(body, first.content_type)
+    if not is_page:
+        try:
+            return first.url, _parse(first, now, max_items)
+        except FeedError as error:
+            if error.kind != "not-a-feed":
+                raise
+    declared = find_feed_links(body, first.url)[:MAX_DECLARED_CANDIDATES] if is_page else []
+    usual = [path for path in fallback_paths(first.url) if path not in declared]
+    tried: set[str] = {first.url}
+    for candidate in declared + usual:
+        if candidate in tried:
+            continue
+        tried.add(candidate)
+        try:
+            result = await fetcher.fetch(candidate, kind="feed", now=now)
+            if result.body is None:
+                continue
+            return result.url, _parse(result, now, max_items)
+        except (FetchError, FeedError) as error:
+            log.debug("Feed candidate %s rejected: %s", candidate, error)
+    what = "a web page" if is_page else "not a feed"
+    declared_part = (
+        f"{len(declared)} feed link{'s' if len(declared) != 1 else ''} the page declares"
+        if declared
+        else "no feed links declared by the page"
+    )
+    raise FeedError(
+        "not-a-feed",
+        f"{url} is {what}, and Paperboy found no feed there: it tried {declared_part} and "
+        f"{len(usual)} usual feed addresses such as /feed/ and /rss.xml. "
+        "Give the address of the feed itself.",
+    )

@@ -1,0 +1,284 @@
+"""Archive import: bring older articles into the archive from feeds, sitemaps, pages and files.
+
+Sources are expanded into one job per article first (so progress can be shown), then each job is
+archived unless its canonical URL is already in the archive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lxml.html
+from lxml import etree
+
+from bot.articles import related
+from bot.articles.extract import Extracted, extract_article, extract_in_thread
+from bot.clock import Clock
+from bot.errors import FeedError, InvalidInput, PaperboyError
+from bot.feeds import canonical_url, looks_like_html, parse_feed, resolve_http_url
+from bot.feeds.discover import root_element
+from bot.fetch import Fetcher
+from bot.ingest.archiver import Archiver
+from bot.ingest.poller import article_of
+from bot.storage import Storage
+from bot.storage._feeds import NewArticle, PendingArticle
+from bot.textutil import clean_text
+
+log = logging.getLogger(__name__)
+
+MAX_SITEMAP_URLS = 50_000
+"""The sitemaps.org limit for one sitemap file; also our cap on one import's article count."""
+MAX_SITEMAP_DEPTH = 2
+MAX_FILE_BYTES = 5 * 1024 * 1024
+SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+
+
+@dataclass(frozen=True)
+class ImportJob:
+    """One article to import: from a URL (page), a feed item, or a local file."""
+
+    source: str
+    url: str | None = None
+    article: NewArticle | None = None
+    path: Path | None = None
+
+
+@dataclass
+class ImportReport:
+    """How an import went."""
+
+    imported: int = 0
+    skipped: int = 0
+    failed: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for the end of the command."""
+        noun = "article" if self.imported == 1 else "articles"
+        return (
+            f"Imported {self.imported} {noun}, skipped {self.skipped} already archived, "
+            f"{self.failed} failed"
+        )
+
+
+def sitemap_urls(body: bytes) -> tuple[list[str], list[str]]:
+    """(page URLs, nested sitemap URLs) listed by a sitemaps.org urlset or sitemapindex."""
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
+    try:
+        root = etree.fromstring(body, parser=parser)
+    except etree.XMLSyntaxError as error:
+        raise FeedError("parse-error", f"The sitemap is not readable XML ({error}).") from None
+    locations = [
+        clean_text(element.text or "", single_line=True)
+        for element in root.iter(f"{SITEMAP_NS}loc", "loc")
+    ]
+    locations = [url for url in locations if resolve_http_url(url, None)][:MAX_SITEMAP_URLS]
+    name = etree.QName(root).localname if isinstance(root.tag, str) else ""
+    return ([], locations) if name == "sitemapindex" else (locations, [])
+
+
+def is_sitemap(body: bytes) -> bool:
+    """Whether a document is a sitemaps.org urlset or sitemap index."""
+    root = root_element(body)
+    return root is not None and root.rsplit(":", 1)[-1] in ("urlset", "sitemapindex")
+
+
+def text_file_article(path: Path, text: str) -> NewArticle:
+    """A .txt file as an article: the first line is the title, the rest the body."""
+    title, _, body = text.strip().partition("\n")
+    body = clean_text(body.strip())
+    if not title.strip() or not body:
+        raise InvalidInput(f"{path.name} needs a title on its first line and the text below it.")
+    return NewArticle(
+        canonical_url=path.resolve().as_uri(),
+        url=path.resolve().as_uri(),
+        title=clean_text(title, single_line=True),
+        text=body,
+        text_status="done",
+    )
+
+
+def _declared_canonical(html: bytes, page_url: str) -> str | None:
+    """The page's `<link rel="canonical">` or og:url, if it names an http(s) address."""
+    try:
+        tree = lxml.html.fromstring(html)
+    except (etree.ParserError, ValueError):
+        return None
+    for href in tree.xpath('//link[@rel="canonical"]/@href | //meta[@property="og:url"]/@content'):
+        resolved = resolve_http_url(str(href), page_url)
+        if resolved:
+            return resolved
+    return None
+
+
+class Importer:
+    """Expands sources into jobs and imports them into the archive."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        fetcher: Fetcher,
+        archiver: Archiver,
+        clock: Clock,
+        *,
+        concurrency: int = 4,
+        max_items: int = 10_000,
+    ) -> None:
+        self.storage = storage
+        self.fetcher = fetcher
+        self.archiver = archiver
+        self.clock = clock
+        self.max_items = max_items
+        self._limit = asyncio.Semaphore(max(1, concurrency))
+
+    async def expand(self, sources: Sequence[str], report: ImportReport) -> list[ImportJob]:
+        """One job per article named by the sources; unusable sources are counted as failed."""
+        jobs: list[ImportJob] = []
+        for source in sources:
+            try:
+                jobs.extend(await self._expand_one(source, depth=0))
+            except PaperboyError as error:
+                report.failed += 1
+                report.failures.append((source, str(error)))
+        return jobs
+
+    async def _expand_one(self, source: str, *, depth: int) -> list[ImportJob]:
+        path = Path(source)
+        if not source.startswith(("http://", "https://")):
+            if not await asyncio.to_thread(path.is_file):
+                raise InvalidInput(f"{source} is neither a web address nor a readable file.")
+            if path.suffix.lower() not in (".html", ".htm", ".txt"):
+                raise InvalidInput(f"{source}: only .html, .htm and .txt files can be imported.")
+            return [ImportJob(source, path=path)]
+        result = await self.fetcher.fetch(source, kind="feed", now=self.clock.now())
+        body = result.body or b""
+        if is_sitemap(body):
+            pages, nested = sitemap_urls(body)
+            jobs = [ImportJob(source, url=url) for url in pages]
+            if depth < MAX_SITEMAP_DEPTH:
+                for sitemap in nested:
+                    jobs.extend(await self._expand_one(sitemap, depth=depth + 1))
+            return jobs
+        if looks_like_html(body, result.content_type):
+            return [ImportJob(source, url=source)]
+        parsed = parse_feed(
+            body, url=result.url, headers=result.headers, now=self.clock.now(),
+            max_items=self.max_items,
+        )  # fmt: skip
+        jobs = []
+        for item in parsed.items:
+            article = article_of(item)
+            if article is not None:
+                jobs.append(ImportJob(source, url=article.url, article=article))
+        return jobs
+
+    async def run(
+        self, jobs: Sequence[ImportJob], report: ImportReport, *, advance: Callable[[], None]
+    ) -> ImportReport:
+        """Import every job (bounded concurrency), calling `advance` after each one."""
+        seen: set[str] = set()
+
+        async def one(job: ImportJob) -> None:
+            async with self._limit:
+                try:
+                    outcome = await self._import(job, seen)
+                except (PaperboyError, OSError, UnicodeDecodeError) as error:
+                    report.failed += 1
+                    report.failures.append((job.url or str(job.path), str(error)))
+                else:
+                    if outcome:
+                        report.imported += 1
+                    else:
+                        report.skipped += 1
+                finally:
+                    advance()
+
+        await asyncio.gather(*(one(job) for job in jobs))
+        return report
+
+    async def _import(self, job: ImportJob, seen: set[str]) -> bool:
+        """True if the job added an article, False if it was archived already."""
+        if job.url is not None:
+            # Checked before fetching, so a second run costs no page downloads.
+            key = canonical_url(job.url)
+            if key in seen or await self.storage.is_archived(key):
+                return False
+            seen.add(key)
+        if job.path is not None:
+            article = await asyncio.to_thread(self._file_article, job.path)
+        elif job.article is not None:
+            article = job.article
+        else:
+            assert job.url is not None
+            article = await self._page_article(job.url)
+        [(article_id, created)] = await self.storage.add_articles([article], now=self.clock.now())
+        if not created:
+            return False
+        if article.text_status == "pending":
+            pending = PendingArticle(
+                id=article_id,
+                url=article.url,
+                canonical_url=article.canonical_url,
+                title=article.title,
+                excerpt=article.excerpt,
+                feed_content_html=article.feed_content_html,
+            )
+            await self.archiver.archive_article(pending)  # indexes it too
+        else:
+            await related.index_article(self.storage, article_id)
+        return True
+
+    def _file_article(self, path: Path) -> NewArticle:
+        """A local file as an article (runs in a thread: it reads and extracts)."""
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise InvalidInput(f"{path.name} is larger than {MAX_FILE_BYTES // 1024} KiB.")
+        data = path.read_bytes()
+        if path.suffix.lower() == ".txt":
+            return text_file_article(path, data.decode("utf-8"))
+        return _article_from(extract_article(data, path.resolve().as_uri()), data)
+
+    async def _page_article(self, url: str) -> NewArticle:
+        result = await self.fetcher.fetch(url, kind="page", now=self.clock.now())
+        body = result.body or b""
+        if not looks_like_html(body, result.content_type):
+            raise InvalidInput(f"{url} is not a web page, so it was not imported as an article.")
+        extracted = await extract_in_thread(body, result.url, timeout=self.archiver.extract_timeout)
+        return _article_from(extracted, body)
+
+
+def _article_from(extracted: Extracted, html: bytes) -> NewArticle:
+    """The archive row of an extracted page, keyed by the canonical address it declares."""
+    if not extracted.text.strip():
+        raise InvalidInput(f"No article text could be found at {extracted.url}.")
+    declared = _declared_canonical(html, extracted.url)
+    url = extracted.url
+    if url.startswith("file:") and declared:
+        url = declared  # a saved copy of a page stands for the page itself
+    return NewArticle(
+        canonical_url=canonical_url(declared or url),
+        url=url,
+        title=extracted.title,
+        author=extracted.author,
+        published=extracted.published,
+        description=extracted.description,
+        image_url=extracted.image_url,
+        site_name=extracted.site_name,
+        text=extracted.text,
+        text_status="done",
+    )
+
+
+__all__ = [
+    "ImportJob",
+    "ImportReport",
+    "Importer",
+    "is_sitemap",
+    "sitemap_urls",
+    "text_file_article",
+]

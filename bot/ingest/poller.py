@@ -1,0 +1,462 @@
+"""The poll service: check due feeds, record what is new, create delivery work, reschedule.
+
+One poll of one feed reads (fetch, parse, subscriptions), plans (pure `plan_outbox`), then writes
+everything in one `poll_transaction`. Feeds are isolated: whatever goes wrong with one is recorded
+on that feed and never stops the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.announce import filters, policy
+from bot.announce.render import AnnouncementArticle, SubscriptionView, render_plan
+from bot.announce.template import DEFAULT_TEMPLATE
+from bot.clock import Clock
+from bot.config import AnnouncementsConfig, Config
+from bot.errors import FeedError, FetchError, InvalidInput, NotFound
+from bot.feeds import ParsedFeed, ParsedItem, canonical_url, parse_feed
+from bot.fetch import Fetcher
+from bot.ingest import schedule
+from bot.models import Feed, Subscription
+from bot.storage import Storage
+from bot.storage._feeds import NewArticle, NewEntry, OutboxRow
+
+log = logging.getLogger(__name__)
+
+INTERNAL_KIND = "internal"
+INTERNAL_MESSAGE = (
+    "Something went wrong inside Paperboy while checking this feed; the operator's log has the "
+    "details, and the feed will be checked again later."
+)
+IDLE_WAKE_SECONDS = 300.0
+"""With no feeds at all, the loop still looks again this often (or when woken)."""
+MIN_LOOP_PAUSE_SECONDS = 0.5
+"""The loop never spins faster than this, even when a feed is due again at once."""
+
+
+@dataclass(frozen=True)
+class NewArticlesEvent:
+    """What the poller tells `on_new_articles` hooks after a commit.
+
+    `article_ids` are articles this poll added to the archive. `seeded` is True on a feed's first
+    poll, whose items are recorded as already seen: alerts should ignore those, the archiver not.
+    """
+
+    feed_id: int
+    article_ids: tuple[int, ...]
+    seeded: bool
+
+
+NewArticlesHook = Callable[[NewArticlesEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class FeedPollOutcome:
+    """The result of one poll of one feed."""
+
+    feed_id: int
+    ok: bool
+    not_modified: bool = False
+    seeded: bool = False
+    items: int = 0
+    new_articles: tuple[int, ...] = ()
+    new_to_feed: tuple[int, ...] = ()
+    outbox_rows: int = 0
+    error_kind: str | None = None
+    error_message: str | None = None
+    consecutive_failures: int = 0
+
+
+@dataclass
+class PollReport:
+    """What one `poll_due` round did."""
+
+    outcomes: list[FeedPollOutcome] = field(default_factory=list)
+
+    @property
+    def polled(self) -> int:
+        """Feeds checked."""
+        return len(self.outcomes)
+
+    @property
+    def failed(self) -> list[FeedPollOutcome]:
+        """The checks that failed."""
+        return [outcome for outcome in self.outcomes if not outcome.ok]
+
+    @property
+    def new_articles(self) -> int:
+        """Articles added to the archive."""
+        return sum(len(outcome.new_articles) for outcome in self.outcomes)
+
+    @property
+    def outbox_rows(self) -> int:
+        """Delivery rows created."""
+        return sum(outcome.outbox_rows for outcome in self.outcomes)
+
+
+# -- pure planning ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedDelivery:
+    """One outbox row to create, with what is needed to render it once it has an id."""
+
+    row: OutboxRow
+    article: AnnouncementArticle | None = None
+    view: SubscriptionView | None = None
+
+
+def subscription_view(subscription: Subscription, *, timezone: str) -> SubscriptionView:
+    """How a stored subscription shapes announcements; a filter that no longer parses is void.
+
+    Forum tags are not known in the core: the sender chooses them at send time.
+    """
+
+    def spec(text: str, what: str) -> filters.FilterSpec:
+        try:
+            return filters.parse_filter(text)
+        except InvalidInput as error:
+            log.warning("Subscription %s: ignoring its %s filter: %s", subscription.id, what, error)
+            return filters.FilterSpec()
+
+    return SubscriptionView(
+        id=subscription.id,
+        format=subscription.format,
+        mention_role_id=subscription.mention_role_id,
+        template=subscription.template or DEFAULT_TEMPLATE,
+        include=spec(subscription.include_filter, "include"),
+        exclude=spec(subscription.exclude_filter, "exclude"),
+        auto_thread=subscription.auto_thread,
+        timezone=timezone,
+        fallback_tag_id=subscription.fallback_tag_id,
+    )
+
+
+def plan_outbox(
+    articles: Sequence[AnnouncementArticle],
+    subscriptions: Sequence[tuple[Subscription, SubscriptionView]],
+    *,
+    now: datetime,
+    feed_title: str,
+    settings: AnnouncementsConfig,
+) -> tuple[list[PlannedDelivery], list[str]]:
+    """Delivery rows for articles new to a feed, per subscription, and notes for moderators.
+
+    Each (subscription, article) gets a row: pending when it is to be announced, else skipped
+    with the reason in words ("filtered: excluded by keyword 'sport'", "too-old", "held-back").
+    Pending rows come oldest first, the order they should go out. Pure.
+    """
+    planned: list[PlannedDelivery] = []
+    notes: list[str] = []
+    for subscription, view in subscriptions:
+        passing: list[AnnouncementArticle] = []
+        for article in articles:
+            decision = filters.matches(article, view.include, view.exclude)
+            if decision.ok:
+                passing.append(article)
+            else:
+                planned.append(_skipped(subscription, article.id, f"filtered: {decision.rule}"))
+        if not passing:
+            continue
+        verdicts = policy.decide_new_items(
+            [policy.NewItem(article.id, article.published) for article in passing],
+            now=now,
+            first_poll=False,
+            feed_title=feed_title,
+            backlog_count=settings.backlog_count,
+            max_age_days=settings.max_age_days,
+            max_new_per_poll=settings.max_new_per_poll,
+        )
+        if verdicts.held_back_note:
+            notes.append(verdicts.held_back_note)
+        by_id = {article.id: article for article in passing}
+        for article_id, verdict in verdicts.verdicts.items():
+            if verdict is not policy.Verdict.ANNOUNCE:
+                planned.append(_skipped(subscription, article_id, str(verdict)))
+        for article_id in verdicts.announce:
+            row = OutboxRow(subscription.id, article_id, subscription.channel_id, "pending")
+            planned.append(PlannedDelivery(row, by_id[article_id], view))
+    return planned, notes
+
+
+def _skipped(subscription: Subscription, article_id: int, reason: str) -> PlannedDelivery:
+    return PlannedDelivery(
+        OutboxRow(subscription.id, article_id, subscription.channel_id, "skipped", reason)
+    )
+
+
+def render_payload(planned: PlannedDelivery, outbox_id: int) -> str:
+    """The stored message plan of a pending row (empty for skipped ones). Pure."""
+    if planned.article is None or planned.view is None:
+        return ""
+    return render_plan(planned.article, planned.view, outbox_id=outbox_id).to_json()
+
+
+def announcement_article(
+    article_id: int, item: ParsedItem, feed: ParsedFeed, *, site_name: str = ""
+) -> AnnouncementArticle:
+    """What an announcement may show of a feed item, before its page is archived."""
+    return AnnouncementArticle(
+        id=article_id,
+        title=item.title,
+        url=item.url or "",
+        author=item.author or "",
+        published=item.published,
+        categories=item.categories,
+        excerpt=item.summary,
+        image_url=item.image_url,
+        site_name=site_name,
+        feed_title=feed.title,
+        feed_icon_url=feed.icon_url,
+    )
+
+
+def article_of(item: ParsedItem, *, site_name: str = "") -> NewArticle | None:
+    """The archive row of a feed item; None when the item has no link to its article."""
+    if not item.url:
+        return None
+    return NewArticle(
+        canonical_url=canonical_url(item.url),
+        url=item.url,
+        title=item.title,
+        author=item.author or "",
+        published=item.published,
+        categories=item.categories,
+        excerpt=item.summary,
+        image_url=item.image_url or "",
+        site_name=site_name,
+        feed_content_html=item.content_html,
+    )
+
+
+# -- the service --------------------------------------------------------------------------------
+
+
+class Poller:
+    """Polls due feeds; `run()` is the background loop, `wake()` makes it look again at once."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        fetcher: Fetcher,
+        config: Config,
+        clock: Clock,
+        *,
+        concurrency: int = 8,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.storage = storage
+        self.fetcher = fetcher
+        self.config = config
+        self.clock = clock
+        self.settings = schedule.ScheduleSettings.from_config(config.feeds)
+        self.on_new_articles: list[NewArticlesHook] = []
+        self._limit = asyncio.Semaphore(max(1, concurrency))
+        self._rng = rng or random.Random()  # jitter, not security
+        self._wake = asyncio.Event()
+        self._in_flight: set[int] = set()
+
+    def _jitter(self) -> float:
+        return self._rng.uniform(-1.0, 1.0)
+
+    def wake(self) -> None:
+        """Make `run()` check for due feeds now (a feed was added, an operator asked)."""
+        self._wake.set()
+
+    async def poll_due(self) -> PollReport:
+        """Poll every due feed, a bounded number at a time; one feed's failure stays its own."""
+        due = await self.storage.due_feed_ids(self.clock.now())
+        due = [feed_id for feed_id in due if feed_id not in self._in_flight]
+
+        async def bounded(feed_id: int) -> FeedPollOutcome:
+            async with self._limit:
+                return await self.poll_feed(feed_id)
+
+        outcomes = await asyncio.gather(*(bounded(feed_id) for feed_id in due))
+        return PollReport(list(outcomes))
+
+    async def poll_feed(self, feed_id: int) -> FeedPollOutcome:
+        """Check one feed now, whatever its schedule; never raises for the feed's own faults."""
+        feed = await self.storage.feed(feed_id)
+        if feed is None:
+            raise NotFound(f"There is no feed number {feed_id}.")
+        self._in_flight.add(feed_id)
+        try:
+            return await self._poll(feed)
+        except (FetchError, FeedError) as error:
+            return await self._record_failure(feed, error.kind, str(error), error)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("Polling feed %s (%s) failed unexpectedly", feed.id, feed.url)
+            return await self._record_failure(feed, INTERNAL_KIND, INTERNAL_MESSAGE, None)
+        finally:
+            self._in_flight.discard(feed_id)
+
+    async def _record_failure(
+        self, feed: Feed, kind: str, message: str, error: Exception | None
+    ) -> FeedPollOutcome:
+        now = self.clock.now()
+        failures = feed.consecutive_failures + 1
+        retry_after = error.retry_after if isinstance(error, FetchError) else None
+        next_check = schedule.next_check_after_failure(
+            now,
+            failures,
+            feed.interval_seconds,
+            self.settings,
+            jitter=self._jitter(),
+            retry_after=retry_after,
+        )
+        failures = await self.storage.record_poll_failure(
+            feed.id, kind=kind, message=message, now=now, next_check_at=next_check
+        )
+        log.info("Feed %s (%s) failed (%s): %s", feed.id, feed.url, kind, message)
+        return FeedPollOutcome(
+            feed.id,
+            ok=False,
+            error_kind=kind,
+            error_message=message,
+            consecutive_failures=failures,
+        )
+
+    async def _poll(self, feed: Feed) -> FeedPollOutcome:
+        now = self.clock.now()
+        result = await self.fetcher.fetch(
+            feed.url, kind="feed", etag=feed.etag, last_modified=feed.last_modified, now=now
+        )
+        next_check = schedule.next_check_after_success(
+            now,
+            feed.interval_seconds,
+            self.settings,
+            jitter=self._jitter(),
+            hint_seconds=result.hint_seconds,
+        )
+        if result.not_modified or result.body is None:
+            async with self.storage.poll_transaction(feed.id, now=now) as tx:
+                await tx.finish_success(
+                    etag=result.etag or feed.etag,
+                    last_modified=result.last_modified or feed.last_modified,
+                    next_check_at=next_check,
+                )
+            return FeedPollOutcome(feed.id, ok=True, not_modified=True)
+
+        parsed = parse_feed(
+            result.body,
+            url=result.url,
+            headers=result.headers,
+            now=now,
+            max_items=self.config.feeds.max_items,
+        )
+        subscriptions = await self._subscription_views(feed.id)
+        # Oldest first, so article ids grow with publication and ties keep feed order reversed.
+        linked = [(item, article_of(item)) for item in reversed(parsed.items)]
+        usable = [(item, article) for item, article in linked if article is not None]
+        notes: list[str] = []
+        async with self.storage.poll_transaction(feed.id, now=now) as tx:
+            seeded = tx.first_poll
+            ids = await tx.upsert_articles([article for _, article in usable])
+            new_to_feed = await tx.insert_entries(
+                [
+                    NewEntry(item.key, article_id, item.published)
+                    for (item, _), article_id in zip(usable, ids, strict=True)
+                ]
+            )
+            created = 0
+            if new_to_feed and not seeded and subscriptions:
+                items_by_id = {
+                    article_id: item for (item, _), article_id in zip(usable, ids, strict=True)
+                }
+                # The feed lists newest first; the policy breaks date ties by that order.
+                fresh = sorted(new_to_feed, key=lambda i: ids.index(i), reverse=True)
+                articles = [announcement_article(i, items_by_id[i], parsed) for i in fresh]
+                planned, notes = plan_outbox(
+                    articles,
+                    subscriptions,
+                    now=now,
+                    feed_title=parsed.title or feed.title,
+                    settings=self.config.announcements,
+                )
+                by_row = {id(plan.row): plan for plan in planned}
+                inserted = await tx.add_outbox([plan.row for plan in planned])
+                for row, outbox_id in inserted:
+                    payload = render_payload(by_row[id(row)], outbox_id)
+                    if payload:
+                        await tx.set_outbox_payload(outbox_id, payload)
+                created = len(inserted)
+            await tx.finish_success(
+                etag=result.etag,
+                last_modified=result.last_modified,
+                next_check_at=next_check,
+                title=parsed.title or None,
+                site_url=parsed.site_url,
+                icon_url=parsed.icon_url,
+            )
+            inserted_articles = tuple(tx.inserted_article_ids)
+        for note in notes:
+            log.warning("Feed %s: %s", feed.id, note)
+        if inserted_articles:
+            await self._notify(NewArticlesEvent(feed.id, inserted_articles, seeded))
+        return FeedPollOutcome(
+            feed.id,
+            ok=True,
+            seeded=seeded,
+            items=len(parsed.items),
+            new_articles=inserted_articles,
+            new_to_feed=tuple(new_to_feed),
+            outbox_rows=created,
+        )
+
+    async def _subscription_views(
+        self, feed_id: int
+    ) -> list[tuple[Subscription, SubscriptionView]]:
+        subscriptions = await self.storage.feed_subscriptions(feed_id)
+        timezones: dict[int, str] = {}
+        views = []
+        for subscription in subscriptions:
+            if subscription.guild_id not in timezones:
+                settings = await self.storage.guild_settings(subscription.guild_id)
+                timezones[subscription.guild_id] = settings.timezone
+            view = subscription_view(subscription, timezone=timezones[subscription.guild_id])
+            views.append((subscription, view))
+        return views
+
+    async def _notify(self, event: NewArticlesEvent) -> None:
+        """Call every hook; a failing hook is logged and never undoes the committed poll."""
+        for hook in list(self.on_new_articles):
+            try:
+                await hook(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("An on_new_articles hook failed for feed %s", event.feed_id)
+
+    async def run(self) -> None:
+        """Poll due feeds, then sleep until the next is due or `wake()`; runs until cancelled."""
+        while True:
+            self._wake.clear()
+            try:
+                await self.poll_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("A polling round failed; the next round retries")
+            await self._sleep_until_due()
+
+    async def _sleep_until_due(self) -> None:
+        next_due = await self.storage.next_check_at()
+        if next_due is None:
+            delay = IDLE_WAKE_SECONDS
+        else:
+            delay = (next_due - self.clock.now()).total_seconds()
+        delay = min(max(delay, MIN_LOOP_PAUSE_SECONDS), IDLE_WAKE_SECONDS)
+        try:
+            async with asyncio.timeout(delay):
+                await self._wake.wait()
+        except TimeoutError:
+            pass

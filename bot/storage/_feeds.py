@@ -1,0 +1,490 @@
+"""Feeds, articles, feed entries and the poll unit of work.
+
+A poll of one feed is one transaction (`poll_transaction`): articles, entries, delivery work and
+the feed's new validators and next check are written together or not at all, so a crash half-way
+leaves no trace and the next poll simply does the work again. Uniqueness (one article per
+canonical URL, one entry per feed and key, one delivery per channel and article) is enforced by
+the schema; the verbs insert with ON CONFLICT DO NOTHING and act only on rows really inserted.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiosqlite
+
+from bot.clock import from_iso, to_iso
+from bot.errors import NotFound
+from bot.models import Feed
+from bot.storage._base import Database
+
+TEXT_STATUSES = ("pending", "done", "failed", "skipped")
+
+
+@dataclass(frozen=True)
+class NewArticle:
+    """An article to archive, as a feed item or an import describes it."""
+
+    canonical_url: str
+    url: str
+    title: str = ""
+    author: str = ""
+    published: datetime | None = None
+    categories: tuple[str, ...] = ()
+    excerpt: str = ""
+    image_url: str = ""
+    site_name: str = ""
+    feed_content_html: str = ""
+    description: str = ""
+    text: str = ""
+    text_status: str = "pending"
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """One item of a feed: its key, the article it shows and its date."""
+
+    entry_key: str
+    article_id: int
+    published: datetime | None
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One delivery to create; `payload` may be filled in after the row has its id."""
+
+    subscription_id: int
+    article_id: int
+    channel_id: int
+    state: str  # 'pending' or 'skipped'
+    reason: str = ""
+    payload: str = ""
+
+
+@dataclass(frozen=True)
+class FeedItemRef:
+    """An item a feed currently or recently showed, with the archived article behind it."""
+
+    article_id: int
+    entry_key: str
+    title: str
+    url: str
+    published: datetime | None
+    first_seen: datetime
+
+
+@dataclass(frozen=True)
+class PendingArticle:
+    """An archived article whose full text is still to be fetched or extracted."""
+
+    id: int
+    url: str
+    canonical_url: str
+    title: str
+    excerpt: str
+    feed_content_html: str
+
+
+def _feed(row: sqlite3.Row) -> Feed:
+    def when(name: str) -> datetime | None:
+        value = row[name]
+        return from_iso(value) if value else None
+
+    return Feed(
+        id=row["id"],
+        url=row["url"],
+        title=row["title"],
+        site_url=row["site_url"],
+        icon_url=row["icon_url"],
+        interval_seconds=row["interval_seconds"],
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        next_check_at=from_iso(row["next_check_at"]),
+        last_checked_at=when("last_checked_at"),
+        last_success_at=when("last_success_at"),
+        last_error_kind=row["last_error_kind"],
+        last_error_message=row["last_error_message"],
+        consecutive_failures=row["consecutive_failures"],
+        failing_notified=bool(row["failing_notified"]),
+        created_at=from_iso(row["created_at"]),
+    )
+
+
+async def _insert_article(
+    conn: aiosqlite.Connection, article: NewArticle, now: datetime
+) -> int | None:
+    """Insert one article; its id if this call created it, None if the URL was already archived."""
+    if article.text_status not in TEXT_STATUSES:
+        raise ValueError(f"unknown text status {article.text_status!r}")
+    async with conn.execute(
+        "INSERT INTO articles (canonical_url, url, title, author, published_at, categories, "
+        "excerpt, description, image_url, site_name, text, text_status, feed_content_html, "
+        "first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (canonical_url) DO NOTHING RETURNING id",
+        (
+            article.canonical_url,
+            article.url,
+            article.title,
+            article.author,
+            to_iso(article.published) if article.published else None,
+            json.dumps(list(article.categories), ensure_ascii=False),
+            article.excerpt,
+            article.description,
+            article.image_url,
+            article.site_name,
+            article.text,
+            article.text_status,
+            article.feed_content_html,
+            to_iso(now),
+        ),
+    ) as cursor:
+        row = await cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
+class PollTransaction:
+    """The domain verbs of one poll of one feed, all inside one write transaction."""
+
+    def __init__(self, conn: aiosqlite.Connection, feed: Feed, now: datetime) -> None:
+        self._conn = conn
+        self.feed = feed
+        self.now = now
+        self.inserted_article_ids: list[int] = []
+
+    @property
+    def first_poll(self) -> bool:
+        """True until the feed has been read successfully once: its items are then only seeded."""
+        return self.feed.last_success_at is None
+
+    async def upsert_articles(self, articles: Sequence[NewArticle]) -> list[int]:
+        """The article id of each input, in order, creating the rows that do not exist yet.
+
+        Articles are keyed by canonical URL; an existing row is left as it is (an edited feed item
+        does not rewrite the archive). Ids of rows created here collect in `inserted_article_ids`.
+        """
+        ids: list[int] = []
+        for article in articles:
+            new_id = await _insert_article(self._conn, article, self.now)
+            if new_id is not None:
+                self.inserted_article_ids.append(new_id)
+                ids.append(new_id)
+                continue
+            async with self._conn.execute(
+                "SELECT id FROM articles WHERE canonical_url = ?", (article.canonical_url,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            assert row is not None, "the conflicting row exists inside this transaction"
+            ids.append(int(row[0]))
+        return ids
+
+    async def insert_entries(self, entries: Sequence[NewEntry]) -> list[int]:
+        """Record the feed's items; return the articles that are new to this feed, in input order.
+
+        An entry whose key was seen before is not new. Nor is a new key for an article this feed
+        already showed (a guid rewritten by the publisher): the article is not new to its readers.
+        """
+        new_articles: list[int] = []
+        for entry in entries:
+            async with self._conn.execute(
+                "SELECT 1 FROM feed_entries WHERE feed_id = ? AND article_id = ? LIMIT 1",
+                (self.feed.id, entry.article_id),
+            ) as cursor:
+                already_shown = await cursor.fetchone() is not None
+            cursor = await self._conn.execute(
+                "INSERT INTO feed_entries (feed_id, entry_key, article_id, published_at, "
+                "first_seen_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (feed_id, entry_key) DO NOTHING",
+                (
+                    self.feed.id,
+                    entry.entry_key,
+                    entry.article_id,
+                    to_iso(entry.published) if entry.published else None,
+                    to_iso(self.now),
+                ),
+            )
+            if cursor.rowcount == 1 and not already_shown:
+                new_articles.append(entry.article_id)
+        return new_articles
+
+    async def add_outbox(self, rows: Sequence[OutboxRow]) -> list[tuple[OutboxRow, int]]:
+        """Create delivery rows; return (row, outbox id) for those really inserted.
+
+        A row is dropped when the subscription already has this article, or when the article is
+        already pending or sent in the same channel through another feed.
+        """
+        created: list[tuple[OutboxRow, int]] = []
+        for row in rows:
+            if row.state not in ("pending", "skipped"):
+                raise ValueError(f"new outbox rows are pending or skipped, not {row.state!r}")
+            async with self._conn.execute(
+                "INSERT INTO outbox (subscription_id, article_id, channel_id, state, reason, "
+                "payload, not_before, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING RETURNING id",
+                (
+                    row.subscription_id,
+                    row.article_id,
+                    row.channel_id,
+                    row.state,
+                    row.reason,
+                    row.payload,
+                    to_iso(self.now),
+                    to_iso(self.now),
+                ),
+            ) as cursor:
+                inserted = await cursor.fetchone()
+            if inserted is not None:
+                created.append((row, int(inserted[0])))
+        return created
+
+    async def set_outbox_payload(self, outbox_id: int, payload: str) -> None:
+        """Store the rendered message plan of a row created in this transaction."""
+        await self._conn.execute("UPDATE outbox SET payload = ? WHERE id = ?", (payload, outbox_id))
+
+    async def finish_success(
+        self,
+        *,
+        etag: str | None,
+        last_modified: str | None,
+        next_check_at: datetime,
+        title: str | None = None,
+        site_url: str | None = None,
+        icon_url: str | None = None,
+    ) -> None:
+        """Mark the poll a success: new validators and next check, failures and warning reset."""
+        await self._conn.execute(
+            "UPDATE feeds SET etag = ?, last_modified = ?, next_check_at = ?, last_checked_at = ?,"
+            " last_success_at = ?, last_error_kind = NULL, last_error_message = NULL, "
+            "consecutive_failures = 0, failing_notified = 0, title = coalesce(?, title), "
+            "site_url = coalesce(?, site_url), icon_url = coalesce(?, icon_url) WHERE id = ?",
+            (
+                etag,
+                last_modified,
+                to_iso(next_check_at),
+                to_iso(self.now),
+                to_iso(self.now),
+                title,
+                site_url,
+                icon_url,
+                self.feed.id,
+            ),
+        )
+
+
+class FeedStore(Database):
+    """Verbs for feeds, the article archive and feed entries."""
+
+    # -- feeds ----------------------------------------------------------------------------------
+
+    async def add_feed(
+        self,
+        url: str,
+        *,
+        now: datetime,
+        title: str = "",
+        site_url: str = "",
+        icon_url: str = "",
+        interval_seconds: int | None = None,
+    ) -> Feed:
+        """The feed at `url`, created (due at once) if it is not known yet."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO feeds (url, title, site_url, icon_url, interval_seconds, "
+                "next_check_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (url) DO NOTHING",
+                (url, title, site_url, icon_url, interval_seconds, to_iso(now), to_iso(now)),
+            )
+        feed = await self.feed_by_url(url)
+        assert feed is not None
+        return feed
+
+    async def feed(self, feed_id: int) -> Feed | None:
+        """One feed, or None."""
+        row = await self.fetch_one("SELECT * FROM feeds WHERE id = ?", (feed_id,))
+        return None if row is None else _feed(row)
+
+    async def feed_by_url(self, url: str) -> Feed | None:
+        """The feed whose document is at `url`, or None."""
+        row = await self.fetch_one("SELECT * FROM feeds WHERE url = ?", (url,))
+        return None if row is None else _feed(row)
+
+    async def all_feeds(self) -> list[Feed]:
+        """Every feed, oldest first."""
+        return [_feed(row) for row in await self.fetch_all("SELECT * FROM feeds ORDER BY id")]
+
+    async def set_feed_interval(self, feed_id: int, interval_seconds: int | None) -> None:
+        """Set the feed's own polling interval (None: the configured default)."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                "UPDATE feeds SET interval_seconds = ? WHERE id = ?", (interval_seconds, feed_id)
+            )
+
+    async def due_feed_ids(self, now: datetime, *, limit: int = 1000) -> list[int]:
+        """Feeds whose next check is due, the longest-waiting first."""
+        rows = await self.fetch_all(
+            "SELECT id FROM feeds WHERE next_check_at <= ? ORDER BY next_check_at, id LIMIT ?",
+            (to_iso(now), limit),
+        )
+        return [int(row[0]) for row in rows]
+
+    async def next_check_at(self) -> datetime | None:
+        """When the next feed falls due, or None when there are no feeds."""
+        value = await self.scalar("SELECT min(next_check_at) FROM feeds")
+        return from_iso(value) if value else None
+
+    @asynccontextmanager
+    async def poll_transaction(
+        self, feed_id: int, *, now: datetime
+    ) -> AsyncIterator[PollTransaction]:
+        """One poll's writes as a unit of work: committed together, or rolled back on any error."""
+        async with self.transaction() as conn:
+            async with conn.execute("SELECT * FROM feeds WHERE id = ?", (feed_id,)) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                raise NotFound(f"There is no feed number {feed_id}.")
+            yield PollTransaction(conn, _feed(row), now)
+
+    async def record_poll_failure(
+        self, feed_id: int, *, kind: str, message: str, now: datetime, next_check_at: datetime
+    ) -> int:
+        """Remember a failed check (the feed is never removed); returns the consecutive failures."""
+        async with (
+            self.transaction() as conn,
+            conn.execute(
+                "UPDATE feeds SET last_checked_at = ?, last_error_kind = ?, last_error_message = ?,"
+                " consecutive_failures = consecutive_failures + 1, next_check_at = ? "
+                "WHERE id = ? RETURNING consecutive_failures",
+                (to_iso(now), kind, message, to_iso(next_check_at), feed_id),
+            ) as cursor,
+        ):
+            row = await cursor.fetchone()
+        if row is None:
+            raise NotFound(f"There is no feed number {feed_id}.")
+        return int(row[0])
+
+    async def feeds_to_report_failing(self, threshold: int) -> list[Feed]:
+        """Feeds failing `threshold` times in a row whose moderators were not told yet."""
+        rows = await self.fetch_all(
+            "SELECT * FROM feeds WHERE consecutive_failures >= ? AND failing_notified = 0 "
+            "ORDER BY id",
+            (threshold,),
+        )
+        return [_feed(row) for row in rows]
+
+    async def mark_failing_notified(self, feed_id: int) -> None:
+        """Moderators were told the feed is failing; not again until it recovers and fails anew."""
+        async with self.transaction() as conn:
+            await conn.execute("UPDATE feeds SET failing_notified = 1 WHERE id = ?", (feed_id,))
+
+    # -- feed items -----------------------------------------------------------------------------
+
+    async def feed_items(self, feed_id: int, limit: int = 10) -> list[FeedItemRef]:
+        """The feed's items with their article ids, newest first (for a new subscription's backlog).
+
+        Newest is by the item's date; undated items count as dated when they were first seen.
+        """
+        rows = await self.fetch_all(
+            "SELECT e.article_id, e.entry_key, e.published_at, e.first_seen_at, a.title, a.url "
+            "FROM feed_entries e JOIN articles a ON a.id = e.article_id WHERE e.feed_id = ? "
+            "ORDER BY coalesce(e.published_at, e.first_seen_at) DESC, e.article_id DESC LIMIT ?",
+            (feed_id, limit),
+        )
+        return [
+            FeedItemRef(
+                article_id=int(row["article_id"]),
+                entry_key=row["entry_key"],
+                title=row["title"],
+                url=row["url"],
+                published=from_iso(row["published_at"]) if row["published_at"] else None,
+                first_seen=from_iso(row["first_seen_at"]),
+            )
+            for row in rows
+        ]
+
+    # -- the archive ----------------------------------------------------------------------------
+
+    async def add_articles(
+        self, articles: Sequence[NewArticle], *, now: datetime
+    ) -> list[tuple[int, bool]]:
+        """Archive articles outside any poll; (id, created here) for each, in order."""
+        results: list[tuple[int, bool]] = []
+        async with self.transaction() as conn:
+            for article in articles:
+                new_id = await _insert_article(conn, article, now)
+                if new_id is not None:
+                    results.append((new_id, True))
+                    continue
+                async with conn.execute(
+                    "SELECT id FROM articles WHERE canonical_url = ?", (article.canonical_url,)
+                ) as cursor:
+                    row = await cursor.fetchone()
+                assert row is not None
+                results.append((int(row[0]), False))
+        return results
+
+    async def is_archived(self, canonical_url: str) -> bool:
+        """Whether an article with this canonical URL is in the archive."""
+        found = await self.scalar(
+            "SELECT 1 FROM articles WHERE canonical_url = ? LIMIT 1", (canonical_url,)
+        )
+        return found is not None
+
+    async def articles_pending_text(self, limit: int = 20) -> list[PendingArticle]:
+        """Articles whose full text is still to be archived, oldest first."""
+        rows = await self.fetch_all(
+            "SELECT id, url, canonical_url, title, excerpt, feed_content_html FROM articles "
+            "WHERE text_status = 'pending' ORDER BY id LIMIT ?",
+            (limit,),
+        )
+        return [
+            PendingArticle(
+                id=int(row["id"]),
+                url=row["url"],
+                canonical_url=row["canonical_url"],
+                title=row["title"],
+                excerpt=row["excerpt"],
+                feed_content_html=row["feed_content_html"],
+            )
+            for row in rows
+        ]
+
+    async def save_article_text(
+        self,
+        article_id: int,
+        *,
+        status: str,
+        text: str,
+        description: str = "",
+        author: str = "",
+        site_name: str = "",
+        image_url: str = "",
+        published: datetime | None = None,
+    ) -> None:
+        """Store an article's full text and status; page metadata only fills fields still empty.
+
+        The feed's copy of the content is dropped: the text now stands in for it.
+        """
+        if status not in TEXT_STATUSES or status == "pending":
+            raise ValueError(f"archived text status must be done, failed or skipped: {status!r}")
+        async with self.transaction() as conn:
+            await conn.execute(
+                "UPDATE articles SET text = ?, text_status = ?, feed_content_html = '', "
+                "description = CASE WHEN description = '' THEN ? ELSE description END, "
+                "author = CASE WHEN author = '' THEN ? ELSE author END, "
+                "site_name = CASE WHEN site_name = '' THEN ? ELSE site_name END, "
+                "image_url = CASE WHEN image_url = '' THEN ? ELSE image_url END, "
+                "published_at = coalesce(published_at, ?) WHERE id = ?",
+                (
+                    text,
+                    status,
+                    description,
+                    author,
+                    site_name,
+                    image_url,
+                    to_iso(published) if published else None,
+                    article_id,
+                ),
+            )
