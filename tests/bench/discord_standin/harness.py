@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -33,7 +34,5 @@ async def running_client(
         finally:
             ready.cancel()
             await client.close()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(task, timeout=5.0)
-            except asyncio.CancelledError:
-                pass

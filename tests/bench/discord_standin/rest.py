@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from .server import DiscordStandIn
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The parsed body of a request: JSON (or multipart payload_json), and the uploaded files.
+PAYLOAD = web.RequestKey("standin_payload", Any)
+FILES = web.RequestKey("standin_files", list[dict[str, Any]])
 
 
 def json_response(status: int, data: Any, headers: dict[str, str] | None = None) -> web.Response:
@@ -314,8 +317,8 @@ class RestApi:
                     payload = json.loads(text)
                 except json.JSONDecodeError:
                     payload = text
-        request["payload"] = payload if payload is not None else {}
-        request["files"] = files
+        request[PAYLOAD] = payload if payload is not None else {}
+        request[FILES] = files
         path = request.path[len(self.prefix) :]
         record = RecordedRequest(
             method=request.method,
@@ -362,7 +365,7 @@ class RestApi:
 
     def _attachments(self, request: web.Request, payload: dict[str, Any]) -> list[dict[str, Any]]:
         result = []
-        for index, f in enumerate(request["files"]):
+        for index, f in enumerate(request[FILES]):
             aid = self.s.snowflakes.next()
             described = payload.get("attachments") or []
             meta = described[index] if index < len(described) else {}
@@ -395,7 +398,7 @@ class RestApi:
         extra: dict[str, Any] | None = None,
         dispatch: bool = True,
     ) -> dict[str, Any]:
-        files = request["files"] if request is not None else []
+        files = request[FILES] if request is not None else []
         validate_message(payload, file_count=len(files))
         attachments = self._attachments(request, payload) if request is not None else []
         message = self.s.make_message(
@@ -417,7 +420,7 @@ class RestApi:
                     if payload[key] is not None
                     else ("" if key == "content" else ([] if key != "flags" else 0))
                 )
-        if "attachments" in payload or request["files"]:
+        if "attachments" in payload or request[FILES]:
             kept_ids = {str(a.get("id")) for a in payload.get("attachments") or []}
             kept = [a for a in message["attachments"] if a["id"] in kept_ids]
             message["attachments"] = kept + self._attachments(request, payload)
@@ -519,6 +522,9 @@ class RestApi:
                 "application_id": str(s.application_id),
                 "version": str(s.snowflakes.next()),
             }
+            if stored["default_member_permissions"] is not None:
+                # discord.py sends an int; Discord stores and returns a string.
+                stored["default_member_permissions"] = str(stored["default_member_permissions"])
             if guild_id is not None:
                 stored["guild_id"] = str(guild_id)
             result.append(stored)
@@ -536,7 +542,7 @@ class RestApi:
     async def put_global_commands(self, request: web.Request) -> web.StreamResponse:
         """PUT /applications/{app}/commands (global bulk overwrite)."""
         self._check_app(request)
-        return json_response(200, self._sync(None, request["payload"] or []))
+        return json_response(200, self._sync(None, request[PAYLOAD] or []))
 
     async def get_global_commands(self, request: web.Request) -> web.StreamResponse:
         """GET /applications/{app}/commands."""
@@ -547,7 +553,7 @@ class RestApi:
         """PUT /applications/{app}/guilds/{guild}/commands (guild bulk overwrite)."""
         self._check_app(request)
         gid = self._guild_id(request)
-        return json_response(200, self._sync(gid, request["payload"] or []))
+        return json_response(200, self._sync(gid, request[PAYLOAD] or []))
 
     async def get_guild_commands(self, request: web.Request) -> web.StreamResponse:
         """GET /applications/{app}/guilds/{guild}/commands."""
@@ -566,7 +572,7 @@ class RestApi:
     async def post_message(self, request: web.Request) -> web.StreamResponse:
         """POST /channels/{id}/messages (JSON or multipart with payload_json and files)."""
         channel = self._channel(request)
-        payload = request["payload"]
+        payload = request[PAYLOAD]
         if channel.type == DM:
             assert channel.recipient is not None
             if not channel.recipient.dms_open:
@@ -575,7 +581,7 @@ class RestApi:
             raise ApiError(400, 50008, "Cannot send messages in a non-text channel")
         else:
             needed = Perm.SEND_MESSAGES_IN_THREADS if channel.is_thread else Perm.SEND_MESSAGES
-            if request["files"]:
+            if request[FILES]:
                 needed |= Perm.ATTACH_FILES
             self.s.require(channel, needed)
             if channel.archived:
@@ -634,7 +640,7 @@ class RestApi:
         message = self._message(channel, request.match_info["message_id"])
         if message["author"]["id"] != str(self.s.bot_user.id):
             raise ApiError(403, 50005, "Cannot edit a message authored by another user")
-        self._edit(message, request["payload"], request)
+        self._edit(message, request[PAYLOAD], request)
         await self.s.gateway.dispatch("MESSAGE_UPDATE", message)
         return json_response(200, message)
 
@@ -740,12 +746,12 @@ class RestApi:
     async def post_thread(self, request: web.Request) -> web.StreamResponse:
         """POST /channels/{id}/threads: a forum post (thread + first message) or a bare thread."""
         parent = self._channel(request)
-        payload = request["payload"]
+        payload = request[PAYLOAD]
         if parent.type == FORUM:
             self.s.require(parent, Perm.SEND_MESSAGES)
             tags = self._check_tags(parent, payload.get("applied_tags") or [])
             first = payload.get("message") or {}
-            validate_message(first, file_count=len(request["files"]))
+            validate_message(first, file_count=len(request[FILES]))
             thread = self._new_thread(parent, payload.get("name") or "", tags=tags)
             await self._open_thread(thread)
             message = await self._create_in(thread, first, request, extra={"id": str(thread.id)})
@@ -765,7 +771,7 @@ class RestApi:
         if int(message["id"]) in self.s.channels:
             raise ApiError(400, 160004, "A thread has already been created for this message")
         thread = self._new_thread(
-            parent, request["payload"].get("name") or "", thread_id=int(message["id"])
+            parent, request[PAYLOAD].get("name") or "", thread_id=int(message["id"])
         )
         await self._open_thread(thread)
         message["thread"] = thread.to_json()
@@ -822,7 +828,7 @@ class RestApi:
     # ----- DMs -----------------------------------------------------------------------
     async def open_dm(self, request: web.Request) -> web.StreamResponse:
         """POST /users/@me/channels {recipient_id}."""
-        raw = str(request["payload"].get("recipient_id", ""))
+        raw = str(request[PAYLOAD].get("recipient_id", ""))
         user = self.s.users.get(int(raw)) if raw.isdigit() else None
         if user is None:
             raise invalid_form_body(
@@ -850,7 +856,7 @@ class RestApi:
         """POST /channels/{id}/webhooks."""
         channel = self._channel(request)
         self.s.require(channel, Perm.MANAGE_WEBHOOKS)
-        name = request["payload"].get("name") or ""
+        name = request[PAYLOAD].get("name") or ""
         if not name or len(name) > 80:
             raise invalid_form_body(
                 {
@@ -905,7 +911,7 @@ class RestApi:
         if handle is not None:
             return await self._followup(handle, request)
         webhook = self._webhook_for(request)
-        payload = request["payload"]
+        payload = request[PAYLOAD]
         channel = self.s.channels.get(int(webhook["channel_id"]))
         if channel is None:
             raise ApiError(404, 10003, "Unknown Channel")
@@ -935,7 +941,7 @@ class RestApi:
                         "Webhooks posted to forum channels must have a thread_name or thread_id",
                     )
                 tags = self._check_tags(channel, payload.get("applied_tags") or [])
-                validate_message(payload, file_count=len(request["files"]))
+                validate_message(payload, file_count=len(request[FILES]))
                 thread = self._new_thread(channel, name, tags=tags)
                 await self._open_thread(thread)
                 message = await self._create_in(
@@ -975,7 +981,7 @@ class RestApi:
             raise ApiError(400, 40060, "Interaction has already been acknowledged.")
         if asyncio.get_running_loop().time() - handle.sent_at > s.interaction_deadline:
             raise ApiError(404, 10062, "Unknown interaction")
-        body = request["payload"]
+        body = request[PAYLOAD]
         cb_type = body.get("type")
         data = body.get("data") or {}
         channel = s.channels.get(handle.channel_id)
@@ -1015,7 +1021,7 @@ class RestApi:
             "type": 20 if handle.type == 2 else 0,
         }
         if cb_type == CHANNEL_MESSAGE:
-            validate_message(data, file_count=len(request["files"]))
+            validate_message(data, file_count=len(request[FILES]))
             message = await self._create_in(
                 channel, data, request, extra=interaction_meta, dispatch=not ephemeral
             )
@@ -1125,7 +1131,7 @@ class RestApi:
         s = self.s
         if not handle.acknowledged:
             raise ApiError(404, 10015, "Unknown Webhook")
-        payload = request["payload"]
+        payload = request[PAYLOAD]
         channel = s.channels.get(handle.channel_id)
         if channel is None:
             raise ApiError(404, 10003, "Unknown Channel")
@@ -1176,13 +1182,13 @@ class RestApi:
         raw = request.match_info["message_id"]
         if handle is None:
             message = self._webhook_message(self._webhook_for(request), raw)
-            self._edit(message, request["payload"], request)
+            self._edit(message, request[PAYLOAD], request)
             await self.s.gateway.dispatch("MESSAGE_UPDATE", message)
             return json_response(200, message)
         if not handle.acknowledged:
             raise ApiError(404, 10015, "Unknown Webhook")
         message = self._lookup(handle, raw)
-        payload = dict(request["payload"])
+        payload = dict(request[PAYLOAD])
         if raw == "@original" and handle.original_loading:
             payload["flags"] = int(message["flags"]) & ~MSG_LOADING
             handle.original_loading = False
@@ -1190,7 +1196,7 @@ class RestApi:
         if int(message["id"]) in self.s.messages:
             await self.s.gateway.dispatch("MESSAGE_UPDATE", message)
         kind = "edit_original" if raw == "@original" else "edit_followup"
-        handle.responses.append(InteractionResponse(kind, request["payload"], message=message))
+        handle.responses.append(InteractionResponse(kind, request[PAYLOAD], message=message))
         self.s.recorder.notify()
         return json_response(200, message)
 
