@@ -10,6 +10,8 @@ import pytest
 from bot.config import Config, from_mapping
 from bot.storage import Storage
 
+pytest_plugins = ["tests.bench.conftest_standin"]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
 

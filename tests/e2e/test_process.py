@@ -1,0 +1,78 @@
+"""`paperboy run` as a real process against the Discord stand-in: start, stop, bad token."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from tests.bench.discord_standin import DiscordStandIn
+
+
+def write_config(tmp_path: Path, standin: DiscordStandIn) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[bot]\napi_base_url = "{standin.api_base_url}"\ngateway_url = "{standin.gateway_url}"\n'
+        "guild_ready_timeout_seconds = 0.5\n"
+        f'[database]\npath = "{tmp_path / "bot.db"}"\n'
+        "[fetch]\nallow_private_addresses = true\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+async def start(tmp_path: Path, config: Path, token: str) -> asyncio.subprocess.Process:
+    env = {k: v for k, v in os.environ.items() if k != "PAPERBOY_CONFIG"}
+    env["DISCORD_TOKEN"] = token
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "--config",
+        str(config),
+        "run",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def read_until(stream: asyncio.StreamReader, needle: str, collected: list[str]) -> None:
+    while True:
+        line = await stream.readline()
+        if not line:
+            raise AssertionError(f"process ended before logging {needle!r}:\n" + "".join(collected))
+        collected.append(line.decode())
+        if needle in collected[-1]:
+            return
+
+
+async def test_runs_logs_invite_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    async with DiscordStandIn() as standin:
+        standin.populate_default()
+        process = await start(tmp_path, write_config(tmp_path, standin), standin.token)
+        assert process.stderr is not None
+        lines: list[str] = []
+        await asyncio.wait_for(read_until(process.stderr, "Invite Paperboy with", lines), 30)
+        invite = lines[-1]
+        assert "scope=bot+applications.commands" in invite
+        assert "permissions=" in invite
+        assert standin.token not in "".join(lines)
+        process.send_signal(signal.SIGTERM)
+        rest = (await asyncio.wait_for(process.stderr.read(), 30)).decode()
+        assert await process.wait() == 0, rest
+        assert "Traceback" not in rest
+        assert standin.token not in rest
+
+
+async def test_token_discord_rejects_exits_2_with_one_clear_line(tmp_path: Path) -> None:
+    async with DiscordStandIn() as standin:
+        process = await start(tmp_path, write_config(tmp_path, standin), "not-the-token")
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+        text = stderr.decode()
+        assert process.returncode == 2, text
+        assert "Discord rejected the token in DISCORD_TOKEN" in text
+        assert "Traceback" not in text
