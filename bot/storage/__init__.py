@@ -6,13 +6,14 @@ The schema is the numbered `migrations/*.sql` files, tracked in `PRAGMA user_ver
 
 from __future__ import annotations
 
+from bot.storage._admin import AdminStore
 from bot.storage._base import Database, backup_database, latest_version, migrations
 from bot.storage._feeds import FeedStore
 from bot.storage._guilds import GuildStore
 from bot.storage._related import RelatedStore
 
 
-class Storage(FeedStore, RelatedStore, GuildStore):
+class Storage(AdminStore, FeedStore, RelatedStore, GuildStore):
     """The database with every domain's verbs."""
 
 
