@@ -45,7 +45,10 @@ def load_bbc(limit_per_category: int | None = None) -> list[CorpusArticle]:
                 continue
             articles.append(
                 CorpusArticle(
-                    folder.name, path.name, paragraphs[0].strip(), paragraphs[1],
+                    folder.name,
+                    path.name,
+                    paragraphs[0].strip(),
+                    paragraphs[1],
                     "\n".join(paragraphs[2:]),
                 )
             )
@@ -53,7 +56,12 @@ def load_bbc(limit_per_category: int | None = None) -> list[CorpusArticle]:
 
 
 async def insert_article(
-    storage: Storage, url: str, title: str, text: str, *, published_iso: str | None = None,
+    storage: Storage,
+    url: str,
+    title: str,
+    text: str,
+    *,
+    published_iso: str | None = None,
     description: str = "",
 ) -> int:
     """Archive a plain article the way the pipeline would (a stand-in until its verb exists)."""
@@ -73,3 +81,23 @@ def chunked(items: list[str], size: int) -> Iterator[list[str]]:
     """Consecutive slices of `size` items."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+async def insert_articles_bulk(
+    storage: Storage, rows: list[tuple[str, str, str]], *, published_iso: str | None = None
+) -> list[int]:
+    """Archive many (url, title, text) articles in one transaction; returns their ids in order."""
+    from datetime import UTC, datetime
+
+    ids = []
+    stamp = to_iso(datetime.now(UTC))
+    async with storage.transaction() as conn:
+        for url, title, text in rows:
+            cursor = await conn.execute(
+                "INSERT INTO articles (canonical_url, url, title, text, published_at, "
+                "text_status, first_seen_at) VALUES (?, ?, ?, ?, ?, 'done', ?)",
+                (url, url, title, text, published_iso, stamp),
+            )
+            assert cursor.lastrowid is not None
+            ids.append(int(cursor.lastrowid))
+    return ids

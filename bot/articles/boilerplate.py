@@ -1,4 +1,4 @@
-"""Remove what is not the article before anyone scores it: captions, bylines, datelines, share lines.
+"""Remove what is not the article before scoring: captions, bylines, datelines, share lines.
 
 Everything works on lines (paragraphs): a caption or a "Share this:" line is a paragraph of its
 own once extraction has run. Whole-line rules are limited to short lines, so a real paragraph
@@ -33,7 +33,8 @@ _BYLINE = re.compile(
 )
 _CALLS_TO_ACTION = re.compile(
     r"^(?:share (?:this|on|via|the article)|share\b\s*:?$|subscribe\b|sign up\b|"
-    r"read (?:more|also)(?:\s*[:.…]|\s*$|\s+(?:at|on|here|about|from|of|in)\b)|see also\b|related\s*(?:articles?|stories|posts)?\s*:|click here\b|"
+    r"read (?:more|also)(?:\s*[:.…]|\s*$|\s+(?:at|on|here|about|from|of|in)\b)|"
+    r"see also\b|related\s*(?:articles?|stories|posts)?\s*:|click here\b|"
     r"follow us\b|tweet\b|email this\b|print this\b|advertisement$|sponsored$|"
     r"support (?:us|our)\b|donate\b|become a (?:member|supporter|subscriber)\b|"
     r"join (?:us|our)\b.*\b(?:newsletter|mailing list)|you (?:may|might) also like\b|"

@@ -77,16 +77,18 @@ async def llm_summary(
         async with asyncio.timeout(config.timeout_seconds):
             async with session.post(url, json=payload, headers=headers) as response:
                 if response.status != 200:
-                    log.warning("LLM server answered HTTP %s; using the extractive summary",
-                                response.status)
+                    log.warning(
+                        "LLM server answered HTTP %s; using the extractive summary", response.status
+                    )
                     return fallback
                 data = await response.json(content_type=None)
         content = data["choices"][0]["message"]["content"]
         if not isinstance(content, str):
             raise TypeError("content is not text")
     except TimeoutError:
-        log.warning("LLM server took longer than %ss; using the extractive summary",
-                    config.timeout_seconds)
+        log.warning(
+            "LLM server took longer than %ss; using the extractive summary", config.timeout_seconds
+        )
         return fallback
     except (aiohttp.ClientError, ValueError, KeyError, IndexError, TypeError) as error:
         log.warning("LLM summary failed (%s); using the extractive summary", error)

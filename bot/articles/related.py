@@ -24,7 +24,7 @@ from bot.errors import InvalidInput, NotFound
 from bot.storage._related import RelatedStore
 
 QUERY_TERMS = 20
-CANDIDATES = 60
+CANDIDATES = 40
 NEAR_DUPLICATE = 0.9
 SHARED_TERMS = 4
 RECENCY_WEIGHT = 0.05
@@ -161,7 +161,5 @@ async def _related(
     items = []
     for score, article_id, shown in scored[:limit]:
         ref = refs[article_id]
-        items.append(
-            RelatedItem(ref.id, ref.title, ref.url, ref.published, round(score, 4), shown)
-        )
+        items.append(RelatedItem(ref.id, ref.title, ref.url, ref.published, round(score, 4), shown))
     return items

@@ -77,9 +77,7 @@ def clean_body(text: str) -> str:
     return strip_boilerplate(clean_text(text))
 
 
-def summarize(
-    title: str, text: str, *, standfirst: str = "", style: Style = "brief"
-) -> Summary:
+def summarize(title: str, text: str, *, standfirst: str = "", style: Style = "brief") -> Summary:
     """Summarise an article offline; raises InvalidInput when there is nothing to summarise."""
     if style not in STYLES:
         raise InvalidInput(f"Unknown summary style {style!r}; choose brief or key-points.")
@@ -91,10 +89,7 @@ def summarize(
     sentences = split_sentences(body)
     if not sentences:
         raise InvalidInput("This article has no text to summarise.")
-    if style == "brief":
-        chosen = lead_sentences(sentences)
-    else:
-        chosen = key_points(title, sentences)
+    chosen = lead_sentences(sentences) if style == "brief" else key_points(title, sentences)
     return Summary(tuple(chosen), "extractive", minutes)
 
 
@@ -150,9 +145,11 @@ def key_points(title: str, sentences: list[str]) -> list[str]:
     while len(chosen) < wanted:
         best = max(
             (i for i in candidates if i not in chosen),
-            key=lambda i: _MMR_LAMBDA * relevance[i]
-            - (1 - _MMR_LAMBDA) * max((terms.cosine(vectors[i], vectors[j]) for j in chosen),
-                                      default=0.0),
+            key=lambda i: (
+                _MMR_LAMBDA * relevance[i]
+                - (1 - _MMR_LAMBDA)
+                * max((terms.cosine(vectors[i], vectors[j]) for j in chosen), default=0.0)
+            ),
         )
         chosen.append(best)
     return [sentences[index] for index in sorted(chosen)]

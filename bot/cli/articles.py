@@ -21,8 +21,12 @@ from bot.errors import InvalidInput, PaperboyError
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the summarize, related, search and extract commands."""
     summarize = subparsers.add_parser("summarize", help="summarise URLs, .html or .txt files")
-    summarize.add_argument("sources", nargs="+", metavar="SOURCE",
-                           help="URL, .html file, .txt file (first line title) or - for stdin")
+    summarize.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="URL, .html file, .txt file (first line title) or - for stdin",
+    )
     summarize.add_argument("--style", choices=STYLES, default="brief")
     summarize.add_argument("--json", action="store_true", help="one JSON object per line")
     summarize.set_defaults(handler=_summarize)
@@ -80,7 +84,8 @@ async def _load(ctx: CommandContext, source: str) -> _Loaded:
     else:
         path = Path(source)
         try:
-            raw = path.read_text(encoding="utf-8", errors="replace")
+            # A CLI run serves one user; a blocking read of a local file stalls nobody.
+            raw = path.read_text(encoding="utf-8", errors="replace")  # noqa: ASYNC240
         except OSError as error:
             raise InvalidInput(f"Cannot read {source}: {error.strerror}.") from None
         path_suffix = path.suffix.lower()
@@ -107,32 +112,46 @@ async def _summarize(args: argparse.Namespace, ctx: CommandContext) -> int:
             if session is None:
                 from bot.articles.summarize import summarize
 
-                summary = summarize(loaded.title, loaded.text, standfirst=loaded.standfirst,
-                                    style=args.style)
+                summary = summarize(
+                    loaded.title, loaded.text, standfirst=loaded.standfirst, style=args.style
+                )
             else:
-                summary = await llm_summary(session, ctx.config.summaries, loaded.title,
-                                            loaded.text, standfirst=loaded.standfirst,
-                                            style=args.style)
+                summary = await llm_summary(
+                    session,
+                    ctx.config.summaries,
+                    loaded.title,
+                    loaded.text,
+                    standfirst=loaded.standfirst,
+                    style=args.style,
+                )
         except PaperboyError as error:
             print(f"paperboy: {source}: {error}", file=sys.stderr)
             status = 1
             continue
         bullet = "- " if args.style == "key-points" else ""
         _emit(
-            {"source": source, "title": loaded.title, "summary": list(summary.sentences),
-             "kind": summary.kind},
+            {
+                "source": source,
+                "title": loaded.title,
+                "summary": list(summary.sentences),
+                "kind": summary.kind,
+            },
             args.json,
             [f"# {loaded.title} ({summary.kind}, {summary.reading_minutes} min read)"]
-            + [bullet + sentence for sentence in summary.sentences] + [""],
+            + [bullet + sentence for sentence in summary.sentences]
+            + [""],
         )
     return status
 
 
 def _item_json(item: RelatedItem) -> dict[str, Any]:
     return {
-        "id": item.id, "title": item.title, "url": item.url,
+        "id": item.id,
+        "title": item.title,
+        "url": item.url,
         "published": item.published.isoformat() if item.published else None,
-        "score": item.score, "shared_terms": list(item.shared_terms),
+        "score": item.score,
+        "shared_terms": list(item.shared_terms),
     }
 
 
@@ -152,8 +171,11 @@ async def _related(args: argparse.Namespace, ctx: CommandContext) -> int:
     _emit(
         {"items": [_item_json(item) for item in items]},
         args.json,
-        [f"{item.score:.3f}  {item.title}  <{item.url}>  ({', '.join(item.shared_terms)})"
-         for item in items] or ["No related articles found."],
+        [
+            f"{item.score:.3f}  {item.title}  <{item.url}>  ({', '.join(item.shared_terms)})"
+            for item in items
+        ]
+        or ["No related articles found."],
     )
     return 0
 
@@ -162,12 +184,19 @@ async def _search(args: argparse.Namespace, ctx: CommandContext) -> int:
     storage = await ctx.storage()
     hits = await storage.search_articles(" ".join(args.query), limit=max(1, min(args.limit, 100)))
     _emit(
-        {"items": [
-            {"id": h.article.id, "title": h.article.title, "url": h.article.url,
-             "published": h.article.published.isoformat() if h.article.published else None,
-             "snippet": h.snippet, "score": round(h.score, 4)}
-            for h in hits
-        ]},
+        {
+            "items": [
+                {
+                    "id": h.article.id,
+                    "title": h.article.title,
+                    "url": h.article.url,
+                    "published": h.article.published.isoformat() if h.article.published else None,
+                    "snippet": h.snippet,
+                    "score": round(h.score, 4),
+                }
+                for h in hits
+            ]
+        },
         args.json,
         [f"{h.article.title}  <{h.article.url}>\n    {h.snippet}" for h in hits]
         or ["No articles match."],
@@ -187,9 +216,13 @@ async def _extract(args: argparse.Namespace, ctx: CommandContext) -> int:
         extracted = loaded.extracted
         published = extracted.published.isoformat() if extracted and extracted.published else None
         obj = {
-            "source": source, "url": loaded.url, "title": loaded.title,
-            "author": extracted.author if extracted else "", "published": published,
-            "description": loaded.standfirst, "text": loaded.text,
+            "source": source,
+            "url": loaded.url,
+            "title": loaded.title,
+            "author": extracted.author if extracted else "",
+            "published": published,
+            "description": loaded.standfirst,
+            "text": loaded.text,
         }
         _emit(obj, args.json, [f"# {loaded.title}", loaded.text, ""])
     return status

@@ -55,7 +55,7 @@ class SearchHit:
 def fts_query(text: str, *, operator: str = "AND") -> str:
     """An FTS5 MATCH expression from any user text: each word quoted, so no syntax survives."""
     tokens = _QUERY_TOKEN.findall(text)[:MAX_QUERY_TOKENS]
-    # \w+ never contains a double quote, but double any anyway so the quoting is self-evidently safe.
+    # \w+ never holds a double quote; doubling any anyway keeps the quoting obviously safe.
     quoted = ['"' + token.replace('"', '""') + '"' for token in tokens]
     return f" {operator} ".join(quoted)
 
@@ -87,8 +87,12 @@ class RelatedStore(Database):
         if row is None:
             return None
         return ArticleText(
-            id=int(row["id"]), title=row["title"], url=row["url"],
-            description=row["description"], excerpt=row["excerpt"], text=row["text"],
+            id=int(row["id"]),
+            title=row["title"],
+            url=row["url"],
+            description=row["description"],
+            excerpt=row["excerpt"],
+            text=row["text"],
         )
 
     async def article_id_for_url(self, url: str) -> int | None:
@@ -117,34 +121,42 @@ class RelatedStore(Database):
         self, article_id: int, terms: Sequence[tuple[str, str, float]]
     ) -> None:
         """Store an article's (term, display word, count) rows, replacing any earlier ones."""
+        await self.save_terms_batch([(article_id, terms)])
+
+    async def save_terms_batch(
+        self, batch: Sequence[tuple[int, Sequence[tuple[str, str, float]]]]
+    ) -> None:
+        """Store the terms of many articles in one transaction (bulk indexing, re-indexing)."""
         async with self.transaction() as conn:
-            async with conn.execute(
-                "SELECT term FROM article_terms WHERE article_id = ?", (article_id,)
-            ) as cursor:
-                old = [row[0] for row in await cursor.fetchall()]
-            if old:
+            for article_id, terms in batch:
+                async with conn.execute(
+                    "SELECT term FROM article_terms WHERE article_id = ?", (article_id,)
+                ) as cursor:
+                    old = [row[0] for row in await cursor.fetchall()]
+                if old:
+                    await conn.executemany(
+                        "UPDATE term_frequencies SET documents = documents - 1 WHERE term = ?",
+                        [(term,) for term in old],
+                    )
+                    await conn.execute(
+                        "DELETE FROM article_terms WHERE article_id = ?", (article_id,)
+                    )
                 await conn.executemany(
-                    "UPDATE term_frequencies SET documents = documents - 1 WHERE term = ?",
-                    [(term,) for term in old],
+                    "INSERT INTO article_terms (article_id, term, display, count) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(article_id, term, display, count) for term, display, count in terms],
                 )
-                await conn.execute("DELETE FROM article_terms WHERE article_id = ?", (article_id,))
-            await conn.executemany(
-                "INSERT INTO article_terms (article_id, term, display, count) VALUES (?, ?, ?, ?)",
-                [(article_id, term, display, count) for term, display, count in terms],
-            )
-            await conn.executemany(
-                "INSERT INTO term_frequencies (term, documents) VALUES (?, 1) "
-                "ON CONFLICT (term) DO UPDATE SET documents = documents + 1",
-                [(term,) for term, _, _ in terms],
-            )
-            if not old and terms:
-                await conn.execute(
-                    "UPDATE related_index_stats SET documents = documents + 1 WHERE id = 1"
+                await conn.executemany(
+                    "INSERT INTO term_frequencies (term, documents) VALUES (?, 1) "
+                    "ON CONFLICT (term) DO UPDATE SET documents = documents + 1",
+                    [(term,) for term, _, _ in terms],
                 )
-            elif old and not terms:
-                await conn.execute(
-                    "UPDATE related_index_stats SET documents = documents - 1 WHERE id = 1"
-                )
+                change = (1 if terms else 0) - (1 if old else 0)
+                if change:
+                    await conn.execute(
+                        "UPDATE related_index_stats SET documents = documents + ? WHERE id = 1",
+                        (change,),
+                    )
 
     async def indexed_article_count(self) -> int:
         """How many articles have stored terms."""
@@ -191,7 +203,9 @@ class RelatedStore(Database):
         excluded = set(exclude_ids)
         return [int(row[0]) for row in rows if int(row[0]) not in excluded][:limit]
 
-    async def search_articles(self, query: str, limit: int = 10, offset: int = 0) -> list[SearchHit]:
+    async def search_articles(
+        self, query: str, limit: int = 10, offset: int = 0
+    ) -> list[SearchHit]:
         """Full-text search safe for any user text: all words first, any word if none match."""
         limit = max(1, min(int(limit), 100))
         offset = max(0, int(offset))

@@ -1,4 +1,4 @@
-"""Extraction on hand-written pages with navigation, sidebars, share buttons, captions and metadata."""
+"""Extraction on hand-written pages with navigation, sidebars, share buttons, captions, metadata."""
 
 from __future__ import annotations
 
@@ -30,8 +30,19 @@ def test_article_page_text_and_metadata() -> None:
     assert article.image_url == "https://example.org/images/depot.jpg"
     assert article.text.startswith("Bus drivers at the Northgate depot have won a 9 per cent")
     assert "unpaid split shifts" in article.text
-    for junk in ("Home", "Most read", "Share on Facebook", "Photo:", "Image:", "Share this",
-                 "Subscribe", "Copyright", "Click here", "Rent strike spreads", "By Rosa"):
+    for junk in (
+        "Home",
+        "Most read",
+        "Share on Facebook",
+        "Photo:",
+        "Image:",
+        "Share this",
+        "Subscribe",
+        "Copyright",
+        "Click here",
+        "Rent strike spreads",
+        "By Rosa",
+    ):
         assert junk not in article.text, junk
 
 
@@ -73,7 +84,9 @@ def test_published_parsing() -> None:
 
 async def test_extract_in_thread_matches_direct_extraction() -> None:
     html = _page("strike_page.html")
-    assert await extract_in_thread(html, "https://e.org/a") == extract_article(html, "https://e.org/a")
+    assert await extract_in_thread(html, "https://e.org/a") == extract_article(
+        html, "https://e.org/a"
+    )
 
 
 async def test_extract_in_thread_times_out(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,5 +1,7 @@
 """Related articles, search and the summary cache on a small hand-written archive (real SQLite)."""
 
+# ruff: noqa: E501  (sample prose is kept one sentence or one article per line)
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -24,38 +26,56 @@ from bot.storage._related import fts_query
 # Three topics, three articles each, written for this test.
 ARCHIVE = {
     "housing": [
-        ("Rents soar as council housing list grows",
-         "Tenants in the borough face record rents. The council housing waiting list has doubled, "
-         "and landlords are raising rents again. Tenants unions demand rent controls and new "
-         "council homes."),
-        ("Tenants union wins rent freeze",
-         "After months of campaigning the tenants union won a rent freeze on the estate. Landlords "
-         "had planned a rent rise. Tenants say council housing must be built."),
-        ("Eviction notices rise for private renters",
-         "Private tenants are receiving more eviction notices as landlords sell up. Housing "
-         "campaigners call for an end to no-fault evictions and for rent controls."),
+        (
+            "Rents soar as council housing list grows",
+            "Tenants in the borough face record rents. The council housing waiting list has doubled, "
+            "and landlords are raising rents again. Tenants unions demand rent controls and new "
+            "council homes.",
+        ),
+        (
+            "Tenants union wins rent freeze",
+            "After months of campaigning the tenants union won a rent freeze on the estate. Landlords "
+            "had planned a rent rise. Tenants say council housing must be built.",
+        ),
+        (
+            "Eviction notices rise for private renters",
+            "Private tenants are receiving more eviction notices as landlords sell up. Housing "
+            "campaigners call for an end to no-fault evictions and for rent controls.",
+        ),
     ],
     "strikes": [
-        ("Bus drivers strike over pay",
-         "Bus drivers walked out over pay after the company offered a below-inflation rise. The "
-         "union said the strike would continue until the pay offer improved. Picket lines formed."),
-        ("Nurses ballot for strike action",
-         "Nurses are voting in a strike ballot over pay and staffing. The union says wages have "
-         "fallen behind inflation and that the strike ballot shows anger on the wards."),
-        ("Rail workers announce new strike dates",
-         "Rail workers in the union announced strike dates after pay talks collapsed. Picket "
-         "lines will be at every major station, and the union says the strike has wide support."),
+        (
+            "Bus drivers strike over pay",
+            "Bus drivers walked out over pay after the company offered a below-inflation rise. The "
+            "union said the strike would continue until the pay offer improved. Picket lines formed.",
+        ),
+        (
+            "Nurses ballot for strike action",
+            "Nurses are voting in a strike ballot over pay and staffing. The union says wages have "
+            "fallen behind inflation and that the strike ballot shows anger on the wards.",
+        ),
+        (
+            "Rail workers announce new strike dates",
+            "Rail workers in the union announced strike dates after pay talks collapsed. Picket "
+            "lines will be at every major station, and the union says the strike has wide support.",
+        ),
     ],
     "climate": [
-        ("Floods hit coastal towns again",
-         "Coastal towns were flooded for the third time this winter. Scientists link the floods "
-         "to climate change and rising sea levels, and residents want flood defences."),
-        ("Climate protesters block oil terminal",
-         "Climate activists blocked an oil terminal to protest new drilling licences. They say "
-         "fossil fuel expansion is incompatible with climate targets and carbon emissions cuts."),
-        ("Heatwave records broken across Europe",
-         "Temperature records were broken across Europe in a heatwave scientists say climate "
-         "change made far more likely. Carbon emissions keep rising, they warned."),
+        (
+            "Floods hit coastal towns again",
+            "Coastal towns were flooded for the third time this winter. Scientists link the floods "
+            "to climate change and rising sea levels, and residents want flood defences.",
+        ),
+        (
+            "Climate protesters block oil terminal",
+            "Climate activists blocked an oil terminal to protest new drilling licences. They say "
+            "fossil fuel expansion is incompatible with climate targets and carbon emissions cuts.",
+        ),
+        (
+            "Heatwave records broken across Europe",
+            "Temperature records were broken across Europe in a heatwave scientists say climate "
+            "change made far more likely. Carbon emissions keep rising, they warned.",
+        ),
     ],
 }
 
@@ -67,7 +87,10 @@ async def archive(tmp_path: Path):  # type: ignore[no-untyped-def]
     for topic, articles in ARCHIVE.items():
         for number, (title, text) in enumerate(articles):
             article_id = await insert_article(
-                storage, f"https://example.org/{topic}/{number}", title, text,
+                storage,
+                f"https://example.org/{topic}/{number}",
+                title,
+                text,
                 published_iso=f"2024-0{number + 1}-01T12:00:00+00:00",
             )
             assert await index_article(storage, article_id) > 0
@@ -118,7 +141,10 @@ async def test_unknown_url_is_fetched_and_read(archive) -> None:  # type: ignore
 
     async def load(url: str) -> tuple[str, str]:
         fetched.append(url)
-        return "Teachers strike", "Teachers in the union will strike over pay, picket lines planned."
+        return (
+            "Teachers strike",
+            "Teachers in the union will strike over pay, picket lines planned.",
+        )
 
     items = await related_to_url(storage, "https://elsewhere.example/t", load, limit=2)
     assert fetched == ["https://elsewhere.example/t"]
@@ -152,8 +178,12 @@ async def test_index_unknown_article_is_not_found(archive) -> None:  # type: ign
 
 async def test_unindexed_article_is_indexed_on_demand(archive) -> None:  # type: ignore[no-untyped-def]
     storage, topics = archive
-    new_id = await insert_article(storage, "https://example.org/new", "Council rents rise",
-                                  "Council tenants face higher rents as the housing list grows.")
+    new_id = await insert_article(
+        storage,
+        "https://example.org/new",
+        "Council rents rise",
+        "Council tenants face higher rents as the housing list grows.",
+    )
     items = await related_to_article(storage, new_id, limit=2)
     assert {topics[item.id] for item in items} == {"housing"}
     assert new_id in await storage.article_terms([new_id])
@@ -190,8 +220,23 @@ async def test_search_pages(archive) -> None:  # type: ignore[no-untyped-def]
     assert not {h.article.id for h in first} & {h.article.id for h in second}
 
 
-HOSTILE = ['"unbalanced', "NEAR(", "AND OR NOT", "*", "-", ":", "title:strike", '""', "(((",
-           "strike*", "^rent", "'; DROP TABLE articles; --", "NOT strike", "\x00", "   "]
+HOSTILE = [
+    '"unbalanced',
+    "NEAR(",
+    "AND OR NOT",
+    "*",
+    "-",
+    ":",
+    "title:strike",
+    '""',
+    "(((",
+    "strike*",
+    "^rent",
+    "'; DROP TABLE articles; --",
+    "NOT strike",
+    "\x00",
+    "   ",
+]
 
 
 @pytest.mark.parametrize("query", HOSTILE)
@@ -202,7 +247,9 @@ async def test_search_is_safe_for_hostile_queries(archive, query: str) -> None: 
     assert await storage.scalar("SELECT count(*) FROM articles") == 9
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.text(max_size=60))
 def test_fts_query_always_quotes_every_token(text: str) -> None:
     expression = fts_query(text)

@@ -1,5 +1,7 @@
 """Summaries: genuine standfirsts, lead sentences, key points, and the LLM fallback."""
 
+# ruff: noqa: E501  (sample prose is kept one sentence or one article per line)
+
 from __future__ import annotations
 
 import asyncio
@@ -90,7 +92,9 @@ def test_key_points_look_past_an_anecdotal_opening() -> None:
 
 
 def test_key_points_skip_repeated_sentences() -> None:
-    repeated = BODY + "\n" + "\n".join(["More than twelve thousand households are now on the list."] * 6)
+    repeated = (
+        BODY + "\n" + "\n".join(["More than twelve thousand households are now on the list."] * 6)
+    )
     summary = summarize(TITLE, repeated, style="key-points")
     assert len(set(summary.sentences)) == len(summary.sentences)
 
@@ -118,7 +122,9 @@ def test_prompt_is_grounded_and_truncated() -> None:
 
 def test_parse_answer_strips_bullets() -> None:
     assert parse_answer("- One point.\n\n2) Two point.\n* Three.") == (
-        "One point.", "Two point.", "Three."
+        "One point.",
+        "Two point.",
+        "Three.",
     )
 
 
@@ -141,7 +147,9 @@ class FakeLLMServer:
         if self.mode == "hang":
             await self.release.wait()
         answer = "Waiting list for council homes has doubled.\nCampaigners call a meeting."
-        return web.json_response({"choices": [{"message": {"role": "assistant", "content": answer}}]})
+        return web.json_response(
+            {"choices": [{"message": {"role": "assistant", "content": answer}}]}
+        )
 
 
 @pytest.fixture
@@ -160,19 +168,23 @@ async def llm_server(request: pytest.FixtureRequest):  # type: ignore[no-untyped
 
 
 def _config(base_url: str, timeout: float = 5.0) -> SummariesConfig:
-    return SummariesConfig(backend="openai", openai_base_url=base_url, openai_model="tiny",
-                           timeout_seconds=timeout)
+    return SummariesConfig(
+        backend="openai", openai_base_url=base_url, openai_model="tiny", timeout_seconds=timeout
+    )
 
 
 @pytest.mark.parametrize("llm_server", ["ok"], indirect=True)
 async def test_llm_answer_is_used(llm_server) -> None:  # type: ignore[no-untyped-def]
     fake, base_url = llm_server
     async with aiohttp.ClientSession() as session:
-        summary = await llm_summary(session, _config(base_url), TITLE, BODY,
-                                    environ={"OPENAI_API_KEY": "sk-test"})
+        summary = await llm_summary(
+            session, _config(base_url), TITLE, BODY, environ={"OPENAI_API_KEY": "sk-test"}
+        )
     assert summary.kind == "llm"
-    assert summary.sentences == ("Waiting list for council homes has doubled.",
-                                 "Campaigners call a meeting.")
+    assert summary.sentences == (
+        "Waiting list for council homes has doubled.",
+        "Campaigners call a meeting.",
+    )
     assert fake.requests[0]["model"] == "tiny"
     assert "twelve thousand households" in json.dumps(fake.requests[0]["messages"])
     assert fake.headers == ["Bearer sk-test"]
@@ -191,16 +203,18 @@ async def test_llm_failure_falls_back_to_extractive(llm_server) -> None:  # type
 async def test_llm_timeout_falls_back(llm_server) -> None:  # type: ignore[no-untyped-def]
     fake, base_url = llm_server
     async with aiohttp.ClientSession() as session:
-        summary = await llm_summary(session, _config(base_url, timeout=1.0), TITLE, BODY,
-                                    environ={}, style="key-points")
+        summary = await llm_summary(
+            session, _config(base_url, timeout=1.0), TITLE, BODY, environ={}, style="key-points"
+        )
     assert summary.kind == "extractive"
     assert len(fake.requests) == 1
 
 
 async def test_llm_unreachable_server_falls_back() -> None:
     async with aiohttp.ClientSession() as session:
-        summary = await llm_summary(session, _config("http://127.0.0.1:9/v1"), TITLE, BODY,
-                                    environ={})
+        summary = await llm_summary(
+            session, _config("http://127.0.0.1:9/v1"), TITLE, BODY, environ={}
+        )
     assert summary.kind == "extractive"
 
 
