@@ -48,6 +48,12 @@ class BotConfig:
     guild_ready_timeout_seconds: float = _opt(
         2.0, "How long to wait for guild data after login before the bot is ready.", lo=0.0, hi=60.0
     )
+    reidentify_delay_seconds: float = _opt(
+        5.0,
+        "Pause before re-identifying after a lost session (Discord allows 1 per 5 s).",
+        lo=0.0,
+        hi=60.0,
+    )
     sync_commands: bool = _opt(True, "Sync the slash commands with Discord at start.")
     api_base_url: str = _opt(
         "", "Discord REST base URL; empty means Discord itself (tests point it elsewhere)."

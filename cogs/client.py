@@ -5,6 +5,7 @@ This module and the cogs are the only places that import discord.py.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import discord
@@ -87,6 +88,11 @@ class PaperboyBot(commands.Bot):
                 "Discord rejected the token in DISCORD_TOKEN. Copy a fresh one from the "
                 "Developer Portal (Bot > Reset Token)."
             ) from None
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Wait before re-identifying, as Discord asks; tests shorten the wait in config."""
+        if not initial:
+            await asyncio.sleep(self.config.bot.reidentify_delay_seconds)
 
     async def setup_hook(self) -> None:
         """Open the core, load the cogs and sync the slash commands."""

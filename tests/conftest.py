@@ -26,7 +26,7 @@ def make_config(tmp_path: Path, **sections: dict[str, object]) -> Config:
             "total_timeout_seconds": 5.0,
         },
         "feeds": {"min_interval_seconds": 1, "default_interval_seconds": 1},
-        "bot": {"guild_ready_timeout_seconds": 0.0},
+        "bot": {"guild_ready_timeout_seconds": 0.05, "reidentify_delay_seconds": 0.0},
     }
     for name, values in sections.items():
         raw.setdefault(name, {}).update(values)
