@@ -10,10 +10,11 @@ from bot.storage._admin import AdminStore
 from bot.storage._base import Database, backup_database, latest_version, migrations
 from bot.storage._feeds import FeedStore
 from bot.storage._guilds import GuildStore
+from bot.storage._outbox import OutboxStore
 from bot.storage._related import RelatedStore
 
 
-class Storage(AdminStore, FeedStore, RelatedStore, GuildStore):
+class Storage(AdminStore, FeedStore, RelatedStore, GuildStore, OutboxStore):
     """The database with every domain's verbs."""
 
 

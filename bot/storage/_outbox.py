@@ -1,0 +1,401 @@
+"""The outbox: delivery work and its fate, plus webhook records and notices already given.
+
+A delivery moves pending -> claimed -> sent. The claim is committed before Discord is asked, so
+after a crash every row left `claimed` is known to be "maybe posted" and is reconciled (looked for
+in the channel) instead of blindly sent again. Per subscription, only the oldest open row (the
+head of its queue) may be sent, which keeps announcements in order even across retries.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.announce.render import AnnouncementArticle
+from bot.clock import from_iso, to_iso
+from bot.storage._base import Database
+
+OUTBOX_STATES = ("pending", "claimed", "sent", "failed", "skipped")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One open outbox row with what the sender needs besides the stored plan."""
+
+    id: int
+    subscription_id: int
+    article_id: int
+    guild_id: int
+    channel_id: int
+    format: str
+    state: str
+    payload: str
+    attempts: int
+    not_before: datetime
+    claimed_at: datetime | None
+    categories: tuple[str, ...]
+    fallback_tag_id: int | None
+
+
+@dataclass(frozen=True)
+class OutboxRecord:
+    """One outbox row as `/feeds why` and tests see it."""
+
+    id: int
+    subscription_id: int
+    article_id: int
+    channel_id: int
+    state: str
+    reason: str
+    attempts: int
+    message_id: int | None
+    thread_id: int | None
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SeedRow:
+    """One row a new subscription's backlog seeding creates: pending, or skipped with a reason."""
+
+    article_id: int
+    state: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ChannelWebhook:
+    """The webhook Paperboy created in a channel."""
+
+    channel_id: int
+    webhook_id: int
+    token: str
+
+
+_DELIVERY_COLUMNS = (
+    "o.id, o.subscription_id, o.article_id, o.channel_id, o.state, o.payload, o.attempts, "
+    "o.not_before, o.claimed_at, s.guild_id, s.format, s.fallback_tag_id, a.categories"
+)
+
+
+def _categories(raw: str) -> tuple[str, ...]:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return ()
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(
+        id=int(row["id"]),
+        subscription_id=int(row["subscription_id"]),
+        article_id=int(row["article_id"]),
+        guild_id=int(row["guild_id"]),
+        channel_id=int(row["channel_id"]),
+        format=row["format"],
+        state=row["state"],
+        payload=row["payload"],
+        attempts=int(row["attempts"]),
+        not_before=from_iso(row["not_before"]),
+        claimed_at=from_iso(row["claimed_at"]) if row["claimed_at"] else None,
+        categories=_categories(row["categories"]),
+        fallback_tag_id=row["fallback_tag_id"],
+    )
+
+
+def _record(row: sqlite3.Row) -> OutboxRecord:
+    return OutboxRecord(
+        id=int(row["id"]),
+        subscription_id=int(row["subscription_id"]),
+        article_id=int(row["article_id"]),
+        channel_id=int(row["channel_id"]),
+        state=row["state"],
+        reason=row["reason"],
+        attempts=int(row["attempts"]),
+        message_id=row["message_id"],
+        thread_id=row["thread_id"],
+        sent_at=from_iso(row["sent_at"]) if row["sent_at"] else None,
+    )
+
+
+class OutboxStore(Database):
+    """Verbs for delivering announcements: claim, sent, reschedule, fail, reconcile, seed."""
+
+    # -- finding work ---------------------------------------------------------------------------
+
+    async def next_deliveries(self, *, limit: int = 200) -> list[Delivery]:
+        """The head of each active, unpaused subscription's queue, earliest due first.
+
+        Heads may be `claimed` (in flight, or left by a crash); the worker skips those.
+        """
+        rows = await self.fetch_all(
+            f"SELECT {_DELIVERY_COLUMNS} FROM outbox o "  # noqa: S608 - fixed column list
+            "JOIN subscriptions s ON s.id = o.subscription_id "
+            "JOIN articles a ON a.id = o.article_id "
+            "WHERE o.id IN (SELECT min(id) FROM outbox WHERE state IN ('pending', 'claimed') "
+            "GROUP BY subscription_id) AND s.active = 1 AND s.paused = 0 "
+            "ORDER BY o.not_before, o.id LIMIT ?",
+            (limit,),
+        )
+        return [_delivery(row) for row in rows]
+
+    async def claimed_deliveries(self) -> list[Delivery]:
+        """Rows left claimed (after a crash, these may or may not have been posted)."""
+        rows = await self.fetch_all(
+            f"SELECT {_DELIVERY_COLUMNS} FROM outbox o "  # noqa: S608 - fixed column list
+            "JOIN subscriptions s ON s.id = o.subscription_id "
+            "JOIN articles a ON a.id = o.article_id "
+            "WHERE o.state = 'claimed' ORDER BY o.id"
+        )
+        return [_delivery(row) for row in rows]
+
+    async def last_sent_by_channel(self) -> dict[int, datetime]:
+        """When each channel last received a post (for pacing after a restart)."""
+        rows = await self.fetch_all(
+            "SELECT channel_id, max(sent_at) AS sent_at FROM outbox "
+            "WHERE state = 'sent' AND sent_at IS NOT NULL GROUP BY channel_id"
+        )
+        return {int(row["channel_id"]): from_iso(row["sent_at"]) for row in rows}
+
+    # -- the life of one delivery ---------------------------------------------------------------
+
+    async def claim_delivery(self, outbox_id: int, *, now: datetime) -> bool:
+        """Commit the claim before sending; False if the row is no longer pending or its
+        subscription was paused or deactivated meanwhile."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE outbox SET state = 'claimed', claimed_at = ?, attempts = attempts + 1 "
+                "WHERE id = ? AND state = 'pending' AND EXISTS (SELECT 1 FROM subscriptions s "
+                "WHERE s.id = outbox.subscription_id AND s.active = 1 AND s.paused = 0)",
+                (to_iso(now), outbox_id),
+            )
+            return cursor.rowcount == 1
+
+    async def mark_sent(
+        self, outbox_id: int, *, message_id: int, thread_id: int | None, now: datetime
+    ) -> None:
+        """Discord has the post: remember its id; the row is done for good."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                "UPDATE outbox SET state = 'sent', sent_at = ?, message_id = ?, thread_id = ?, "
+                "reason = '' WHERE id = ? AND state IN ('pending', 'claimed')",
+                (to_iso(now), message_id, thread_id, outbox_id),
+            )
+
+    async def reschedule_delivery(
+        self, outbox_id: int, *, not_before: datetime, reason: str
+    ) -> None:
+        """Back to pending, not to be tried before `not_before` (a transient failure)."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                "UPDATE outbox SET state = 'pending', not_before = ?, reason = ?, "
+                "claimed_at = NULL WHERE id = ? AND state IN ('pending', 'claimed')",
+                (to_iso(not_before), reason, outbox_id),
+            )
+
+    async def release_claim(self, outbox_id: int) -> None:
+        """A claimed row was not posted after all (reconciliation): pending again, due now."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                "UPDATE outbox SET state = 'pending', claimed_at = NULL "
+                "WHERE id = ? AND state = 'claimed'",
+                (outbox_id,),
+            )
+
+    async def fail_delivery(self, outbox_id: int, *, reason: str) -> None:
+        """This message cannot be posted (Discord refused its content): never tried again."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                "UPDATE outbox SET state = 'failed', reason = ?, claimed_at = NULL "
+                "WHERE id = ? AND state IN ('pending', 'claimed')",
+                (reason, outbox_id),
+            )
+
+    async def pause_for_refusal(
+        self, outbox_id: int, subscription_ids: Sequence[int], *, reason: str, row_failed: bool
+    ) -> list[int]:
+        """Discord refused a send for good: pause the subscriptions, in one transaction with the
+        row's fate (failed, or pending again so it goes out once moderators resume).
+
+        Returns the subscriptions that were running until now (to tell moderators once).
+        """
+        newly_paused: list[int] = []
+        async with self.transaction() as conn:
+            if row_failed:
+                await conn.execute(
+                    "UPDATE outbox SET state = 'failed', reason = ?, claimed_at = NULL "
+                    "WHERE id = ? AND state IN ('pending', 'claimed')",
+                    (reason, outbox_id),
+                )
+            else:
+                await conn.execute(
+                    "UPDATE outbox SET state = 'pending', reason = ?, claimed_at = NULL "
+                    "WHERE id = ? AND state IN ('pending', 'claimed')",
+                    (reason, outbox_id),
+                )
+            for subscription_id in subscription_ids:
+                cursor = await conn.execute(
+                    "UPDATE subscriptions SET paused = 1, pause_reason = ? "
+                    "WHERE id = ? AND paused = 0 AND active = 1",
+                    (reason, subscription_id),
+                )
+                if cursor.rowcount == 1:
+                    newly_paused.append(subscription_id)
+        return newly_paused
+
+    async def channel_subscription_ids(self, channel_id: int) -> list[int]:
+        """Active subscriptions posting into a channel."""
+        rows = await self.fetch_all(
+            "SELECT id FROM subscriptions WHERE channel_id = ? AND active = 1 ORDER BY id",
+            (channel_id,),
+        )
+        return [int(row["id"]) for row in rows]
+
+    async def outbox_record(self, outbox_id: int) -> OutboxRecord | None:
+        """One outbox row, or None."""
+        row = await self.fetch_one("SELECT * FROM outbox WHERE id = ?", (outbox_id,))
+        return None if row is None else _record(row)
+
+    async def subscription_outbox(self, subscription_id: int) -> list[OutboxRecord]:
+        """Every outbox row of a subscription, oldest first (for `/feeds why` and tests)."""
+        rows = await self.fetch_all(
+            "SELECT * FROM outbox WHERE subscription_id = ? ORDER BY id", (subscription_id,)
+        )
+        return [_record(row) for row in rows]
+
+    # -- backlog seeding ------------------------------------------------------------------------
+
+    async def announcement_articles(
+        self, article_ids: Sequence[int], *, feed_id: int
+    ) -> dict[int, AnnouncementArticle]:
+        """What announcements may show of archived articles, with the feed's name and icon."""
+        if not article_ids:
+            return {}
+        feed = await self.fetch_one("SELECT title, icon_url FROM feeds WHERE id = ?", (feed_id,))
+        feed_title = feed["title"] if feed else ""
+        feed_icon = (feed["icon_url"] or None) if feed else None
+        rows = await self.fetch_all(
+            "SELECT id, title, url, author, published_at, categories, description, excerpt, "
+            "text, image_url, site_name FROM articles "
+            "WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps([int(i) for i in article_ids]),),
+        )
+        return {
+            int(row["id"]): AnnouncementArticle(
+                id=int(row["id"]),
+                title=row["title"],
+                url=row["url"],
+                author=row["author"],
+                published=from_iso(row["published_at"]) if row["published_at"] else None,
+                categories=_categories(row["categories"]),
+                standfirst=row["description"],
+                excerpt=row["excerpt"],
+                text=row["text"],
+                image_url=row["image_url"] or None,
+                site_name=row["site_name"],
+                feed_title=feed_title,
+                feed_icon_url=feed_icon,
+            )
+            for row in rows
+        }
+
+    async def seed_outbox(
+        self,
+        subscription_id: int,
+        channel_id: int,
+        rows: Sequence[SeedRow],
+        *,
+        now: datetime,
+        render: Callable[[int, int], str],
+    ) -> list[tuple[SeedRow, int]]:
+        """Insert a new subscription's backlog rows (oldest first) in one transaction.
+
+        `render(article_id, outbox_id)` gives each pending row its stored plan. Rows that already
+        exist (seeding twice, or the article already went to this channel) are left alone.
+        Returns (row, outbox id) for rows really inserted.
+        """
+        created: list[tuple[SeedRow, int]] = []
+        async with self.transaction() as conn:
+            for row in rows:
+                if row.state not in ("pending", "skipped"):
+                    raise ValueError(f"seeded rows are pending or skipped, not {row.state!r}")
+                async with conn.execute(
+                    "INSERT INTO outbox (subscription_id, article_id, channel_id, state, reason, "
+                    "not_before, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING RETURNING id",
+                    (
+                        subscription_id,
+                        row.article_id,
+                        channel_id,
+                        row.state,
+                        row.reason,
+                        to_iso(now),
+                        to_iso(now),
+                    ),
+                ) as cursor:
+                    inserted = await cursor.fetchone()
+                if inserted is None:
+                    continue
+                outbox_id = int(inserted[0])
+                if row.state == "pending":
+                    await conn.execute(
+                        "UPDATE outbox SET payload = ? WHERE id = ?",
+                        (render(row.article_id, outbox_id), outbox_id),
+                    )
+                created.append((row, outbox_id))
+        return created
+
+    # -- webhooks -------------------------------------------------------------------------------
+
+    async def channel_webhook(self, channel_id: int) -> ChannelWebhook | None:
+        """The webhook Paperboy made in this channel, if any."""
+        row = await self.fetch_one(
+            "SELECT channel_id, webhook_id, token FROM channel_webhooks WHERE channel_id = ?",
+            (channel_id,),
+        )
+        if row is None:
+            return None
+        return ChannelWebhook(int(row["channel_id"]), int(row["webhook_id"]), row["token"])
+
+    async def save_channel_webhook(self, webhook: ChannelWebhook, *, now: datetime) -> None:
+        """Remember the channel's webhook (replacing one Discord said is gone)."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO channel_webhooks (channel_id, webhook_id, token, created_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (channel_id) DO UPDATE SET "
+                "webhook_id = excluded.webhook_id, token = excluded.token, "
+                "created_at = excluded.created_at",
+                (webhook.channel_id, webhook.webhook_id, webhook.token, to_iso(now)),
+            )
+
+    async def forget_channel_webhook(self, channel_id: int, webhook_id: int) -> None:
+        """Discord said this webhook is gone (404 10015): never use it again."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                "DELETE FROM channel_webhooks WHERE channel_id = ? AND webhook_id = ?",
+                (channel_id, webhook_id),
+            )
+
+    # -- notices --------------------------------------------------------------------------------
+
+    async def remember_notice(
+        self, guild_id: int, key: str, *, detail: str = "", now: datetime
+    ) -> bool:
+        """Record that moderators are being told `key`; False if they were told already."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO notices_sent (guild_id, notice_key, detail, sent_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (guild_id, key, detail, to_iso(now)),
+            )
+            return cursor.rowcount == 1
+
+    async def forget_notice(self, guild_id: int, key: str) -> None:
+        """Allow `key` to be told again (the problem was fixed and may come back)."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                "DELETE FROM notices_sent WHERE guild_id = ? AND notice_key = ?", (guild_id, key)
+            )
