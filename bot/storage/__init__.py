@@ -7,6 +7,7 @@ The schema is the numbered `migrations/*.sql` files, tracked in `PRAGMA user_ver
 from __future__ import annotations
 
 from bot.storage._admin import AdminStore
+from bot.storage._alerts import AlertStore
 from bot.storage._base import Database, backup_database, latest_version, migrations
 from bot.storage._feeds import FeedStore
 from bot.storage._guilds import GuildStore
@@ -14,7 +15,7 @@ from bot.storage._outbox import OutboxStore
 from bot.storage._related import RelatedStore
 
 
-class Storage(AdminStore, FeedStore, RelatedStore, GuildStore, OutboxStore):
+class Storage(AdminStore, AlertStore, FeedStore, RelatedStore, GuildStore, OutboxStore):
     """The database with every domain's verbs."""
 
 

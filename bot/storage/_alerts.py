@@ -1,0 +1,285 @@
+"""SQL for members: keyword alerts with their DM bookkeeping, and the archive lists they browse."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from bot.clock import from_iso, to_iso
+from bot.storage._base import Database
+from bot.storage._related import ArticleRef
+
+AddOutcome = Literal["added", "duplicate", "full"]
+# SQLite's default limit on "?" parameters in one statement is 32766; stay well below.
+_CHUNK = 900
+_NEWEST = "coalesce(a.published_at, a.first_seen_at) DESC, a.id DESC"
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One member's keyword alert in one guild."""
+
+    id: int
+    user_id: int
+    guild_id: int
+    term: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AlertMemberState:
+    """Whether a member's alerts are switched off, why, and whether they were told yet."""
+
+    user_id: int
+    disabled: bool
+    reason: str
+    note_pending: bool
+
+
+@dataclass(frozen=True)
+class AlertArticle:
+    """The fields of an archived article that alerts match on and show."""
+
+    id: int
+    title: str
+    url: str
+    author: str
+    published: datetime | None
+    categories: tuple[str, ...]
+    standfirst: str
+    excerpt: str
+
+
+def _alert(row: sqlite3.Row) -> Alert:
+    return Alert(
+        id=int(row["id"]),
+        user_id=int(row["user_id"]),
+        guild_id=int(row["guild_id"]),
+        term=str(row["term"]),
+        created_at=from_iso(row["created_at"]),
+    )
+
+
+def _categories(raw: str) -> tuple[str, ...]:
+    try:
+        value = json.loads(raw or "[]")
+    except ValueError:
+        return ()
+    return tuple(str(item) for item in value) if isinstance(value, list) else ()
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class AlertStore(Database):
+    """Verbs of keyword alerts, plus the archive reads behind /latest and autocomplete."""
+
+    # -- alerts ---------------------------------------------------------------------------------
+
+    async def add_alert(
+        self,
+        user_id: int,
+        guild_id: int,
+        term: str,
+        folded: str,
+        *,
+        now: datetime,
+        max_alerts: int,
+    ) -> tuple[AddOutcome, Alert | None]:
+        """Add an alert unless the member has it already or has `max_alerts` in this guild."""
+        async with self.transaction() as conn:
+            async with conn.execute(
+                "SELECT id, user_id, guild_id, term, created_at FROM alerts "
+                "WHERE user_id = ? AND guild_id = ? AND folded = ?",
+                (user_id, guild_id, folded),
+            ) as cursor:
+                existing = await cursor.fetchone()
+            if existing is not None:
+                return "duplicate", _alert(existing)
+            async with conn.execute(
+                "SELECT count(*) FROM alerts WHERE user_id = ? AND guild_id = ?",
+                (user_id, guild_id),
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is not None and int(row[0]) >= max_alerts:
+                return "full", None
+            cursor = await conn.execute(
+                "INSERT INTO alerts (user_id, guild_id, term, folded, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (user_id, guild_id, term, folded, to_iso(now)),
+            )
+            alert_id = cursor.lastrowid
+            assert alert_id is not None
+        return "added", Alert(alert_id, user_id, guild_id, term, from_iso(to_iso(now)))
+
+    async def member_alerts(self, user_id: int, guild_id: int) -> list[Alert]:
+        """A member's alerts in one guild, oldest first."""
+        rows = await self.fetch_all(
+            "SELECT id, user_id, guild_id, term, created_at FROM alerts "
+            "WHERE user_id = ? AND guild_id = ? ORDER BY id",
+            (user_id, guild_id),
+        )
+        return [_alert(row) for row in rows]
+
+    async def remove_alert(self, user_id: int, guild_id: int, folded: str) -> Alert | None:
+        """Remove the member's alert with this folded term; returns it, or None if absent."""
+        async with self.transaction() as conn:
+            async with conn.execute(
+                "SELECT id, user_id, guild_id, term, created_at FROM alerts "
+                "WHERE user_id = ? AND guild_id = ? AND folded = ?",
+                (user_id, guild_id, folded),
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                return None
+            await conn.execute("DELETE FROM alerts WHERE id = ?", (row["id"],))
+        return _alert(row)
+
+    async def alerts_in_guilds(self, guild_ids: Sequence[int]) -> list[Alert]:
+        """Every alert set in these guilds by members whose alerts are switched on."""
+        found: list[Alert] = []
+        ids = sorted(set(guild_ids))
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = await self.fetch_all(
+                "SELECT a.id, a.user_id, a.guild_id, a.term, a.created_at FROM alerts a "  # noqa: S608
+                "LEFT JOIN alert_members m ON m.user_id = a.user_id "
+                f"WHERE a.guild_id IN ({marks}) AND coalesce(m.disabled, 0) = 0 "
+                "ORDER BY a.user_id, a.id",
+                chunk,
+            )
+            found.extend(_alert(row) for row in rows)
+        return found
+
+    async def alert_member_state(self, user_id: int) -> AlertMemberState:
+        """Whether the member's alerts are switched off (members never disabled are on)."""
+        row = await self.fetch_one(
+            "SELECT disabled, reason, note_pending FROM alert_members WHERE user_id = ?",
+            (user_id,),
+        )
+        if row is None:
+            return AlertMemberState(user_id, disabled=False, reason="", note_pending=False)
+        return AlertMemberState(
+            user_id, bool(row["disabled"]), str(row["reason"]), bool(row["note_pending"])
+        )
+
+    async def disable_alerts(self, user_id: int, reason: str, *, now: datetime) -> None:
+        """Switch off every alert of a member and leave them a note to read once."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO alert_members (user_id, disabled, reason, disabled_at, note_pending) "
+                "VALUES (?, 1, ?, ?, 1) ON CONFLICT (user_id) DO UPDATE SET disabled = 1, "
+                "reason = excluded.reason, disabled_at = excluded.disabled_at, note_pending = 1",
+                (user_id, reason, to_iso(now)),
+            )
+
+    async def enable_alerts(self, user_id: int) -> bool:
+        """Switch a member's alerts back on; True if they had been switched off."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "DELETE FROM alert_members WHERE user_id = ? AND disabled = 1", (user_id,)
+            )
+            return cursor.rowcount > 0
+
+    async def take_alert_note(self, user_id: int) -> str | None:
+        """The reason alerts were switched off, once: the note is cleared as it is read."""
+        async with self.transaction() as conn:
+            async with conn.execute(
+                "SELECT reason FROM alert_members WHERE user_id = ? AND note_pending = 1",
+                (user_id,),
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                return None
+            await conn.execute(
+                "UPDATE alert_members SET note_pending = 0 WHERE user_id = ?", (user_id,)
+            )
+        return str(row[0])
+
+    async def claim_alert_delivery(self, user_id: int, article_id: int, *, now: datetime) -> bool:
+        """Record that a member is being sent an article; False if they were sent it before."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO alert_deliveries (user_id, article_id, sent_at) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (user_id, article_id, to_iso(now)),
+            )
+            return cursor.rowcount > 0
+
+    async def alert_articles(self, ids: Sequence[int]) -> list[AlertArticle]:
+        """The archived articles among `ids`, in id order, with the fields alerts look at."""
+        found: list[AlertArticle] = []
+        wanted = sorted(set(ids))
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = await self.fetch_all(
+                "SELECT id, title, url, author, published_at, categories, description, excerpt "  # noqa: S608
+                f"FROM articles WHERE id IN ({marks}) ORDER BY id",
+                chunk,
+            )
+            found.extend(
+                AlertArticle(
+                    id=int(row["id"]),
+                    title=str(row["title"]),
+                    url=str(row["url"]),
+                    author=str(row["author"]),
+                    published=from_iso(row["published_at"]) if row["published_at"] else None,
+                    categories=_categories(row["categories"]),
+                    standfirst=str(row["description"]),
+                    excerpt=str(row["excerpt"]),
+                )
+                for row in rows
+            )
+        return found
+
+    # -- archive lists for members --------------------------------------------------------------
+
+    async def latest_articles(self, feed_ids: Sequence[int], limit: int) -> list[ArticleRef]:
+        """The newest archived articles shown by any of these feeds, newest first."""
+        ids = sorted(set(feed_ids))[:_CHUNK]
+        if not ids or limit < 1:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = await self.fetch_all(
+            "SELECT a.id, a.title, a.url, a.published_at FROM articles a "  # noqa: S608
+            "WHERE a.id IN (SELECT article_id FROM feed_entries "
+            f"WHERE feed_id IN ({marks})) ORDER BY {_NEWEST} LIMIT ?",
+            [*ids, limit],
+        )
+        return [_ref(row) for row in rows]
+
+    async def articles_titled_like(self, text: str, limit: int) -> list[ArticleRef]:
+        """Newest archived articles whose title contains `text` (any case), for autocomplete."""
+        rows = await self.fetch_all(
+            "SELECT a.id, a.title, a.url, a.published_at FROM articles a "  # noqa: S608
+            f"WHERE a.title LIKE ? ESCAPE '\\' AND a.title != '' ORDER BY {_NEWEST} LIMIT ?",
+            (_like_pattern(text), limit),
+        )
+        return [_ref(row) for row in rows]
+
+    async def article_id_for_title(self, title: str) -> int | None:
+        """The newest archived article with exactly this title (any case), or None."""
+        value = await self.scalar(
+            "SELECT a.id FROM articles a WHERE a.title = ? COLLATE NOCASE "  # noqa: S608
+            f"ORDER BY {_NEWEST} LIMIT 1",
+            (title,),
+        )
+        return None if value is None else int(value)
+
+
+def _ref(row: sqlite3.Row) -> ArticleRef:
+    published = row["published_at"]
+    return ArticleRef(
+        id=int(row["id"]),
+        title=str(row["title"]),
+        url=str(row["url"]),
+        published=from_iso(published) if published else None,
+    )
