@@ -1,3 +1,3 @@
-"""Paperboy's core: configuration, storage, feeds, articles and services. Knows nothing of Discord."""
+"""Paperboy core: config, storage, feeds, articles and services. Knows nothing of Discord."""
 
 __version__ = "0.1.0"

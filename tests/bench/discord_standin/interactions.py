@@ -1,4 +1,4 @@
-# ruff: noqa: ASYNC109  (test helpers take an explicit timeout so a failing test ends fast)
+
 """Handles a test keeps for an interaction it started, to await the bot's responses."""
 
 from __future__ import annotations

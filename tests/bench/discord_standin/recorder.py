@@ -1,4 +1,4 @@
-# ruff: noqa: ASYNC109  (test helpers take an explicit timeout so a failing test ends fast)
+
 """What the stand-in saw: every request, unknown routes, rate-limited calls; waiting on changes."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-# ruff: noqa: ASYNC109  (test helpers take an explicit timeout so a failing test ends fast)
+
 """The Discord stand-in: world state, the aiohttp server, and the test-facing API."""
 
 from __future__ import annotations
