@@ -1,4 +1,3 @@
-
 """Handles a test keeps for an interaction it started, to await the bot's responses."""
 
 from __future__ import annotations

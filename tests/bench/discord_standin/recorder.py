@@ -1,4 +1,3 @@
-
 """What the stand-in saw: every request, unknown routes, rate-limited calls; waiting on changes."""
 
 from __future__ import annotations

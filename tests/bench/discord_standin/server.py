@@ -1,4 +1,3 @@
-
 """The Discord stand-in: world state, the aiohttp server, and the test-facing API."""
 
 from __future__ import annotations
