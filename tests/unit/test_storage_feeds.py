@@ -1,0 +1,151 @@
+"""FeedStore verbs on a real SQLite file: uniqueness by constraint, rollback, archive updates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.errors import NotFound
+from bot.models import NewSubscription
+from bot.storage import Storage
+from bot.storage._feeds import NewArticle, NewEntry, OutboxRow
+
+NOW = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
+
+
+def article(n: int, **extra: object) -> NewArticle:
+    url = f"https://paper.example/story-{n}/"
+    fields: dict[str, object] = {"title": f"Story {n}", **extra}
+    return NewArticle(canonical_url=url, url=url, **fields)  # type: ignore[arg-type]
+
+
+async def subscribe(storage: Storage, feed_id: int, channel_id: int) -> int:
+    new = NewSubscription(guild_id=1, channel_id=channel_id, feed_id=feed_id, format="text")
+    subscription = await storage.add_subscription(new, now=NOW)
+    assert subscription is not None
+    return subscription.id
+
+
+async def test_add_feed_is_idempotent_and_due_at_once(storage: Storage) -> None:
+    first = await storage.add_feed("https://paper.example/feed/", now=NOW, title="Paper")
+    again = await storage.add_feed("https://paper.example/feed/", now=NOW + timedelta(hours=1))
+    assert first == again
+    assert await storage.due_feed_ids(NOW) == [first.id]
+    assert await storage.next_check_at() == NOW
+
+
+async def test_articles_are_unique_by_canonical_url_and_only_new_rows_are_reported(
+    storage: Storage,
+) -> None:
+    feed = await storage.add_feed("https://paper.example/feed/", now=NOW)
+    async with storage.poll_transaction(feed.id, now=NOW) as tx:
+        ids = await tx.upsert_articles([article(1), article(2), article(1, title="Copy")])
+        assert ids[0] == ids[2] != ids[1]
+        assert tx.inserted_article_ids == ids[:2]
+        new = await tx.insert_entries(
+            [
+                NewEntry("k1", ids[0], None),
+                NewEntry("k2", ids[1], None),
+                NewEntry("k3", ids[0], None),
+            ]
+        )
+        assert new == ids[:2]  # k3 is a new key for an article this feed already shows
+        assert await tx.insert_entries([NewEntry("k1", ids[0], None)]) == []
+    results = await storage.add_articles([article(2), article(3)], now=NOW)
+    assert [created for _, created in results] == [False, True]
+
+
+async def test_one_article_goes_to_one_channel_once_whichever_subscription(
+    storage: Storage,
+) -> None:
+    feed_a = await storage.add_feed("https://paper.example/a/feed/", now=NOW)
+    feed_b = await storage.add_feed("https://paper.example/b/feed/", now=NOW)
+    sub_a = await subscribe(storage, feed_a.id, 100)
+    sub_b = await subscribe(storage, feed_b.id, 100)
+    async with storage.poll_transaction(feed_a.id, now=NOW) as tx:
+        [article_id] = await tx.upsert_articles([article(1)])
+        created = await tx.add_outbox([OutboxRow(sub_a, article_id, 100, "pending")])
+        assert len(created) == 1
+        await tx.set_outbox_payload(created[0][1], '{"plan": 1}')
+        again = await tx.add_outbox(
+            [
+                OutboxRow(sub_a, article_id, 100, "pending"),
+                OutboxRow(sub_b, article_id, 100, "pending"),
+            ]
+        )
+        assert again == []
+        with pytest.raises(ValueError, match="pending or skipped"):
+            await tx.add_outbox([OutboxRow(sub_b, article_id, 100, "sent")])
+    assert await storage.scalar("SELECT payload FROM outbox") == '{"plan": 1}'
+
+
+async def test_an_error_inside_the_poll_transaction_rolls_everything_back(
+    storage: Storage,
+) -> None:
+    feed = await storage.add_feed("https://paper.example/feed/", now=NOW)
+    with pytest.raises(RuntimeError):
+        async with storage.poll_transaction(feed.id, now=NOW) as tx:
+            [article_id] = await tx.upsert_articles([article(1)])
+            await tx.insert_entries([NewEntry("k1", article_id, None)])
+            await tx.finish_success(etag='"x"', last_modified=None, next_check_at=NOW)
+            raise RuntimeError("crash")
+    assert await storage.scalar("SELECT count(*) FROM articles") == 0
+    assert await storage.scalar("SELECT count(*) FROM feed_entries") == 0
+    unchanged = await storage.feed(feed.id)
+    assert unchanged is not None and unchanged.etag is None and unchanged.last_success_at is None
+
+
+async def test_unknown_feeds_are_not_found(storage: Storage) -> None:
+    with pytest.raises(NotFound):
+        async with storage.poll_transaction(42, now=NOW):
+            pass
+    with pytest.raises(NotFound):
+        await storage.record_poll_failure(42, kind="dns", message="x.", now=NOW, next_check_at=NOW)
+
+
+async def test_feed_items_are_newest_first_with_undated_items_by_first_sight(
+    storage: Storage,
+) -> None:
+    feed = await storage.add_feed("https://paper.example/feed/", now=NOW)
+    async with storage.poll_transaction(feed.id, now=NOW) as tx:
+        ids = await tx.upsert_articles([article(1), article(2), article(3)])
+        await tx.insert_entries(
+            [
+                NewEntry("old", ids[0], NOW - timedelta(days=2)),
+                NewEntry("undated", ids[1], None),
+                NewEntry("recent", ids[2], NOW - timedelta(hours=1)),
+            ]
+        )
+    items = await storage.feed_items(feed.id, limit=3)
+    assert [item.entry_key for item in items] == ["undated", "recent", "old"]
+    assert [item.article_id for item in await storage.feed_items(feed.id, limit=1)] == [ids[1]]
+
+
+async def test_saved_text_fills_only_empty_metadata_and_leaves_the_queue(
+    storage: Storage,
+) -> None:
+    [(article_id, _)] = await storage.add_articles(
+        [article(1, author="Feed Author", feed_content_html="<p>x</p>")], now=NOW
+    )
+    assert [p.id for p in await storage.articles_pending_text()] == [article_id]
+    await storage.save_article_text(
+        article_id,
+        status="done",
+        text="Full text.",
+        description="The standfirst.",
+        author="Page Author",
+        published=NOW,
+    )
+    row = await storage.fetch_one("SELECT * FROM articles WHERE id = ?", (article_id,))
+    assert row is not None
+    assert (row["author"], row["description"], row["text"]) == (
+        "Feed Author",
+        "The standfirst.",
+        "Full text.",
+    )
+    assert row["feed_content_html"] == "" and row["published_at"] == "2026-09-01T12:00:00+00:00"
+    assert await storage.articles_pending_text() == []
+    assert [hit.article.id for hit in await storage.search_articles("full text")] == [article_id]
+    with pytest.raises(ValueError, match="done, failed or skipped"):
+        await storage.save_article_text(article_id, status="pending", text="")
