@@ -55,14 +55,14 @@ async def resolve_feed(
         except (FetchError, FeedError) as error:
             log.debug("Feed candidate %s rejected: %s", candidate, error)
     what = "a web page" if is_page else "not a feed"
-    declared_part = (
-        f"{len(declared)} feed link{'s' if len(declared) != 1 else ''} the page declares"
-        if declared
-        else "no feed links declared by the page"
-    )
+    if declared:
+        plural = "s" if len(declared) != 1 else ""
+        tried_part = f"{len(declared)} feed link{plural} the page declares and "
+    else:
+        tried_part = "no declared feed links, then " if is_page else ""
     raise FeedError(
         "not-a-feed",
-        f"{url} is {what}, and Paperboy found no feed there: it tried {declared_part} and "
+        f"{url} is {what}, and Paperboy found no feed there: it tried {tried_part}"
         f"{len(usual)} usual feed addresses such as /feed/ and /rss.xml. "
         "Give the address of the feed itself.",
     )
