@@ -1,0 +1,109 @@
+"""The Discord-free delivery service other parts call: seed a new subscription, wake the worker."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.announce import filters, policy
+from bot.announce.render import render_plan
+from bot.clock import Clock
+from bot.config import Config
+from bot.errors import NotFound
+from bot.ingest.poller import subscription_view
+from bot.storage import Storage
+from bot.storage._outbox import SeedRow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    """What seeding a new subscription did: rows to announce and rows counted as delivered."""
+
+    announced: int
+    skipped: int
+
+
+class DeliveryService:
+    """Delivery verbs for the rest of Paperboy; the worker registers itself to be woken."""
+
+    def __init__(self, storage: Storage, config: Config, clock: Clock) -> None:
+        self.storage = storage
+        self.config = config
+        self.clock = clock
+        self._wakers: list[Callable[[], None]] = []
+
+    def on_work(self, waker: Callable[[], None]) -> None:
+        """Call `waker` whenever new delivery work is committed (the worker's `wake`)."""
+        self._wakers.append(waker)
+
+    def wake(self) -> None:
+        """New delivery work was committed (a poll, a resume): let the worker look now."""
+        for waker in list(self._wakers):
+            waker()
+
+    async def seed_new_subscription(self, subscription_id: int) -> SeedReport:
+        """Decide a new subscription's backlog; call right after creating it (safe to repeat).
+
+        The feed's current items count as delivered (`skipped`, reason "backlog", "too-old" or
+        "filtered: ...") except the newest `backlog_count` that pass the filters, which become
+        pending and go out oldest first.
+        """
+        subscription = await self.storage.subscription(subscription_id)
+        if subscription is None:
+            raise NotFound(f"There is no subscription number {subscription_id}.")
+        settings = self.config.announcements
+        now = self.clock.now()
+        items = await self.storage.feed_items(
+            subscription.feed_id, limit=self.config.feeds.max_items
+        )
+        articles = await self.storage.announcement_articles(
+            [item.article_id for item in items], feed_id=subscription.feed_id
+        )
+        guild = await self.storage.guild_settings(subscription.guild_id)
+        view = subscription_view(subscription, timezone=guild.timezone)
+
+        rows: list[SeedRow] = []
+        passing: list[policy.NewItem] = []
+        for item in items:  # newest first, the order the policy expects for ties
+            article = articles.get(item.article_id)
+            if article is None:
+                continue
+            decision = filters.matches(article, view.include, view.exclude)
+            if decision.ok:
+                passing.append(policy.NewItem(item.article_id, item.published or item.first_seen))
+            else:
+                rows.append(SeedRow(item.article_id, "skipped", f"filtered: {decision.rule}"))
+        verdicts = policy.decide_new_items(
+            passing,
+            now=now,
+            first_poll=True,
+            feed_title=articles[passing[0].key].feed_title if passing else "",
+            backlog_count=settings.backlog_count,
+            max_age_days=settings.max_age_days,
+            max_new_per_poll=settings.max_new_per_poll,
+        )
+        for key, verdict in verdicts.verdicts.items():
+            if verdict is not policy.Verdict.ANNOUNCE:
+                rows.append(SeedRow(key, "skipped", str(verdict)))
+        # Skipped rows first, then pending ones oldest first, so ids follow the sending order.
+        rows.extend(SeedRow(key, "pending") for key in verdicts.announce)
+
+        def render(article_id: int, outbox_id: int) -> str:
+            return render_plan(articles[article_id], view, outbox_id=outbox_id).to_json()
+
+        created = await self.storage.seed_outbox(
+            subscription.id, subscription.channel_id, rows, now=now, render=render
+        )
+        announced = sum(1 for row, _ in created if row.state == "pending")
+        if announced:
+            self.wake()
+        log.info(
+            "Subscription %s seeded: %d to announce, %d counted as delivered",
+            subscription.id,
+            announced,
+            len(created) - announced,
+        )
+        return SeedReport(announced=announced, skipped=len(created) - announced)

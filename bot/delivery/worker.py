@@ -1,0 +1,311 @@
+"""The delivery worker: sends committed outbox rows to Discord exactly once each, in order.
+
+Protocol per row: commit a claim, ask the `Sender`, commit `sent` with the message id. A row found
+`claimed` at start-up may or may not have been posted before a crash, so `reconcile()` asks the
+sender to look for its marker (or nonce) in the channel first: found -> sent, else pending again.
+Transient failures (429, 5xx, network) are retried later with backoff; permanent refusals
+(400/403/404) are never retried in a loop: the subscription is paused and moderators told once.
+
+Discord-free: the cog supplies a `Sender` and a `Notifier` built on discord.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.announce.render import MessagePlan
+from bot.clock import Clock
+from bot.config import Config
+from bot.delivery import notices
+from bot.delivery.pacing import Candidate, TokenBucket, plan_round, retry_delay
+from bot.errors import DeliveryError, InvalidInput
+from bot.storage import Storage
+from bot.storage._outbox import Delivery
+
+log = logging.getLogger(__name__)
+
+IDLE_WAKE_SECONDS = 30.0
+"""With nothing due, the worker still looks again this often (work may come from elsewhere)."""
+MAX_PARALLEL_SENDS = 8
+"""Channels served at once in one round."""
+# Statuses that mean "this channel or subscription is unusable until a moderator acts".
+CHANNEL_REFUSALS = frozenset({403, 404})
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """Where Discord put an announcement: the message, and the thread it opened (forum/auto)."""
+
+    message_id: int
+    thread_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One announcement to send: the stored plan plus what is decided at send time."""
+
+    outbox_id: int
+    guild_id: int
+    channel_id: int
+    format: str
+    plan: MessagePlan
+    nonce: str
+    categories: tuple[str, ...] = ()
+    fallback_tag_id: int | None = None
+
+
+class Sender(Protocol):
+    """Posts announcements to Discord; raises `DeliveryError(message, permanent=, status=)`."""
+
+    async def send(self, outgoing: Outgoing) -> SentMessage:
+        """Post one announcement and return where it went."""
+        ...
+
+    async def find_existing(self, outgoing: Outgoing) -> SentMessage | None:
+        """Look for this announcement's marker/nonce among the channel's recent posts."""
+        ...
+
+
+class Notifier(Protocol):
+    """Tells a guild's moderators something (log channel, else system channel, else nobody)."""
+
+    async def tell_moderators(self, guild_id: int, text: str) -> None:
+        """Deliver `text` to the guild's moderators, best effort."""
+        ...
+
+
+class RetryLater(DeliveryError):
+    """A transient refusal (429, 5xx) that says how long Discord asked us to wait."""
+
+    def __init__(self, message: str, *, status: int | None, retry_after: float | None) -> None:
+        super().__init__(message, permanent=False, status=status)
+        self.retry_after = retry_after
+
+
+def delivery_nonce(outbox_id: int) -> str:
+    """The nonce of a text-channel post: derived from the row id, at most 25 characters."""
+    return f"pb{outbox_id}"
+
+
+@dataclass
+class DrainReport:
+    """What one round did (for tests and logs)."""
+
+    sent: int = 0
+    retried: int = 0
+    refused: int = 0
+    next_due: datetime | None = None
+
+
+class DeliveryWorker:
+    """Delivers outbox rows; `run()` is the background loop, `wake()` says new work is committed."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        sender: Sender,
+        notifier: Notifier,
+        config: Config,
+        clock: Clock,
+    ) -> None:
+        self.storage = storage
+        self.sender = sender
+        self.notifier = notifier
+        self.settings = config.announcements
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._budget = TokenBucket(self.settings.global_rate_per_second, clock.now())
+        self._last_sent: dict[int, datetime] | None = None
+        self._needs_reconcile = True
+        self._parallel = asyncio.Semaphore(MAX_PARALLEL_SENDS)
+
+    def wake(self) -> None:
+        """New work was committed (a poll, a new subscription, a resume): look now."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Reconcile, then deliver whatever is due, sleeping until the next is due or `wake()`."""
+        while True:
+            self._wake.clear()
+            delay = IDLE_WAKE_SECONDS
+            try:
+                if self._needs_reconcile:
+                    await self.reconcile()
+                report = await self.drain_once()
+                if report.next_due is not None:
+                    delay = (report.next_due - self.clock.now()).total_seconds()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("A delivery round failed; trying again shortly")
+                delay = 5.0
+            delay = min(max(delay, 0.05), IDLE_WAKE_SECONDS)
+            try:
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+
+    # -- reconciliation -------------------------------------------------------------------------
+
+    async def reconcile(self) -> int:
+        """Settle rows left claimed by a crash; returns how many were settled.
+
+        Found in the channel -> sent. Not found -> pending again. A lookup that fails
+        transiently leaves the row claimed, and reconciliation runs again next round.
+        """
+        settled = 0
+        retry_later = False
+        for delivery in await self.storage.claimed_deliveries():
+            outgoing = await self._prepare(delivery)
+            if outgoing is None:
+                settled += 1
+                continue
+            try:
+                found = await self.sender.find_existing(outgoing)
+            except DeliveryError as error:
+                if error.permanent:
+                    await self._refused(delivery, error)
+                    settled += 1
+                else:
+                    log.info("Reconciling delivery %s must wait: %s", delivery.id, error)
+                    retry_later = True
+                continue
+            if found is not None:
+                await self.storage.mark_sent(
+                    delivery.id,
+                    message_id=found.message_id,
+                    thread_id=found.thread_id,
+                    now=self.clock.now(),
+                )
+                log.info("Delivery %s was already posted (message %s)", delivery.id, found)
+            else:
+                await self.storage.release_claim(delivery.id)
+            settled += 1
+        self._needs_reconcile = retry_later
+        return settled
+
+    # -- delivering -----------------------------------------------------------------------------
+
+    async def drain_once(self) -> DrainReport:
+        """Send every delivery due now (pacing and budget permitting); never waits for pacing."""
+        if self._last_sent is None:
+            self._last_sent = await self.storage.last_sent_by_channel()
+        now = self.clock.now()
+        heads = await self.storage.next_deliveries()
+        pending = {d.id: d for d in heads if d.state == "pending"}
+        plan = plan_round(
+            [Candidate(d.id, d.channel_id, d.not_before) for d in pending.values()],
+            last_sent=self._last_sent,
+            now=now,
+            per_channel_interval=self.settings.per_channel_interval_seconds,
+            budget=self._budget.available(now),
+        )
+        next_due = plan.next_due
+        if next_due == now:  # something was due but the global budget is spent
+            next_due = self._budget.next_token_at(now)
+        report = DrainReport(next_due=next_due)
+        if plan.send_now:
+            self._budget.spend(len(plan.send_now), now)
+            outcomes = await asyncio.gather(
+                *(self._deliver_bounded(pending[outbox_id]) for outbox_id in plan.send_now)
+            )
+            report.sent = outcomes.count("sent")
+            report.retried = outcomes.count("retry")
+            report.refused = outcomes.count("refused")
+            # The next row of a queue just served becomes due once its channel may post again.
+            again = self.clock.now() + timedelta(seconds=self.settings.per_channel_interval_seconds)
+            report.next_due = again if next_due is None else min(next_due, again)
+        return report
+
+    async def _deliver_bounded(self, delivery: Delivery) -> str:
+        async with self._parallel:
+            return await self.deliver(delivery)
+
+    async def deliver(self, delivery: Delivery) -> str:
+        """Claim, send and settle one row; returns 'sent', 'retry', 'refused', 'failed' or
+        'skipped' (the row was no longer claimable)."""
+        outgoing = await self._prepare(delivery)
+        if outgoing is None:
+            return "failed"
+        if not await self.storage.claim_delivery(delivery.id, now=self.clock.now()):
+            return "skipped"
+        try:
+            found = None
+            if delivery.attempts > 0:
+                # Tried before: a timeout or 5xx may have hidden a post that did go out.
+                found = await self.sender.find_existing(outgoing)
+            sent = found or await self.sender.send(outgoing)
+        except DeliveryError as error:
+            if error.permanent:
+                await self._refused(delivery, error)
+                return "refused"
+            retry_after = error.retry_after if isinstance(error, RetryLater) else None
+            await self._retry(delivery, str(error), retry_after)
+            return "retry"
+        except asyncio.CancelledError:
+            raise  # the row stays claimed; reconciliation settles it at the next start
+        except Exception as error:
+            # An unexpected failure (network, a bug): treat as transient, never lose the row.
+            log.exception("Delivery %s failed unexpectedly", delivery.id)
+            await self._retry(delivery, f"unexpected error: {type(error).__name__}", None)
+            return "retry"
+        now = self.clock.now()
+        await self.storage.mark_sent(
+            delivery.id, message_id=sent.message_id, thread_id=sent.thread_id, now=now
+        )
+        assert self._last_sent is not None
+        self._last_sent[delivery.channel_id] = now
+        return "sent"
+
+    async def _prepare(self, delivery: Delivery) -> Outgoing | None:
+        """The row's outgoing message; a damaged stored plan fails the row (it cannot be sent)."""
+        try:
+            plan = MessagePlan.from_json(delivery.payload)
+        except InvalidInput as error:
+            log.error("Delivery %s has no usable message plan: %s", delivery.id, error)
+            await self.storage.fail_delivery(delivery.id, reason=f"damaged message plan: {error}")
+            return None
+        return Outgoing(
+            outbox_id=delivery.id,
+            guild_id=delivery.guild_id,
+            channel_id=delivery.channel_id,
+            format=delivery.format,
+            plan=plan,
+            nonce=delivery_nonce(delivery.id),
+            categories=delivery.categories,
+            fallback_tag_id=delivery.fallback_tag_id,
+        )
+
+    async def _retry(self, delivery: Delivery, reason: str, retry_after: float | None) -> None:
+        attempts = delivery.attempts + 1  # the claim counted this attempt
+        delay = retry_delay(attempts, retry_after)
+        not_before = self.clock.now() + timedelta(seconds=delay)
+        log.info("Delivery %s failed (%s); retrying in %.0f s", delivery.id, reason, delay)
+        await self.storage.reschedule_delivery(delivery.id, not_before=not_before, reason=reason)
+
+    async def _refused(self, delivery: Delivery, error: DeliveryError) -> None:
+        """Discord refused for good: pause (never a retry loop) and tell moderators once."""
+        channel_wide = error.status in CHANNEL_REFUSALS
+        # A missing channel or permission stops every subscription posting there, not just this.
+        if channel_wide:
+            subscription_ids = await self.storage.channel_subscription_ids(delivery.channel_id)
+            if delivery.subscription_id not in subscription_ids:
+                subscription_ids.append(delivery.subscription_id)
+        else:
+            subscription_ids = [delivery.subscription_id]
+        reason = notices.pause_reason(error)
+        paused = await self.storage.pause_for_refusal(
+            delivery.id, subscription_ids, reason=reason, row_failed=not channel_wide
+        )
+        log.warning("Delivery %s refused (%s): paused subscriptions %s", delivery.id, error, paused)
+        if paused:
+            text = notices.paused_notice(delivery.channel_id, paused, reason)
+            try:
+                await self.notifier.tell_moderators(delivery.guild_id, text)
+            except Exception:
+                log.exception("Could not tell guild %s's moderators", delivery.guild_id)
