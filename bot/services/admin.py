@@ -1,0 +1,622 @@
+"""Moderator configuration: feed subscriptions and guild settings, validated and explained.
+
+Discord-free. The cog describes the target channel as a `ChannelInfo` (its kind and the bot's
+permissions there) and the invoker as a user id; everything else is decided here, with
+`PaperboyError`s whose messages say exactly what is wrong. Every change is recorded in the audit
+log and handed to the `on_change` hooks (the cog posts it to the guild's log channel).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Literal
+from zoneinfo import available_timezones
+
+from bot.announce.filters import parse_filter
+from bot.announce.limits import escape_markdown, neutralise_mentions
+from bot.announce.render import AnnouncementArticle, MessagePlan, render_plan
+from bot.announce.template import DEFAULT_TEMPLATE, validate_template, validate_timezone
+from bot.clock import Clock
+from bot.config import Config
+from bot.errors import InvalidInput, NotFound
+from bot.feeds import ParsedFeed, parse_feed
+from bot.fetch import Fetcher, check_url
+from bot.ingest.discovery import resolve_feed
+from bot.ingest.poller import announcement_article, subscription_view
+from bot.models import FORMATS, Feed, Format, GuildSettings, NewSubscription, Subscription
+from bot.storage import Storage
+from bot.textutil import clean_text
+
+log = logging.getLogger(__name__)
+
+MAX_URL_CHARS = 2048
+MAX_INTERVAL_SECONDS = 7 * 86400
+PREVIEW_OUTBOX_ID = 0
+"""Previews are never stored, so their delivery marker uses no real outbox id."""
+
+ChannelKind = Literal["text", "news", "forum", "thread", "other"]
+ChangeHook = Callable[["Change"], Awaitable[None]]
+SeedHook = Callable[[Subscription], Awaitable[object]]
+
+# Permission names as discord.py spells them, and how Discord's client labels them.
+PERMISSION_LABELS: dict[str, str] = {
+    "view_channel": "View Channel",
+    "send_messages": "Send Messages",
+    "embed_links": "Embed Links",
+    "read_message_history": "Read Message History",
+    "send_messages_in_threads": "Send Messages in Threads",
+    "create_public_threads": "Create Public Threads",
+    "manage_webhooks": "Manage Webhooks",
+}
+_FORMAT_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "text": ("send_messages",),
+    "embed": ("send_messages", "embed_links"),
+    # Creating a forum post is Discord's "Send Messages" (shown as "Create Posts" in forums).
+    "forum": ("send_messages", "send_messages_in_threads", "embed_links"),
+    "webhook": ("manage_webhooks",),
+}
+_ALWAYS_NEEDED = ("view_channel", "read_message_history")
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    """A channel as the Discord layer sees it: kind, name and the bot's permissions there."""
+
+    id: int
+    name: str
+    kind: ChannelKind
+    bot_permissions: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One recorded configuration change, for the guild's log channel."""
+
+    guild_id: int
+    user_id: int | None
+    action: str
+    detail: str
+    log_channel_id: int | None
+
+
+@dataclass(frozen=True)
+class SubscriptionOptions:
+    """What a moderator may set on a subscription; None means "leave as it is" when editing."""
+
+    format: str | None = None
+    mention_role_id: int | None = None
+    include: str | None = None
+    exclude: str | None = None
+    template: str | None = None
+    interval_seconds: int | None = None
+    auto_thread: bool | None = None
+    clear_mention: bool = False
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """What `/feeds add` found and created."""
+
+    subscription: Subscription
+    feed: Feed
+    item_count: int
+    preview: MessagePlan | None
+
+
+@dataclass(frozen=True)
+class SubscriptionSummary:
+    """One line of `/feeds list`."""
+
+    subscription: Subscription
+    feed: Feed
+
+
+@dataclass(frozen=True)
+class Health:
+    """`/feeds status` for one subscription."""
+
+    subscription: Subscription
+    feed: Feed
+    pending: int
+    failed: int
+    sent: int
+    last_delivery_error: str | None
+
+
+def shown(text: str, limit: int = 200) -> str:
+    """User or feed text made safe to show in a reply: verbatim, but no pings or markdown."""
+    cleaned = clean_text(text, single_line=True)
+    if len(cleaned) > limit:
+        cleaned = cleaned[: limit - 1] + "…"
+    return escape_markdown(neutralise_mentions(cleaned))
+
+
+def may_moderate(
+    *, has_manage_guild: bool, role_ids: Iterable[int], settings: GuildSettings
+) -> bool:
+    """Manage Server, or the guild's configured moderator role, may use moderator commands."""
+    if has_manage_guild:
+        return True
+    return settings.moderator_role_id is not None and settings.moderator_role_id in set(role_ids)
+
+
+def check_channel_fit(format_name: str, channel: ChannelInfo, *, auto_thread: bool = False) -> None:
+    """Raise InvalidInput unless the bot can post `format_name` announcements in `channel`."""
+    where = f"#{shown(channel.name, 100)}"
+    if channel.kind == "forum" and format_name not in ("forum", "webhook"):
+        raise InvalidInput(
+            f"{where} is a forum channel, which takes only the forum or webhook format "
+            f"(not {format_name})."
+        )
+    if format_name == "forum" and channel.kind != "forum":
+        raise InvalidInput(
+            f"The forum format posts each article as a forum post, so it needs a forum channel; "
+            f"{where} is not one. Choose embed, text or webhook, or a forum channel."
+        )
+    if channel.kind == "thread" and format_name == "webhook":
+        raise InvalidInput(f"{where} is a thread; webhooks belong to channels, not threads.")
+    if channel.kind == "other":
+        raise InvalidInput("Paperboy can only post in text, announcement and forum channels.")
+    needed = list(_ALWAYS_NEEDED) + list(_FORMAT_PERMISSIONS[format_name])
+    if auto_thread and format_name != "forum":
+        needed += ["create_public_threads", "send_messages_in_threads"]
+    if channel.kind == "thread":
+        needed.append("send_messages_in_threads")
+    missing = [name for name in dict.fromkeys(needed) if name not in channel.bot_permissions]
+    if missing:
+        labels = ", ".join(PERMISSION_LABELS.get(name, name) for name in missing)
+        raise InvalidInput(
+            f"Paperboy lacks permission in {where} to post {format_name} announcements: it needs "
+            f"{labels}. Give Paperboy's role these permissions there, then try again."
+        )
+
+
+def validate_format(value: str) -> Format:
+    """The format name, or InvalidInput listing the formats."""
+    name = value.strip().lower()
+    for known in FORMATS:
+        if known == name:
+            return known
+    raise InvalidInput(f"Unknown format {shown(value, 40)!r}; use {', '.join(FORMATS)}.")
+
+
+def validate_feed_url(url: str, *, allow_private: bool) -> str:
+    """Check a web address typed by a moderator (length, scheme, private addresses)."""
+    if len(url) > MAX_URL_CHARS:
+        raise InvalidInput(f"That address is {len(url):,} characters; at most {MAX_URL_CHARS:,}.")
+    return check_url(url, allow_private=allow_private)
+
+
+def validate_filter(text: str, what: str) -> str:
+    """The filter text as the moderator wrote it (cleaned), once it is known to parse."""
+    cleaned = clean_text(text, single_line=True).strip()
+    try:
+        parse_filter(cleaned)
+    except InvalidInput as error:
+        raise InvalidInput(f"The {what} filter is not valid: {error}") from None
+    return cleaned
+
+
+def validate_interval(seconds: int, config: Config) -> int:
+    """A per-feed polling interval within the configured bounds."""
+    low = config.feeds.min_interval_seconds
+    if not low <= seconds <= MAX_INTERVAL_SECONDS:
+        raise InvalidInput(
+            f"The interval must be from {low} to {MAX_INTERVAL_SECONDS} seconds (7 days); "
+            f"{seconds} is outside that."
+        )
+    return seconds
+
+
+def validate_template_text(text: str) -> str:
+    """The template as written, once it is known to be usable."""
+    validate_template(text)
+    return text
+
+
+def timezone_choices(current: str, *, limit: int = 25) -> list[str]:
+    """IANA time zone names containing `current` (case-insensitive), best matches first."""
+    needle = current.strip().lower()
+    names = sorted(available_timezones() | {"UTC"})
+    if not needle:
+        preferred = ["UTC", "Europe/London", "Europe/Berlin", "America/New_York"]
+        return [name for name in preferred if name in names][:limit]
+    starts = [n for n in names if n.lower().startswith(needle)]
+    contains = [n for n in names if needle in n.lower() and n not in starts]
+    return (starts + contains)[:limit]
+
+
+class FeedAdmin:
+    """The moderator commands' service: subscriptions, health, previews and settings."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        fetcher: Fetcher,
+        config: Config,
+        clock: Clock,
+        *,
+        wake_poller: Callable[[], None] | None = None,
+    ) -> None:
+        self.storage = storage
+        self.fetcher = fetcher
+        self.config = config
+        self.clock = clock
+        self.wake_poller = wake_poller
+        self.on_change: list[ChangeHook] = []
+        # CALL SITE for the delivery engineer's `seed_new_subscription`: set this hook to it so
+        # a new subscription announces its newest `backlog_count` items. None: nothing seeded.
+        self.seed_subscription: SeedHook | None = None
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    async def record(self, guild_id: int, user_id: int | None, action: str, detail: str) -> None:
+        """Remember a change and tell the hooks (a failing hook is logged, never raised)."""
+        await self.storage.record_change(guild_id, user_id, action, detail, now=self.clock.now())
+        settings = await self.storage.guild_settings(guild_id)
+        change = Change(guild_id, user_id, action, detail, settings.log_channel_id)
+        for hook in self.on_change:
+            try:
+                await hook(change)
+            except Exception:
+                log.exception("Change hook failed for guild %s (%s)", guild_id, action)
+
+    async def _own(self, guild_id: int, subscription_id: int) -> tuple[Subscription, Feed]:
+        subscription = await self.storage.subscription(subscription_id, guild_id=guild_id)
+        if subscription is None:
+            raise NotFound(
+                f"There is no subscription number {subscription_id} in this server; "
+                "/feeds list shows them."
+            )
+        feed = await self.storage.feed(subscription.feed_id)
+        assert feed is not None, "subscriptions reference existing feeds"
+        return subscription, feed
+
+    def wake(self) -> None:
+        """Ask the poller to look for due feeds now (a feed was added or resumed)."""
+        if self.wake_poller is not None:
+            self.wake_poller()
+
+    async def _timezone(self, guild_id: int) -> str:
+        return (await self.storage.guild_settings(guild_id)).timezone
+
+    # -- /feeds add -----------------------------------------------------------------------------
+
+    async def add(
+        self,
+        guild_id: int,
+        user_id: int,
+        url: str,
+        channel: ChannelInfo,
+        options: SubscriptionOptions,
+    ) -> AddResult:
+        """Find the feed behind `url`, check everything, subscribe `channel` and preview it."""
+        checked_url = validate_feed_url(
+            url, allow_private=self.config.fetch.allow_private_addresses
+        )
+        format_name = validate_format(
+            options.format or ("forum" if channel.kind == "forum" else "embed")
+        )
+        include = validate_filter(options.include or "", "include")
+        exclude = validate_filter(options.exclude or "", "exclude")
+        template = validate_template_text(options.template) if options.template else ""
+        interval = (
+            validate_interval(options.interval_seconds, self.config)
+            if options.interval_seconds is not None
+            else None
+        )
+        check_channel_fit(format_name, channel, auto_thread=bool(options.auto_thread))
+        limit = self.config.moderation.max_subscriptions_per_guild
+        if await self.storage.count_guild_subscriptions(guild_id) >= limit:
+            raise InvalidInput(
+                f"This server already has {limit} subscriptions, the most allowed; "
+                "remove one with /feeds remove first."
+            )
+        now = self.clock.now()
+        feed_url, parsed = await resolve_feed(
+            self.fetcher, checked_url, now, max_items=self.config.feeds.max_items
+        )
+        if not parsed.items:
+            log.info("Feed %s has no items yet", feed_url)
+        existing = await self.storage.feed_by_url(feed_url)
+        if existing is not None:
+            for other in await self.storage.feed_subscriptions(existing.id, active_only=False):
+                if other.channel_id == channel.id:
+                    raise InvalidInput(self._duplicate_message(other, existing, channel))
+        feed = await self.storage.add_feed(
+            feed_url,
+            now=now,
+            title=parsed.title,
+            site_url=parsed.site_url or "",
+            icon_url=parsed.icon_url or "",
+            interval_seconds=interval,
+        )
+        if interval is not None and feed.interval_seconds != interval:
+            await self.storage.set_feed_interval(feed.id, interval)
+        new = NewSubscription(
+            guild_id=guild_id,
+            channel_id=channel.id,
+            feed_id=feed.id,
+            format=format_name,
+            mention_role_id=options.mention_role_id,
+            include_filter=include,
+            exclude_filter=exclude,
+            template=template,
+            auto_thread=bool(options.auto_thread),
+            created_by=user_id,
+        )
+        subscription = await self.storage.add_subscription(new, now=now)
+        if subscription is None:  # another moderator added the same one a moment ago
+            raise InvalidInput(self._duplicate_message(None, feed, channel))
+        await self.record(
+            guild_id,
+            user_id,
+            "feed.add",
+            f"subscription {subscription.id}: {feed_url} → #{channel.name} ({format_name})",
+        )
+        if self.seed_subscription is not None:
+            await self.seed_subscription(subscription)
+        self.wake()
+        preview = None
+        if parsed.items:
+            tz = await self._timezone(guild_id)
+            article = announcement_article(PREVIEW_OUTBOX_ID, parsed.items[0], parsed)
+            preview = render_plan(
+                article, subscription_view(subscription, timezone=tz), outbox_id=PREVIEW_OUTBOX_ID
+            )
+        feed = await self.storage.feed(feed.id) or feed
+        return AddResult(subscription, feed, len(parsed.items), preview)
+
+    @staticmethod
+    def _duplicate_message(other: Subscription | None, feed: Feed, channel: ChannelInfo) -> str:
+        number = f" (subscription {other.id})" if other is not None else ""
+        return (
+            f"{shown(feed.display_name)} already goes to #{shown(channel.name, 100)}{number}; "
+            "nothing was added. Use /feeds edit to change it."
+        )
+
+    # -- list, remove, edit, pause, resume ------------------------------------------------------
+
+    async def subscriptions(self, guild_id: int) -> list[SubscriptionSummary]:
+        """This guild's subscriptions with their feeds, oldest first."""
+        result = []
+        for subscription in await self.storage.guild_subscriptions(guild_id):
+            feed = await self.storage.feed(subscription.feed_id)
+            assert feed is not None
+            result.append(SubscriptionSummary(subscription, feed))
+        return result
+
+    async def choices(
+        self, guild_id: int, current: str, *, limit: int = 25
+    ) -> list[tuple[str, int]]:
+        """Autocomplete: (label, id) of this guild's subscriptions matching `current`."""
+        needle = current.strip().lower()
+        found = []
+        for item in await self.subscriptions(guild_id):
+            label = f"#{item.subscription.id} {item.feed.display_name}"
+            if needle and needle not in label.lower():
+                continue
+            found.append((clean_text(label, single_line=True)[:100], item.subscription.id))
+        return found[:limit]
+
+    async def remove(
+        self, guild_id: int, user_id: int, subscription_id: int
+    ) -> SubscriptionSummary:
+        """Delete one of this guild's subscriptions (its pending deliveries go with it)."""
+        subscription, feed = await self._own(guild_id, subscription_id)
+        await self.storage.remove_subscription(subscription.id)
+        await self.record(
+            guild_id, user_id, "feed.remove", f"subscription {subscription.id}: {feed.url}"
+        )
+        return SubscriptionSummary(subscription, feed)
+
+    async def edit(
+        self,
+        guild_id: int,
+        user_id: int,
+        subscription_id: int,
+        options: SubscriptionOptions,
+        channel: ChannelInfo | None = None,
+    ) -> SubscriptionSummary:
+        """Change a subscription's format, mention, filters, template, thread or interval.
+
+        `channel` describes the subscription's channel, to check a new format fits it.
+        """
+        subscription, feed = await self._own(guild_id, subscription_id)
+        changes: dict[str, object] = {}
+        if options.format is not None:
+            changes["format"] = validate_format(options.format)
+        if options.include is not None:
+            changes["include_filter"] = validate_filter(options.include, "include")
+        if options.exclude is not None:
+            changes["exclude_filter"] = validate_filter(options.exclude, "exclude")
+        if options.template is not None:
+            changes["template"] = (
+                validate_template_text(options.template) if options.template.strip() else ""
+            )
+        if options.mention_role_id is not None:
+            changes["mention_role_id"] = options.mention_role_id
+        elif options.clear_mention:
+            changes["mention_role_id"] = None
+        if options.auto_thread is not None:
+            changes["auto_thread"] = options.auto_thread
+        interval = (
+            validate_interval(options.interval_seconds, self.config)
+            if options.interval_seconds is not None
+            else None
+        )
+        if not changes and interval is None:
+            raise InvalidInput("Nothing to change: give at least one option to /feeds edit.")
+        if channel is not None and ("format" in changes or "auto_thread" in changes):
+            check_channel_fit(
+                str(changes.get("format", subscription.format)),
+                channel,
+                auto_thread=bool(changes.get("auto_thread", subscription.auto_thread)),
+            )
+        await self.storage.update_subscription(subscription.id, **changes)
+        if interval is not None:
+            await self.storage.set_feed_interval(feed.id, interval)
+        described = ", ".join(f"{name}={value!r}" for name, value in changes.items())
+        if interval is not None:
+            described = ", ".join(filter(None, [described, f"interval={interval}"]))
+        await self.record(
+            guild_id, user_id, "feed.edit", f"subscription {subscription.id}: {described}"
+        )
+        updated, feed = await self._own(guild_id, subscription.id)
+        return SubscriptionSummary(updated, feed)
+
+    async def pause(self, guild_id: int, user_id: int, subscription_id: int) -> SubscriptionSummary:
+        """Stop announcing a subscription until it is resumed."""
+        subscription, feed = await self._own(guild_id, subscription_id)
+        if subscription.paused:
+            raise InvalidInput(f"Subscription {subscription.id} is already paused.")
+        await self.storage.set_paused(subscription.id, True, "paused by a moderator")
+        await self.record(guild_id, user_id, "feed.pause", f"subscription {subscription.id}")
+        updated, feed = await self._own(guild_id, subscription.id)
+        return SubscriptionSummary(updated, feed)
+
+    async def resume(
+        self, guild_id: int, user_id: int, subscription_id: int
+    ) -> tuple[SubscriptionSummary, int]:
+        """Resume (also after a failure pause): check the feed now, retry failed deliveries.
+
+        Returns the subscription and how many failed deliveries will be tried again.
+        """
+        subscription, feed = await self._own(guild_id, subscription_id)
+        await self.storage.set_paused(subscription.id, False)
+        retried = await self.storage.retry_now(subscription.id, feed.id, now=self.clock.now())
+        await self.record(
+            guild_id,
+            user_id,
+            "feed.resume",
+            f"subscription {subscription.id} (retrying {retried} failed deliveries)",
+        )
+        self.wake()
+        updated, feed = await self._own(guild_id, subscription.id)
+        return SubscriptionSummary(updated, feed), retried
+
+    # -- preview and status ---------------------------------------------------------------------
+
+    async def preview(self, guild_id: int, subscription_id: int) -> MessagePlan:
+        """The feed's newest item rendered exactly as this subscription would post it."""
+        subscription, feed = await self._own(guild_id, subscription_id)
+        view = subscription_view(subscription, timezone=await self._timezone(guild_id))
+        article_id = await self.storage.newest_feed_article_id(feed.id)
+        if article_id is not None:
+            archived = await self.storage.archived_article(article_id=article_id)
+            assert archived is not None
+            article = AnnouncementArticle(
+                id=archived.id,
+                title=archived.title,
+                url=archived.url,
+                author=archived.author,
+                published=archived.published,
+                categories=archived.categories,
+                standfirst=archived.description,
+                excerpt=archived.excerpt,
+                text=archived.text,
+                image_url=archived.image_url or None,
+                site_name=archived.site_name,
+                feed_title=feed.title,
+                feed_icon_url=feed.icon_url or None,
+            )
+            return render_plan(article, view, outbox_id=PREVIEW_OUTBOX_ID)
+        parsed = await self._fetch_live(feed)
+        if not parsed.items:
+            raise NotFound(
+                f"{shown(feed.display_name)} has no items yet, so there is nothing to preview."
+            )
+        article = announcement_article(PREVIEW_OUTBOX_ID, parsed.items[0], parsed)
+        return render_plan(article, view, outbox_id=PREVIEW_OUTBOX_ID)
+
+    async def _fetch_live(self, feed: Feed) -> ParsedFeed:
+        now = self.clock.now()
+        result = await self.fetcher.fetch(feed.url, kind="feed", now=now)
+        return parse_feed(
+            result.body or b"",
+            url=result.url,
+            headers=result.headers,
+            now=now,
+            max_items=self.config.feeds.max_items,
+        )
+
+    async def status(self, guild_id: int, subscription_id: int | None = None) -> list[Health]:
+        """Health of one subscription, or of all of this guild's."""
+        if subscription_id is not None:
+            pairs = [await self._own(guild_id, subscription_id)]
+        else:
+            pairs = [(s.subscription, s.feed) for s in await self.subscriptions(guild_id)]
+        counts = await self.storage.delivery_counts(guild_id)
+        health = []
+        for subscription, feed in pairs:
+            mine = counts.get(subscription.id, {})
+            error = None
+            if mine.get("failed"):
+                error = await self.storage.last_delivery_error(subscription.id)
+            health.append(
+                Health(
+                    subscription,
+                    feed,
+                    pending=mine.get("pending", 0) + mine.get("claimed", 0),
+                    failed=mine.get("failed", 0),
+                    sent=mine.get("sent", 0),
+                    last_delivery_error=error,
+                )
+            )
+        return health
+
+    # -- settings -------------------------------------------------------------------------------
+
+    async def settings(self, guild_id: int) -> GuildSettings:
+        """The guild's settings."""
+        return await self.storage.guild_settings(guild_id)
+
+    async def set_log_channel(
+        self, guild_id: int, user_id: int, channel_id: int | None
+    ) -> GuildSettings:
+        """Where configuration changes and feed alerts are posted (None: nowhere)."""
+        return await self._update(
+            guild_id, user_id, "settings.log-channel", log_channel_id=channel_id
+        )
+
+    async def set_timezone(self, guild_id: int, user_id: int, name: str) -> GuildSettings:
+        """The time zone dates are shown in; InvalidInput unless it is an IANA name."""
+        name = name.strip()
+        validate_timezone(name)
+        return await self._update(guild_id, user_id, "settings.timezone", timezone=name)
+
+    async def set_moderator_role(
+        self, guild_id: int, user_id: int, role_id: int | None
+    ) -> GuildSettings:
+        """A role that may use moderator commands besides Manage Server (None: only them)."""
+        return await self._update(
+            guild_id, user_id, "settings.moderator-role", moderator_role_id=role_id
+        )
+
+    async def _update(
+        self, guild_id: int, user_id: int, action: str, **changes: object
+    ) -> GuildSettings:
+        current = await self.storage.guild_settings(guild_id)
+        updated = replace(current, **changes)  # type: ignore[arg-type]
+        await self.storage.update_guild_settings(updated, now=self.clock.now())
+        described = ", ".join(f"{key}={value!r}" for key, value in changes.items())
+        await self.record(guild_id, user_id, action, described)
+        return updated
+
+
+__all__ = [
+    "DEFAULT_TEMPLATE",
+    "AddResult",
+    "Change",
+    "ChannelInfo",
+    "FeedAdmin",
+    "Health",
+    "SubscriptionOptions",
+    "SubscriptionSummary",
+    "check_channel_fit",
+    "may_moderate",
+    "shown",
+    "timezone_choices",
+]

@@ -1,0 +1,190 @@
+"""`/feeds why`: the fate of one article in one guild, in words.
+
+The outbox keeps one row per (subscription, article) with its `state` and `reason`; feed entries
+say when a feed first showed the article. `explain` turns those facts into sentences (pure);
+`Diagnoser.why` gathers them for a guild, never looking at other guilds' subscriptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.announce.template import format_date
+from bot.clock import Clock
+from bot.config import Config
+from bot.errors import InvalidInput
+from bot.feeds import canonical_url
+from bot.models import Feed, Subscription
+from bot.services.admin import MAX_URL_CHARS, shown
+from bot.storage import Storage
+from bot.storage._admin import ArchivedArticle, DeliveryRecord, Sighting
+
+DATE_FORMAT = "%d %B %Y %H:%M %Z"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The answer to /feeds why: a verdict per subscription, most decisive first."""
+
+    url: str
+    title: str
+    lines: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        """The whole answer as one message body."""
+        return "\n".join(self.lines)
+
+
+def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
+    """The web link to a Discord message."""
+    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+
+
+def _skip_reason(reason: str, config: Config) -> str:
+    """What a skipped row's stored reason means, as a sentence fragment."""
+    if reason.startswith("filtered:"):
+        rule = reason.removeprefix("filtered:").strip()
+        return f"was filtered out by the rule {shown(rule)}"
+    if reason == "too-old":
+        days = f"{config.announcements.max_age_days:g}"
+        return f"was too old to announce (published more than {days} days before it was seen)"
+    if reason == "held-back":
+        return (
+            "was held back by the backlog policy: the feed showed more new items at once than "
+            f"the {config.announcements.max_new_per_poll} announced per check"
+        )
+    if reason == "backlog":
+        return "was part of the feed's backlog when the subscription started, so it was not posted"
+    return f"was skipped ({shown(reason)})"
+
+
+def explain(
+    *,
+    guild_id: int,
+    url: str,
+    article: ArchivedArticle | None,
+    sightings: Sequence[Sighting],
+    deliveries: Sequence[DeliveryRecord],
+    subscriptions: Sequence[tuple[Subscription, Feed]],
+    timezone: str,
+    config: Config,
+) -> Explanation:
+    """The fate of one article for a guild, from its sightings and delivery rows. Pure."""
+
+    def when(moment: datetime) -> str:
+        return format_date(moment, timezone, DATE_FORMAT)
+
+    shown_url = shown(url, 300)
+    if article is None or (not sightings and not deliveries):
+        return Explanation(
+            url,
+            "",
+            (
+                f"Paperboy has never seen {shown_url} in any feed this server subscribes to. "
+                "Check that the article's feed is subscribed (/feeds list) and that the article "
+                "is in it.",
+            ),
+        )
+    title = shown(article.title or article.url)
+    lines: list[str] = []
+    for sighting in sightings:
+        lines.append(
+            f"Seen in the feed {shown(sighting.feed_title or sighting.feed_url)} "
+            f"on {when(sighting.first_seen)}."
+        )
+    by_subscription = {record.subscription_id: record for record in deliveries}
+    sent_channels = {r.channel_id: r for r in deliveries if r.state == "sent"}
+    seen_feeds = {s.feed_id: s for s in sightings}
+    for subscription, feed in subscriptions:
+        record = by_subscription.get(subscription.id)
+        where = f"<#{subscription.channel_id}> (subscription {subscription.id})"
+        if record is None:
+            seen = seen_feeds.get(feed.id)
+            if seen is None:
+                continue
+            other = sent_channels.get(subscription.channel_id)
+            if other is not None:
+                lines.append(
+                    f"In {where}: not posted again, because it was already posted in that "
+                    f"channel through subscription {other.subscription_id}."
+                )
+            elif subscription.created_at >= seen.first_seen:
+                lines.append(
+                    f"In {where}: it was already in the feed when the subscription was created "
+                    f"on {when(subscription.created_at)}, so it counted as backlog."
+                )
+            else:
+                lines.append(
+                    f"In {where}: no delivery was planned; it was seen on the feed's first "
+                    "check (which only records what is already there), or while the "
+                    "subscription was paused or inactive."
+                )
+            continue
+        if record.state == "sent":
+            moment = when(record.sent_at) if record.sent_at else "an unrecorded time"
+            link = (
+                f": {message_link(guild_id, record.channel_id, record.message_id)}"
+                if record.message_id
+                else "."
+            )
+            lines.append(f"Delivered to {where} on {moment}{link}")
+        elif record.state == "failed":
+            attempts = f"{record.attempts} attempt{'s' if record.attempts != 1 else ''}"
+            lines.append(
+                f"Failed in {where} after {attempts}: {shown(record.reason or 'no reason kept')}. "
+                "/feeds resume retries it."
+            )
+        elif record.state in ("pending", "claimed"):
+            lines.append(f"Waiting to be posted in {where} (queued on {when(record.created_at)}).")
+        else:
+            lines.append(f"In {where}: it {_skip_reason(record.reason, config)}.")
+    return Explanation(url, title, tuple(lines))
+
+
+class Diagnoser:
+    """Answers /feeds why from the archive and the outbox."""
+
+    def __init__(self, storage: Storage, config: Config, clock: Clock) -> None:
+        self.storage = storage
+        self.config = config
+        self.clock = clock
+
+    async def why(self, guild_id: int, url: str) -> Explanation:
+        """Explain what happened to the article at `url` in this guild."""
+        url = url.strip()
+        if not url:
+            raise InvalidInput("Give the address of an article.")
+        if len(url) > MAX_URL_CHARS:
+            raise InvalidInput(
+                f"That address is {len(url):,} characters; at most {MAX_URL_CHARS:,}."
+            )
+        if not url.lower().startswith(("http://", "https://")):
+            raise InvalidInput("Give the full address of an article, starting with https://.")
+        key = canonical_url(url)
+        article = await self.storage.archived_article(url=key)
+        if article is None and key != url:
+            article = await self.storage.archived_article(url=url)
+        sightings: list[Sighting] = []
+        deliveries: list[DeliveryRecord] = []
+        pairs: list[tuple[Subscription, Feed]] = []
+        if article is not None:
+            sightings = await self.storage.article_sightings(article.id, guild_id)
+            deliveries = await self.storage.article_deliveries(article.id, guild_id)
+            for subscription in await self.storage.guild_subscriptions(guild_id):
+                feed = await self.storage.feed(subscription.feed_id)
+                assert feed is not None
+                pairs.append((subscription, feed))
+        settings = await self.storage.guild_settings(guild_id)
+        return explain(
+            guild_id=guild_id,
+            url=url,
+            article=article,
+            sightings=sightings,
+            deliveries=deliveries,
+            subscriptions=pairs,
+            timezone=settings.timezone,
+            config=self.config,
+        )
