@@ -215,7 +215,13 @@ class AdminStore(Database):
                 await conn.execute(
                     "INSERT INTO feeds (url, title, interval_seconds, next_check_at, created_at) "
                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING",
-                    (item.feed_url, item.feed_title, item.interval_seconds, to_iso(now), to_iso(now)),
+                    (
+                        item.feed_url,
+                        item.feed_title,
+                        item.interval_seconds,
+                        to_iso(now),
+                        to_iso(now),
+                    ),
                 )
                 async with conn.execute(
                     "SELECT id FROM feeds WHERE url = ?", (item.feed_url,)
