@@ -1,0 +1,1 @@
+"""Hardening: a catalogue of hostile inputs and faults, each a test (see docs/SECURITY-DRAFT.md)."""

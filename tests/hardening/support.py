@@ -1,0 +1,185 @@
+"""Shared tools of the hardening catalogue: an event-loop watchdog, servers, output checks."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot.announce.render import (
+    FORMATS,
+    AnnouncementArticle,
+    MessagePlan,
+    SubscriptionView,
+    plan_violations,
+    render_plan,
+)
+from bot.feeds import ParsedFeed, ParsedItem
+
+NOW = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+SOAK = os.environ.get("PAPERBOY_SOAK") == "1"
+"""Long variants run only with PAPERBOY_SOAK=1 (see docs/SECURITY-DRAFT.md)."""
+
+MAX_LOOP_GAP_SECONDS = 0.1
+"""The event loop must never be held longer than this by hostile input (the issue's ~100 ms)."""
+LOOP_GAP_ALLOWANCE_SECONDS = 0.05
+"""Added to the bound for the scheduling noise of a shared 2-core machine."""
+
+# C0/C1 controls except tab and newline, DEL, bidi overrides and isolates, BOM and
+# interlinear annotation characters: what clean_text promises never to let through.
+FORBIDDEN_CHARACTERS = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\ufff9-\ufffb]"
+)
+
+
+class LoopWatch:
+    """A ticker task that records the largest gap between its wake-ups while work runs.
+
+    The ticker asks to wake every `interval` seconds; any extra delay is time the loop was held
+    by someone else (a blocking call). `max_gap` is the longest time between two wake-ups.
+    """
+
+    def __init__(self, interval: float = 0.005) -> None:
+        self.interval = interval
+        self.max_gap = 0.0
+        self.ticks = 0
+        self._task: asyncio.Task[None] | None = None
+        self._last = 0.0
+        self._started = asyncio.Event()
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._last = loop.time()
+        self._started.set()
+        while True:
+            await asyncio.sleep(self.interval)  # the ticker's own period, not synchronisation
+            current = loop.time()
+            self.max_gap = max(self.max_gap, current - self._last)
+            self.ticks += 1
+            self._last = current
+
+    async def __aenter__(self) -> LoopWatch:
+        self._task = asyncio.create_task(self._tick())
+        await self._started.wait()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        # Count the gap up to now too: the last blocking call may not have been followed by a tick.
+        now = asyncio.get_running_loop().time()
+        self.max_gap = max(self.max_gap, now - self._last)
+        self._task.cancel()
+        with suppress(asyncio.CancelledError):
+            await self._task
+
+    def assert_responsive(self, bound: float = MAX_LOOP_GAP_SECONDS) -> None:
+        """Fail if the loop was ever held longer than `bound` (plus the machine allowance)."""
+        assert self.ticks > 0, "the ticker never ran: the work blocked the loop throughout"
+        limit = bound + LOOP_GAP_ALLOWANCE_SECONDS
+        assert self.max_gap <= limit, (
+            f"the event loop was blocked for {self.max_gap * 1000:.0f} ms "
+            f"(bound {limit * 1000:.0f} ms)"
+        )
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@asynccontextmanager
+async def web_server(routes: dict[str, Handler]) -> AsyncIterator[str]:
+    """An aiohttp server on 127.0.0.1 serving `routes` ('{tail:.*}' patterns allowed)."""
+    app = web.Application()
+    for path, handler in routes.items():
+        app.router.add_get(path, handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+def strings_of(value: Any, name: str = "") -> list[tuple[str, str]]:
+    """Every (field name, string) inside a dataclass tree."""
+    if isinstance(value, str):
+        return [(name, value)]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [
+            pair
+            for f in dataclasses.fields(value)
+            for pair in strings_of(getattr(value, f.name), f.name)
+        ]
+    if isinstance(value, tuple | list):
+        return [pair for inner in value for pair in strings_of(inner, name)]
+    return []
+
+
+def text_problems(value: Any) -> list[str]:
+    """Strings that are not valid Unicode text or that carry forbidden characters."""
+    problems = []
+    for name, text in strings_of(value):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            problems.append(f"{name}: not encodable as UTF-8: {text[:80]!r}")
+            continue
+        found = FORBIDDEN_CHARACTERS.search(text)
+        if found:
+            problems.append(f"{name}: forbidden character {found.group()!r} in {text[:80]!r}")
+    return problems
+
+
+def announcement_of(item: ParsedItem, feed: ParsedFeed, article_id: int = 1) -> AnnouncementArticle:
+    """The announcement the poller would build from a freshly parsed item."""
+    return AnnouncementArticle(
+        id=article_id,
+        title=item.title,
+        url=item.url or "",
+        author=item.author or "",
+        published=item.published,
+        categories=item.categories,
+        excerpt=item.summary,
+        text=item.content_html,
+        image_url=item.image_url,
+        feed_title=feed.title,
+        feed_icon_url=feed.icon_url,
+    )
+
+
+def render_everywhere(
+    article: AnnouncementArticle, role_id: int | None = 4242
+) -> list[MessagePlan]:
+    """The article rendered in every announcement format, threaded and not."""
+    plans = []
+    for index, fmt in enumerate(FORMATS):
+        view = SubscriptionView(id=index + 1, format=fmt, mention_role_id=role_id,
+                                auto_thread=index % 2 == 0)  # fmt: skip
+        plans.append(render_plan(article, view, outbox_id=1000 + index))
+    return plans
+
+
+def plan_problems(plan: MessagePlan, role_id: int | None = 4242) -> list[str]:
+    """Limit violations, bad text and any mention the plan could ping beyond its own role."""
+    problems = plan_violations(plan) + text_problems(plan)
+    allowed = {role_id} if role_id is not None else set()
+    if not set(plan.allowed_role_ids) <= allowed:
+        problems.append(f"allows roles {plan.allowed_role_ids}, only {allowed} configured")
+    for name, text in strings_of(plan):
+        lowered = text.lower()
+        if "@everyone" in lowered or "@here" in lowered:
+            problems.append(f"{name} spells a mass mention: {text[:80]!r}")
+        for found in re.finditer(r"<@[!&]?(\d+)>|<#\d+>", text):
+            if found.group(0) != f"<@&{role_id}>":
+                problems.append(f"{name} holds a live mention {found.group(0)!r}")
+    return problems
