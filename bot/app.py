@@ -12,6 +12,9 @@ import aiohttp
 
 from bot.clock import Clock, SystemClock
 from bot.config import Config
+from bot.fetch import Fetcher, make_session
+from bot.ingest.archiver import Archiver
+from bot.ingest.poller import NewArticlesEvent, Poller
 from bot.storage import Storage
 from bot.tasks import TaskOwner
 
@@ -26,7 +29,15 @@ class App:
     clock: Clock
     storage: Storage
     http: aiohttp.ClientSession
+    fetcher: Fetcher
+    poller: Poller
+    archiver: Archiver
     tasks: TaskOwner = field(default_factory=TaskOwner)
+
+    def start_background(self) -> None:
+        """Start polling and archiving; `close()` stops them."""
+        self.tasks.spawn(self.poller.run(), name="poller")
+        self.tasks.spawn(self.archiver.run(), name="archiver")
 
     async def close(self) -> None:
         """Stop background work, then release the HTTP session and the database."""
@@ -36,9 +47,8 @@ class App:
 
 
 async def open_app(config: Config, *, clock: Clock | None = None) -> App:
-    """Open the database and HTTP session; if anything fails half-way, close what was opened."""
-    from bot.fetch import make_session
-
+    """Build everything; if anything fails half-way, close what was opened."""
+    clock = clock or SystemClock()
     storage = await Storage.open(
         config.database.path, busy_timeout_ms=config.database.busy_timeout_ms
     )
@@ -47,4 +57,20 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
     except BaseException:
         await storage.close()
         raise
-    return App(config=config, clock=clock or SystemClock(), storage=storage, http=http)
+    fetcher = Fetcher(http, config.fetch)
+    poller = Poller(storage, fetcher, config, clock)
+    archiver = Archiver(storage, fetcher, config, clock)
+
+    async def wake_archiver(event: NewArticlesEvent) -> None:
+        archiver.wake()
+
+    poller.on_new_articles.append(wake_archiver)
+    return App(
+        config=config,
+        clock=clock,
+        storage=storage,
+        http=http,
+        fetcher=fetcher,
+        poller=poller,
+        archiver=archiver,
+    )

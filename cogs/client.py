@@ -102,6 +102,7 @@ class PaperboyBot(commands.Bot):
         if self.config.bot.sync_commands:
             synced = await self.tree.sync()
             log.info("Synced %d application commands", len(synced))
+        self.app.start_background()
         if self.application_id:
             log.info("Invite Paperboy with: %s", invite_url(self.application_id))
 
