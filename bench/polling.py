@@ -1,0 +1,311 @@
+"""Polling throughput: one full cycle over N feeds, Paperboy's poller against the naive loop.
+
+    .venv/bin/python -m bench.polling --feeds 1000 10000      # full
+    .venv/bin/python -m bench.polling --smoke                 # seconds
+
+The feed farm (`bench.feedserver`) runs in its own process. Paperboy runs in another: a real
+database file, the real Fetcher (one session, conditional GET, per-host limits) and the real
+Poller with one subscription per feed. Its first cycle seeds every feed (all 200s, 20 items
+each); then each measured cycle has 10% of feeds with a new item and 90% answering 304. Feeds are
+spread over N/10 host names (all 127.0.0.1), since real feeds live on many hosts.
+
+The baseline is the loop many bots use: fetch every feed in turn without validators and parse it
+in full with feedparser each time. It runs in a third process on a subset and is extrapolated
+linearly to N (it is strictly sequential, so time scales with the number of feeds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.feedserver import FarmResolver, control, farm_process, feed_url
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+HOSTS_PER_FEED = 0.1
+CYCLE_ADVANCE_SECONDS = 400.0
+"""The fake clock moves this far between cycles: past the 300 s interval plus its 10% jitter."""
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM) in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def reset_peak_rss() -> None:
+    """Start a new VmHWM window (Linux: writing 5 to clear_refs resets the peak)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass  # not Linux, or not allowed: the peak then covers the whole process
+
+
+def cpu_seconds() -> float:
+    """User plus system CPU of this process, all threads (aiosqlite's included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def host_count(feeds: int) -> int:
+    """How many host names the feeds are spread over."""
+    return max(1, int(feeds * HOSTS_PER_FEED))
+
+
+# ---------------------------------------------------------------- Paperboy's side
+async def _poll_cycle(poller: Any) -> tuple[int, int]:
+    """Poll until nothing is due (poll_due takes at most 1,000 feeds a round); (polled, errors)."""
+    polled = errors = 0
+    while True:
+        report = await poller.poll_due()
+        if report.polled == 0:
+            return polled, errors
+        polled += report.polled
+        errors += len(report.failed)
+
+
+async def paperboy_worker(feeds: int, port: int, cycles: int, folder: Path) -> dict[str, Any]:
+    """Seed N feeds, then measure `cycles` cycles; runs in its own process."""
+    from bot.clock import FakeClock
+    from bot.config import from_mapping
+    from bot.fetch import Fetcher, make_session
+    from bot.ingest.poller import Poller
+    from bot.models import NewSubscription
+    from bot.storage import Storage
+
+    config = from_mapping(
+        {"database": {"path": str(folder / "poll.db")}, "fetch": {"allow_private_addresses": True}}
+    )
+    clock = FakeClock(datetime.now(UTC))
+    storage = await Storage.open(config.database.path)
+    session = make_session(config.fetch, "Paperboy-bench", resolver=FarmResolver())
+    try:
+        hosts = host_count(feeds)
+        started = time.perf_counter()
+        for index in range(feeds):
+            feed = await storage.add_feed(feed_url(port, index, hosts=hosts), now=clock.now())
+            await storage.add_subscription(
+                NewSubscription(
+                    guild_id=1000 + index // 100,
+                    channel_id=5000 + index // 10,
+                    feed_id=feed.id,
+                    format="embed",
+                ),
+                now=clock.now(),
+            )
+        setup_seconds = time.perf_counter() - started
+        poller = Poller(storage, Fetcher(session, config.fetch), config, clock)
+        await control(port, "cycle", n=0)
+        cpu, wall = cpu_seconds(), time.perf_counter()
+        seeded, seed_errors = await _poll_cycle(poller)
+        seed = {
+            "wall_s": round(time.perf_counter() - wall, 2),
+            "cpu_s": round(cpu_seconds() - cpu, 2),
+            "polled": seeded,
+            "errors": seed_errors,
+            "peak_rss_mb": peak_rss_mb(),
+        }
+        runs = []
+        for cycle in range(1, cycles + 1):
+            await control(port, "cycle", n=cycle)
+            clock.advance(CYCLE_ADVANCE_SECONDS)
+            reset_peak_rss()
+            cpu, wall = cpu_seconds(), time.perf_counter()
+            polled, errors = await _poll_cycle(poller)
+            wall_s, cpu_s = time.perf_counter() - wall, cpu_seconds() - cpu
+            served = await control(port, "stats")
+            changed = int(served.get("200", 0))
+            runs.append(
+                {
+                    "wall_s": wall_s,
+                    "cpu_s": cpu_s,
+                    "polled": polled,
+                    "errors": errors,
+                    "changed": changed,
+                    "not_modified": int(served.get("304", 0)),
+                    "cpu_ms_per_changed": 1000 * cpu_s / max(1, changed),
+                    "peak_rss_mb": peak_rss_mb(),
+                }
+            )
+        return {
+            "feeds": feeds,
+            "hosts": hosts,
+            "setup_s": round(setup_seconds, 1),
+            "seed": seed,
+            "cycles": runs,
+            "wall_s": round(statistics.median(r["wall_s"] for r in runs), 2),
+            "cpu_s": round(statistics.median(r["cpu_s"] for r in runs), 2),
+            "cpu_ms_per_changed": round(
+                statistics.median(r["cpu_ms_per_changed"] for r in runs), 2
+            ),
+            "errors": sum(r["errors"] for r in runs),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+            "peak_rss_with_seed_mb": max(seed["peak_rss_mb"], *(r["peak_rss_mb"] for r in runs)),
+        }
+    finally:
+        await session.close()
+        await storage.close()
+
+
+# ---------------------------------------------------------------- the naive baseline
+async def naive_worker(feeds: int, sample: int, port: int) -> dict[str, Any]:
+    """Fetch and fully parse `sample` feeds one after the other; extrapolate to `feeds`."""
+    import aiohttp
+    import feedparser
+
+    hosts = host_count(feeds)
+    seen: dict[str, set[str]] = {}
+    errors = 0
+    connector = aiohttp.TCPConnector(resolver=FarmResolver())
+    async with aiohttp.ClientSession(connector=connector) as session:
+        cpu, wall = cpu_seconds(), time.perf_counter()
+        for index in range(sample):
+            url = feed_url(port, index, hosts=hosts)
+            try:
+                async with session.get(url) as response:
+                    body = await response.read()
+                parsed = feedparser.parse(body)
+                seen.setdefault(url, set()).update(e.get("id", "") for e in parsed.entries)
+            except (aiohttp.ClientError, TimeoutError):
+                errors += 1
+        wall_s, cpu_s = time.perf_counter() - wall, cpu_seconds() - cpu
+    scale = feeds / sample
+    return {
+        "sample": sample,
+        "sample_wall_s": round(wall_s, 2),
+        "wall_s": round(wall_s * scale, 1),
+        "cpu_s": round(cpu_s * scale, 1),
+        "errors": errors,
+        "peak_rss_mb": peak_rss_mb(),
+        "extrapolated": sample < feeds,
+    }
+
+
+# ---------------------------------------------------------------- the driver
+def _worker(args: list[str], timeout: float) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.polling", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.polling {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+async def measure(feeds: int, *, cycles: int, naive_sample: int) -> dict[str, Any]:
+    """One farm, Paperboy's cycles, then the naive loop on a subset; each in its own process."""
+    async with farm_process(feeds) as port:
+        with tempfile.TemporaryDirectory(prefix="paperboy-bench-") as folder:
+            paperboy = await asyncio.to_thread(
+                _worker,
+                ["--worker", "paperboy", "--feeds", str(feeds), "--port", str(port)]
+                + ["--cycles", str(cycles), "--folder", folder],
+                3600,
+            )
+        naive = await asyncio.to_thread(
+            _worker,
+            ["--worker", "naive", "--feeds", str(feeds), "--port", str(port)]
+            + ["--sample", str(min(feeds, naive_sample))],
+            3600,
+        )
+    return {
+        "feeds": feeds,
+        "paperboy": paperboy,
+        "naive": naive,
+        "speedup": round(naive["wall_s"] / max(paperboy["wall_s"], 1e-9), 1),
+        "cpu_ratio": round(naive["cpu_s"] / max(paperboy["cpu_s"], 1e-9), 1),
+    }
+
+
+async def run(sizes: list[int], *, cycles: int, naive_sample: int) -> list[dict[str, Any]]:
+    """Measure every size in turn."""
+    return [await measure(n, cycles=cycles, naive_sample=naive_sample) for n in sizes]
+
+
+def summary_rows(results: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    """(benchmark, metric, value, target) rows for the combined table."""
+    rows = []
+    for result in results:
+        n, p, b = result["feeds"], result["paperboy"], result["naive"]
+        name = f"polling {n:,} feeds"
+        target = "<= 60 s" if n >= 10_000 else ""
+        rows += [
+            (name, "cycle wall (median)", f"{p['wall_s']} s", target),
+            (name, "cycle CPU (median)", f"{p['cpu_s']} s", ""),
+            (name, "CPU per changed feed", f"{p['cpu_ms_per_changed']} ms", ""),
+            (
+                name,
+                "peak RSS (cycle / incl. seed)",
+                f"{p['peak_rss_mb']} / {p['peak_rss_with_seed_mb']} MB",
+                "<= 300 MB" if n >= 10_000 else "",
+            ),
+            (name, "errors", str(p["errors"] + p["seed"]["errors"]), "0"),
+            (
+                name,
+                "seed cycle wall / CPU",
+                f"{p['seed']['wall_s']} s / {p['seed']['cpu_s']} s",
+                "",
+            ),
+            (
+                name,
+                "naive loop wall" + (f" (from {b['sample']})" if b["extrapolated"] else ""),
+                f"{b['wall_s']} s",
+                "",
+            ),
+            (
+                name,
+                "speed-up vs naive (wall / CPU)",
+                f"{result['speedup']}x / {result['cpu_ratio']}x",
+                "",
+            ),
+        ]
+    return rows
+
+
+def main() -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="100 feeds, 1 cycle")
+    parser.add_argument("--feeds", type=int, nargs="*", default=[1000, 10_000])
+    parser.add_argument("--cycles", type=int, default=3)
+    parser.add_argument("--naive-sample", type=int, default=500)
+    parser.add_argument("--worker", choices=("paperboy", "naive"), help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--sample", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker == "paperboy":
+        result = asyncio.run(paperboy_worker(args.feeds[0], args.port, args.cycles, args.folder))
+        print(json.dumps(result))
+        return
+    if args.worker == "naive":
+        print(json.dumps(asyncio.run(naive_worker(args.feeds[0], args.sample, args.port))))
+        return
+    sizes, cycles, sample = args.feeds, args.cycles, args.naive_sample
+    if args.smoke:
+        sizes, cycles, sample = [100], 1, 20
+    results = asyncio.run(run(sizes, cycles=cycles, naive_sample=sample))
+    for row in summary_rows(results):
+        print(" | ".join(row))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
