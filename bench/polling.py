@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import resource
 import statistics
@@ -47,10 +48,9 @@ def peak_rss_mb() -> float:
 
 def reset_peak_rss() -> None:
     """Start a new VmHWM window (Linux: writing 5 to clear_refs resets the peak)."""
-    try:
+    # Not Linux, or not allowed: the peak then covers the whole process.
+    with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass  # not Linux, or not allowed: the peak then covers the whole process
 
 
 def cpu_seconds() -> float:
@@ -215,14 +215,18 @@ async def measure(feeds: int, *, cycles: int, naive_sample: int) -> dict[str, An
         with tempfile.TemporaryDirectory(prefix="paperboy-bench-") as folder:
             paperboy = await asyncio.to_thread(
                 _worker,
-                ["--worker", "paperboy", "--feeds", str(feeds), "--port", str(port)]
-                + ["--cycles", str(cycles), "--folder", folder],
+                [
+                    *("--worker", "paperboy", "--feeds", str(feeds), "--port", str(port)),
+                    *("--cycles", str(cycles), "--folder", folder),
+                ],
                 3600,
             )
         naive = await asyncio.to_thread(
             _worker,
-            ["--worker", "naive", "--feeds", str(feeds), "--port", str(port)]
-            + ["--sample", str(min(feeds, naive_sample))],
+            [
+                *("--worker", "naive", "--feeds", str(feeds), "--port", str(port)),
+                *("--sample", str(min(feeds, naive_sample))),
+            ],
             3600,
         )
     return {
