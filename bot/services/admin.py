@@ -38,7 +38,7 @@ PREVIEW_OUTBOX_ID = 0
 
 ChannelKind = Literal["text", "news", "forum", "thread", "other"]
 ChangeHook = Callable[["Change"], Awaitable[None]]
-SeedHook = Callable[[Subscription], Awaitable[object]]
+FeedHook = Callable[[int], Awaitable[object]]
 
 # Permission names as discord.py spells them, and how Discord's client labels them.
 PERMISSION_LABELS: dict[str, str] = {
@@ -246,9 +246,13 @@ class FeedAdmin:
         self.clock = clock
         self.wake_poller = wake_poller
         self.on_change: list[ChangeHook] = []
-        # CALL SITE for the delivery engineer's `seed_new_subscription`: set this hook to it so
-        # a new subscription announces its newest `backlog_count` items. None: nothing seeded.
-        self.seed_subscription: SeedHook | None = None
+        # Wiring points, set by whoever owns those services (None: that step is left out).
+        # `poll_feed(feed_id)`: the poller's first check of a new feed, so its items are known
+        # before the backlog is decided. `seed_subscription(subscription_id)`: the delivery
+        # service's `seed_new_subscription`. `wake_delivery()`: failed deliveries were retried.
+        self.poll_feed: FeedHook | None = None
+        self.seed_subscription: FeedHook | None = None
+        self.wake_delivery: Callable[[], None] | None = None
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -356,8 +360,10 @@ class FeedAdmin:
             "feed.add",
             f"subscription {subscription.id}: {feed_url} → #{channel.name} ({format_name})",
         )
+        if feed.last_success_at is None and self.poll_feed is not None:
+            await self.poll_feed(feed.id)
         if self.seed_subscription is not None:
-            await self.seed_subscription(subscription)
+            await self.seed_subscription(subscription.id)
         self.wake()
         preview = None
         if parsed.items:
@@ -494,6 +500,8 @@ class FeedAdmin:
             f"subscription {subscription.id} (retrying {retried} failed deliveries)",
         )
         self.wake()
+        if self.wake_delivery is not None:
+            self.wake_delivery()
         updated, feed = await self._own(guild_id, subscription.id)
         return SubscriptionSummary(updated, feed), retried
 
