@@ -1,0 +1,416 @@
+"""What members read: /summary, /related, /search and /latest, and their autocomplete.
+
+An article is named by a link (any public http(s) page, archived or not), by an autocomplete
+choice (`archive:<id>`), or for /related by any free text. Summaries of archived articles are
+cached per article and style in the database; summaries of other pages in a small memory cache,
+since the archive's cache is keyed by article.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from typing import Final
+
+import aiohttp
+
+from bot.articles import related as related_engine
+from bot.articles.extract import Extracted, extract_in_thread
+from bot.articles.llm import llm_summary
+from bot.articles.related import RelatedItem
+from bot.articles.summarize import STYLES, Kind, Style, clean_body, reading_minutes, summarize
+from bot.clock import Clock
+from bot.config import SummariesConfig
+from bot.errors import InvalidInput, NotFound, PaperboyError
+from bot.feeds import canonical_url
+from bot.fetch import Fetcher
+from bot.storage import Storage
+from bot.storage._related import ArticleRef, SearchHit
+from bot.textutil import clean_text
+
+ARCHIVE_PREFIX: Final = "archive:"
+SEARCH_PAGE_SIZE: Final = 5
+MAX_SEARCH_PAGE: Final = 50
+MAX_QUERY_CHARS: Final = 200
+DEFAULT_RELATED: Final = 5
+MAX_RELATED: Final = 10
+DEFAULT_LATEST: Final = 5
+MAX_LATEST: Final = 10
+MAX_CHOICES: Final = 25
+CHOICE_NAME_LIMIT: Final = 100
+PAGE_CACHE_SIZE: Final = 128
+EXTRACT_TIMEOUT_SECONDS: Final = 10.0
+SOURCE_LABELS: Final[dict[str, str]] = {
+    "publisher": "From the publisher",
+    "extractive": "Automatic summary",
+    "llm": "Automatic summary",
+}
+_ARCHIVE_TOKEN = re.compile(r"archive:(\d{1,18})")
+_LINK = re.compile(r"https?://[^\s<>\"'`|]+", re.IGNORECASE)
+# Punctuation that ends a sentence around a link rather than belonging to it.
+_TRAILING = ".,;:!?)]}>'\"»”’"
+
+
+@dataclass(frozen=True)
+class SummaryAnswer:
+    """A summary ready to show: the article it is of, its sentences and where they came from."""
+
+    title: str
+    url: str
+    sentences: tuple[str, ...]
+    kind: Kind
+    style: Style
+    reading_minutes: int
+    article_id: int | None
+    cached: bool
+
+    @property
+    def source_label(self) -> str:
+        """ "From the publisher" for the publisher's standfirst, else "Automatic summary"."""
+        return SOURCE_LABELS[self.kind]
+
+
+@dataclass(frozen=True)
+class RelatedAnswer:
+    """Related pieces from the archive for one article or text."""
+
+    source_title: str
+    items: tuple[RelatedItem, ...]
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of search results; `page` counts from 1."""
+
+    query: str
+    page: int
+    hits: tuple[SearchHit, ...]
+    has_more: bool
+
+
+@dataclass(frozen=True)
+class Choice:
+    """An autocomplete choice: a name shown (<= 100 characters) and the value sent back."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What an `article` option named: an archived article, a page to fetch, or free text."""
+
+    article_id: int | None = None
+    url: str | None = None
+    text: str | None = None
+
+
+def first_link(text: str) -> str | None:
+    """The first http(s) link in a message's text, without trailing punctuation, or None."""
+    for match in _LINK.finditer(text):
+        link = match.group(0).rstrip(_TRAILING)
+        # "<https://...>" is Discord's way to suppress an embed; the brackets are not the link.
+        if link.lower().startswith(("http://", "https://")) and len(link) > len("https://"):
+            return link
+    return None
+
+
+def choice_name(text: str) -> str:
+    """Text fit as an autocomplete choice name: one line, 1 to 100 characters."""
+    name = clean_text(text, single_line=True) or "Untitled article"
+    if len(name) > CHOICE_NAME_LIMIT:
+        name = name[: CHOICE_NAME_LIMIT - 1].rstrip() + "…"
+    return name
+
+
+def check_style(style: str) -> Style:
+    """The style named, or InvalidInput naming the choices."""
+    for known in STYLES:
+        if style == known:
+            return known
+    raise InvalidInput(f"Unknown summary style {style!r}; choose brief or key-points.")
+
+
+def clamp_count(count: int | None, default: int, most: int) -> int:
+    """A result count within 1..most (None means the default)."""
+    if count is None:
+        return default
+    return max(1, min(int(count), most))
+
+
+class ReaderService:
+    """Summaries, related pieces, search and latest articles for members; Discord-free."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        fetcher: Fetcher,
+        clock: Clock,
+        summaries: SummariesConfig,
+        http: aiohttp.ClientSession,
+        *,
+        extract_timeout: float = EXTRACT_TIMEOUT_SECONDS,
+    ) -> None:
+        self.storage = storage
+        self.fetcher = fetcher
+        self.clock = clock
+        self.summaries = summaries
+        self.http = http
+        self.extract_timeout = extract_timeout
+        self._page_cache: OrderedDict[tuple[str, str], SummaryAnswer] = OrderedDict()
+
+    # -- naming an article ----------------------------------------------------------------------
+
+    async def _target(self, raw: str, *, allow_text: bool) -> _Target:
+        text = clean_text(raw, single_line=True)
+        if not text:
+            raise InvalidInput("Name an article: paste its link or pick one from the list.")
+        token = _ARCHIVE_TOKEN.fullmatch(text)
+        if token:
+            return _Target(article_id=int(token.group(1)))
+        link = first_link(text)
+        if link is not None and (link == text or link == text.strip("<>")):
+            article_id = await self.storage.article_id_for_url(canonical_url(link))
+            if article_id is None:
+                article_id = await self.storage.article_id_for_url(link)
+            return _Target(article_id=article_id, url=link)
+        article_id = await self.storage.article_id_for_title(text)
+        if article_id is not None:
+            return _Target(article_id=article_id)
+        if allow_text:
+            return _Target(text=text[: MAX_QUERY_CHARS * 10])
+        raise InvalidInput(
+            "That is not a link to an article. Paste a link starting with https:// "
+            "or pick an article from the list."
+        )
+
+    async def _load_page(self, url: str) -> Extracted:
+        result = await self.fetcher.fetch(url, kind="page", now=self.clock.now())
+        if not result.body:
+            raise InvalidInput("That page is empty, so there is nothing to read.")
+        return await extract_in_thread(result.body, result.url, timeout=self.extract_timeout)
+
+    # -- /summary -------------------------------------------------------------------------------
+
+    async def cached_summary(self, article: str, style: str = "brief") -> SummaryAnswer | None:
+        """The summary if it is already known (answer at once), else None (defer, then summary)."""
+        chosen = check_style(style)
+        target = await self._target(article, allow_text=False)
+        if target.article_id is not None:
+            return await self._from_cache(target.article_id, chosen)
+        if target.url is not None:
+            return self._page_cache_get(target.url, chosen)
+        return None
+
+    async def summary(self, article: str, style: str = "brief") -> SummaryAnswer:
+        """Summarise an archived article or any public page; cached per article and style."""
+        chosen = check_style(style)
+        target = await self._target(article, allow_text=False)
+        if target.article_id is not None:
+            return await self._archived_summary(target.article_id, chosen, fallback_url=target.url)
+        assert target.url is not None
+        return await self._page_summary(target.url, chosen)
+
+    async def summary_of_archived(self, article_id: int, style: str = "brief") -> SummaryAnswer:
+        """Summarise an archived article by id (announcement buttons)."""
+        return await self._archived_summary(article_id, check_style(style), fallback_url=None)
+
+    async def _from_cache(self, article_id: int, style: Style) -> SummaryAnswer | None:
+        cached = await self.storage.get_cached_summary(article_id, style)
+        if cached is None:
+            return None
+        stored = await self.storage.article_text(article_id)
+        if stored is None:
+            return None
+        kind, sentences = cached
+        if kind not in SOURCE_LABELS or not sentences:
+            return None
+        return SummaryAnswer(
+            title=stored.title or stored.url,
+            url=stored.url,
+            sentences=sentences,
+            kind=kind,  # type: ignore[arg-type]  # checked against SOURCE_LABELS just above
+            style=style,
+            reading_minutes=reading_minutes(clean_body(stored.text or stored.excerpt)),
+            article_id=article_id,
+            cached=True,
+        )
+
+    async def _archived_summary(
+        self, article_id: int, style: Style, *, fallback_url: str | None
+    ) -> SummaryAnswer:
+        cached = await self._from_cache(article_id, style)
+        if cached is not None:
+            return cached
+        stored = await self.storage.article_text(article_id)
+        if stored is None:
+            if fallback_url is not None:
+                return await self._page_summary(fallback_url, style)
+            raise NotFound("That article is no longer in the archive.")
+        title, text, standfirst = stored.title, stored.text, stored.description
+        complete = bool(text.strip())
+        if not complete:
+            # Not archived in full yet: read the page now, and fall back to the feed's excerpt.
+            try:
+                page = await self._load_page(stored.url)
+                text, standfirst = page.text, standfirst or page.description
+                title = title or page.title
+            except PaperboyError:
+                text = stored.excerpt
+        made = await self._summarize(title, text, standfirst, style)
+        if complete:
+            await self.storage.put_cached_summary(
+                article_id, style, made.kind, made.sentences, self.clock.now()
+            )
+        return SummaryAnswer(
+            title=title or stored.url,
+            url=stored.url,
+            sentences=made.sentences,
+            kind=made.kind,
+            style=style,
+            reading_minutes=made.reading_minutes,
+            article_id=article_id,
+            cached=False,
+        )
+
+    async def _page_summary(self, url: str, style: Style) -> SummaryAnswer:
+        cached = self._page_cache_get(url, style)
+        if cached is not None:
+            return cached
+        page = await self._load_page(url)
+        made = await self._summarize(page.title, page.text, page.description, style)
+        answer = SummaryAnswer(
+            title=page.title or page.url,
+            url=page.url,
+            sentences=made.sentences,
+            kind=made.kind,
+            style=style,
+            reading_minutes=made.reading_minutes,
+            article_id=None,
+            cached=False,
+        )
+        self._page_cache[(url, style)] = answer
+        while len(self._page_cache) > PAGE_CACHE_SIZE:
+            self._page_cache.popitem(last=False)
+        return answer
+
+    def _page_cache_get(self, url: str, style: Style) -> SummaryAnswer | None:
+        found = self._page_cache.get((url, style))
+        if found is None:
+            return None
+        self._page_cache.move_to_end((url, style))
+        return replace(found, cached=True)
+
+    async def _summarize(self, title: str, text: str, standfirst: str, style: Style) -> _Made:
+        offline = summarize(title, text, standfirst=standfirst, style=style)
+        # The publisher's own standfirst beats any machine summary; the LLM is only ever optional
+        # and `llm_summary` falls back to the offline summary on any failure.
+        if offline.kind == "publisher" or self.summaries.backend != "openai":
+            return _Made(offline.sentences, offline.kind, offline.reading_minutes)
+        made = await llm_summary(
+            self.http, self.summaries, title, clean_body(text), style=style, standfirst=standfirst
+        )
+        return _Made(made.sentences, made.kind, made.reading_minutes)
+
+    # -- /related -------------------------------------------------------------------------------
+
+    async def related(self, article: str, count: int | None = None) -> RelatedAnswer:
+        """Related archived pieces for an archived article, any page, or free text."""
+        limit = clamp_count(count, DEFAULT_RELATED, MAX_RELATED)
+        target = await self._target(article, allow_text=True)
+        now = self.clock.now()
+        if target.article_id is not None:
+            return await self.related_to_archived(target.article_id, limit)
+        if target.url is not None:
+            page = await self._load_page(target.url)
+            items = await related_engine.related_to_text(
+                self.storage, page.title, page.text or page.description, limit=limit, now=now
+            )
+            return RelatedAnswer(page.title or page.url, tuple(items))
+        assert target.text is not None
+        items = await related_engine.related_to_text(
+            self.storage, "", target.text, limit=limit, now=now
+        )
+        return RelatedAnswer(f"“{target.text[:80]}”", tuple(items))
+
+    async def related_to_archived(self, article_id: int, count: int | None = None) -> RelatedAnswer:
+        """Related archived pieces for an archived article by id (announcement buttons)."""
+        limit = clamp_count(count, DEFAULT_RELATED, MAX_RELATED)
+        refs = await self.storage.article_refs([article_id])
+        if article_id not in refs:
+            raise NotFound("That article is no longer in the archive.")
+        items = await related_engine.related_to_article(
+            self.storage, article_id, limit=limit, now=self.clock.now()
+        )
+        return RelatedAnswer(refs[article_id].title or refs[article_id].url, tuple(items))
+
+    # -- /search and /latest --------------------------------------------------------------------
+
+    async def search(self, query: str, page: int | None = None) -> SearchPage:
+        """One page of full-text results; any text is safe, operators are read as words."""
+        text = clean_text(query, single_line=True)[:MAX_QUERY_CHARS]
+        if not re.search(r"\w", text):
+            raise InvalidInput("Type a word or two to search for.")
+        number = clamp_count(page, 1, MAX_SEARCH_PAGE)
+        offset = (number - 1) * SEARCH_PAGE_SIZE
+        hits = await self.storage.search_articles(text, limit=SEARCH_PAGE_SIZE + 1, offset=offset)
+        return SearchPage(
+            text, number, tuple(hits[:SEARCH_PAGE_SIZE]), len(hits) > SEARCH_PAGE_SIZE
+        )
+
+    async def latest(
+        self, guild_id: int, feed: str | None = None, count: int | None = None
+    ) -> list[ArticleRef]:
+        """The newest archived articles of this guild's feeds, or of one of them."""
+        limit = clamp_count(count, DEFAULT_LATEST, MAX_LATEST)
+        feed_ids = await self._guild_feed_ids(guild_id)
+        if feed is not None and feed.strip():
+            wanted = feed.strip()
+            if not wanted.isdigit() or int(wanted) not in feed_ids:
+                raise NotFound("This server does not follow that feed; pick one from the list.")
+            feed_ids = {int(wanted)}
+        elif not feed_ids:
+            raise NotFound("This server does not follow any feeds yet, so there is nothing new.")
+        return await self.storage.latest_articles(sorted(feed_ids), limit)
+
+    async def _guild_feed_ids(self, guild_id: int) -> set[int]:
+        subscriptions = await self.storage.guild_subscriptions(guild_id)
+        return {s.feed_id for s in subscriptions if s.active}
+
+    # -- autocomplete ---------------------------------------------------------------------------
+
+    async def article_choices(self, current: str) -> list[Choice]:
+        """Recent archived titles containing what was typed; a typed link is offered as-is."""
+        typed = clean_text(current, single_line=True)
+        choices: list[Choice] = []
+        link = first_link(typed)
+        if link is not None and len(link) <= CHOICE_NAME_LIMIT:
+            choices.append(Choice(choice_name(link), link))
+        search_for = "" if link is not None else typed[:CHOICE_NAME_LIMIT]
+        for ref in await self.storage.articles_titled_like(search_for, MAX_CHOICES):
+            if len(choices) >= MAX_CHOICES:
+                break
+            choices.append(Choice(choice_name(ref.title), f"{ARCHIVE_PREFIX}{ref.id}"))
+        return choices
+
+    async def feed_choices(self, guild_id: int, current: str) -> list[Choice]:
+        """This guild's subscribed feeds whose name contains what was typed."""
+        typed = clean_text(current, single_line=True).casefold()
+        feed_ids = await self._guild_feed_ids(guild_id)
+        choices: list[Choice] = []
+        for feed_id in sorted(feed_ids):
+            feed = await self.storage.feed(feed_id)
+            if feed is None or typed not in feed.display_name.casefold():
+                continue
+            choices.append(Choice(choice_name(feed.display_name), str(feed.id)))
+            if len(choices) >= MAX_CHOICES:
+                break
+        return choices
+
+
+@dataclass(frozen=True)
+class _Made:
+    sentences: tuple[str, ...]
+    kind: Kind
+    reading_minutes: int

@@ -1,0 +1,415 @@
+"""ReaderService against a real archive (SQLite) built from the news-site samples, and the
+news-site stand-in serving the pages that are not archived."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.articles import related
+from bot.articles.sentences import split_sentences
+from bot.clock import FakeClock
+from bot.config import Config
+from bot.errors import FetchError, InvalidInput, NotFound
+from bot.feeds import canonical_url
+from bot.fetch import Fetcher, make_session
+from bot.models import NewSubscription
+from bot.services.reader import (
+    CHOICE_NAME_LIMIT,
+    ReaderService,
+    choice_name,
+    first_link,
+)
+from bot.storage import Storage
+from bot.storage._feeds import NewArticle, NewEntry
+from tests.bench.news_site import NewsSite
+from tests.bench.news_site_render import SiteItem
+from tests.conftest import make_config
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+GUILD = 1001
+OTHER_GUILD = 2002
+# Not archived, so /summary must fetch it: it opens with photo captions and has no standfirst.
+UNARCHIVED_SLUG = "eastbrook-gp-surgery-closure"
+
+
+@dataclass
+class Bench:
+    storage: Storage
+    site: NewsSite
+    reader: ReaderService
+    feed_id: int
+    ids: dict[str, int]  # slug -> article id
+    items: dict[str, SiteItem]
+    http: aiohttp.ClientSession
+    config: Config
+
+
+async def build_archive(
+    storage: Storage, site: NewsSite, *, skip: tuple[str, ...] = ()
+) -> tuple[int, dict[str, int]]:
+    """Archive the site's items (full text, standfirst as description) under one feed."""
+    feed = await storage.add_feed(site.feed_url, now=NOW, title="The Weekly Worker")
+    chosen = [item for item in reversed(site.items) if item.slug not in skip]
+    articles = [
+        NewArticle(
+            canonical_url=canonical_url(site.article_url(item)),
+            url=site.article_url(item),
+            title=item.title,
+            author=item.author,
+            published=item.published,
+            categories=item.categories,
+            description=item.standfirst or "",
+            text="\n\n".join(item.paragraphs),
+            text_status="done",
+        )
+        for item in chosen
+    ]
+    async with storage.poll_transaction(feed.id, now=NOW) as tx:
+        ids = await tx.upsert_articles(articles)
+        await tx.insert_entries(
+            [
+                NewEntry(item.guid, article_id, item.published)
+                for item, article_id in zip(chosen, ids, strict=True)
+            ]
+        )
+    for article_id in ids:
+        await related.index_article(storage, article_id)
+    return feed.id, {item.slug: article_id for item, article_id in zip(chosen, ids, strict=True)}
+
+
+@pytest.fixture
+async def bench(tmp_path: Path) -> AsyncIterator[Bench]:
+    config = make_config(tmp_path)
+    storage = await Storage.open(tmp_path / "reader.db")
+    http = make_session(config.fetch, "Paperboy-test")
+    try:
+        async with NewsSite(initially_published=30) as site:
+            feed_id, ids = await build_archive(storage, site, skip=(UNARCHIVED_SLUG,))
+            await storage.add_subscription(NewSubscription(GUILD, 5001, feed_id, "embed"), now=NOW)
+            reader = ReaderService(
+                storage, Fetcher(http, config.fetch), FakeClock(NOW), config.summaries, http
+            )
+            items = {item.slug: item for item in site.items}
+            yield Bench(storage, site, reader, feed_id, ids, items, http, config)
+    finally:
+        await http.close()
+        await storage.close()
+
+
+def topic_of(bench: Bench, url: str) -> str:
+    return next(i.topic for i in bench.items.values() if bench.site.article_url(i) == url)
+
+
+def with_standfirst(bench: Bench) -> SiteItem:
+    return next(i for s, i in bench.items.items() if i.standfirst and s in bench.ids)
+
+
+def without_standfirst(bench: Bench) -> SiteItem:
+    return next(i for s, i in bench.items.items() if not i.standfirst and s in bench.ids)
+
+
+# -- /summary -----------------------------------------------------------------------------------
+
+
+async def test_summary_of_archived_article_uses_the_publishers_standfirst(bench: Bench) -> None:
+    item = with_standfirst(bench)
+    url = bench.site.article_url(item)
+    answer = await bench.reader.summary(url, "brief")
+    assert answer.kind == "publisher"
+    assert answer.source_label == "From the publisher"
+    assert " ".join(answer.sentences) == item.standfirst
+    assert answer.title == item.title
+    assert answer.article_id == bench.ids[item.slug]
+    assert answer.reading_minutes >= 1
+    assert not answer.cached
+
+
+async def test_summary_without_standfirst_is_whole_opening_sentences(bench: Bench) -> None:
+    item = without_standfirst(bench)
+    answer = await bench.reader.summary(f"archive:{bench.ids[item.slug]}", "brief")
+    assert answer.kind == "extractive"
+    assert answer.source_label == "Automatic summary"
+    opening = split_sentences("\n\n".join(item.paragraphs))
+    assert list(answer.sentences) == opening[: len(answer.sentences)]
+    assert all(sentence.rstrip()[-1] in '.!?”’"' for sentence in answer.sentences)
+
+
+async def test_summary_is_cached_per_article_and_style(bench: Bench) -> None:
+    item = with_standfirst(bench)
+    token = f"archive:{bench.ids[item.slug]}"
+    assert await bench.reader.cached_summary(token, "brief") is None
+    first = await bench.reader.summary(token, "brief")
+    again = await bench.reader.cached_summary(token, "brief")
+    assert again is not None and again.cached
+    assert again.sentences == first.sentences
+    assert again.reading_minutes == first.reading_minutes
+    # Another style is its own entry: key points are chosen from the body, not the standfirst.
+    assert await bench.reader.cached_summary(token, "key-points") is None
+    points = await bench.reader.summary(token, "key-points")
+    assert points.kind == "extractive" and 3 <= len(points.sentences) <= 5
+    stored = await bench.storage.get_cached_summary(bench.ids[item.slug], "key-points")
+    assert stored == ("extractive", points.sentences)
+
+
+async def test_summary_of_a_page_not_in_the_archive_skips_photo_captions(bench: Bench) -> None:
+    item = bench.items[UNARCHIVED_SLUG]
+    assert item.captions, "the sample chosen must open with photo captions"
+    url = bench.site.article_url(item)
+    answer = await bench.reader.summary(url, "brief")
+    assert answer.article_id is None
+    assert answer.title == item.title
+    shown = " ".join(answer.sentences)
+    assert "Photo" not in shown
+    for caption in item.captions:
+        assert caption.removeprefix("Photo:").strip()[:30] not in shown
+    assert answer.sentences[0] == split_sentences(item.paragraphs[0])[0]
+    # The second ask is answered from memory, without fetching the page again.
+    fetched = len(bench.site.requests_to(item.path))
+    cached = await bench.reader.cached_summary(url, "brief")
+    assert cached is not None and cached.cached and cached.sentences == answer.sentences
+    assert len(bench.site.requests_to(item.path)) == fetched
+
+
+async def test_summary_refuses_text_that_names_no_article(bench: Bench) -> None:
+    with pytest.raises(InvalidInput, match="link"):
+        await bench.reader.summary("what happened with the rent strike?")
+    with pytest.raises(InvalidInput):
+        await bench.reader.summary("   ")
+    with pytest.raises(InvalidInput, match="style"):
+        await bench.reader.summary(f"archive:{next(iter(bench.ids.values()))}", "haiku")
+    with pytest.raises(NotFound):
+        await bench.reader.summary("archive:999999")
+
+
+async def test_summary_of_a_missing_page_is_a_readable_fetch_error(bench: Bench) -> None:
+    with pytest.raises(FetchError) as caught:
+        await bench.reader.summary(bench.site.url("/2026/01/no-such-article/"))
+    assert "404" in str(caught.value)
+
+
+async def test_summary_by_exact_title(bench: Bench) -> None:
+    item = with_standfirst(bench)
+    answer = await bench.reader.summary(item.title.upper())
+    assert answer.article_id == bench.ids[item.slug]
+
+
+# -- LLM backend with fallback ------------------------------------------------------------------
+
+
+async def _llm_server(answer: web.Response) -> web.AppRunner:
+    async def completions(request: web.Request) -> web.Response:
+        await request.json()
+        return answer
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", completions)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected_kind"),
+    [
+        (web.json_response({"choices": [{"message": {"content": "A tidy summary."}}]}), "llm"),
+        (web.Response(status=500, text="model crashed"), "extractive"),
+    ],
+)
+async def test_llm_backend_is_used_with_fallback(
+    bench: Bench, tmp_path: Path, reply: web.Response, expected_kind: str
+) -> None:
+    runner = await _llm_server(reply)
+    try:
+        port = runner.addresses[0][1]
+        config = make_config(
+            tmp_path,
+            summaries={"backend": "openai", "openai_base_url": f"http://127.0.0.1:{port}/v1"},
+        )
+        reader = ReaderService(
+            bench.storage,
+            Fetcher(bench.http, config.fetch),
+            FakeClock(NOW),
+            config.summaries,
+            bench.http,
+        )
+        item = without_standfirst(bench)
+        answer = await reader.summary(f"archive:{bench.ids[item.slug]}", "brief")
+        assert answer.kind == expected_kind
+        assert answer.source_label == "Automatic summary"
+        if expected_kind == "llm":
+            assert answer.sentences == ("A tidy summary.",)
+        # The publisher's own standfirst is never replaced by a machine summary.
+        kept = await reader.summary(f"archive:{bench.ids[with_standfirst(bench).slug]}")
+        assert kept.kind == "publisher"
+    finally:
+        await runner.cleanup()
+
+
+# -- /related -----------------------------------------------------------------------------------
+
+
+async def test_related_puts_the_same_topic_first_and_never_the_article_itself(
+    bench: Bench,
+) -> None:
+    for slug, item in list(bench.items.items())[:6]:
+        if slug not in bench.ids:
+            continue
+        answer = await bench.reader.related(bench.site.article_url(item), 3)
+        assert answer.source_title == item.title
+        assert answer.items, f"nothing related to {slug}"
+        assert bench.ids[slug] not in {found.id for found in answer.items}
+        topics = [topic_of(bench, found.url) for found in answer.items]
+        assert topics[0] == item.topic, f"{slug}: {topics}"
+        assert all(found.shared_terms for found in answer.items)
+
+
+async def test_related_to_free_text_and_counts(bench: Bench) -> None:
+    answer = await bench.reader.related("tenants rent strike landlord repairs", 10)
+    assert 1 <= len(answer.items) <= 10
+    assert topic_of(bench, answer.items[0].url) == "housing"
+    assert len((await bench.reader.related("tenants rent strike", 99)).items) <= 10
+    assert len((await bench.reader.related("tenants rent strike", 0)).items) == 1
+    with pytest.raises(InvalidInput):
+        await bench.reader.related("!!! ???")
+
+
+async def test_related_to_a_page_not_in_the_archive(bench: Bench) -> None:
+    item = bench.items[UNARCHIVED_SLUG]
+    answer = await bench.reader.related(bench.site.article_url(item))
+    assert answer.items and topic_of(bench, answer.items[0].url) == "health"
+
+
+async def test_related_buttons_by_id(bench: Bench) -> None:
+    item = with_standfirst(bench)
+    answer = await bench.reader.related_to_archived(bench.ids[item.slug])
+    assert len(answer.items) == 5
+    with pytest.raises(NotFound):
+        await bench.reader.related_to_archived(999999)
+
+
+# -- /search ------------------------------------------------------------------------------------
+
+
+HOSTILE_QUERIES = (
+    '"unbalanced',
+    "NEAR(",
+    "rent NEAR( strike",
+    "title:rent",
+    "rent*",
+    "-rent",
+    "AND OR NOT",
+    'a"b"c\'d',
+    "^rent",
+    "rent\x00strike",
+    "\u202erent",
+    "rent)) OR ((",
+    "NEAR(rent strike, 2)",
+)
+
+
+async def test_search_answers_any_text(bench: Bench) -> None:
+    for query in HOSTILE_QUERIES:
+        page = await bench.reader.search(query)
+        assert page.page == 1 and len(page.hits) <= 5, query
+    # The operator is read as a plain word, so the search still finds articles.
+    near = await bench.reader.search("NEAR(rent strike")
+    assert near.hits and all("**" in hit.snippet for hit in near.hits)
+
+
+async def test_search_finds_highlights_and_pages(bench: Bench) -> None:
+    first = await bench.reader.search("workers")
+    assert len(first.hits) == 5 and first.has_more
+    assert all("**" in hit.snippet or "**" in hit.title_highlighted for hit in first.hits)
+    second = await bench.reader.search("workers", 2)
+    assert second.page == 2
+    assert not {h.article.id for h in first.hits} & {h.article.id for h in second.hits}
+    quoted = await bench.reader.search('"rent strike')
+    assert quoted.hits and "Riverside" in quoted.hits[0].article.title
+
+
+async def test_search_empty_results_and_empty_query(bench: Bench) -> None:
+    none = await bench.reader.search("xylophonist")
+    assert none.hits == () and not none.has_more
+    with pytest.raises(InvalidInput, match="word"):
+        await bench.reader.search("  ?!  ")
+
+
+# -- /latest ------------------------------------------------------------------------------------
+
+
+async def test_latest_lists_this_guilds_feeds_newest_first(bench: Bench) -> None:
+    latest = await bench.reader.latest(GUILD, count=4)
+    assert len(latest) == 4
+    dates = [ref.published for ref in latest]
+    assert all(d is not None for d in dates)
+    assert dates == sorted(dates, reverse=True)  # type: ignore[type-var]
+    newest = max((i for s, i in bench.items.items() if s in bench.ids), key=lambda i: i.published)
+    assert latest[0].title == newest.title
+    assert await bench.reader.latest(GUILD, feed=str(bench.feed_id), count=2) == latest[:2]
+    assert len(await bench.reader.latest(GUILD, count=50)) == 10
+
+
+async def test_latest_refuses_other_feeds_and_feedless_guilds(bench: Bench) -> None:
+    with pytest.raises(NotFound, match="does not follow that feed"):
+        await bench.reader.latest(GUILD, feed="424242")
+    with pytest.raises(NotFound, match="does not follow that feed"):
+        await bench.reader.latest(GUILD, feed="not a number")
+    with pytest.raises(NotFound, match="any feeds"):
+        await bench.reader.latest(OTHER_GUILD)
+
+
+# -- autocomplete -------------------------------------------------------------------------------
+
+
+async def test_article_choices_are_recent_titles_within_discord_limits(bench: Bench) -> None:
+    everything = await bench.reader.article_choices("")
+    assert len(everything) == 25
+    assert all(1 <= len(c.name) <= 100 and len(c.value) <= 100 for c in everything)
+    narrowed = await bench.reader.article_choices("RENT")
+    assert narrowed and all("rent" in c.name.lower() for c in narrowed)
+    chosen = await bench.reader.summary(narrowed[0].value)
+    assert chosen.title == narrowed[0].name
+    assert await bench.reader.article_choices("100%_\\") == []
+    link = bench.site.article_url(with_standfirst(bench))
+    assert (await bench.reader.article_choices(link))[0].value == link
+
+
+async def test_feed_choices_only_offer_this_guilds_feeds(bench: Bench) -> None:
+    choices = await bench.reader.feed_choices(GUILD, "weekly")
+    assert [c.value for c in choices] == [str(bench.feed_id)]
+    assert await bench.reader.feed_choices(GUILD, "nothing like it") == []
+    assert await bench.reader.feed_choices(OTHER_GUILD, "") == []
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "link"),
+    [
+        ("read this: https://example.org/a/b?c=1.", "https://example.org/a/b?c=1"),
+        ("<https://example.org/x>", "https://example.org/x"),
+        ("(see https://example.org/y)", "https://example.org/y"),
+        ("ftp://example.org/z and http://example.org/w!", "http://example.org/w"),
+        ("no link here", None),
+        ("https://", None),
+    ],
+)
+def test_first_link(text: str, link: str | None) -> None:
+    assert first_link(text) == link
+
+
+def test_choice_names_fit_discord() -> None:
+    long = choice_name("word " * 60)
+    assert len(long) == CHOICE_NAME_LIMIT and long.endswith("…")
+    assert choice_name("\u202e\n  ") == "Untitled article"
+    assert re.fullmatch(r"[^\n]+", choice_name("two\nlines"))
