@@ -122,6 +122,8 @@ class DeliveryWorker:
         self._last_sent: dict[int, datetime] | None = None
         self._needs_reconcile = True
         self._parallel = asyncio.Semaphore(MAX_PARALLEL_SENDS)
+        self.round_finished = asyncio.Event()
+        """Set after every round of `run()`; observers clear it and wait (tests, diagnostics)."""
 
     def wake(self) -> None:
         """New work was committed (a poll, a new subscription, a resume): look now."""
@@ -143,6 +145,7 @@ class DeliveryWorker:
             except Exception:
                 log.exception("A delivery round failed; trying again shortly")
                 delay = 5.0
+            self.round_finished.set()
             delay = min(max(delay, 0.05), IDLE_WAKE_SECONDS)
             try:
                 async with asyncio.timeout(delay):
@@ -205,12 +208,12 @@ class DeliveryWorker:
             per_channel_interval=self.settings.per_channel_interval_seconds,
             budget=self._budget.available(now),
         )
+        self._budget.spend(len(plan.send_now), now)
         next_due = plan.next_due
         if next_due == now:  # something was due but the global budget is spent
             next_due = self._budget.next_token_at(now)
         report = DrainReport(next_due=next_due)
         if plan.send_now:
-            self._budget.spend(len(plan.send_now), now)
             outcomes = await asyncio.gather(
                 *(self._deliver_bounded(pending[outbox_id]) for outbox_id in plan.send_now)
             )

@@ -1,0 +1,397 @@
+"""The delivery worker on a real database with a hand-written fake Sender (no discord.py).
+
+Rows are created the way the poller creates them (one poll transaction); the fake sender keeps
+the posts it made, so "posted but the answer was lost" and crashes between claim and sent can be
+staged exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.announce.render import AnnouncementArticle, SubscriptionView, render_plan
+from bot.clock import FakeClock
+from bot.config import Config
+from bot.delivery.worker import DeliveryWorker, Outgoing, RetryLater, SentMessage
+from bot.errors import DeliveryError
+from bot.models import GuildSettings, NewSubscription, Subscription
+from bot.storage import Storage
+from bot.storage._feeds import NewArticle, NewEntry, OutboxRow
+from tests.conftest import make_config
+
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+GUILD = 700
+NEWS = 1001
+OTHER = 1002
+
+
+@dataclass
+class FakeSender:
+    """Posts into memory; `failures` are raised by the next sends, in order.
+
+    A failure given as ("after", error) raises only after the post was made (a 502 whose
+    request did reach Discord).
+    """
+
+    posts: list[tuple[int, Outgoing]] = field(default_factory=list)
+    failures: list[DeliveryError | tuple[str, DeliveryError]] = field(default_factory=list)
+    lookups: list[int] = field(default_factory=list)
+    lookup_error: DeliveryError | None = None
+    sent_event: asyncio.Event = field(default_factory=asyncio.Event)
+    _next_id: int = 5000
+
+    async def send(self, outgoing: Outgoing) -> SentMessage:
+        failure = self.failures.pop(0) if self.failures else None
+        if isinstance(failure, DeliveryError):
+            raise failure
+        message = self._post(outgoing)
+        if failure is not None:
+            raise failure[1]
+        return message
+
+    def _post(self, outgoing: Outgoing) -> SentMessage:
+        self._next_id += 1
+        self.posts.append((self._next_id, outgoing))
+        self.sent_event.set()
+        return SentMessage(self._next_id)
+
+    async def find_existing(self, outgoing: Outgoing) -> SentMessage | None:
+        self.lookups.append(outgoing.outbox_id)
+        if self.lookup_error is not None:
+            raise self.lookup_error
+        for message_id, posted in self.posts:
+            if posted.channel_id == outgoing.channel_id and posted.plan.marker == (
+                outgoing.plan.marker
+            ):
+                return SentMessage(message_id)
+        return None
+
+    def titles(self, channel_id: int | None = None) -> list[str]:
+        return [
+            posted.plan.embeds[0].title if posted.plan.embeds else posted.plan.content
+            for _, posted in self.posts
+            if channel_id is None or posted.channel_id == channel_id
+        ]
+
+
+@dataclass
+class FakeNotifier:
+    """Remembers what moderators were told."""
+
+    told: list[tuple[int, str]] = field(default_factory=list)
+
+    async def tell_moderators(self, guild_id: int, text: str) -> None:
+        self.told.append((guild_id, text))
+
+
+async def add_feed(storage: Storage, url: str = "https://paper.example/feed/") -> int:
+    feed = await storage.add_feed(url, now=NOW, title="The Weekly")
+    return feed.id
+
+
+async def subscribe(
+    storage: Storage, feed_id: int, channel_id: int = NEWS, **options: object
+) -> Subscription:
+    new = NewSubscription(guild_id=GUILD, channel_id=channel_id, feed_id=feed_id, format="embed")
+    for key, value in options.items():
+        object.__setattr__(new, key, value)
+    subscription = await storage.add_subscription(new, now=NOW)
+    assert subscription is not None
+    return subscription
+
+
+async def publish(
+    storage: Storage,
+    feed_id: int,
+    titles: Sequence[str],
+    subscriptions: Sequence[Subscription],
+    *,
+    now: datetime = NOW,
+) -> list[int]:
+    """Archive articles and create pending rows for each subscription, as one poll does."""
+    ids: list[int] = []
+    async with storage.poll_transaction(feed_id, now=now) as tx:
+        articles = [
+            NewArticle(
+                canonical_url=f"https://paper.example/{title.lower().replace(' ', '-')}/",
+                url=f"https://paper.example/{title.lower().replace(' ', '-')}/",
+                title=title,
+                published=now - timedelta(minutes=len(titles) - index),
+            )
+            for index, title in enumerate(titles)
+        ]
+        ids = await tx.upsert_articles(articles)
+        await tx.insert_entries(
+            [NewEntry(f"key-{i}", i, a.published) for i, a in zip(ids, articles, strict=True)]
+        )
+        for subscription in subscriptions:
+            rows = [OutboxRow(subscription.id, i, subscription.channel_id, "pending") for i in ids]
+            for row, outbox_id in await tx.add_outbox(rows):
+                article = articles[ids.index(row.article_id)]
+                plan = render_plan(
+                    AnnouncementArticle(
+                        id=row.article_id, title=article.title, url=article.url, feed_title="W"
+                    ),
+                    SubscriptionView(id=subscription.id),
+                    outbox_id=outbox_id,
+                )
+                await tx.set_outbox_payload(outbox_id, plan.to_json())
+        await tx.finish_success(etag=None, last_modified=None, next_check_at=now)
+    return ids
+
+
+@dataclass
+class Rig:
+    storage: Storage
+    sender: FakeSender
+    notifier: FakeNotifier
+    clock: FakeClock
+    worker: DeliveryWorker
+
+
+def make_rig(storage: Storage, config: Config) -> Rig:
+    sender, notifier, clock = FakeSender(), FakeNotifier(), FakeClock(NOW)
+    worker = DeliveryWorker(storage, sender, notifier, config, clock)
+    return Rig(storage, sender, notifier, clock, worker)
+
+
+@pytest.fixture
+def rig(storage: Storage, config: Config) -> Rig:
+    return make_rig(storage, config)
+
+
+async def drain_all(rig: Rig, *, rounds: int = 50) -> None:
+    """Run rounds, moving the fake clock to each next due time, until nothing is due."""
+    for _ in range(rounds):
+        report = await rig.worker.drain_once()
+        if report.next_due is None:
+            return
+        rig.clock.advance(max(0.0, (report.next_due - rig.clock.now()).total_seconds()))
+    raise AssertionError("the outbox did not drain")
+
+
+async def states(storage: Storage, subscription_id: int) -> list[str]:
+    return [row.state for row in await storage.subscription_outbox(subscription_id)]
+
+
+async def test_articles_go_out_once_each_oldest_first(rig: Rig) -> None:
+    feed = await add_feed(rig.storage)
+    sub = await subscribe(rig.storage, feed)
+    await publish(rig.storage, feed, ["First", "Second", "Third"], [sub])
+    await drain_all(rig)
+    assert rig.sender.titles() == ["First", "Second", "Third"]
+    records = await rig.storage.subscription_outbox(sub.id)
+    assert [r.state for r in records] == ["sent"] * 3
+    assert [r.message_id for r in records] == [m for m, _ in rig.sender.posts]
+    await drain_all(rig)
+    assert len(rig.sender.posts) == 3
+
+
+async def test_one_post_per_channel_per_interval(rig: Rig) -> None:
+    feed = await add_feed(rig.storage)
+    sub = await subscribe(rig.storage, feed)
+    await publish(rig.storage, feed, ["First", "Second"], [sub])
+    first = await rig.worker.drain_once()
+    assert first.sent == 1
+    assert first.next_due == NOW + timedelta(seconds=1)
+    again = await rig.worker.drain_once()  # the clock has not moved: the channel must wait
+    assert again.sent == 0
+    rig.clock.advance(1.0)
+    assert (await rig.worker.drain_once()).sent == 1
+    assert rig.sender.titles() == ["First", "Second"]
+
+
+async def test_different_channels_are_served_in_the_same_round(rig: Rig) -> None:
+    feed = await add_feed(rig.storage)
+    news = await subscribe(rig.storage, feed, NEWS)
+    other = await subscribe(rig.storage, feed, OTHER)
+    await publish(rig.storage, feed, ["Only"], [news, other])
+    assert (await rig.worker.drain_once()).sent == 2
+    assert {posted.channel_id for _, posted in rig.sender.posts} == {NEWS, OTHER}
+
+
+async def test_global_budget_limits_a_round(storage: Storage, tmp_path: object) -> None:
+    from pathlib import Path
+
+    config = make_config(Path(str(tmp_path)), announcements={"global_rate_per_second": 2.0})
+    rig = make_rig(storage, config)
+    feed = await add_feed(storage)
+    subs = [await subscribe(storage, feed, NEWS + n) for n in range(5)]
+    await publish(storage, feed, ["Story"], subs)
+    report = await rig.worker.drain_once()
+    assert report.sent == 2
+    assert report.next_due is not None and report.next_due > NOW
+    await drain_all(rig)
+    assert len(rig.sender.posts) == 5
+
+
+async def test_transient_failure_backs_off_then_sends(rig: Rig) -> None:
+    feed = await add_feed(rig.storage)
+    sub = await subscribe(rig.storage, feed)
+    await publish(rig.storage, feed, ["First", "Second"], [sub])
+    rig.sender.failures.append(RetryLater("Discord is busy.", status=429, retry_after=12.0))
+    report = await rig.worker.drain_once()
+    assert (report.sent, report.retried) == (0, 1)
+    [first, second] = await rig.storage.subscription_outbox(sub.id)
+    assert (first.state, first.attempts, second.state) == ("pending", 1, "pending")
+    rig.clock.advance(5.0)
+    assert (await rig.worker.drain_once()).sent == 0  # Discord asked for 12 s; order is kept
+    await drain_all(rig)
+    assert rig.sender.titles() == ["First", "Second"]
+
+
+async def test_post_made_but_answer_lost_is_not_repeated(rig: Rig) -> None:
+    feed = await add_feed(rig.storage)
+    sub = await subscribe(rig.storage, feed)
+    await publish(rig.storage, feed, ["First"], [sub])
+    rig.sender.failures.append(
+        ("after", DeliveryError("Bad gateway.", permanent=False, status=502))
+    )
+    await drain_all(rig)
+    assert rig.sender.titles() == ["First"]
+    [record] = await rig.storage.subscription_outbox(sub.id)
+    assert record.state == "sent" and record.message_id == rig.sender.posts[0][0]
+    assert rig.sender.lookups == [record.id]
+
+
+async def test_forbidden_pauses_every_subscription_in_the_channel_and_tells_once(rig: Rig) -> None:
+    await rig.storage.update_guild_settings(GuildSettings(GUILD, log_channel_id=9), now=NOW)
+    feed = await add_feed(rig.storage)
+    other_feed = await add_feed(rig.storage, "https://other.example/feed/")
+    sub = await subscribe(rig.storage, feed)
+    neighbour = await subscribe(rig.storage, other_feed)
+    await publish(rig.storage, feed, ["First", "Second"], [sub])
+    await publish(rig.storage, other_feed, ["Elsewhere"], [neighbour])
+    rig.sender.failures.append(DeliveryError("Missing Access.", permanent=True, status=403))
+    report = await rig.worker.drain_once()
+    assert report.refused == 1 and report.sent == 0
+    for subscription_id in (sub.id, neighbour.id):
+        stored = await rig.storage.subscription(subscription_id)
+        assert stored is not None and stored.paused
+        assert "missing permission" in stored.pause_reason
+    assert await states(rig.storage, sub.id) == ["pending", "pending"]  # nothing is lost
+    assert len(rig.notifier.told) == 1
+    guild, text = rig.notifier.told[0]
+    assert guild == GUILD and f"<#{NEWS}>" in text and "/feeds resume" in text
+    rig.clock.advance(3600)
+    await drain_all(rig)
+    assert rig.sender.posts == [] and len(rig.notifier.told) == 1
+    # A moderator fixes the permission and resumes: delivery continues in order.
+    await rig.storage.set_paused(sub.id, False)
+    await drain_all(rig)
+    assert rig.sender.titles() == ["First", "Second"]
+
+
+async def test_rejected_message_fails_and_pauses_only_its_subscription(rig: Rig) -> None:
+    feed = await add_feed(rig.storage)
+    sub = await subscribe(rig.storage, feed)
+    neighbour = await subscribe(rig.storage, feed, OTHER)
+    await publish(rig.storage, feed, ["Bad", "Good"], [sub, neighbour])
+    rig.sender.failures.append(DeliveryError("Invalid Form Body.", permanent=True, status=400))
+    await drain_all(rig)
+    assert await states(rig.storage, sub.id) == ["failed", "pending"]
+    assert await states(rig.storage, neighbour.id) == ["sent", "sent"]
+    stored = await rig.storage.subscription(sub.id)
+    assert stored is not None and stored.paused and "invalid" in stored.pause_reason
+    assert len(rig.notifier.told) == 1
+    await rig.storage.set_paused(sub.id, False)
+    await drain_all(rig)
+    assert await states(rig.storage, sub.id) == ["failed", "sent"]
+
+
+async def test_damaged_plan_fails_the_row_without_sending(rig: Rig) -> None:
+    feed = await add_feed(rig.storage)
+    sub = await subscribe(rig.storage, feed)
+    await publish(rig.storage, feed, ["First", "Second"], [sub])
+    first = (await rig.storage.subscription_outbox(sub.id))[0]
+    async with rig.storage.transaction() as conn:
+        await conn.execute("UPDATE outbox SET payload = '{broken' WHERE id = ?", (first.id,))
+    await drain_all(rig)
+    assert rig.sender.titles() == ["Second"]
+    record = await rig.storage.outbox_record(first.id)
+    assert record is not None and record.state == "failed" and "damaged" in record.reason
+
+
+async def test_inactive_and_paused_subscriptions_get_nothing(rig: Rig) -> None:
+    feed = await add_feed(rig.storage)
+    paused = await subscribe(rig.storage, feed, NEWS)
+    gone = await subscribe(rig.storage, feed, OTHER)
+    await publish(rig.storage, feed, ["First"], [paused, gone])
+    await rig.storage.set_paused(paused.id, True, "on holiday")
+    await rig.storage.deactivate_channel(OTHER)
+    await drain_all(rig)
+    assert rig.sender.posts == []
+
+
+async def _claim_head(storage: Storage, subscription_id: int) -> int:
+    head = (await storage.subscription_outbox(subscription_id))[0]
+    assert await storage.claim_delivery(head.id, now=NOW)
+    return head.id
+
+
+async def test_reconcile_finds_a_post_made_before_the_crash(rig: Rig) -> None:
+    feed = await add_feed(rig.storage)
+    sub = await subscribe(rig.storage, feed)
+    await publish(rig.storage, feed, ["First", "Second"], [sub])
+    # The previous process claimed and posted, then died before committing `sent`.
+    claimed = await _claim_head(rig.storage, sub.id)
+    [delivery] = await rig.storage.claimed_deliveries()
+    outgoing = await rig.worker._prepare(delivery)
+    assert outgoing is not None
+    rig.sender._post(outgoing)
+    assert await rig.worker.reconcile() == 1
+    record = await rig.storage.outbox_record(claimed)
+    assert record is not None and record.state == "sent"
+    assert record.message_id == rig.sender.posts[0][0]
+    await drain_all(rig)
+    assert rig.sender.titles() == ["First", "Second"]
+
+
+async def test_reconcile_releases_a_claim_that_never_posted(rig: Rig) -> None:
+    feed = await add_feed(rig.storage)
+    sub = await subscribe(rig.storage, feed)
+    await publish(rig.storage, feed, ["First", "Second"], [sub])
+    await _claim_head(rig.storage, sub.id)
+    assert (await rig.worker.drain_once()).sent == 0  # a claimed head blocks its queue
+    await rig.worker.reconcile()
+    assert await states(rig.storage, sub.id) == ["pending", "pending"]
+    await drain_all(rig)
+    assert rig.sender.titles() == ["First", "Second"]
+
+
+async def test_reconcile_lookup_failing_transiently_keeps_the_claim(rig: Rig) -> None:
+    feed = await add_feed(rig.storage)
+    sub = await subscribe(rig.storage, feed)
+    await publish(rig.storage, feed, ["First"], [sub])
+    await _claim_head(rig.storage, sub.id)
+    rig.sender.lookup_error = DeliveryError("Discord is down.", permanent=False, status=503)
+    await rig.worker.reconcile()
+    assert await states(rig.storage, sub.id) == ["claimed"]
+    rig.sender.lookup_error = None
+    await rig.worker.reconcile()
+    await drain_all(rig)
+    assert rig.sender.titles() == ["First"]
+
+
+async def test_run_wakes_on_new_work(rig: Rig) -> None:
+    feed = await add_feed(rig.storage)
+    sub = await subscribe(rig.storage, feed)
+    task = asyncio.create_task(rig.worker.run())
+    try:
+        async with asyncio.timeout(10):
+            await rig.worker.round_finished.wait()  # the first, empty round
+            await publish(rig.storage, feed, ["Breaking"], [sub])
+            rig.worker.round_finished.clear()
+            rig.worker.wake()
+            await rig.worker.round_finished.wait()
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert rig.sender.titles() == ["Breaking"]
+    assert await states(rig.storage, sub.id) == ["sent"]
