@@ -165,6 +165,17 @@ class FeedFarm:
         self.cycle = 0
         self.epoch = epoch or datetime.now(UTC).replace(microsecond=0)
         self.answers: Counter[str] = Counter()
+        self._answered = asyncio.Condition()
+
+    async def wait_for_answers(self, status: str, count: int) -> None:
+        """Wait (in the farm's own process) until `count` answers with `status` were given."""
+        async with self._answered:
+            await self._answered.wait_for(lambda: self.answers[status] >= count)
+
+    async def _count(self, status: str) -> None:
+        self.answers[status] += 1
+        async with self._answered:
+            self._answered.notify_all()
 
     def etag(self, feed_index: int) -> str:
         """The current validator of a feed."""
@@ -177,13 +188,13 @@ class FeedFarm:
         except ValueError:
             raise web.HTTPNotFound() from None
         if not 0 <= index < self.feeds:
-            self.answers["404"] += 1
+            await self._count("404")
             raise web.HTTPNotFound()
         etag = self.etag(index)
         if request.headers.get("If-None-Match") == etag:
-            self.answers["304"] += 1
+            await self._count("304")
             return web.Response(status=304, headers={"ETag": etag})
-        self.answers["200"] += 1
+        await self._count("200")
         body = render_feed(
             index, version_at(index, self.cycle), host=request.host, epoch=self.epoch
         )
