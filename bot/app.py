@@ -15,6 +15,8 @@ from bot.config import Config
 from bot.fetch import Fetcher, make_session
 from bot.ingest.archiver import Archiver
 from bot.ingest.poller import NewArticlesEvent, Poller
+from bot.services.alerts import AlertService
+from bot.services.reader import ReaderService
 from bot.storage import Storage
 from bot.tasks import TaskOwner
 
@@ -32,6 +34,8 @@ class App:
     fetcher: Fetcher
     poller: Poller
     archiver: Archiver
+    reader: ReaderService  # member commands: /summary, /related, /search, /latest
+    alerts: AlertService  # member keyword alerts
     tasks: TaskOwner = field(default_factory=TaskOwner)
 
     def start_background(self) -> None:
@@ -73,4 +77,6 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
         fetcher=fetcher,
         poller=poller,
         archiver=archiver,
+        reader=ReaderService(storage, fetcher, clock, config.summaries, http),
+        alerts=AlertService(storage, clock),
     )
