@@ -12,6 +12,7 @@ import aiohttp
 
 from bot.clock import Clock, SystemClock
 from bot.config import Config
+from bot.delivery.service import DeliveryService
 from bot.fetch import Fetcher, make_session
 from bot.ingest.archiver import Archiver
 from bot.ingest.poller import NewArticlesEvent, Poller
@@ -36,6 +37,7 @@ class App:
     archiver: Archiver
     reader: ReaderService  # member commands: /summary, /related, /search, /latest
     alerts: AlertService  # member keyword alerts
+    delivery: DeliveryService  # announcements: backlog seeding; wakes the announcer's worker
     tasks: TaskOwner = field(default_factory=TaskOwner)
 
     def start_background(self) -> None:
@@ -69,6 +71,12 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
         archiver.wake()
 
     poller.on_new_articles.append(wake_archiver)
+    delivery = DeliveryService(storage, config, clock)
+
+    async def wake_delivery(event: NewArticlesEvent) -> None:
+        delivery.wake()
+
+    poller.on_new_articles.append(wake_delivery)
     return App(
         config=config,
         clock=clock,
@@ -79,4 +87,5 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
         archiver=archiver,
         reader=ReaderService(storage, fetcher, clock, config.summaries, http),
         alerts=AlertService(storage, clock),
+        delivery=delivery,
     )
