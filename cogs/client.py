@@ -20,7 +20,7 @@ from cogs._tree import PaperboyTree
 log = logging.getLogger(__name__)
 
 # Loaded in this order by setup_hook; each is a thin translation layer over bot/ services.
-EXTENSIONS: tuple[str, ...] = ()
+EXTENSIONS: tuple[str, ...] = ("cogs.feeds", "cogs.settings", "cogs.help")
 
 
 class LoginRejected(PaperboyError):
