@@ -1,0 +1,475 @@
+"""/feeds: moderators manage subscriptions. Thin: read input, call `FeedAdmin`, render the reply."""
+
+from __future__ import annotations
+
+import io
+import logging
+from datetime import datetime
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.announce.render import MessagePlan
+from bot.announce.template import format_date
+from bot.errors import InvalidInput
+from bot.models import FORMATS
+from bot.services.admin import (
+    Change,
+    ChannelInfo,
+    FeedAdmin,
+    Health,
+    SubscriptionOptions,
+    SubscriptionSummary,
+    shown,
+)
+from bot.services.diagnose import Diagnoser
+from bot.services.portability import MAX_IMPORT_BYTES, GuildDirectory, Portability
+from cogs._checks import channel_info, is_moderator, require_moderator
+from cogs._render import allowed_mentions_of, embed_of, view_of
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 10
+DATE_FORMAT = "%d %b %Y %H:%M %Z"
+FORMAT_CHOICES = [app_commands.Choice(name=name, value=name) for name in FORMATS]
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+def _when(moment: datetime | None, timezone: str) -> str:
+    return format_date(moment, timezone, DATE_FORMAT) if moment else "never"
+
+
+def summary_line(item: SubscriptionSummary) -> str:
+    """One subscription in a list: id, feed title, channel, format, state."""
+    sub = item.subscription
+    state = sub.state + (
+        f" ({shown(sub.pause_reason, 80)})" if sub.paused and sub.pause_reason else ""
+    )
+    return (
+        f"`#{sub.id}` **{shown(item.feed.display_name, 80)}** → <#{sub.channel_id}> · "
+        f"{sub.format} · {state}"
+    )
+
+
+def health_text(health: Health, timezone: str) -> str:
+    """The health block of one subscription."""
+    feed, sub = health.feed, health.subscription
+    lines = [
+        f"`#{sub.id}` **{shown(feed.display_name, 80)}** → <#{sub.channel_id}> ({sub.state})",
+        f"Last successful check: {_when(feed.last_success_at, timezone)}",
+        f"Next check: {_when(feed.next_check_at, timezone)}",
+        f"Consecutive failures: {feed.consecutive_failures}",
+    ]
+    if feed.last_error_kind:
+        lines.append(
+            f"Last error: {shown(feed.last_error_kind, 40)}: {shown(feed.last_error_message or '')}"
+        )
+    lines.append(
+        f"Deliveries: {health.pending} pending, {health.failed} failed, {health.sent} sent"
+    )
+    if health.last_delivery_error:
+        lines.append(f"Last delivery failure: {shown(health.last_delivery_error)}")
+    if sub.paused and sub.pause_reason:
+        lines.append(f"Paused: {shown(sub.pause_reason)}")
+    return "\n".join(lines)
+
+
+class ListView(discord.ui.View):
+    """Pages of `/feeds list` with Previous/Next buttons, usable only by whoever asked."""
+
+    def __init__(self, pages: list[str], owner_id: int) -> None:
+        super().__init__(timeout=600)
+        self.pages = pages
+        self.owner_id = owner_id
+        self.index = 0
+        self._sync()
+
+    def _sync(self) -> None:
+        self.previous.disabled = self.index == 0
+        self.next.disabled = self.index >= len(self.pages) - 1
+
+    def content(self) -> str:
+        """The current page with its position."""
+        return f"{self.pages[self.index]}\n-# Page {self.index + 1} of {len(self.pages)}"
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        """Only the moderator who listed may turn the pages."""
+        if interaction.user.id != self.owner_id:
+            await interaction.response.send_message(
+                "These buttons belong to whoever ran /feeds list.", ephemeral=True
+            )
+            return False
+        return True
+
+    @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary)
+    async def previous(
+        self, interaction: discord.Interaction[Any], _: discord.ui.Button[Any]
+    ) -> None:
+        """Show the previous page."""
+        self.index = max(0, self.index - 1)
+        self._sync()
+        await interaction.response.edit_message(content=self.content(), view=self)
+
+    @discord.ui.button(label="Next", style=discord.ButtonStyle.secondary)
+    async def next(self, interaction: discord.Interaction[Any], _: discord.ui.Button[Any]) -> None:
+        """Show the next page."""
+        self.index = min(len(self.pages) - 1, self.index + 1)
+        self._sync()
+        await interaction.response.edit_message(content=self.content(), view=self)
+
+
+def _guild_id(interaction: discord.Interaction[Any]) -> int:
+    assert interaction.guild_id is not None  # guild_only, and require_moderator checked it
+    return interaction.guild_id
+
+
+def _resolve_channel(interaction: discord.Interaction[Any], channel_id: int) -> ChannelInfo:
+    guild = interaction.guild
+    found = guild.get_channel_or_thread(channel_id) if guild is not None else None
+    if found is None:
+        raise InvalidInput("Paperboy cannot see that channel; check it can View Channel there.")
+    return channel_info(found)
+
+
+def directory_of(guild: discord.Guild) -> GuildDirectory:
+    """The guild's channels (with the bot's permissions) and roles, for export and import."""
+    channels = {
+        channel.id: channel_info(channel)
+        for channel in guild.channels
+        if not isinstance(channel, discord.CategoryChannel)
+    }
+    roles = {role.id: role.name for role in guild.roles if not role.is_default()}
+    return GuildDirectory(channels, roles)
+
+
+async def send_preview(
+    interaction: discord.Interaction[Any], intro: str, plan: MessagePlan | None
+) -> None:
+    """A private reply with the plan rendered as it will be posted (buttons that link only)."""
+    if plan is None:
+        await interaction.followup.send(intro, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        return
+    body = f"{intro}\n\n{plan.content}" if plan.content else intro
+    kwargs: dict[str, Any] = {"embeds": [embed_of(embed) for embed in plan.embeds]}
+    view = view_of(plan, with_custom_ids=False)
+    if view is not None:
+        kwargs["view"] = view
+    # A preview never pings: the moderator sees the mention, nobody is notified.
+    mentions = allowed_mentions_of(plan)
+    mentions.roles = False
+    await interaction.followup.send(
+        body[:2000], ephemeral=True, allowed_mentions=mentions, **kwargs
+    )
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage news feeds"):
+    """The /feeds command group."""
+
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+        app = bot.app  # type: ignore[attr-defined]
+        self.timezone_cache: dict[int, str] = {}
+        self.admin = FeedAdmin(
+            app.storage, app.fetcher, app.config, app.clock, wake_poller=app.poller.wake
+        )
+        self.admin.poll_feed = app.poller.poll_feed
+        delivery = getattr(app, "delivery", None)
+        if delivery is not None:
+            self.admin.seed_subscription = delivery.seed_new_subscription
+            self.admin.wake_delivery = delivery.wake
+        self.admin.on_change.append(self.post_change)
+        self.diagnoser = Diagnoser(app.storage, app.config, app.clock)
+        self.portability = Portability(app.storage, app.config, app.clock, self.admin)
+        super().__init__()
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:  # type: ignore[override]
+        """Moderators only, checked by the bot whatever Discord showed."""
+        return await require_moderator(interaction)
+
+    async def post_change(self, change: Change) -> None:
+        """Tell the guild's log channel about a configuration change."""
+        if change.log_channel_id is None:
+            return
+        channel = self.bot.get_channel(change.log_channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            return
+        who = f"<@{change.user_id}>" if change.user_id else "Paperboy"
+        try:
+            await channel.send(
+                f"{who}: `{change.action}` {shown(change.detail, 1500)}",
+                allowed_mentions=NO_MENTIONS,
+            )
+        except discord.HTTPException as error:
+            log.warning("Could not post to log channel %s: %s", change.log_channel_id, error)
+
+    async def _timezone(self, guild_id: int) -> str:
+        return (await self.admin.settings(guild_id)).timezone
+
+    async def subscription_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[int]]:
+        """This guild's subscriptions only, and only for moderators."""
+        if interaction.guild_id is None or not await is_moderator(interaction):
+            return []
+        return [
+            app_commands.Choice(name=label, value=sub_id)
+            for label, sub_id in await self.admin.choices(interaction.guild_id, current)
+        ]
+
+    # -- commands -------------------------------------------------------------------------------
+
+    @app_commands.command(name="add")
+    @app_commands.describe(
+        url="The feed's address, or the site's home page (Paperboy finds the feed)",
+        channel="Where new articles are announced",
+        format="embed (default), text, forum (forum channels) or webhook",
+        mention="A role to ping with each announcement",
+        include="Only announce articles matching these comma-separated keywords",
+        exclude="Never announce articles matching these comma-separated keywords",
+        template="Text format, e.g. **{title}** {url}",
+        interval="Seconds between checks of this feed",
+        thread="Open a discussion thread under each announcement",
+    )
+    @app_commands.choices(format=FORMAT_CHOICES)
+    async def add(
+        self,
+        interaction: discord.Interaction[Any],
+        url: app_commands.Range[str, 1, 2048],
+        channel: discord.TextChannel | discord.ForumChannel,
+        format: str | None = None,
+        mention: discord.Role | None = None,
+        include: app_commands.Range[str, 1, 1000] | None = None,
+        exclude: app_commands.Range[str, 1, 1000] | None = None,
+        template: app_commands.Range[str, 1, 1500] | None = None,
+        interval: app_commands.Range[int, 1, 604800] | None = None,
+        thread: bool | None = None,
+    ) -> None:
+        """Announce a feed's new articles in a channel."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        guild_id = _guild_id(interaction)
+        target = _resolve_channel(interaction, channel.id)
+        options = SubscriptionOptions(
+            format=format,
+            mention_role_id=mention.id if mention else None,
+            include=include,
+            exclude=exclude,
+            template=template,
+            interval_seconds=interval,
+            auto_thread=thread,
+        )
+        result = await self.admin.add(guild_id, interaction.user.id, url, target, options)
+        intro = (
+            f"Added `#{result.subscription.id}`: **{shown(result.feed.display_name, 100)}** "
+            f"({result.feed.url}) → <#{target.id}> as {result.subscription.format}. "
+            f"The feed has {result.item_count} items."
+        )
+        if result.preview is not None:
+            intro += " Its newest item will look like this:"
+        await send_preview(interaction, intro, result.preview)
+
+    @app_commands.command(name="list")
+    async def list_(self, interaction: discord.Interaction[Any]) -> None:
+        """List this server's feed subscriptions."""
+        items = await self.admin.subscriptions(_guild_id(interaction))
+        if not items:
+            await interaction.response.send_message(
+                "This server has no subscriptions yet; add one with /feeds add.", ephemeral=True
+            )
+            return
+        lines = [summary_line(item) for item in items]
+        pages = ["\n".join(lines[i : i + PAGE_SIZE]) for i in range(0, len(lines), PAGE_SIZE)]
+        view = ListView(pages, interaction.user.id)
+        await interaction.response.send_message(
+            view.content(), view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    @app_commands.command(name="remove")
+    @app_commands.describe(subscription="The subscription to remove")
+    @app_commands.autocomplete(subscription=subscription_autocomplete)
+    async def remove(self, interaction: discord.Interaction[Any], subscription: int) -> None:
+        """Stop announcing a feed in a channel."""
+        gone = await self.admin.remove(_guild_id(interaction), interaction.user.id, subscription)
+        await interaction.response.send_message(
+            f"Removed {summary_line(gone)}", ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    @app_commands.command(name="edit")
+    @app_commands.describe(
+        subscription="The subscription to change",
+        format="embed, text, forum or webhook",
+        mention="A role to ping with each announcement",
+        no_mention="Stop pinging a role",
+        include="Only announce matching articles (empty text: '-' clears)",
+        exclude="Never announce matching articles ('-' clears)",
+        template="Text format ('-' goes back to the default)",
+        interval="Seconds between checks of this feed",
+        thread="Open a discussion thread under each announcement",
+    )
+    @app_commands.choices(format=FORMAT_CHOICES)
+    @app_commands.autocomplete(subscription=subscription_autocomplete)
+    async def edit(
+        self,
+        interaction: discord.Interaction[Any],
+        subscription: int,
+        format: str | None = None,
+        mention: discord.Role | None = None,
+        no_mention: bool = False,
+        include: app_commands.Range[str, 1, 1000] | None = None,
+        exclude: app_commands.Range[str, 1, 1000] | None = None,
+        template: app_commands.Range[str, 1, 1500] | None = None,
+        interval: app_commands.Range[int, 1, 604800] | None = None,
+        thread: bool | None = None,
+    ) -> None:
+        """Change how a subscription announces."""
+        guild_id = _guild_id(interaction)
+
+        def cleared(value: str | None) -> str | None:
+            return "" if value is not None and value.strip() == "-" else value
+
+        current = await self.admin.storage.subscription(subscription, guild_id=guild_id)
+        target = (
+            _resolve_channel(interaction, current.channel_id)
+            if current is not None
+            and interaction.guild is not None
+            and interaction.guild.get_channel_or_thread(current.channel_id) is not None
+            else None
+        )
+        updated = await self.admin.edit(
+            guild_id,
+            interaction.user.id,
+            subscription,
+            SubscriptionOptions(
+                format=format,
+                mention_role_id=mention.id if mention else None,
+                clear_mention=no_mention,
+                include=cleared(include),
+                exclude=cleared(exclude),
+                template=cleared(template),
+                interval_seconds=interval,
+                auto_thread=thread,
+            ),
+            target,
+        )
+        await interaction.response.send_message(
+            f"Updated {summary_line(updated)}", ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    @app_commands.command(name="pause")
+    @app_commands.describe(subscription="The subscription to pause")
+    @app_commands.autocomplete(subscription=subscription_autocomplete)
+    async def pause(self, interaction: discord.Interaction[Any], subscription: int) -> None:
+        """Stop announcing a subscription for now."""
+        item = await self.admin.pause(_guild_id(interaction), interaction.user.id, subscription)
+        await interaction.response.send_message(
+            f"Paused {summary_line(item)}", ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    @app_commands.command(name="resume")
+    @app_commands.describe(subscription="The subscription to resume")
+    @app_commands.autocomplete(subscription=subscription_autocomplete)
+    async def resume(self, interaction: discord.Interaction[Any], subscription: int) -> None:
+        """Resume a paused subscription; the feed is checked now and failed posts retried."""
+        item, retried = await self.admin.resume(
+            _guild_id(interaction), interaction.user.id, subscription
+        )
+        extra = f" {retried} failed deliveries will be tried again." if retried else ""
+        await interaction.response.send_message(
+            f"Resumed {summary_line(item)}. The feed will be checked now.{extra}",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @app_commands.command(name="preview")
+    @app_commands.describe(subscription="The subscription to preview")
+    @app_commands.autocomplete(subscription=subscription_autocomplete)
+    async def preview(self, interaction: discord.Interaction[Any], subscription: int) -> None:
+        """Show privately how the feed's newest item would be posted."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        plan = await self.admin.preview(_guild_id(interaction), subscription)
+        await send_preview(interaction, f"Preview of subscription `#{subscription}`:", plan)
+
+    @app_commands.command(name="status")
+    @app_commands.describe(subscription="One subscription (default: all of them)")
+    @app_commands.autocomplete(subscription=subscription_autocomplete)
+    async def status(
+        self, interaction: discord.Interaction[Any], subscription: int | None = None
+    ) -> None:
+        """Show feed health: last check, errors, next check, pending and failed posts."""
+        guild_id = _guild_id(interaction)
+        timezone = await self._timezone(guild_id)
+        report = await self.admin.status(guild_id, subscription)
+        if not report:
+            text = "This server has no subscriptions yet; add one with /feeds add."
+        else:
+            text = "\n\n".join(health_text(h, timezone) for h in report)
+        if len(text) > 2000:
+            text = text[:1990] + "\n…"
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(name="why")
+    @app_commands.describe(url="The article's address")
+    async def why(
+        self, interaction: discord.Interaction[Any], url: app_commands.Range[str, 1, 2048]
+    ) -> None:
+        """Explain what happened to one article in this server."""
+        explanation = await self.diagnoser.why(_guild_id(interaction), url)
+        heading = f"**{explanation.title}**\n" if explanation.title else ""
+        text = (heading + explanation.text)[:2000]
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(name="export")
+    async def export(self, interaction: discord.Interaction[Any]) -> None:
+        """Download this server's subscriptions and settings as a JSON file."""
+        guild = interaction.guild
+        assert guild is not None
+        data = await self.portability.export(guild.id, directory_of(guild))
+        file = discord.File(io.BytesIO(data), filename=f"paperboy-{guild.id}.json")
+        await interaction.response.send_message(
+            "This server's Paperboy configuration; /feeds import reads it back.",
+            file=file,
+            ephemeral=True,
+        )
+
+    @app_commands.command(name="import")
+    @app_commands.describe(
+        file="A /feeds export JSON file, or an OPML list of feeds",
+        channel="For OPML: the channel its feeds go to",
+    )
+    async def import_(
+        self,
+        interaction: discord.Interaction[Any],
+        file: discord.Attachment,
+        channel: discord.TextChannel | discord.ForumChannel | None = None,
+    ) -> None:
+        """Add subscriptions (and settings) from an export or an OPML file."""
+        if file.size > MAX_IMPORT_BYTES:
+            raise InvalidInput(
+                f"The file is {file.size:,} bytes; "
+                f"the most accepted is {MAX_IMPORT_BYTES:,} (1 MiB)."
+            )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        guild = interaction.guild
+        assert guild is not None
+        data = await file.read()
+        default = _resolve_channel(interaction, channel.id) if channel is not None else None
+        report = await self.portability.import_file(
+            guild.id, interaction.user.id, data, directory_of(guild), default_channel=default
+        )
+        lines = [f"Imported: {len(report.added)} added, {len(report.skipped)} skipped."]
+        lines += [f"+ {line}" for line in report.added[:15]]
+        lines += [f"= {line}" for line in report.skipped[:15]]
+        if report.settings_changed:
+            lines.append("Settings were replaced by the file's.")
+        lines += report.notes
+        await interaction.followup.send(
+            "\n".join(lines)[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+
+async def setup(bot: commands.Bot) -> None:
+    """Load the /feeds commands."""
+    await bot.add_cog(Feeds(bot))
