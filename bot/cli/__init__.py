@@ -18,7 +18,7 @@ from bot import config as config_module
 from bot.cli._context import CommandContext
 from bot.errors import PaperboyError
 
-COMMAND_MODULES = ("bot.cli.run", "bot.cli.db", "bot.cli.feeds")
+COMMAND_MODULES = ("bot.cli.run", "bot.cli.db", "bot.cli.feeds", "bot.cli.articles")
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
