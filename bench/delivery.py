@@ -5,11 +5,11 @@
 
 The Discord stand-in enforces Discord's published limits (`rate_limits.enable`): per-route
 buckets of 5 message posts per 5 s per channel, and 50 requests per second globally. The real
-`DeliveryWorker` (pacing, global budget, claim/send/settle on a real database) drains the outbox
-through `BenchSender`, a thin sender on discord.py's `channel.send` (the Discord layer's own
-sender is not wired into the bot yet; discord.py's own bucket handling is part of what is
-measured). We report the drain time, the 429s the bot provoked (`recorder.rate_limited`), and
-the ratio to the fastest drain the limits allow: max(per-channel bound, global bound).
+`PaperboyBot` runs in this process with its announcer cog (the `DeliveryWorker` with the
+discord.py `DiscordSender`); the outbox is filled through its storage while it idles, then the
+worker is woken and the clock starts. We report the drain time, the 429s the bot provoked
+(`recorder.rate_limited`), and the ratio to the fastest drain the limits allow: the slower of
+the per-channel bound and the global bound.
 """
 
 from __future__ import annotations
@@ -20,18 +20,15 @@ import json
 import math
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import discord
-
-from bot.announce.render import AnnouncementArticle, MessagePlan
-from bot.clock import SystemClock
+from bot.announce.render import AnnouncementArticle
 from bot.config import Config, from_mapping
-from bot.delivery.worker import DeliveryWorker, Outgoing, RetryLater, SentMessage
-from bot.errors import DeliveryError
 from bot.ingest.poller import PlannedDelivery, render_payload, subscription_view
 from bot.models import NewSubscription
 from bot.storage import Storage
@@ -61,57 +58,30 @@ def fastest_drain_seconds(per_channel: int, channels: int, limits: Limits) -> fl
     return max(channel_bound, global_bound)
 
 
-class BenchSender:
-    """Posts an outgoing plan with discord.py's `channel.send` (embeds and content only)."""
-
-    def __init__(self, client: discord.Client) -> None:
-        self.client = client
-
-    @staticmethod
-    def _embeds(plan: MessagePlan) -> list[discord.Embed]:
-        return [
-            discord.Embed(
-                title=embed.title or None,
-                url=embed.url,
-                description=embed.description or None,
-                color=embed.color,
-            )
-            for embed in plan.embeds
-        ]
-
-    async def send(self, outgoing: Outgoing) -> SentMessage:
-        """Post one announcement; discord.py waits out its buckets and retries 429s itself."""
-        channel = self.client.get_channel(outgoing.channel_id)
-        if not isinstance(channel, discord.TextChannel):
-            raise DeliveryError("The channel is gone.", permanent=True, status=404)
-        try:
-            message = await channel.send(
-                content=outgoing.plan.content or None,
-                embeds=self._embeds(outgoing.plan),
-                nonce=outgoing.nonce,
-                allowed_mentions=discord.AllowedMentions.none(),
-            )
-        except discord.RateLimited as error:
-            raise RetryLater(str(error), status=429, retry_after=error.retry_after) from None
-        except discord.HTTPException as error:
-            permanent = 400 <= error.status < 500 and error.status != 429
-            raise DeliveryError(str(error), permanent=permanent, status=error.status) from None
-        return SentMessage(message.id)
-
-    async def find_existing(self, outgoing: Outgoing) -> SentMessage | None:
-        """Nothing is ever half-sent in this benchmark."""
-        return None
+def bot_config(folder: Path, **sections: dict[str, Any]) -> Config:
+    """A config for the in-process bot: database in `folder`, loopback allowed, fast start."""
+    raw: dict[str, dict[str, Any]] = {
+        "database": {"path": str(folder / "bench.db")},
+        "fetch": {"allow_private_addresses": True},
+        "bot": {"guild_ready_timeout_seconds": 0.05, "reidentify_delay_seconds": 0.0},
+    }
+    for name, values in sections.items():
+        raw.setdefault(name, {}).update(values)
+    return from_mapping(raw, source="(bench)")
 
 
-class QuietNotifier:
-    """Moderator notices are not part of this benchmark; it fails if one is ever needed."""
+@asynccontextmanager
+async def running_bot(standin: Any, config: Config) -> AsyncIterator[Any]:
+    """The real PaperboyBot, in this process, connected to the stand-in and delivering."""
+    from cogs.client import PaperboyBot
+    from tests.bench.discord_standin.harness import running_client
 
-    def __init__(self) -> None:
-        self.notices: list[str] = []
-
-    async def tell_moderators(self, guild_id: int, text: str) -> None:
-        """Remember the notice (a refusal during the benchmark shows up in the result)."""
-        self.notices.append(text)
+    bot = PaperboyBot(config)
+    async with running_client(standin, bot):
+        if "cogs.announcer" not in bot.extensions:
+            # Not yet in cogs.client.EXTENSIONS when this was written; load it as the bot will.
+            await bot.load_extension("cogs.announcer")
+        yield bot
 
 
 async def fill_outbox(
@@ -156,57 +126,39 @@ async def fill_outbox(
     return created
 
 
-def bench_config(folder: Path, **announcements: float) -> Config:
-    """A config with the database in `folder` and the given `[announcements]` overrides."""
-    return from_mapping(
-        {"database": {"path": str(folder / "delivery.db")}, "announcements": dict(announcements)}
-    )
-
-
 async def measure(
     channels_count: int, per_channel: int, limits: Limits, announcements: dict[str, float]
 ) -> dict[str, Any]:
     """Drain the outbox once through the stand-in; returns time, 429s and the ratio."""
     from tests.bench.discord_standin import DiscordStandIn
-    from tests.bench.discord_standin.harness import running_client
 
     async with DiscordStandIn() as standin:
         guild = standin.add_guild("Delivery bench")
         channels = [
             (guild.id, standin.add_channel(guild.id, f"news-{n}").id) for n in range(channels_count)
         ]
-        client = discord.Client(intents=discord.Intents.default(), guild_ready_timeout=0.05)
         with tempfile.TemporaryDirectory(prefix="paperboy-delivery-") as name:
-            config = bench_config(Path(name), **announcements)
-            storage = await Storage.open(config.database.path)
-            try:
-                total = await fill_outbox(storage, channels, per_channel, datetime.now(UTC))
-                async with running_client(standin, client):
-                    standin.rate_limits.enable(
-                        per_route=limits.per_route,
-                        per_seconds=limits.per_seconds,
-                        global_per_second=limits.global_per_second,
-                    )
-                    notifier = QuietNotifier()
-                    worker = DeliveryWorker(
-                        storage, BenchSender(client), notifier, config, SystemClock()
-                    )
+            config = bot_config(Path(name), announcements=announcements)
+            async with running_bot(standin, config) as bot:
+                standin.rate_limits.enable(
+                    per_route=limits.per_route,
+                    per_seconds=limits.per_seconds,
+                    global_per_second=limits.global_per_second,
+                )
+                before = len(standin.recorder.rate_limited)
+                app = bot.app
+                total = await fill_outbox(app.storage, channels, per_channel, app.clock.now())
 
-                    def posted() -> int:
-                        return sum(len(standin.messages_in(c)) for _, c in channels)
+                def posted() -> int:
+                    return sum(len(standin.messages_in(c)) for _, c in channels)
 
-                    started = time.perf_counter()
-                    task = asyncio.create_task(worker.run(), name="bench-delivery")
-                    try:
-                        await standin.wait_until(lambda: posted() >= total, timeout=600)
-                    finally:
-                        task.cancel()
-                        await asyncio.gather(task, return_exceptions=True)
-                    drain = time.perf_counter() - started
-                    provoked = len(standin.recorder.rate_limited)
-                    standin.rate_limits.disable()
-            finally:
-                await storage.close()
+                started = time.perf_counter()
+                app.delivery.wake()
+                await standin.wait_until(lambda: posted() >= total, timeout=600)
+                drain = time.perf_counter() - started
+                provoked = len(standin.recorder.rate_limited) - before
+                standin.rate_limits.disable()
+                messages = posted()
     fastest = fastest_drain_seconds(per_channel, channels_count, limits)
     return {
         "announcements": total,
@@ -216,7 +168,7 @@ async def measure(
         "fastest_s": fastest,
         "ratio": round(drain / fastest, 2) if fastest > 0 else None,
         "provoked_429": provoked,
-        "refusals": len(notifier.notices),
+        "messages": messages,
     }
 
 
