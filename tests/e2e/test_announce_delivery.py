@@ -1,0 +1,115 @@
+"""Announcements end to end: the real bot, the Discord stand-in and the local news site.
+
+The announcer cog is loaded explicitly here (it is not in `EXTENSIONS` yet); polls are run by
+calling the poller so each scenario controls exactly when new articles appear.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.models import GuildSettings, NewSubscription
+from tests.e2e.conftest import Bench, BenchFactory
+
+FAST = {"per_channel_interval_seconds": 0.0, "global_rate_per_second": 45.0, "max_age_days": 0.0}
+
+
+async def start(bench: Bench) -> int:
+    """Load the announcer, add the site's feed and read it once (its items become known)."""
+    await bench.bot.load_extension("cogs.announcer")
+    feed = await bench.app.storage.add_feed(bench.site.feed_url, now=bench.app.clock.now())
+    outcome = await bench.app.poller.poll_feed(feed.id)
+    assert outcome.ok and outcome.seeded
+    return feed.id
+
+
+async def subscribe(bench: Bench, feed_id: int, channel_id: int, fmt: str) -> int:
+    subscription = await bench.app.storage.add_subscription(
+        NewSubscription(
+            guild_id=bench.seed.guild_id,
+            channel_id=channel_id,
+            feed_id=feed_id,
+            format=fmt,  # type: ignore[arg-type]
+            fallback_tag_id=bench.seed.tag_ids["News"],
+        ),
+        now=bench.app.clock.now(),
+    )
+    assert subscription is not None
+    await bench.app.delivery.seed_new_subscription(subscription.id)
+    return subscription.id
+
+
+def posted_titles(bench: Bench, channel_id: int) -> list[str]:
+    """Titles of the bot's announcements in a channel (forum: the starter messages), in order."""
+    titles = []
+    for message in bench.discord.messages_in(channel_id):
+        embeds: list[dict[str, Any]] = message.get("embeds") or []
+        footer = (embeds[0].get("footer") or {}).get("text", "") if embeds else ""
+        if "pb-o" in footer:
+            titles.append(embeds[0]["title"])
+    return titles
+
+
+async def test_new_articles_arrive_once_in_order_in_text_forum_and_webhook(
+    make_bench: BenchFactory,
+) -> None:
+    async with make_bench(announcements=FAST) as bench:
+        feed_id = await start(bench)
+        channels = {
+            "embed": bench.seed.general_id,
+            "forum": bench.seed.forum_id,
+            "webhook": bench.seed.news_id,
+        }
+        for fmt, channel_id in channels.items():
+            await subscribe(bench, feed_id, channel_id, fmt)
+        newest = bench.site.items[0].title
+        published = [bench.site.publish_next().title for _ in range(3)]
+        await bench.app.poller.poll_feed(feed_id)
+        expected = [newest, *published]
+        for channel_id in channels.values():
+            await bench.discord.wait_until(
+                lambda c=channel_id: len(posted_titles(bench, c)) >= len(expected),
+                timeout=20,
+                what=f"four announcements in {channel_id}",
+            )
+        for fmt, channel_id in channels.items():
+            assert posted_titles(bench, channel_id) == expected, fmt
+        # A second poll finds nothing new and nothing is sent again.
+        await bench.app.poller.poll_feed(feed_id)
+        await bench.app.poller.poll_feed(feed_id)
+        for channel_id in channels.values():
+            assert posted_titles(bench, channel_id) == expected
+        webhook_posts = [
+            m for m in bench.discord.messages_in(bench.seed.news_id) if m.get("webhook_id")
+        ]
+        assert len(webhook_posts) == len(expected)
+        assert len({m["webhook_id"] for m in webhook_posts}) == 1  # one webhook, reused
+
+
+async def test_forbidden_channel_pauses_and_alerts_once(make_bench: BenchFactory) -> None:
+    async with make_bench(announcements=FAST) as bench:
+        feed_id = await start(bench)
+        await bench.app.storage.update_guild_settings(
+            GuildSettings(bench.seed.guild_id, log_channel_id=bench.seed.general_id),
+            now=bench.app.clock.now(),
+        )
+        bench.discord.faults.forbid_channel(bench.seed.news_id)
+        sub = await subscribe(bench, feed_id, bench.seed.news_id, "embed")
+        bench.site.publish_next()
+        await bench.app.poller.poll_feed(feed_id)
+
+        def alerts() -> list[dict[str, Any]]:
+            return [
+                m
+                for m in bench.discord.messages_in(bench.seed.general_id)
+                if "paused announcements" in (m.get("content") or "")
+            ]
+
+        await bench.discord.wait_until(lambda: alerts(), timeout=20, what="the alert")
+        stored = await bench.app.storage.subscription(sub)
+        assert stored is not None and stored.paused
+        posts = bench.discord.recorder.requests_to("POST", f"/channels/{bench.seed.news_id}/")
+        assert len(posts) == 1  # refused once, never retried in a loop
+        bench.site.publish_next()
+        await bench.app.poller.poll_feed(feed_id)
+        assert len(alerts()) == 1
