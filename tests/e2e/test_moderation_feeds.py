@@ -82,3 +82,18 @@ async def test_missing_permission_and_non_feed(bench: Bench) -> None:
     )
     text = message_text(await handle.reply(15.0))
     assert "404" in text or "not found" in text.lower() or "no feed" in text.lower()
+
+
+async def test_help_shows_only_usable_commands_and_settings_work(bench: Bench) -> None:
+    member_help = message_text(
+        await (await bench.command("help", user=bench.seed.member_id)).reply()
+    )
+    assert "/help" in member_help and "/feeds" not in member_help
+    mod_help = message_text(await (await bench.command("help")).reply())
+    assert "`/feeds add`" in mod_help and "`/settings timezone`" in mod_help
+    bad = await bench.command("settings timezone", {"name": "Mars/Base"})
+    assert "not a known time zone" in message_text(await bad.reply())
+    good = await bench.command("settings timezone", {"name": "Europe/London"})
+    assert "Europe/London" in message_text(await good.reply())
+    shown = message_text(await (await bench.command("settings show")).reply())
+    assert "Time zone: Europe/London" in shown
