@@ -20,7 +20,13 @@ from cogs._tree import PaperboyTree
 log = logging.getLogger(__name__)
 
 # Loaded in this order by setup_hook; each is a thin translation layer over bot/ services.
-EXTENSIONS: tuple[str, ...] = ("cogs.feeds", "cogs.settings", "cogs.help")
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.feeds",
+    "cogs.settings",
+    "cogs.help",
+    "cogs.members",
+    "cogs.alerts",
+)
 
 
 class LoginRejected(PaperboyError):

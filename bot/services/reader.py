@@ -248,7 +248,11 @@ class ReaderService:
             if fallback_url is not None:
                 return await self._page_summary(fallback_url, style)
             raise NotFound("That article is no longer in the archive.")
-        title, text, standfirst = stored.title, stored.text, stored.description
+        # The feed's excerpt is the standfirst when the page's own description was never read
+        # (text taken from the feed's content); `summarize` refuses excerpts that merely copy
+        # the body's opening or are WordPress's automatic 55-word cut.
+        title, text = stored.title, stored.text
+        standfirst = stored.description or stored.excerpt
         complete = bool(text.strip())
         if not complete:
             # Not archived in full yet: read the page now, and fall back to the feed's excerpt.
