@@ -201,3 +201,40 @@ async def test_alert_dm_arrives_and_closed_dms_disable_alerts_with_a_note(bench:
     handle = await bench.command("search", {"query": keyword}, user=bench.seed.closed_dms_id)
     await handle.reply(10)
     assert [r for r in handle.responses if r.kind == "followup"] == []
+
+
+async def test_latest_autocomplete_and_alert_management(bench: Bench) -> None:
+    feed_id = await follow_site(bench)
+    member = bench.seed.member_id
+    newest = bench.site.items[0]
+    handle = await bench.command("latest", {"count": 3}, user=member)
+    reply = await handle.reply(10)
+    assert reply.get("flags", 0) & 64
+    description = reply["embeds"][0]["description"]
+    assert description.count("\n") == 2
+    assert bench.site.article_url(newest) in description.splitlines()[0]
+
+    feeds = await bench.discord.autocomplete(
+        bench.seed.guild_id, member, "latest", {"feed": ""}, "feed"
+    )
+    assert [choice["value"] for choice in feeds] == [str(feed_id)]
+    titles = await bench.discord.autocomplete(
+        bench.seed.guild_id, member, "summary", {"article": newest.title[:12]}, "article"
+    )
+    assert titles and len(titles) <= 25
+    assert all(len(choice["name"]) <= 100 for choice in titles)
+    handle = await bench.command("summary", {"article": titles[0]["value"]}, user=member)
+    assert message_text(await handle.reply(10)).startswith(titles[0]["name"][:40])
+
+    for keyword in ("rent", "Élection"):
+        await (await bench.command("alerts add", {"keyword": keyword}, user=member)).reply(10)
+    handle = await bench.command("alerts add", {"keyword": "RENT"}, user=member)
+    assert "already have an alert" in message_text(await handle.reply(10))
+    listed = message_text(await (await bench.command("alerts list", user=member)).reply(10))
+    assert "rent" in listed and "Élection" in listed
+    choices = await bench.discord.autocomplete(
+        bench.seed.guild_id, member, "alerts remove", {"keyword": "elec"}, "keyword"
+    )
+    assert [choice["value"] for choice in choices] == ["Élection"]
+    handle = await bench.command("alerts remove", {"keyword": "election"}, user=member)
+    assert "removed" in message_text(await handle.reply(10))

@@ -413,3 +413,41 @@ def test_choice_names_fit_discord() -> None:
     assert len(long) == CHOICE_NAME_LIMIT and long.endswith("…")
     assert choice_name("\u202e\n  ") == "Untitled article"
     assert re.fullmatch(r"[^\n]+", choice_name("two\nlines"))
+
+
+LIBRARY_TEXT = "The council voted on Tuesday. Evening hours return in May. Staff welcomed it."
+
+
+async def test_feed_excerpt_serves_as_standfirst_when_the_page_was_never_read(
+    bench: Bench,
+) -> None:
+    # Archived from the feed's full content: no page description, the feed excerpt only.
+    [(article_id, _), _] = await bench.storage.add_articles(
+        [
+            NewArticle(
+                canonical_url="https://example.org/story",
+                url="https://example.org/story",
+                title="Library hours restored",
+                excerpt="Campaigners have won back evening opening at three branch libraries.",
+                text=LIBRARY_TEXT,
+                text_status="done",
+            ),
+            NewArticle(
+                canonical_url="https://example.org/cut",
+                url="https://example.org/cut",
+                title="Cut excerpt",
+                excerpt="The council voted on Tuesday. Evening hours return [&#8230;]",
+                text=LIBRARY_TEXT,
+                text_status="done",
+            ),
+        ],
+        now=NOW,
+    )
+    answer = await bench.reader.summary(f"archive:{article_id}")
+    assert answer.kind == "publisher"
+    assert answer.sentences == (
+        "Campaigners have won back evening opening at three branch libraries.",
+    )
+    cut = await bench.reader.summary("https://example.org/cut")
+    assert cut.kind == "extractive"
+    assert cut.sentences[0] == "The council voted on Tuesday."
