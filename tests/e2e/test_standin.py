@@ -356,6 +356,23 @@ async def test_rate_limited_post_is_retried_and_lands_once(
     ]
 
 
+async def test_enforced_nonce_returns_the_existing_message(
+    discord_standin: DiscordStandIn,  # noqa: F811
+    standin_seed: Seed,  # noqa: F811
+    bot_and_seen: tuple[commands.Bot, Seen],
+) -> None:
+    bot, _ = bot_and_seen
+    channel = bot.get_channel(standin_seed.general_id)
+    assert isinstance(channel, discord.TextChannel)
+    first = await channel.send("once", nonce="pb-o1")
+    again = await channel.send("once", nonce="pb-o1")
+    other = await channel.send("twice", nonce="pb-o2")
+    assert again.id == first.id
+    assert other.id != first.id
+    contents = [m["content"] for m in discord_standin.messages_in(standin_seed.general_id)]
+    assert contents == ["once", "twice"]
+
+
 async def test_too_long_message_gets_50035(
     standin_seed: Seed,  # noqa: F811
     bot_and_seen: tuple[commands.Bot, Seen],

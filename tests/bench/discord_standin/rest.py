@@ -586,7 +586,17 @@ class RestApi:
             self.s.require(channel, needed)
             if channel.archived:
                 raise ApiError(400, 50083, "Thread is archived")
+        # Discord's enforce_nonce: a repeat of a recent nonce by the same author returns the
+        # message already made instead of a second one (the window is minutes; here, unbounded).
+        nonce = payload.get("nonce") if payload.get("enforce_nonce") else None
+        key = (channel.id, str(nonce)) if nonce is not None else None
+        if key is not None and key in self.s.nonce_messages:
+            existing = self.s.messages.get(self.s.nonce_messages[key])
+            if existing is not None:
+                return json_response(200, existing)
         message = await self._create_in(channel, payload, request)
+        if key is not None:
+            self.s.nonce_messages[key] = int(message["id"])
         return json_response(200, message)
 
     async def get_messages(self, request: web.Request) -> web.StreamResponse:

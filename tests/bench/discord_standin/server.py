@@ -90,6 +90,7 @@ class DiscordStandIn:
         self.ephemeral_messages: dict[int, dict[str, Any]] = {}
         self.channel_messages: dict[int, list[int]] = {}
         self.message_log: list[dict[str, Any]] = []
+        self.nonce_messages: dict[tuple[int, str], int] = {}
         self.global_commands: list[dict[str, Any]] = []
         self.guild_commands: dict[int, list[dict[str, Any]]] = {}
         self.sync_log: list[tuple[int | None, list[dict[str, Any]]]] = []
