@@ -172,12 +172,15 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="20 feeds, a 2 s window")
     parser.add_argument("--feeds", type=int, default=200)
     parser.add_argument("--window", type=int, default=20)
+    parser.add_argument("--json", type=Path, help="also write the results here as JSON")
     args = parser.parse_args()
     feeds, window = (20, 2) if args.smoke else (args.feeds, args.window)
     result = asyncio.run(measure(feeds, window))
     for row in summary_rows(result):
         print(" | ".join(row))
     print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

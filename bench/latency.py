@@ -103,12 +103,15 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="interval 1 s, 3 articles")
     parser.add_argument("--interval", type=int, default=5)
     parser.add_argument("--articles", type=int, default=24)
+    parser.add_argument("--json", type=Path, help="also write the results here as JSON")
     args = parser.parse_args()
     interval, articles = (1, 3) if args.smoke else (args.interval, args.articles)
     result = asyncio.run(measure(interval, articles))
     for row in summary_rows(result):
         print(" | ".join(row))
     print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -176,11 +176,14 @@ def main() -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true", help="a few documents, few repeats")
+    parser.add_argument("--json", type=Path, help="also write the results here as JSON")
     args = parser.parse_args()
     result = run(args.smoke)
     for row in summary_rows(result):
         print(" | ".join(row))
     print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

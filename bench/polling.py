@@ -294,6 +294,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--sample", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--json", type=Path, help="also write the results here as JSON")
     args = parser.parse_args()
     if args.worker == "paperboy":
         result = asyncio.run(paperboy_worker(args.feeds[0], args.port, args.cycles, args.folder))
@@ -309,6 +310,8 @@ def main() -> None:
     for row in summary_rows(results):
         print(" | ".join(row))
     print(json.dumps(results, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
