@@ -26,6 +26,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.help",
     "cogs.members",
     "cogs.alerts",
+    "cogs.announcer",
 )
 
 
