@@ -465,7 +465,8 @@ class FeedStore(Database):
     ) -> None:
         """Store an article's full text and status; page metadata only fills fields still empty.
 
-        The feed's copy of the content is dropped: the text now stands in for it.
+        The feed's copy of the content is dropped: the text now stands in for it, and cached
+        summaries of the old text go in the same transaction so none outlives its source.
         """
         if status not in TEXT_STATUSES or status == "pending":
             raise ValueError(f"archived text status must be done, failed or skipped: {status!r}")
@@ -488,3 +489,4 @@ class FeedStore(Database):
                     article_id,
                 ),
             )
+            await conn.execute("DELETE FROM summary_cache WHERE article_id = ?", (article_id,))

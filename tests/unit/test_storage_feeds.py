@@ -149,3 +149,12 @@ async def test_saved_text_fills_only_empty_metadata_and_leaves_the_queue(
     assert [hit.article.id for hit in await storage.search_articles("full text")] == [article_id]
     with pytest.raises(ValueError, match="done, failed or skipped"):
         await storage.save_article_text(article_id, status="pending", text="")
+
+
+async def test_new_text_drops_cached_summaries_of_the_old_one(storage: Storage) -> None:
+    [(article_id, _)] = await storage.add_articles([article(1)], now=NOW)
+    await storage.save_article_text(article_id, status="done", text="First version.")
+    await storage.put_cached_summary(article_id, "brief", "extractive", ["First version."], NOW)
+    assert await storage.get_cached_summary(article_id, "brief") is not None
+    await storage.save_article_text(article_id, status="done", text="Corrected version.")
+    assert await storage.get_cached_summary(article_id, "brief") is None
