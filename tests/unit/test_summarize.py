@@ -14,7 +14,9 @@ from aiohttp import web
 from bot.articles.llm import build_messages, llm_summary, parse_answer
 from bot.articles.summarize import (
     BRIEF_MAX_WORDS,
+    BRIEF_TARGET_WORDS,
     is_genuine_standfirst,
+    lead_sentences,
     reading_minutes,
     summarize,
 )
@@ -71,6 +73,26 @@ def test_brief_is_whole_lead_sentences_within_budget() -> None:
     assert sum(len(s.split()) for s in summary.sentences) <= BRIEF_MAX_WORDS
     assert all(s.endswith(".") for s in summary.sentences)
     assert BODY.startswith(summary.sentences[0])
+
+
+def _sentence(words: int) -> str:
+    return " ".join(["word"] * (words - 1)) + " end."
+
+
+def test_brief_stops_once_the_target_length_is_reached() -> None:
+    long_lead = [_sentence(BRIEF_TARGET_WORDS + 2), _sentence(10), _sentence(10)]
+    assert lead_sentences(long_lead) == long_lead[:1]
+    # A short opening line ("Nurses are striking.") is followed by more until the target is met.
+    short_leads = [_sentence(6), _sentence(12), _sentence(BRIEF_TARGET_WORDS), _sentence(5)]
+    assert lead_sentences(short_leads) == short_leads[:3]
+
+
+def test_brief_never_breaks_the_word_or_sentence_budget() -> None:
+    assert lead_sentences([_sentence(8), _sentence(BRIEF_MAX_WORDS)]) == [_sentence(8)]
+    tiny = [_sentence(3)] * 6
+    assert lead_sentences(tiny) == tiny[:3]
+    # The first sentence always stays, however long: a brief is never empty.
+    assert lead_sentences([_sentence(BRIEF_MAX_WORDS + 20)]) == [_sentence(BRIEF_MAX_WORDS + 20)]
 
 
 def test_key_points_are_three_to_five_in_article_order() -> None:
