@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.polling import cpu_seconds
 from bot.announce.render import AnnouncementArticle
 from bot.config import Config, from_mapping
 from bot.ingest.poller import PlannedDelivery, render_payload, subscription_view
@@ -152,10 +153,10 @@ async def measure(
                 def posted() -> int:
                     return sum(len(standin.messages_in(c)) for _, c in channels)
 
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), cpu_seconds()
                 app.delivery.wake()
                 await standin.wait_until(lambda: posted() >= total, timeout=600)
-                drain = time.perf_counter() - started
+                drain, drain_cpu = time.perf_counter() - started, cpu_seconds() - cpu
                 provoked = len(standin.recorder.rate_limited) - before
                 standin.rate_limits.disable()
                 messages = posted()
@@ -165,6 +166,7 @@ async def measure(
         "channels": channels_count,
         "config": announcements or "defaults",
         "drain_s": round(drain, 2),
+        "drain_cpu_s": round(drain_cpu, 2),
         "fastest_s": fastest,
         "ratio": round(drain / fastest, 2) if fastest > 0 else None,
         "provoked_429": provoked,
@@ -203,6 +205,7 @@ def summary_rows(results: list[dict[str, Any]]) -> list[tuple[str, str, str, str
                 "<= 1.3x",
             ),
             (name, "429s provoked", str(result["provoked_429"]), "0"),
+            (name, "CPU while draining (bot + stand-in)", f"{result['drain_cpu_s']} s", ""),
         ]
     return rows
 
