@@ -365,22 +365,13 @@ class RestApi:
 
     def _attachments(self, request: web.Request, payload: dict[str, Any]) -> list[dict[str, Any]]:
         result = []
+        described = payload.get("attachments") or []
         for index, f in enumerate(request[FILES]):
-            aid = self.s.snowflakes.next()
-            described = payload.get("attachments") or []
             meta = described[index] if index < len(described) else {}
-            url = f"http://127.0.0.1:{self.s.port}/attachments/{aid}/{f['filename']}"
-            result.append(
-                {
-                    "id": str(aid),
-                    "filename": meta.get("filename") or f["filename"],
-                    "size": len(f["data"]),
-                    "url": url,
-                    "proxy_url": url,
-                    "content_type": f["content_type"] or None,
-                    "description": meta.get("description"),
-                }
+            stored = self.s.store_attachment(
+                meta.get("filename") or f["filename"], f["data"], f["content_type"]
             )
+            result.append({**stored.to_json(self.s.port), "description": meta.get("description")})
         return result
 
     def _bot_member(self, channel: Channel) -> Any:

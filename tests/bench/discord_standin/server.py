@@ -51,6 +51,28 @@ _MENTION = re.compile(r"<@!?(\d+)>")
 
 
 @dataclass(frozen=True)
+class StoredAttachment:
+    """An uploaded file the stand-in keeps and serves, as Discord's CDN does."""
+
+    id: int
+    filename: str
+    content_type: str
+    data: bytes
+
+    def to_json(self, port: int) -> dict[str, Any]:
+        """The attachment object Discord puts in messages and in `resolved.attachments`."""
+        url = f"http://127.0.0.1:{port}/attachments/{self.id}/{self.filename}"
+        return {
+            "id": str(self.id),
+            "filename": self.filename,
+            "size": len(self.data),
+            "url": url,
+            "proxy_url": url,
+            "content_type": self.content_type or None,
+        }
+
+
+@dataclass(frozen=True)
 class Seed:
     """Ids of the default world made by populate_default()."""
 
@@ -95,6 +117,9 @@ class DiscordStandIn:
         self.guild_commands: dict[int, list[dict[str, Any]]] = {}
         self.sync_log: list[tuple[int | None, list[dict[str, Any]]]] = []
         self.webhooks: dict[int, dict[str, Any]] = {}
+        # Uploaded files by attachment id: served at /attachments/{id}/{filename} like the CDN.
+        self.attachments: dict[int, StoredAttachment] = {}
+        self.attachment_downloads: list[int] = []  # ids, in the order they were fetched
         self.interactions: dict[int, InteractionHandle] = {}
         self.recorder = Recorder()
         self.faults = Faults()
@@ -110,6 +135,7 @@ class DiscordStandIn:
         RestApi(self).register(app, API_PREFIX)
         app.router.add_get("/", self.gateway.handle)
         app.router.add_get("/gateway", self.gateway.handle)
+        app.router.add_get("/attachments/{attachment_id}/{filename}", self._serve_attachment)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -438,6 +464,36 @@ class DiscordStandIn:
             return list(self.global_commands)
         return list(self.guild_commands.get(guild_id, []))
 
+    def store_attachment(
+        self, filename: str, data: bytes, content_type: str = ""
+    ) -> StoredAttachment:
+        """Keep an uploaded file (from the bot's multipart requests, or `upload`)."""
+        stored = StoredAttachment(self.snowflakes.next(), filename, content_type, bytes(data))
+        self.attachments[stored.id] = stored
+        return stored
+
+    def upload(
+        self, filename: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> dict[str, Any]:
+        """A file a user attaches in the Discord client, to pass as an ATTACHMENT option."""
+        return self.store_attachment(filename, data, content_type).to_json(self.port)
+
+    def attachment_bytes(self, attachment: dict[str, Any] | int) -> bytes:
+        """The bytes of an attachment (its JSON from a message, or its id)."""
+        aid = int(attachment["id"]) if isinstance(attachment, dict) else int(attachment)
+        return self.attachments[aid].data
+
+    async def _serve_attachment(self, request: web.Request) -> web.StreamResponse:
+        raw = request.match_info["attachment_id"]
+        stored = self.attachments.get(int(raw)) if raw.isdigit() else None
+        if stored is None or stored.filename != request.match_info["filename"]:
+            return web.Response(status=404, text="404: Not Found")
+        self.attachment_downloads.append(stored.id)
+        self.recorder.notify()
+        return web.Response(
+            body=stored.data, content_type=stored.content_type or "application/octet-stream"
+        )
+
     def assert_no_unknown_routes(self) -> None:
         """Fail if the bot hit any route the stand-in does not know."""
         if self.recorder.unknown_routes:
@@ -569,8 +625,22 @@ class DiscordStandIn:
             elif kind in (6, 7, 8, 9):
                 option["value"] = str(value)
                 self._resolve(kind, int(value), resolved, guild_id)
+            elif kind == 11:
+                stored = self._attachment_option(name, value)
+                option["value"] = str(stored.id)
+                resolved.setdefault("attachments", {})[str(stored.id)] = stored.to_json(self.port)
             options.append(option)
         return options
+
+    def _attachment_option(self, name: str, value: Any) -> StoredAttachment:
+        """An ATTACHMENT option's value: an attachment's JSON (from `upload` or a message) or id."""
+        raw = value.get("id") if isinstance(value, dict) else value
+        stored = self.attachments.get(int(raw)) if str(raw).isdigit() else None
+        if stored is None:
+            raise StandInUsageError(
+                f"option {name!r} takes a file: pass standin.upload(...) or a message attachment"
+            )
+        return stored
 
     def _resolve(
         self, kind: int, target: int, resolved: dict[str, dict[str, Any]], guild_id: int
@@ -601,9 +671,13 @@ class DiscordStandIn:
         command: str,
         options: dict[str, Any] | None,
         focused: str | None,
+        *,
+        forged: bool = False,
     ) -> dict[str, Any]:
         parts = command.split()
-        cmd = self._visible_command(guild_id, user_id, parts[0], 1)
+        # A forged call skips the client-side visibility check: the bot must refuse by itself.
+        seen_as = self.guilds[guild_id].owner_id if forged else user_id
+        cmd = self._visible_command(guild_id, seen_as, parts[0], 1)
         resolved: dict[str, dict[str, Any]] = {}
         specs = cmd.get("options") or []
         wrapped: list[dict[str, Any]] = []
@@ -693,9 +767,14 @@ class DiscordStandIn:
         options: dict[str, Any] | None = None,
         *,
         channel_id: int | None = None,
+        forged: bool = False,
     ) -> InteractionHandle:
-        """A member runs a slash command, e.g. invoke(g, u, "feeds add", {"url": ...})."""
-        data = self._command_data(guild_id, user_id, command, options, focused=None)
+        """A member runs a slash command, e.g. invoke(g, u, "feeds add", {"url": ...}).
+
+        `forged=True` sends it even if Discord would hide the command from this member (a stale
+        client or a hand-made request): the interaction still carries their real permissions.
+        """
+        data = self._command_data(guild_id, user_id, command, options, focused=None, forged=forged)
         channel = channel_id or self._default_channel(guild_id)
         return await self._send_interaction(APPLICATION_COMMAND, guild_id, user_id, channel, data)
 
