@@ -175,7 +175,8 @@ async def measure(
 
 
 async def run(smoke: bool) -> list[dict[str, Any]]:
-    """The default config, then one with the global budget raised to Discord's own pace."""
+    """The default config, then the global budget raised near Discord's 50/s, then also no
+    per-channel spacing (to show what the spacing costs)."""
     if smoke:
         limits = Limits(per_route=5, per_seconds=0.5, global_per_second=50)
         return [
@@ -185,6 +186,10 @@ async def run(smoke: bool) -> list[dict[str, Any]]:
     return [
         await measure(50, 20, limits, {}),
         await measure(50, 20, limits, {"global_rate_per_second": 45.0}),
+        # Diagnostic: without our own per-channel spacing, only the global budget paces.
+        await measure(
+            50, 20, limits, {"global_rate_per_second": 45.0, "per_channel_interval_seconds": 0.0}
+        ),
     ]
 
 
