@@ -29,6 +29,8 @@ HISTORY_LOOKBACK = 50
 """Recent messages searched for a marker after a crash (posts are paced, so this is minutes)."""
 THREAD_LOOKBACK = 25
 """Most recent active forum posts searched for a marker after a crash."""
+STOP_GRACE_SECONDS = 5.0
+"""At shutdown, sends already in flight get this long to finish and be recorded as sent."""
 UNKNOWN_WEBHOOK = 10015
 WEBHOOK_NAME = "Paperboy"
 
@@ -304,9 +306,16 @@ class Announcer(commands.Cog):
         await self.worker.run()
 
     async def cog_unload(self) -> None:
-        """Stop delivering; a row being sent stays claimed and is reconciled at the next start."""
-        if self._task is not None:
-            self._task.cancel()
+        """Stop delivering after the round in flight (bounded); a row still being sent then stays
+        claimed and is reconciled at the next start."""
+        task = self._task
+        if task is None or task.done():
+            return
+        self.worker.stop()
+        if self.bot.is_ready():  # before ready the worker has not started: nothing in flight
+            await asyncio.wait({task}, timeout=STOP_GRACE_SECONDS)
+        if not task.done():
+            task.cancel()
 
     def _now(self) -> datetime:
         return self.bot.app.clock.now()

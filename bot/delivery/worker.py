@@ -121,6 +121,7 @@ class DeliveryWorker:
         self._budget = TokenBucket(self.settings.global_rate_per_second, clock.now())
         self._last_sent: dict[int, datetime] | None = None
         self._needs_reconcile = True
+        self._stopping = False
         self._parallel = asyncio.Semaphore(MAX_PARALLEL_SENDS)
         self.round_finished = asyncio.Event()
         """Set after every round of `run()`; observers clear it and wait (tests, diagnostics)."""
@@ -129,9 +130,17 @@ class DeliveryWorker:
         """New work was committed (a poll, a new subscription, a resume): look now."""
         self._wake.set()
 
+    def stop(self) -> None:
+        """Ask `run()` to return after the current round, so sends in flight settle first."""
+        self._stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
-        """Reconcile, then deliver whatever is due, sleeping until the next is due or `wake()`."""
-        while True:
+        """Reconcile, then deliver whatever is due, sleeping until the next is due or `wake()`.
+
+        Returns once `stop()` was called and the round in progress has finished.
+        """
+        while not self._stopping:
             self._wake.clear()
             delay = IDLE_WAKE_SECONDS
             try:
@@ -146,6 +155,8 @@ class DeliveryWorker:
                 log.exception("A delivery round failed; trying again shortly")
                 delay = 5.0
             self.round_finished.set()
+            if self._stopping:
+                return
             delay = min(max(delay, 0.05), IDLE_WAKE_SECONDS)
             try:
                 async with asyncio.timeout(delay):
