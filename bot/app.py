@@ -77,6 +77,7 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
         delivery.wake()
 
     poller.on_new_articles.append(wake_delivery)
+    poller.on_held_back.append(delivery.report_held_back)  # moderators hear of held-back items
     return App(
         config=config,
         clock=clock,
