@@ -47,7 +47,7 @@ def _skip_reason(reason: str, config: Config) -> str:
     """What a skipped row's stored reason means, as a sentence fragment."""
     if reason.startswith("filtered:"):
         rule = reason.removeprefix("filtered:").strip()
-        return f"was filtered out by the rule {shown(rule)}"
+        return f"was filtered out by the subscription's filters ({shown(rule)})"
     if reason == "too-old":
         days = f"{config.announcements.max_age_days:g}"
         return f"was too old to announce (published more than {days} days before it was seen)"
