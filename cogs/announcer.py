@@ -292,7 +292,12 @@ class Announcer(commands.Cog):
         self.bot = bot
         app = bot.app
         self.worker = DeliveryWorker(
-            app.storage, DiscordSender(bot), DiscordNotifier(bot), app.config, app.clock
+            app.storage,
+            DiscordSender(bot),
+            DiscordNotifier(bot),
+            app.config,
+            app.clock,
+            notice_source=app.delivery,
         )
         app.delivery.on_work(self.worker.wake)
         self._task: asyncio.Task[None] | None = None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bot.errors import DeliveryError
 from bot.textutil import clean_text
@@ -32,4 +34,27 @@ def paused_notice(channel_id: int, subscription_ids: Sequence[int], reason: str)
     return (
         f"Paperboy paused announcements in <#{channel_id}> ({noun} {numbers}). {reason}. "
         "Fix the channel or Paperboy's permissions there, then resume with /feeds resume."
+    )
+
+
+@dataclass(frozen=True)
+class ModeratorNotice:
+    """A message for a guild's moderators, waiting for the delivery worker to post it."""
+
+    guild_id: int
+    text: str
+
+
+def held_back_key(feed_id: int, article_ids: Sequence[int]) -> str:
+    """The once-only key of one held-back event: the feed and exactly which items were held."""
+    digest = hashlib.sha256(",".join(str(i) for i in sorted(article_ids)).encode()).hexdigest()
+    return f"held-back:{feed_id}:{digest[:24]}"
+
+
+def held_back_notice(feed_id: int, channel_ids: Sequence[int], note: str) -> str:
+    """What moderators read when a poll held items back (the policy's note, with where)."""
+    channels = ", ".join(f"<#{channel_id}>" for channel_id in channel_ids)
+    return (
+        f"Paperboy, feed #{feed_id} (announced in {channels}): {clean_text(note, single_line=True)}"
+        " /feeds why shows each item's fate."
     )

@@ -10,8 +10,9 @@ from bot.announce import filters, policy
 from bot.announce.render import render_plan
 from bot.clock import Clock
 from bot.config import Config
+from bot.delivery import notices
 from bot.errors import NotFound
-from bot.ingest.poller import subscription_view
+from bot.ingest.poller import HeldBackEvent, subscription_view
 from bot.storage import Storage
 from bot.storage._outbox import SeedRow
 
@@ -34,6 +35,7 @@ class DeliveryService:
         self.config = config
         self.clock = clock
         self._wakers: list[Callable[[], None]] = []
+        self._notices: list[notices.ModeratorNotice] = []
 
     def on_work(self, waker: Callable[[], None]) -> None:
         """Call `waker` whenever new delivery work is committed (the worker's `wake`)."""
@@ -43,6 +45,27 @@ class DeliveryService:
         """New delivery work was committed (a poll, a resume): let the worker look now."""
         for waker in list(self._wakers):
             waker()
+
+    async def report_held_back(self, event: HeldBackEvent) -> bool:
+        """Queue the moderators' notice of a held-back event, once ever; True if queued now.
+
+        Remembered before it is posted, so a crash in between loses the notice rather than
+        repeating it: moderators hear of each event at most once (the rows' reasons stay).
+        """
+        key = notices.held_back_key(event.feed_id, event.article_ids)
+        first = await self.storage.remember_notice(
+            event.guild_id, key, detail=event.note[: notices.REASON_LIMIT], now=self.clock.now()
+        )
+        if first:
+            text = notices.held_back_notice(event.feed_id, event.channel_ids, event.note)
+            self._notices.append(notices.ModeratorNotice(event.guild_id, text))
+            self.wake()
+        return first
+
+    def take_notices(self) -> list[notices.ModeratorNotice]:
+        """Hand over the notices waiting to be posted (the worker calls this every round)."""
+        taken, self._notices = self._notices, []
+        return taken
 
     async def seed_new_subscription(self, subscription_id: int) -> SeedReport:
         """Decide a new subscription's backlog; call right after creating it (safe to repeat).

@@ -78,6 +78,14 @@ class Notifier(Protocol):
         ...
 
 
+class NoticeSource(Protocol):
+    """Where notices for moderators wait (the `DeliveryService`)."""
+
+    def take_notices(self) -> list[notices.ModeratorNotice]:
+        """The notices to post now; each is handed over once."""
+        ...
+
+
 class RetryLater(DeliveryError):
     """A transient refusal (429, 5xx) that says how long Discord asked us to wait."""
 
@@ -111,8 +119,11 @@ class DeliveryWorker:
         notifier: Notifier,
         config: Config,
         clock: Clock,
+        *,
+        notice_source: NoticeSource | None = None,
     ) -> None:
         self.storage = storage
+        self.notice_source = notice_source
         self.sender = sender
         self.notifier = notifier
         self.settings = config.announcements
@@ -144,6 +155,7 @@ class DeliveryWorker:
             self._wake.clear()
             delay = IDLE_WAKE_SECONDS
             try:
+                await self.tell_notices()
                 if self._needs_reconcile:
                     await self.reconcile()
                 report = await self.drain_once()
@@ -163,6 +175,21 @@ class DeliveryWorker:
                     await self._wake.wait()
             except TimeoutError:
                 pass
+
+    async def tell_notices(self) -> int:
+        """Post the waiting notices for moderators (best effort); returns how many were told."""
+        if self.notice_source is None:
+            return 0
+        told = 0
+        for notice in self.notice_source.take_notices():
+            try:
+                await self.notifier.tell_moderators(notice.guild_id, notice.text)
+                told += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("Could not tell guild %s's moderators", notice.guild_id)
+        return told
 
     # -- reconciliation -------------------------------------------------------------------------
 

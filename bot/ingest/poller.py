@@ -57,6 +57,33 @@ NewArticlesHook = Callable[[NewArticlesEvent], Awaitable[None]]
 
 
 @dataclass(frozen=True)
+class HeldBack:
+    """Items one subscription did not announce because one poll brought too many (pure result)."""
+
+    subscription: Subscription
+    article_ids: tuple[int, ...]
+    note: str
+
+
+@dataclass(frozen=True)
+class HeldBackEvent:
+    """What the poller tells `on_held_back` hooks after a commit: one per guild and feed.
+
+    `note` says what happened in words moderators can act on; `article_ids` are every item held
+    back in the guild's subscriptions to this feed in this poll (they identify the event).
+    """
+
+    feed_id: int
+    guild_id: int
+    channel_ids: tuple[int, ...]
+    article_ids: tuple[int, ...]
+    note: str
+
+
+HeldBackHook = Callable[[HeldBackEvent], Awaitable[object]]
+
+
+@dataclass(frozen=True)
 class FeedPollOutcome:
     """The result of one poll of one feed."""
 
@@ -145,15 +172,15 @@ def plan_outbox(
     now: datetime,
     feed_title: str,
     settings: AnnouncementsConfig,
-) -> tuple[list[PlannedDelivery], list[str]]:
-    """Delivery rows for articles new to a feed, per subscription, and notes for moderators.
+) -> tuple[list[PlannedDelivery], list[HeldBack]]:
+    """Delivery rows for articles new to a feed, per subscription, and what was held back.
 
     Each (subscription, article) gets a row: pending when it is to be announced, else skipped
     with the reason in words ("filtered: excluded by keyword 'sport'", "too-old", "held-back").
     Pending rows come oldest first, the order they should go out. Pure.
     """
     planned: list[PlannedDelivery] = []
-    notes: list[str] = []
+    notes: list[HeldBack] = []
     for subscription, view in subscriptions:
         passing: list[AnnouncementArticle] = []
         for article in articles:
@@ -174,7 +201,12 @@ def plan_outbox(
             max_new_per_poll=settings.max_new_per_poll,
         )
         if verdicts.held_back_note:
-            notes.append(verdicts.held_back_note)
+            held = tuple(
+                key
+                for key, verdict in verdicts.verdicts.items()
+                if verdict is policy.Verdict.HELD_BACK
+            )
+            notes.append(HeldBack(subscription, held, verdicts.held_back_note))
         by_id = {article.id: article for article in passing}
         for article_id, verdict in verdicts.verdicts.items():
             if verdict is not policy.Verdict.ANNOUNCE:
@@ -183,6 +215,22 @@ def plan_outbox(
             row = OutboxRow(subscription.id, article_id, subscription.channel_id, "pending")
             planned.append(PlannedDelivery(row, by_id[article_id], view))
     return planned, notes
+
+
+def held_back_events(feed_id: int, held: Sequence[HeldBack]) -> list[HeldBackEvent]:
+    """One event per guild: its channels, every item held back there, and the fullest note."""
+    by_guild: dict[int, list[HeldBack]] = {}
+    for entry in held:
+        by_guild.setdefault(entry.subscription.guild_id, []).append(entry)
+    events = []
+    for guild_id, entries in by_guild.items():
+        channels = sorted({entry.subscription.channel_id for entry in entries})
+        articles = sorted({key for entry in entries for key in entry.article_ids})
+        fullest = max(entries, key=lambda entry: len(entry.article_ids))
+        events.append(
+            HeldBackEvent(feed_id, guild_id, tuple(channels), tuple(articles), fullest.note)
+        )
+    return events
 
 
 def _skipped(subscription: Subscription, article_id: int, reason: str) -> PlannedDelivery:
@@ -257,6 +305,8 @@ class Poller:
         self.clock = clock
         self.settings = schedule.ScheduleSettings.from_config(config.feeds)
         self.on_new_articles: list[NewArticlesHook] = []
+        self.on_held_back: list[HeldBackHook] = []
+        """Called after a poll that held items back, once per guild (moderators are told)."""
         self._limit = asyncio.Semaphore(max(1, concurrency))
         self._rng = rng or random.Random()  # jitter, not security
         self._wake = asyncio.Event()
@@ -357,7 +407,7 @@ class Poller:
         # Oldest first, so article ids grow with publication and ties keep feed order reversed.
         linked = [(item, article_of(item)) for item in reversed(parsed.items)]
         usable = [(item, article) for item, article in linked if article is not None]
-        notes: list[str] = []
+        notes: list[HeldBack] = []
         async with self.storage.poll_transaction(feed.id, now=now) as tx:
             seeded = tx.first_poll
             ids = await tx.upsert_articles([article for _, article in usable])
@@ -399,9 +449,11 @@ class Poller:
             )
             inserted_articles = tuple(tx.inserted_article_ids)
         for note in notes:
-            log.warning("Feed %s: %s", feed.id, note)
+            log.warning("Feed %s, subscription %s: %s", feed.id, note.subscription.id, note.note)
         if inserted_articles:
             await self._notify(NewArticlesEvent(feed.id, inserted_articles, seeded))
+        for held_event in held_back_events(feed.id, notes):
+            await self._tell_held_back(held_event)
         return FeedPollOutcome(
             feed.id,
             ok=True,
@@ -435,6 +487,16 @@ class Poller:
                 raise
             except Exception:
                 log.exception("An on_new_articles hook failed for feed %s", event.feed_id)
+
+    async def _tell_held_back(self, event: HeldBackEvent) -> None:
+        """Call every held-back hook; a failure is logged and never undoes the committed poll."""
+        for hook in list(self.on_held_back):
+            try:
+                await hook(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("An on_held_back hook failed for feed %s", event.feed_id)
 
     async def run(self) -> None:
         """Poll due feeds, then sleep until the next is due or `wake()`; runs until cancelled."""
