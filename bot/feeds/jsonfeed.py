@@ -60,10 +60,14 @@ def read_json_feed(body: bytes, *, url: str) -> RawFeed:
     )
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _text(value: Any) -> str:
     """A string field; numbers are accepted as the spec allows for ids, anything else is empty."""
     if isinstance(value, str):
-        return value
+        # JSON may spell lone surrogates ("\ud800"), which no encoder downstream accepts.
+        return _LONE_SURROGATE.sub("\ufffd", value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return ""

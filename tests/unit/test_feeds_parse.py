@@ -239,3 +239,16 @@ def test_feed_shaped_noise_gives_a_feed_or_a_feed_error(parts: list[bytes]) -> N
         assert error.kind in ("not-a-feed", "parse-error") and str(error).endswith(".")
         return
     check_output(feed)
+
+
+def test_json_feed_lone_surrogates_become_replacement_characters() -> None:
+    # Found by the hardening property tests: "\ud800" in JSON crashed feedparser's sanitizer.
+    document = (
+        b'{"version": "https://jsonfeed.org/version/1.1", "title": "T", "items": [{"id": "1",'
+        b' "title": "\\udfff Title", "content_html": "<p>\\ud800</p>"}]}'
+    )
+    feed = parse_feed(document, url=URL, now=NOW, headers={"Content-Type": "application/feed+json"})
+    [entry] = feed.items
+    assert entry.title == "\ufffd Title"
+    assert "\ufffd" in entry.content_html
+    check_output(feed)
