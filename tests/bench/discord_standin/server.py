@@ -539,13 +539,17 @@ class DiscordStandIn:
         await self.gateway.dispatch("GUILD_DELETE", {"id": str(guild_id)})
 
     async def add_bot_to_guild(self, guild_id: int) -> None:
-        """The bot joins an existing guild: GUILD_CREATE."""
+        """The bot joins an existing guild: GUILD_CREATE (on_guild_join in discord.py)."""
         guild = self.guilds[guild_id]
         if self.bot_user.id not in guild.members:
             role = self.add_role(guild_id, self.bot_user.username, Perm.EVERYONE_DEFAULT)
             guild.members[self.bot_user.id] = Member(self.bot_user, [role.id])
         self.bot_guilds.add(guild_id)
-        await self.gateway.dispatch("GUILD_CREATE", self.guild_create_payload(guild_id))
+        payload = self.guild_create_payload(guild_id)
+        # A join carries no `unavailable` (that marks an outage ending); discord.py dispatches
+        # on_guild_join only then, and on_guild_available otherwise.
+        del payload["unavailable"]
+        await self.gateway.dispatch("GUILD_CREATE", payload)
 
     @asynccontextmanager
     async def gateway_outage(self) -> Any:
