@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import math
+import statistics
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -46,6 +48,15 @@ class Limits:
     per_route: int = PER_ROUTE
     per_seconds: float = PER_SECONDS
     global_per_second: int = GLOBAL_PER_SECOND
+
+
+def channel_gaps(channels: list[list[dict[str, Any]]]) -> list[float]:
+    """Seconds between consecutive posts in the same channel (from the messages' timestamps)."""
+    gaps = []
+    for messages in channels:
+        moments = sorted(datetime.fromisoformat(m["timestamp"]) for m in messages)
+        gaps += [(b - a).total_seconds() for a, b in itertools.pairwise(moments)]
+    return gaps
 
 
 def fastest_drain_seconds(per_channel: int, channels: int, limits: Limits) -> float:
@@ -160,6 +171,7 @@ async def measure(
                 provoked = len(standin.recorder.rate_limited) - before
                 standin.rate_limits.disable()
                 messages = posted()
+                gaps = channel_gaps([standin.messages_in(c) for _, c in channels])
     fastest = fastest_drain_seconds(per_channel, channels_count, limits)
     return {
         "announcements": total,
@@ -171,6 +183,7 @@ async def measure(
         "ratio": round(drain / fastest, 2) if fastest > 0 else None,
         "provoked_429": provoked,
         "messages": messages,
+        "channel_gap_median_s": round(statistics.median(gaps), 2) if gaps else None,
     }
 
 
@@ -211,6 +224,12 @@ def summary_rows(results: list[dict[str, Any]]) -> list[tuple[str, str, str, str
             ),
             (name, "429s provoked", str(result["provoked_429"]), "0"),
             (name, "CPU while draining (bot + stand-in)", f"{result['drain_cpu_s']} s", ""),
+            (
+                name,
+                "median gap between posts in a channel",
+                f"{result['channel_gap_median_s']} s",
+                "",
+            ),
         ]
     return rows
 
