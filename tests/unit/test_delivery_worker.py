@@ -395,3 +395,34 @@ async def test_run_wakes_on_new_work(rig: Rig) -> None:
             await task
     assert rig.sender.titles() == ["Breaking"]
     assert await states(rig.storage, sub.id) == ["sent"]
+
+
+@dataclass
+class GatedSender(FakeSender):
+    """Holds every send until `gate` is set, so a stop can arrive while a post is in flight."""
+
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+    entered: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def send(self, outgoing: Outgoing) -> SentMessage:
+        self.entered.set()
+        await self.gate.wait()
+        return await super().send(outgoing)
+
+
+async def test_stop_lets_the_send_in_flight_settle_as_sent(
+    storage: Storage, config: Config
+) -> None:
+    sender = GatedSender()
+    worker = DeliveryWorker(storage, sender, FakeNotifier(), config, FakeClock(NOW))
+    feed = await add_feed(storage)
+    sub = await subscribe(storage, feed)
+    await publish(storage, feed, ["Only"], [sub])
+    running = asyncio.create_task(worker.run())
+    await asyncio.wait_for(sender.entered.wait(), 10)
+    worker.stop()
+    assert await states(storage, sub.id) == ["claimed"]
+    sender.gate.set()
+    await asyncio.wait_for(running, 10)  # run() returns by itself once the round is over
+    assert await states(storage, sub.id) == ["sent"]
+    assert sender.titles() == ["Only"]
