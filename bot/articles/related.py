@@ -1,7 +1,10 @@
 """Related articles: FTS5 finds candidates, TF-IDF cosine over stored terms ranks them.
 
 1. The source's most distinctive stems (top QUERY_TERMS by TF-IDF against the archive) become an
-   OR query on the FTS5 index, ranked by bm25 with the title weighted over the body.
+   OR query on the FTS5 index, ranked by bm25 with the title weighted over the body. FTS5 scores
+   every row that matches any word, so the words are chosen within a budget of matching rows
+   (POSTINGS_BUDGET, from the stored document counts): at 100,000 articles one stem found in
+   every article cost 250 ms, and bm25 gives such a stem almost no weight anyway.
 2. The best CANDIDATES are re-ranked by cosine similarity of TF-IDF vectors built from the terms
    stored for every article at archive time (`index_article`), with current document
    frequencies, so early articles are weighed with today's IDF.
@@ -24,6 +27,8 @@ from bot.errors import InvalidInput, NotFound
 from bot.storage._related import RelatedStore
 
 QUERY_TERMS = 20
+# About how many (article, word) matches the candidate query may score; FTS5 spends ~2 us each.
+POSTINGS_BUDGET = 6000
 CANDIDATES = 40
 NEAR_DUPLICATE = 0.9
 SHARED_TERMS = 4
@@ -117,6 +122,56 @@ def recency_factor(published: datetime | None, now: datetime | None) -> float:
     return 1.0 + RECENCY_WEIGHT * math.pow(0.5, age_days / RECENCY_HALF_LIFE_DAYS)
 
 
+def _similarity(
+    query: Mapping[str, float],
+    query_norm: float,
+    bag: Mapping[str, tuple[float, int]],
+    documents: int,
+) -> tuple[float, dict[str, float]]:
+    """Cosine of the query with a stored (count, document count) bag, and the shared products.
+
+    The same TF-IDF cosine as `terms.tfidf_vector` + `terms.cosine`, in one pass: it runs over
+    every term of every candidate (40 x 80 per query), where building dicts took half the time.
+    """
+    square = 0.0
+    products: dict[str, float] = {}
+    for term, (count, frequency) in bag.items():
+        weight = terms.tf_weight(count) * terms.idf(frequency, documents)
+        square += weight * weight
+        query_weight = query.get(term)
+        if query_weight is not None:
+            products[term] = query_weight * weight
+    dot = sum(products.values())
+    if dot == 0.0:
+        return 0.0, products
+    return dot / (query_norm * math.sqrt(square)), products
+
+
+def candidate_terms(
+    query: Mapping[str, float],
+    frequencies: Mapping[str, int],
+    *,
+    count: int = QUERY_TERMS,
+    budget: int = POSTINGS_BUDGET,
+) -> list[str]:
+    """The heaviest query terms whose document counts fit the budget (at least one term)."""
+    ranked = terms.top_terms(query, len(query))
+    chosen: list[str] = []
+    postings = 0
+    for term in ranked:
+        documents = frequencies.get(term, 0)
+        if postings + documents > budget:
+            continue  # a lighter term further down may still fit
+        chosen.append(term)
+        postings += documents
+        if len(chosen) == count:
+            break
+    if not chosen and ranked:
+        # Every term is common: the rarest one alone is the cheapest query that finds anything.
+        chosen.append(min(ranked, key=lambda term: (frequencies.get(term, 0), term)))
+    return chosen
+
+
 async def _related(
     storage: RelatedStore,
     counts: Mapping[str, float],
@@ -136,26 +191,24 @@ async def _related(
     )
     if not query:
         return []
-    query_words = [displays[term] for term in terms.top_terms(query, QUERY_TERMS)]
+    query_words = [displays[term] for term in candidate_terms(query, frequencies)]
     ids = await storage.related_candidates(query_words, max(CANDIDATES, limit * 3), exclude)
     if not ids:
         return []
-    stored = await storage.article_terms(ids)
-    all_terms = {term for bag in stored.values() for term in bag}
-    frequencies.update(await storage.document_frequencies(all_terms - frequencies.keys()))
+    stored = await storage.term_vectors(ids)
     refs = await storage.article_refs(ids)
+    query_norm = terms.norm(query)
     scored: list[tuple[float, int, tuple[str, ...]]] = []
     for article_id in ids:
         bag = stored.get(article_id)
         ref = refs.get(article_id)
         if not bag or ref is None:
             continue  # archived but not indexed yet: it will be once the pipeline gets to it
-        vector = terms.tfidf_vector({t: c for t, (_, c) in bag.items()}, frequencies, documents)
-        similarity = terms.cosine(query, vector)
+        similarity, products = _similarity(query, query_norm, bag, documents)
         if similarity <= 0.0 or similarity > NEAR_DUPLICATE:
             continue
-        shared = terms.shared_terms(query, vector, SHARED_TERMS)
-        shown = tuple(displays.get(term) or bag[term][0] for term in shared)
+        # Shared terms are query terms, so the query's own display words cover them all.
+        shown = tuple(displays[term] for term in terms.top_terms(products, SHARED_TERMS))
         scored.append((similarity * recency_factor(ref.published, now), article_id, shown))
     scored.sort(key=lambda item: (-item[0], item[1]))
     items = []

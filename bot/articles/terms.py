@@ -1,7 +1,9 @@
 """Words, stems and TF-IDF weights, shared by the summarizer and the related-articles engine.
 
 Stems come from the Snowball English stemmer (`snowballstemmer`, pure Python, no data files), so
-"strikes" and "striking" meet. Each stem keeps one surface word for display and for FTS5
+"strikes" and "striking" meet. When PyStemmer (the same Snowball algorithms in C) is installed,
+`snowballstemmer.stemmer` hands it out instead: identical stems on all 27,699 BBC corpus words, 16x
+faster (2 us a word instead of 36). Each stem keeps one surface word for display and for FTS5
 queries (FTS5 applies its own porter stemmer to whatever word it is given).
 """
 
@@ -284,7 +286,9 @@ STOPWORDS = frozenset(
 _stemmer = snowballstemmer.stemmer("english")
 
 
-@lru_cache(maxsize=200_000)
+# Bounded small: the archiver stems every word it archives, and 200,000 entries held 30 MB for
+# the life of the bot; 20,000 still cover the common words of news prose (Zipf).
+@lru_cache(maxsize=20_000)
 def stem(word: str) -> str:
     """The Snowball English stem of a lowercase word."""
     return str(_stemmer.stemWord(word))

@@ -176,6 +176,25 @@ class RelatedStore(Database):
                 found.setdefault(int(article_id), {})[term] = (display, float(count))
         return found
 
+    async def term_vectors(self, ids: Sequence[int]) -> dict[int, dict[str, tuple[float, int]]]:
+        """Each article's stored terms with their document counts: {id: {term: (count, docs)}}.
+
+        One join instead of the terms and then their frequencies: the re-ranker needs both for
+        every candidate, and a second round trip over thousands of terms cost as much again.
+        """
+        found: dict[int, dict[str, tuple[float, int]]] = {}
+        for chunk in _chunks(list(ids)):
+            marks = ",".join("?" * len(chunk))
+            rows = await self.fetch_all(
+                "SELECT t.article_id, t.term, t.count, f.documents "  # noqa: S608
+                "FROM article_terms t JOIN term_frequencies f ON f.term = t.term "
+                f"WHERE t.article_id IN ({marks})",
+                list(chunk),
+            )
+            for article_id, term, count, documents in rows:
+                found.setdefault(int(article_id), {})[term] = (float(count), int(documents))
+        return found
+
     async def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
         """In how many indexed articles each term appears (terms never seen are left out)."""
         found: dict[str, int] = {}
