@@ -39,6 +39,7 @@ LOOP_GAP_ALLOWANCE_SECONDS = 0.05
 FORBIDDEN_CHARACTERS = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\ufff9-\ufffb]"
 )
+_URL = re.compile(r"https?://\S+")
 
 
 class LoopWatch:
@@ -176,6 +177,9 @@ def plan_problems(plan: MessagePlan, role_id: int | None = 4242) -> list[str]:
     if not set(plan.allowed_role_ids) <= allowed:
         problems.append(f"allows roles {plan.allowed_role_ids}, only {allowed} configured")
     for name, text in strings_of(plan):
+        if name.endswith("url"):
+            continue  # URLs are never parsed for mentions; allowed_mentions guards the rest
+        text = _URL.sub("", text)
         lowered = text.lower()
         if "@everyone" in lowered or "@here" in lowered:
             problems.append(f"{name} spells a mass mention: {text[:80]!r}")
