@@ -192,17 +192,18 @@ async def _related(
     if not query:
         return []
     query_words = [displays[term] for term in candidate_terms(query, frequencies)]
-    ids = await storage.related_candidates(query_words, max(CANDIDATES, limit * 3), exclude)
-    if not ids:
+    candidates = await storage.related_candidate_refs(
+        query_words, max(CANDIDATES, limit * 3), exclude
+    )
+    if not candidates:
         return []
-    stored = await storage.term_vectors(ids)
-    refs = await storage.article_refs(ids)
+    refs = {ref.id: ref for ref in candidates}
+    stored = await storage.term_vectors(list(refs))
     query_norm = terms.norm(query)
     scored: list[tuple[float, int, tuple[str, ...]]] = []
-    for article_id in ids:
+    for article_id, ref in refs.items():
         bag = stored.get(article_id)
-        ref = refs.get(article_id)
-        if not bag or ref is None:
+        if not bag:
             continue  # archived but not indexed yet: it will be once the pipeline gets to it
         similarity, products = _similarity(query, query_norm, bag, documents)
         if similarity <= 0.0 or similarity > NEAR_DUPLICATE:

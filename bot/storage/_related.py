@@ -222,6 +222,23 @@ class RelatedStore(Database):
         excluded = set(exclude_ids)
         return [int(row[0]) for row in rows if int(row[0]) not in excluded][:limit]
 
+    async def related_candidate_refs(
+        self, query_words: Sequence[str], limit: int, exclude_ids: Sequence[int] = ()
+    ) -> list[ArticleRef]:
+        """`related_candidates` with each article's title, URL and date, in one statement."""
+        expression = fts_query(" ".join(query_words), operator="OR")
+        if not expression:
+            return []
+        rows = await self.fetch_all(
+            "SELECT a.id, a.title, a.url, a.published_at FROM ("
+            "SELECT rowid AS id, bm25(articles_fts, ?, ?) AS score FROM articles_fts "
+            "WHERE articles_fts MATCH ? ORDER BY score LIMIT ?"
+            ") AS best JOIN articles a ON a.id = best.id ORDER BY best.score",
+            (TITLE_BM25_WEIGHT, BODY_BM25_WEIGHT, expression, limit + len(exclude_ids)),
+        )
+        excluded = set(exclude_ids)
+        return [_ref(row) for row in rows if int(row["id"]) not in excluded][:limit]
+
     async def search_articles(
         self, query: str, limit: int = 10, offset: int = 0
     ) -> list[SearchHit]:
