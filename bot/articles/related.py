@@ -122,13 +122,13 @@ def recency_factor(published: datetime | None, now: datetime | None) -> float:
     return 1.0 + RECENCY_WEIGHT * math.pow(0.5, age_days / RECENCY_HALF_LIFE_DAYS)
 
 
-def _similarity(
+def stored_similarity(
     query: Mapping[str, float],
     query_norm: float,
     bag: Mapping[str, tuple[float, int]],
     documents: int,
 ) -> tuple[float, dict[str, float]]:
-    """Cosine of the query with a stored (count, document count) bag, and the shared products.
+    """Cosine of a query with a stored {term: (count, documents)} bag, and the shared products.
 
     The same TF-IDF cosine as `terms.tfidf_vector` + `terms.cosine`, in one pass: it runs over
     every term of every candidate (40 x 80 per query), where building dicts took half the time.
@@ -205,7 +205,7 @@ async def _related(
         bag = stored.get(article_id)
         if not bag:
             continue  # archived but not indexed yet: it will be once the pipeline gets to it
-        similarity, products = _similarity(query, query_norm, bag, documents)
+        similarity, products = stored_similarity(query, query_norm, bag, documents)
         if similarity <= 0.0 or similarity > NEAR_DUPLICATE:
             continue
         # Shared terms are query terms, so the query's own display words cover them all.
