@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import discord
 
 from bot.announce.render import EmbedPlan, MessagePlan
+from bot.clock import from_iso
 
 
 def embed_of(plan: EmbedPlan) -> discord.Embed:
@@ -17,7 +17,7 @@ def embed_of(plan: EmbedPlan) -> discord.Embed:
         url=plan.url,
         description=plan.description or None,
         color=plan.color,
-        timestamp=datetime.fromisoformat(plan.timestamp) if plan.timestamp else None,
+        timestamp=from_iso(plan.timestamp) if plan.timestamp else None,
     )
     if plan.author_name:
         embed.set_author(name=plan.author_name, url=plan.author_url, icon_url=plan.author_icon_url)
@@ -39,7 +39,13 @@ def view_of(plan: MessagePlan, *, with_custom_ids: bool = True) -> discord.ui.Vi
         if button.url:
             view.add_item(discord.ui.Button(label=button.label, url=button.url))
         elif button.custom_id and with_custom_ids:
-            view.add_item(discord.ui.Button(label=button.label, custom_id=button.custom_id))
+            view.add_item(
+                discord.ui.Button(
+                    label=button.label,
+                    custom_id=button.custom_id,
+                    style=discord.ButtonStyle.secondary,
+                )
+            )
     return view if view.children else None
 
 
@@ -49,6 +55,7 @@ def allowed_mentions_of(plan: MessagePlan) -> discord.AllowedMentions:
         everyone=False,
         users=False,
         roles=[discord.Object(role_id) for role_id in plan.allowed_role_ids],
+        replied_user=False,
     )
 
 

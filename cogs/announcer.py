@@ -15,12 +15,11 @@ import aiohttp
 import discord
 from discord.ext import commands
 
-from bot.announce.render import EmbedPlan, MessagePlan
 from bot.announce.tags import ForumTag, choose_tags
-from bot.clock import from_iso
 from bot.delivery.worker import DeliveryWorker, Outgoing, RetryLater, SentMessage
 from bot.errors import DeliveryError
 from bot.storage._outbox import ChannelWebhook
+from cogs._render import allowed_mentions_of, embed_of, view_of
 from cogs.client import PaperboyBot
 
 log = logging.getLogger(__name__)
@@ -33,55 +32,6 @@ STOP_GRACE_SECONDS = 5.0
 """At shutdown, sends already in flight get this long to finish and be recorded as sent."""
 UNKNOWN_WEBHOOK = 10015
 WEBHOOK_NAME = "Paperboy"
-
-
-def build_embed(plan: EmbedPlan) -> discord.Embed:
-    """A `discord.Embed` exactly as planned; empty parts stay unset."""
-    embed = discord.Embed(
-        title=plan.title or None,
-        url=plan.url,
-        description=plan.description or None,
-        colour=plan.color,
-        timestamp=from_iso(plan.timestamp) if plan.timestamp else None,
-    )
-    if plan.author_name:
-        embed.set_author(name=plan.author_name, url=plan.author_url, icon_url=plan.author_icon_url)
-    if plan.image_url:
-        embed.set_image(url=plan.image_url)
-    if plan.thumbnail_url:
-        embed.set_thumbnail(url=plan.thumbnail_url)
-    if plan.footer_text:
-        embed.set_footer(text=plan.footer_text, icon_url=plan.footer_icon_url)
-    for field in plan.fields:
-        embed.add_field(name=field.name, value=field.value, inline=field.inline)
-    return embed
-
-
-def build_view(plan: MessagePlan) -> discord.ui.View:
-    """The persistent Summary / Related buttons and the link button (handlers live elsewhere)."""
-    view = discord.ui.View(timeout=None)
-    for button in plan.buttons:
-        if button.url:
-            view.add_item(discord.ui.Button(label=button.label, url=button.url))
-        else:
-            view.add_item(
-                discord.ui.Button(
-                    label=button.label,
-                    custom_id=button.custom_id,
-                    style=discord.ButtonStyle.secondary,
-                )
-            )
-    return view
-
-
-def allowed_mentions(plan: MessagePlan) -> discord.AllowedMentions:
-    """Only the subscription's own role may be pinged; never everyone, here or users."""
-    return discord.AllowedMentions(
-        everyone=False,
-        users=False,
-        roles=[discord.Object(role_id) for role_id in plan.allowed_role_ids],
-        replied_user=False,
-    )
 
 
 def carries_marker(message: discord.Message, marker: str) -> bool:
@@ -156,9 +106,9 @@ class DiscordSender:
         plan = out.plan
         message = await channel.send(
             content=plan.content or None,
-            embeds=[build_embed(e) for e in plan.embeds],
-            view=build_view(plan),
-            allowed_mentions=allowed_mentions(plan),
+            embeds=[embed_of(e) for e in plan.embeds],
+            view=view_of(plan) or discord.utils.MISSING,
+            allowed_mentions=allowed_mentions_of(plan),
             nonce=out.nonce,  # discord.py sets enforce_nonce: a repeat within minutes is merged
         )
         thread_id = None
@@ -187,9 +137,9 @@ class DiscordSender:
         created = await forum.create_thread(
             name=plan.thread_name or "Article",
             content=plan.content or None,
-            embeds=[build_embed(e) for e in plan.embeds],
-            view=build_view(plan),
-            allowed_mentions=allowed_mentions(plan),
+            embeds=[embed_of(e) for e in plan.embeds],
+            view=view_of(plan) or discord.utils.MISSING,
+            allowed_mentions=allowed_mentions_of(plan),
             applied_tags=applied,
         )
         return SentMessage(created.message.id, created.thread.id)
@@ -212,11 +162,11 @@ class DiscordSender:
             try:
                 message = await webhook.send(
                     content=plan.content or discord.utils.MISSING,
-                    embeds=[build_embed(e) for e in plan.embeds],
+                    embeds=[embed_of(e) for e in plan.embeds],
                     username=plan.username or discord.utils.MISSING,
                     avatar_url=plan.avatar_url or discord.utils.MISSING,
-                    view=build_view(plan),
-                    allowed_mentions=allowed_mentions(plan),
+                    view=view_of(plan) or discord.utils.MISSING,
+                    allowed_mentions=allowed_mentions_of(plan),
                     wait=True,
                 )
             except discord.NotFound as error:
