@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -24,21 +25,32 @@ class PaperboyTree(app_commands.CommandTree[discord.Client]):
         self, interaction: discord.Interaction[discord.Client], error: app_commands.AppCommandError
     ) -> None:
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        if isinstance(cause, PaperboyError):
-            message = str(cause)
-        elif isinstance(cause, app_commands.CheckFailure):
-            message = str(cause) or "You cannot use this command here."
-        elif isinstance(cause, app_commands.TransformerError):
-            message = f"That value is not valid: {cause.value!r}."
-        else:
-            error_id = secrets.token_hex(4)
-            command = interaction.command.qualified_name if interaction.command else "?"
-            log.error("Command /%s failed (error id %s)", command, error_id, exc_info=cause)
-            message = f"Sorry, something went wrong on our side (error id `{error_id}`)."
-        await reply_privately(interaction, message)
+        command = interaction.command.qualified_name if interaction.command else "?"
+        await answer_failure(interaction, cause, where=f"Command /{command}")
 
 
-async def reply_privately(interaction: discord.Interaction[discord.Client], message: str) -> None:
+async def answer_failure(
+    interaction: discord.Interaction[Any], cause: BaseException, *, where: str
+) -> None:
+    """The one answer to a failed interaction (commands, buttons, menus).
+
+    Expected errors get their own sentence; anything else is logged with a traceback and the user
+    gets an apology with an error id to quote.
+    """
+    if isinstance(cause, PaperboyError):
+        message = str(cause)
+    elif isinstance(cause, app_commands.CheckFailure):
+        message = str(cause) or "You cannot use this command here."
+    elif isinstance(cause, app_commands.TransformerError):
+        message = f"That value is not valid: {cause.value!r}."
+    else:
+        error_id = secrets.token_hex(4)
+        log.error("%s failed (error id %s)", where, error_id, exc_info=cause)
+        message = f"Sorry, something went wrong on our side (error id `{error_id}`)."
+    await reply_privately(interaction, message)
+
+
+async def reply_privately(interaction: discord.Interaction[Any], message: str) -> None:
     """Answer by response or followup, whichever is still possible; never raise."""
     try:
         if interaction.response.is_done():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -23,7 +22,7 @@ from bot.announce import limits
 from bot.announce.limits import hostile_to_markdown, safe_url, truncate
 from bot.app import App
 from bot.articles.related import RelatedItem
-from bot.errors import InvalidInput, PaperboyError
+from bot.errors import InvalidInput
 from bot.services.alerts import AlertList
 from bot.services.reader import (
     DEFAULT_LATEST,
@@ -37,7 +36,7 @@ from bot.services.reader import (
     first_link,
 )
 from bot.storage._related import ArticleRef
-from cogs._tree import reply_privately
+from cogs._tree import answer_failure
 
 if TYPE_CHECKING:
     from cogs.client import PaperboyBot
@@ -189,16 +188,10 @@ async def _answer_errors(
     """The buttons' error boundary, the same answers as the command tree's."""
     try:
         await work()
-    except PaperboyError as error:
-        await reply_privately(interaction, str(error))
     except discord.HTTPException:
         log.warning("Could not answer button interaction %s", interaction.id, exc_info=True)
-    except Exception:
-        error_id = secrets.token_hex(4)
-        log.exception("A button failed (error id %s)", error_id)
-        await reply_privately(
-            interaction, f"Sorry, something went wrong on our side (error id `{error_id}`)."
-        )
+    except Exception as error:
+        await answer_failure(interaction, error, where="An announcement button")
 
 
 async def answer_summary(
