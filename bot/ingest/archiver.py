@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import lxml.html
 from lxml import etree
@@ -19,8 +20,8 @@ from bot.articles.boilerplate import strip_boilerplate
 from bot.articles.extract import Extracted, extract_in_thread
 from bot.clock import Clock
 from bot.config import Config
-from bot.errors import PaperboyError
-from bot.fetch import Fetcher
+from bot.errors import FetchError, PaperboyError
+from bot.fetch import Fetcher, kinds
 from bot.storage import Storage
 from bot.storage._feeds import PendingArticle
 from bot.textutil import clean_text, html_to_text
@@ -32,6 +33,13 @@ MIN_FEED_CONTENT_CHARS = 1500
 EXTRACT_TIMEOUT_SECONDS = 20.0
 BATCH_SIZE = 20
 IDLE_WAKE_SECONDS = 300.0
+MAX_TEXT_ATTEMPTS = 3
+"""Tries of a page that fails for a passing reason before it is marked failed for good."""
+RETRY_BASE_SECONDS = 600.0
+"""First wait before trying such a page again; each later wait is four times longer."""
+PASSING_FAILURES = frozenset(
+    {kinds.TIMEOUT, kinds.HTTP_5XX, kinds.RATE_LIMITED, kinds.NETWORK, kinds.REFUSED, kinds.DNS}
+)
 # Elements of feed content that are never the article's prose.
 _NOT_PROSE = ("figcaption", "script", "style", "noscript", "iframe", "form", "aside", "nav")
 
@@ -57,11 +65,12 @@ class ArchiveReport:
     done: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
+    postponed: list[int] = field(default_factory=list)
 
     @property
     def total(self) -> int:
         """Articles handled."""
-        return len(self.done) + len(self.failed) + len(self.skipped)
+        return len(self.done) + len(self.failed) + len(self.skipped) + len(self.postponed)
 
 
 class Archiver:
@@ -93,7 +102,7 @@ class Archiver:
 
     async def archive_pending(self, limit: int = BATCH_SIZE) -> ArchiveReport:
         """Archive up to `limit` pending articles concurrently (bounded)."""
-        pending = await self.storage.articles_pending_text(limit)
+        pending = await self.storage.articles_pending_text(limit, now=self.clock.now())
         report = ArchiveReport()
 
         async def one(article: PendingArticle) -> None:
@@ -105,7 +114,7 @@ class Archiver:
         return report
 
     async def archive_article(self, article: PendingArticle) -> str:
-        """Fill in one article's text; returns the status stored: done, failed or skipped."""
+        """Fill in one article's text; returns done, failed, skipped or postponed."""
         try:
             status = await self._archive(article)
         except asyncio.CancelledError:
@@ -115,6 +124,8 @@ class Archiver:
             log.exception("Archiving article %s (%s) failed unexpectedly", article.id, article.url)
             await self.storage.save_article_text(article.id, status="failed", text="")
             status = "failed"
+        if status == "postponed":
+            return status  # indexed once its text is final
         try:
             await related.index_article(self.storage, article.id)
         except PaperboyError as error:
@@ -132,6 +143,25 @@ class Archiver:
             return "done"
         try:
             extracted = await self._fetch_and_extract(article.url)
+        except FetchError as error:
+            if error.kind in PASSING_FAILURES and article.attempts + 1 < MAX_TEXT_ATTEMPTS:
+                wait = max(RETRY_BASE_SECONDS * 4**article.attempts, error.retry_after or 0.0)
+                log.info(
+                    "Article %s (%s): %s; trying again in %.0f s",
+                    article.id,
+                    article.url,
+                    error,
+                    wait,
+                )
+                await self.storage.postpone_article_text(
+                    article.id,
+                    retry_at=self.clock.now() + timedelta(seconds=wait),
+                    interim_text=from_feed,
+                )
+                return "postponed"
+            log.info("Article %s (%s) not archived: %s", article.id, article.url, error)
+            await self.storage.save_article_text(article.id, status="failed", text=from_feed)
+            return "failed"
         except PaperboyError as error:
             log.info("Article %s (%s) not archived: %s", article.id, article.url, error)
             # The feed's own text, however short, beats nothing for search and summaries.

@@ -88,6 +88,8 @@ class PendingArticle:
     title: str
     excerpt: str
     feed_content_html: str
+    attempts: int = 0
+    """Earlier tries that failed for a passing reason."""
 
 
 def _feed(row: sqlite3.Row) -> Feed:
@@ -432,12 +434,18 @@ class FeedStore(Database):
         )
         return found is not None
 
-    async def articles_pending_text(self, limit: int = 20) -> list[PendingArticle]:
-        """Articles whose full text is still to be archived, oldest first."""
+    async def articles_pending_text(
+        self, limit: int = 20, *, now: datetime | None = None
+    ) -> list[PendingArticle]:
+        """Articles whose full text is still to be archived, oldest first.
+
+        With `now`, articles postponed after a passing failure wait until their retry time.
+        """
         rows = await self.fetch_all(
-            "SELECT id, url, canonical_url, title, excerpt, feed_content_html FROM articles "
-            "WHERE text_status = 'pending' ORDER BY id LIMIT ?",
-            (limit,),
+            "SELECT id, url, canonical_url, title, excerpt, feed_content_html, text_attempts "
+            "FROM articles WHERE text_status = 'pending' "
+            "AND (? IS NULL OR text_retry_at IS NULL OR text_retry_at <= ?) ORDER BY id LIMIT ?",
+            (to_iso(now) if now else None, to_iso(now) if now else None, limit),
         )
         return [
             PendingArticle(
@@ -447,9 +455,22 @@ class FeedStore(Database):
                 title=row["title"],
                 excerpt=row["excerpt"],
                 feed_content_html=row["feed_content_html"],
+                attempts=int(row["text_attempts"]),
             )
             for row in rows
         ]
+
+    async def postpone_article_text(
+        self, article_id: int, *, retry_at: datetime, interim_text: str
+    ) -> None:
+        """Keep an article pending after a passing failure; search uses `interim_text` meanwhile."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                "UPDATE articles SET text_attempts = text_attempts + 1, text_retry_at = ?, "
+                "text = CASE WHEN text = '' THEN ? ELSE text END "
+                "WHERE id = ? AND text_status = 'pending'",
+                (to_iso(retry_at), interim_text, article_id),
+            )
 
     async def save_article_text(
         self,
