@@ -35,4 +35,9 @@ def test_smoke_run_gives_sane_numbers(tmp_path: Path) -> None:
     assert 0.6 <= results["related_bbc"]["p_at_5"] <= 1.0
     assert results["related_bbc"]["articles"] == 100
     assert results["synthetic_build"]["articles"] == 1000
-    assert results["related_synthetic"]["serving_max_rss_mb"] > 0
+    served = results["related_synthetic"]
+    assert served["serving_max_rss_mb"] > 0
+    for kind in ("related", "related_free_text"):
+        assert served[f"{kind}_cpu_p95_ms"] > 0
+    # The brief's lead sentences stop near a standfirst's length, so it beats lead-1 on ROUGE-L.
+    assert rouge["brief"]["rougeL"] >= rouge["lead-1"]["rougeL"]
