@@ -13,6 +13,7 @@ from bench._common import insert_article
 from bot.articles import terms
 from bot.articles.related import candidate_terms, index_article, stored_similarity
 from bot.storage import Storage
+from bot.storage._related import _ln
 
 QUERY = {"strike": 9.0, "picket": 7.0, "union": 5.0, "pay": 3.0, "worker": 2.0}
 
@@ -58,7 +59,10 @@ def test_stored_similarity_is_the_tfidf_cosine(
     vector = terms.tfidf_vector(
         {term: count for term, (count, _) in bag.items()}, frequencies, documents
     )
-    similarity, products = stored_similarity(query, terms.norm(query), bag, documents)
+    shared = {term: bag[term] for term in query if term in bag}
+    similarity, products = stored_similarity(
+        query, terms.norm(query), shared, terms.norm(vector), documents
+    )
     assert math.isclose(similarity, terms.cosine(query, vector), rel_tol=1e-9, abs_tol=1e-12)
     assert set(products) == set(query) & set(bag)
     assert terms.top_terms(products, 4) == terms.shared_terms(query, vector, 4)
@@ -84,17 +88,43 @@ async def indexed(tmp_path: Path):  # type: ignore[no-untyped-def]
     await storage.close()
 
 
-async def test_term_vectors_join_terms_with_their_document_counts(indexed) -> None:  # type: ignore[no-untyped-def]
-    storage, ids = indexed
-    vectors = await storage.term_vectors([*ids, 99_999])
+async def _python_norms(storage: Storage, ids: list[int]) -> dict[int, float]:
+    documents = await storage.indexed_article_count()
     stored = await storage.article_terms(ids)
-    assert set(vectors) == set(ids)  # an unknown id has no row, rather than an empty one
+    norms = {}
+    for article_id, bag in stored.items():
+        counts = {term: count for term, (_, count) in bag.items()}
+        frequencies = await storage.document_frequencies(counts)
+        norms[article_id] = terms.norm(terms.tfidf_vector(counts, frequencies, documents))
+    return norms
+
+
+async def test_vector_norms_in_sql_equal_the_python_definition(indexed) -> None:  # type: ignore[no-untyped-def]
+    storage, ids = indexed
+    expected = await _python_norms(storage, ids)
+    found = await storage.vector_norms([*ids, 99_999], await storage.indexed_article_count())
+    assert set(found) == set(ids)  # an unknown or unindexed id has no norm, rather than zero
     for article_id in ids:
-        frequencies = await storage.document_frequencies(stored[article_id])
-        assert vectors[article_id] == {
-            term: (count, frequencies[term]) for term, (_, count) in stored[article_id].items()
-        }
-    assert vectors[ids[0]]["strike"] == (4.0, 2)  # title x3 + body once; in two articles
+        assert math.isclose(found[article_id], expected[article_id], rel_tol=1e-12)
+
+
+async def test_vector_norms_without_sqlite_math_functions(indexed) -> None:  # type: ignore[no-untyped-def]
+    storage, ids = indexed
+    # Stand in for a SQLite built without math functions: our ln() replaces the built-in one.
+    await storage._conn.create_function("ln", 1, _ln, deterministic=True)
+    found = await storage.vector_norms(ids, await storage.indexed_article_count())
+    expected = await _python_norms(storage, ids)
+    assert all(math.isclose(found[i], expected[i], rel_tol=1e-12) for i in ids)
+    assert [_ln(None), _ln(0.0), _ln(-2.0), _ln(1.0)] == [None, None, None, 0.0]
+
+
+async def test_term_counts_among_keeps_only_the_asked_terms(indexed) -> None:  # type: ignore[no-untyped-def]
+    storage, ids = indexed
+    found = await storage.term_counts_among(ids, ["strike", "pay", "nowhere"])
+    assert set(found) == {ids[0], ids[1]}
+    assert found[ids[0]] == {"strike": (4.0, 2), "pay": (4.0, 2)}  # title x3 + body once
+    assert set(found[ids[1]]) == {"strike", "pay"}
+    assert await storage.term_counts_among(ids, []) == {}
 
 
 async def test_candidate_refs_match_candidates_and_refs(indexed) -> None:  # type: ignore[no-untyped-def]
