@@ -15,11 +15,12 @@ from email.utils import format_datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from bot.errors import FeedError
 from bot.feeds import parse_feed
+from bot.feeds.parse import EARLIEST_DATE
 from tests.hardening.support import (
     NOW,
     SOAK,
@@ -38,6 +39,9 @@ PROPERTY_SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,  # time is bounded below on CPU time, which a busy machine does not inflate
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    # Shrinking documents of hundreds of KB can take many minutes (and swallows the per-test
+    # timeout); a failure is reported with the example as generated. Shrink locally if needed.
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
 )
 
 # Text from every corner of Unicode, with the characters feeds really abuse mixed in.
@@ -187,7 +191,7 @@ def check_document(body: bytes, headers: dict[str, str]) -> None:
             return
         problems = text_problems(feed)
         for index, item in enumerate(feed.items):
-            assert item.date is None or NOW - timedelta(days=13000) < item.date
+            assert item.date is None or item.date >= EARLIEST_DATE
             assert item.date is None or item.date <= NOW + timedelta(days=2)
             for plan in render_everywhere(announcement_of(item, feed, index + 1)):
                 problems += plan_problems(plan)
