@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import regex
 
+from bot.fetch.guard import non_public_reason, parse_ip_host
 from bot.textutil import clean_text
 
 CONTENT_LIMIT: Final = 2000
@@ -136,6 +137,22 @@ def _fit_graphemes(text: str, room: int) -> list[str]:
         kept.append(cluster)
         used += len(cluster)
     return kept
+
+
+def safe_image_url(url: str | None) -> str | None:
+    """`safe_url`, and never a loopback, private or link-local address: Discord would be asked
+    to fetch it for the embed, and from Discord's side such an address is never the publisher's.
+    """
+    checked = safe_url(url)
+    if checked is None:
+        return None
+    host = (urlsplit(checked).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return None
+    address = parse_ip_host(host)
+    if address is not None and non_public_reason(address) is not None:
+        return None
+    return checked
 
 
 def safe_url(url: str | None, *, limit: int = URL_LIMIT) -> str | None:

@@ -24,6 +24,7 @@ from bot.announce.limits import (
     hostile_to_markdown,
     hostile_to_plain,
     neutralise_mentions,
+    safe_image_url,
     safe_url,
     truncate,
 )
@@ -302,9 +303,10 @@ def build_embed(article: AnnouncementArticle, marker: str) -> EmbedPlan:
         url=safe_url(article.url),
         description=description,
         author_name=truncate(hostile_to_plain(article.author), limits.EMBED_AUTHOR_LIMIT),
-        image_url=safe_url(article.image_url),
+        image_url=safe_image_url(article.image_url),
         footer_text=truncate(footer, limits.EMBED_FOOTER_LIMIT),
-        footer_icon_url=safe_url(article.site_icon_url) or safe_url(article.feed_icon_url),
+        footer_icon_url=safe_image_url(article.site_icon_url)
+        or safe_image_url(article.feed_icon_url),
         timestamp=to_iso(article.published) if article.published else None,
         fields=fields,
     )
@@ -377,7 +379,9 @@ def render_plan(
             )
         elif subscription.format == "webhook":
             username = webhook_username(article.feed_title, article.site_name)
-            avatar_url = safe_url(article.feed_icon_url) or safe_url(article.site_icon_url)
+            avatar_url = safe_image_url(article.feed_icon_url) or safe_image_url(
+                article.site_icon_url
+            )
     return MessagePlan(
         content=content,
         embeds=embeds,

@@ -237,17 +237,6 @@ def private_host(url: str | None) -> bool:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: bot/announce/render.py build_embed/render_plan (via limits.safe_url) keep image "
-        "URLs whose host is a private or link-local IP literal (e.g. http://169.254.169.254/..., "
-        "http://0x7f.1/logo.png from media:content), so Discord is asked to fetch them as embed "
-        "images; bot/feeds/parse.py _image keeps them too. Images (and ideally links) on "
-        "non-public literal hosts should be dropped at parse or render time (guard.parse_ip_host "
-        "+ non_public_reason)."
-    ),
-)
 def test_announcements_never_embed_private_network_images() -> None:
     parsed = parse_feed(hostile_feed("https://news.paper.example"),
                         url="https://news.paper.example/feed/", now=NOW)  # fmt: skip

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.announce import limits
 from bot.announce.limits import (
     ELLIPSIS,
     ZWSP,
@@ -154,3 +155,27 @@ def test_hostile_text_loses_bidi_controls_and_mentions() -> None:
 )
 def test_only_http_urls_survive(url: str | None, expected: str | None) -> None:
     assert safe_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://127.0.0.1/logo.png",
+        "http://0x7f.1/logo.png",
+        "http://[::ffff:127.0.0.1]/a.png",
+        "http://10.0.0.5/a.png",
+        "http://localhost/a.png",
+        "https://cdn.localhost/a.png",
+    ],
+)
+def test_images_on_private_hosts_are_dropped(url: str) -> None:
+    assert limits.safe_image_url(url) is None
+    assert limits.safe_url(url) == url  # links stay: the reader's browser, not Paperboy, opens them
+
+
+def test_public_images_are_kept() -> None:
+    assert (
+        limits.safe_image_url("https://cdn.paper.example/a.png")
+        == "https://cdn.paper.example/a.png"
+    )
