@@ -5,6 +5,7 @@ Everything here is pure: no network, no database, and `now` is passed in.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import io
 import re
@@ -47,6 +48,21 @@ _AUTHOR_WITH_EMAIL = (
     re.compile(rf"(?P<name>.+?)\s*[(<]\s*(?:mailto:)?{_EMAIL}\s*[)>]"),
 )
 _HEADERS_FOR_FEEDPARSER = ("content-type", "content-language")
+
+
+async def parse_feed_off_loop(
+    body: bytes,
+    *,
+    url: str,
+    now: datetime,
+    headers: Mapping[str, str] | None = None,
+    max_items: int = 200,
+) -> ParsedFeed:
+    """`parse_feed` in a worker thread: feedparser is pure Python, and a feed of many thousand
+    items would otherwise hold the event loop (and Discord's heartbeat) for seconds."""
+    return await asyncio.to_thread(
+        parse_feed, body, url=url, now=now, headers=headers, max_items=max_items
+    )
 
 
 def parse_feed(

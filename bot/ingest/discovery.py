@@ -6,7 +6,13 @@ import logging
 from datetime import datetime
 
 from bot.errors import FeedError, FetchError
-from bot.feeds import ParsedFeed, fallback_paths, find_feed_links, looks_like_html, parse_feed
+from bot.feeds import (
+    ParsedFeed,
+    fallback_paths,
+    find_feed_links,
+    looks_like_html,
+    parse_feed_off_loop,
+)
 from bot.fetch import Fetcher, FetchResult
 
 log = logging.getLogger(__name__)
@@ -15,8 +21,8 @@ MAX_DECLARED_CANDIDATES = 8
 """A hostile page could declare thousands of feed links; only the first few are tried."""
 
 
-def _parse(result: FetchResult, now: datetime, max_items: int) -> ParsedFeed:
-    return parse_feed(
+async def _parse(result: FetchResult, now: datetime, max_items: int) -> ParsedFeed:
+    return await parse_feed_off_loop(
         result.body or b"", url=result.url, headers=result.headers, now=now, max_items=max_items
     )
 
@@ -36,7 +42,7 @@ async def resolve_feed(
     is_page = looks_like_html(body, first.content_type)
     if not is_page:
         try:
-            return first.url, _parse(first, now, max_items)
+            return first.url, await _parse(first, now, max_items)
         except FeedError as error:
             if error.kind != "not-a-feed":
                 raise
@@ -51,7 +57,7 @@ async def resolve_feed(
             result = await fetcher.fetch(candidate, kind="feed", now=now)
             if result.body is None:
                 continue
-            return result.url, _parse(result, now, max_items)
+            return result.url, await _parse(result, now, max_items)
         except (FetchError, FeedError) as error:
             log.debug("Feed candidate %s rejected: %s", candidate, error)
     what = "a web page" if is_page else "not a feed"

@@ -19,7 +19,7 @@ from bot.articles import related
 from bot.articles.extract import Extracted, extract_article, extract_in_thread
 from bot.clock import Clock
 from bot.errors import FeedError, InvalidInput, PaperboyError
-from bot.feeds import canonical_url, looks_like_html, parse_feed, resolve_http_url
+from bot.feeds import canonical_url, looks_like_html, parse_feed_off_loop, resolve_http_url
 from bot.feeds.discover import root_element
 from bot.fetch import Fetcher
 from bot.ingest.archiver import Archiver
@@ -167,7 +167,7 @@ class Importer:
             return jobs
         if looks_like_html(body, result.content_type):
             return [ImportJob(source, url=source)]
-        parsed = parse_feed(
+        parsed = await parse_feed_off_loop(
             body, url=result.url, headers=result.headers, now=self.clock.now(),
             max_items=self.max_items,
         )  # fmt: skip

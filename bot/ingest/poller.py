@@ -20,7 +20,7 @@ from bot.announce.template import DEFAULT_TEMPLATE
 from bot.clock import Clock
 from bot.config import AnnouncementsConfig, Config
 from bot.errors import FeedError, FetchError, InvalidInput, NotFound
-from bot.feeds import ParsedFeed, ParsedItem, canonical_url, parse_feed
+from bot.feeds import ParsedFeed, ParsedItem, canonical_url, parse_feed_off_loop
 from bot.fetch import Fetcher
 from bot.ingest import schedule
 from bot.models import Feed, Subscription
@@ -396,7 +396,7 @@ class Poller:
                 )
             return FeedPollOutcome(feed.id, ok=True, not_modified=True)
 
-        parsed = parse_feed(
+        parsed = await parse_feed_off_loop(
             result.body,
             url=result.url,
             headers=result.headers,

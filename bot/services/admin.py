@@ -21,7 +21,7 @@ from bot.announce.template import DEFAULT_TEMPLATE, validate_template, validate_
 from bot.clock import Clock
 from bot.config import Config
 from bot.errors import InvalidInput, NotFound
-from bot.feeds import ParsedFeed, parse_feed
+from bot.feeds import ParsedFeed, parse_feed_off_loop
 from bot.fetch import Fetcher, check_url
 from bot.ingest.discovery import resolve_feed
 from bot.ingest.poller import announcement_article, subscription_view
@@ -542,7 +542,7 @@ class FeedAdmin:
     async def _fetch_live(self, feed: Feed) -> ParsedFeed:
         now = self.clock.now()
         result = await self.fetcher.fetch(feed.url, kind="feed", now=now)
-        return parse_feed(
+        return await parse_feed_off_loop(
             result.body or b"",
             url=result.url,
             headers=result.headers,

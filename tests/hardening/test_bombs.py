@@ -220,15 +220,6 @@ def many_items_feed(count: int) -> bytes:
 ITEMS = 100_000 if SOAK else 10_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: bot/ingest/poller.py Poller._poll calls parse_feed (feedparser, pure Python) on the "
-        "event loop; a feed of 10,000 tiny items (0.5 MB, well under max_feed_bytes) holds the "
-        "loop for seconds (100,000 items: ~20 s), freezing Discord heartbeats and every command. "
-        "Fix: run parse_feed in a worker thread (asyncio.to_thread) as extract_in_thread does."
-    ),
-)
 async def test_a_feed_with_many_items_does_not_block_the_loop_in_the_poller(
     storage: Storage, tmp_path: Path
 ) -> None:
