@@ -265,7 +265,13 @@ class DeliveryWorker:
 
     async def _deliver_bounded(self, delivery: Delivery) -> str:
         async with self._parallel:
-            return await self.deliver(delivery)
+            try:
+                return await self.deliver(delivery)
+            except Exception:
+                # The row may have been posted but not recorded (say, the database was locked
+                # just then): the next round reconciles first, finding the post, not repeating it.
+                self._needs_reconcile = True
+                raise
 
     async def deliver(self, delivery: Delivery) -> str:
         """Claim, send and settle one row; returns 'sent', 'retry', 'refused', 'failed' or

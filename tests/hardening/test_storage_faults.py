@@ -169,17 +169,6 @@ async def test_a_locked_database_sends_nothing_until_the_claim_can_be_written(
     assert await db.scalar("SELECT count(*) FROM outbox WHERE state = 'sent'") == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: bot/delivery/worker.py DeliveryWorker.deliver: when mark_sent fails after Discord "
-        "accepted the post (database locked or full), the exception escapes drain_once, run() "
-        "only logs it, and _needs_reconcile stays False; the row stays 'claimed', which "
-        "next_deliveries treats as its subscription's head, so that subscription gets nothing "
-        "more until the process restarts. Fix: set _needs_reconcile = True when a round fails "
-        "(or catch storage errors after a send and reconcile that row next round)."
-    ),
-)
 async def test_a_lock_after_the_post_is_settled_without_a_duplicate_or_a_restart(
     db: Storage, tmp_path: Path
 ) -> None:
