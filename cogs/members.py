@@ -437,7 +437,7 @@ class Members(commands.Cog):
         found = await self.bot.app.reader.search(query, page)
         if not found.hits:
             where = "on that page" if page > 1 else "in the archive"
-            text = f"No articles {where} match {limits.hostile_to_plain(query)[:100]}."
+            text = f"No articles {where} match {limits.hostile_to_markdown(query[:100])}."
             await send_answer(interaction, content=text)
         else:
             await send_answer(interaction, embed=search_embed(found))

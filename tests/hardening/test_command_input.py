@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
-
 from bot.models import NewSubscription
 from tests.e2e.conftest import Bench, message_text
 from tests.hardening.discord_output import message_bodies, output_problems
@@ -83,15 +81,6 @@ async def test_free_text_commands_answer_hostile_input_with_a_sentence_or_result
     assert await bench.app.storage.scalar("SELECT count(*) FROM articles") >= 10
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (minor, the reply is private): cogs/members.py Members.search echoes the query in "
-        "'No articles in the archive match …' through limits.hostile_to_plain, which neutralises "
-        "mentions but does not escape markdown, so a query renders as bold text or a masked "
-        "link ([text](https://…)). Use hostile_to_markdown, as /alerts add does."
-    ),
-)
 async def test_search_echoes_a_query_without_live_markdown(bench: Bench) -> None:
     query = "**bold** [click here](https://evil.example) ~~gone~~"
     answer = await answer_of(bench, "search", {"query": query}, bench.seed.member_id)
