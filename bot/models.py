@@ -8,6 +8,7 @@ from typing import Literal
 
 Format = Literal["embed", "text", "forum", "webhook"]
 FORMATS: tuple[Format, ...] = ("embed", "text", "forum", "webhook")
+MODERATOR_PAUSE_REASON = "paused by a moderator"
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ class Subscription:
     active: bool
     created_by: int | None
     created_at: datetime
+    paused_by_moderator: bool = False
+    """A moderator's pause skips what is published meanwhile; a pause after Discord refused a
+    post keeps it waiting for the resume."""
 
     @property
     def state(self) -> str:

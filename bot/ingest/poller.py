@@ -23,7 +23,7 @@ from bot.errors import FeedError, FetchError, InvalidInput, NotFound
 from bot.feeds import ParsedFeed, ParsedItem, canonical_url, parse_feed_off_loop
 from bot.fetch import Fetcher
 from bot.ingest import schedule
-from bot.models import Feed, Subscription
+from bot.models import MODERATOR_PAUSE_REASON, Feed, Subscription
 from bot.storage import Storage
 from bot.storage._feeds import NewArticle, NewEntry, OutboxRow
 
@@ -176,12 +176,17 @@ def plan_outbox(
     """Delivery rows for articles new to a feed, per subscription, and what was held back.
 
     Each (subscription, article) gets a row: pending when it is to be announced, else skipped
-    with the reason in words ("filtered: excluded by keyword 'sport'", "too-old", "held-back").
-    Pending rows come oldest first, the order they should go out. Pure.
+    with the reason in words ("filtered: excluded by keyword 'sport'", "too-old", "held-back",
+    "paused by a moderator"). Pending rows come oldest first, the order they should go out. A
+    subscription paused after Discord refused a post plans as usual: its rows wait for the
+    resume. Pure.
     """
     planned: list[PlannedDelivery] = []
     notes: list[HeldBack] = []
     for subscription, view in subscriptions:
+        if subscription.paused and subscription.paused_by_moderator:
+            planned.extend(_skipped(subscription, a.id, MODERATOR_PAUSE_REASON) for a in articles)
+            continue
         passing: list[AnnouncementArticle] = []
         for article in articles:
             decision = filters.matches(article, view.include, view.exclude)
@@ -467,7 +472,8 @@ class Poller:
     async def _subscription_views(
         self, feed_id: int
     ) -> list[tuple[Subscription, SubscriptionView]]:
-        subscriptions = await self.storage.feed_subscriptions(feed_id)
+        # Paused ones too: a pause after a refusal keeps new articles waiting for the resume.
+        subscriptions = await self.storage.feed_subscriptions(feed_id, include_paused=True)
         timezones: dict[int, str] = {}
         views = []
         for subscription in subscriptions:

@@ -25,7 +25,15 @@ from bot.feeds import ParsedFeed, parse_feed_off_loop
 from bot.fetch import Fetcher, check_url
 from bot.ingest.discovery import resolve_feed
 from bot.ingest.poller import announcement_article, subscription_view
-from bot.models import FORMATS, Feed, Format, GuildSettings, NewSubscription, Subscription
+from bot.models import (
+    FORMATS,
+    MODERATOR_PAUSE_REASON,
+    Feed,
+    Format,
+    GuildSettings,
+    NewSubscription,
+    Subscription,
+)
 from bot.storage import Storage
 from bot.textutil import clean_text
 
@@ -478,7 +486,9 @@ class FeedAdmin:
         subscription, feed = await self._own(guild_id, subscription_id)
         if subscription.paused:
             raise InvalidInput(f"Subscription {subscription.id} is already paused.")
-        await self.storage.set_paused(subscription.id, True, "paused by a moderator")
+        await self.storage.set_paused(
+            subscription.id, True, MODERATOR_PAUSE_REASON, by_moderator=True
+        )
         await self.record(guild_id, user_id, "feed.pause", f"subscription {subscription.id}")
         updated, feed = await self._own(guild_id, subscription.id)
         return SubscriptionSummary(updated, feed)

@@ -16,7 +16,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.errors import InvalidInput
 from bot.feeds import canonical_url
-from bot.models import Feed, Subscription
+from bot.models import MODERATOR_PAUSE_REASON, Feed, Subscription
 from bot.services.admin import MAX_URL_CHARS, shown
 from bot.storage import Storage
 from bot.storage._admin import ArchivedArticle, DeliveryRecord, Sighting
@@ -58,6 +58,8 @@ def _skip_reason(reason: str, config: Config) -> str:
         )
     if reason == "backlog":
         return "was part of the feed's backlog when the subscription started, so it was not posted"
+    if reason == MODERATOR_PAUSE_REASON:
+        return "was published while a moderator had paused the subscription, so it was not posted"
     return f"was skipped ({shown(reason)})"
 
 
@@ -120,7 +122,7 @@ def explain(
                 lines.append(
                     f"In {where}: no delivery was planned; it was seen on the feed's first "
                     "check (which only records what is already there), or while the "
-                    "subscription was paused or inactive."
+                    "subscription was inactive."
                 )
             continue
         if record.state == "sent":

@@ -44,6 +44,7 @@ def _subscription(row: sqlite3.Row) -> Subscription:
         active=bool(row["active"]),
         created_by=row["created_by"],
         created_at=from_iso(row["created_at"]),
+        paused_by_moderator=bool(row["paused_by_moderator"]),
     )
 
 
@@ -161,12 +162,12 @@ class GuildStore(Database):
         return [_subscription(row) for row in rows]
 
     async def feed_subscriptions(
-        self, feed_id: int, *, active_only: bool = True
+        self, feed_id: int, *, active_only: bool = True, include_paused: bool = False
     ) -> list[Subscription]:
         """Every subscription to a feed (by default only active, unpaused ones)."""
         sql = f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE feed_id = ?"  # noqa: S608
         if active_only:
-            sql += " AND active = 1 AND paused = 0"
+            sql += " AND active = 1" if include_paused else " AND active = 1 AND paused = 0"
         rows = await self.fetch_all(sql + " ORDER BY id", (feed_id,))
         return [_subscription(row) for row in rows]
 
@@ -191,18 +192,26 @@ class GuildStore(Database):
                 (*values, subscription_id),
             )
 
-    async def set_paused(self, subscription_id: int, paused: bool, reason: str = "") -> bool:
-        """Pause (with a reason) or resume; True if the state changed."""
+    async def set_paused(
+        self, subscription_id: int, paused: bool, reason: str = "", *, by_moderator: bool = False
+    ) -> bool:
+        """Pause (with a reason) or resume; True if the state changed.
+
+        A moderator's pause skips articles published meanwhile; any other keeps them waiting.
+        """
+        by_moderator = paused and by_moderator
         async with self.transaction() as conn:
             cursor = await conn.execute(
-                "UPDATE subscriptions SET paused = ?, pause_reason = ? "
-                "WHERE id = ? AND (paused != ? OR pause_reason != ?)",
+                "UPDATE subscriptions SET paused = ?, pause_reason = ?, paused_by_moderator = ? "
+                "WHERE id = ? AND (paused != ? OR pause_reason != ? OR paused_by_moderator != ?)",
                 (
                     int(paused),
                     reason if paused else "",
+                    int(by_moderator),
                     subscription_id,
                     int(paused),
                     reason if paused else "",
+                    int(by_moderator),
                 ),
             )
             return cursor.rowcount > 0
