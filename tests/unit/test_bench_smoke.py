@@ -35,6 +35,8 @@ async def test_polling_smoke_serves_ten_percent_new_and_the_rest_304() -> None:
     cycle = paperboy["cycles"][0]
     assert (cycle["polled"], cycle["errors"]) == (60, 0)
     assert (cycle["changed"], cycle["not_modified"]) == (6, 54)
+    unchanged = paperboy["all_304_cycle"]
+    assert (unchanged["polled"], unchanged["not_modified"], unchanged["errors"]) == (60, 60, 0)
     assert result["naive"]["errors"] == 0 and result["naive"]["extrapolated"]
     assert markdown_table(rows_of("polling", [result])).count("\n") > 2
 
@@ -71,7 +73,7 @@ async def test_archive_smoke_serves_from_a_fresh_process() -> None:
 
 
 async def test_idle_smoke_measures_a_real_bot_process() -> None:
-    result = await idle.measure(10, 1)
+    result = await idle.measure(10, 1, settle_limit=15)
     assert result["subscriptions"] == 50
     assert result["exit_code"] == 0
     assert result["tracebacks"] == 0
