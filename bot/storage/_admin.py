@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.clock import from_iso, to_iso
 from bot.models import GuildSettings, NewSubscription
 from bot.storage._base import Database
+from bot.storage._guilds import insert_subscription
 
 
 @dataclass(frozen=True)
@@ -228,32 +229,10 @@ class AdminStore(Database):
                 ) as cursor:
                     feed_row = await cursor.fetchone()
                 assert feed_row is not None
-                new = item.subscription
-                async with conn.execute(
-                    "INSERT INTO subscriptions (guild_id, channel_id, feed_id, format, "
-                    "mention_role_id, include_filter, exclude_filter, template, auto_thread, "
-                    "fallback_tag_id, paused, pause_reason, created_by, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (feed_id, channel_id) DO NOTHING RETURNING id",
-                    (
-                        guild_id,
-                        new.channel_id,
-                        int(feed_row[0]),
-                        new.format,
-                        new.mention_role_id,
-                        new.include_filter,
-                        new.exclude_filter,
-                        new.template,
-                        int(new.auto_thread),
-                        new.fallback_tag_id,
-                        int(item.paused),
-                        "paused in the imported configuration" if item.paused else "",
-                        new.created_by,
-                        to_iso(now),
-                    ),
-                ) as cursor:
-                    row = await cursor.fetchone()
-                created.append(0 if row is None else int(row[0]))
+                new = replace(item.subscription, guild_id=guild_id, feed_id=int(feed_row[0]))
+                reason = "paused in the imported configuration" if item.paused else ""
+                new_id = await insert_subscription(conn, new, now=now, paused_reason=reason)
+                created.append(new_id or 0)
             if settings is not None:
                 await conn.execute(
                     "INSERT INTO guilds (id, log_channel_id, timezone, moderator_role_id, active, "

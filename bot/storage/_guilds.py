@@ -7,6 +7,8 @@ from dataclasses import fields, replace
 from datetime import datetime
 from typing import Any
 
+import aiosqlite
+
 from bot.clock import from_iso, to_iso
 from bot.models import AuditEntry, GuildSettings, NewSubscription, Subscription
 from bot.storage._base import Database
@@ -46,6 +48,43 @@ def _subscription(row: sqlite3.Row) -> Subscription:
         created_at=from_iso(row["created_at"]),
         paused_by_moderator=bool(row["paused_by_moderator"]),
     )
+
+
+async def insert_subscription(
+    conn: aiosqlite.Connection,
+    new: NewSubscription,
+    *,
+    now: datetime,
+    paused_reason: str = "",
+) -> int | None:
+    """Insert inside the caller's transaction; the new id, or None if this feed already goes to
+    this channel. A `paused_reason` creates it paused, as a moderator's pause."""
+    async with conn.execute(
+        "INSERT INTO subscriptions (guild_id, channel_id, feed_id, format, mention_role_id, "
+        "include_filter, exclude_filter, template, auto_thread, fallback_tag_id, paused, "
+        "pause_reason, paused_by_moderator, created_by, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (feed_id, channel_id) DO NOTHING RETURNING id",
+        (
+            new.guild_id,
+            new.channel_id,
+            new.feed_id,
+            new.format,
+            new.mention_role_id,
+            new.include_filter,
+            new.exclude_filter,
+            new.template,
+            int(new.auto_thread),
+            new.fallback_tag_id,
+            int(bool(paused_reason)),
+            paused_reason,
+            int(bool(paused_reason)),
+            new.created_by,
+            to_iso(now),
+        ),
+    ) as cursor:
+        row = await cursor.fetchone()
+    return None if row is None else int(row[0])
 
 
 class GuildStore(Database):
@@ -113,30 +152,10 @@ class GuildStore(Database):
     async def add_subscription(self, new: NewSubscription, *, now: datetime) -> Subscription | None:
         """Create a subscription; None if this feed already goes to this channel."""
         async with self.transaction() as conn:
-            cursor = await conn.execute(
-                "INSERT INTO subscriptions (guild_id, channel_id, feed_id, format, mention_role_id,"
-                " include_filter, exclude_filter, template, auto_thread, fallback_tag_id, "
-                "created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (feed_id, channel_id) DO NOTHING",
-                (
-                    new.guild_id,
-                    new.channel_id,
-                    new.feed_id,
-                    new.format,
-                    new.mention_role_id,
-                    new.include_filter,
-                    new.exclude_filter,
-                    new.template,
-                    int(new.auto_thread),
-                    new.fallback_tag_id,
-                    new.created_by,
-                    to_iso(now),
-                ),
-            )
-            if cursor.rowcount == 0:
-                return None
-            new_id = cursor.lastrowid
-        subscription = await self.subscription(new_id or 0)
+            new_id = await insert_subscription(conn, new, now=now)
+        if new_id is None:
+            return None
+        subscription = await self.subscription(new_id)
         assert subscription is not None
         return subscription
 
