@@ -160,8 +160,11 @@ def render_feed(feed_index: int, version: int, *, host: str, epoch: datetime) ->
 class FeedFarm:
     """The farm's state and its aiohttp application."""
 
-    def __init__(self, feeds: int, *, epoch: datetime | None = None) -> None:
+    def __init__(
+        self, feeds: int, *, epoch: datetime | None = None, latency_ms: float = 0.0
+    ) -> None:
         self.feeds = feeds
+        self.latency = latency_ms / 1000
         self.cycle = 0
         self.epoch = epoch or datetime.now(UTC).replace(microsecond=0)
         self.answers: Counter[str] = Counter()
@@ -183,6 +186,8 @@ class FeedFarm:
 
     async def feed(self, request: web.Request) -> web.StreamResponse:
         """One feed document, or 304 when the client already has this version."""
+        if self.latency:
+            await asyncio.sleep(self.latency)  # stands in for the internet's round trip
         try:
             index = int(request.match_info["index"])
         except ValueError:
@@ -238,7 +243,7 @@ async def running_farm(farm: FeedFarm) -> AsyncIterator[int]:
 
 
 @asynccontextmanager
-async def farm_process(feeds: int) -> AsyncIterator[int]:
+async def farm_process(feeds: int, *, latency_ms: float = 0.0) -> AsyncIterator[int]:
     """Run the farm in its own process (so its CPU is not counted as the bot's); yields the port."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -246,6 +251,8 @@ async def farm_process(feeds: int) -> AsyncIterator[int]:
         "bench.feedserver",
         "--feeds",
         str(feeds),
+        "--latency-ms",
+        str(latency_ms),
         stdout=asyncio.subprocess.PIPE,
         stdin=asyncio.subprocess.PIPE,
     )
@@ -308,8 +315,8 @@ async def control(port: int, path: str, **query: Any) -> dict[str, Any]:
             return result
 
 
-async def _serve(feeds: int) -> None:
-    async with running_farm(FeedFarm(feeds)) as port:
+async def _serve(feeds: int, latency_ms: float) -> None:
+    async with running_farm(FeedFarm(feeds, latency_ms=latency_ms)) as port:
         print(json.dumps({"port": port}), flush=True)
         # Serve until the parent closes our stdin (or terminates us), so no farm outlives a bench.
         loop = asyncio.get_running_loop()
@@ -320,8 +327,9 @@ def main() -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description="Serve the benchmark feed farm on 127.0.0.1.")
     parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before answering")
     args = parser.parse_args()
-    asyncio.run(_serve(args.feeds))
+    asyncio.run(_serve(args.feeds, args.latency_ms))
 
 
 if __name__ == "__main__":

@@ -231,9 +231,11 @@ def _worker(args: list[str], timeout: float) -> dict[str, Any]:
     return result
 
 
-async def measure(feeds: int, *, cycles: int, naive_sample: int) -> dict[str, Any]:
+async def measure(
+    feeds: int, *, cycles: int, naive_sample: int, latency_ms: float = 0.0
+) -> dict[str, Any]:
     """One farm, Paperboy's cycles, then the naive loop on a subset; each in its own process."""
-    async with farm_process(feeds) as port:
+    async with farm_process(feeds, latency_ms=latency_ms) as port:
         with tempfile.TemporaryDirectory(prefix="paperboy-bench-") as folder:
             paperboy = await asyncio.to_thread(
                 _worker,
@@ -253,6 +255,7 @@ async def measure(feeds: int, *, cycles: int, naive_sample: int) -> dict[str, An
         )
     return {
         "feeds": feeds,
+        "latency_ms": latency_ms,
         "paperboy": paperboy,
         "naive": naive,
         "speedup": round(naive["wall_s"] / max(paperboy["wall_s"], 1e-9), 1),
@@ -260,9 +263,14 @@ async def measure(feeds: int, *, cycles: int, naive_sample: int) -> dict[str, An
     }
 
 
-async def run(sizes: list[int], *, cycles: int, naive_sample: int) -> list[dict[str, Any]]:
+async def run(
+    sizes: list[int], *, cycles: int, naive_sample: int, latency_ms: float = 0.0
+) -> list[dict[str, Any]]:
     """Measure every size in turn."""
-    return [await measure(n, cycles=cycles, naive_sample=naive_sample) for n in sizes]
+    return [
+        await measure(n, cycles=cycles, naive_sample=naive_sample, latency_ms=latency_ms)
+        for n in sizes
+    ]
 
 
 def summary_rows(results: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
@@ -271,6 +279,8 @@ def summary_rows(results: list[dict[str, Any]]) -> list[tuple[str, str, str, str
     for result in results:
         n, p, b = result["feeds"], result["paperboy"], result["naive"]
         name = f"polling {n:,} feeds"
+        if result.get("latency_ms"):
+            name += f", {result['latency_ms']:g} ms server latency"
         target = "<= 60 s" if n >= 10_000 else ""
         rows += [
             (name, "cycle wall (median)", f"{p['wall_s']} s", target),
@@ -322,6 +332,9 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, nargs="*", default=[1000, 10_000])
     parser.add_argument("--cycles", type=int, default=3)
     parser.add_argument("--naive-sample", type=int, default=500)
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="the farm waits this long before answering"
+    )
     parser.add_argument("--worker", choices=("paperboy", "naive"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--sample", type=int, help=argparse.SUPPRESS)
@@ -338,7 +351,9 @@ def main() -> None:
     sizes, cycles, sample = args.feeds, args.cycles, args.naive_sample
     if args.smoke:
         sizes, cycles, sample = [100], 1, 20
-    results = asyncio.run(run(sizes, cycles=cycles, naive_sample=sample))
+    results = asyncio.run(
+        run(sizes, cycles=cycles, naive_sample=sample, latency_ms=args.latency_ms)
+    )
     for row in summary_rows(results):
         print(" | ".join(row))
     print(json.dumps(results, indent=2))
