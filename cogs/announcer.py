@@ -200,7 +200,10 @@ class DiscordSender:
     async def _find_in_forum(self, forum: discord.ForumChannel, marker: str) -> SentMessage | None:
         threads = [t for t in await forum.guild.active_threads() if t.parent_id == forum.id]
         threads.sort(key=lambda t: t.id, reverse=True)
-        for thread in threads[:THREAD_LOOKBACK]:
+        # A post made just before a crash is normally active; after a long outage it may have
+        # been archived already, so those are searched too.
+        archived = [t async for t in forum.archived_threads(limit=THREAD_LOOKBACK)]
+        for thread in [*threads[:THREAD_LOOKBACK], *archived]:
             try:
                 starter = await thread.fetch_message(thread.id)
             except discord.NotFound:

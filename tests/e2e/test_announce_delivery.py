@@ -9,7 +9,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from bot.announce.render import MessagePlan
+from bot.delivery.worker import Outgoing, delivery_nonce
 from bot.models import GuildSettings, NewSubscription
+from cogs.announcer import DiscordSender
 from tests.e2e.conftest import Bench, BenchFactory
 
 FAST = {"per_channel_interval_seconds": 0.0, "global_rate_per_second": 45.0, "max_age_days": 0.0}
@@ -168,3 +171,40 @@ async def test_a_flood_of_new_items_posts_the_limit_and_tells_moderators_once(
             await asyncio.wait_for(worker.round_finished.wait(), 10)
         assert len(held_notices()) == 1
         assert posted_titles(bench, bench.seed.news_id)[backlog:] == published[-limit:]
+
+
+async def test_after_a_crash_a_forum_post_is_found_even_once_its_thread_is_archived(
+    make_bench: BenchFactory,
+) -> None:
+    async with make_bench(announcements=FAST) as bench:
+        feed_id = await start(bench)
+        await subscribe(bench, feed_id, bench.seed.forum_id, "forum")
+        await bench.discord.wait_until(
+            lambda: len(posted_titles(bench, bench.seed.forum_id)) == 1, timeout=20, what="a post"
+        )
+        for channel in bench.discord.channels.values():
+            if channel.parent_id == bench.seed.forum_id:
+                channel.archived = True  # a long outage: Discord archived the post's thread
+        [post] = [m for m in bench.discord.messages_in(bench.seed.forum_id) if m.get("embeds")]
+        marker = post["embeds"][0]["footer"]["text"].rsplit(" ", 1)[-1]
+        outbox_id = int(marker.removeprefix("pb-o"))
+        outgoing = Outgoing(
+            outbox_id=outbox_id,
+            guild_id=bench.seed.guild_id,
+            channel_id=bench.seed.forum_id,
+            format="forum",
+            plan=MessagePlan(
+                content="",
+                embeds=(),
+                allowed_role_ids=(),
+                thread_name=None,
+                applied_tag_ids=(),
+                username=None,
+                avatar_url=None,
+                buttons=(),
+                marker=marker,
+            ),
+            nonce=delivery_nonce(outbox_id),
+        )
+        found = await DiscordSender(bench.bot).find_existing(outgoing)
+        assert found is not None and found.message_id == int(post["id"])

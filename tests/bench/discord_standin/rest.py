@@ -204,6 +204,11 @@ class RestApi:
             ("GET", "/guilds/{guild_id}/members", self.get_members),
             ("GET", "/guilds/{guild_id}/members/{user_id}", self.get_member),
             ("GET", "/guilds/{guild_id}/threads/active", self.active_threads),
+            (
+                "GET",
+                "/channels/{channel_id}/threads/archived/public",
+                self.archived_public_threads,
+            ),
             ("POST", "/users/@me/channels", self.open_dm),
             ("POST", "/interactions/{interaction_id}/{token}/callback", self.interaction_callback),
             ("POST", "/webhooks/{webhook_id}/{token}", self.execute_webhook),
@@ -789,6 +794,25 @@ class RestApi:
             and not self.s.channels[c].archived
         ]
         return json_response(200, {"threads": threads, "members": []})
+
+    async def archived_public_threads(self, request: web.Request) -> web.StreamResponse:
+        """GET /channels/{id}/threads/archived/public: newest first, `limit` of them."""
+        channel = self._channel(request)
+        self.s.require(channel, Perm.READ_MESSAGE_HISTORY)
+        limit = max(1, min(100, int(request.query.get("limit", "50"))))
+        archived = sorted(
+            (
+                c
+                for c in self.s.channels.values()
+                if c.is_thread and c.archived and c.parent_id == channel.id
+            ),
+            key=lambda c: c.id,
+            reverse=True,
+        )
+        threads = [c.to_json() for c in archived[:limit]]
+        return json_response(
+            200, {"threads": threads, "members": [], "has_more": len(archived) > limit}
+        )
 
     # ----- guilds --------------------------------------------------------------------
     async def get_guild(self, request: web.Request) -> web.StreamResponse:
