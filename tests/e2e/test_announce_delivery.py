@@ -1,7 +1,7 @@
 """Announcements end to end: the real bot, the Discord stand-in and the local news site.
 
-The announcer cog is loaded explicitly here (it is not in `EXTENSIONS` yet); polls are run by
-calling the poller so each scenario controls exactly when new articles appear.
+Polls are run by calling the poller, so each scenario controls exactly when new articles
+appear.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ FAST = {"per_channel_interval_seconds": 0.0, "global_rate_per_second": 45.0, "ma
 
 async def start(bench: Bench) -> int:
     """Load the announcer, add the site's feed and read it once (its items become known)."""
-    if "cogs.announcer" not in bench.bot.extensions:  # until it is in EXTENSIONS
-        await bench.bot.load_extension("cogs.announcer")
+    assert "cogs.announcer" in bench.bot.extensions
     feed = await bench.app.storage.add_feed(bench.site.feed_url, now=bench.app.clock.now())
     outcome = await bench.app.poller.poll_feed(feed.id)
     assert outcome.ok and outcome.seeded

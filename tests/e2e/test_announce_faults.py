@@ -14,8 +14,7 @@ FAST = {"per_channel_interval_seconds": 0.0, "global_rate_per_second": 45.0, "ma
 
 async def ready_text_channel(bench: Bench, fmt: str = "text") -> tuple[int, int]:
     """The announcer loaded, the feed read once, and a subscription in #general (no backlog)."""
-    if "cogs.announcer" not in bench.bot.extensions:  # until it is in EXTENSIONS
-        await bench.bot.load_extension("cogs.announcer")
+    assert "cogs.announcer" in bench.bot.extensions
     feed = await bench.app.storage.add_feed(bench.site.feed_url, now=bench.app.clock.now())
     assert (await bench.app.poller.poll_feed(feed.id)).seeded
     subscription = await bench.app.storage.add_subscription(
