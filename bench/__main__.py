@@ -1,6 +1,6 @@
 """Run every benchmark and print one table (`make bench`).
 
-    .venv/bin/python -m bench                     # all six, full size (about 25 minutes)
+    .venv/bin/python -m bench                     # all six, full size (about 15 minutes)
     .venv/bin/python -m bench --smoke             # all six, tiny (about half a minute)
     .venv/bin/python -m bench --only polling idle # a selection
 
