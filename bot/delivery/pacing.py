@@ -77,7 +77,8 @@ def plan_round(
     per_channel_interval: float,
     budget: int,
 ) -> RoundPlan:
-    """Choose the deliveries due at `now`: earliest first, one per channel, at most `budget`.
+    """Choose the deliveries due at `now`: longest waiting first, one per channel, at most
+    `budget`.
 
     A channel is ready when its last post is `per_channel_interval` old and nothing is in flight
     there. `next_due` is the earliest moment something not chosen could go (None: nothing waits).
@@ -92,11 +93,14 @@ def plan_round(
         nonlocal next_due
         next_due = moment if next_due is None else min(next_due, moment)
 
-    for candidate in sorted(candidates, key=lambda c: (c.not_before, c.outbox_id)):
-        channel_ready = next_send_time(
-            last_sent.get(candidate.channel_id), now, per_channel_interval
-        )
-        due = max(candidate.not_before, channel_ready)
+    def due_at(candidate: Candidate) -> datetime:
+        ready = next_send_time(last_sent.get(candidate.channel_id), now, per_channel_interval)
+        return max(candidate.not_before, ready)
+
+    # The longest-waiting channel goes first, so when the global budget is short no channel
+    # falls behind the others and leaves a slow tail of its own at the end.
+    for candidate in sorted(candidates, key=lambda c: (due_at(c), c.outbox_id)):
+        due = due_at(candidate)
         if candidate.channel_id in taken_channels:
             if candidate.channel_id not in busy_channels:
                 later(max(due, now + timedelta(seconds=per_channel_interval)))

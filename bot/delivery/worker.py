@@ -279,7 +279,8 @@ class DeliveryWorker:
         outgoing = await self._prepare(delivery)
         if outgoing is None:
             return "failed"
-        if not await self.storage.claim_delivery(delivery.id, now=self.clock.now()):
+        claimed_at = self.clock.now()
+        if not await self.storage.claim_delivery(delivery.id, now=claimed_at):
             return "skipped"
         try:
             found = None
@@ -306,7 +307,9 @@ class DeliveryWorker:
             delivery.id, message_id=sent.message_id, thread_id=sent.thread_id, now=now
         )
         assert self._last_sent is not None
-        self._last_sent[delivery.channel_id] = now
+        # The channel's pace counts from when the post left, as Discord's bucket does; counting
+        # from the answer would add the round trip to every gap.
+        self._last_sent[delivery.channel_id] = claimed_at
         return "sent"
 
     async def _prepare(self, delivery: Delivery) -> Outgoing | None:
