@@ -106,7 +106,11 @@ async def paperboy_worker(feeds: int, port: int, cycles: int, folder: Path) -> d
                 now=clock.now(),
             )
         setup_seconds = time.perf_counter() - started
-        poller = Poller(storage, Fetcher(session, config.fetch), config, clock)
+        # Built as bot/app.py builds it.
+        poller = Poller(
+            storage, Fetcher(session, config.fetch), config, clock,
+            concurrency=config.fetch.max_concurrency,
+        )  # fmt: skip
         await control(port, "cycle", n=0)
         cpu, wall = cpu_seconds(), time.perf_counter()
         seeded, seed_errors = await _poll_cycle(poller)

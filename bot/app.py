@@ -64,7 +64,8 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
         await storage.close()
         raise
     fetcher = Fetcher(http, config.fetch)
-    poller = Poller(storage, fetcher, config, clock)
+    # As many feeds in flight as the HTTP session allows: polling waits on the network, not CPU.
+    poller = Poller(storage, fetcher, config, clock, concurrency=config.fetch.max_concurrency)
     archiver = Archiver(storage, fetcher, config, clock)
 
     async def wake_archiver(event: NewArticlesEvent) -> None:
