@@ -5,11 +5,10 @@ Everything here is a function of its inputs and `now`; the worker holds the stat
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from bot.announce.policy import next_send_time
 
 FIRST_RETRY_SECONDS = 5.0
 MAX_RETRY_SECONDS = 15 * 60.0
@@ -33,39 +32,43 @@ class RoundPlan:
     next_due: datetime | None
 
 
-class TokenBucket:
-    """A global request budget: `rate` tokens per second, holding at most `capacity`."""
+class WindowBudget:
+    """A global request budget: at most `limit` requests in any span of `window` seconds.
 
-    def __init__(self, rate_per_second: float, now: datetime, *, capacity: float | None = None):
+    Discord counts its global limit in fixed one-second windows that may start at any moment, so
+    a token bucket (a full bucket plus a second's refill) could put twice its rate into one of
+    them; a sliding window never puts more than `limit` into any span of `window` seconds.
+    """
+
+    def __init__(self, rate_per_second: float) -> None:
         if rate_per_second <= 0:
             raise ValueError("rate_per_second must be positive")
-        self.rate = rate_per_second
-        self.capacity = capacity if capacity is not None else max(1.0, rate_per_second)
-        self._tokens = self.capacity
-        self._updated = now
+        # 45/s is 45 in any second, 2.5/s rounds down to 2, and 0.1/s is 1 in any 10 s: no
+        # one-second window ever holds more than the rate.
+        self.limit = max(1, int(rate_per_second))
+        self.window = timedelta(seconds=max(1.0, 1.0 / rate_per_second))
+        self._recent: deque[datetime] = deque()
 
     def available(self, now: datetime) -> int:
         """Whole requests that may be made at `now`."""
-        self._refill(now)
-        return int(self._tokens)
+        self._forget(now)
+        return max(0, self.limit - len(self._recent))
 
     def spend(self, count: int, now: datetime) -> None:
-        """Use `count` requests' worth of budget."""
-        self._refill(now)
-        self._tokens -= count
+        """Record `count` requests made at `now`."""
+        self._recent.extend([now] * count)
 
     def next_token_at(self, now: datetime) -> datetime:
-        """When at least one whole request will be available."""
-        self._refill(now)
-        if self._tokens >= 1:
+        """When at least one more request may be made."""
+        self._forget(now)
+        if len(self._recent) < self.limit:
             return now
-        return now + timedelta(seconds=(1 - self._tokens) / self.rate)
+        # The request that leaves the window first frees the next slot.
+        return self._recent[len(self._recent) - self.limit] + self.window
 
-    def _refill(self, now: datetime) -> None:
-        elapsed = (now - self._updated).total_seconds()
-        if elapsed > 0:  # a clock that goes backwards is ignored
-            self._tokens = min(self.capacity, self._tokens + elapsed * self.rate)
-            self._updated = now
+    def _forget(self, now: datetime) -> None:
+        while self._recent and self._recent[0] + self.window <= now:
+            self._recent.popleft()
 
 
 def plan_round(
@@ -94,8 +97,11 @@ def plan_round(
         next_due = moment if next_due is None else min(next_due, moment)
 
     def due_at(candidate: Candidate) -> datetime:
-        ready = next_send_time(last_sent.get(candidate.channel_id), now, per_channel_interval)
-        return max(candidate.not_before, ready)
+        # Not clamped to `now`: how long a row has been sendable decides who goes first.
+        last = last_sent.get(candidate.channel_id)
+        if last is None:
+            return candidate.not_before
+        return max(candidate.not_before, last + timedelta(seconds=per_channel_interval))
 
     # The longest-waiting channel goes first, so when the global budget is short no channel
     # falls behind the others and leaves a slow tail of its own at the end.

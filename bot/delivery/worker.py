@@ -21,7 +21,7 @@ from bot.announce.render import MessagePlan
 from bot.clock import Clock
 from bot.config import Config
 from bot.delivery import notices
-from bot.delivery.pacing import Candidate, TokenBucket, plan_round, retry_delay
+from bot.delivery.pacing import Candidate, WindowBudget, plan_round, retry_delay
 from bot.errors import DeliveryError, InvalidInput
 from bot.storage import Storage
 from bot.storage._outbox import Delivery
@@ -30,8 +30,10 @@ log = logging.getLogger(__name__)
 
 IDLE_WAKE_SECONDS = 30.0
 """With nothing due, the worker still looks again this often (work may come from elsewhere)."""
-MAX_PARALLEL_SENDS = 8
-"""Channels served at once in one round."""
+MAX_PARALLEL_SENDS = 64
+"""Sends in flight at once. Generous on purpose: after a channel's fifth post in Discord's 5-second
+window, discord.py holds that send until the window resets (up to a second, posting nothing), and a
+low cap would let such idle waits hold back the other channels."""
 # Statuses that mean "this channel or subscription is unusable until a moderator acts".
 CHANNEL_REFUSALS = frozenset({403, 404})
 
@@ -129,13 +131,16 @@ class DeliveryWorker:
         self.settings = config.announcements
         self.clock = clock
         self._wake = asyncio.Event()
-        self._budget = TokenBucket(self.settings.global_rate_per_second, clock.now())
+        self._budget = WindowBudget(self.settings.global_rate_per_second)
         self._last_sent: dict[int, datetime] | None = None
+        self._in_flight: dict[int, tuple[int, asyncio.Task[str]]] = {}
+        """Sends under way: outbox id -> (channel id, task)."""
         self._needs_reconcile = True
         self._stopping = False
         self._parallel = asyncio.Semaphore(MAX_PARALLEL_SENDS)
         self.round_finished = asyncio.Event()
-        """Set after every round of `run()`; observers clear it and wait (tests, diagnostics)."""
+        """Set by `run()` whenever it has handled everything due and nothing is in flight;
+        observers clear it, `wake()` the worker and wait (tests, diagnostics)."""
 
     def wake(self) -> None:
         """New work was committed (a poll, a new subscription, a resume): look now."""
@@ -147,34 +152,61 @@ class DeliveryWorker:
         self._wake.set()
 
     async def run(self) -> None:
-        """Reconcile, then deliver whatever is due, sleeping until the next is due or `wake()`.
+        """Reconcile, then deliver continuously: each channel's next post starts as soon as its
+        pace and the global budget allow, without waiting for slower channels.
 
-        Returns once `stop()` was called and the round in progress has finished.
+        Returns once `stop()` was called and the sends in flight have settled; if cancelled,
+        sends in flight are cancelled too (their rows stay claimed and are reconciled later).
         """
-        while not self._stopping:
-            self._wake.clear()
-            delay = IDLE_WAKE_SECONDS
-            try:
-                await self.tell_notices()
-                if self._needs_reconcile:
-                    await self.reconcile()
-                report = await self.drain_once()
-                if report.next_due is not None:
-                    delay = (report.next_due - self.clock.now()).total_seconds()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("A delivery round failed; trying again shortly")
-                delay = 5.0
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                delay = IDLE_WAKE_SECONDS
+                try:
+                    await self.tell_notices()
+                    next_due = await self._dispatch()
+                    if next_due is not None:
+                        delay = (next_due - self.clock.now()).total_seconds()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("A delivery round failed; trying again shortly")
+                    delay = 5.0
+                # A wake during this pass may have brought work the pass did not see.
+                if not self._in_flight and not self._wake.is_set():
+                    self.round_finished.set()
+                if self._stopping:
+                    break
+                delay = min(max(delay, 0.005), IDLE_WAKE_SECONDS)
+                try:
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+            await self._settle_in_flight()
             self.round_finished.set()
-            if self._stopping:
-                return
-            delay = min(max(delay, 0.05), IDLE_WAKE_SECONDS)
-            try:
-                async with asyncio.timeout(delay):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+        finally:
+            abandoned = [task for _, task in self._in_flight.values()]
+            for task in abandoned:
+                task.cancel()
+            if abandoned:
+                await asyncio.wait(abandoned)
+
+    async def _settle_in_flight(self) -> None:
+        """Wait for every send under way to finish (their outcomes are logged by `_spawn`)."""
+        while self._in_flight:
+            await asyncio.wait([task for _, task in self._in_flight.values()])
+
+    async def _dispatch(self) -> datetime | None:
+        """One pass of `run()`: reconcile if needed, start the sends due now; returns when to look
+        again (a finishing send also wakes the worker)."""
+        if self._needs_reconcile:
+            if self._in_flight:
+                # Our own sends hold claims too: reconcile once they have settled.
+                return None
+            await self.reconcile()
+        _, next_due = await self._start_due()
+        return next_due
 
     async def tell_notices(self) -> int:
         """Post the waiting notices for moderators (best effort); returns how many were told."""
@@ -233,28 +265,12 @@ class DeliveryWorker:
     # -- delivering -----------------------------------------------------------------------------
 
     async def drain_once(self) -> DrainReport:
-        """Send every delivery due now (pacing and budget permitting); never waits for pacing."""
-        if self._last_sent is None:
-            self._last_sent = await self.storage.last_sent_by_channel()
-        now = self.clock.now()
-        heads = await self.storage.next_deliveries()
-        pending = {d.id: d for d in heads if d.state == "pending"}
-        plan = plan_round(
-            [Candidate(d.id, d.channel_id, d.not_before) for d in pending.values()],
-            last_sent=self._last_sent,
-            now=now,
-            per_channel_interval=self.settings.per_channel_interval_seconds,
-            budget=self._budget.available(now),
-        )
-        self._budget.spend(len(plan.send_now), now)
-        next_due = plan.next_due
-        if next_due == now:  # something was due but the global budget is spent
-            next_due = self._budget.next_token_at(now)
+        """Send every delivery due now (pacing and budget permitting) and wait for those sends;
+        never waits for pacing. Raises what a send raised (e.g. a locked database)."""
+        started, next_due = await self._start_due()
         report = DrainReport(next_due=next_due)
-        if plan.send_now:
-            outcomes = await asyncio.gather(
-                *(self._deliver_bounded(pending[outbox_id]) for outbox_id in plan.send_now)
-            )
+        if started:
+            outcomes = await asyncio.gather(*started)
             report.sent = outcomes.count("sent")
             report.retried = outcomes.count("retry")
             report.refused = outcomes.count("refused")
@@ -263,15 +279,57 @@ class DeliveryWorker:
             report.next_due = again if next_due is None else min(next_due, again)
         return report
 
+    async def _start_due(self) -> tuple[list[asyncio.Task[str]], datetime | None]:
+        """Start a send for every queue head due now; returns the sends and when to look again.
+
+        A channel with a send in flight waits for it (its end wakes the worker), so posts in one
+        channel never overlap and a subscription's rows go out in order.
+        """
+        if self._last_sent is None:
+            self._last_sent = await self.storage.last_sent_by_channel()
+        # Taken before reading the queue: a send that ends meanwhile may have settled a head
+        # that the read still shows as pending.
+        in_flight = set(self._in_flight)
+        busy_channels = {channel for channel, _ in self._in_flight.values()}
+        heads = await self.storage.next_deliveries()
+        now = self.clock.now()
+        pending = {d.id: d for d in heads if d.state == "pending" and d.id not in in_flight}
+        plan = plan_round(
+            [Candidate(d.id, d.channel_id, d.not_before) for d in pending.values()],
+            last_sent=self._last_sent,
+            busy_channels=busy_channels,
+            now=now,
+            per_channel_interval=self.settings.per_channel_interval_seconds,
+            budget=self._budget.available(now),
+        )
+        self._budget.spend(len(plan.send_now), now)
+        next_due = plan.next_due
+        if next_due == now:  # something was due but the global budget is spent
+            next_due = self._budget.next_token_at(now)
+        return [self._spawn(pending[outbox_id]) for outbox_id in plan.send_now], next_due
+
+    def _spawn(self, delivery: Delivery) -> asyncio.Task[str]:
+        task = asyncio.create_task(self._deliver_bounded(delivery), name=f"delivery {delivery.id}")
+        self._in_flight[delivery.id] = (delivery.channel_id, task)
+        task.add_done_callback(self._send_ended)
+        return task
+
+    def _send_ended(self, task: asyncio.Task[str]) -> None:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("A delivery failed; reconciling before the next", exc_info=error)
+        self._wake.set()  # its channel may be free, or its queue has a next row
+
     async def _deliver_bounded(self, delivery: Delivery) -> str:
-        async with self._parallel:
-            try:
+        try:
+            async with self._parallel:
                 return await self.deliver(delivery)
-            except Exception:
-                # The row may have been posted but not recorded (say, the database was locked
-                # just then): the next round reconciles first, finding the post, not repeating it.
-                self._needs_reconcile = True
-                raise
+        except Exception:
+            # The row may have been posted but not recorded (say, the database was locked
+            # just then): the next round reconciles first, finding the post, not repeating it.
+            self._needs_reconcile = True
+            raise
+        finally:
+            self._in_flight.pop(delivery.id, None)
 
     async def deliver(self, delivery: Delivery) -> str:
         """Claim, send and settle one row; returns 'sent', 'retry', 'refused', 'failed' or

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from bot.delivery.pacing import (
     MAX_RETRY_SECONDS,
     Candidate,
-    TokenBucket,
+    WindowBudget,
     plan_round,
     retry_delay,
 )
@@ -58,6 +58,24 @@ def test_exhausted_budget_leaves_the_rest_due_now() -> None:
     assert plan.next_due == NOW
 
 
+def test_short_budget_serves_the_channel_waiting_longest_not_the_one_just_served() -> None:
+    # Channel 10 posted a second ago and may post again; channel 20 has never had its turn.
+    candidates = [Candidate(1, 10, at(-30)), Candidate(2, 20, at(-30))]
+    plan = plan_round(
+        candidates, last_sent={10: at(-1)}, now=NOW, per_channel_interval=1.0, budget=1
+    )
+    assert plan.send_now == (2,)
+    # Both ready, both served before: the one whose turn came earlier goes first.
+    plan = plan_round(
+        candidates,
+        last_sent={10: at(-3), 20: at(-2)},
+        now=NOW,
+        per_channel_interval=1.0,
+        budget=1,
+    )
+    assert plan.send_now == (1,)
+
+
 def test_busy_channel_is_skipped_without_a_wake() -> None:
     plan = plan_round(
         [Candidate(1, 10, at(-1))],
@@ -94,15 +112,46 @@ def test_round_never_breaks_its_rules(
         assert plan.next_due is not None and plan.next_due >= NOW
 
 
-def test_token_bucket_refills_at_its_rate() -> None:
-    bucket = TokenBucket(2.0, NOW)
-    assert bucket.available(NOW) == 2
-    bucket.spend(2, NOW)
-    assert bucket.available(NOW) == 0
-    assert bucket.next_token_at(NOW) == at(0.5)
-    assert bucket.available(at(0.5)) == 1
-    assert bucket.available(at(60)) == 2  # never more than its capacity
-    assert bucket.available(at(30)) == 2  # a clock going backwards changes nothing
+def test_window_budget_frees_a_slot_a_window_after_it_was_used() -> None:
+    budget = WindowBudget(2.0)
+    assert budget.available(NOW) == 2
+    budget.spend(1, NOW)
+    budget.spend(1, at(0.25))
+    assert budget.available(at(0.5)) == 0
+    assert budget.next_token_at(at(0.5)) == at(1.0)
+    assert budget.available(at(1.0)) == 1
+    assert budget.next_token_at(at(1.0)) == at(1.0)
+    assert budget.available(at(60)) == 2  # never more than its limit
+
+
+def test_window_budget_below_one_per_second_spaces_single_requests() -> None:
+    budget = WindowBudget(0.5)
+    assert (budget.limit, budget.window) == (1, timedelta(seconds=2))
+    budget.spend(1, NOW)
+    assert budget.next_token_at(NOW) == at(2)
+
+
+@given(
+    st.floats(0.5, 60, allow_nan=False),
+    st.lists(st.floats(0, 0.5, allow_nan=False), min_size=1, max_size=200),
+    st.integers(0, 100),
+)
+def test_window_budget_never_lets_a_one_second_window_hold_more_than_its_rate(
+    rate: float, steps: list[float], window_start_ms: int
+) -> None:
+    """Greedy use at irregular moments; any fixed 1-second window (Discord's global limit is
+    counted in such windows, starting anywhere) holds at most the rate, rounded down."""
+    budget = WindowBudget(rate)
+    moment, sent = NOW, []
+    for step in steps:
+        moment += timedelta(seconds=step)
+        count = budget.available(moment)
+        budget.spend(count, moment)
+        sent += [moment] * count
+    start = NOW + timedelta(milliseconds=window_start_ms * 10)
+    for edge in [start, *sent]:
+        inside = [m for m in sent if edge <= m < edge + timedelta(seconds=1)]
+        assert len(inside) <= max(1, int(rate))
 
 
 def test_retry_delay_doubles_up_to_a_ceiling_and_honours_retry_after() -> None:
