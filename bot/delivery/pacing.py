@@ -5,7 +5,7 @@ Everything here is a function of its inputs and `now`; the worker holds the stat
 
 from __future__ import annotations
 
-from collections import deque
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,28 +47,40 @@ class WindowBudget:
         # one-second window ever holds more than the rate.
         self.limit = max(1, int(rate_per_second))
         self.window = timedelta(seconds=max(1.0, 1.0 / rate_per_second))
-        self._recent: deque[datetime] = deque()
+        self._used: list[datetime] = []  # sorted; at most about `limit` long
 
     def available(self, now: datetime) -> int:
         """Whole requests that may be made at `now`."""
         self._forget(now)
-        return max(0, self.limit - len(self._recent))
+        return max(0, self.limit - len(self._used))
 
     def spend(self, count: int, now: datetime) -> None:
-        """Record `count` requests made at `now`."""
-        self._recent.extend([now] * count)
+        """Reserve `count` requests at `now`."""
+        for _ in range(count):
+            insort(self._used, now)
+
+    def postpone(self, reserved_at: datetime, used_at: datetime) -> None:
+        """A request reserved at `reserved_at` actually left at `used_at`: count it from then.
+
+        Requests start a little after they are planned (a database write comes first, more on a
+        busy machine); counting from the plan would let two seconds' requests crowd one window.
+        """
+        index = bisect_left(self._used, reserved_at)
+        if index < len(self._used) and self._used[index] == reserved_at and used_at > reserved_at:
+            del self._used[index]
+            insort(self._used, used_at)
 
     def next_token_at(self, now: datetime) -> datetime:
         """When at least one more request may be made."""
         self._forget(now)
-        if len(self._recent) < self.limit:
+        if len(self._used) < self.limit:
             return now
         # The request that leaves the window first frees the next slot.
-        return self._recent[len(self._recent) - self.limit] + self.window
+        return self._used[len(self._used) - self.limit] + self.window
 
     def _forget(self, now: datetime) -> None:
-        while self._recent and self._recent[0] + self.window <= now:
-            self._recent.popleft()
+        expired = bisect_right(self._used, now - self.window)
+        del self._used[:expired]
 
 
 def plan_round(

@@ -135,6 +135,8 @@ class DeliveryWorker:
         self._last_sent: dict[int, datetime] | None = None
         self._in_flight: dict[int, tuple[int, asyncio.Task[str]]] = {}
         """Sends under way: outbox id -> (channel id, task)."""
+        self._reserved: dict[int, datetime] = {}
+        """When each send under way took its share of the global budget (moved to its start)."""
         self._needs_reconcile = True
         self._stopping = False
         self._parallel = asyncio.Semaphore(MAX_PARALLEL_SENDS)
@@ -303,6 +305,7 @@ class DeliveryWorker:
             budget=self._budget.available(now),
         )
         self._budget.spend(len(plan.send_now), now)
+        self._reserved.update(dict.fromkeys(plan.send_now, now))
         next_due = plan.next_due
         if next_due == now:  # something was due but the global budget is spent
             next_due = self._budget.next_token_at(now)
@@ -330,6 +333,7 @@ class DeliveryWorker:
             raise
         finally:
             self._in_flight.pop(delivery.id, None)
+            self._reserved.pop(delivery.id, None)
 
     async def deliver(self, delivery: Delivery) -> str:
         """Claim, send and settle one row; returns 'sent', 'retry', 'refused', 'failed' or
@@ -340,6 +344,7 @@ class DeliveryWorker:
         claimed_at = self.clock.now()
         if not await self.storage.claim_delivery(delivery.id, now=claimed_at):
             return "skipped"
+        self._request_starts(delivery.id)
         try:
             found = None
             if delivery.attempts > 0:
@@ -369,6 +374,12 @@ class DeliveryWorker:
         # from the answer would add the round trip to every gap.
         self._last_sent[delivery.channel_id] = claimed_at
         return "sent"
+
+    def _request_starts(self, outbox_id: int) -> None:
+        """The budget counts this send from now, when its request leaves, not from its plan."""
+        reserved = self._reserved.pop(outbox_id, None)
+        if reserved is not None:
+            self._budget.postpone(reserved, self.clock.now())
 
     async def _prepare(self, delivery: Delivery) -> Outgoing | None:
         """The row's outgoing message; a damaged stored plan fails the row (it cannot be sent)."""

@@ -124,6 +124,18 @@ def test_window_budget_frees_a_slot_a_window_after_it_was_used() -> None:
     assert budget.available(at(60)) == 2  # never more than its limit
 
 
+def test_window_budget_counts_a_late_request_from_when_it_left() -> None:
+    budget = WindowBudget(2.0)
+    budget.spend(2, NOW)
+    budget.postpone(NOW, at(0.4))  # one request started 0.4 s after it was planned
+    assert budget.available(at(1.0)) == 1
+    assert budget.next_token_at(at(1.0)) == at(1.0)
+    budget.spend(1, at(1.0))
+    assert budget.next_token_at(at(1.0)) == at(1.4)
+    budget.postpone(at(7), at(8))  # nothing reserved then: nothing changes
+    assert budget.available(at(1.4)) == 1
+
+
 def test_window_budget_below_one_per_second_spaces_single_requests() -> None:
     budget = WindowBudget(0.5)
     assert (budget.limit, budget.window) == (1, timedelta(seconds=2))
