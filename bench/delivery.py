@@ -1,7 +1,8 @@
 """Delivery under Discord's limits: drain 1,000 pending announcements across 50 channels.
 
-    .venv/bin/python -m bench.delivery            # 1,000 announcements, 50 channels
-    .venv/bin/python -m bench.delivery --smoke    # 20 announcements, 4 channels, short windows
+    .venv/bin/python -m bench.delivery              # 1,000 announcements, 50 channels
+    .venv/bin/python -m bench.delivery --repeat 3   # each configuration 3 times, the median
+    .venv/bin/python -m bench.delivery --smoke      # 20 announcements, 4 channels, short windows
 
 The Discord stand-in enforces Discord's published limits (`rate_limits.enable`): per-route
 buckets of 5 message posts per 5 s per channel, and 50 requests per second globally. The real
@@ -90,9 +91,6 @@ async def running_bot(standin: Any, config: Config) -> AsyncIterator[Any]:
 
     bot = PaperboyBot(config)
     async with running_client(standin, bot):
-        if "cogs.announcer" not in bot.extensions:
-            # Not yet in cogs.client.EXTENSIONS when this was written; load it as the bot will.
-            await bot.load_extension("cogs.announcer")
         yield bot
 
 
@@ -187,22 +185,40 @@ async def measure(
     }
 
 
-async def run(smoke: bool) -> list[dict[str, Any]]:
-    """The default config, then the global budget raised near Discord's 50/s, then also no
-    per-channel spacing (to show what the spacing costs)."""
+async def measure_median(
+    repeat: int,
+    channels_count: int,
+    per_channel: int,
+    limits: Limits,
+    announcements: dict[str, float],
+) -> dict[str, Any]:
+    """`measure` `repeat` times: the run with the median drain time, every run's drain time,
+    and the 429s provoked over all runs (any one is a failure)."""
+    runs = [
+        await measure(channels_count, per_channel, limits, announcements) for _ in range(repeat)
+    ]
+    runs.sort(key=lambda r: r["drain_s"])
+    median = dict(runs[(len(runs) - 1) // 2])
+    median["runs"] = len(runs)
+    median["drain_runs_s"] = [r["drain_s"] for r in runs]
+    median["provoked_429"] = sum(r["provoked_429"] for r in runs)
+    return median
+
+
+async def run(smoke: bool, repeat: int = 1) -> list[dict[str, Any]]:
+    """The default config (45/s), a more cautious global budget (40/s, to show what it costs),
+    and no per-channel spacing (to show that the spacing costs nothing)."""
     if smoke:
         limits = Limits(per_route=5, per_seconds=0.5, global_per_second=50)
         return [
-            await measure(4, 10, limits, {"per_channel_interval_seconds": 0.1}),
+            await measure_median(repeat, 4, 10, limits, {"per_channel_interval_seconds": 0.1}),
         ]
     limits = Limits()
     return [
-        await measure(50, 20, limits, {}),
-        await measure(50, 20, limits, {"global_rate_per_second": 45.0}),
+        await measure_median(repeat, 50, 20, limits, {}),
+        await measure_median(repeat, 50, 20, limits, {"global_rate_per_second": 40.0}),
         # Diagnostic: without our own per-channel spacing, only the global budget paces.
-        await measure(
-            50, 20, limits, {"global_rate_per_second": 45.0, "per_channel_interval_seconds": 0.0}
-        ),
+        await measure_median(repeat, 50, 20, limits, {"per_channel_interval_seconds": 0.0}),
     ]
 
 
@@ -215,14 +231,19 @@ def summary_rows(results: list[dict[str, Any]]) -> list[tuple[str, str, str, str
             "defaults" if config == "defaults" else ", ".join(f"{k}={v}" for k, v in config.items())
         )
         name = f"delivery {result['announcements']:,} / {result['channels']} ch ({label})"
+        runs = result.get("runs", 1)
+        drain = f"{result['drain_s']} s ({result['fastest_s']} s) = {result['ratio']}x"
+        if runs > 1:
+            every = ", ".join(str(d) for d in result["drain_runs_s"])
+            drain = f"median of {runs}: {drain}; runs {every} s"
         rows += [
+            (name, "drain time (fastest allowed)", drain, "<= 1.3x"),
             (
                 name,
-                "drain time (fastest allowed)",
-                f"{result['drain_s']} s ({result['fastest_s']} s) = {result['ratio']}x",
-                "<= 1.3x",
+                f"429s provoked ({runs} run{'s' if runs > 1 else ''})",
+                str(result["provoked_429"]),
+                "0",
             ),
-            (name, "429s provoked", str(result["provoked_429"]), "0"),
             (name, "CPU while draining (bot + stand-in)", f"{result['drain_cpu_s']} s", ""),
             (
                 name,
@@ -238,9 +259,10 @@ def main() -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true", help="20 announcements, short windows")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per configuration (median)")
     parser.add_argument("--json", type=Path, help="also write the results here as JSON")
     args = parser.parse_args()
-    results = asyncio.run(run(args.smoke))
+    results = asyncio.run(run(args.smoke, max(1, args.repeat)))
     for row in summary_rows(results):
         print(" | ".join(row))
     print(json.dumps(results, indent=2))
