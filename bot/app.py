@@ -79,6 +79,7 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
 
     poller.on_new_articles.append(wake_delivery)
     poller.on_held_back.append(delivery.report_held_back)  # moderators hear of held-back items
+    poller.on_failing.append(delivery.report_failing_feed)  # ... and of a feed failing for long
     return App(
         config=config,
         clock=clock,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.errors import DeliveryError
+from bot.models import Feed
 from bot.textutil import clean_text
 
 REASON_LIMIT = 300
@@ -34,6 +35,22 @@ def paused_notice(channel_id: int, subscription_ids: Sequence[int], reason: str)
     return (
         f"Paperboy paused announcements in <#{channel_id}> ({noun} {numbers}). {reason}. "
         "Fix the channel or Paperboy's permissions there, then resume with /feeds resume."
+    )
+
+
+def failing_feed_notice(feed: Feed, channel_ids: Sequence[int]) -> str:
+    """What moderators read once when a feed has failed `failing_threshold` times in a row."""
+    channels = ", ".join(f"<#{channel_id}>" for channel_id in channel_ids)
+    title = clean_text(feed.title or feed.url, single_line=True)[:100]
+    error = clean_text(f"{feed.last_error_kind}: {feed.last_error_message}", single_line=True)[
+        :REASON_LIMIT
+    ]
+    next_check = int(feed.next_check_at.timestamp())
+    return (
+        f"Paperboy cannot read the feed {title} ({feed.url}), announced in {channels}: it failed "
+        f"{feed.consecutive_failures} times in a row. Last error: {error}. Paperboy keeps "
+        f"trying, less often (next check <t:{next_check}:R>); nothing is deleted or switched off. "
+        "/feeds status shows its health."
     )
 
 

@@ -62,6 +62,27 @@ class DeliveryService:
             self.wake()
         return first
 
+    async def report_failing_feed(self, feed_id: int) -> bool:
+        """Queue, once per failing spell, a notice for every guild that follows a failing feed.
+
+        Remembered (`failing_notified`) before it is posted, as held-back notices are; the flag
+        resets when the feed next succeeds, so a later failing spell is told again.
+        """
+        feed = await self.storage.feed(feed_id)
+        if feed is None or feed.failing_notified:
+            return False
+        subscriptions = await self.storage.feed_subscriptions(feed_id, include_paused=True)
+        await self.storage.mark_failing_notified(feed_id)
+        channels_by_guild: dict[int, set[int]] = {}
+        for subscription in subscriptions:
+            channels_by_guild.setdefault(subscription.guild_id, set()).add(subscription.channel_id)
+        for guild_id, channels in sorted(channels_by_guild.items()):
+            text = notices.failing_feed_notice(feed, sorted(channels))
+            self._notices.append(notices.ModeratorNotice(guild_id, text))
+        if channels_by_guild:
+            self.wake()
+        return bool(channels_by_guild)
+
     def take_notices(self) -> list[notices.ModeratorNotice]:
         """Hand over the notices waiting to be posted (the worker calls this every round)."""
         taken, self._notices = self._notices, []

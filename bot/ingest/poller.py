@@ -81,6 +81,8 @@ class HeldBackEvent:
 
 
 HeldBackHook = Callable[[HeldBackEvent], Awaitable[object]]
+FailingHook = Callable[[int], Awaitable[object]]
+"""Called with a feed's id when it has just failed `failing_threshold` times in a row."""
 
 
 @dataclass(frozen=True)
@@ -312,6 +314,8 @@ class Poller:
         self.on_new_articles: list[NewArticlesHook] = []
         self.on_held_back: list[HeldBackHook] = []
         """Called after a poll that held items back, once per guild (moderators are told)."""
+        self.on_failing: list[FailingHook] = []
+        """Called when a feed crosses the failing threshold and its moderators were not told."""
         self._limit = asyncio.Semaphore(max(1, concurrency))
         self._rng = rng or random.Random()  # jitter, not security
         self._wake = asyncio.Event()
@@ -372,6 +376,12 @@ class Poller:
             feed.id, kind=kind, message=message, now=now, next_check_at=next_check
         )
         log.info("Feed %s (%s) failed (%s): %s", feed.id, feed.url, kind, message)
+        if schedule.is_failing(failures, self.settings) and not (feed.failing_notified):
+            for hook in list(self.on_failing):
+                try:
+                    await hook(feed.id)
+                except Exception:
+                    log.exception("An on_failing hook failed for feed %s", feed.id)
         return FeedPollOutcome(
             feed.id,
             ok=False,
