@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -47,16 +47,3 @@ class TaskOwner:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def run_forever(step: Callable[[], Awaitable[float]], *, name: str) -> None:
-    """Call `step` in a loop; it returns seconds to wait. One failed step is logged, not fatal."""
-    while True:
-        try:
-            delay = await step()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("%s: step failed; trying again in 30 s", name)
-            delay = 30.0
-        await asyncio.sleep(max(0.0, delay))

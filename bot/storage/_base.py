@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -175,11 +175,6 @@ class Database:
         """Run a read query and return the first column of its first row."""
         row = await self.fetch_one(sql, params)
         return None if row is None else row[0]
-
-    async def execute_many(self, sql: str, rows: Iterable[Params]) -> None:
-        """Run one statement for many rows inside a transaction."""
-        async with self.transaction() as conn:
-            await conn.executemany(sql, rows)
 
     async def describe(self) -> list[str]:
         """A few human lines about the database: file, schema version, row counts."""

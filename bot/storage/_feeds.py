@@ -313,10 +313,6 @@ class FeedStore(Database):
         row = await self.fetch_one("SELECT * FROM feeds WHERE url = ?", (url,))
         return None if row is None else _feed(row)
 
-    async def all_feeds(self) -> list[Feed]:
-        """Every feed, oldest first."""
-        return [_feed(row) for row in await self.fetch_all("SELECT * FROM feeds ORDER BY id")]
-
     async def set_feed_interval(self, feed_id: int, interval_seconds: int | None) -> None:
         """Set the feed's own polling interval (None: the configured default)."""
         async with self.transaction() as conn:
