@@ -8,7 +8,7 @@ staged exactly.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -426,3 +426,61 @@ async def test_stop_lets_the_send_in_flight_settle_as_sent(
     await asyncio.wait_for(running, 10)  # run() returns by itself once the round is over
     assert await states(storage, sub.id) == ["sent"]
     assert sender.titles() == ["Only"]
+
+
+@dataclass
+class ChannelGatedSender(FakeSender):
+    """Holds sends to `held_channel` until `gate` is set; other channels post at once."""
+
+    held_channel: int = NEWS
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+    entered_held: list[int] = field(default_factory=list)
+
+    async def send(self, outgoing: Outgoing) -> SentMessage:
+        if outgoing.channel_id == self.held_channel:
+            self.entered_held.append(outgoing.outbox_id)
+            self.sent_event.set()
+            await self.gate.wait()
+        return await super().send(outgoing)
+
+    async def wait_for(self, condition: Callable[[], bool]) -> None:
+        """Wait (bounded) until `condition()` holds, re-checking after every send."""
+        async with asyncio.timeout(10):
+            while not condition():
+                self.sent_event.clear()
+                if condition():
+                    return
+                await self.sent_event.wait()
+
+
+async def test_a_slow_channel_does_not_hold_back_the_others(
+    storage: Storage, tmp_path: object
+) -> None:
+    """Sends are not in rounds: a channel whose post hangs (Discord holding it, say) waits alone,
+    and a second subscription in that channel never overlaps its post."""
+    from pathlib import Path
+
+    config = make_config(Path(str(tmp_path)), announcements={"per_channel_interval_seconds": 0.0})
+    sender = ChannelGatedSender()
+    worker = DeliveryWorker(storage, sender, FakeNotifier(), config, FakeClock(NOW))
+    feed = await add_feed(storage)
+    other_feed = await add_feed(storage, "https://other.example/feed/")
+    held = await subscribe(storage, feed, NEWS)
+    neighbour = await subscribe(storage, other_feed, NEWS)
+    free = await subscribe(storage, feed, OTHER)
+    await publish(storage, feed, ["One", "Two", "Three"], [held, free])
+    await publish(storage, other_feed, ["Elsewhere"], [neighbour])
+    running = asyncio.create_task(worker.run())
+    try:
+        await sender.wait_for(lambda: len(sender.titles(OTHER)) == 3)
+        assert len(sender.entered_held) == 1  # the held channel has one post in flight, no more
+        sender.gate.set()
+        await sender.wait_for(lambda: len(sender.titles(NEWS)) == 4)
+    finally:
+        sender.gate.set()
+        worker.stop()
+        await asyncio.wait_for(running, 10)
+    assert [t for t in sender.titles(NEWS) if t != "Elsewhere"] == ["One", "Two", "Three"]
+    assert await states(storage, held.id) == ["sent"] * 3
+    assert await states(storage, free.id) == ["sent"] * 3
+    assert await states(storage, neighbour.id) == ["sent"]
