@@ -6,6 +6,11 @@ sender to look for its marker (or nonce) in the channel first: found -> sent, el
 Transient failures (429, 5xx, network) are retried later with backoff; permanent refusals
 (400/403/404) are never retried in a loop: the subscription is paused and moderators told once.
 
+Pacing (`bot.delivery.pacing`): each send is its own task, at most one in flight per channel, a
+channel's next post no sooner than the per-channel interval after its last, and no more requests
+in any second than the global budget; a channel that is slow (Discord holding its post) waits
+alone instead of holding back the others.
+
 Discord-free: the cog supplies a `Sender` and a `Notifier` built on discord.py.
 """
 
@@ -149,7 +154,7 @@ class DeliveryWorker:
         self._wake.set()
 
     def stop(self) -> None:
-        """Ask `run()` to return after the current round, so sends in flight settle first."""
+        """Ask `run()` to start no more sends and return once those in flight have settled."""
         self._stopping = True
         self._wake.set()
 
@@ -172,7 +177,7 @@ class DeliveryWorker:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
-                    log.exception("A delivery round failed; trying again shortly")
+                    log.exception("A delivery pass failed; trying again shortly")
                     delay = 5.0
                 # A wake during this pass may have brought work the pass did not see.
                 if not self._in_flight and not self._wake.is_set():
@@ -195,7 +200,7 @@ class DeliveryWorker:
                 await asyncio.wait(abandoned)
 
     async def _settle_in_flight(self) -> None:
-        """Wait for every send under way to finish (their outcomes are logged by `_spawn`)."""
+        """Wait for every send under way to finish (`_send_ended` logs any failure)."""
         while self._in_flight:
             await asyncio.wait([task for _, task in self._in_flight.values()])
 
