@@ -180,9 +180,9 @@ async def test_a_403_mid_run_pauses_without_a_loop_and_loses_nothing_after_resum
         await next_worker_round(bench)  # the round that was refused has settled by then
         stored = await bench.app.storage.subscription(subscription_id)
         assert stored is not None and stored.paused
-        # Publishing more while paused makes no further attempt: no retry loop. (Articles
-        # published while paused are not announced after resume, by the pause's design.)
-        bench.site.publish_next()
+        # Publishing more while paused makes no further attempt: no retry loop. An article
+        # published while paused after a refusal waits for the resume: nothing is lost.
+        titles.append(bench.site.publish_next().title)
         await bench.app.poller.poll_feed(feed_id)
         await next_worker_round(bench)
         attempts = bench.discord.recorder.requests_to("POST", f"/channels/{channel}/messages")
@@ -194,10 +194,10 @@ async def test_a_403_mid_run_pauses_without_a_loop_and_loses_nothing_after_resum
         answer = await bench.command("feeds resume", {"subscription": subscription_id})
         assert "error id" not in message_text(await answer.reply(10))
         await bench.discord.wait_until(
-            lambda: len(marked(bench, channel)) >= 3, timeout=30, what="the held-back posts"
+            lambda: len(marked(bench, channel)) >= 4, timeout=30, what="the held-back posts"
         )
         await next_worker_round(bench)
         posted = marked(bench, channel)
-        assert len(posted) == 3 == len(set(markers(posted)))
+        assert len(posted) == 4 == len(set(markers(posted)))
         assert all(any(t in m["content"] for m in posted) for t in titles)
         assert_clean_output(bench)
