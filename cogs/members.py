@@ -101,10 +101,18 @@ def _related_line(number: int, item: RelatedItem) -> str:
     return f"{line}\n   shares: {shared}" if shared else line
 
 
+def _escaped_keeping_edges(part: str) -> str:
+    # Cleaning trims a part's edges, which would glue words to the bold ones beside them.
+    core = hostile_to_markdown(part, single_line=True)
+    lead = " " if part[:1].isspace() else ""
+    trail = " " if part[-1:].isspace() and core else ""
+    return f"{lead}{core}{trail}"
+
+
 def _snippet(text: str) -> str:
     # Keep the search engine's **bold** marks, escape everything between them.
     parts = text.split("**")
-    escaped = [hostile_to_markdown(part, single_line=True) for part in parts]
+    escaped = [_escaped_keeping_edges(part) for part in parts]
     if len(parts) % 2 == 0:  # an odd number of marks: drop the unmatched last one
         escaped[-2:] = [escaped[-2] + escaped[-1]]
     return "**".join(escaped)
