@@ -191,8 +191,9 @@ class MessagePlan:
 
 
 def delivery_marker(outbox_id: int) -> str:
-    """The small tag that lets the sender recognise its own post after a crash."""
-    return f"pb-o{outbox_id}"
+    """The small tag that lets the sender recognise its own post after a crash; a preview
+    (no outbox row, id 0) carries none."""
+    return f"pb-o{outbox_id}" if outbox_id > 0 else ""
 
 
 def _collapse(text: str) -> str:
@@ -361,7 +362,7 @@ def render_plan(
     embeds: tuple[EmbedPlan, ...] = ()
 
     if subscription.format == "text":
-        suffix = f"\n-# {marker}"
+        suffix = f"\n-# {marker}" if marker else ""
         prefix = f"{mention}\n" if mention else ""
         room = limits.CONTENT_LIMIT - len(prefix) - len(suffix)
         content = prefix + _text_content(article, subscription, room) + suffix

@@ -185,6 +185,13 @@ def test_text_format_marker_ends_the_content() -> None:
     assert plan.content.endswith("\n-# pb-o77")
 
 
+def test_a_preview_carries_no_delivery_marker() -> None:
+    text = render_plan(ARTICLE, TEXT, outbox_id=0)
+    embed = render_plan(ARTICLE, EMBED, outbox_id=0)
+    assert text.marker == "" and "pb-o" not in text.content
+    assert "pb-o" not in (embed.embeds[0].footer_text or "")
+
+
 def test_hostile_title_pings_nobody() -> None:
     plan = render_plan(HOSTILE, EMBED, outbox_id=1)
     assert plan.allowed_role_ids == (555,)
