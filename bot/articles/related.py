@@ -200,13 +200,20 @@ async def _related(
         return []
     refs = {ref.id: ref for ref in candidates}
     norms = await storage.vector_norms(list(refs), documents)
+    missing = [article_id for article_id in refs if article_id not in norms]
+    if missing:
+        # Archived but not indexed yet (the archiver indexes right after saving the text, or an
+        # import skipped it): index them now rather than leave them out of the answer.
+        for article_id in missing:
+            await index_article(storage, article_id)
+        documents = await storage.indexed_article_count()
+        norms = await storage.vector_norms(list(refs), documents)
     shared = await storage.term_counts_among(list(refs), query)
     query_norm = terms.norm(query)
     scored: list[tuple[float, int, tuple[str, ...]]] = []
     for article_id, ref in refs.items():
         if article_id not in norms or article_id not in shared:
-            # Not indexed yet (the pipeline will get to it), or no stored term in common.
-            continue
+            continue  # nothing to index it from, or no stored term in common
         similarity, products = stored_similarity(
             query, query_norm, shared[article_id], norms[article_id], documents
         )
