@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.clock import to_iso
 from bot.storage import Storage
@@ -101,3 +103,13 @@ async def insert_articles_bulk(
             assert cursor.lastrowid is not None
             ids.append(int(cursor.lastrowid))
     return ids
+
+
+def print_report(rows: Iterable[Sequence[str]], result: Any, json_path: Path | None) -> None:
+    """What every benchmark prints: its table rows, then every number as JSON (also to a file)."""
+    for row in rows:
+        print(" | ".join(row))
+    text = json.dumps(result, indent=2)
+    print(text)
+    if json_path:
+        json_path.write_text(text + "\n", encoding="utf-8")

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench._common import print_report
 from bench.polling import peak_rss_mb
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -150,11 +151,7 @@ def main() -> None:
     if args.smoke:
         sizes, queries, repeats = [1000], 20, 1
     results = asyncio.run(run(sizes, queries, repeats))
-    for row in summary_rows(results):
-        print(" | ".join(row))
-    print(json.dumps(results, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print_report(summary_rows(results), results, args.json)
 
 
 if __name__ == "__main__":

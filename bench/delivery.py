@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import json
 import math
 import statistics
 import tempfile
@@ -30,6 +29,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench._common import print_report
 from bench.polling import cpu_seconds
 from bot.announce.render import AnnouncementArticle
 from bot.config import Config, from_mapping
@@ -263,11 +263,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here as JSON")
     args = parser.parse_args()
     results = asyncio.run(run(args.smoke, max(1, args.repeat)))
-    for row in summary_rows(results):
-        print(" | ".join(row))
-    print(json.dumps(results, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print_report(summary_rows(results), results, args.json)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
 import statistics
@@ -27,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench._common import print_report
 from bench.feedserver import FeedFarm, running_farm
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -196,11 +196,7 @@ def main() -> None:
     args = parser.parse_args()
     feeds, window = (20, 2) if args.smoke else (args.feeds, args.window)
     result = asyncio.run(measure(feeds, window))
-    for row in summary_rows(result):
-        print(" | ".join(row))
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print_report(summary_rows(result), result, args.json)
 
 
 if __name__ == "__main__":

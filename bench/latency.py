@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import statistics
 import tempfile
@@ -22,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench._common import print_report
 from bench.delivery import bot_config, running_bot
 from bot.clock import SystemClock
 from bot.ingest.poller import NewArticlesEvent
@@ -107,11 +107,7 @@ def main() -> None:
     args = parser.parse_args()
     interval, articles = (1, 3) if args.smoke else (args.interval, args.articles)
     result = asyncio.run(measure(interval, articles))
-    for row in summary_rows(result):
-        print(" | ".join(row))
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print_report(summary_rows(result), result, args.json)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import re
 import statistics
 import time
@@ -29,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench._common import print_report
 from bench.feedserver import render_feed
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -227,11 +227,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here as JSON")
     args = parser.parse_args()
     result = run(args.smoke)
-    for row in summary_rows(result):
-        print(" | ".join(row))
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print_report(summary_rows(result), result, args.json)
 
 
 if __name__ == "__main__":

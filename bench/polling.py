@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench._common import print_report
 from bench.feedserver import FarmResolver, control, farm_process, feed_url
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -358,11 +359,7 @@ def main() -> None:
     results = asyncio.run(
         run(sizes, cycles=cycles, naive_sample=sample, latency_ms=args.latency_ms)
     )
-    for row in summary_rows(results):
-        print(" | ".join(row))
-    print(json.dumps(results, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print_report(summary_rows(results), results, args.json)
 
 
 if __name__ == "__main__":
