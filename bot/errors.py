@@ -51,3 +51,11 @@ class DeliveryError(PaperboyError):
         super().__init__(message)
         self.permanent = permanent
         self.status = status
+
+
+class TryLater(PaperboyError):
+    """Refused for now (a cooldown, a full queue, a busy host); `retry_after` says when to retry."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
