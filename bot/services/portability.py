@@ -33,6 +33,7 @@ from bot.services.admin import (
 )
 from bot.storage import Storage
 from bot.storage._admin import ImportedSubscription
+from bot.storage._guilds import SubscriptionLimitReached
 
 EXPORT_FORMAT = "paperboy-export"
 EXPORT_VERSION = 1
@@ -229,7 +230,13 @@ class Portability:
         if settings is not None and settings == current:
             settings = None
         now = self.clock.now()
-        ids = await self.storage.apply_import(guild_id, items, settings, now=now)
+        try:
+            ids = await self.storage.apply_import(guild_id, items, settings, now=now, limit=limit)
+        except SubscriptionLimitReached:  # others were added since the count above
+            raise InvalidInput(
+                f"Nothing was imported: it would give this server more than {limit} "
+                "subscriptions, the most allowed."
+            ) from None
         for entry, new_id in zip(to_add, ids, strict=True):
             label = (
                 f"{shown(entry.feed_title or entry.feed_url)} → #{shown(entry.channel.name, 100)}"
