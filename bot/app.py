@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from bot.articles.llm import LlmBackend
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.delivery.service import DeliveryService
@@ -38,6 +39,7 @@ class App:
     reader: ReaderService  # member commands: /summary, /related, /search, /latest
     alerts: AlertService  # member keyword alerts
     delivery: DeliveryService  # announcements: backlog seeding; wakes the announcer's worker
+    llm: LlmBackend | None = None  # optional summaries; its own session, only to its server
     tasks: TaskOwner = field(default_factory=TaskOwner)
 
     def start_background(self) -> None:
@@ -49,6 +51,8 @@ class App:
         """Stop background work, then release the HTTP session and the database."""
         await self.tasks.close()
         await self.http.close()
+        if self.llm is not None:
+            await self.llm.close()
         await self.storage.close()
 
 
@@ -61,6 +65,12 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
     try:
         http = make_session(config.fetch, config.user_agent())
     except BaseException:
+        await storage.close()
+        raise
+    try:
+        llm = LlmBackend.open(config.summaries, config.user_agent())
+    except BaseException:
+        await http.close()
         await storage.close()
         raise
     fetcher = Fetcher(http, config.fetch)
@@ -88,7 +98,8 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
         fetcher=fetcher,
         poller=poller,
         archiver=archiver,
-        reader=ReaderService(storage, fetcher, clock, config.summaries, http),
+        reader=ReaderService(storage, fetcher, clock, config.summaries, llm),
         alerts=AlertService(storage, clock),
         delivery=delivery,
+        llm=llm,
     )

@@ -168,7 +168,9 @@ class SummariesConfig:
         choices=("extractive", "openai"),
     )
     openai_base_url: str = _opt(
-        "http://127.0.0.1:8080/v1", "Base URL of the OpenAI-compatible server."
+        "http://127.0.0.1:8080/v1",
+        "Base URL of the OpenAI-compatible server; the LLM's own session reaches only this "
+        "(loopback is fine), never members' links.",
     )
     openai_model: str = _opt("", "Model name to ask for.")
     openai_api_key_env: str = _opt("OPENAI_API_KEY", "Environment variable that holds the API key.")

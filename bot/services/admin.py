@@ -359,7 +359,9 @@ class FeedAdmin:
             auto_thread=bool(options.auto_thread),
             created_by=user_id,
         )
-        subscription = await self.storage.add_subscription(new, now=now)
+        # Counted again inside the insert's transaction: concurrent adds all passed the check
+        # above before their fetches.
+        subscription = await self.storage.add_subscription(new, now=now, limit=limit)
         if subscription is None:  # another moderator added the same one a moment ago
             raise InvalidInput(self._duplicate_message(None, feed, channel))
         await self.record(

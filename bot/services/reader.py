@@ -13,11 +13,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Final
 
-import aiohttp
-
 from bot.articles import related as related_engine
 from bot.articles.extract import Extracted, extract_in_thread
-from bot.articles.llm import llm_summary
+from bot.articles.llm import LlmBackend
 from bot.articles.related import RelatedItem
 from bot.articles.summarize import STYLES, Kind, Style, clean_body, reading_minutes, summarize
 from bot.clock import Clock
@@ -148,7 +146,7 @@ class ReaderService:
         fetcher: Fetcher,
         clock: Clock,
         summaries: SummariesConfig,
-        http: aiohttp.ClientSession,
+        llm: LlmBackend | None = None,
         *,
         extract_timeout: float = EXTRACT_TIMEOUT_SECONDS,
     ) -> None:
@@ -156,7 +154,7 @@ class ReaderService:
         self.fetcher = fetcher
         self.clock = clock
         self.summaries = summaries
-        self.http = http
+        self.llm = llm  # the optional LLM backend, with its own session (never members' URLs)
         self.extract_timeout = extract_timeout
         self._page_cache: OrderedDict[tuple[str, str], SummaryAnswer] = OrderedDict()
 
@@ -309,12 +307,10 @@ class ReaderService:
     async def _summarize(self, title: str, text: str, standfirst: str, style: Style) -> _Made:
         offline = summarize(title, text, standfirst=standfirst, style=style)
         # The publisher's own standfirst beats any machine summary; the LLM is only ever optional
-        # and `llm_summary` falls back to the offline summary on any failure.
-        if offline.kind == "publisher" or self.summaries.backend != "openai":
+        # and falls back to the offline summary on any failure.
+        if offline.kind == "publisher" or self.llm is None:
             return _Made(offline.sentences, offline.kind, offline.reading_minutes)
-        made = await llm_summary(
-            self.http, self.summaries, title, clean_body(text), style=style, standfirst=standfirst
-        )
+        made = await self.llm.summary(title, clean_body(text), style=style, standfirst=standfirst)
         return _Made(made.sentences, made.kind, made.reading_minutes)
 
     # -- /related -------------------------------------------------------------------------------
