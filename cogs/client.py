@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from types import SimpleNamespace
+from typing import Any
 
+import aiohttp
 import discord
 import yarl
 from discord.ext import commands
@@ -81,6 +84,7 @@ class PaperboyBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
             guild_ready_timeout=config.bot.guild_ready_timeout_seconds,
             max_messages=None,
+            http_trace=self._rest_trace(),
         )
         self.config = config
         self._given_app = app
@@ -96,6 +100,29 @@ class PaperboyBot(commands.Bot):
                 "Developer Portal (Bot > Reset Token)."
             ) from None
 
+    def _rest_trace(self) -> aiohttp.TraceConfig:
+        """Counts Discord's 429 answers for /metrics (discord.py itself waits and retries)."""
+        trace = aiohttp.TraceConfig()
+
+        async def on_request_end(
+            session: aiohttp.ClientSession, context: SimpleNamespace, params: Any
+        ) -> None:
+            app = getattr(self, "app", None)
+            if app is not None and params.response.status == 429:
+                app.metrics.discord_rate_limited.inc()
+
+        trace.on_request_end.append(on_request_end)
+        return trace
+
+    async def _gateway_up(self, *args: object) -> None:
+        self.app.health.gateway_up(self.app.clock.now())
+
+    async def _gateway_down(self) -> None:
+        self.app.health.gateway_down(self.app.clock.now())
+
+    async def _command_done(self, interaction: discord.Interaction, command: Any) -> None:
+        self.app.metrics.observe_command(command.qualified_name, ok=True)
+
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         """Wait before re-identifying, as Discord asks; tests shorten the wait in config."""
         if not initial:
@@ -104,6 +131,11 @@ class PaperboyBot(commands.Bot):
     async def setup_hook(self) -> None:
         """Open the core, load the cogs and sync the slash commands."""
         self.app = self._given_app or await open_app(self.config)
+        # The operator endpoint's view of Discord, and per-command counts for /metrics.
+        self.add_listener(self._gateway_up, "on_ready")
+        self.add_listener(self._gateway_up, "on_resumed")
+        self.add_listener(self._gateway_down, "on_disconnect")
+        self.add_listener(self._command_done, "on_app_command_completion")
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.config.bot.sync_commands:

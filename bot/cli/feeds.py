@@ -110,7 +110,7 @@ async def _import(args: argparse.Namespace, ctx: CommandContext) -> int:
     report = ImportReport()
     jobs = await importer.expand(args.sources, report)
     with tqdm(
-        total=len(jobs), unit="article", file=sys.stderr, disable=not sys.stderr.isatty()
+        total=len(jobs), unit="article", file=sys.stderr, disable=not ctx.show_progress()
     ) as bar:
         await importer.run(jobs, report, advance=lambda: bar.update(1))
     for source, message in report.failures:
