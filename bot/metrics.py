@@ -76,7 +76,9 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.polls = Counter(
-            "paperboy_polls", "Feed polls, by result (ok, not_modified, failed).", ["result"],
+            "paperboy_polls",
+            "Feed polls, by result (ok, not_modified, failed).",
+            ["result"],
             registry=r,
         )
         self.poll_failures = Counter(

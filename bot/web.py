@@ -185,9 +185,7 @@ class OpsServer:
     async def metrics_page(self, request: web.Request) -> web.Response:
         """Prometheus text format."""
         await self.metrics.refresh()
-        return web.Response(
-            body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE}
-        )
+        return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
     async def status_page(self, request: web.Request) -> web.Response:
         """Feeds with health and next check, open and failed posts, recent deliveries."""

@@ -16,9 +16,7 @@ from bot.storage._outbox import OutboxStore
 from bot.storage._related import RelatedStore
 
 
-class Storage(
-    AdminStore, AlertStore, FeedStore, RelatedStore, GuildStore, OutboxStore, OpsStore
-):
+class Storage(AdminStore, AlertStore, FeedStore, RelatedStore, GuildStore, OutboxStore, OpsStore):
     """The database with every domain's verbs."""
 
 
@@ -26,4 +24,8 @@ __all__ = [
     "Database",
     "FeedHealth",
     "RecentDelivery",
-    "Storage", "backup_database", "latest_version", "migrations"]
+    "Storage",
+    "backup_database",
+    "latest_version",
+    "migrations",
+]

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.clock import from_iso
-from bot.models import Feed
+from bot.models import Feed, Subscription
 from bot.storage._base import Database
 from bot.storage._feeds import _feed
+from bot.storage._guilds import _subscription
 
 
 @dataclass(frozen=True)
@@ -109,3 +110,10 @@ class OpsStore(Database):
             )
             for row in rows
         ]
+
+    async def active_subscriptions(self) -> list[Subscription]:
+        """Every subscription still in a guild and channel the bot is in, by guild and channel."""
+        rows = await self.fetch_all(
+            "SELECT * FROM subscriptions WHERE active ORDER BY guild_id, channel_id, id"
+        )
+        return [_subscription(row) for row in rows]
