@@ -10,6 +10,7 @@ permission rule itself is `check_channel_fit`, the same one `/feeds add` applies
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -232,12 +233,17 @@ class Doctor:
         """The database opened, is migrated and takes writes."""
         where = self.config.database.path
         if self.storage is None:
+            missing = not await asyncio.to_thread(os.path.exists, where)
             self.add(
                 "database",
                 where,
                 False,
-                "could not be opened",
-                "Check [database] path and that the directory exists and is writable.",
+                "does not exist yet" if missing else "could not be opened",
+                "`paperboy db migrate` (or the first `paperboy run`) creates it; check "
+                "[database] path if it should exist."
+                if missing
+                else "Check [database] path, the file's owner and mode, and that its directory "
+                "exists and is writable.",
             )
             return
         problem = await self.storage.write_problem()

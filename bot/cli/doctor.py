@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import shutil
 import textwrap
+from pathlib import Path
 
 from bot.cli._context import CommandContext
 from bot.clock import SystemClock
@@ -27,10 +29,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 async def _doctor(args: argparse.Namespace, ctx: CommandContext) -> int:
-    try:
-        storage = await ctx.storage()
-    except PaperboyError:
-        storage = None
+    storage = None
+    # Doctor never creates a database: a missing file is reported, not made.
+    if await asyncio.to_thread(Path(ctx.config.database.path).exists):
+        try:
+            storage = await ctx.storage()
+        except PaperboyError:
+            storage = None
     import aiohttp
 
     # Its own plain session: Discord is not a feed, so the fetch guard does not apply.

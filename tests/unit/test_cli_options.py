@@ -135,3 +135,21 @@ def test_run_logs_json_through_the_command_line(tmp_path: Path) -> None:
     for line in lines:
         assert set(json.loads(line)) == {"time", "level", "logger", "message", "exc"}
     assert "y" * 60 not in result.stderr
+
+
+def test_run_refuses_a_public_endpoint_before_logging_in(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('[http]\nlisten = "0.0.0.0:8080"\n')
+    result = paperboy("run", cwd=tmp_path, env={"DISCORD_TOKEN": "z" * 60})
+    assert result.returncode == 2
+    assert "not a loopback address" in result.stderr and "allow_public" in result.stderr
+    assert not (tmp_path / "paperboy.db").exists()
+
+
+def test_doctor_reports_a_missing_database_without_creating_it(tmp_path: Path) -> None:
+    result = paperboy("doctor", "--json", cwd=tmp_path)
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    checks = {p["check"]: p for p in report["problems"]}
+    assert checks["database"]["detail"] == "does not exist yet"
+    assert "DISCORD_TOKEN is not set" in checks["token"]["detail"]
+    assert not (tmp_path / "paperboy.db").exists()
