@@ -120,10 +120,14 @@ async def test_failed_polls_are_counted_by_kind(make_bench: BenchFactory) -> Non
         assert found[("paperboy_poll_failures_total", (("kind", "http-4xx"),))] == 1
 
 
-async def test_status_page_shows_health_and_hides_query_strings(make_bench: BenchFactory) -> None:
+async def test_status_page_escapes_feed_text_and_hides_query_strings(
+    make_bench: BenchFactory,
+) -> None:
     async with make_bench(http=HTTP) as bench:
         secret_url = bench.site.url("/missing.xml") + "?key=s3cret-feed-key"
-        feed = await bench.app.storage.add_feed(secret_url, now=bench.app.clock.now())
+        feed = await bench.app.storage.add_feed(
+            secret_url, now=bench.app.clock.now(), title="<script>alert(1)</script>"
+        )
         await bench.app.poller.poll_feed(feed.id)
         status, page = await get(bench, "/")
         assert status == 200
@@ -131,3 +135,4 @@ async def test_status_page_shows_health_and_hides_query_strings(make_bench: Benc
         assert "/missing.xml?…" in page
         assert "failing ×1" in page
         assert bench.discord.token not in page
+        assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
