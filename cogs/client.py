@@ -114,14 +114,18 @@ class PaperboyBot(commands.Bot):
         trace.on_request_end.append(on_request_end)
         return trace
 
-    async def _gateway_up(self, *args: object) -> None:
-        self.app.health.gateway_up(self.app.clock.now())
-
-    async def _gateway_down(self) -> None:
-        self.app.health.gateway_down(self.app.clock.now())
-
-    async def _command_done(self, interaction: discord.Interaction, command: Any) -> None:
-        self.app.metrics.observe_command(command.qualified_name, ok=True)
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        """Tell the core of gateway changes and finished commands, synchronously (a listener
+        would be a task per event, left pending when the client closes), then dispatch."""
+        app = getattr(self, "app", None)
+        if app is not None:
+            if event_name in ("ready", "resumed"):
+                app.health.gateway_up(app.clock.now())
+            elif event_name == "disconnect":
+                app.health.gateway_down(app.clock.now())
+            elif event_name == "app_command_completion" and len(args) == 2:
+                app.metrics.observe_command(args[1].qualified_name, ok=True)
+        super().dispatch(event_name, *args, **kwargs)
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         """Wait before re-identifying, as Discord asks; tests shorten the wait in config."""
@@ -131,11 +135,6 @@ class PaperboyBot(commands.Bot):
     async def setup_hook(self) -> None:
         """Open the core, load the cogs and sync the slash commands."""
         self.app = self._given_app or await open_app(self.config)
-        # The operator endpoint's view of Discord, and per-command counts for /metrics.
-        self.add_listener(self._gateway_up, "on_ready")
-        self.add_listener(self._gateway_up, "on_resumed")
-        self.add_listener(self._gateway_down, "on_disconnect")
-        self.add_listener(self._command_done, "on_app_command_completion")
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.config.bot.sync_commands:

@@ -35,7 +35,7 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def event_once(bench: Bench, name: str) -> asyncio.Event:
-    """An event set the next time the client dispatches `name` (after Paperboy's own listener)."""
+    """An event set the next time the client dispatches `name` (Paperboy has seen it by then)."""
     seen = asyncio.Event()
 
     async def listener(*args: Any) -> None:
