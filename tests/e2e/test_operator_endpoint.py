@@ -91,8 +91,10 @@ async def test_metrics_parse_and_count_polls_deliveries_and_commands(
         bench.site.publish_next()
         await bench.app.poller.poll_feed(feed_id)
         await wait_for_count(bench, 3)
+        completed = event_once(bench, "on_app_command_completion")
         handle = await bench.command("latest", user=bench.seed.member_id)
         await handle.reply()
+        await asyncio.wait_for(completed.wait(), 10)  # counted when dispatched, before listeners
 
         after = samples((await get(bench, "/metrics"))[1])
 
