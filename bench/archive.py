@@ -43,6 +43,7 @@ async def serve(db_path: Path, queries: int) -> dict[str, Any]:
     from bench.quality import synthetic_articles
     from bot.articles.related import related_to_article
     from bot.articles.summarize import summarize
+    from bot.models import WHOLE_ARCHIVE
     from bot.storage import Storage
 
     storage = await Storage.open(db_path)
@@ -53,16 +54,16 @@ async def serve(db_path: Path, queries: int) -> dict[str, Any]:
         summary, related, search = [], [], []
         for article_id in ids:
             started = time.perf_counter()
-            article = await storage.article_text(article_id)
+            article = await storage.article_text(WHOLE_ARCHIVE, article_id)
             assert article is not None
             summarize(article.title, article.text or "")
             summary.append(time.perf_counter() - started)
             started = time.perf_counter()
-            await related_to_article(storage, article_id, limit=5)
+            await related_to_article(storage, WHOLE_ARCHIVE, article_id, limit=5)
             related.append(time.perf_counter() - started)
         for title, _, _ in synthetic_articles(queries, seed=99):
             started = time.perf_counter()
-            await storage.search_articles(" ".join(title.split()[:2]), limit=10)
+            await storage.search_articles(WHOLE_ARCHIVE, " ".join(title.split()[:2]), limit=10)
             search.append(time.perf_counter() - started)
         return {
             "articles": total,
