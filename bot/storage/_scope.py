@@ -4,9 +4,8 @@ A server sees the articles of the feeds it subscribes to (active subscriptions, 
 included) and every article already announced there (`guild_articles`, kept by triggers on the
 outbox). Two shapes of the same rule, so each query stays index-driven:
 
-- `visible_condition` is a correlated test on one article id: two index lookups per row
-  (`feed_entries_by_article` then the subscriptions' `(feed_id, channel_id)` key, or the
-  `guild_articles` key). For point reads and for FTS matches, whose rows are already bounded.
+- `visible_condition` is a correlated test on one article id: index lookups only
+  (`feed_entries_by_article`, then `subscriptions_by_feed_guild`, or the `guild_articles` key). For point reads and for FTS matches, whose rows are already bounded.
 - `visible_ids` is the set of the server's article ids, for lists ordered by date, where
   walking the whole archive and testing each row would cost the archive's size, not the
   server's.
@@ -18,8 +17,11 @@ from typing import Any
 
 from bot.models import ArchiveScope, GuildScope
 
+# CROSS JOIN fixes the order: the few feeds that showed this article first, then one probe of
+# `subscriptions_by_feed_guild` each; the other way round costs a probe per subscription of the
+# server for every FTS match.
 _SUBSCRIBED = (
-    "SELECT 1 FROM feed_entries fe JOIN subscriptions s ON s.feed_id = fe.feed_id "
+    "SELECT 1 FROM feed_entries fe CROSS JOIN subscriptions s ON s.feed_id = fe.feed_id "
     "WHERE fe.article_id = {column} AND s.guild_id = ? AND s.active = 1"
 )
 _ANNOUNCED = "SELECT 1 FROM guild_articles ga WHERE ga.guild_id = ? AND ga.article_id = {column}"

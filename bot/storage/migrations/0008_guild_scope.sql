@@ -19,6 +19,9 @@ CREATE TABLE guild_articles (
 INSERT OR IGNORE INTO guild_articles (guild_id, article_id)
     SELECT s.guild_id, o.article_id FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id
     WHERE o.state = 'sent';
+-- Whether a server subscribes to a feed, asked once per search match (`bot.storage._scope`).
+CREATE INDEX subscriptions_by_feed_guild ON subscriptions (feed_id, guild_id, active);
+
 CREATE TRIGGER guild_articles_on_insert AFTER INSERT ON outbox WHEN new.state = 'sent' BEGIN
     INSERT OR IGNORE INTO guild_articles (guild_id, article_id)
     SELECT guild_id, new.article_id FROM subscriptions WHERE id = new.subscription_id;
