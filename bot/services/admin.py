@@ -534,11 +534,13 @@ class FeedAdmin:
         subscription, feed = await self._own(guild_id, subscription_id)
         view = subscription_view(subscription, timezone=await self._timezone(guild_id))
         article_id = await self.storage.newest_feed_article_id(feed.id)
+        archived = None
         if article_id is not None:
+            # An inactive subscription's feed is outside the server's scope: read it live.
             archived = await self.storage.archived_article(
                 GuildScope(guild_id), article_id=article_id
             )
-            assert archived is not None
+        if archived is not None:
             article = AnnouncementArticle(
                 id=archived.id,
                 title=archived.title,

@@ -4,8 +4,9 @@ A server sees the articles of the feeds it subscribes to (active subscriptions, 
 included) and every article already announced there (`guild_articles`, kept by triggers on the
 outbox). Two shapes of the same rule, so each query stays index-driven:
 
-- `visible_condition` is a correlated test on one article id: index lookups only
-  (`feed_entries_by_article`, then `subscriptions_by_feed_guild`, or the `guild_articles` key). For point reads and for FTS matches, whose rows are already bounded.
+- `visible_condition` is a correlated test on one article id, index lookups only
+  (`feed_entries_by_article`, then `subscriptions_by_feed_guild`, or the `guild_articles` key):
+  for point reads, and for FTS matches, which bm25 scores one by one anyway.
 - `visible_ids` is the set of the server's article ids, for lists ordered by date, where
   walking the whole archive and testing each row would cost the archive's size, not the
   server's.
