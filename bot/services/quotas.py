@@ -27,8 +27,9 @@ MAX_FAILED_URLS: Final = 1024
 """Failed URLs remembered; past this the oldest failures are forgotten first."""
 SERVER_BUSY_RETRY_SECONDS: Final = 10.0
 """What a member is told to wait when their server's fetches are all in flight."""
-NOT_REMEMBERED: Final = frozenset({kinds.BUSY})
-"""Failures that are Paperboy's own queueing, not the page's fault: never cached."""
+NOT_REMEMBERED: Final = frozenset({kinds.BUSY, kinds.INVALID_URL, kinds.PRIVATE_ADDRESS})
+"""Failures never cached: Paperboy's own queueing (not the page's fault), and refusals of the
+address itself, which are repeated word for word each time anyway."""
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,8 @@ class MemberQuotas:
         try:
             yield
         except FetchError as error:
-            if error.kind in NOT_REMEMBERED:
+            if error.kind == kinds.BUSY:
                 raise TryLater(str(error), retry_after=error.retry_after or 1.0) from None
-            self.failed.remember(url, str(error), now)
+            if error.kind not in NOT_REMEMBERED:
+                self.failed.remember(url, str(error), now)
             raise
