@@ -81,9 +81,9 @@ class MemberCooldown:
         times = self._live(who, now)
         if times is not None and len(times) >= self.limit:
             wait = (times[0] + self.window - now).total_seconds()
-            noun = "page" if self.limit == 1 else "pages"
+            pages = "1 page" if self.limit == 1 else f"{self.limit} pages"
             raise TryLater(
-                f"You can have {self.limit} {noun} fetched every {in_words(self.window_seconds)}; "
+                f"You can have {pages} fetched every {in_words(self.window_seconds)}; "
                 f"try again in {in_words(wait)}.",
                 retry_after=max(1.0, math.ceil(wait)),
             )
@@ -134,8 +134,9 @@ class ServerFetchCap:
         """Hold one of the server's slots for the block, or raise TryLater if none is free."""
         active = self._active.get(guild_id, 0)
         if active >= self.limit:
+            pages = "a page" if self.limit == 1 else f"{self.limit} pages"
             raise TryLater(
-                f"Paperboy is already fetching {self.limit} pages for this server; "
+                f"Paperboy is already fetching {pages} for this server; "
                 f"try again in {in_words(SERVER_BUSY_RETRY_SECONDS)}.",
                 retry_after=SERVER_BUSY_RETRY_SECONDS,
             )
