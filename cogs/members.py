@@ -223,6 +223,8 @@ async def answer_summary(
     else:
         cached = await reader.cached_summary(article, style)
     if cached is None:
+        if article_id is None:  # refuse before a public "thinking..." makes the refusal public
+            await reader.admit(article, style, requester(interaction))
         await interaction.response.defer(ephemeral=private, thinking=True)
         if article_id is not None:
             cached = await reader.summary_of_archived(article_id, style, who=requester(interaction))

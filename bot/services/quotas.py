@@ -129,18 +129,21 @@ class ServerFetchCap:
         """Fetches now in flight for this server."""
         return self._active.get(guild_id, 0)
 
-    @contextmanager
-    def hold(self, guild_id: int) -> Iterator[None]:
-        """Hold one of the server's slots for the block, or raise TryLater if none is free."""
-        active = self._active.get(guild_id, 0)
-        if active >= self.limit:
+    def check(self, guild_id: int) -> None:
+        """Raise TryLater if the server has no free slot; takes none."""
+        if self._active.get(guild_id, 0) >= self.limit:
             pages = "a page" if self.limit == 1 else f"{self.limit} pages"
             raise TryLater(
                 f"Paperboy is already fetching {pages} for this server; "
                 f"try again in {in_words(SERVER_BUSY_RETRY_SECONDS)}.",
                 retry_after=SERVER_BUSY_RETRY_SECONDS,
             )
-        self._active[guild_id] = active + 1
+
+    @contextmanager
+    def hold(self, guild_id: int) -> Iterator[None]:
+        """Hold one of the server's slots for the block, or raise TryLater if none is free."""
+        self.check(guild_id)
+        self._active[guild_id] = self._active.get(guild_id, 0) + 1
         try:
             yield
         finally:
@@ -213,6 +216,16 @@ class MemberQuotas:
         )
         self.servers = ServerFetchCap(limits.server_concurrent_fetches)
         self.failed = FailedUrls(limits.failed_url_seconds)
+
+    def check(self, url: str, who: Requester, now: datetime) -> None:
+        """Raise the TryLater that `fetching` would raise now; charges and holds nothing.
+
+        Lets a command refuse before it shows anything (a public "thinking..." reply would
+        make the refusal public too).
+        """
+        self.failed.check(url, now)
+        self.cooldown.check(who, now)
+        self.servers.check(who.guild_id)
 
     @contextmanager
     def fetching(self, url: str, who: Requester | None, now: datetime) -> Iterator[None]:

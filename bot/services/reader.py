@@ -211,6 +211,18 @@ class ReaderService:
             return self._page_cache_get(target.url, chosen)
         return None
 
+    async def admit(self, article: str, style: str, who: Requester) -> None:
+        """Raise TryLater now if summarising `article` needs a page fetch `who` may not have.
+
+        For a command to call before it defers; `summary` checks and charges again.
+        """
+        chosen = check_style(style)
+        target = await self._target(article, allow_text=False)
+        if target.article_id is not None or target.url is None:
+            return  # archived: answered from the archive (or its excerpt), never refused
+        if self._page_cache_get(target.url, chosen) is None:
+            self.quotas.check(target.url, who, self.clock.now())
+
     async def summary(
         self, article: str, style: str = "brief", *, who: Requester | None = None
     ) -> SummaryAnswer:
