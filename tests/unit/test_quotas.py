@@ -210,3 +210,14 @@ def test_an_operator_is_not_limited_per_member() -> None:
         with q.fetching(URL, None, at(second)), q.fetching(URL, None, at(second)):
             pass
     assert len(q.cooldown) == 0
+
+
+def test_a_check_refuses_like_fetching_but_takes_nothing() -> None:
+    q = quotas(member_fetches_per_window=1, server_concurrent_fetches=1)
+    q.check(URL, ANN, at(0))
+    with q.fetching(URL, ANN, at(0)):
+        assert "fetching a page" in str(refusal(lambda: q.check(URL + "2", BOB, at(0))))
+        assert "fetched every" in str(refusal(lambda: q.check(URL + "2", ANN, at(0))))
+    q.check(URL + "2", BOB, at(1))
+    q.check(URL + "2", BOB, at(1))  # checking twice charged nothing
+    assert q.servers.in_flight(1) == 0
