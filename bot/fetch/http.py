@@ -95,8 +95,10 @@ class SlotWaitExpired(Exception):
 
 
 class HostLimiter:
-    """A semaphore per key (a site or an address) that is dropped when idle, so thousands of
-    keys cost nothing; waits for a slot can be bounded."""
+    """A semaphore per key (a site or an address), dropped when idle; waits can be bounded.
+
+    Idle keys are forgotten, so thousands of sites or addresses cost nothing.
+    """
 
     def __init__(
         self, limit: int, *, on_change: Callable[[str, int, int], None] | None = None
