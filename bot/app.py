@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from bot.articles.llm import LlmBackend
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.delivery.service import DeliveryService
@@ -17,6 +18,7 @@ from bot.fetch import Fetcher, make_session
 from bot.ingest.archiver import Archiver
 from bot.ingest.poller import NewArticlesEvent, Poller
 from bot.services.alerts import AlertService
+from bot.services.quotas import MemberQuotas
 from bot.services.reader import ReaderService
 from bot.storage import Storage
 from bot.tasks import TaskOwner
@@ -38,6 +40,7 @@ class App:
     reader: ReaderService  # member commands: /summary, /related, /search, /latest
     alerts: AlertService  # member keyword alerts
     delivery: DeliveryService  # announcements: backlog seeding; wakes the announcer's worker
+    llm: LlmBackend | None = None  # optional summaries; its own session, only to its server
     tasks: TaskOwner = field(default_factory=TaskOwner)
 
     def start_background(self) -> None:
@@ -49,6 +52,8 @@ class App:
         """Stop background work, then release the HTTP session and the database."""
         await self.tasks.close()
         await self.http.close()
+        if self.llm is not None:
+            await self.llm.close()
         await self.storage.close()
 
 
@@ -63,12 +68,19 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
     except BaseException:
         await storage.close()
         raise
-    fetcher = Fetcher(http, config.fetch)
+    try:
+        llm = LlmBackend.open(config.summaries, config.user_agent())
+    except BaseException:
+        await http.close()
+        await storage.close()
+        raise
+    fetcher = Fetcher(http, config.fetch, limits=config.limits)
     # As many feeds in flight as the HTTP session allows: polling waits on the network, not CPU.
     poller = Poller(storage, fetcher, config, clock, concurrency=config.fetch.max_concurrency)
     archiver = Archiver(storage, fetcher, config, clock)
 
     async def wake_archiver(event: NewArticlesEvent) -> None:
+        archiver.note_new_articles(event.article_ids)  # caps page fetches per poll
         archiver.wake()
 
     poller.on_new_articles.append(wake_archiver)
@@ -88,7 +100,10 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
         fetcher=fetcher,
         poller=poller,
         archiver=archiver,
-        reader=ReaderService(storage, fetcher, clock, config.summaries, http),
+        reader=ReaderService(
+            storage, fetcher, clock, config.summaries, llm, quotas=MemberQuotas(config.limits)
+        ),
         alerts=AlertService(storage, clock),
         delivery=delivery,
+        llm=llm,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from datetime import datetime
 
 import aiohttp
@@ -34,11 +35,37 @@ UNKNOWN_WEBHOOK = 10015
 WEBHOOK_NAME = "Paperboy"
 
 
-def carries_marker(message: discord.Message, marker: str) -> bool:
-    """Whether a message is the announcement with this marker (in content or an embed footer)."""
-    if marker in (message.content or ""):
+def _marker_pattern(marker: str) -> re.Pattern[str]:
+    # A whole token: pb-o1 must not match inside pb-o12 (nor pb-o1 inside xpb-o1).
+    return re.compile(rf"(?<![\w-]){re.escape(marker)}(?![\w-])")
+
+
+def posted_by_paperboy(
+    message: discord.Message, *, bot_user_id: int, webhook_id: int | None
+) -> bool:
+    """Whether Paperboy itself posted this message as an announcement: the bot user (not as an
+    interaction reply), or the channel's own announcement webhook. Members, other bots and
+    other webhooks can write anything, a marker included, so their messages never count."""
+    if message.webhook_id is not None:
+        # Interaction replies come from the application's webhook, never ours.
+        return webhook_id is not None and message.webhook_id == webhook_id
+    return message.author.id == bot_user_id and message.interaction_metadata is None
+
+
+def carries_marker(
+    message: discord.Message, marker: str, *, bot_user_id: int, webhook_id: int | None = None
+) -> bool:
+    """Whether a message is Paperboy's announcement with this marker: posted by Paperboy
+    (`posted_by_paperboy`) and carrying the marker as a whole token in its content or an
+    embed footer."""
+    if not marker or not posted_by_paperboy(
+        message, bot_user_id=bot_user_id, webhook_id=webhook_id
+    ):
+        return False
+    pattern = _marker_pattern(marker)
+    if pattern.search(message.content or ""):
         return True
-    return any(marker in (embed.footer.text or "") for embed in message.embeds)
+    return any(pattern.search(embed.footer.text or "") for embed in message.embeds)
 
 
 def delivery_error(error: Exception) -> DeliveryError:
@@ -179,7 +206,8 @@ class DiscordSender:
         raise DeliveryError("The channel's webhook keeps disappearing.", permanent=True, status=404)
 
     async def find_existing(self, outgoing: Outgoing) -> SentMessage | None:
-        """Look for the marker among recent messages (or recent forum posts)."""
+        """Look for the marker among recent messages (or recent forum posts) that Paperboy
+        itself posted; a member quoting a marker must not make a lost post count as sent."""
         marker = outgoing.plan.marker
         try:
             channel = await self._channel(outgoing.channel_id)
@@ -187,8 +215,12 @@ class DiscordSender:
                 return await self._find_in_forum(channel, marker)
             if not isinstance(channel, discord.abc.Messageable):
                 return None
+            stored = await self.bot.app.storage.channel_webhook(outgoing.channel_id)
+            webhook_id = stored.webhook_id if stored is not None else None
             async for message in channel.history(limit=HISTORY_LOOKBACK):
-                if carries_marker(message, marker):
+                if carries_marker(
+                    message, marker, bot_user_id=self._bot_user_id(), webhook_id=webhook_id
+                ):
                     thread = message.thread
                     return SentMessage(message.id, thread.id if thread else None)
             return None
@@ -197,18 +229,25 @@ class DiscordSender:
         except TRANSIENT_ERRORS as error:
             raise delivery_error(error) from error
 
+    def _bot_user_id(self) -> int:
+        user = self.bot.user
+        if user is None:  # not logged in: nothing can be recognised as ours
+            raise RetryLater("Not connected to Discord yet.", status=None, retry_after=None)
+        return user.id
+
     async def _find_in_forum(self, forum: discord.ForumChannel, marker: str) -> SentMessage | None:
         threads = [t for t in await forum.guild.active_threads() if t.parent_id == forum.id]
         threads.sort(key=lambda t: t.id, reverse=True)
         # A post made just before a crash is normally active; after a long outage it may have
         # been archived already, so those are searched too.
         archived = [t async for t in forum.archived_threads(limit=THREAD_LOOKBACK)]
+        bot_user_id = self._bot_user_id()
         for thread in [*threads[:THREAD_LOOKBACK], *archived]:
             try:
                 starter = await thread.fetch_message(thread.id)
             except discord.NotFound:
                 continue
-            if carries_marker(starter, marker):
+            if carries_marker(starter, marker, bot_user_id=bot_user_id):
                 return SentMessage(starter.id, thread.id)
         return None
 

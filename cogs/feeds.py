@@ -147,7 +147,8 @@ def directory_of(guild: discord.Guild) -> GuildDirectory:
         if not isinstance(channel, discord.CategoryChannel)
     }
     roles = {role.id: role.name for role in guild.roles if not role.is_default()}
-    return GuildDirectory(channels, roles)
+    managed = frozenset(role.id for role in guild.roles if role.managed)
+    return GuildDirectory(channels, roles, managed)
 
 
 async def send_preview(
@@ -463,7 +464,12 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         data = await file.read()
         default = _resolve_channel(interaction, channel.id) if channel is not None else None
         report = await self.portability.import_file(
-            guild.id, interaction.user.id, data, directory_of(guild), default_channel=default
+            guild.id,
+            interaction.user.id,
+            data,
+            directory_of(guild),
+            default_channel=default,
+            may_change_moderator_role=interaction.permissions.manage_guild,
         )
         lines = [f"Imported: {len(report.added)} added, {len(report.skipped)} skipped."]
         lines += [f"+ {line}" for line in report.added[:15]]

@@ -25,6 +25,7 @@ from bot.articles.related import RelatedItem
 from bot.errors import InvalidInput, NotFound
 from bot.models import GuildScope
 from bot.services.alerts import AlertList
+from bot.services.quotas import Requester
 from bot.services.reader import (
     DEFAULT_LATEST,
     DEFAULT_RELATED,
@@ -211,6 +212,11 @@ async def _answer_errors(
         await answer_failure(interaction, error, where="An announcement button")
 
 
+def requester(interaction: discord.Interaction[Any]) -> Requester:
+    """The member asking, whose quotas a page fetch counts against."""
+    return Requester(interaction.guild_id or 0, interaction.user.id)
+
+
 async def answer_summary(
     interaction: discord.Interaction[Any],
     article: str,
@@ -227,11 +233,15 @@ async def answer_summary(
     else:
         cached = await reader.cached_summary(scope, article, style)
     if cached is None:
+        if article_id is None:  # refuse before a public "thinking..." makes the refusal public
+            await reader.admit(scope, article, style, requester(interaction))
         await interaction.response.defer(ephemeral=private, thinking=True)
         if article_id is not None:
-            cached = await reader.summary_of_archived(scope, article_id, style)
+            cached = await reader.summary_of_archived(
+                scope, article_id, style, who=requester(interaction)
+            )
         else:
-            cached = await reader.summary(scope, article, style)
+            cached = await reader.summary(scope, article, style, who=requester(interaction))
     await send_answer(interaction, embed=summary_embed(cached), private=private)
     await deliver_alert_note(interaction)
 
@@ -250,7 +260,7 @@ async def answer_related(
     if article_id is not None:
         answer = await reader.related_to_archived(scope, article_id, count)
     else:
-        answer = await reader.related(scope, article, count)
+        answer = await reader.related(scope, article, count, who=requester(interaction))
     if not answer.items:
         await send_answer(interaction, content="Nothing in the archive is related to that yet.")
     else:

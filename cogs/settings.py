@@ -8,8 +8,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.errors import InvalidInput
 from bot.services.admin import FeedAdmin, timezone_choices
-from cogs._checks import is_moderator, require_moderator
+from cogs._checks import NotModerator, is_moderator, require_moderator
 
 NO_MENTIONS = discord.AllowedMentions.none()
 
@@ -21,6 +22,29 @@ def _admin(bot: commands.Bot) -> FeedAdmin:
         return admin  # share the one that posts changes to the log channel
     app = bot.app  # type: ignore[attr-defined]
     return FeedAdmin(app.storage, app.fetcher, app.config, app.clock)
+
+
+def require_manage_guild_for_role(interaction: discord.Interaction[Any]) -> None:
+    """Who may moderate is decided by Manage Server alone: a moderator-role holder must not be
+    able to hand moderation to others (or to everyone)."""
+    if not interaction.permissions.manage_guild:
+        raise NotModerator(
+            "Only members with the Manage Server permission can change the moderator role."
+        )
+
+
+def check_moderator_role(role: discord.Role) -> None:
+    """Refuse roles that would give moderation to people nobody chose."""
+    if role.is_default():
+        raise InvalidInput(
+            "@everyone cannot be the moderator role: every member could then change "
+            "Paperboy's settings. Choose a role you give to moderators."
+        )
+    if role.managed:
+        raise InvalidInput(
+            "That role is managed by a bot or an integration, so Discord decides who has it; "
+            "choose a role you give to moderators yourself."
+        )
 
 
 @app_commands.guild_only()
@@ -85,6 +109,9 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Pape
     ) -> None:
         """Let a role use Paperboy's moderator commands besides Manage Server."""
         assert interaction.guild_id is not None
+        require_manage_guild_for_role(interaction)
+        if role is not None:
+            check_moderator_role(role)
         await self.admin.set_moderator_role(
             interaction.guild_id, interaction.user.id, role.id if role else None
         )

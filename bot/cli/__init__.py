@@ -10,8 +10,10 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TextIO
 
 from bot import __version__
 from bot import config as config_module
@@ -60,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PaperboyError as error:
         print(f"paperboy: {error}", file=sys.stderr)
         return EXIT_USAGE
-    setup_logging(args.log_level or config.bot.log_level)
+    setup_logging(args.log_level or config.bot.log_level, configured_secrets(config, os.environ))
     ctx = CommandContext(config)
     try:
         return int(asyncio.run(_run_handler(handler, args, ctx)))
@@ -79,34 +81,56 @@ async def _run_handler(handler: object, args: argparse.Namespace, ctx: CommandCo
         await ctx.aclose()
 
 
-class _RedactSecrets(logging.Filter):
-    """Replaces known secrets (the Discord token) in every log record, as a last line of defence."""
-
-    def __init__(self, secrets: Sequence[str]) -> None:
-        super().__init__()
-        self._secrets = [s for s in secrets if len(s) >= 8]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self._secrets:
-            message = record.getMessage()
-            if any(s in message for s in self._secrets):
-                for secret in self._secrets:
-                    message = message.replace(secret, "[redacted]")
-                record.msg, record.args = message, None
-        return True
+REDACTED = "[redacted]"
+MIN_SECRET_LENGTH = 8
+"""Shorter values are not treated as secrets: replacing them would mangle ordinary words."""
 
 
-def setup_logging(level: str) -> None:
-    """Readable logs to stderr, with secrets redacted."""
-    import os
+def configured_secrets(config: config_module.Config, environ: Mapping[str, str]) -> list[str]:
+    """Every secret Paperboy is given: the Discord token and the LLM API key (the variable named
+    by `[summaries] openai_api_key_env`), without surrounding whitespace, longest first."""
+    names = (config_module.TOKEN_ENV, config.summaries.openai_api_key_env)
+    values = {environ.get(name, "").strip() for name in names}
+    return sorted((v for v in values if len(v) >= MIN_SECRET_LENGTH), key=len, reverse=True)
 
-    handler = logging.StreamHandler(sys.stderr)
+
+class RedactingFormatter(logging.Formatter):
+    """Formats a record, then replaces every known secret in the whole text, tracebacks and
+    stack information included: a last line of defence, whatever a library put in a message."""
+
+    def __init__(self, fmt: str, datefmt: str, secrets: Sequence[str]) -> None:
+        super().__init__(fmt, datefmt)
+        self._secrets = list(secrets)
+
+    def redact(self, text: str) -> str:
+        """`text` with every secret replaced by [redacted]."""
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The formatted record, redacted (the cached traceback text too)."""
+        text = self.redact(super().format(record))
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        return text
+
+
+def make_log_handler(stream: TextIO, secrets: Sequence[str]) -> logging.Handler:
+    """One line per record on `stream`, with `secrets` redacted."""
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
+        RedactingFormatter(
+            "%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S", secrets
+        )
     )
-    handler.addFilter(_RedactSecrets([os.environ.get(config_module.TOKEN_ENV, "")]))
+    return handler
+
+
+def setup_logging(level: str, secrets: Sequence[str] = ()) -> None:
+    """Readable logs to stderr, with secrets redacted."""
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [make_log_handler(sys.stderr, secrets)]
     root.setLevel(level)
     # discord.py's HTTP chatter is useful only when debugging it.
     logging.getLogger("discord.http").setLevel(max(logging.getLevelName(level), logging.INFO))

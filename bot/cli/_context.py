@@ -9,6 +9,7 @@ from bot.config import Config
 if TYPE_CHECKING:
     import aiohttp
 
+    from bot.articles.llm import LlmBackend
     from bot.storage import Storage
 
 
@@ -19,6 +20,8 @@ class CommandContext:
         self.config = config
         self._storage: Storage | None = None
         self._http: aiohttp.ClientSession | None = None
+        self._llm: LlmBackend | None = None
+        self._llm_opened = False
 
     async def storage(self) -> Storage:
         """The migrated database named by `[database] path`."""
@@ -38,8 +41,20 @@ class CommandContext:
             self._http = make_session(self.config.fetch, self.config.user_agent())
         return self._http
 
+    async def llm(self) -> LlmBackend | None:
+        """The LLM backend with its own session (only to `openai_base_url`), if configured."""
+        if not self._llm_opened:
+            from bot.articles.llm import LlmBackend
+
+            self._llm = LlmBackend.open(self.config.summaries, self.config.user_agent())
+            self._llm_opened = True
+        return self._llm
+
     async def aclose(self) -> None:
         """Close whatever was opened."""
+        if self._llm is not None:
+            await self._llm.close()
+            self._llm = None
         if self._http is not None:
             await self._http.close()
             self._http = None

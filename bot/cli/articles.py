@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.articles.extract import Extracted, extract_in_thread
-from bot.articles.llm import llm_summary
 from bot.articles.related import RelatedItem, related_to_text, related_to_url
-from bot.articles.summarize import STYLES
+from bot.articles.summarize import STYLES, summarize
 from bot.cli._context import CommandContext
 from bot.errors import InvalidInput, PaperboyError
 from bot.models import WHOLE_ARCHIVE
@@ -109,21 +108,14 @@ async def _summarize(args: argparse.Namespace, ctx: CommandContext) -> int:
     for source in args.sources:
         try:
             loaded = await _load(ctx, source)
-            session = await ctx.http() if ctx.config.summaries.backend == "openai" else None
-            if session is None:
-                from bot.articles.summarize import summarize
-
+            llm = await ctx.llm()
+            if llm is None:
                 summary = summarize(
                     loaded.title, loaded.text, standfirst=loaded.standfirst, style=args.style
                 )
             else:
-                summary = await llm_summary(
-                    session,
-                    ctx.config.summaries,
-                    loaded.title,
-                    loaded.text,
-                    standfirst=loaded.standfirst,
-                    style=args.style,
+                summary = await llm.summary(
+                    loaded.title, loaded.text, standfirst=loaded.standfirst, style=args.style
                 )
         except PaperboyError as error:
             print(f"paperboy: {source}: {error}", file=sys.stderr)

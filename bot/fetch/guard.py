@@ -81,6 +81,9 @@ def non_public_reason(address: IPAddress) -> str | None:
         ("unspecified", address.is_unspecified),
         ("loopback", address.is_loopback),
         ("link-local", address.is_link_local),
+        # Deprecated site-local IPv6 (fec0::/10): still routed inside some networks, and
+        # neither `is_private` nor `is_reserved` covers it.
+        ("site-local", isinstance(address, ipaddress.IPv6Address) and address.is_site_local),
         ("multicast", address.is_multicast),
         (
             "shared (carrier-grade NAT)",

@@ -369,7 +369,9 @@ class FeedAdmin:
             created_by=user_id,
             interval_seconds=interval,
         )
-        subscription = await self.storage.add_subscription(new, now=now)
+        # Counted again inside the insert's transaction: concurrent adds all passed the check
+        # above before their fetches.
+        subscription = await self.storage.add_subscription(new, now=now, limit=limit)
         if subscription is None:  # another moderator added the same one a moment ago
             raise InvalidInput(self._duplicate_message(None, feed, channel))
         await self.check_within(feed.id, interval)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET  # DTDs are refused before parsing, see _read_opml
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.announce.template import validate_timezone
@@ -33,6 +33,7 @@ from bot.services.admin import (
 )
 from bot.storage import Storage
 from bot.storage._admin import ImportedSubscription
+from bot.storage._guilds import SubscriptionLimitReached
 
 EXPORT_FORMAT = "paperboy-export"
 EXPORT_VERSION = 1
@@ -46,6 +47,8 @@ class GuildDirectory:
 
     channels: Mapping[int, ChannelInfo]
     roles: Mapping[int, str]
+    managed_roles: frozenset[int] = frozenset()
+    """Roles a bot or integration manages: Discord decides who has them, so never moderators."""
 
     def channel(self, ref: Any) -> ChannelInfo | None:
         """A channel by {"id", "name"}: the id if it is in this guild, else a unique name."""
@@ -152,8 +155,12 @@ class Portability:
         directory: GuildDirectory,
         *,
         default_channel: ChannelInfo | None = None,
+        may_change_moderator_role: bool = True,
     ) -> ImportReport:
-        """Validate the whole file, then add what is new in one transaction; never half-done."""
+        """Validate the whole file, then add what is new in one transaction; never half-done.
+
+        Without `may_change_moderator_role` (Manage Server), the file's moderator role is
+        ignored: a moderator-role holder must not hand moderation to others."""
         if len(data) > MAX_IMPORT_BYTES:
             raise InvalidInput(
                 f"The file is {len(data):,} bytes; "
@@ -210,10 +217,26 @@ class Portability:
             for e in to_add
         ]
         current = await self.storage.guild_settings(guild_id)
+        if (
+            settings is not None
+            and not may_change_moderator_role
+            and settings.moderator_role_id != current.moderator_role_id
+        ):
+            settings = replace(settings, moderator_role_id=current.moderator_role_id)
+            report.notes.append(
+                "The moderator role was left as it is: only members with Manage Server "
+                "can change it."
+            )
         if settings is not None and settings == current:
             settings = None
         now = self.clock.now()
-        ids = await self.storage.apply_import(guild_id, items, settings, now=now)
+        try:
+            ids = await self.storage.apply_import(guild_id, items, settings, now=now, limit=limit)
+        except SubscriptionLimitReached:  # others were added since the count above
+            raise InvalidInput(
+                f"Nothing was imported: it would give this server more than {limit} "
+                "subscriptions, the most allowed."
+            ) from None
         for entry, new_id in zip(to_add, ids, strict=True):
             if new_id:
                 feed = await self.storage.feed_by_url(entry.feed_url)
@@ -270,6 +293,12 @@ class Portability:
             role = directory.role(raw.get("moderator_role"))
             if raw.get("moderator_role") and role is None:
                 report.notes.append("The moderator role does not exist here; it was left unset.")
+            if role is not None and role in directory.managed_roles:
+                role = None
+                report.notes.append(
+                    "The moderator role is managed by a bot or an integration here; "
+                    "it was left unset."
+                )
             settings = GuildSettings(
                 guild_id=guild_id,
                 log_channel_id=log_channel.id if log_channel else None,

@@ -13,19 +13,18 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Final
 
-import aiohttp
-
 from bot.articles import related as related_engine
 from bot.articles.extract import Extracted, extract_in_thread
-from bot.articles.llm import llm_summary
+from bot.articles.llm import LlmBackend
 from bot.articles.related import RelatedItem
 from bot.articles.summarize import STYLES, Kind, Style, clean_body, reading_minutes, summarize
 from bot.clock import Clock
-from bot.config import SummariesConfig
+from bot.config import LimitsConfig, SummariesConfig
 from bot.errors import InvalidInput, NotFound, PaperboyError
 from bot.feeds import canonical_url
 from bot.fetch import Fetcher
 from bot.models import ArchiveScope, GuildScope
+from bot.services.quotas import MemberQuotas, Requester
 from bot.storage import Storage
 from bot.storage._related import ArticleRef, SearchHit
 from bot.textutil import clean_text
@@ -149,16 +148,19 @@ class ReaderService:
         fetcher: Fetcher,
         clock: Clock,
         summaries: SummariesConfig,
-        http: aiohttp.ClientSession,
+        llm: LlmBackend | None = None,
         *,
         extract_timeout: float = EXTRACT_TIMEOUT_SECONDS,
+        quotas: MemberQuotas | None = None,
     ) -> None:
         self.storage = storage
         self.fetcher = fetcher
         self.clock = clock
         self.summaries = summaries
-        self.http = http
+        self.llm = llm  # the optional LLM backend, with its own session (never members' URLs)
         self.extract_timeout = extract_timeout
+        # Only fetches are limited: answers from the archive or a cache cost no quota.
+        self.quotas = quotas if quotas is not None else MemberQuotas(LimitsConfig())
         self._page_cache: OrderedDict[tuple[str, str], SummaryAnswer] = OrderedDict()
 
     # -- naming an article ----------------------------------------------------------------------
@@ -186,8 +188,12 @@ class ReaderService:
             "or pick an article from the list."
         )
 
-    async def _load_page(self, url: str) -> Extracted:
-        result = await self.fetcher.fetch(url, kind="page", now=self.clock.now())
+    async def _load_page(self, url: str, who: Requester | None) -> Extracted:
+        now = self.clock.now()
+        with self.quotas.fetching(url, who, now):
+            result = await self.fetcher.fetch(
+                url, kind="page", now=now, slot_wait=self.quotas.limits.member_slot_wait_seconds
+            )
         if not result.body:
             raise InvalidInput("That page is empty, so there is nothing to read.")
         return await extract_in_thread(result.body, result.url, timeout=self.extract_timeout)
@@ -206,29 +212,52 @@ class ReaderService:
             return self._page_cache_get(target.url, chosen)
         return None
 
+    async def admit(self, scope: ArchiveScope, article: str, style: str, who: Requester) -> None:
+        """Raise TryLater now if summarising `article` needs a page fetch `who` may not have.
+
+        For a command to call before it defers; `summary` checks and charges again.
+        """
+        chosen = check_style(style)
+        target = await self._target(scope, article, allow_text=False)
+        if target.article_id is not None or target.url is None:
+            return  # archived: answered from the archive (or its excerpt), never refused
+        if self._page_cache_get(target.url, chosen) is None:
+            self.quotas.check(target.url, who, self.clock.now())
+
     async def summary(
-        self, scope: ArchiveScope, article: str, style: str = "brief"
+        self,
+        scope: ArchiveScope,
+        article: str,
+        style: str = "brief",
+        *,
+        who: Requester | None = None,
     ) -> SummaryAnswer:
         """Summarise an archived article in `scope` or any public page; cached per style.
 
         An archived article outside `scope` is read as the public page its link names (an
         `archive:` id or title outside it is not found), so no server reads another's archive.
+        A page fetch counts against `who`'s quotas (TryLater when they are used up).
         """
         chosen = check_style(style)
         target = await self._target(scope, article, allow_text=False)
         if target.article_id is not None:
             return await self._archived_summary(
-                scope, target.article_id, chosen, fallback_url=target.url
+                scope, target.article_id, chosen, fallback_url=target.url, who=who
             )
         assert target.url is not None
-        return await self._page_summary(target.url, chosen)
+        return await self._page_summary(target.url, chosen, who)
 
     async def summary_of_archived(
-        self, scope: ArchiveScope, article_id: int, style: str = "brief"
+        self,
+        scope: ArchiveScope,
+        article_id: int,
+        style: str = "brief",
+        *,
+        who: Requester | None = None,
     ) -> SummaryAnswer:
         """Summarise an archived article in `scope` by id (announcement buttons)."""
         return await self._archived_summary(
-            scope, article_id, check_style(style), fallback_url=None
+            scope, article_id, check_style(style), fallback_url=None, who=who
         )
 
     async def _from_cache(
@@ -257,7 +286,13 @@ class ReaderService:
         )
 
     async def _archived_summary(
-        self, scope: ArchiveScope, article_id: int, style: Style, *, fallback_url: str | None
+        self,
+        scope: ArchiveScope,
+        article_id: int,
+        style: Style,
+        *,
+        fallback_url: str | None,
+        who: Requester | None,
     ) -> SummaryAnswer:
         cached = await self._from_cache(scope, article_id, style)
         if cached is not None:
@@ -265,7 +300,7 @@ class ReaderService:
         stored = await self.storage.article_text(scope, article_id)
         if stored is None:
             if fallback_url is not None:
-                return await self._page_summary(fallback_url, style)
+                return await self._page_summary(fallback_url, style, who)
             raise NotFound("That article is no longer in the archive.")
         # The feed's excerpt is the standfirst when the page's own description was never read
         # (text taken from the feed's content); `summarize` refuses excerpts that merely copy
@@ -274,9 +309,10 @@ class ReaderService:
         standfirst = stored.description or stored.excerpt
         complete = bool(text.strip())
         if not complete:
-            # Not archived in full yet: read the page now, and fall back to the feed's excerpt.
+            # Not archived in full yet: read the page now, and fall back to the feed's excerpt
+            # (also when the member's fetch quota is used up).
             try:
-                page = await self._load_page(stored.url)
+                page = await self._load_page(stored.url, who)
                 text, standfirst = page.text, standfirst or page.description
                 title = title or page.title
             except PaperboyError:
@@ -297,11 +333,11 @@ class ReaderService:
             cached=False,
         )
 
-    async def _page_summary(self, url: str, style: Style) -> SummaryAnswer:
+    async def _page_summary(self, url: str, style: Style, who: Requester | None) -> SummaryAnswer:
         cached = self._page_cache_get(url, style)
         if cached is not None:
             return cached
-        page = await self._load_page(url)
+        page = await self._load_page(url, who)
         made = await self._summarize(page.title, page.text, page.description, style)
         answer = SummaryAnswer(
             title=page.title or page.url,
@@ -313,42 +349,49 @@ class ReaderService:
             article_id=None,
             cached=False,
         )
-        self._page_cache[(url, style)] = answer
+        self._page_cache[(canonical_url(url), style)] = answer
         while len(self._page_cache) > PAGE_CACHE_SIZE:
             self._page_cache.popitem(last=False)
         return answer
 
     def _page_cache_get(self, url: str, style: Style) -> SummaryAnswer | None:
-        found = self._page_cache.get((url, style))
+        key = (canonical_url(url), style)  # one entry per page however its link is spelled
+        found = self._page_cache.get(key)
         if found is None:
             return None
-        self._page_cache.move_to_end((url, style))
+        self._page_cache.move_to_end(key)
         return replace(found, cached=True)
 
     async def _summarize(self, title: str, text: str, standfirst: str, style: Style) -> _Made:
         offline = summarize(title, text, standfirst=standfirst, style=style)
         # The publisher's own standfirst beats any machine summary; the LLM is only ever optional
-        # and `llm_summary` falls back to the offline summary on any failure.
-        if offline.kind == "publisher" or self.summaries.backend != "openai":
+        # and falls back to the offline summary on any failure.
+        if offline.kind == "publisher" or self.llm is None:
             return _Made(offline.sentences, offline.kind, offline.reading_minutes)
-        made = await llm_summary(
-            self.http, self.summaries, title, clean_body(text), style=style, standfirst=standfirst
-        )
+        made = await self.llm.summary(title, clean_body(text), style=style, standfirst=standfirst)
         return _Made(made.sentences, made.kind, made.reading_minutes)
 
     # -- /related -------------------------------------------------------------------------------
 
     async def related(
-        self, scope: ArchiveScope, article: str, count: int | None = None
+        self,
+        scope: ArchiveScope,
+        article: str,
+        count: int | None = None,
+        *,
+        who: Requester | None = None,
     ) -> RelatedAnswer:
-        """Related pieces in `scope` for an archived article, any page, or free text."""
+        """Related pieces in `scope` for an archived article, any page, or free text.
+
+        A page fetch counts against `who`'s quotas (TryLater when they are used up).
+        """
         limit = clamp_count(count, DEFAULT_RELATED, MAX_RELATED)
         target = await self._target(scope, article, allow_text=True)
         now = self.clock.now()
         if target.article_id is not None:
             return await self.related_to_archived(scope, target.article_id, limit)
         if target.url is not None:
-            page = await self._load_page(target.url)
+            page = await self._load_page(target.url, who)
             items = await related_engine.related_to_text(
                 self.storage,
                 scope,

@@ -209,11 +209,13 @@ class AdminStore(Database):
         settings: GuildSettings | None,
         *,
         now: datetime,
+        limit: int | None = None,
     ) -> list[int]:
         """Create feeds and subscriptions (and settings) in one transaction; new ids in order.
 
         A subscription whose feed already goes to its channel is skipped (id 0 in the result),
-        so running the same import twice changes nothing.
+        so running the same import twice changes nothing. With `limit`, an import that would
+        take the guild past it raises `SubscriptionLimitReached` and changes nothing.
         """
         created: list[int] = []
         async with self.transaction() as conn:
@@ -235,7 +237,9 @@ class AdminStore(Database):
                     interval_seconds=item.interval_seconds,
                 )
                 reason = "paused in the imported configuration" if item.paused else ""
-                new_id = await insert_subscription(conn, new, now=now, paused_reason=reason)
+                new_id = await insert_subscription(
+                    conn, new, now=now, paused_reason=reason, limit=limit
+                )
                 created.append(new_id or 0)
             if settings is not None:
                 await conn.execute(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -75,6 +76,7 @@ class Database:
         path = str(path)
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(Path(path))  # before SQLite creates it world-readable
         try:
             conn = await aiosqlite.connect(path, isolation_level=None)
         except sqlite3.Error as error:
@@ -186,23 +188,75 @@ class Database:
         return lines
 
 
+PRIVATE_FILE_MODE = 0o600
+"""The database and its backups hold every server's configuration: owner-only. SQLite gives the
+-wal and -shm files the database file's own mode."""
+
+
+def create_private_file(path: Path) -> bool:
+    """Create `path` empty with owner-only permissions; False if it exists already.
+
+    SQLite would create a new database file as 0644 (less the umask), readable by every local
+    user; an existing empty file is a valid empty database, so creating it first is enough."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        return False
+    os.close(fd)
+    return True
+
+
+def _schema_mark(conn: sqlite3.Connection) -> tuple[int, int]:
+    """(user_version, number of schema objects): what an empty or foreign copy would lack."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    objects = int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+    return version, objects
+
+
 def backup_database(source: str | Path, destination: str | Path) -> None:
-    """Write a consistent copy of the database at `source` to `destination`.
+    """Write a consistent copy of the database at `source` to `destination` (owner-only).
 
     Uses its own connection, so it is safe while the bot writes: in WAL mode `VACUUM INTO`
     reads one snapshot without blocking writers, and the copy is compact and self-contained.
-    Blocking; call it from a thread inside the event loop.
+    Both files are named by properly quoted `file:` URIs, so `#` or `?` in a path cannot cut
+    it short (which used to open an empty database elsewhere and "back up" that). The copy is
+    checked against the source before success is reported. Blocking; call it from a thread
+    inside the event loop.
     """
-    source, destination = Path(source), Path(destination)
-    if not source.exists():
+    source, destination = Path(source).absolute(), Path(destination).absolute()
+    if not source.is_file():
         raise StorageError(f"There is no database at {source} to back up.")
-    if destination.exists():
+    if not destination.parent.is_dir():
+        raise StorageError(f"The folder {destination.parent} does not exist.")
+    # Created here, owner-only and exclusively: VACUUM INTO accepts an empty file.
+    if not create_private_file(destination):
         raise StorageError(f"{destination} already exists; choose a new file for the backup.")
-    conn = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     try:
-        conn.execute("PRAGMA busy_timeout = 10000")
-        conn.execute("VACUUM INTO ?", (str(destination),))
+        conn = sqlite3.connect(f"{source.as_uri()}?mode=ro", uri=True)
+        try:
+            conn.execute("PRAGMA busy_timeout = 10000")
+            expected = _schema_mark(conn)
+            if expected[0] == 0:
+                raise StorageError(f"{source} is not a Paperboy database (no schema version).")
+            conn.execute("VACUUM INTO ?", (destination.as_uri(),))
+        finally:
+            conn.close()
+        # Read-write: the copy is in WAL mode, and only a connection that may write removes the
+        # -wal and -shm files it opens again when it closes.
+        copy = sqlite3.connect(f"{destination.as_uri()}?mode=rw", uri=True)
+        try:
+            written = _schema_mark(copy)
+        finally:
+            copy.close()
+        if written != expected:
+            raise StorageError(
+                f"Backup of {source} failed: the copy does not match the database "
+                f"(schema version {written[0]}, {written[1]} objects; expected "
+                f"{expected[0]}, {expected[1]})."
+            )
     except sqlite3.Error as error:
+        destination.unlink(missing_ok=True)
         raise StorageError(f"Backup of {source} failed: {error}") from None
-    finally:
-        conn.close()
+    except BaseException:
+        destination.unlink(missing_ok=True)
+        raise

@@ -10,6 +10,7 @@ from typing import Any
 import aiosqlite
 
 from bot.clock import from_iso, to_iso
+from bot.errors import InvalidInput
 from bot.models import AuditEntry, GuildSettings, NewSubscription, Subscription
 from bot.storage._base import Database
 
@@ -51,15 +52,31 @@ def _subscription(row: sqlite3.Row) -> Subscription:
     )
 
 
+class SubscriptionLimitReached(InvalidInput):
+    """The guild already has as many subscriptions as allowed; nothing was added."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"This server already has {limit} subscriptions, the most allowed; "
+            "remove one with /feeds remove first."
+        )
+        self.limit = limit
+
+
 async def insert_subscription(
     conn: aiosqlite.Connection,
     new: NewSubscription,
     *,
     now: datetime,
     paused_reason: str = "",
+    limit: int | None = None,
 ) -> int | None:
     """Insert inside the caller's transaction; the new id, or None if this feed already goes to
-    this channel. A `paused_reason` creates it paused, as a moderator's pause."""
+    this channel. A `paused_reason` creates it paused, as a moderator's pause.
+
+    With `limit`, a row that would take the guild past `limit` subscriptions raises
+    `SubscriptionLimitReached` (the caller's transaction then rolls back). Counted here, inside
+    the write transaction, so concurrent adds cannot all pass a count taken before them."""
     async with conn.execute(
         "INSERT INTO subscriptions (guild_id, channel_id, feed_id, format, mention_role_id, "
         "include_filter, exclude_filter, template, auto_thread, fallback_tag_id, paused, "
@@ -86,7 +103,16 @@ async def insert_subscription(
         ),
     ) as cursor:
         row = await cursor.fetchone()
-    return None if row is None else int(row[0])
+    if row is None:
+        return None  # a duplicate adds nothing, so it never counts against the limit
+    if limit is not None:
+        async with conn.execute(
+            "SELECT count(*) FROM subscriptions WHERE guild_id = ?", (new.guild_id,)
+        ) as cursor:
+            counted = await cursor.fetchone()
+        if counted is not None and int(counted[0]) > limit:
+            raise SubscriptionLimitReached(limit)
+    return int(row[0])
 
 
 class GuildStore(Database):
@@ -151,10 +177,13 @@ class GuildStore(Database):
 
     # -- subscriptions --------------------------------------------------------------------------
 
-    async def add_subscription(self, new: NewSubscription, *, now: datetime) -> Subscription | None:
-        """Create a subscription; None if this feed already goes to this channel."""
+    async def add_subscription(
+        self, new: NewSubscription, *, now: datetime, limit: int | None = None
+    ) -> Subscription | None:
+        """Create a subscription; None if this feed already goes to this channel. With `limit`,
+        raises `SubscriptionLimitReached` instead of taking the guild past it."""
         async with self.transaction() as conn:
-            new_id = await insert_subscription(conn, new, now=now)
+            new_id = await insert_subscription(conn, new, now=now, limit=limit)
         if new_id is None:
             return None
         subscription = await self.subscription(new_id)

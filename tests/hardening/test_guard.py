@@ -1,8 +1,9 @@
 """The private-network guard, through the Fetcher, the archiver and announcements.
 
 Every spelling and route from the ingestion issue: loopback, RFC 1918, link-local (cloud metadata
-169.254.169.254), CGNAT, fc00::/7, multicast, unspecified, IPv4-mapped IPv6 and the legacy IPv4
-forms; redirects to them and names that resolve to them; and the links and images of feed items.
+169.254.169.254), CGNAT, fc00::/7, fec0::/10, multicast, unspecified, IPv4-mapped IPv6 and the
+legacy IPv4 forms; redirects to them and names that resolve to them; and the links and images of
+feed items.
 """
 
 from __future__ import annotations
@@ -53,11 +54,12 @@ OTHER_PRIVATE_HOSTS = [
     "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "[::ffff:169.254.169.254]",
     "100.64.0.1", "100.127.255.254", "0.0.0.0", "0", "224.0.0.1", "239.255.255.250",
     "255.255.255.255", "[::]", "[fe80::1]", "[fc00::1]", "[fd00:ec2::254]", "[ff02::1]",
-    "[64:ff9b::a9fe:a9fe]", "[2002:a9fe:a9fe::]",
+    "[64:ff9b::a9fe:a9fe]", "[2002:a9fe:a9fe::]", "[fec0::1]",
 ]  # fmt: skip
 PRIVATE_ADDRESSES = [
     "127.0.0.1", "10.1.2.3", "172.31.255.255", "192.168.0.10", "169.254.169.254", "100.64.0.1",
     "0.0.0.0", "224.0.0.251", "::1", "fc00::1", "fe80::1", "::ffff:10.0.0.1", "ff02::1",
+    "fec0::1",
 ]  # fmt: skip
 
 
@@ -180,10 +182,11 @@ class RecordingFetcher(Fetcher):
         self.outcomes: list[tuple[str, str]] = []
 
     async def fetch(self, url: str, *, kind: FetchKind, etag: str | None = None,
-                    last_modified: str | None = None, now: datetime) -> FetchResult:  # fmt: skip
+                    last_modified: str | None = None, now: datetime,
+                    slot_wait: float | None = None) -> FetchResult:  # fmt: skip
         try:
             result = await super().fetch(
-                url, kind=kind, etag=etag, last_modified=last_modified, now=now
+                url, kind=kind, etag=etag, last_modified=last_modified, now=now, slot_wait=slot_wait
             )
         except FetchError as error:
             self.outcomes.append((url, error.kind))

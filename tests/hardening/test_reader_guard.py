@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from bot.clock import FakeClock
@@ -50,10 +49,9 @@ async def rig(storage: Storage, tmp_path: Path) -> AsyncIterator[ReaderRig]:
     async with (
         recording_server() as (port, hits),
         make_session(GUARDED, "t", resolver=FixedResolver("127.0.0.1")) as session,
-        aiohttp.ClientSession() as http,
     ):
         fetcher = RecordingFetcher(session, GUARDED)
-        reader = ReaderService(storage, fetcher, FakeClock(NOW), config.summaries, http)
+        reader = ReaderService(storage, fetcher, FakeClock(NOW), config.summaries)
         yield ReaderRig(reader, fetcher, hits, port)
 
 

@@ -49,6 +49,8 @@ PRIVATE_SPELLINGS = [
     "http://[fe80::1%25eth0]/",
     "http://[fc00::1]/",
     "http://[fd12:3456::1]/",
+    "http://[fec0::1]/",
+    "http://[feff:ffff::1]/",
     "http://[ff02::1]/",
     "http://[::ffff:127.0.0.1]/",
     "http://[::ffff:a9fe:a9fe]/",
@@ -278,3 +280,8 @@ async def test_an_answer_mixing_public_and_private_addresses_is_refused() -> Non
             await Fetcher(session, GUARDED).fetch("http://mixed.example/", kind="feed", now=NOW)
     assert caught.value.kind == "private-address"
     assert "(10.0.0.7)" in str(caught.value)
+
+
+@pytest.mark.parametrize("address", ["fec0::1", "fec0:0:0:ffff::1", "feff:ffff::1"])
+def test_site_local_ipv6_is_not_public(address: str) -> None:
+    assert non_public_reason(ipaddress.IPv6Address(address)) == "site-local"

@@ -257,7 +257,6 @@ async def test_reader_answers_another_servers_article_as_not_found(
             Fetcher(session, config.fetch),
             FakeClock(NOW),
             config.summaries,
-            session,
         )
         theirs = archive.a_ids[0]
         for ask in (

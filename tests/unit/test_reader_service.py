@@ -11,9 +11,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from bot.articles import related
+from bot.articles.llm import LlmBackend
 from bot.articles.sentences import split_sentences
 from bot.clock import FakeClock
 from bot.config import Config
@@ -29,6 +29,7 @@ from bot.services.reader import (
 )
 from bot.storage import Storage
 from bot.storage._feeds import NewArticle, NewEntry
+from tests.bench.llm_standin import LlmStandIn
 from tests.bench.news_site import NewsSite
 from tests.bench.news_site_render import SiteItem
 from tests.conftest import make_config
@@ -96,7 +97,7 @@ async def bench(tmp_path: Path) -> AsyncIterator[Bench]:
             feed_id, ids = await build_archive(storage, site, skip=(UNARCHIVED_SLUG,))
             await storage.add_subscription(NewSubscription(GUILD, 5001, feed_id, "embed"), now=NOW)
             reader = ReaderService(
-                storage, Fetcher(http, config.fetch), FakeClock(NOW), config.summaries, http
+                storage, Fetcher(http, config.fetch), FakeClock(NOW), config.summaries
             )
             items = {item.slug: item for item in site.items}
             yield Bench(storage, site, reader, feed_id, ids, items, http, config)
@@ -205,54 +206,36 @@ async def test_summary_by_exact_title(bench: Bench) -> None:
 # -- LLM backend with fallback ------------------------------------------------------------------
 
 
-async def _llm_server(answer: web.Response) -> web.AppRunner:
-    async def completions(request: web.Request) -> web.Response:
-        await request.json()
-        return answer
-
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", completions)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    return runner
-
-
-@pytest.mark.parametrize(
-    ("reply", "expected_kind"),
-    [
-        (web.json_response({"choices": [{"message": {"content": "A tidy summary."}}]}), "llm"),
-        (web.Response(status=500, text="model crashed"), "extractive"),
-    ],
-)
+@pytest.mark.parametrize(("mode", "expected_kind"), [("ok", "llm"), ("error", "extractive")])
 async def test_llm_backend_is_used_with_fallback(
-    bench: Bench, tmp_path: Path, reply: web.Response, expected_kind: str
+    bench: Bench, tmp_path: Path, mode: str, expected_kind: str
 ) -> None:
-    runner = await _llm_server(reply)
-    try:
-        port = runner.addresses[0][1]
+    async with LlmStandIn(mode, answer="A tidy summary.") as server:
         config = make_config(
-            tmp_path,
-            summaries={"backend": "openai", "openai_base_url": f"http://127.0.0.1:{port}/v1"},
+            tmp_path, summaries={"backend": "openai", "openai_base_url": server.base_url}
         )
-        reader = ReaderService(
-            bench.storage,
-            Fetcher(bench.http, config.fetch),
-            FakeClock(NOW),
-            config.summaries,
-            bench.http,
-        )
-        item = without_standfirst(bench)
-        answer = await reader.summary(SCOPE, f"archive:{bench.ids[item.slug]}", "brief")
-        assert answer.kind == expected_kind
-        assert answer.source_label == "Automatic summary"
-        if expected_kind == "llm":
-            assert answer.sentences == ("A tidy summary.",)
-        # The publisher's own standfirst is never replaced by a machine summary.
-        kept = await reader.summary(SCOPE, f"archive:{bench.ids[with_standfirst(bench).slug]}")
-        assert kept.kind == "publisher"
-    finally:
-        await runner.cleanup()
+        llm = LlmBackend.open(config.summaries, "Paperboy-test")
+        assert llm is not None
+        try:
+            reader = ReaderService(
+                bench.storage,
+                Fetcher(bench.http, config.fetch),
+                FakeClock(NOW),
+                config.summaries,
+                llm,
+            )
+            item = without_standfirst(bench)
+            answer = await reader.summary(SCOPE, f"archive:{bench.ids[item.slug]}", "brief")
+            assert answer.kind == expected_kind
+            assert answer.source_label == "Automatic summary"
+            if expected_kind == "llm":
+                assert answer.sentences == ("A tidy summary.",)
+            # The publisher's own standfirst is never replaced by a machine summary.
+            kept = await reader.summary(SCOPE, f"archive:{bench.ids[with_standfirst(bench).slug]}")
+            assert kept.kind == "publisher"
+            assert len(server.requests) == 1
+        finally:
+            await llm.close()
 
 
 # -- /related -----------------------------------------------------------------------------------

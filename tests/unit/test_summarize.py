@@ -4,14 +4,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-
-import aiohttp
 import pytest
-from aiohttp import web
 
-from bot.articles.llm import build_messages, llm_summary, parse_answer
+from bot.articles.llm import build_messages, parse_answer
 from bot.articles.summarize import (
     BRIEF_MAX_WORDS,
     BRIEF_TARGET_WORDS,
@@ -20,7 +15,6 @@ from bot.articles.summarize import (
     reading_minutes,
     summarize,
 )
-from bot.config import SummariesConfig
 from bot.errors import InvalidInput
 
 TITLE = "Council housing waiting list doubles"
@@ -148,99 +142,3 @@ def test_parse_answer_strips_bullets() -> None:
         "Two point.",
         "Three.",
     )
-
-
-class FakeLLMServer:
-    """A tiny OpenAI-compatible server; `mode` picks a good answer, an error, junk or a hang."""
-
-    def __init__(self, mode: str) -> None:
-        self.mode = mode
-        self.requests: list[dict[str, object]] = []
-        self.headers: list[str] = []
-        self.release = asyncio.Event()
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        self.requests.append(await request.json())
-        self.headers.append(request.headers.get("Authorization", ""))
-        if self.mode == "error":
-            return web.json_response({"error": "overloaded"}, status=503)
-        if self.mode == "junk":
-            return web.Response(text="not json at all")
-        if self.mode == "hang":
-            await self.release.wait()
-        answer = "Waiting list for council homes has doubled.\nCampaigners call a meeting."
-        return web.json_response(
-            {"choices": [{"message": {"role": "assistant", "content": answer}}]}
-        )
-
-
-@pytest.fixture
-async def llm_server(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    fake = FakeLLMServer(request.param)
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", fake.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield fake, f"http://127.0.0.1:{port}/v1"
-    fake.release.set()
-    await runner.cleanup()
-
-
-def _config(base_url: str, timeout: float = 5.0) -> SummariesConfig:
-    return SummariesConfig(
-        backend="openai", openai_base_url=base_url, openai_model="tiny", timeout_seconds=timeout
-    )
-
-
-@pytest.mark.parametrize("llm_server", ["ok"], indirect=True)
-async def test_llm_answer_is_used(llm_server) -> None:  # type: ignore[no-untyped-def]
-    fake, base_url = llm_server
-    async with aiohttp.ClientSession() as session:
-        summary = await llm_summary(
-            session, _config(base_url), TITLE, BODY, environ={"OPENAI_API_KEY": "sk-test"}
-        )
-    assert summary.kind == "llm"
-    assert summary.sentences == (
-        "Waiting list for council homes has doubled.",
-        "Campaigners call a meeting.",
-    )
-    assert fake.requests[0]["model"] == "tiny"
-    assert "twelve thousand households" in json.dumps(fake.requests[0]["messages"])
-    assert fake.headers == ["Bearer sk-test"]
-
-
-@pytest.mark.parametrize("llm_server", ["error", "junk"], indirect=True)
-async def test_llm_failure_falls_back_to_extractive(llm_server) -> None:  # type: ignore[no-untyped-def]
-    _, base_url = llm_server
-    async with aiohttp.ClientSession() as session:
-        summary = await llm_summary(session, _config(base_url), TITLE, BODY, environ={})
-    assert summary.kind == "extractive"
-    assert summary == summarize(TITLE, BODY)
-
-
-@pytest.mark.parametrize("llm_server", ["hang"], indirect=True)
-async def test_llm_timeout_falls_back(llm_server) -> None:  # type: ignore[no-untyped-def]
-    fake, base_url = llm_server
-    async with aiohttp.ClientSession() as session:
-        summary = await llm_summary(
-            session, _config(base_url, timeout=1.0), TITLE, BODY, environ={}, style="key-points"
-        )
-    assert summary.kind == "extractive"
-    assert len(fake.requests) == 1
-
-
-async def test_llm_unreachable_server_falls_back() -> None:
-    async with aiohttp.ClientSession() as session:
-        summary = await llm_summary(
-            session, _config("http://127.0.0.1:9/v1"), TITLE, BODY, environ={}
-        )
-    assert summary.kind == "extractive"
-
-
-async def test_extractive_backend_never_calls_out() -> None:
-    async with aiohttp.ClientSession() as session:
-        summary = await llm_summary(session, SummariesConfig(), TITLE, BODY)
-    assert summary.kind == "extractive"

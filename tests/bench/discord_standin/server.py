@@ -204,16 +204,37 @@ class DiscordStandIn:
         guild.members[owner.id] = Member(owner)
         self.guilds[guild.id] = guild
         if bot_member:
-            bot_role = self.add_role(guild.id, self.bot_user.username, bot_permissions)
-            bot_role.managed = True
+            bot_role = self.add_role(
+                guild.id,
+                self.bot_user.username,
+                bot_permissions,
+                managed=True,
+                tags={"bot_id": str(self.bot_user.id)},
+            )
             guild.members[self.bot_user.id] = Member(self.bot_user, [bot_role.id])
             self.bot_guilds.add(guild.id)
         return guild
 
-    def add_role(self, guild_id: int, name: str, permissions: int = 0) -> Role:
-        """Create a role in a guild."""
+    def add_role(
+        self,
+        guild_id: int,
+        name: str,
+        permissions: int = 0,
+        *,
+        managed: bool = False,
+        tags: dict[str, str] | None = None,
+    ) -> Role:
+        """Create a role in a guild; `managed` (with `tags` such as {"integration_id": "1"})
+        for a role a bot or integration owns."""
         guild = self.guilds[guild_id]
-        role = Role(self.snowflakes.next(), name, permissions, position=len(guild.roles))
+        role = Role(
+            self.snowflakes.next(),
+            name,
+            permissions,
+            position=len(guild.roles),
+            managed=managed,
+            tags=tags,
+        )
         guild.roles[role.id] = role
         return role
 
@@ -546,7 +567,13 @@ class DiscordStandIn:
         """The bot joins an existing guild: GUILD_CREATE (on_guild_join in discord.py)."""
         guild = self.guilds[guild_id]
         if self.bot_user.id not in guild.members:
-            role = self.add_role(guild_id, self.bot_user.username, Perm.EVERYONE_DEFAULT)
+            role = self.add_role(
+                guild_id,
+                self.bot_user.username,
+                Perm.EVERYONE_DEFAULT,
+                managed=True,
+                tags={"bot_id": str(self.bot_user.id)},
+            )
             guild.members[self.bot_user.id] = Member(self.bot_user, [role.id])
         self.bot_guilds.add(guild_id)
         payload = self.guild_create_payload(guild_id)

@@ -121,9 +121,12 @@ class Role:
     permissions: int = 0
     position: int = 0
     managed: bool = False
+    tags: dict[str, str] | None = None
+    """Discord's role tags: {"bot_id": ...} for a bot's role, {"integration_id": ...} for an
+    integration's (both are managed: nobody can give or take them by hand)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "id": str(self.id),
             "name": self.name,
             "permissions": str(self.permissions),
@@ -134,6 +137,9 @@ class Role:
             "mentionable": False,
             "flags": 0,
         }
+        if self.tags is not None:
+            data["tags"] = dict(self.tags)
+        return data
 
 
 @dataclass
