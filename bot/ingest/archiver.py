@@ -111,6 +111,9 @@ class Archiver:
         self.min_feed_content_chars = min_feed_content_chars
         self._limit = asyncio.Semaphore(max(1, concurrency))
         self._wake = asyncio.Event()
+        # One batch at a time: two overlapping calls would read the same pending list and
+        # fetch, extract and re-index each article twice.
+        self._batch = asyncio.Lock()
         self._feed_text_only: dict[int, None] = {}  # insertion-ordered set, oldest first
 
     def note_new_articles(self, article_ids: Sequence[int]) -> None:
@@ -130,17 +133,19 @@ class Archiver:
         self._wake.set()
 
     async def archive_pending(self, limit: int = BATCH_SIZE) -> ArchiveReport:
-        """Archive up to `limit` pending articles concurrently (bounded)."""
-        pending = await self.storage.articles_pending_text(limit, now=self.clock.now())
-        report = ArchiveReport()
+        """Archive up to `limit` pending articles concurrently (bounded); a call made while a
+        batch runs waits for it, then takes what is still pending."""
+        async with self._batch:
+            pending = await self.storage.articles_pending_text(limit, now=self.clock.now())
+            report = ArchiveReport()
 
-        async def one(article: PendingArticle) -> None:
-            async with self._limit:
-                status = await self.archive_article(article)
-            getattr(report, status).append(article.id)
+            async def one(article: PendingArticle) -> None:
+                async with self._limit:
+                    status = await self.archive_article(article)
+                getattr(report, status).append(article.id)
 
-        await asyncio.gather(*(one(article) for article in pending))
-        return report
+            await asyncio.gather(*(one(article) for article in pending))
+            return report
 
     async def archive_article(self, article: PendingArticle) -> str:
         """Fill in one article's text; returns done, failed, skipped or postponed."""

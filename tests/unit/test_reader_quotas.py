@@ -18,6 +18,7 @@ from bot.clock import FakeClock
 from bot.config import LimitsConfig
 from bot.errors import FetchError, TryLater
 from bot.fetch import Fetcher, HostLimiter, make_session
+from bot.models import WHOLE_ARCHIVE
 from bot.services.quotas import MemberQuotas, Requester
 from bot.services.reader import ReaderService
 from bot.storage import Storage
@@ -30,6 +31,8 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 ANN = Requester(1001, 1)
 BOB = Requester(1001, 2)
 UNARCHIVED = 4
+
+ALL = WHOLE_ARCHIVE  # quotas are the subject here, not what each server may read
 
 
 @dataclass
@@ -90,27 +93,37 @@ async def test_archive_and_cache_answers_are_free_and_fetches_are_counted(
 ) -> None:
     async with make_rig(member_fetches_per_window=2, member_window_seconds=60) as rig:
         for item in rig.archived[:6]:  # archived: no fetch, no quota
-            await rig.reader.summary(rig.url(item), who=ANN)
-            await rig.reader.related(rig.url(item), who=ANN)
+            await rig.reader.summary(ALL, rig.url(item), who=ANN)
+            await rig.reader.related(ALL, rig.url(item), who=ANN)
         page = rig.unarchived[0]
-        await rig.reader.summary(rig.url(page), who=ANN)  # fetched: 1 of 2
-        await rig.reader.summary(rig.url(page), who=ANN)  # the page cache answers
-        await rig.reader.summary(rig.url(page) + "?utm_source=discord", who=ANN)  # same page
+        await rig.reader.summary(ALL, rig.url(page), who=ANN)  # fetched: 1 of 2
+        await rig.reader.summary(ALL, rig.url(page), who=ANN)  # the page cache answers
+        await rig.reader.summary(
+            WHOLE_ARCHIVE, rig.url(page) + "?utm_source=discord", who=ANN
+        )  # same page
         assert rig.fetches_of(page) == 1
         # Query strings make new URLs, but every fetch counts against the member.
-        await rig.reader.related(rig.url(rig.unarchived[1]) + "?n=1", who=ANN)  # 2 of 2
+        await rig.reader.related(
+            WHOLE_ARCHIVE, rig.url(rig.unarchived[1]) + "?n=1", who=ANN
+        )  # 2 of 2
         rig.clock.advance(15)
         with pytest.raises(TryLater) as caught:
-            await rig.reader.summary(rig.url(rig.unarchived[1]) + "?n=2", who=ANN)
+            await rig.reader.summary(ALL, rig.url(rig.unarchived[1]) + "?n=2", who=ANN)
         assert str(caught.value) == (
             "You can have 2 pages fetched every 60 seconds; try again in 45 seconds."
         )
         assert caught.value.retry_after == 45
         assert rig.fetches_of(rig.unarchived[1]) == 1  # the refused one was never fetched
-        await rig.reader.summary(rig.url(rig.unarchived[1]) + "?n=2", who=BOB)  # Bob's own
-        await rig.reader.summary(rig.url(rig.archived[0]), who=ANN)  # archive: still free
+        await rig.reader.summary(
+            WHOLE_ARCHIVE, rig.url(rig.unarchived[1]) + "?n=2", who=BOB
+        )  # Bob's own
+        await rig.reader.summary(
+            WHOLE_ARCHIVE, rig.url(rig.archived[0]), who=ANN
+        )  # archive: still free
         rig.clock.advance(45)
-        await rig.reader.summary(rig.url(rig.unarchived[2]), who=ANN)  # the window moved on
+        await rig.reader.summary(
+            WHOLE_ARCHIVE, rig.url(rig.unarchived[2]), who=ANN
+        )  # the window moved on
 
 
 async def test_a_page_that_failed_is_not_fetched_again_for_a_while(make_rig: RigFactory) -> None:
@@ -118,19 +131,19 @@ async def test_a_page_that_failed_is_not_fetched_again_for_a_while(make_rig: Rig
         page = rig.unarchived[0]
         rig.site.set_fault(page.path, ServerError(status=503))
         with pytest.raises(FetchError) as first:
-            await rig.reader.summary(rig.url(page), who=ANN)
+            await rig.reader.summary(ALL, rig.url(page), who=ANN)
         assert first.value.kind == "http-5xx"
         rig.clock.advance(100)
         for ask in (rig.reader.summary, rig.reader.related):
             with pytest.raises(TryLater) as again:
-                await ask(rig.url(page), who=BOB)
+                await ask(ALL, rig.url(page), who=BOB)
             assert str(again.value).startswith("That page could not be fetched a moment ago: ")
             assert str(first.value) in str(again.value)
             assert str(again.value).endswith("if you ask in 4 minutes.")
         assert rig.fetches_of(page) == 1
         rig.site.clear_faults()
         rig.clock.advance(200)
-        await rig.reader.summary(rig.url(page), who=BOB)
+        await rig.reader.summary(ALL, rig.url(page), who=BOB)
         assert rig.fetches_of(page) == 2
 
 
@@ -138,19 +151,21 @@ async def test_a_servers_fetches_in_flight_are_capped(make_rig: RigFactory) -> N
     async with make_rig(server_concurrent_fetches=1) as rig:
         held = rig.unarchived[0]
         rig.site.set_fault(held.path, Hang())
-        first = asyncio.create_task(rig.reader.summary(rig.url(held), who=ANN))
+        first = asyncio.create_task(rig.reader.summary(ALL, rig.url(held), who=ANN))
         await rig.site_slots_held[1].wait()
         with pytest.raises(TryLater) as caught:
-            await rig.reader.related(rig.url(rig.unarchived[1]), who=BOB)
+            await rig.reader.related(ALL, rig.url(rig.unarchived[1]), who=BOB)
         assert str(caught.value) == (
             "Paperboy is already fetching a page for this server; try again in 10 seconds."
         )
         # Another server's member, and answers from the archive, are not held back.
-        await rig.reader.summary(rig.url(rig.archived[0]), who=BOB)
-        await rig.reader.related(rig.url(rig.unarchived[1]), who=Requester(2002, 2))
+        await rig.reader.summary(ALL, rig.url(rig.archived[0]), who=BOB)
+        await rig.reader.related(ALL, rig.url(rig.unarchived[1]), who=Requester(2002, 2))
         rig.site.release_hangs()
         await first
-        await rig.reader.related(rig.url(rig.unarchived[1]), who=BOB)  # the slot came back
+        await rig.reader.related(
+            WHOLE_ARCHIVE, rig.url(rig.unarchived[1]), who=BOB
+        )  # the slot came back
 
 
 async def test_a_full_site_slot_is_a_try_later_for_members(make_rig: RigFactory) -> None:
@@ -158,14 +173,16 @@ async def test_a_full_site_slot_is_a_try_later_for_members(make_rig: RigFactory)
         held = rig.unarchived[:2]
         for item in held:
             rig.site.set_fault(item.path, Hang())
-        tasks = [asyncio.create_task(rig.reader.summary(rig.url(item), who=ANN)) for item in held]
+        tasks = [
+            asyncio.create_task(rig.reader.summary(ALL, rig.url(item), who=ANN)) for item in held
+        ]
         await rig.site_slots_held[2].wait()  # the site's 2 slots, both held by Ann's fetches
         with pytest.raises(TryLater) as caught:
-            await rig.reader.summary(rig.url(rig.unarchived[2]), who=BOB)
+            await rig.reader.summary(ALL, rig.url(rig.unarchived[2]), who=BOB)
         assert "as many requests to the site 127.0.0.1 as it allows" in str(caught.value)
         assert "try again in" in str(caught.value)
         assert rig.fetches_of(rig.unarchived[2]) == 0
         rig.site.release_hangs()
         await asyncio.gather(*tasks)
         # A busy answer is Paperboy's own queueing, not the page's fault: not remembered.
-        await rig.reader.summary(rig.url(rig.unarchived[2]), who=BOB)
+        await rig.reader.summary(ALL, rig.url(rig.unarchived[2]), who=BOB)
