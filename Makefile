@@ -29,7 +29,7 @@ run: $(STAMP_RUN) config.toml
 # The whole system on this machine, no Discord token: prints `Open http://127.0.0.1:PORT/`
 # and runs until Ctrl-C. PORT=8000 make demo picks the port.
 demo: $(STAMP_RUN)
-	$(BIN)/python -m demo
+	@$(BIN)/python -m demo
 
 # Debian's Chromium, for the demo page's browser test (tests/e2e/test_demo.py). Installs it only
 # when running as root and it is missing; otherwise says what to do.
