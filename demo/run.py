@@ -164,7 +164,7 @@ class Script:
         )
         self.state.status = "Paperboy is announcing the newest articles…"
         await self.wait_for_announcements()
-        newest = self.site.items[-1]
+        newest = self.site.items[0]  # newest first: the last one announced in #news
         article = self.site.article_url(newest)
         member, general = self.world.member_id, self.world.general_id
         await self.command("Sam Reader", member, general, "summary", {"article": article})
@@ -179,8 +179,7 @@ class Script:
         handle = await self.standin.invoke(
             self.world.guild_id, user_id, name, options, channel_id=channel_id
         )
-        shown = " ".join(f"{key}: {value}" for key, value in options.items())
-        self.state.commands.append(ScriptedCommand(user, f"/{name} {shown}", handle))
+        self.state.commands.append(ScriptedCommand(user, f"/{name}", handle))
         try:
             await handle.reply(timeout=30.0)
         except AssertionError as error:  # the page shows "thinking…"; the log says why

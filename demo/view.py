@@ -104,7 +104,8 @@ class ScriptedCommand:
     """A command the demo ran as a member, kept so its private answers can be shown."""
 
     user: str
-    text: str
+    name: str
+    """As the client shows it: "/feeds add"."""
     handle: InteractionHandle
 
 
@@ -225,9 +226,13 @@ def with_names(message: dict[str, Any], standin: DiscordStandIn) -> dict[str, An
 
 
 def render_message(
-    message: dict[str, Any], standin: DiscordStandIn, *, only_visible_to: str | None = None
+    message: dict[str, Any],
+    standin: DiscordStandIn,
+    *,
+    only_visible_to: str | None = None,
+    command_names: dict[int, str] | None = None,
 ) -> str:
-    """One message as a Discord client shows it."""
+    """One message as a Discord client shows it; `command_names` by interaction id."""
     message = with_names(message, standin)
     author = message.get("author") or {}
     name = author.get("global_name") or author.get("username") or "unknown"
@@ -237,7 +242,9 @@ def render_message(
     used = (message.get("interaction_metadata") or {}).get("user")
     if used:
         who = esc(used.get("global_name") or used.get("username"))
-        parts.append(f'<div class="used-command">↱ <b>{who}</b> used a command</div>')
+        interaction = (message.get("interaction_metadata") or {}).get("id")
+        command = (command_names or {}).get(int(interaction or 0), "a command")
+        parts.append(f'<div class="used-command">↱ <b>{who}</b> used {esc(command)}</div>')
     parts.append(f'<div class="avatar">{esc(name[:1].upper())}</div><div class="message-body">')
     badge = '<span class="badge">APP</span>' if author.get("bot") else ""
     parts.append(
@@ -279,7 +286,15 @@ def private_answers(state: DemoState, standin: DiscordStandIn) -> dict[int, list
             if message is None or message_id in standin.messages:
                 continue  # public answers are in the channel already
             found.setdefault(handle.channel_id, []).append(
-                (message_id, render_message(message, standin, only_visible_to=command.user))
+                (
+                    message_id,
+                    render_message(
+                        message,
+                        standin,
+                        only_visible_to=command.user,
+                        command_names={handle.id: command.name},
+                    ),
+                )
             )
     return found
 
@@ -340,6 +355,7 @@ def render_view(state: DemoState, standin: DiscordStandIn) -> str:
         if c in standin.channels and not standin.channels[c].is_thread
     ]
     answers = private_answers(state, standin)
+    names = {command.handle.id: command.name for command in state.commands}
     sidebar = [f'<aside class="sidebar"><header class="guild-name">{esc(guild.name)}</header><nav>']
     panes = []
     for channel in channels:
@@ -356,7 +372,7 @@ def render_view(state: DemoState, standin: DiscordStandIn) -> str:
             content = render_forum(channel, standin)
         else:
             items = [
-                (int(message["id"]), render_message(message, standin))
+                (int(message["id"]), render_message(message, standin, command_names=names))
                 for message in standin.messages_in(channel.id, include_threads=False)
             ]
             items += answers.get(channel.id, [])

@@ -201,15 +201,19 @@ def test_demo_page_in_a_real_browser(tmp_path: Path) -> None:
             # #general: a member's /summary answered in the channel, /search with results.
             sidebar.get_by_role("link", name="general").click()
             general = page.locator('section.channel[data-channel-name="general"]')
-            expect(general.locator(".used-command").first).to_contain_text(
-                "Sam Reader", timeout=SEE_TIMEOUT_MS
+            expect(general.locator(".used-command").first).to_have_text(
+                "↱ Sam Reader used /summary", timeout=SEE_TIMEOUT_MS
             )
-            expect(general).to_contain_text(newest.title, timeout=SEE_TIMEOUT_MS)
+            summary = general.locator(".message", has_text="used /summary")
+            expect(summary.locator(".embed-title")).to_contain_text(newest.title)
             page.screenshot(path=shots / "general.png")
 
             # #moderators: the moderator's private /feeds add answers.
             sidebar.get_by_role("link", name="moderators").click()
             moderators = page.locator('section.channel[data-channel-name="moderators"]')
+            expect(moderators.locator(".used-command").first).to_have_text(
+                "↱ Mod Rosa used /feeds add"
+            )
             expect(moderators.locator(".only-you").first).to_contain_text("Only Mod Rosa")
             page.screenshot(path=shots / "moderators.png")
 
