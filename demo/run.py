@@ -225,7 +225,8 @@ def prepare_workdir(workdir: Path) -> None:
 
 
 async def run_demo(port: int, publish_every: float, workdir: Path) -> int:
-    """Run until SIGINT or SIGTERM; 0 after a clean stop, 1 if something failed.
+    """Run until SIGINT or SIGTERM; 0 after a clean stop, 1 if something failed, 2 if the port
+    is taken.
 
     `workdir` must exist (see `prepare_workdir`)."""
     loop = asyncio.get_running_loop()
@@ -242,7 +243,16 @@ async def run_demo(port: int, publish_every: float, workdir: Path) -> int:
         runner = web.AppRunner(make_app(lambda: render_view(state, standin)), access_log=None)
         await runner.setup()
         web_site = web.TCPSite(runner, "127.0.0.1", port)
-        await web_site.start()
+        try:
+            await web_site.start()
+        except OSError as error:
+            await runner.cleanup()
+            print(
+                f"Cannot serve the page on 127.0.0.1:{port} ({error.strerror}); "
+                "choose another PORT=, or leave it unset for a free one.",
+                file=sys.stderr,
+            )
+            return 2
         bound = runner.addresses[0][1]
         bot = await start_bot(workdir, write_config(workdir, standin), standin.token)
         script = asyncio.create_task(

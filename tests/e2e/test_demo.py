@@ -12,6 +12,7 @@ import contextlib
 import os
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -153,6 +154,26 @@ def test_demo_stops_everything_cleanly(tmp_path: Path, how: signal.Signals) -> N
             assert demo.process.poll() is None, "the demo stopped by itself"
             time.sleep(0.25)
         stop_and_check(demo, how)
+
+
+def test_a_taken_port_is_a_clear_error_and_starts_nothing(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "demo", "--workdir", str(tmp_path / "demo")],
+            cwd=REPO_ROOT,
+            env={**os.environ, "PORT": str(port)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert f"Cannot serve the page on 127.0.0.1:{port}" in result.stderr
+    assert "choose another PORT=" in result.stderr
+    assert not (tmp_path / "demo" / "paperboy.log").exists()  # the bot was never started
 
 
 def test_demo_page_in_a_real_browser(tmp_path: Path) -> None:
