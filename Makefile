@@ -1,11 +1,11 @@
-# The two entry points a newcomer needs: `make run` and `make test`.
+# The entry points a newcomer needs: `make demo`, `make run` and `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint types unit bench clean
+.PHONY: run demo test lint types unit bench browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,23 @@ config.toml:
 
 run: $(STAMP_RUN) config.toml
 	$(BIN)/paperboy --config config.toml run
+
+# The whole system on this machine, no Discord token: prints `Open http://127.0.0.1:PORT/`
+# and runs until Ctrl-C. PORT=8000 make demo picks the port.
+demo: $(STAMP_RUN)
+	@$(BIN)/python -m demo
+
+# Debian's Chromium, for the demo page's browser test (tests/e2e/test_demo.py). Installs it only
+# when running as root and it is missing; otherwise says what to do.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@if [ -x $(CHROMIUM) ]; then \
+		echo "$(CHROMIUM) is installed."; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-liberation; \
+	else \
+		echo "$(CHROMIUM) is missing; as root run: apt-get install chromium (the browser test is skipped without it)"; \
+	fi
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check .

@@ -273,13 +273,13 @@ async def farm_process(feeds: int, *, latency_ms: float = 0.0) -> AsyncIterator[
 
 
 class FarmResolver(AbstractResolver):
-    """Resolves every `*.farm.test` name to 127.0.0.1, so feeds can sit on many hosts."""
+    """Resolves every `*.test` name to 127.0.0.1, so feeds can sit on many sites."""
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         """127.0.0.1 for farm names; anything else is unknown."""
-        if not (host.endswith(".farm.test") or host == "127.0.0.1"):
+        if not (host.endswith(".test") or host == "127.0.0.1"):
             raise OSError(f"{host} is not a farm host")
         return [
             {
@@ -297,8 +297,12 @@ class FarmResolver(AbstractResolver):
 
 
 def feed_url(port: int, index: int, *, hosts: int) -> str:
-    """The address of feed `index` when the farm's feeds are spread over `hosts` names."""
-    return f"http://site{index % hosts}.farm.test:{port}/feed/{index}.xml"
+    """The address of feed `index` when the farm's feeds are spread over `hosts` sites.
+
+    Each site is its own registrable domain (feeds.site7.test), as real publishers' are, so
+    Paperboy's per-site limit applies per site and not to the whole farm.
+    """
+    return f"http://feeds.site{index % hosts}.test:{port}/feed/{index}.xml"
 
 
 async def control(port: int, path: str, **query: Any) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from bench._common import (
 from bot.articles.related import related_to_article, related_to_text, terms_of
 from bot.articles.sentences import split_sentences
 from bot.articles.summarize import clean_body, summarize
+from bot.models import WHOLE_ARCHIVE
 from bot.storage import Storage
 
 RESULTS = REPO_ROOT / "bench" / "results" / "quality.json"
@@ -173,14 +174,14 @@ async def bench_related_bbc(articles: list[Any], db_path: Path) -> dict[str, Any
         precisions, timings = [], []
         for article_id in ids:
             started = time.perf_counter()
-            items = await related_to_article(storage, article_id, limit=5)
+            items = await related_to_article(storage, WHOLE_ARCHIVE, article_id, limit=5)
             timings.append(time.perf_counter() - started)
             precisions.append(sum(category[item.id] == category[article_id] for item in items) / 5)
         search_timings = []
         for article in articles[:200]:
             query = " ".join(article.title.split()[:3])
             started = time.perf_counter()
-            await storage.search_articles(query, limit=10)
+            await storage.search_articles(WHOLE_ARCHIVE, query, limit=10)
             search_timings.append(time.perf_counter() - started)
         return {
             "articles": len(ids),
@@ -292,13 +293,13 @@ async def serve_queries(db_path: Path, queries: int) -> dict[str, Any]:
         related, free_text, search = _Timings(), _Timings(), _Timings()
         for article_id in ids:
             with related.measure():
-                await related_to_article(storage, article_id, limit=5)
+                await related_to_article(storage, WHOLE_ARCHIVE, article_id, limit=5)
         texts = synthetic_articles(queries, seed=99)
         for title, text, _ in texts:
             with free_text.measure():
-                await related_to_text(storage, title, text, limit=5)
+                await related_to_text(storage, WHOLE_ARCHIVE, title, text, limit=5)
             with search.measure():
-                await storage.search_articles(" ".join(title.split()[:2]), limit=10)
+                await storage.search_articles(WHOLE_ARCHIVE, " ".join(title.split()[:2]), limit=10)
         return {
             "related_p95_ms": _ms(_p95(related.wall)),
             "related_cpu_p95_ms": _ms(_p95(related.cpu)),

@@ -20,6 +20,7 @@ from bot.ingest.archiver import Archiver
 from bot.ingest.poller import IDLE_WAKE_SECONDS, NewArticlesEvent, Poller
 from bot.metrics import Metrics
 from bot.services.alerts import AlertService
+from bot.services.quotas import MemberQuotas
 from bot.services.reader import ReaderService
 from bot.storage import Storage
 from bot.tasks import TaskOwner
@@ -82,7 +83,7 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
         await http.close()
         await storage.close()
         raise
-    fetcher = Fetcher(http, config.fetch)
+    fetcher = Fetcher(http, config.fetch, limits=config.limits)
     metrics = Metrics()
     metrics.outbox_source(storage.outbox_depth)
     # As many feeds in flight as the HTTP session allows: polling waits on the network, not CPU.
@@ -92,6 +93,7 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
     archiver = Archiver(storage, fetcher, config, clock)
 
     async def wake_archiver(event: NewArticlesEvent) -> None:
+        archiver.note_new_articles(event.article_ids)  # caps page fetches per poll
         archiver.wake()
 
     poller.on_new_articles.append(wake_archiver)
@@ -134,7 +136,9 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
         fetcher=fetcher,
         poller=poller,
         archiver=archiver,
-        reader=ReaderService(storage, fetcher, clock, config.summaries, llm),
+        reader=ReaderService(
+            storage, fetcher, clock, config.summaries, llm, quotas=MemberQuotas(config.limits)
+        ),
         alerts=AlertService(storage, clock),
         delivery=delivery,
         llm=llm,

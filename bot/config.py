@@ -97,7 +97,12 @@ class FetchConfig:
         lo=1024,
         hi=100 * 1024 * 1024,
     )
-    per_host_concurrency: int = _opt(2, "Simultaneous requests to one host.", lo=1, hi=16)
+    per_host_concurrency: int = _opt(
+        2,
+        "Simultaneous requests to one site (registrable domain, e.g. example.co.uk).",
+        lo=1,
+        hi=16,
+    )
     max_concurrency: int = _opt(64, "Simultaneous requests overall.", lo=1, hi=1024)
     user_agent: str = _opt(
         "", "User-Agent header; empty means 'Paperboy/<version> (+contact_url)'."
@@ -180,6 +185,53 @@ class SummariesConfig:
 
 
 @dataclass(frozen=True)
+class LimitsConfig:
+    """Quotas and rate limits on fetching that members and feeds cause."""
+
+    member_fetches_per_window: int = _opt(
+        4,
+        "Pages one member may have fetched per window in one server (/summary, /related, "
+        "the menu, the buttons); answers from the archive or a cache are free.",
+        lo=1,
+        hi=1000,
+    )
+    member_window_seconds: float = _opt(
+        60.0, "The window of member_fetches_per_window (a sliding window).", lo=1.0, hi=86400.0
+    )
+    server_concurrent_fetches: int = _opt(
+        4, "Page fetches members of one server may have in flight at once.", lo=1, hi=64
+    )
+    failed_url_seconds: float = _opt(
+        300.0,
+        "How long a page that failed to fetch for a member is refused without fetching it again.",
+        lo=0.0,
+        hi=86400.0,
+    )
+    per_ip_concurrency: int = _opt(
+        8,
+        "Simultaneous requests to one resolved IP address (many sites can share one).",
+        lo=1,
+        hi=256,
+    )
+    slot_wait_seconds: float = _opt(
+        30.0,
+        "Longest a feed or archive fetch waits for a free per-site or per-address slot.",
+        lo=0.0,
+        hi=600.0,
+    )
+    member_slot_wait_seconds: float = _opt(
+        5.0, "Longest a member's fetch waits for such a slot before 'try again'.", lo=0.0, hi=60.0
+    )
+    archive_pages_per_poll: int = _opt(
+        10,
+        "Most article pages fetched for one poll of one feed (newest first); the other new "
+        "articles keep the feed's own text.",
+        lo=0,
+        hi=1000,
+    )
+
+
+@dataclass(frozen=True)
 class HttpConfig:
     """The operator endpoint: /healthz, /metrics and a read-only status page."""
 
@@ -204,6 +256,7 @@ class Config:
     announcements: AnnouncementsConfig = field(default_factory=AnnouncementsConfig)
     moderation: ModerationConfig = field(default_factory=ModerationConfig)
     summaries: SummariesConfig = field(default_factory=SummariesConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     source: str = field(default="(defaults)", compare=False)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal
 
 Format = Literal["embed", "text", "forum", "webhook"]
 FORMATS: tuple[Format, ...] = ("embed", "text", "forum", "webhook")
@@ -20,7 +20,6 @@ class Feed:
     title: str
     site_url: str
     icon_url: str
-    interval_seconds: int | None
     etag: str | None
     last_modified: str | None
     next_check_at: datetime
@@ -31,6 +30,9 @@ class Feed:
     consecutive_failures: int
     failing_notified: bool
     created_at: datetime
+    subscription_intervals: tuple[int | None, ...] = ()
+    """The polling interval each active, unpaused subscription asked for (None: the default);
+    the feed is checked at the shortest of them (`schedule.base_interval`)."""
 
     @property
     def display_name(self) -> str:
@@ -61,6 +63,8 @@ class Subscription:
     paused_by_moderator: bool = False
     """A moderator's pause skips what is published meanwhile; a pause after Discord refused a
     post keeps it waiting for the resume."""
+    interval_seconds: int | None = None
+    """How often this server wants the feed checked (None: the configured default)."""
 
     @property
     def state(self) -> str:
@@ -85,6 +89,7 @@ class NewSubscription:
     auto_thread: bool = False
     fallback_tag_id: int | None = None
     created_by: int | None = None
+    interval_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -108,3 +113,26 @@ class AuditEntry:
     action: str
     detail: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class GuildScope:
+    """What members of one server may read of the archive.
+
+    Articles of feeds the server subscribes to (active subscriptions, paused ones included),
+    plus every article already announced there, even through a subscription since removed.
+    Storage verbs that return articles or titles take a scope and enforce it in SQL.
+    """
+
+    guild_id: int
+
+
+@dataclass(frozen=True)
+class WholeArchive:
+    """The operator's view: every archived article (command line, indexing, benchmarks)."""
+
+
+WHOLE_ARCHIVE: Final = WholeArchive()
+
+ArchiveScope = GuildScope | WholeArchive
+"""Whose view of the archive a read is made for; members only ever get a `GuildScope`."""

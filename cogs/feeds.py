@@ -41,6 +41,10 @@ def _when(moment: datetime | None, timezone: str) -> str:
     return format_date(moment, timezone, DATE_FORMAT) if moment else "never"
 
 
+def _interval(seconds: int | None) -> str:
+    return f"every {seconds:,} seconds" if seconds else "the default"
+
+
 def summary_line(item: SubscriptionSummary) -> str:
     """One subscription in a list: id, feed title, channel, format, state."""
     sub = item.subscription
@@ -60,6 +64,8 @@ def health_text(health: Health, timezone: str) -> str:
         f"`#{sub.id}` **{shown(feed.display_name, 80)}** → <#{sub.channel_id}> ({sub.state})",
         f"Last successful check: {_when(feed.last_success_at, timezone)}",
         f"Next check: {_when(feed.next_check_at, timezone)}",
+        # This server's own setting: the feed is checked at least this often, whatever others ask.
+        f"Interval: {_interval(sub.interval_seconds)}",
         f"Consecutive failures: {feed.consecutive_failures}",
     ]
     if feed.last_error_kind:
@@ -232,7 +238,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         include="Only announce articles matching these comma-separated keywords",
         exclude="Never announce articles matching these comma-separated keywords",
         template="Text format, e.g. **{title}** {url}",
-        interval="Seconds between checks of this feed",
+        interval="Seconds between checks of this feed for this server",
         thread="Open a discussion thread under each announcement",
     )
     @app_commands.choices(format=FORMAT_CHOICES)
@@ -307,7 +313,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         include="Only announce matching articles (empty text: '-' clears)",
         exclude="Never announce matching articles ('-' clears)",
         template="Text format ('-' goes back to the default)",
-        interval="Seconds between checks of this feed",
+        interval="Seconds between checks of this feed for this server",
         thread="Open a discussion thread under each announcement",
     )
     @app_commands.choices(format=FORMAT_CHOICES)

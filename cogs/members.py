@@ -22,8 +22,10 @@ from bot.announce import limits
 from bot.announce.limits import hostile_to_markdown, safe_url, truncate
 from bot.app import App
 from bot.articles.related import RelatedItem
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, NotFound
+from bot.models import GuildScope
 from bot.services.alerts import AlertList
+from bot.services.quotas import Requester
 from bot.services.reader import (
     DEFAULT_LATEST,
     DEFAULT_RELATED,
@@ -164,6 +166,14 @@ def app_of(interaction: discord.Interaction[Any]) -> App:
     return cast("PaperboyBot", interaction.client).app
 
 
+def scope_of(interaction: discord.Interaction[Any]) -> GuildScope:
+    """The archive the member may read here: their server's. Outside a server (a button in a
+    direct message, a forged interaction) there is none, answered as a missing article."""
+    if interaction.guild_id is None:
+        raise NotFound("That article is no longer in the archive.")
+    return GuildScope(interaction.guild_id)
+
+
 async def send_answer(
     interaction: discord.Interaction[Any],
     *,
@@ -202,6 +212,11 @@ async def _answer_errors(
         await answer_failure(interaction, error, where="An announcement button")
 
 
+def requester(interaction: discord.Interaction[Any]) -> Requester:
+    """The member asking, whose quotas a page fetch counts against."""
+    return Requester(interaction.guild_id or 0, interaction.user.id)
+
+
 async def answer_summary(
     interaction: discord.Interaction[Any],
     article: str,
@@ -212,16 +227,21 @@ async def answer_summary(
 ) -> None:
     """Answer at once from the cache, else defer and summarise."""
     reader = app_of(interaction).reader
+    scope = scope_of(interaction)
     if article_id is not None:
-        cached = await reader.cached_summary(f"archive:{article_id}", style)
+        cached = await reader.cached_summary(scope, f"archive:{article_id}", style)
     else:
-        cached = await reader.cached_summary(article, style)
+        cached = await reader.cached_summary(scope, article, style)
     if cached is None:
+        if article_id is None:  # refuse before a public "thinking..." makes the refusal public
+            await reader.admit(scope, article, style, requester(interaction))
         await interaction.response.defer(ephemeral=private, thinking=True)
         if article_id is not None:
-            cached = await reader.summary_of_archived(article_id, style)
+            cached = await reader.summary_of_archived(
+                scope, article_id, style, who=requester(interaction)
+            )
         else:
-            cached = await reader.summary(article, style)
+            cached = await reader.summary(scope, article, style, who=requester(interaction))
     await send_answer(interaction, embed=summary_embed(cached), private=private)
     await deliver_alert_note(interaction)
 
@@ -234,12 +254,13 @@ async def answer_related(
     article_id: int | None = None,
 ) -> None:
     """Defer (finding related pieces may fetch a page), then list them privately."""
+    scope = scope_of(interaction)
     await interaction.response.defer(ephemeral=True, thinking=True)
     reader = app_of(interaction).reader
     if article_id is not None:
-        answer = await reader.related_to_archived(article_id, count)
+        answer = await reader.related_to_archived(scope, article_id, count)
     else:
-        answer = await reader.related(article, count)
+        answer = await reader.related(scope, article, count, who=requester(interaction))
     if not answer.items:
         await send_answer(interaction, content="Nothing in the archive is related to that yet.")
     else:
@@ -344,8 +365,12 @@ class Members(commands.Cog):
     async def article_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        """Recent archived titles containing what was typed."""
-        choices = await self.bot.app.reader.article_choices(current)
+        """Recent titles of this server's archive containing what was typed."""
+        if interaction.guild_id is None:
+            return []
+        choices = await self.bot.app.reader.article_choices(
+            GuildScope(interaction.guild_id), current
+        )
         return [app_commands.Choice(name=c.name, value=c.value) for c in choices]
 
     async def feed_autocomplete(
@@ -354,7 +379,7 @@ class Members(commands.Cog):
         """This server's subscribed feeds whose name contains what was typed."""
         if interaction.guild_id is None:
             return []
-        choices = await self.bot.app.reader.feed_choices(interaction.guild_id, current)
+        choices = await self.bot.app.reader.feed_choices(GuildScope(interaction.guild_id), current)
         return [app_commands.Choice(name=c.name, value=c.value) for c in choices]
 
     async def alert_autocomplete(
@@ -442,7 +467,7 @@ class Members(commands.Cog):
         page: app_commands.Range[int, 1, MAX_SEARCH_PAGE] = 1,
     ) -> None:
         """Search the archive; results show the matching words in bold."""
-        found = await self.bot.app.reader.search(query, page)
+        found = await self.bot.app.reader.search(scope_of(interaction), query, page)
         if not found.hits:
             where = "on that page" if page > 1 else "in the archive"
             text = f"No articles {where} match {limits.hostile_to_markdown(query[:100])}."
@@ -464,8 +489,7 @@ class Members(commands.Cog):
         count: app_commands.Range[int, 1, MAX_LATEST] = DEFAULT_LATEST,
     ) -> None:
         """The newest articles from this server's feeds."""
-        assert interaction.guild_id is not None  # guild_only
-        refs = await self.bot.app.reader.latest(interaction.guild_id, feed, count)
+        refs = await self.bot.app.reader.latest(scope_of(interaction), feed, count)
         if not refs:
             await send_answer(interaction, content="No articles have arrived from that feed yet.")
         else:

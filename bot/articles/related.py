@@ -26,6 +26,7 @@ from datetime import datetime
 from bot.articles import terms
 from bot.articles.summarize import clean_body
 from bot.errors import InvalidInput, NotFound
+from bot.models import WHOLE_ARCHIVE, ArchiveScope
 from bot.storage._related import RelatedStore
 
 QUERY_TERMS = 20
@@ -57,7 +58,8 @@ def terms_of(title: str, text: str) -> list[terms.Term]:
 
 async def index_article(storage: RelatedStore, article_id: int) -> int:
     """Compute and store an archived article's terms once; returns how many were stored."""
-    article = await storage.article_text(article_id)
+    # Indexing serves every server: the article's own terms, whoever may read it.
+    article = await storage.article_text(WHOLE_ARCHIVE, article_id)
     if article is None:
         raise NotFound(f"There is no archived article number {article_id}.")
     body = article.text or article.description or article.excerpt
@@ -67,20 +69,30 @@ async def index_article(storage: RelatedStore, article_id: int) -> int:
 
 
 async def related_to_article(
-    storage: RelatedStore, article_id: int, *, limit: int = 5, now: datetime | None = None
+    storage: RelatedStore,
+    scope: ArchiveScope,
+    article_id: int,
+    *,
+    limit: int = 5,
+    now: datetime | None = None,
 ) -> list[RelatedItem]:
-    """Articles related to an archived one (its stored terms, computed now if missing)."""
+    """Articles in `scope` related to an archived one in `scope` (NotFound if it is not)."""
+    if article_id not in await storage.article_refs(scope, [article_id]):
+        raise NotFound("That article is no longer in the archive.")
     stored = (await storage.article_terms([article_id])).get(article_id)
     if stored is None:
         await index_article(storage, article_id)
         stored = (await storage.article_terms([article_id])).get(article_id, {})
     counts = {term: count for term, (_, count) in stored.items()}
     displays = {term: display for term, (display, _) in stored.items()}
-    return await _related(storage, counts, displays, limit=limit, exclude=[article_id], now=now)
+    return await _related(
+        storage, scope, counts, displays, limit=limit, exclude=[article_id], now=now
+    )
 
 
 async def related_to_text(
     storage: RelatedStore,
+    scope: ArchiveScope,
     title: str,
     text: str,
     *,
@@ -88,32 +100,36 @@ async def related_to_text(
     exclude_ids: Sequence[int] = (),
     now: datetime | None = None,
 ) -> list[RelatedItem]:
-    """Articles related to any text (a pasted paragraph, an extracted page, a few words)."""
+    """Articles in `scope` related to any text (a pasted paragraph, a page, a few words)."""
     found = terms_of(title, text)
     if not found:
         raise InvalidInput("Give a few words about the topic to find related articles.")
     counts = terms.counts_of(found)
     displays = {t.term: t.display for t in found}
-    return await _related(storage, counts, displays, limit=limit, exclude=exclude_ids, now=now)
+    return await _related(
+        storage, scope, counts, displays, limit=limit, exclude=exclude_ids, now=now
+    )
 
 
 async def related_to_url(
     storage: RelatedStore,
+    scope: ArchiveScope,
     url: str,
     load_page: Callable[[str], Awaitable[tuple[str, str]]],
     *,
     limit: int = 5,
     now: datetime | None = None,
 ) -> list[RelatedItem]:
-    """Articles related to a URL: the archived article if we have it, else the fetched page.
+    """Articles in `scope` related to a URL: the archived article if `scope` has it, else the
+    fetched page.
 
     `load_page(url)` returns (title, text) of the page; the caller fetches and extracts it.
     """
-    article_id = await storage.article_id_for_url(url)
+    article_id = await storage.article_id_for_url(scope, url)
     if article_id is not None:
-        return await related_to_article(storage, article_id, limit=limit, now=now)
+        return await related_to_article(storage, scope, article_id, limit=limit, now=now)
     title, text = await load_page(url)
-    return await related_to_text(storage, title, text, limit=limit, now=now)
+    return await related_to_text(storage, scope, title, text, limit=limit, now=now)
 
 
 def recency_factor(published: datetime | None, now: datetime | None) -> float:
@@ -175,6 +191,7 @@ def candidate_terms(
 
 async def _related(
     storage: RelatedStore,
+    scope: ArchiveScope,
     counts: Mapping[str, float],
     displays: Mapping[str, str],
     *,
@@ -194,7 +211,7 @@ async def _related(
         return []
     query_words = [displays[term] for term in candidate_terms(query, frequencies)]
     candidates = await storage.related_candidate_refs(
-        query_words, max(CANDIDATES, limit * 3), exclude
+        scope, query_words, max(CANDIDATES, limit * 3), exclude
     )
     if not candidates:
         return []

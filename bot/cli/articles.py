@@ -15,6 +15,7 @@ from bot.articles.related import RelatedItem, related_to_text, related_to_url
 from bot.articles.summarize import STYLES, summarize
 from bot.cli._context import CommandContext
 from bot.errors import InvalidInput, PaperboyError
+from bot.models import WHOLE_ARCHIVE
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -157,9 +158,11 @@ async def _related(args: argparse.Namespace, ctx: CommandContext) -> int:
             extracted = await extract_in_thread(await fetch_page(ctx, url), url)
             return extracted.title, extracted.text
 
-        items = await related_to_url(storage, args.source, load_page, limit=limit, now=now)
+        items = await related_to_url(
+            storage, WHOLE_ARCHIVE, args.source, load_page, limit=limit, now=now
+        )
     else:
-        items = await related_to_text(storage, "", args.source, limit=limit, now=now)
+        items = await related_to_text(storage, WHOLE_ARCHIVE, "", args.source, limit=limit, now=now)
     _emit(
         {"items": [_item_json(item) for item in items]},
         args.json,
@@ -174,7 +177,9 @@ async def _related(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 async def _search(args: argparse.Namespace, ctx: CommandContext) -> int:
     storage = await ctx.storage()
-    hits = await storage.search_articles(" ".join(args.query), limit=max(1, min(args.limit, 100)))
+    hits = await storage.search_articles(
+        WHOLE_ARCHIVE, " ".join(args.query), limit=max(1, min(args.limit, 100))
+    )
     _emit(
         {
             "items": [

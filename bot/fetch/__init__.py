@@ -1,4 +1,5 @@
-"""Safe fetching: one session, a private-network guard, size caps and readable errors."""
+"""Safe fetching: one session, a private-network guard, size caps, per-site and per-address
+limits, and readable errors."""
 
 from bot.fetch import kinds
 from bot.fetch.guard import GuardedConnector, check_url, non_public_reason, parse_ip_host
@@ -8,8 +9,10 @@ from bot.fetch.http import (
     FetchKind,
     FetchResult,
     HostLimiter,
+    SlotWaitExpired,
     make_session,
     redirect_target,
+    site_of,
 )
 
 __all__ = [
@@ -19,6 +22,7 @@ __all__ = [
     "Fetcher",
     "GuardedConnector",
     "HostLimiter",
+    "SlotWaitExpired",
     "check_url",
     "kinds",
     "make_session",
@@ -28,4 +32,5 @@ __all__ = [
     "parse_retry_after",
     "redirect_target",
     "server_hint",
+    "site_of",
 ]

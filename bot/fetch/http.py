@@ -19,12 +19,19 @@ from typing import Literal
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
+from publicsuffixlist import PublicSuffixList
 from yarl import URL
 
-from bot.config import FetchConfig
+from bot.config import FetchConfig, LimitsConfig
 from bot.errors import FetchError
 from bot.fetch import kinds
-from bot.fetch.guard import GuardedConnector, PrivateDialRefused, check_url, private_address_error
+from bot.fetch.guard import (
+    GuardedConnector,
+    PrivateDialRefused,
+    check_url,
+    parse_ip_host,
+    private_address_error,
+)
 from bot.fetch.hints import server_hint
 
 FetchKind = Literal["feed", "page"]
@@ -83,15 +90,27 @@ def make_session(
     )
 
 
+class SlotWaitExpired(Exception):
+    """No slot of a `HostLimiter` came free within the wait allowed."""
+
+
 class HostLimiter:
-    """A semaphore per host that is dropped when idle, so thousands of hosts cost nothing."""
+    """A semaphore per key (a site or an address), dropped when idle; waits can be bounded.
+
+    Idle keys are forgotten, so thousands of sites or addresses cost nothing.
+    """
 
     def __init__(
         self, limit: int, *, on_change: Callable[[str, int, int], None] | None = None
     ) -> None:
         self._limit = limit
         self._slots: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
-        self._on_change = on_change  # (host, active, waiting): for metrics and tests
+        self._on_change = on_change  # (key, active, waiting): for metrics and tests
+
+    @property
+    def limit(self) -> int:
+        """Slots per key."""
+        return self._limit
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -101,8 +120,8 @@ class HostLimiter:
             self._on_change(host, counts[0], counts[1])
 
     @asynccontextmanager
-    async def hold(self, host: str) -> AsyncIterator[None]:
-        """Hold one of the host's slots for the duration of the block."""
+    async def hold(self, host: str, *, wait: float | None = None) -> AsyncIterator[None]:
+        """Hold one of the key's slots for the block; SlotWaitExpired after `wait` seconds."""
         entry = self._slots.get(host)
         if entry is None:
             entry = self._slots[host] = (asyncio.Semaphore(self._limit), [0, 0])
@@ -110,7 +129,12 @@ class HostLimiter:
         counts[1] += 1
         self._notify(host, counts)
         try:
-            await semaphore.acquire()
+            async with asyncio.timeout(wait):
+                await semaphore.acquire()
+        except TimeoutError:
+            counts[1] -= 1
+            self._forget_if_idle(host, counts)
+            raise SlotWaitExpired(host) from None
         except BaseException:
             counts[1] -= 1
             self._forget_if_idle(host, counts)
@@ -129,6 +153,25 @@ class HostLimiter:
     def _forget_if_idle(self, host: str, counts: list[int]) -> None:
         if counts == [0, 0]:
             self._slots.pop(host, None)
+
+
+_SUFFIXES: PublicSuffixList | None = None
+
+
+def site_of(host: str) -> str:
+    """The registrable domain a host belongs to (a1.example.co.uk -> example.co.uk).
+
+    Per-site limits use it so that wildcard names (a1.example, a2.example ...) share one site's
+    slots. IP literals and names that are themselves public suffixes stand for themselves. The
+    public suffix list ships inside the `publicsuffixlist` package: nothing is downloaded.
+    """
+    global _SUFFIXES
+    name = host.strip("[]").rstrip(".").lower()
+    if not name or parse_ip_host(name) is not None:
+        return name
+    if _SUFFIXES is None:
+        _SUFFIXES = PublicSuffixList()  # ~35 ms to load, once
+    return _SUFFIXES.privatesuffix(name) or name
 
 
 def redirect_target(current_url: str, location: str | None, *, allow_private: bool) -> str:
@@ -171,7 +214,13 @@ def _plain_headers(response: aiohttp.ClientResponse) -> dict[str, str]:
 
 
 class Fetcher:
-    """Fetches feeds and pages safely through one shared session."""
+    """Fetches feeds and pages safely through one shared session.
+
+    Each request holds a slot of its site (registrable domain, `[fetch] per_host_concurrency`)
+    and of the IP address it will dial (`[limits] per_ip_concurrency`), so neither wildcard
+    names nor many names on one address multiply the load on one server. Waiting for a slot is
+    bounded (`[limits] slot_wait_seconds`); past it the fetch fails with kind ``busy``.
+    """
 
     def __init__(
         self,
@@ -179,11 +228,17 @@ class Fetcher:
         config: FetchConfig,
         *,
         host_limiter: HostLimiter | None = None,
+        ip_limiter: HostLimiter | None = None,
+        limits: LimitsConfig | None = None,
     ) -> None:
         self._session = session
         self._config = config
+        self._limits = limits if limits is not None else LimitsConfig()
         self.host_limiter = (
             host_limiter if host_limiter is not None else HostLimiter(config.per_host_concurrency)
+        )
+        self.ip_limiter = (
+            ip_limiter if ip_limiter is not None else HostLimiter(self._limits.per_ip_concurrency)
         )
 
     async def fetch(
@@ -194,12 +249,18 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         now: datetime,
+        slot_wait: float | None = None,
     ) -> FetchResult:
-        """GET a feed or page, following checked redirects; raises FetchError on any failure."""
+        """GET a feed or page, following checked redirects; raises FetchError on any failure.
+
+        `slot_wait` bounds the wait for a per-site or per-address slot (default
+        `[limits] slot_wait_seconds`); members' fetches pass a shorter one.
+        """
         if now.tzinfo is None:
             raise ValueError("now must be an aware datetime")
         if kind not in ACCEPT:
             raise ValueError(f"unknown fetch kind {kind!r}")
+        wait = self._limits.slot_wait_seconds if slot_wait is None else slot_wait
         allow_private = self._config.allow_private_addresses
         current = check_url(url, allow_private=allow_private)
         headers = {"Accept": ACCEPT[kind]}
@@ -211,19 +272,31 @@ class Fetcher:
         cap = self._config.max_feed_bytes if kind == "feed" else self._config.max_page_bytes
         visited = {current}
         loop = asyncio.get_running_loop()
-        # One budget for the whole fetch, redirects included; waiting for a host slot is not
+        # One budget for the whole fetch, redirects included; waiting for a slot is not
         # counted, since that is our own queueing and not the server being slow.
         budget = self._config.total_timeout_seconds
         for _hop in range(self._config.max_redirects + 1):
             host = URL(current).host or ""
-            async with self.host_limiter.hold(host):
-                started = loop.time()
-                try:
-                    async with asyncio.timeout(budget):
-                        outcome = await self._one_hop(current, headers, cap, now)
-                except TimeoutError:
-                    raise self._timeout_error(host) from None
-                budget -= loop.time() - started
+            site = site_of(host)
+            try:
+                async with self.host_limiter.hold(site, wait=wait):
+                    started = loop.time()
+                    try:
+                        async with asyncio.timeout(budget):
+                            address = await self._address_of(current, host)
+                    except TimeoutError:
+                        raise self._timeout_error(host) from None
+                    budget -= loop.time() - started
+                    async with self.ip_limiter.hold(address, wait=wait):
+                        started = loop.time()
+                        try:
+                            async with asyncio.timeout(budget):
+                                outcome = await self._one_hop(current, headers, cap, now)
+                        except TimeoutError:
+                            raise self._timeout_error(host) from None
+                        budget -= loop.time() - started
+            except SlotWaitExpired as expired:
+                raise self._busy_error(host, site, str(expired), wait) from None
             if isinstance(outcome, FetchResult):
                 return outcome
             target = redirect_target(current, outcome, allow_private=allow_private)
@@ -239,6 +312,38 @@ class Fetcher:
             kinds.REDIRECTS,
             f"The address {URL(url).host} redirected more than {self._config.max_redirects} "
             "times, so Paperboy gave up.",
+        )
+
+    async def _address_of(self, url: str, host: str) -> str:
+        """The IP address the session will dial first for this URL's host.
+
+        Asked of the session's own connector, so the private-network guard applies and the
+        answer lands in its DNS cache: the connection that follows dials these same addresses.
+        """
+        connector = self._session.connector
+        if not isinstance(connector, aiohttp.TCPConnector):
+            return host
+        parsed = URL(url)
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        try:
+            results = await connector._resolve_host(host, port)
+        except OSError:
+            raise FetchError(
+                kinds.DNS, f"The name {host} could not be found (DNS lookup failed)."
+            ) from None
+        if not results:
+            raise FetchError(kinds.DNS, f"The name {host} could not be found (DNS lookup failed).")
+        return str(results[0]["host"])
+
+    def _busy_error(self, host: str, site: str, key: str, wait: float) -> FetchError:
+        # Roughly one request's worth of time frees a slot; never promise less than a second.
+        retry = max(1.0, min(self._config.total_timeout_seconds, 60.0))
+        what = f"the site {site}" if key == site else f"the address of {host}"
+        return FetchError(
+            kinds.BUSY,
+            f"Paperboy is already making as many requests to {what} as it allows, and none "
+            f"finished within {wait:g} seconds; try again in {retry:.0f} seconds.",
+            retry_after=retry,
         )
 
     def _timeout_error(self, host: str) -> FetchError:

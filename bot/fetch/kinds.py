@@ -32,6 +32,9 @@ REDIRECTS: Final = "redirects"
 """Too many redirects, a redirect loop, a redirect without a target, or an https->http downgrade."""
 INVALID_URL: Final = "invalid-url"
 """The URL is malformed, too long, has credentials or a scheme other than http(s)."""
+BUSY: Final = "busy"
+"""Paperboy's own limit of simultaneous requests to the site or its address stayed full for
+longer than the slot wait (`[limits] slot_wait_seconds`); `retry_after` says when to try again."""
 NETWORK: Final = "network"
 """Any other transport failure: reset mid-body, truncated body, damaged compression, bad HTTP."""
 
@@ -49,6 +52,7 @@ ALL_KINDS: Final[frozenset[str]] = frozenset(
         PRIVATE_ADDRESS,
         REDIRECTS,
         INVALID_URL,
+        BUSY,
         NETWORK,
     }
 )

@@ -3,12 +3,18 @@
 Polling only records articles (text_status 'pending'); this loop fills in the text so polls are
 never slowed by page fetches. When the feed carried the whole article, its content is used and no
 page is fetched; with `[feeds] fetch_full_text = false` the feed's content is kept as the text.
+
+A feed decides how many page URLs a poll hands over, so at most `[limits] archive_pages_per_poll`
+pages are fetched per poll of one feed: its newest new articles. The older ones keep the feed's
+own text (status 'skipped'), as with `fetch_full_text = false`; announcements never wait for
+archiving, and /summary still reads such a page on demand, under the member's quota.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -38,8 +44,18 @@ MAX_TEXT_ATTEMPTS = 3
 RETRY_BASE_SECONDS = 600.0
 """First wait before trying such a page again; each later wait is four times longer."""
 PASSING_FAILURES = frozenset(
-    {kinds.TIMEOUT, kinds.HTTP_5XX, kinds.RATE_LIMITED, kinds.NETWORK, kinds.REFUSED, kinds.DNS}
+    {
+        kinds.TIMEOUT,
+        kinds.HTTP_5XX,
+        kinds.RATE_LIMITED,
+        kinds.NETWORK,
+        kinds.REFUSED,
+        kinds.DNS,
+        kinds.BUSY,
+    }
 )
+MAX_FEED_TEXT_ONLY = 10_000
+"""Article ids remembered as "feed text only"; a bound, far above what one round can add."""
 # Elements of feed content that are never the article's prose.
 _NOT_PROSE = ("figcaption", "script", "style", "noscript", "iframe", "form", "aside", "nav")
 
@@ -95,23 +111,41 @@ class Archiver:
         self.min_feed_content_chars = min_feed_content_chars
         self._limit = asyncio.Semaphore(max(1, concurrency))
         self._wake = asyncio.Event()
+        # One batch at a time: two overlapping calls would read the same pending list and
+        # fetch, extract and re-index each article twice.
+        self._batch = asyncio.Lock()
+        self._feed_text_only: dict[int, None] = {}  # insertion-ordered set, oldest first
+
+    def note_new_articles(self, article_ids: Sequence[int]) -> None:
+        """Take one poll's new articles: only the newest few get their pages fetched.
+
+        Call it before the archiver can act on them (the poller's first hook after commit).
+        Ids grow with publication, so the highest are the newest.
+        """
+        allowed = self.config.limits.archive_pages_per_poll
+        for article_id in sorted(article_ids, reverse=True)[allowed:]:
+            self._feed_text_only[article_id] = None
+        while len(self._feed_text_only) > MAX_FEED_TEXT_ONLY:
+            del self._feed_text_only[next(iter(self._feed_text_only))]
 
     def wake(self) -> None:
         """Look for pending articles now (the poller added some)."""
         self._wake.set()
 
     async def archive_pending(self, limit: int = BATCH_SIZE) -> ArchiveReport:
-        """Archive up to `limit` pending articles concurrently (bounded)."""
-        pending = await self.storage.articles_pending_text(limit, now=self.clock.now())
-        report = ArchiveReport()
+        """Archive up to `limit` pending articles concurrently (bounded); a call made while a
+        batch runs waits for it, then takes what is still pending."""
+        async with self._batch:
+            pending = await self.storage.articles_pending_text(limit, now=self.clock.now())
+            report = ArchiveReport()
 
-        async def one(article: PendingArticle) -> None:
-            async with self._limit:
-                status = await self.archive_article(article)
-            getattr(report, status).append(article.id)
+            async def one(article: PendingArticle) -> None:
+                async with self._limit:
+                    status = await self.archive_article(article)
+                getattr(report, status).append(article.id)
 
-        await asyncio.gather(*(one(article) for article in pending))
-        return report
+            await asyncio.gather(*(one(article) for article in pending))
+            return report
 
     async def archive_article(self, article: PendingArticle) -> str:
         """Fill in one article's text; returns done, failed, skipped or postponed."""
@@ -139,8 +173,15 @@ class Archiver:
             await self.storage.save_article_text(article.id, status="skipped", text=text)
             return "skipped"
         if len(from_feed) >= self.min_feed_content_chars:
+            self._feed_text_only.pop(article.id, None)
             await self.storage.save_article_text(article.id, status="done", text=from_feed)
             return "done"
+        if article.id in self._feed_text_only:
+            # Past this poll's page budget: the feed's text stands in, and no page is fetched.
+            del self._feed_text_only[article.id]
+            text = from_feed or clean_text(article.excerpt)
+            await self.storage.save_article_text(article.id, status="skipped", text=text)
+            return "skipped"
         try:
             extracted = await self._fetch_and_extract(article.url)
         except FetchError as error:

@@ -383,7 +383,7 @@ class Poller:
         next_check = schedule.next_check_after_failure(
             now,
             failures,
-            feed.interval_seconds,
+            schedule.feed_interval(feed.subscription_intervals, self.settings),
             self.settings,
             jitter=self._jitter(),
             retry_after=retry_after,
@@ -413,7 +413,7 @@ class Poller:
         )
         next_check = schedule.next_check_after_success(
             now,
-            feed.interval_seconds,
+            schedule.feed_interval(feed.subscription_intervals, self.settings),
             self.settings,
             jitter=self._jitter(),
             hint_seconds=result.hint_seconds,

@@ -6,6 +6,7 @@ replayed in tests; the poller draws it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -53,8 +54,8 @@ def _server_hint(hint_seconds: float | None) -> float:
     return min(max(hint_seconds, 0.0), MAX_HINT_SECONDS)
 
 
-def base_interval(feed_interval_seconds: int | None, settings: ScheduleSettings) -> float:
-    """The feed's own interval, else the default; never below the minimum."""
+def base_interval(feed_interval_seconds: float | None, settings: ScheduleSettings) -> float:
+    """The interval asked for, else the default; never below the minimum."""
     wanted = (
         float(feed_interval_seconds)
         if feed_interval_seconds is not None and feed_interval_seconds > 0
@@ -63,8 +64,19 @@ def base_interval(feed_interval_seconds: int | None, settings: ScheduleSettings)
     return max(wanted, settings.min_interval_seconds)
 
 
+def feed_interval(
+    subscription_intervals: Sequence[int | None], settings: ScheduleSettings
+) -> float:
+    """How often a feed is checked: the shortest interval any of its active subscriptions asked
+    for (None asks for the default), so no server's choice ever delays another's articles; the
+    default when it has none."""
+    if not subscription_intervals:
+        return base_interval(None, settings)
+    return min(base_interval(interval, settings) for interval in subscription_intervals)
+
+
 def wait_after_success(
-    feed_interval_seconds: int | None,
+    feed_interval_seconds: float | None,
     settings: ScheduleSettings,
     *,
     jitter: float,
@@ -78,7 +90,7 @@ def wait_after_success(
 
 def backoff_seconds(
     consecutive_failures: int,
-    feed_interval_seconds: int | None,
+    feed_interval_seconds: float | None,
     settings: ScheduleSettings,
     *,
     jitter: float,
@@ -93,7 +105,7 @@ def backoff_seconds(
 
 def wait_after_failure(
     consecutive_failures: int,
-    feed_interval_seconds: int | None,
+    feed_interval_seconds: float | None,
     settings: ScheduleSettings,
     *,
     jitter: float,
@@ -106,7 +118,7 @@ def wait_after_failure(
 
 def next_check_after_success(
     now: datetime,
-    feed_interval_seconds: int | None,
+    feed_interval_seconds: float | None,
     settings: ScheduleSettings,
     *,
     jitter: float,
@@ -123,7 +135,7 @@ def next_check_after_success(
 def next_check_after_failure(
     now: datetime,
     consecutive_failures: int,
-    feed_interval_seconds: int | None,
+    feed_interval_seconds: float | None,
     settings: ScheduleSettings,
     *,
     jitter: float,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Literal
 from zoneinfo import available_timezones
 
@@ -23,13 +24,16 @@ from bot.config import Config
 from bot.errors import InvalidInput, NotFound
 from bot.feeds import ParsedFeed, parse_feed_off_loop
 from bot.fetch import Fetcher, check_url
+from bot.ingest import schedule
 from bot.ingest.discovery import resolve_feed
 from bot.ingest.poller import announcement_article, subscription_view
+from bot.ingest.schedule import ScheduleSettings
 from bot.models import (
     FORMATS,
     MODERATOR_PAUSE_REASON,
     Feed,
     Format,
+    GuildScope,
     GuildSettings,
     NewSubscription,
     Subscription,
@@ -208,7 +212,7 @@ def validate_filter(text: str, what: str) -> str:
 
 
 def validate_interval(seconds: int, config: Config) -> int:
-    """A per-feed polling interval within the configured bounds."""
+    """A subscription's polling interval within the configured bounds."""
     low = config.feeds.min_interval_seconds
     if not low <= seconds <= MAX_INTERVAL_SECONDS:
         raise InvalidInput(
@@ -291,6 +295,14 @@ class FeedAdmin:
         if self.wake_poller is not None:
             self.wake_poller()
 
+    async def check_within(self, feed_id: int, interval_seconds: int | None) -> None:
+        """Bring the feed's next check within this subscription's interval from now: another
+        server's longer interval, scheduled earlier, never delays this one's articles."""
+        wait = schedule.base_interval(
+            interval_seconds, ScheduleSettings.from_config(self.config.feeds)
+        )
+        await self.storage.check_feed_by(feed_id, self.clock.now() + timedelta(seconds=wait))
+
     async def _timezone(self, guild_id: int) -> str:
         return (await self.storage.guild_settings(guild_id)).timezone
 
@@ -343,10 +355,7 @@ class FeedAdmin:
             title=parsed.title,
             site_url=parsed.site_url or "",
             icon_url=parsed.icon_url or "",
-            interval_seconds=interval,
         )
-        if interval is not None and feed.interval_seconds != interval:
-            await self.storage.set_feed_interval(feed.id, interval)
         new = NewSubscription(
             guild_id=guild_id,
             channel_id=channel.id,
@@ -358,12 +367,14 @@ class FeedAdmin:
             template=template,
             auto_thread=bool(options.auto_thread),
             created_by=user_id,
+            interval_seconds=interval,
         )
         # Counted again inside the insert's transaction: concurrent adds all passed the check
         # above before their fetches.
         subscription = await self.storage.add_subscription(new, now=now, limit=limit)
         if subscription is None:  # another moderator added the same one a moment ago
             raise InvalidInput(self._duplicate_message(None, feed, channel))
+        await self.check_within(feed.id, interval)
         await self.record(
             guild_id,
             user_id,
@@ -473,7 +484,8 @@ class FeedAdmin:
             )
         await self.storage.update_subscription(subscription.id, **changes)
         if interval is not None:
-            await self.storage.set_feed_interval(feed.id, interval)
+            await self.storage.set_subscription_interval(subscription.id, interval)
+            await self.check_within(feed.id, interval)
         described = ", ".join(f"{name}={value!r}" for name, value in changes.items())
         if interval is not None:
             described = ", ".join(filter(None, [described, f"interval={interval}"]))
@@ -524,9 +536,13 @@ class FeedAdmin:
         subscription, feed = await self._own(guild_id, subscription_id)
         view = subscription_view(subscription, timezone=await self._timezone(guild_id))
         article_id = await self.storage.newest_feed_article_id(feed.id)
+        archived = None
         if article_id is not None:
-            archived = await self.storage.archived_article(article_id=article_id)
-            assert archived is not None
+            # An inactive subscription's feed is outside the server's scope: read it live.
+            archived = await self.storage.archived_article(
+                GuildScope(guild_id), article_id=article_id
+            )
+        if archived is not None:
             article = AnnouncementArticle(
                 id=archived.id,
                 title=archived.title,

@@ -17,6 +17,7 @@ from typing import Final
 from bot.announce import filters
 from bot.clock import Clock
 from bot.errors import InvalidInput, NotFound
+from bot.models import GuildScope
 from bot.storage import Storage
 from bot.storage._alerts import Alert, AlertArticle
 
@@ -158,20 +159,26 @@ class AlertService:
         alerts = await self.storage.alerts_in_guilds(guild_ids)
         if not alerts:
             return []
-        articles = await self.storage.alert_articles(article_ids)
-        rules = [(alert, _rule(alert.term)) for alert in alerts]
+        # An alert matches only articles its own server may read (the SQL checks the scope).
+        by_guild: dict[int, list[tuple[Alert, filters.FilterTerm | None]]] = {}
+        for alert in alerts:
+            by_guild.setdefault(alert.guild_id, []).append((alert, _rule(alert.term)))
+        matched: dict[int, dict[int, list[str]]] = {}
+        found: dict[int, AlertArticle] = {}
+        for guild_id, rules in by_guild.items():
+            for article in await self.storage.alert_articles(GuildScope(guild_id), article_ids):
+                found[article.id] = article
+                for alert, rule in rules:
+                    if rule is not None and filters.term_matches(rule, article):
+                        terms = matched.setdefault(article.id, {}).setdefault(alert.user_id, [])
+                        if alert.term not in terms:
+                            terms.append(alert.term)
         deliveries: list[AlertDelivery] = []
         now = self.clock.now()
-        for article in articles:
-            matched: dict[int, list[str]] = {}
-            for alert, rule in rules:
-                if rule is not None and filters.term_matches(rule, article):
-                    terms = matched.setdefault(alert.user_id, [])
-                    if alert.term not in terms:
-                        terms.append(alert.term)
-            for user_id, terms in matched.items():
-                if await self.storage.claim_alert_delivery(user_id, article.id, now=now):
-                    deliveries.append(AlertDelivery(user_id, article, tuple(terms)))
+        for article_id in sorted(matched):
+            for user_id, terms in matched[article_id].items():
+                if await self.storage.claim_alert_delivery(user_id, article_id, now=now):
+                    deliveries.append(AlertDelivery(user_id, found[article_id], tuple(terms)))
         return deliveries
 
     async def delivery_failed(self, user_id: int, *, permanent: bool, reason: str = "") -> None:

@@ -16,7 +16,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.errors import InvalidInput
 from bot.feeds import canonical_url
-from bot.models import MODERATOR_PAUSE_REASON, Feed, Subscription
+from bot.models import MODERATOR_PAUSE_REASON, Feed, GuildScope, Subscription
 from bot.services.admin import MAX_URL_CHARS, shown
 from bot.storage import Storage
 from bot.storage._admin import ArchivedArticle, DeliveryRecord, Sighting
@@ -85,9 +85,9 @@ def explain(
             url,
             "",
             (
-                f"Paperboy has never seen {shown_url} in any feed this server subscribes to. "
-                "Check that the article's feed is subscribed (/feeds list) and that the article "
-                "is in it.",
+                f"This server never received {shown_url}: Paperboy has not seen it in any feed "
+                "this server subscribes to. Check that the article's feed is subscribed "
+                "(/feeds list) and that the article is in it.",
             ),
         )
     title = shown(article.title or article.url)
@@ -166,9 +166,11 @@ class Diagnoser:
         if not url.lower().startswith(("http://", "https://")):
             raise InvalidInput("Give the full address of an article, starting with https://.")
         key = canonical_url(url)
-        article = await self.storage.archived_article(url=key)
+        # Only what this server may read: another server's article is "never received" here.
+        scope = GuildScope(guild_id)
+        article = await self.storage.archived_article(scope, url=key)
         if article is None and key != url:
-            article = await self.storage.archived_article(url=url)
+            article = await self.storage.archived_article(scope, url=url)
         sightings: list[Sighting] = []
         deliveries: list[DeliveryRecord] = []
         pairs: list[tuple[Subscription, Feed]] = []

@@ -123,7 +123,7 @@ class Portability:
                 {
                     "feed_url": feed.url,
                     "feed_title": feed.title,
-                    "interval_seconds": feed.interval_seconds,
+                    "interval_seconds": sub.interval_seconds,
                     "channel": _ref(sub.channel_id, names),
                     "format": sub.format,
                     "mention_role": _ref(sub.mention_role_id, directory.roles),
@@ -238,6 +238,10 @@ class Portability:
                 "subscriptions, the most allowed."
             ) from None
         for entry, new_id in zip(to_add, ids, strict=True):
+            if new_id:
+                feed = await self.storage.feed_by_url(entry.feed_url)
+                if feed is not None:
+                    await self.admin.check_within(feed.id, entry.interval_seconds)
             label = (
                 f"{shown(entry.feed_title or entry.feed_url)} → #{shown(entry.channel.name, 100)}"
             )

@@ -19,10 +19,12 @@ from bot.articles.llm import LlmBackend
 from bot.articles.related import RelatedItem
 from bot.articles.summarize import STYLES, Kind, Style, clean_body, reading_minutes, summarize
 from bot.clock import Clock
-from bot.config import SummariesConfig
+from bot.config import LimitsConfig, SummariesConfig
 from bot.errors import InvalidInput, NotFound, PaperboyError
 from bot.feeds import canonical_url
 from bot.fetch import Fetcher
+from bot.models import ArchiveScope, GuildScope
+from bot.services.quotas import MemberQuotas, Requester
 from bot.storage import Storage
 from bot.storage._related import ArticleRef, SearchHit
 from bot.textutil import clean_text
@@ -149,6 +151,7 @@ class ReaderService:
         llm: LlmBackend | None = None,
         *,
         extract_timeout: float = EXTRACT_TIMEOUT_SECONDS,
+        quotas: MemberQuotas | None = None,
     ) -> None:
         self.storage = storage
         self.fetcher = fetcher
@@ -156,11 +159,13 @@ class ReaderService:
         self.summaries = summaries
         self.llm = llm  # the optional LLM backend, with its own session (never members' URLs)
         self.extract_timeout = extract_timeout
+        # Only fetches are limited: answers from the archive or a cache cost no quota.
+        self.quotas = quotas if quotas is not None else MemberQuotas(LimitsConfig())
         self._page_cache: OrderedDict[tuple[str, str], SummaryAnswer] = OrderedDict()
 
     # -- naming an article ----------------------------------------------------------------------
 
-    async def _target(self, raw: str, *, allow_text: bool) -> _Target:
+    async def _target(self, scope: ArchiveScope, raw: str, *, allow_text: bool) -> _Target:
         text = clean_text(raw, single_line=True)
         if not text:
             raise InvalidInput("Name an article: paste its link or pick one from the list.")
@@ -169,11 +174,11 @@ class ReaderService:
             return _Target(article_id=int(token.group(1)))
         link = first_link(text)
         if link is not None and (link == text or link == text.strip("<>")):
-            article_id = await self.storage.article_id_for_url(canonical_url(link))
+            article_id = await self.storage.article_id_for_url(scope, canonical_url(link))
             if article_id is None:
-                article_id = await self.storage.article_id_for_url(link)
+                article_id = await self.storage.article_id_for_url(scope, link)
             return _Target(article_id=article_id, url=link)
-        article_id = await self.storage.article_id_for_title(text)
+        article_id = await self.storage.article_id_for_title(scope, text)
         if article_id is not None:
             return _Target(article_id=article_id)
         if allow_text:
@@ -183,42 +188,87 @@ class ReaderService:
             "or pick an article from the list."
         )
 
-    async def _load_page(self, url: str) -> Extracted:
-        result = await self.fetcher.fetch(url, kind="page", now=self.clock.now())
+    async def _load_page(self, url: str, who: Requester | None) -> Extracted:
+        now = self.clock.now()
+        with self.quotas.fetching(url, who, now):
+            result = await self.fetcher.fetch(
+                url, kind="page", now=now, slot_wait=self.quotas.limits.member_slot_wait_seconds
+            )
         if not result.body:
             raise InvalidInput("That page is empty, so there is nothing to read.")
         return await extract_in_thread(result.body, result.url, timeout=self.extract_timeout)
 
     # -- /summary -------------------------------------------------------------------------------
 
-    async def cached_summary(self, article: str, style: str = "brief") -> SummaryAnswer | None:
+    async def cached_summary(
+        self, scope: ArchiveScope, article: str, style: str = "brief"
+    ) -> SummaryAnswer | None:
         """The summary if it is already known (answer at once), else None (defer, then summary)."""
         chosen = check_style(style)
-        target = await self._target(article, allow_text=False)
+        target = await self._target(scope, article, allow_text=False)
         if target.article_id is not None:
-            return await self._from_cache(target.article_id, chosen)
+            return await self._from_cache(scope, target.article_id, chosen)
         if target.url is not None:
             return self._page_cache_get(target.url, chosen)
         return None
 
-    async def summary(self, article: str, style: str = "brief") -> SummaryAnswer:
-        """Summarise an archived article or any public page; cached per article and style."""
+    async def admit(self, scope: ArchiveScope, article: str, style: str, who: Requester) -> None:
+        """Raise TryLater now if summarising `article` needs a page fetch `who` may not have.
+
+        For a command to call before it defers; `summary` checks and charges again.
+        """
         chosen = check_style(style)
-        target = await self._target(article, allow_text=False)
+        target = await self._target(scope, article, allow_text=False)
+        if target.article_id is not None or target.url is None:
+            return  # archived: answered from the archive (or its excerpt), never refused
+        if self._page_cache_get(target.url, chosen) is None:
+            self.quotas.check(target.url, who, self.clock.now())
+
+    async def summary(
+        self,
+        scope: ArchiveScope,
+        article: str,
+        style: str = "brief",
+        *,
+        who: Requester | None = None,
+    ) -> SummaryAnswer:
+        """Summarise an archived article in `scope` or any public page; cached per style.
+
+        An archived article outside `scope` is read as the public page its link names (an
+        `archive:` id or title outside it is not found), so no server reads another's archive.
+        A page fetch counts against `who`'s quotas (TryLater when they are used up).
+        """
+        chosen = check_style(style)
+        target = await self._target(scope, article, allow_text=False)
         if target.article_id is not None:
-            return await self._archived_summary(target.article_id, chosen, fallback_url=target.url)
+            return await self._archived_summary(
+                scope, target.article_id, chosen, fallback_url=target.url, who=who
+            )
         assert target.url is not None
-        return await self._page_summary(target.url, chosen)
+        return await self._page_summary(target.url, chosen, who)
 
-    async def summary_of_archived(self, article_id: int, style: str = "brief") -> SummaryAnswer:
-        """Summarise an archived article by id (announcement buttons)."""
-        return await self._archived_summary(article_id, check_style(style), fallback_url=None)
+    async def summary_of_archived(
+        self,
+        scope: ArchiveScope,
+        article_id: int,
+        style: str = "brief",
+        *,
+        who: Requester | None = None,
+    ) -> SummaryAnswer:
+        """Summarise an archived article in `scope` by id (announcement buttons)."""
+        return await self._archived_summary(
+            scope, article_id, check_style(style), fallback_url=None, who=who
+        )
 
-    async def _from_cache(self, article_id: int, style: Style) -> SummaryAnswer | None:
+    async def _from_cache(
+        self, scope: ArchiveScope, article_id: int, style: Style
+    ) -> SummaryAnswer | None:
+        stored = await self.storage.article_text(scope, article_id)
+        if stored is None:
+            return None
         cached = await self.storage.get_cached_summary(article_id, style)
         if cached is None:
             return None
-        stored = await self.storage.article_text(article_id)
         if stored is None:
             return None
         kind, sentences = cached
@@ -236,15 +286,21 @@ class ReaderService:
         )
 
     async def _archived_summary(
-        self, article_id: int, style: Style, *, fallback_url: str | None
+        self,
+        scope: ArchiveScope,
+        article_id: int,
+        style: Style,
+        *,
+        fallback_url: str | None,
+        who: Requester | None,
     ) -> SummaryAnswer:
-        cached = await self._from_cache(article_id, style)
+        cached = await self._from_cache(scope, article_id, style)
         if cached is not None:
             return cached
-        stored = await self.storage.article_text(article_id)
+        stored = await self.storage.article_text(scope, article_id)
         if stored is None:
             if fallback_url is not None:
-                return await self._page_summary(fallback_url, style)
+                return await self._page_summary(fallback_url, style, who)
             raise NotFound("That article is no longer in the archive.")
         # The feed's excerpt is the standfirst when the page's own description was never read
         # (text taken from the feed's content); `summarize` refuses excerpts that merely copy
@@ -253,9 +309,10 @@ class ReaderService:
         standfirst = stored.description or stored.excerpt
         complete = bool(text.strip())
         if not complete:
-            # Not archived in full yet: read the page now, and fall back to the feed's excerpt.
+            # Not archived in full yet: read the page now, and fall back to the feed's excerpt
+            # (also when the member's fetch quota is used up).
             try:
-                page = await self._load_page(stored.url)
+                page = await self._load_page(stored.url, who)
                 text, standfirst = page.text, standfirst or page.description
                 title = title or page.title
             except PaperboyError:
@@ -276,11 +333,11 @@ class ReaderService:
             cached=False,
         )
 
-    async def _page_summary(self, url: str, style: Style) -> SummaryAnswer:
+    async def _page_summary(self, url: str, style: Style, who: Requester | None) -> SummaryAnswer:
         cached = self._page_cache_get(url, style)
         if cached is not None:
             return cached
-        page = await self._load_page(url)
+        page = await self._load_page(url, who)
         made = await self._summarize(page.title, page.text, page.description, style)
         answer = SummaryAnswer(
             title=page.title or page.url,
@@ -292,16 +349,17 @@ class ReaderService:
             article_id=None,
             cached=False,
         )
-        self._page_cache[(url, style)] = answer
+        self._page_cache[(canonical_url(url), style)] = answer
         while len(self._page_cache) > PAGE_CACHE_SIZE:
             self._page_cache.popitem(last=False)
         return answer
 
     def _page_cache_get(self, url: str, style: Style) -> SummaryAnswer | None:
-        found = self._page_cache.get((url, style))
+        key = (canonical_url(url), style)  # one entry per page however its link is spelled
+        found = self._page_cache.get(key)
         if found is None:
             return None
-        self._page_cache.move_to_end((url, style))
+        self._page_cache.move_to_end(key)
         return replace(found, cached=True)
 
     async def _summarize(self, title: str, text: str, standfirst: str, style: Style) -> _Made:
@@ -315,89 +373,109 @@ class ReaderService:
 
     # -- /related -------------------------------------------------------------------------------
 
-    async def related(self, article: str, count: int | None = None) -> RelatedAnswer:
-        """Related archived pieces for an archived article, any page, or free text."""
+    async def related(
+        self,
+        scope: ArchiveScope,
+        article: str,
+        count: int | None = None,
+        *,
+        who: Requester | None = None,
+    ) -> RelatedAnswer:
+        """Related pieces in `scope` for an archived article, any page, or free text.
+
+        A page fetch counts against `who`'s quotas (TryLater when they are used up).
+        """
         limit = clamp_count(count, DEFAULT_RELATED, MAX_RELATED)
-        target = await self._target(article, allow_text=True)
+        target = await self._target(scope, article, allow_text=True)
         now = self.clock.now()
         if target.article_id is not None:
-            return await self.related_to_archived(target.article_id, limit)
+            return await self.related_to_archived(scope, target.article_id, limit)
         if target.url is not None:
-            page = await self._load_page(target.url)
+            page = await self._load_page(target.url, who)
             items = await related_engine.related_to_text(
-                self.storage, page.title, page.text or page.description, limit=limit, now=now
+                self.storage,
+                scope,
+                page.title,
+                page.text or page.description,
+                limit=limit,
+                now=now,
             )
             return RelatedAnswer(page.title or page.url, tuple(items))
         assert target.text is not None
         items = await related_engine.related_to_text(
-            self.storage, "", target.text, limit=limit, now=now
+            self.storage, scope, "", target.text, limit=limit, now=now
         )
         return RelatedAnswer(f"“{target.text[:80]}”", tuple(items))
 
-    async def related_to_archived(self, article_id: int, count: int | None = None) -> RelatedAnswer:
-        """Related archived pieces for an archived article by id (announcement buttons)."""
+    async def related_to_archived(
+        self, scope: ArchiveScope, article_id: int, count: int | None = None
+    ) -> RelatedAnswer:
+        """Related pieces in `scope` for an archived article in it, by id (buttons)."""
         limit = clamp_count(count, DEFAULT_RELATED, MAX_RELATED)
-        refs = await self.storage.article_refs([article_id])
+        refs = await self.storage.article_refs(scope, [article_id])
         if article_id not in refs:
             raise NotFound("That article is no longer in the archive.")
         items = await related_engine.related_to_article(
-            self.storage, article_id, limit=limit, now=self.clock.now()
+            self.storage, scope, article_id, limit=limit, now=self.clock.now()
         )
         return RelatedAnswer(refs[article_id].title or refs[article_id].url, tuple(items))
 
     # -- /search and /latest --------------------------------------------------------------------
 
-    async def search(self, query: str, page: int | None = None) -> SearchPage:
-        """One page of full-text results; any text is safe, operators are read as words."""
+    async def search(self, scope: ArchiveScope, query: str, page: int | None = None) -> SearchPage:
+        """One page of full-text results in `scope`; any text is safe, operators are words."""
         text = clean_text(query, single_line=True)[:MAX_QUERY_CHARS]
         if not re.search(r"\w", text):
             raise InvalidInput("Type a word or two to search for.")
         number = clamp_count(page, 1, MAX_SEARCH_PAGE)
         offset = (number - 1) * SEARCH_PAGE_SIZE
-        hits = await self.storage.search_articles(text, limit=SEARCH_PAGE_SIZE + 1, offset=offset)
+        hits = await self.storage.search_articles(
+            scope, text, limit=SEARCH_PAGE_SIZE + 1, offset=offset
+        )
         return SearchPage(
             text, number, tuple(hits[:SEARCH_PAGE_SIZE]), len(hits) > SEARCH_PAGE_SIZE
         )
 
     async def latest(
-        self, guild_id: int, feed: str | None = None, count: int | None = None
+        self, scope: GuildScope, feed: str | None = None, count: int | None = None
     ) -> list[ArticleRef]:
-        """The newest archived articles of this guild's feeds, or of one of them."""
+        """The newest articles in this server's scope, or of one of its feeds."""
         limit = clamp_count(count, DEFAULT_LATEST, MAX_LATEST)
-        feed_ids = await self._guild_feed_ids(guild_id)
+        feed_ids = await self._guild_feed_ids(scope)
         if feed is not None and feed.strip():
             wanted = feed.strip()
             if not wanted.isdigit() or int(wanted) not in feed_ids:
                 raise NotFound("This server does not follow that feed; pick one from the list.")
-            feed_ids = {int(wanted)}
-        elif not feed_ids:
+            return await self.storage.latest_articles(scope, limit, feed_id=int(wanted))
+        refs = await self.storage.latest_articles(scope, limit)
+        if not refs and not feed_ids:
             raise NotFound("This server does not follow any feeds yet, so there is nothing new.")
-        return await self.storage.latest_articles(sorted(feed_ids), limit)
+        return refs
 
-    async def _guild_feed_ids(self, guild_id: int) -> set[int]:
-        subscriptions = await self.storage.guild_subscriptions(guild_id)
+    async def _guild_feed_ids(self, scope: GuildScope) -> set[int]:
+        subscriptions = await self.storage.guild_subscriptions(scope.guild_id)
         return {s.feed_id for s in subscriptions if s.active}
 
     # -- autocomplete ---------------------------------------------------------------------------
 
-    async def article_choices(self, current: str) -> list[Choice]:
-        """Recent archived titles containing what was typed; a typed link is offered as-is."""
+    async def article_choices(self, scope: ArchiveScope, current: str) -> list[Choice]:
+        """Recent titles in `scope` containing what was typed; a typed link is offered as-is."""
         typed = clean_text(current, single_line=True)
         choices: list[Choice] = []
         link = first_link(typed)
         if link is not None and len(link) <= CHOICE_NAME_LIMIT:
             choices.append(Choice(choice_name(link), link))
         search_for = "" if link is not None else typed[:CHOICE_NAME_LIMIT]
-        for ref in await self.storage.articles_titled_like(search_for, MAX_CHOICES):
+        for ref in await self.storage.articles_titled_like(scope, search_for, MAX_CHOICES):
             if len(choices) >= MAX_CHOICES:
                 break
             choices.append(Choice(choice_name(ref.title), f"{ARCHIVE_PREFIX}{ref.id}"))
         return choices
 
-    async def feed_choices(self, guild_id: int, current: str) -> list[Choice]:
-        """This guild's subscribed feeds whose name contains what was typed."""
+    async def feed_choices(self, scope: GuildScope, current: str) -> list[Choice]:
+        """This server's subscribed feeds whose name contains what was typed."""
         typed = clean_text(current, single_line=True).casefold()
-        feed_ids = await self._guild_feed_ids(guild_id)
+        feed_ids = await self._guild_feed_ids(scope)
         choices: list[Choice] = []
         for feed_id in sorted(feed_ids):
             feed = await self.storage.feed(feed_id)

@@ -9,9 +9,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.clock import from_iso, to_iso
-from bot.models import GuildSettings, NewSubscription
+from bot.models import ArchiveScope, GuildSettings, NewSubscription
 from bot.storage._base import Database
 from bot.storage._guilds import insert_subscription
+from bot.storage._scope import visible_condition
 
 
 @dataclass(frozen=True)
@@ -98,16 +99,20 @@ class AdminStore(Database):
     """Verbs for moderator commands: /feeds status, why, resume, preview, import."""
 
     async def archived_article(
-        self, *, article_id: int | None = None, url: str | None = None
+        self, scope: ArchiveScope, *, article_id: int | None = None, url: str | None = None
     ) -> ArchivedArticle | None:
-        """An archived article by id, or by canonical URL (falling back to the URL as linked)."""
+        """An archived article in `scope` by id, or by canonical URL (else the URL as linked)."""
+        visible, params = visible_condition(scope, "a.id")
         if article_id is not None:
-            row = await self.fetch_one("SELECT * FROM articles WHERE id = ?", (article_id,))
+            row = await self.fetch_one(
+                f"SELECT a.* FROM articles a WHERE a.id = ? AND {visible}",  # noqa: S608
+                (article_id, *params),
+            )
         else:
             row = await self.fetch_one(
-                "SELECT * FROM articles WHERE canonical_url = ? OR url = ? "
-                "ORDER BY canonical_url = ? DESC LIMIT 1",
-                (url, url, url),
+                "SELECT a.* FROM articles a WHERE (a.canonical_url = ? OR a.url = ?) "  # noqa: S608
+                f"AND {visible} ORDER BY a.canonical_url = ? DESC LIMIT 1",
+                (url, url, *params, url),
             )
         return None if row is None else _article(row)
 
@@ -216,22 +221,21 @@ class AdminStore(Database):
         async with self.transaction() as conn:
             for item in items:
                 await conn.execute(
-                    "INSERT INTO feeds (url, title, interval_seconds, next_check_at, created_at) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING",
-                    (
-                        item.feed_url,
-                        item.feed_title,
-                        item.interval_seconds,
-                        to_iso(now),
-                        to_iso(now),
-                    ),
+                    "INSERT INTO feeds (url, title, next_check_at, created_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (url) DO NOTHING",
+                    (item.feed_url, item.feed_title, to_iso(now), to_iso(now)),
                 )
                 async with conn.execute(
                     "SELECT id FROM feeds WHERE url = ?", (item.feed_url,)
                 ) as cursor:
                     feed_row = await cursor.fetchone()
                 assert feed_row is not None
-                new = replace(item.subscription, guild_id=guild_id, feed_id=int(feed_row[0]))
+                new = replace(
+                    item.subscription,
+                    guild_id=guild_id,
+                    feed_id=int(feed_row[0]),
+                    interval_seconds=item.interval_seconds,
+                )
                 reason = "paused in the imported configuration" if item.paused else ""
                 new_id = await insert_subscription(
                     conn, new, now=now, paused_reason=reason, limit=limit

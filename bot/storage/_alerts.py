@@ -10,8 +10,10 @@ from datetime import datetime
 from typing import Literal
 
 from bot.clock import from_iso, to_iso
+from bot.models import ArchiveScope
 from bot.storage._base import Database
 from bot.storage._related import ArticleRef
+from bot.storage._scope import visible_condition, visible_ids
 
 AddOutcome = Literal["added", "duplicate", "full"]
 # SQLite's default limit on "?" parameters in one statement is 32766; stay well below.
@@ -213,17 +215,19 @@ class AlertStore(Database):
             )
             return cursor.rowcount > 0
 
-    async def alert_articles(self, ids: Sequence[int]) -> list[AlertArticle]:
-        """The archived articles among `ids`, in id order, with the fields alerts look at."""
+    async def alert_articles(self, scope: ArchiveScope, ids: Sequence[int]) -> list[AlertArticle]:
+        """The archived articles among `ids` in `scope`, in id order, with what alerts look at."""
         found: list[AlertArticle] = []
         wanted = sorted(set(ids))
+        visible, params = visible_condition(scope, "a.id")
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
             rows = await self.fetch_all(
-                "SELECT id, title, url, author, published_at, categories, description, excerpt "  # noqa: S608
-                f"FROM articles WHERE id IN ({marks}) ORDER BY id",
-                chunk,
+                "SELECT a.id, a.title, a.url, a.author, a.published_at, a.categories, "  # noqa: S608
+                f"a.description, a.excerpt FROM articles a WHERE a.id IN ({marks}) AND {visible} "
+                "ORDER BY a.id",
+                [*chunk, *params],
             )
             found.extend(
                 AlertArticle(
@@ -242,35 +246,40 @@ class AlertStore(Database):
 
     # -- archive lists for members --------------------------------------------------------------
 
-    async def latest_articles(self, feed_ids: Sequence[int], limit: int) -> list[ArticleRef]:
-        """The newest archived articles shown by any of these feeds, newest first."""
-        ids = sorted(set(feed_ids))[:_CHUNK]
-        if not ids or limit < 1:
+    async def latest_articles(
+        self, scope: ArchiveScope, limit: int, *, feed_id: int | None = None
+    ) -> list[ArticleRef]:
+        """The newest articles in `scope` (only those of one of its feeds, if given)."""
+        if limit < 1:
             return []
-        marks = ",".join("?" * len(ids))
+        ids, params = visible_ids(scope, feed_id=feed_id)
         rows = await self.fetch_all(
             "SELECT a.id, a.title, a.url, a.published_at FROM articles a "  # noqa: S608
-            "WHERE a.id IN (SELECT article_id FROM feed_entries "
-            f"WHERE feed_id IN ({marks})) ORDER BY {_NEWEST} LIMIT ?",
-            [*ids, limit],
+            f"WHERE a.id IN ({ids}) ORDER BY {_NEWEST} LIMIT ?",
+            [*params, limit],
         )
         return [_ref(row) for row in rows]
 
-    async def articles_titled_like(self, text: str, limit: int) -> list[ArticleRef]:
-        """Newest archived articles whose title contains `text` (any case), for autocomplete."""
+    async def articles_titled_like(
+        self, scope: ArchiveScope, text: str, limit: int
+    ) -> list[ArticleRef]:
+        """Newest articles in `scope` whose title contains `text` (any case), for autocomplete."""
+        ids, params = visible_ids(scope)
         rows = await self.fetch_all(
             "SELECT a.id, a.title, a.url, a.published_at FROM articles a "  # noqa: S608
-            f"WHERE a.title LIKE ? ESCAPE '\\' AND a.title != '' ORDER BY {_NEWEST} LIMIT ?",
-            (_like_pattern(text), limit),
+            f"WHERE a.id IN ({ids}) AND a.title LIKE ? ESCAPE '\\' AND a.title != '' "
+            f"ORDER BY {_NEWEST} LIMIT ?",
+            (*params, _like_pattern(text), limit),
         )
         return [_ref(row) for row in rows]
 
-    async def article_id_for_title(self, title: str) -> int | None:
-        """The newest archived article with exactly this title (any case), or None."""
+    async def article_id_for_title(self, scope: ArchiveScope, title: str) -> int | None:
+        """The newest article in `scope` with exactly this title (any case), or None."""
+        ids, params = visible_ids(scope)
         value = await self.scalar(
             "SELECT a.id FROM articles a WHERE a.title = ? COLLATE NOCASE "  # noqa: S608
-            f"ORDER BY {_NEWEST} LIMIT 1",
-            (title,),
+            f"AND a.id IN ({ids}) ORDER BY {_NEWEST} LIMIT 1",
+            (title, *params),
         )
         return None if value is None else int(value)
 

@@ -92,6 +92,20 @@ class PendingArticle:
     """Earlier tries that failed for a passing reason."""
 
 
+# Every feed read carries the intervals its active, unpaused subscriptions asked for (NULL: the
+# default), as a JSON array, so the scheduler can take the shortest without another query.
+_FEED_SELECT = (
+    "SELECT feeds.*, (SELECT json_group_array(s.interval_seconds) FROM subscriptions s "
+    "WHERE s.feed_id = feeds.id AND s.active = 1 AND s.paused = 0) AS subscription_intervals "
+    "FROM feeds"
+)
+
+
+def _intervals(raw: str | None) -> tuple[int | None, ...]:
+    values = json.loads(raw or "[]")
+    return tuple(None if value is None else int(value) for value in values)
+
+
 def _feed(row: sqlite3.Row) -> Feed:
     def when(name: str) -> datetime | None:
         value = row[name]
@@ -103,7 +117,6 @@ def _feed(row: sqlite3.Row) -> Feed:
         title=row["title"],
         site_url=row["site_url"],
         icon_url=row["icon_url"],
-        interval_seconds=row["interval_seconds"],
         etag=row["etag"],
         last_modified=row["last_modified"],
         next_check_at=from_iso(row["next_check_at"]),
@@ -114,6 +127,7 @@ def _feed(row: sqlite3.Row) -> Feed:
         consecutive_failures=row["consecutive_failures"],
         failing_notified=bool(row["failing_notified"]),
         created_at=from_iso(row["created_at"]),
+        subscription_intervals=_intervals(row["subscription_intervals"]),
     )
 
 
@@ -289,15 +303,13 @@ class FeedStore(Database):
         title: str = "",
         site_url: str = "",
         icon_url: str = "",
-        interval_seconds: int | None = None,
     ) -> Feed:
         """The feed at `url`, created (due at once) if it is not known yet."""
         async with self.transaction() as conn:
             await conn.execute(
-                "INSERT INTO feeds (url, title, site_url, icon_url, interval_seconds, "
-                "next_check_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (url) DO NOTHING",
-                (url, title, site_url, icon_url, interval_seconds, to_iso(now), to_iso(now)),
+                "INSERT INTO feeds (url, title, site_url, icon_url, next_check_at, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING",
+                (url, title, site_url, icon_url, to_iso(now), to_iso(now)),
             )
         feed = await self.feed_by_url(url)
         assert feed is not None
@@ -305,19 +317,24 @@ class FeedStore(Database):
 
     async def feed(self, feed_id: int) -> Feed | None:
         """One feed, or None."""
-        row = await self.fetch_one("SELECT * FROM feeds WHERE id = ?", (feed_id,))
+        row = await self.fetch_one(f"{_FEED_SELECT} WHERE id = ?", (feed_id,))
         return None if row is None else _feed(row)
 
     async def feed_by_url(self, url: str) -> Feed | None:
         """The feed whose document is at `url`, or None."""
-        row = await self.fetch_one("SELECT * FROM feeds WHERE url = ?", (url,))
+        row = await self.fetch_one(f"{_FEED_SELECT} WHERE url = ?", (url,))
         return None if row is None else _feed(row)
 
-    async def set_feed_interval(self, feed_id: int, interval_seconds: int | None) -> None:
-        """Set the feed's own polling interval (None: the configured default)."""
+    async def check_feed_by(self, feed_id: int, moment: datetime) -> None:
+        """Bring the feed's next check forward to `moment` if it was later (never pushes it back).
+
+        A subscription created or given a shorter interval gets its articles within its own
+        interval, whatever another server's longer one scheduled.
+        """
         async with self.transaction() as conn:
             await conn.execute(
-                "UPDATE feeds SET interval_seconds = ? WHERE id = ?", (interval_seconds, feed_id)
+                "UPDATE feeds SET next_check_at = ? WHERE id = ? AND next_check_at > ?",
+                (to_iso(moment), feed_id, to_iso(moment)),
             )
 
     async def due_feed_ids(self, now: datetime, *, limit: int = 1000) -> list[int]:
@@ -339,7 +356,7 @@ class FeedStore(Database):
     ) -> AsyncIterator[PollTransaction]:
         """One poll's writes as a unit of work: committed together, or rolled back on any error."""
         async with self.transaction() as conn:
-            async with conn.execute("SELECT * FROM feeds WHERE id = ?", (feed_id,)) as cursor:
+            async with conn.execute(f"{_FEED_SELECT} WHERE id = ?", (feed_id,)) as cursor:
                 row = await cursor.fetchone()
             if row is None:
                 raise NotFound(f"There is no feed number {feed_id}.")
@@ -366,8 +383,7 @@ class FeedStore(Database):
     async def feeds_to_report_failing(self, threshold: int) -> list[Feed]:
         """Feeds failing `threshold` times in a row whose moderators were not told yet."""
         rows = await self.fetch_all(
-            "SELECT * FROM feeds WHERE consecutive_failures >= ? AND failing_notified = 0 "
-            "ORDER BY id",
+            f"{_FEED_SELECT} WHERE consecutive_failures >= ? AND failing_notified = 0 ORDER BY id",
             (threshold,),
         )
         return [_feed(row) for row in rows]

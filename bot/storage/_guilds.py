@@ -48,6 +48,7 @@ def _subscription(row: sqlite3.Row) -> Subscription:
         created_by=row["created_by"],
         created_at=from_iso(row["created_at"]),
         paused_by_moderator=bool(row["paused_by_moderator"]),
+        interval_seconds=row["interval_seconds"],
     )
 
 
@@ -79,8 +80,8 @@ async def insert_subscription(
     async with conn.execute(
         "INSERT INTO subscriptions (guild_id, channel_id, feed_id, format, mention_role_id, "
         "include_filter, exclude_filter, template, auto_thread, fallback_tag_id, paused, "
-        "pause_reason, paused_by_moderator, created_by, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "pause_reason, paused_by_moderator, created_by, created_at, interval_seconds) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (feed_id, channel_id) DO NOTHING RETURNING id",
         (
             new.guild_id,
@@ -98,6 +99,7 @@ async def insert_subscription(
             int(bool(paused_reason)),
             new.created_by,
             to_iso(now),
+            new.interval_seconds,
         ),
     ) as cursor:
         row = await cursor.fetchone()
@@ -238,6 +240,16 @@ class GuildStore(Database):
             await conn.execute(
                 f"UPDATE subscriptions SET {assignments} WHERE id = ?",  # noqa: S608 - whitelisted
                 (*values, subscription_id),
+            )
+
+    async def set_subscription_interval(
+        self, subscription_id: int, interval_seconds: int | None
+    ) -> None:
+        """Set how often this subscription wants its feed checked (None: the default)."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                "UPDATE subscriptions SET interval_seconds = ? WHERE id = ?",
+                (interval_seconds, subscription_id),
             )
 
     async def set_paused(

@@ -12,7 +12,7 @@ from datetime import datetime
 from bot.clock import from_iso
 from bot.models import Feed, Subscription
 from bot.storage._base import Database
-from bot.storage._feeds import _feed
+from bot.storage._feeds import _FEED_SELECT, _feed
 from bot.storage._guilds import _subscription
 
 
@@ -71,8 +71,9 @@ class OpsStore(Database):
 
     async def feed_health(self) -> list[FeedHealth]:
         """Every feed with subscriptions, with its open and failed announcements."""
+        # The feed columns come from the same select every feed verb uses (it grows with the model).
         rows = await self.fetch_all(
-            """
+            f"""
             SELECT f.*,
                    (SELECT COUNT(*) FROM subscriptions s
                      WHERE s.feed_id = f.id AND s.active) AS subs,
@@ -80,9 +81,9 @@ class OpsStore(Database):
                      WHERE s.feed_id = f.id AND o.state IN ('pending', 'claimed')) AS pending,
                    (SELECT COUNT(*) FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id
                      WHERE s.feed_id = f.id AND o.state = 'failed') AS failed
-              FROM feeds f
+              FROM ({_FEED_SELECT}) f
              ORDER BY f.consecutive_failures DESC, f.id
-            """
+            """  # noqa: S608 - a constant select, no input in the text
         )
         return [
             FeedHealth(_feed(row), int(row["subs"]), int(row["pending"]), int(row["failed"]))

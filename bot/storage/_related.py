@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.clock import from_iso, to_iso
+from bot.models import ArchiveScope
 from bot.storage._base import Database
+from bot.storage._scope import visible_condition
 
 _QUERY_TOKEN = re.compile(r"\w+")
 MAX_QUERY_TOKENS = 16
@@ -98,11 +100,13 @@ class RelatedStore(Database):
 
     _ln_ready = False
 
-    async def article_text(self, article_id: int) -> ArticleText | None:
-        """An archived article's title and texts, or None."""
+    async def article_text(self, scope: ArchiveScope, article_id: int) -> ArticleText | None:
+        """An archived article's title and texts, or None (also when it is outside `scope`)."""
+        visible, params = visible_condition(scope, "a.id")
         row = await self.fetch_one(
-            "SELECT id, title, url, description, excerpt, text FROM articles WHERE id = ?",
-            (article_id,),
+            "SELECT a.id, a.title, a.url, a.description, a.excerpt, a.text FROM articles a "  # noqa: S608
+            f"WHERE a.id = ? AND {visible}",
+            (article_id, *params),
         )
         if row is None:
             return None
@@ -115,23 +119,27 @@ class RelatedStore(Database):
             text=row["text"],
         )
 
-    async def article_id_for_url(self, url: str) -> int | None:
-        """The id of the archived article at this (canonical or original) URL, or None."""
+    async def article_id_for_url(self, scope: ArchiveScope, url: str) -> int | None:
+        """The id of the article in `scope` at this (canonical or original) URL, or None."""
+        visible, params = visible_condition(scope, "a.id")
         value = await self.scalar(
-            "SELECT id FROM articles WHERE canonical_url = ? "
-            "UNION ALL SELECT id FROM articles WHERE url = ? LIMIT 1",
-            (url, url),
+            "SELECT id FROM (SELECT a.id FROM articles a WHERE a.canonical_url = ? "  # noqa: S608
+            "UNION ALL SELECT a.id FROM articles a WHERE a.url = ?) AS a "
+            f"WHERE {visible} LIMIT 1",
+            (url, url, *params),
         )
         return None if value is None else int(value)
 
-    async def article_refs(self, ids: Sequence[int]) -> dict[int, ArticleRef]:
-        """Title, URL and date of each archived article among `ids`."""
+    async def article_refs(self, scope: ArchiveScope, ids: Sequence[int]) -> dict[int, ArticleRef]:
+        """Title, URL and date of each archived article among `ids` that is in `scope`."""
         found: dict[int, ArticleRef] = {}
+        visible, params = visible_condition(scope, "a.id")
         for chunk in _chunks(list(ids)):
             marks = ",".join("?" * len(chunk))
             rows = await self.fetch_all(
-                f"SELECT id, title, url, published_at FROM articles WHERE id IN ({marks})",  # noqa: S608
-                list(chunk),
+                "SELECT a.id, a.title, a.url, a.published_at FROM articles a "  # noqa: S608
+                f"WHERE a.id IN ({marks}) AND {visible}",
+                [*chunk, *params],
             )
             for row in rows:
                 found[int(row["id"])] = _ref(row)
@@ -262,55 +270,80 @@ class RelatedStore(Database):
         return found
 
     async def related_candidates(
-        self, query_words: Sequence[str], limit: int, exclude_ids: Sequence[int] = ()
+        self,
+        scope: ArchiveScope,
+        query_words: Sequence[str],
+        limit: int,
+        exclude_ids: Sequence[int] = (),
     ) -> list[int]:
-        """Ids of articles matching any of the words, best bm25 first (title weighted)."""
+        """Ids of articles in `scope` matching any of the words, best bm25 first (title heavier)."""
         expression = fts_query(" ".join(query_words), operator="OR")
         if not expression:
             return []
+        visible, params = visible_condition(scope, "articles_fts.rowid")
         rows = await self.fetch_all(
-            "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? "
+            f"SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? AND {visible} "  # noqa: S608
             "ORDER BY bm25(articles_fts, ?, ?) LIMIT ?",
-            (expression, TITLE_BM25_WEIGHT, BODY_BM25_WEIGHT, limit + len(exclude_ids)),
+            (
+                expression,
+                *params,
+                TITLE_BM25_WEIGHT,
+                BODY_BM25_WEIGHT,
+                limit + len(exclude_ids),
+            ),
         )
         excluded = set(exclude_ids)
         return [int(row[0]) for row in rows if int(row[0]) not in excluded][:limit]
 
     async def related_candidate_refs(
-        self, query_words: Sequence[str], limit: int, exclude_ids: Sequence[int] = ()
+        self,
+        scope: ArchiveScope,
+        query_words: Sequence[str],
+        limit: int,
+        exclude_ids: Sequence[int] = (),
     ) -> list[ArticleRef]:
         """`related_candidates` with each article's title, URL and date, in one statement."""
         expression = fts_query(" ".join(query_words), operator="OR")
         if not expression:
             return []
+        # The scope test runs per FTS match, which bm25 scores anyway: the cost follows the
+        # matches (bounded by the engine's postings budget), not the size of the scope.
+        visible, params = visible_condition(scope, "articles_fts.rowid")
         rows = await self.fetch_all(
-            "SELECT a.id, a.title, a.url, a.published_at FROM ("
+            "SELECT a.id, a.title, a.url, a.published_at FROM ("  # noqa: S608
             "SELECT rowid AS id, bm25(articles_fts, ?, ?) AS score FROM articles_fts "
-            "WHERE articles_fts MATCH ? ORDER BY score LIMIT ?"
+            f"WHERE articles_fts MATCH ? AND {visible} ORDER BY score LIMIT ?"
             ") AS best JOIN articles a ON a.id = best.id ORDER BY best.score",
-            (TITLE_BM25_WEIGHT, BODY_BM25_WEIGHT, expression, limit + len(exclude_ids)),
+            (
+                TITLE_BM25_WEIGHT,
+                BODY_BM25_WEIGHT,
+                expression,
+                *params,
+                limit + len(exclude_ids),
+            ),
         )
         excluded = set(exclude_ids)
         return [_ref(row) for row in rows if int(row["id"]) not in excluded][:limit]
 
     async def search_articles(
-        self, query: str, limit: int = 10, offset: int = 0
+        self, scope: ArchiveScope, query: str, limit: int = 10, offset: int = 0
     ) -> list[SearchHit]:
-        """Full-text search safe for any user text: all words first, any word if none match."""
+        """Full-text search of `scope`, safe for any user text: all words first, else any word."""
         limit = max(1, min(int(limit), 100))
         offset = max(0, int(offset))
+        visible, params = visible_condition(scope, "a.id")
         for operator in ("AND", "OR"):
             expression = fts_query(query, operator=operator)
             if not expression:
                 return []
             rows = await self.fetch_all(
-                "SELECT a.id, a.title, a.url, a.published_at, "
+                "SELECT a.id, a.title, a.url, a.published_at, "  # noqa: S608
                 "highlight(articles_fts, 0, '**', '**') AS title_hl, "
                 "snippet(articles_fts, 1, '**', '**', '…', 24) AS snip, "
                 "bm25(articles_fts, ?, ?) AS score "
                 "FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid "
-                "WHERE articles_fts MATCH ? ORDER BY score LIMIT ? OFFSET ?",
-                (TITLE_BM25_WEIGHT, BODY_BM25_WEIGHT, expression, limit, offset),
+                f"WHERE articles_fts MATCH ? AND {visible} ORDER BY score LIMIT ? OFFSET ?",
+                (TITLE_BM25_WEIGHT, BODY_BM25_WEIGHT, expression, *params, limit, offset),
             )
             if rows or operator == "OR":
                 return [

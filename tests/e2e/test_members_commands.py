@@ -10,7 +10,7 @@ import asyncio
 from typing import Any, cast
 
 from bot.articles.sentences import split_sentences
-from bot.models import NewSubscription
+from bot.models import WHOLE_ARCHIVE, NewSubscription
 from cogs.alerts import AlertSender
 from tests.bench.discord_standin.state import DM
 from tests.bench.news_site_render import SiteItem
@@ -111,7 +111,9 @@ async def test_summarize_article_menu_and_announcement_buttons(bench: Bench) -> 
     assert item.standfirst[:60] in message_text(await handle.reply(10)).replace("\\", "")
 
     # An announcement posted before a restart: only its custom ids tie it to the bot.
-    article_id = await bench.app.storage.article_id_for_url(bench.site.article_url(item))
+    article_id = await bench.app.storage.article_id_for_url(
+        WHOLE_ARCHIVE, bench.site.article_url(item)
+    )
     assert article_id is not None
     buttons = [
         {"type": 2, "style": 2, "label": "Summary", "custom_id": f"pb:summary:{article_id}"},

@@ -42,4 +42,4 @@ async def test_why_explains_delivered_filtered_and_never_seen(make_bench: BenchF
 
         never = await bench.command("feeds why", {"url": "https://elsewhere.example/none"})
         text = message_text(await never.reply(10.0))
-        assert "never seen" in text and "elsewhere.example/none" in text
+        assert "never received" in text and "elsewhere.example/none" in text

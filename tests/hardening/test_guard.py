@@ -182,10 +182,11 @@ class RecordingFetcher(Fetcher):
         self.outcomes: list[tuple[str, str]] = []
 
     async def fetch(self, url: str, *, kind: FetchKind, etag: str | None = None,
-                    last_modified: str | None = None, now: datetime) -> FetchResult:  # fmt: skip
+                    last_modified: str | None = None, now: datetime,
+                    slot_wait: float | None = None) -> FetchResult:  # fmt: skip
         try:
             result = await super().fetch(
-                url, kind=kind, etag=etag, last_modified=last_modified, now=now
+                url, kind=kind, etag=etag, last_modified=last_modified, now=now, slot_wait=slot_wait
             )
         except FetchError as error:
             self.outcomes.append((url, error.kind))

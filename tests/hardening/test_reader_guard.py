@@ -17,6 +17,7 @@ from bot.clock import FakeClock
 from bot.config import FetchConfig
 from bot.errors import FetchError, PaperboyError
 from bot.fetch import make_session
+from bot.models import WHOLE_ARCHIVE, GuildScope
 from bot.services.reader import ReaderService
 from bot.storage import Storage
 from bot.storage._feeds import NewArticle, NewEntry
@@ -54,6 +55,9 @@ async def rig(storage: Storage, tmp_path: Path) -> AsyncIterator[ReaderRig]:
         yield ReaderRig(reader, fetcher, hits, port)
 
 
+MEMBERS = GuildScope(4242)  # a server that follows no feed
+
+
 def pasted_forms(host: str, port: int) -> list[str]:
     url = f"http://{host}:{port}/latest/meta-data/"
     return [url, f"<{url}>", f"  {url}  "]
@@ -66,7 +70,7 @@ async def test_summary_and_related_refuse_loopback_and_names_resolving_to_it(
     for pasted in pasted_forms(host, rig.port):
         for ask in (rig.reader.summary, rig.reader.related):
             with pytest.raises(PaperboyError) as caught:
-                await ask(pasted)
+                await ask(MEMBERS, pasted)
             assert str(caught.value).endswith(".")
             if isinstance(caught.value, FetchError):
                 assert caught.value.kind in ("private-address", "invalid-url")
@@ -77,7 +81,7 @@ async def test_summary_and_related_refuse_loopback_and_names_resolving_to_it(
 async def test_summary_and_related_refuse_every_private_range(rig: ReaderRig, host: str) -> None:
     for ask in (rig.reader.summary, rig.reader.related):
         with pytest.raises(FetchError) as caught:
-            await ask(f"http://{host}/latest/meta-data/")
+            await ask(MEMBERS, f"http://{host}/latest/meta-data/")
         assert caught.value.kind == "private-address"
     assert rig.hits == []
 
@@ -99,9 +103,14 @@ async def test_an_archived_item_linking_to_cloud_metadata_is_summarised_without_
         await tx.insert_entries([NewEntry("trap", article_id, NOW)])
         await tx.finish_success(etag=None, last_modified=None, next_check_at=NOW)
     for answer in (
-        await rig.reader.summary_of_archived(article_id),
-        await rig.reader.summary(METADATA),
+        await rig.reader.summary_of_archived(WHOLE_ARCHIVE, article_id),
+        await rig.reader.summary(WHOLE_ARCHIVE, METADATA),
     ):
         assert answer.article_id == article_id
+    # A server that does not follow the feed has no such article: the link is a page to fetch,
+    # and the guard refuses it.
+    with pytest.raises(FetchError) as caught:
+        await rig.reader.summary(MEMBERS, METADATA)
+    assert caught.value.kind == "private-address"
     assert {kind for _, kind in rig.fetcher.outcomes} <= {"private-address"}
     assert rig.hits == []

@@ -62,10 +62,11 @@ async def test_delivered_backlog_filtered_and_never_seen(
     assert "Waiting to be posted in <#11>" in fate.text
 
     never = await diagnoser.why(GUILD, "https://elsewhere.example/nothing-here")
-    assert never.text.startswith("Paperboy has never seen")
-    # Another guild subscribes to nothing: the same article is "never seen" there.
+    assert never.text.startswith("This server never received")
+    # Another guild subscribes to nothing: the same article was "never received" there, word
+    # for word the answer for an address Paperboy never saw at all.
     other = await diagnoser.why(OTHER_GUILD, site.article_url(newest))
-    assert other.text.startswith("Paperboy has never seen")
+    assert other.text.startswith("This server never received") and not other.title
 
 
 async def test_why_refuses_non_addresses(wired: tuple[Bench, Poller, Diagnoser]) -> None:

@@ -277,7 +277,8 @@ async def test_edit_pause_remove(bench: Bench) -> None:
     assert edited.subscription.format == "text"
     assert edited.subscription.include_filter == "housing"
     assert edited.subscription.mention_role_id == 55
-    assert edited.feed.interval_seconds == 600
+    assert edited.subscription.interval_seconds == 600
+    assert edited.feed.subscription_intervals == (600,)
     with pytest.raises(InvalidInput, match="Nothing to change"):
         await bench.admin.edit(GUILD, MOD, sub.id, SubscriptionOptions())
     with pytest.raises(InvalidInput, match="needs a forum channel"):

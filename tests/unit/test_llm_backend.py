@@ -20,6 +20,7 @@ from bot.clock import FakeClock
 from bot.config import FetchConfig, SummariesConfig
 from bot.errors import FetchError
 from bot.fetch import Fetcher, make_session
+from bot.models import WHOLE_ARCHIVE
 from bot.services.reader import ReaderService
 from bot.storage import Storage
 from bot.storage._feeds import NewArticle, NewEntry
@@ -185,12 +186,12 @@ async def test_members_links_never_go_through_the_llm_session(
             storage, Fetcher(session, GUARDED), FakeClock(NOW), config.summaries, llm
         )
         try:
-            answer = await reader.summary(f"archive:{article_id}")
+            answer = await reader.summary(WHOLE_ARCHIVE, f"archive:{article_id}")
             assert answer.kind == "llm"
             requests_before = len(server.requests)
             for url in (f"{server.base_url}/chat/completions", f"http://127.0.0.1:{server.port}/"):
                 with pytest.raises(FetchError) as caught:
-                    await reader.summary(url)
+                    await reader.summary(WHOLE_ARCHIVE, url)
                 assert caught.value.kind == "private-address"
         finally:
             await llm.close()

@@ -159,3 +159,12 @@ def test_two_metrics_objects_do_not_share_counters() -> None:
     first.observe_delivery("sent")
     assert first.deliveries.labels("sent")._value.get() == 1
     assert second.deliveries.labels("sent")._value.get() == 0
+
+
+def test_the_container_config_loads_and_its_endpoint_is_allowed() -> None:
+    from bot.config import load
+
+    path = Path(__file__).resolve().parents[2] / "deploy" / "config.container.toml"
+    config = load(path)
+    # Inside a container 0.0.0.0 is needed for a published port, so it must say allow_public.
+    assert parse_listen(config.http) == ("0.0.0.0", 8080)

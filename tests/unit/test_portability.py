@@ -147,3 +147,28 @@ async def test_import_respects_subscription_limit(tmp_path: Path) -> None:
         with pytest.raises(InvalidInput, match="the most allowed is 1"):
             await portability.import_file(GUILD, MOD, opml, HOME, default_channel=NEWS)
         assert await bench.storage.count_guild_subscriptions(GUILD) == 0
+
+
+async def test_the_polling_interval_travels_per_subscription_and_stays_per_server(
+    ported: tuple[Bench, Portability],
+) -> None:
+    bench, portability = ported
+    site = bench.site
+    await bench.admin.add(
+        GUILD, MOD, site.feed_url, NEWS, SubscriptionOptions(interval_seconds=600)
+    )
+    await bench.admin.add(
+        GUILD, MOD, site.atom_url, FORUM_A, SubscriptionOptions(interval_seconds=3600)
+    )
+    document = json.loads(await portability.export(GUILD, HOME))
+    assert [s["interval_seconds"] for s in document["subscriptions"]] == [600, 3600]
+
+    await portability.import_file(OTHER_GUILD, MOD, json.dumps(document).encode(), AWAY)
+    theirs = await bench.admin.subscriptions(OTHER_GUILD)
+    assert [s.subscription.interval_seconds for s in theirs] == [600, 3600]
+    # The other server slows its copy of the same feed down: this server's setting is its own.
+    slower = SubscriptionOptions(interval_seconds=86400)
+    await bench.admin.edit(OTHER_GUILD, MOD, theirs[0].subscription.id, slower)
+    mine = await bench.admin.subscriptions(GUILD)
+    assert [s.subscription.interval_seconds for s in mine] == [600, 3600]
+    assert sorted(mine[0].feed.subscription_intervals, key=str) == [600, 86400]

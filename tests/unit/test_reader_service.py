@@ -20,7 +20,7 @@ from bot.config import Config
 from bot.errors import FetchError, InvalidInput, NotFound
 from bot.feeds import canonical_url
 from bot.fetch import Fetcher, make_session
-from bot.models import NewSubscription
+from bot.models import WHOLE_ARCHIVE, GuildScope, NewSubscription
 from bot.services.reader import (
     CHOICE_NAME_LIMIT,
     ReaderService,
@@ -37,6 +37,7 @@ from tests.conftest import make_config
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 GUILD = 1001
 OTHER_GUILD = 2002
+SCOPE = GuildScope(GUILD)
 # Not archived, so /summary must fetch it: it opens with photo captions and has no standfirst.
 UNARCHIVED_SLUG = "eastbrook-gp-surgery-closure"
 
@@ -123,7 +124,7 @@ def without_standfirst(bench: Bench) -> SiteItem:
 async def test_summary_of_archived_article_uses_the_publishers_standfirst(bench: Bench) -> None:
     item = with_standfirst(bench)
     url = bench.site.article_url(item)
-    answer = await bench.reader.summary(url, "brief")
+    answer = await bench.reader.summary(SCOPE, url, "brief")
     assert answer.kind == "publisher"
     assert answer.source_label == "From the publisher"
     assert " ".join(answer.sentences) == item.standfirst
@@ -135,7 +136,7 @@ async def test_summary_of_archived_article_uses_the_publishers_standfirst(bench:
 
 async def test_summary_without_standfirst_is_whole_opening_sentences(bench: Bench) -> None:
     item = without_standfirst(bench)
-    answer = await bench.reader.summary(f"archive:{bench.ids[item.slug]}", "brief")
+    answer = await bench.reader.summary(SCOPE, f"archive:{bench.ids[item.slug]}", "brief")
     assert answer.kind == "extractive"
     assert answer.source_label == "Automatic summary"
     opening = split_sentences("\n\n".join(item.paragraphs))
@@ -146,15 +147,15 @@ async def test_summary_without_standfirst_is_whole_opening_sentences(bench: Benc
 async def test_summary_is_cached_per_article_and_style(bench: Bench) -> None:
     item = with_standfirst(bench)
     token = f"archive:{bench.ids[item.slug]}"
-    assert await bench.reader.cached_summary(token, "brief") is None
-    first = await bench.reader.summary(token, "brief")
-    again = await bench.reader.cached_summary(token, "brief")
+    assert await bench.reader.cached_summary(SCOPE, token, "brief") is None
+    first = await bench.reader.summary(SCOPE, token, "brief")
+    again = await bench.reader.cached_summary(SCOPE, token, "brief")
     assert again is not None and again.cached
     assert again.sentences == first.sentences
     assert again.reading_minutes == first.reading_minutes
     # Another style is its own entry: key points are chosen from the body, not the standfirst.
-    assert await bench.reader.cached_summary(token, "key-points") is None
-    points = await bench.reader.summary(token, "key-points")
+    assert await bench.reader.cached_summary(SCOPE, token, "key-points") is None
+    points = await bench.reader.summary(SCOPE, token, "key-points")
     assert points.kind == "extractive" and 3 <= len(points.sentences) <= 5
     stored = await bench.storage.get_cached_summary(bench.ids[item.slug], "key-points")
     assert stored == ("extractive", points.sentences)
@@ -164,7 +165,7 @@ async def test_summary_of_a_page_not_in_the_archive_skips_photo_captions(bench: 
     item = bench.items[UNARCHIVED_SLUG]
     assert item.captions, "the sample chosen must open with photo captions"
     url = bench.site.article_url(item)
-    answer = await bench.reader.summary(url, "brief")
+    answer = await bench.reader.summary(SCOPE, url, "brief")
     assert answer.article_id is None
     assert answer.title == item.title
     shown = " ".join(answer.sentences)
@@ -174,31 +175,31 @@ async def test_summary_of_a_page_not_in_the_archive_skips_photo_captions(bench: 
     assert answer.sentences[0] == split_sentences(item.paragraphs[0])[0]
     # The second ask is answered from memory, without fetching the page again.
     fetched = len(bench.site.requests_to(item.path))
-    cached = await bench.reader.cached_summary(url, "brief")
+    cached = await bench.reader.cached_summary(SCOPE, url, "brief")
     assert cached is not None and cached.cached and cached.sentences == answer.sentences
     assert len(bench.site.requests_to(item.path)) == fetched
 
 
 async def test_summary_refuses_text_that_names_no_article(bench: Bench) -> None:
     with pytest.raises(InvalidInput, match="link"):
-        await bench.reader.summary("what happened with the rent strike?")
+        await bench.reader.summary(SCOPE, "what happened with the rent strike?")
     with pytest.raises(InvalidInput):
-        await bench.reader.summary("   ")
+        await bench.reader.summary(SCOPE, "   ")
     with pytest.raises(InvalidInput, match="style"):
-        await bench.reader.summary(f"archive:{next(iter(bench.ids.values()))}", "haiku")
+        await bench.reader.summary(SCOPE, f"archive:{next(iter(bench.ids.values()))}", "haiku")
     with pytest.raises(NotFound):
-        await bench.reader.summary("archive:999999")
+        await bench.reader.summary(SCOPE, "archive:999999")
 
 
 async def test_summary_of_a_missing_page_is_a_readable_fetch_error(bench: Bench) -> None:
     with pytest.raises(FetchError) as caught:
-        await bench.reader.summary(bench.site.url("/2026/01/no-such-article/"))
+        await bench.reader.summary(SCOPE, bench.site.url("/2026/01/no-such-article/"))
     assert "404" in str(caught.value)
 
 
 async def test_summary_by_exact_title(bench: Bench) -> None:
     item = with_standfirst(bench)
-    answer = await bench.reader.summary(item.title.upper())
+    answer = await bench.reader.summary(SCOPE, item.title.upper())
     assert answer.article_id == bench.ids[item.slug]
 
 
@@ -224,13 +225,13 @@ async def test_llm_backend_is_used_with_fallback(
                 llm,
             )
             item = without_standfirst(bench)
-            answer = await reader.summary(f"archive:{bench.ids[item.slug]}", "brief")
+            answer = await reader.summary(SCOPE, f"archive:{bench.ids[item.slug]}", "brief")
             assert answer.kind == expected_kind
             assert answer.source_label == "Automatic summary"
             if expected_kind == "llm":
                 assert answer.sentences == ("A tidy summary.",)
             # The publisher's own standfirst is never replaced by a machine summary.
-            kept = await reader.summary(f"archive:{bench.ids[with_standfirst(bench).slug]}")
+            kept = await reader.summary(SCOPE, f"archive:{bench.ids[with_standfirst(bench).slug]}")
             assert kept.kind == "publisher"
             assert len(server.requests) == 1
         finally:
@@ -246,7 +247,7 @@ async def test_related_puts_the_same_topic_first_and_never_the_article_itself(
     for slug, item in list(bench.items.items())[:6]:
         if slug not in bench.ids:
             continue
-        answer = await bench.reader.related(bench.site.article_url(item), 3)
+        answer = await bench.reader.related(SCOPE, bench.site.article_url(item), 3)
         assert answer.source_title == item.title
         assert answer.items, f"nothing related to {slug}"
         assert bench.ids[slug] not in {found.id for found in answer.items}
@@ -256,27 +257,27 @@ async def test_related_puts_the_same_topic_first_and_never_the_article_itself(
 
 
 async def test_related_to_free_text_and_counts(bench: Bench) -> None:
-    answer = await bench.reader.related("tenants rent strike landlord repairs", 10)
+    answer = await bench.reader.related(SCOPE, "tenants rent strike landlord repairs", 10)
     assert 1 <= len(answer.items) <= 10
     assert topic_of(bench, answer.items[0].url) == "housing"
-    assert len((await bench.reader.related("tenants rent strike", 99)).items) <= 10
-    assert len((await bench.reader.related("tenants rent strike", 0)).items) == 1
+    assert len((await bench.reader.related(SCOPE, "tenants rent strike", 99)).items) <= 10
+    assert len((await bench.reader.related(SCOPE, "tenants rent strike", 0)).items) == 1
     with pytest.raises(InvalidInput):
-        await bench.reader.related("!!! ???")
+        await bench.reader.related(SCOPE, "!!! ???")
 
 
 async def test_related_to_a_page_not_in_the_archive(bench: Bench) -> None:
     item = bench.items[UNARCHIVED_SLUG]
-    answer = await bench.reader.related(bench.site.article_url(item))
+    answer = await bench.reader.related(SCOPE, bench.site.article_url(item))
     assert answer.items and topic_of(bench, answer.items[0].url) == "health"
 
 
 async def test_related_buttons_by_id(bench: Bench) -> None:
     item = with_standfirst(bench)
-    answer = await bench.reader.related_to_archived(bench.ids[item.slug])
+    answer = await bench.reader.related_to_archived(SCOPE, bench.ids[item.slug])
     assert len(answer.items) == 5
     with pytest.raises(NotFound):
-        await bench.reader.related_to_archived(999999)
+        await bench.reader.related_to_archived(SCOPE, 999999)
 
 
 # -- /search ------------------------------------------------------------------------------------
@@ -301,76 +302,76 @@ HOSTILE_QUERIES = (
 
 async def test_search_answers_any_text(bench: Bench) -> None:
     for query in HOSTILE_QUERIES:
-        page = await bench.reader.search(query)
+        page = await bench.reader.search(SCOPE, query)
         assert page.page == 1 and len(page.hits) <= 5, query
     # The operator is read as a plain word, so the search still finds articles.
-    near = await bench.reader.search("NEAR(rent strike")
+    near = await bench.reader.search(SCOPE, "NEAR(rent strike")
     assert near.hits and all("**" in hit.snippet for hit in near.hits)
 
 
 async def test_search_finds_highlights_and_pages(bench: Bench) -> None:
-    first = await bench.reader.search("workers")
+    first = await bench.reader.search(SCOPE, "workers")
     assert len(first.hits) == 5 and first.has_more
     assert all("**" in hit.snippet or "**" in hit.title_highlighted for hit in first.hits)
-    second = await bench.reader.search("workers", 2)
+    second = await bench.reader.search(SCOPE, "workers", 2)
     assert second.page == 2
     assert not {h.article.id for h in first.hits} & {h.article.id for h in second.hits}
-    quoted = await bench.reader.search('"rent strike')
+    quoted = await bench.reader.search(SCOPE, '"rent strike')
     assert quoted.hits and "Riverside" in quoted.hits[0].article.title
 
 
 async def test_search_empty_results_and_empty_query(bench: Bench) -> None:
-    none = await bench.reader.search("xylophonist")
+    none = await bench.reader.search(SCOPE, "xylophonist")
     assert none.hits == () and not none.has_more
     with pytest.raises(InvalidInput, match="word"):
-        await bench.reader.search("  ?!  ")
+        await bench.reader.search(SCOPE, "  ?!  ")
 
 
 # -- /latest ------------------------------------------------------------------------------------
 
 
 async def test_latest_lists_this_guilds_feeds_newest_first(bench: Bench) -> None:
-    latest = await bench.reader.latest(GUILD, count=4)
+    latest = await bench.reader.latest(SCOPE, count=4)
     assert len(latest) == 4
     dates = [ref.published for ref in latest]
     assert all(d is not None for d in dates)
     assert dates == sorted(dates, reverse=True)  # type: ignore[type-var]
     newest = max((i for s, i in bench.items.items() if s in bench.ids), key=lambda i: i.published)
     assert latest[0].title == newest.title
-    assert await bench.reader.latest(GUILD, feed=str(bench.feed_id), count=2) == latest[:2]
-    assert len(await bench.reader.latest(GUILD, count=50)) == 10
+    assert await bench.reader.latest(SCOPE, feed=str(bench.feed_id), count=2) == latest[:2]
+    assert len(await bench.reader.latest(SCOPE, count=50)) == 10
 
 
 async def test_latest_refuses_other_feeds_and_feedless_guilds(bench: Bench) -> None:
     with pytest.raises(NotFound, match="does not follow that feed"):
-        await bench.reader.latest(GUILD, feed="424242")
+        await bench.reader.latest(SCOPE, feed="424242")
     with pytest.raises(NotFound, match="does not follow that feed"):
-        await bench.reader.latest(GUILD, feed="not a number")
+        await bench.reader.latest(SCOPE, feed="not a number")
     with pytest.raises(NotFound, match="any feeds"):
-        await bench.reader.latest(OTHER_GUILD)
+        await bench.reader.latest(GuildScope(OTHER_GUILD))
 
 
 # -- autocomplete -------------------------------------------------------------------------------
 
 
 async def test_article_choices_are_recent_titles_within_discord_limits(bench: Bench) -> None:
-    everything = await bench.reader.article_choices("")
+    everything = await bench.reader.article_choices(SCOPE, "")
     assert len(everything) == 25
     assert all(1 <= len(c.name) <= 100 and len(c.value) <= 100 for c in everything)
-    narrowed = await bench.reader.article_choices("RENT")
+    narrowed = await bench.reader.article_choices(SCOPE, "RENT")
     assert narrowed and all("rent" in c.name.lower() for c in narrowed)
-    chosen = await bench.reader.summary(narrowed[0].value)
+    chosen = await bench.reader.summary(SCOPE, narrowed[0].value)
     assert chosen.title == narrowed[0].name
-    assert await bench.reader.article_choices("100%_\\") == []
+    assert await bench.reader.article_choices(SCOPE, "100%_\\") == []
     link = bench.site.article_url(with_standfirst(bench))
-    assert (await bench.reader.article_choices(link))[0].value == link
+    assert (await bench.reader.article_choices(SCOPE, link))[0].value == link
 
 
 async def test_feed_choices_only_offer_this_guilds_feeds(bench: Bench) -> None:
-    choices = await bench.reader.feed_choices(GUILD, "weekly")
+    choices = await bench.reader.feed_choices(SCOPE, "weekly")
     assert [c.value for c in choices] == [str(bench.feed_id)]
-    assert await bench.reader.feed_choices(GUILD, "nothing like it") == []
-    assert await bench.reader.feed_choices(OTHER_GUILD, "") == []
+    assert await bench.reader.feed_choices(SCOPE, "nothing like it") == []
+    assert await bench.reader.feed_choices(GuildScope(OTHER_GUILD), "") == []
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -426,11 +427,12 @@ async def test_feed_excerpt_serves_as_standfirst_when_the_page_was_never_read(
         ],
         now=NOW,
     )
-    answer = await bench.reader.summary(f"archive:{article_id}")
+    # Archived outside any feed, so only the operator's whole-archive view reads them.
+    answer = await bench.reader.summary(WHOLE_ARCHIVE, f"archive:{article_id}")
     assert answer.kind == "publisher"
     assert answer.sentences == (
         "Campaigners have won back evening opening at three branch libraries.",
     )
-    cut = await bench.reader.summary("https://example.org/cut")
+    cut = await bench.reader.summary(WHOLE_ARCHIVE, "https://example.org/cut")
     assert cut.kind == "extractive"
     assert cut.sentences[0] == "The council voted on Tuesday."

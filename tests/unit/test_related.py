@@ -20,6 +20,7 @@ from bot.articles.related import (
     related_to_url,
 )
 from bot.errors import InvalidInput, NotFound
+from bot.models import WHOLE_ARCHIVE
 from bot.storage import Storage
 from bot.storage._related import fts_query
 
@@ -102,7 +103,7 @@ async def archive(tmp_path: Path):  # type: ignore[no-untyped-def]
 async def test_same_topic_ranks_first_for_every_article(archive) -> None:  # type: ignore[no-untyped-def]
     storage, topics = archive
     for article_id, topic in topics.items():
-        items = await related_to_article(storage, article_id, limit=2)
+        items = await related_to_article(storage, WHOLE_ARCHIVE, article_id, limit=2)
         assert [topics[item.id] for item in items] == [topic, topic], (article_id, items)
         assert article_id not in [item.id for item in items]
         assert items[0].score >= items[1].score > 0
@@ -113,7 +114,9 @@ async def test_same_topic_ranks_first_for_every_article(archive) -> None:  # typ
 
 async def test_free_text_finds_the_topic(archive) -> None:  # type: ignore[no-untyped-def]
     storage, topics = archive
-    items = await related_to_text(storage, "", "landlords keep putting up the rent", limit=3)
+    items = await related_to_text(
+        storage, WHOLE_ARCHIVE, "", "landlords keep putting up the rent", limit=3
+    )
     assert {topics[item.id] for item in items} == {"housing"}
     assert "rent" in items[0].shared_terms or "rents" in items[0].shared_terms
 
@@ -121,8 +124,8 @@ async def test_free_text_finds_the_topic(archive) -> None:  # type: ignore[no-un
 async def test_free_text_with_no_words_is_a_clear_error(archive) -> None:  # type: ignore[no-untyped-def]
     storage, _ = archive
     with pytest.raises(InvalidInput):
-        await related_to_text(storage, "", "!!! ??? 123")
-    assert await related_to_text(storage, "", "zzyzx quixotic") == []
+        await related_to_text(storage, WHOLE_ARCHIVE, "", "!!! ??? 123")
+    assert await related_to_text(storage, WHOLE_ARCHIVE, "", "zzyzx quixotic") == []
 
 
 async def test_url_of_archived_article_uses_the_archive(archive) -> None:  # type: ignore[no-untyped-def]
@@ -131,7 +134,9 @@ async def test_url_of_archived_article_uses_the_archive(archive) -> None:  # typ
     async def must_not_fetch(url: str) -> tuple[str, str]:
         raise AssertionError("archived URL was fetched")
 
-    items = await related_to_url(storage, "https://example.org/climate/0", must_not_fetch, limit=2)
+    items = await related_to_url(
+        storage, WHOLE_ARCHIVE, "https://example.org/climate/0", must_not_fetch, limit=2
+    )
     assert {topics[item.id] for item in items} == {"climate"}
 
 
@@ -146,7 +151,9 @@ async def test_unknown_url_is_fetched_and_read(archive) -> None:  # type: ignore
             "Teachers in the union will strike over pay, picket lines planned.",
         )
 
-    items = await related_to_url(storage, "https://elsewhere.example/t", load, limit=2)
+    items = await related_to_url(
+        storage, WHOLE_ARCHIVE, "https://elsewhere.example/t", load, limit=2
+    )
     assert fetched == ["https://elsewhere.example/t"]
     assert {topics[item.id] for item in items} == {"strikes"}
 
@@ -157,7 +164,7 @@ async def test_near_duplicates_are_dropped(archive) -> None:  # type: ignore[no-
     copy_id = await insert_article(storage, "https://mirror.example/bus", title, text)
     await index_article(storage, copy_id)
     source = next(i for i, t in topics.items() if t == "strikes")
-    items = await related_to_article(storage, source, limit=5)
+    items = await related_to_article(storage, WHOLE_ARCHIVE, source, limit=5)
     assert copy_id not in [item.id for item in items]
 
 
@@ -184,7 +191,7 @@ async def test_unindexed_article_is_indexed_on_demand(archive) -> None:  # type:
         "Council rents rise",
         "Council tenants face higher rents as the housing list grows.",
     )
-    items = await related_to_article(storage, new_id, limit=2)
+    items = await related_to_article(storage, WHOLE_ARCHIVE, new_id, limit=2)
     assert {topics[item.id] for item in items} == {"housing"}
     assert new_id in await storage.article_terms([new_id])
 
@@ -199,7 +206,7 @@ def test_recency_prior_is_small_and_decays() -> None:
 
 async def test_search_finds_title_matches_first(archive) -> None:  # type: ignore[no-untyped-def]
     storage, _ = archive
-    hits = await storage.search_articles("strike", limit=5)
+    hits = await storage.search_articles(WHOLE_ARCHIVE, "strike", limit=5)
     assert hits
     assert "strike" in hits[0].article.title.lower()
     assert "**" in hits[0].title_highlighted or "**" in hits[0].snippet
@@ -208,14 +215,14 @@ async def test_search_finds_title_matches_first(archive) -> None:  # type: ignor
 
 async def test_search_falls_back_to_any_word(archive) -> None:  # type: ignore[no-untyped-def]
     storage, _ = archive
-    hits = await storage.search_articles("heatwave unicornfield")
+    hits = await storage.search_articles(WHOLE_ARCHIVE, "heatwave unicornfield")
     assert [hit.article.title for hit in hits] == ["Heatwave records broken across Europe"]
 
 
 async def test_search_pages(archive) -> None:  # type: ignore[no-untyped-def]
     storage, _ = archive
-    first = await storage.search_articles("union", limit=2)
-    second = await storage.search_articles("union", limit=2, offset=2)
+    first = await storage.search_articles(WHOLE_ARCHIVE, "union", limit=2)
+    second = await storage.search_articles(WHOLE_ARCHIVE, "union", limit=2, offset=2)
     assert len(first) == 2 and second
     assert not {h.article.id for h in first} & {h.article.id for h in second}
 
@@ -242,7 +249,7 @@ HOSTILE = [
 @pytest.mark.parametrize("query", HOSTILE)
 async def test_search_is_safe_for_hostile_queries(archive, query: str) -> None:  # type: ignore[no-untyped-def]
     storage, _ = archive
-    hits = await storage.search_articles(query)
+    hits = await storage.search_articles(WHOLE_ARCHIVE, query)
     assert isinstance(hits, list)
     assert await storage.scalar("SELECT count(*) FROM articles") == 9
 

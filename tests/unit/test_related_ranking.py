@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from bench._common import insert_article
 from bot.articles import terms
 from bot.articles.related import candidate_terms, index_article, stored_similarity
+from bot.models import WHOLE_ARCHIVE
 from bot.storage import Storage
 from bot.storage._related import _ln
 
@@ -130,12 +131,12 @@ async def test_term_counts_among_keeps_only_the_asked_terms(indexed) -> None:  #
 async def test_candidate_refs_match_candidates_and_refs(indexed) -> None:  # type: ignore[no-untyped-def]
     storage, ids = indexed
     words = ["strike", "union", "pay"]
-    plain = await storage.related_candidates(words, 10)
-    refs = await storage.related_candidate_refs(words, 10)
+    plain = await storage.related_candidates(WHOLE_ARCHIVE, words, 10)
+    refs = await storage.related_candidate_refs(WHOLE_ARCHIVE, words, 10)
     assert [ref.id for ref in refs] == plain
     assert set(plain) == {ids[0], ids[1], ids[3]}
-    by_id = await storage.article_refs(plain)
+    by_id = await storage.article_refs(WHOLE_ARCHIVE, plain)
     assert refs == [by_id[article_id] for article_id in plain]
-    without = await storage.related_candidate_refs(words, 1, exclude_ids=[plain[0]])
+    without = await storage.related_candidate_refs(WHOLE_ARCHIVE, words, 1, exclude_ids=[plain[0]])
     assert [ref.id for ref in without] == plain[1:2]
-    assert await storage.related_candidate_refs([], 5) == []
+    assert await storage.related_candidate_refs(WHOLE_ARCHIVE, [], 5) == []

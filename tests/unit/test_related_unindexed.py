@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.articles.related import index_article, related_to_article
+from bot.models import WHOLE_ARCHIVE
 from bot.storage import Storage
 from bot.storage._feeds import NewArticle
 
@@ -37,6 +38,6 @@ async def test_unindexed_candidates_are_indexed_on_demand(storage: Storage) -> N
     )
     await archived(storage, 3, "Bus strike vote", TRANSPORT)
     await index_article(storage, source)  # only the source is indexed, as after a busy moment
-    found = await related_to_article(storage, source, limit=5, now=NOW)
+    found = await related_to_article(storage, WHOLE_ARCHIVE, source, limit=5, now=NOW)
     assert found and found[0].id == sibling
     assert source not in [item.id for item in found]

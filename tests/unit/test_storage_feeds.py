@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.errors import NotFound
-from bot.models import NewSubscription
+from bot.models import WHOLE_ARCHIVE, NewSubscription
 from bot.storage import Storage
 from bot.storage._feeds import NewArticle, NewEntry, OutboxRow
 
@@ -146,7 +146,9 @@ async def test_saved_text_fills_only_empty_metadata_and_leaves_the_queue(
     )
     assert row["feed_content_html"] == "" and row["published_at"] == "2026-09-01T12:00:00+00:00"
     assert await storage.articles_pending_text() == []
-    assert [hit.article.id for hit in await storage.search_articles("full text")] == [article_id]
+    assert [
+        hit.article.id for hit in await storage.search_articles(WHOLE_ARCHIVE, "full text")
+    ] == [article_id]
     with pytest.raises(ValueError, match="done, failed or skipped"):
         await storage.save_article_text(article_id, status="pending", text="")
 

@@ -280,9 +280,13 @@ class DiscordStandIn:
         self.channel_messages[channel.id] = []
         return channel
 
-    def populate_default(self) -> Seed:
-        """A guild with #general, #news, a forum with tags (REQUIRE_TAG), an admin and a member."""
-        guild = self.add_guild("Paperboy Test Guild")
+    def populate_default(self, name: str = "Paperboy Test Guild") -> Seed:
+        """A guild with #general, #news, a forum with tags (REQUIRE_TAG), an admin and a member.
+
+        Call it again with another `name` for a second server with the same shape (and its own
+        members), to test what one server can see of another's.
+        """
+        guild = self.add_guild(name)
         admin_role = self.add_role(guild.id, "Moderators", Perm.MANAGE_GUILD)
         general = self.add_channel(guild.id, "general")
         news = self.add_channel(guild.id, "news", type=5)
