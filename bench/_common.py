@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,3 +114,11 @@ def print_report(rows: Iterable[Sequence[str]], result: Any, json_path: Path | N
     print(text)
     if json_path:
         json_path.write_text(text + "\n", encoding="utf-8")
+
+
+def progress(total: int, desc: str, unit: str = "article") -> Any:
+    """A progress bar on stderr for a long bench phase; silent when stderr is not a terminal
+    (the test suite, CI, redirected runs), so reports stay clean."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=not sys.stderr.isatty())

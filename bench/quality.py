@@ -31,7 +31,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench._common import BBC_DIR, REPO_ROOT, bbc_available, insert_articles_bulk, load_bbc
+from bench._common import (
+    BBC_DIR,
+    REPO_ROOT,
+    bbc_available,
+    insert_articles_bulk,
+    load_bbc,
+    progress,
+)
 from bot.articles.related import related_to_article, related_to_text, terms_of
 from bot.articles.sentences import split_sentences
 from bot.articles.summarize import clean_body, summarize
@@ -251,6 +258,7 @@ async def build_synthetic(db_path: Path, count: int) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         articles = synthetic_articles(count)
+        bar = progress(count, f"building a {count:,}-article archive")
         for start in range(0, count, 2000):
             chunk = articles[start : start + 2000]
             rows = [
@@ -264,6 +272,8 @@ async def build_synthetic(db_path: Path, count: int) -> dict[str, Any]:
                     for i, (title, text, _) in zip(ids, chunk, strict=True)
                 ]
             )
+            bar.update(len(chunk))
+        bar.close()
         return {"articles": count, "build_seconds": round(time.perf_counter() - started, 1)}
     finally:
         await storage.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import aiohttp
 
@@ -16,12 +17,14 @@ from bot.config import Config
 from bot.delivery.service import DeliveryService
 from bot.fetch import Fetcher, make_session
 from bot.ingest.archiver import Archiver
-from bot.ingest.poller import NewArticlesEvent, Poller
+from bot.ingest.poller import IDLE_WAKE_SECONDS, NewArticlesEvent, Poller
+from bot.metrics import Metrics
 from bot.services.alerts import AlertService
 from bot.services.quotas import MemberQuotas
 from bot.services.reader import ReaderService
 from bot.storage import Storage
 from bot.tasks import TaskOwner
+from bot.web import Health, OpsServer, parse_listen
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,9 @@ class App:
     delivery: DeliveryService  # announcements: backlog seeding; wakes the announcer's worker
     llm: LlmBackend | None = None  # optional summaries; its own session, only to its server
     tasks: TaskOwner = field(default_factory=TaskOwner)
+    metrics: Metrics = field(default_factory=Metrics)  # /metrics; counted by poller and worker
+    health: Health = field(default_factory=Health)  # the Discord layer reports the gateway here
+    ops: OpsServer | None = None  # the operator endpoint, when [http] listen is set
 
     def start_background(self) -> None:
         """Start polling and archiving; `close()` stops them."""
@@ -51,6 +57,8 @@ class App:
     async def close(self) -> None:
         """Stop background work, then release the HTTP session and the database."""
         await self.tasks.close()
+        if self.ops is not None:
+            await self.ops.close()
         await self.http.close()
         if self.llm is not None:
             await self.llm.close()
@@ -60,6 +68,7 @@ class App:
 async def open_app(config: Config, *, clock: Clock | None = None) -> App:
     """Build everything; if anything fails half-way, close what was opened."""
     clock = clock or SystemClock()
+    listen = parse_listen(config.http)  # a public address is refused before anything opens
     storage = await Storage.open(
         config.database.path, busy_timeout_ms=config.database.busy_timeout_ms
     )
@@ -75,8 +84,12 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
         await storage.close()
         raise
     fetcher = Fetcher(http, config.fetch, limits=config.limits)
+    metrics = Metrics()
+    metrics.outbox_source(storage.outbox_depth)
     # As many feeds in flight as the HTTP session allows: polling waits on the network, not CPU.
-    poller = Poller(storage, fetcher, config, clock, concurrency=config.fetch.max_concurrency)
+    poller = Poller(
+        storage, fetcher, config, clock, concurrency=config.fetch.max_concurrency, metrics=metrics
+    )
     archiver = Archiver(storage, fetcher, config, clock)
 
     async def wake_archiver(event: NewArticlesEvent) -> None:
@@ -92,6 +105,29 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
     poller.on_new_articles.append(wake_delivery)
     poller.on_held_back.append(delivery.report_held_back)  # moderators hear of held-back items
     poller.on_failing.append(delivery.report_failing_feed)  # ... and of a feed failing for long
+    health = Health()
+    ops = None
+    if listen is not None:
+        ops = OpsServer(
+            storage,
+            metrics,
+            health,
+            clock,
+            last_poll_round=lambda: poller.last_round_at,
+            # A round starts at least every IDLE_WAKE_SECONDS; one poll may take a request's time.
+            stale_after=timedelta(
+                seconds=2 * IDLE_WAKE_SECONDS + config.fetch.total_timeout_seconds
+            ),
+            started_at=clock.now(),
+        )
+        try:
+            await ops.start(*listen)
+        except BaseException:
+            if llm is not None:
+                await llm.close()
+            await http.close()
+            await storage.close()
+            raise
     return App(
         config=config,
         clock=clock,
@@ -106,4 +142,7 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
         alerts=AlertService(storage, clock),
         delivery=delivery,
         llm=llm,
+        metrics=metrics,
+        health=health,
+        ops=ops,
     )

@@ -232,6 +232,20 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class HttpConfig:
+    """The operator endpoint: /healthz, /metrics and a read-only status page."""
+
+    listen: str = _opt(
+        "",
+        "Address:port for the operator endpoint, e.g. '127.0.0.1:8080'; empty turns it off.",
+    )
+    allow_public: bool = _opt(
+        False,
+        "Allow a non-loopback listen address (put a reverse proxy with authentication in front).",
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration."""
 
@@ -243,6 +257,7 @@ class Config:
     moderation: ModerationConfig = field(default_factory=ModerationConfig)
     summaries: SummariesConfig = field(default_factory=SummariesConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
     source: str = field(default="(defaults)", compare=False)
 
     def user_agent(self) -> str:

@@ -26,6 +26,9 @@ class PaperboyTree(app_commands.CommandTree[discord.Client]):
     ) -> None:
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         command = interaction.command.qualified_name if interaction.command else "?"
+        app = getattr(self.client, "app", None)
+        if app is not None:
+            app.metrics.observe_command(command, ok=False)
         await answer_failure(interaction, cause, where=f"Command /{command}")
 
 

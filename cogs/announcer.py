@@ -290,6 +290,7 @@ class Announcer(commands.Cog):
             app.config,
             app.clock,
             notice_source=app.delivery,
+            metrics=app.metrics,
         )
         app.delivery.on_work(self.worker.wake)
         self._task: asyncio.Task[None] | None = None

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from types import SimpleNamespace
+from typing import Any
 
+import aiohttp
 import discord
 import yarl
 from discord.ext import commands
@@ -81,6 +84,7 @@ class PaperboyBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
             guild_ready_timeout=config.bot.guild_ready_timeout_seconds,
             max_messages=None,
+            http_trace=self._rest_trace(),
         )
         self.config = config
         self._given_app = app
@@ -95,6 +99,33 @@ class PaperboyBot(commands.Bot):
                 "Discord rejected the token in DISCORD_TOKEN. Copy a fresh one from the "
                 "Developer Portal (Bot > Reset Token)."
             ) from None
+
+    def _rest_trace(self) -> aiohttp.TraceConfig:
+        """Counts Discord's 429 answers for /metrics (discord.py itself waits and retries)."""
+        trace = aiohttp.TraceConfig()
+
+        async def on_request_end(
+            session: aiohttp.ClientSession, context: SimpleNamespace, params: Any
+        ) -> None:
+            app = getattr(self, "app", None)
+            if app is not None and params.response.status == 429:
+                app.metrics.discord_rate_limited.inc()
+
+        trace.on_request_end.append(on_request_end)
+        return trace
+
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        """Tell the core of gateway changes and finished commands, synchronously (a listener
+        would be a task per event, left pending when the client closes), then dispatch."""
+        app = getattr(self, "app", None)
+        if app is not None:
+            if event_name in ("ready", "resumed"):
+                app.health.gateway_up(app.clock.now())
+            elif event_name == "disconnect":
+                app.health.gateway_down(app.clock.now())
+            elif event_name == "app_command_completion" and len(args) == 2:
+                app.metrics.observe_command(args[1].qualified_name, ok=True)
+        super().dispatch(event_name, *args, **kwargs)
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         """Wait before re-identifying, as Discord asks; tests shorten the wait in config."""

@@ -16,12 +16,20 @@ if TYPE_CHECKING:
 class CommandContext:
     """Lazily opens the database and the HTTP session for a CLI command."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, quiet: bool = False) -> None:
         self.config = config
+        self.quiet = quiet
+        """--quiet: no progress bars."""
         self._storage: Storage | None = None
         self._http: aiohttp.ClientSession | None = None
         self._llm: LlmBackend | None = None
         self._llm_opened = False
+
+    def show_progress(self) -> bool:
+        """Whether long jobs draw a progress bar: standard error is a terminal, no --quiet."""
+        import sys
+
+        return not self.quiet and sys.stderr.isatty()
 
     async def storage(self) -> Storage:
         """The migrated database named by `[database] path`."""

@@ -108,9 +108,12 @@ async def _import(args: argparse.Namespace, ctx: CommandContext) -> int:
     archiver = Archiver(storage, fetcher, ctx.config, clock)
     importer = Importer(storage, fetcher, archiver, clock)
     report = ImportReport()
-    jobs = await importer.expand(args.sources, report)
     with tqdm(
-        total=len(jobs), unit="article", file=sys.stderr, disable=not sys.stderr.isatty()
+        desc="reading sources", unit="document", file=sys.stderr, disable=not ctx.show_progress()
+    ) as reading:
+        jobs = await importer.expand(args.sources, report, fetched=reading.update)
+    with tqdm(
+        total=len(jobs), unit="article", file=sys.stderr, disable=not ctx.show_progress()
     ) as bar:
         await importer.run(jobs, report, advance=lambda: bar.update(1))
     for source, message in report.failures:

@@ -11,6 +11,8 @@ import sys
 
 from bot.cli._context import CommandContext
 from bot.config import TOKEN_ENV
+from bot.errors import ConfigError
+from bot.web import parse_listen
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,11 @@ async def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
     token = os.environ.get(TOKEN_ENV, "").strip()
     if not token:
         print(TOKEN_HELP, file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        parse_listen(ctx.config.http)  # refuse a public endpoint before logging in
+    except ConfigError as error:
+        print(f"paperboy: {ctx.config.source}: {error}", file=sys.stderr)
         return EXIT_USAGE
     # The only place the core reaches into the Discord layer: start it.
     from cogs.client import LoginRejected, PaperboyBot

@@ -28,6 +28,7 @@ from bot.config import Config
 from bot.delivery import notices
 from bot.delivery.pacing import Candidate, WindowBudget, plan_round, retry_delay
 from bot.errors import DeliveryError, InvalidInput
+from bot.metrics import Metrics
 from bot.storage import Storage
 from bot.storage._outbox import Delivery
 
@@ -128,8 +129,10 @@ class DeliveryWorker:
         clock: Clock,
         *,
         notice_source: NoticeSource | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.storage = storage
+        self.metrics = metrics or Metrics()
         self.notice_source = notice_source
         self.sender = sender
         self.notifier = notifier
@@ -330,7 +333,9 @@ class DeliveryWorker:
     async def _deliver_bounded(self, delivery: Delivery) -> str:
         try:
             async with self._parallel:
-                return await self.deliver(delivery)
+                outcome = await self.deliver(delivery)
+            self.metrics.observe_delivery(outcome)
+            return outcome
         except Exception:
             # The row may have been posted but not recorded (say, the database was locked
             # just then): the next round reconciles first, finding the post, not repeating it.

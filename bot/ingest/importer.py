@@ -136,9 +136,20 @@ class Importer:
         self.clock = clock
         self.max_items = max_items
         self._limit = asyncio.Semaphore(max(1, concurrency))
+        self._fetched: Callable[[int], None] | None = None
 
-    async def expand(self, sources: Sequence[str], report: ImportReport) -> list[ImportJob]:
-        """One job per article named by the sources; unusable sources are counted as failed."""
+    async def expand(
+        self,
+        sources: Sequence[str],
+        report: ImportReport,
+        *,
+        fetched: Callable[[int], None] | None = None,
+    ) -> list[ImportJob]:
+        """One job per article named by the sources; unusable sources are counted as failed.
+
+        `fetched(1)` is called after each source or nested sitemap is read, so a
+        sitemap index of hundreds of sitemaps shows progress while it is expanded."""
+        self._fetched = fetched
         jobs: list[ImportJob] = []
         for source in sources:
             try:
@@ -158,6 +169,8 @@ class Importer:
             return [ImportJob(source, path=path)]
         result = await self.fetcher.fetch(source, kind="feed", now=self.clock.now())
         body = result.body or b""
+        if self._fetched is not None:
+            self._fetched(1)
         if is_sitemap(body):
             pages, nested = sitemap_urls(body)
             jobs = [ImportJob(source, url=url) for url in pages]

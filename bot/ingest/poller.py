@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +24,7 @@ from bot.errors import FeedError, FetchError, InvalidInput, NotFound
 from bot.feeds import ParsedFeed, ParsedItem, canonical_url, parse_feed_off_loop
 from bot.fetch import Fetcher
 from bot.ingest import schedule
+from bot.metrics import Metrics
 from bot.models import MODERATOR_PAUSE_REASON, Feed, Subscription
 from bot.storage import Storage
 from bot.storage._feeds import NewArticle, NewEntry, OutboxRow
@@ -305,8 +307,12 @@ class Poller:
         *,
         concurrency: int = 8,
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.storage = storage
+        self.metrics = metrics or Metrics()
+        self.last_round_at: datetime | None = None
+        """When `poll_due()` last finished a round (operator health)."""
         self.fetcher = fetcher
         self.config = config
         self.clock = clock
@@ -338,6 +344,7 @@ class Poller:
                 return await self.poll_feed(feed_id)
 
         outcomes = await asyncio.gather(*(bounded(feed_id) for feed_id in due))
+        self.last_round_at = self.clock.now()
         return PollReport(list(outcomes))
 
     async def poll_feed(self, feed_id: int) -> FeedPollOutcome:
@@ -346,17 +353,26 @@ class Poller:
         if feed is None:
             raise NotFound(f"There is no feed number {feed_id}.")
         self._in_flight.add(feed_id)
+        started = time.perf_counter()
         try:
-            return await self._poll(feed)
+            outcome = await self._poll(feed)
         except (FetchError, FeedError) as error:
-            return await self._record_failure(feed, error.kind, str(error), error)
+            outcome = await self._record_failure(feed, error.kind, str(error), error)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("Polling feed %s (%s) failed unexpectedly", feed.id, feed.url)
-            return await self._record_failure(feed, INTERNAL_KIND, INTERNAL_MESSAGE, None)
+            outcome = await self._record_failure(feed, INTERNAL_KIND, INTERNAL_MESSAGE, None)
         finally:
             self._in_flight.discard(feed_id)
+        self.metrics.observe_poll(
+            ok=outcome.ok,
+            not_modified=outcome.not_modified,
+            error_kind=outcome.error_kind,
+            new=len(outcome.new_to_feed),
+            seconds=time.perf_counter() - started,
+        )
+        return outcome
 
     async def _record_failure(
         self, feed: Feed, kind: str, message: str, error: Exception | None

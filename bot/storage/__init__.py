@@ -11,12 +11,21 @@ from bot.storage._alerts import AlertStore
 from bot.storage._base import Database, backup_database, latest_version, migrations
 from bot.storage._feeds import FeedStore
 from bot.storage._guilds import GuildStore
+from bot.storage._ops import FeedHealth, OpsStore, RecentDelivery
 from bot.storage._outbox import OutboxStore
 from bot.storage._related import RelatedStore
 
 
-class Storage(AdminStore, AlertStore, FeedStore, RelatedStore, GuildStore, OutboxStore):
+class Storage(AdminStore, AlertStore, FeedStore, RelatedStore, GuildStore, OutboxStore, OpsStore):
     """The database with every domain's verbs."""
 
 
-__all__ = ["Database", "Storage", "backup_database", "latest_version", "migrations"]
+__all__ = [
+    "Database",
+    "FeedHealth",
+    "RecentDelivery",
+    "Storage",
+    "backup_database",
+    "latest_version",
+    "migrations",
+]

@@ -1,0 +1,120 @@
+"""What operators look at: outbox depth, a write probe, and the status page's rows.
+
+Read-only verbs (except the probe, which rolls back): cheap enough to run at every scrape.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.clock import from_iso
+from bot.models import Feed, Subscription
+from bot.storage._base import Database
+from bot.storage._feeds import _FEED_SELECT, _feed
+from bot.storage._guilds import _subscription
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    """A feed with its subscriptions' open and failed announcements, for the status page."""
+
+    feed: Feed
+    subscriptions: int
+    pending: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class RecentDelivery:
+    """One recently settled announcement."""
+
+    outbox_id: int
+    feed_id: int
+    channel_id: int
+    state: str
+    title: str
+    when: datetime | None
+    reason: str
+
+
+class OpsStore(Database):
+    """Verbs for the operator endpoint and `paperboy doctor`."""
+
+    async def outbox_depth(self) -> dict[str, int]:
+        """Open and failed announcements by state: pending, claimed, failed (index-only)."""
+        rows = await self.fetch_all(
+            "SELECT state, COUNT(*) FROM outbox WHERE state IN ('pending', 'claimed', 'failed')"
+            " GROUP BY state"
+        )
+        depth = {"pending": 0, "claimed": 0, "failed": 0}
+        depth.update({row[0]: int(row[1]) for row in rows})
+        return depth
+
+    async def write_problem(self) -> str | None:
+        """None if a write transaction can start and write; else SQLite's reason, in words.
+
+        The probe rewrites one row to its own value and rolls back, so it changes nothing."""
+        try:
+            async with self._write_lock:
+                await self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    await self._conn.execute(
+                        "UPDATE related_index_stats SET documents = documents WHERE id = 1"
+                    )
+                finally:
+                    await self._conn.execute("ROLLBACK")
+        except sqlite3.Error as error:
+            return f"the database is not writable ({error})"
+        return None
+
+    async def feed_health(self) -> list[FeedHealth]:
+        """Every feed with subscriptions, with its open and failed announcements."""
+        # The feed columns come from the same select every feed verb uses (it grows with the model).
+        rows = await self.fetch_all(
+            f"""
+            SELECT f.*,
+                   (SELECT COUNT(*) FROM subscriptions s
+                     WHERE s.feed_id = f.id AND s.active) AS subs,
+                   (SELECT COUNT(*) FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id
+                     WHERE s.feed_id = f.id AND o.state IN ('pending', 'claimed')) AS pending,
+                   (SELECT COUNT(*) FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id
+                     WHERE s.feed_id = f.id AND o.state = 'failed') AS failed
+              FROM ({_FEED_SELECT}) f
+             ORDER BY f.consecutive_failures DESC, f.id
+            """  # noqa: S608 - a constant select, no input in the text
+        )
+        return [
+            FeedHealth(_feed(row), int(row["subs"]), int(row["pending"]), int(row["failed"]))
+            for row in rows
+        ]
+
+    async def recent_deliveries(self, limit: int = 20) -> list[RecentDelivery]:
+        """The most recently created settled or failed announcements, newest first."""
+        rows = await self.fetch_all(
+            """
+            SELECT o.id, s.feed_id, o.channel_id, o.state, a.title,
+                   COALESCE(o.sent_at, o.claimed_at, o.created_at) AS at, o.reason
+              FROM outbox o
+              JOIN subscriptions s ON s.id = o.subscription_id
+              JOIN articles a ON a.id = o.article_id
+             WHERE o.state IN ('sent', 'failed')
+             ORDER BY o.id DESC
+             LIMIT ?
+            """,
+            (limit,),
+        )
+        return [
+            RecentDelivery(
+                row[0], row[1], row[2], row[3], row[4], from_iso(row[5]) if row[5] else None, row[6]
+            )
+            for row in rows
+        ]
+
+    async def active_subscriptions(self) -> list[Subscription]:
+        """Every subscription still in a guild and channel the bot is in, by guild and channel."""
+        rows = await self.fetch_all(
+            "SELECT * FROM subscriptions WHERE active ORDER BY guild_id, channel_id, id"
+        )
+        return [_subscription(row) for row in rows]
