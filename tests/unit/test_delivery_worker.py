@@ -29,6 +29,8 @@ NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 GUILD = 700
 NEWS = 1001
 OTHER = 1002
+DEADLOCK_GUARD_SECONDS = 30.0
+"""Only a deadlock takes this long: a round with nothing to send answers at once."""
 
 
 @dataclass
@@ -383,6 +385,37 @@ async def test_a_plan_that_cannot_be_made_again_is_retried_never_failed(
             await rig.worker.storage.close()
     finally:
         await storage.close()
+
+
+async def test_a_row_half_built_by_an_open_poll_is_neither_sent_nor_failed(rig: Rig) -> None:
+    """The crash test's lost article: the worker ran between a poll's INSERT of an outbox row
+    and the UPDATE storing its plan, read the empty payload and failed the row for good."""
+    feed = await add_feed(rig.storage)
+    sub = await subscribe(rig.storage, feed)
+    async with rig.storage.poll_transaction(feed, now=NOW) as tx:
+        [article] = await tx.upsert_articles(
+            [NewArticle(canonical_url="https://paper.example/a/", url="https://paper.example/a/")]
+        )
+        [(_, outbox_id)] = await tx.add_outbox(
+            [OutboxRow(sub.id, article, sub.channel_id, "pending")]
+        )
+        # The poll's transaction is open and the row has no plan yet: a round of the worker
+        # (its own task, as in the bot) now sees nothing. A worker that saw the row would wait
+        # for this transaction to settle it, and this test would wait for the worker: the
+        # guard turns that deadlock into a failure.
+        async with asyncio.timeout(DEADLOCK_GUARD_SECONDS):
+            report = await asyncio.create_task(rig.worker.drain_once())
+        assert (report.sent, report.retried) == (0, 0)
+        plan = render_plan(
+            AnnouncementArticle(id=article, title="A", url="https://paper.example/a/"),
+            SubscriptionView(id=sub.id),
+            outbox_id=outbox_id,
+        )
+        await tx.set_outbox_payload(outbox_id, plan.to_json())
+        await tx.finish_success(etag=None, last_modified=None, next_check_at=NOW)
+    await drain_all(rig)
+    assert rig.sender.titles() == ["A"]
+    assert await states(rig.storage, sub.id) == ["sent"]
 
 
 async def test_inactive_and_paused_subscriptions_get_nothing(rig: Rig) -> None:
