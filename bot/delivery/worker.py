@@ -5,6 +5,8 @@ Protocol per row: commit a claim, ask the `Sender`, commit `sent` with the messa
 sender to look for its marker (or nonce) in the channel first: found -> sent, else pending again.
 Transient failures (429, 5xx, network) are retried later with backoff; permanent refusals
 (400/403/404) are never retried in a loop: the subscription is paused and moderators told once.
+A row whose stored plan cannot be read is planned again from the archive, or retried later;
+it is never failed for good (its article was meant to be announced).
 
 Pacing (`bot.delivery.pacing`): each send is its own task, at most one in flight per channel, a
 channel's next post no sooner than the per-channel interval after its last, and no more requests
@@ -22,12 +24,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.announce.render import MessagePlan
+from bot.announce.render import MessagePlan, render_plan
 from bot.clock import Clock
 from bot.config import Config
 from bot.delivery import notices
 from bot.delivery.pacing import Candidate, WindowBudget, plan_round, retry_delay
 from bot.errors import DeliveryError, InvalidInput
+from bot.ingest.poller import subscription_view
 from bot.metrics import Metrics
 from bot.storage import Storage
 from bot.storage._outbox import Delivery
@@ -346,11 +349,11 @@ class DeliveryWorker:
             self._reserved.pop(delivery.id, None)
 
     async def deliver(self, delivery: Delivery) -> str:
-        """Claim, send and settle one row; returns 'sent', 'retry', 'refused', 'failed' or
-        'skipped' (the row was no longer claimable)."""
+        """Claim, send and settle one row; returns 'sent', 'retry', 'refused' or 'skipped' (the
+        row was no longer claimable)."""
         outgoing = await self._prepare(delivery)
         if outgoing is None:
-            return "failed"
+            return "retry"  # its plan could not be read nor made again; rescheduled
         claimed_at = self.clock.now()
         if not await self.storage.claim_delivery(delivery.id, now=claimed_at):
             return "skipped"
@@ -392,13 +395,15 @@ class DeliveryWorker:
             self._budget.postpone(reserved, self.clock.now())
 
     async def _prepare(self, delivery: Delivery) -> Outgoing | None:
-        """The row's outgoing message; a damaged stored plan fails the row (it cannot be sent)."""
+        """The row's outgoing message, or None when it must wait (its plan could not be read
+        nor made again: it is rescheduled, never failed, as its article is still due)."""
         try:
             plan = MessagePlan.from_json(delivery.payload)
         except InvalidInput as error:
-            log.error("Delivery %s has no usable message plan: %s", delivery.id, error)
-            await self.storage.fail_delivery(delivery.id, reason=f"damaged message plan: {error}")
-            return None
+            replanned = await self._plan_again(delivery, str(error))
+            if replanned is None:
+                return None
+            plan = replanned
         return Outgoing(
             outbox_id=delivery.id,
             guild_id=delivery.guild_id,
@@ -409,6 +414,43 @@ class DeliveryWorker:
             categories=delivery.categories,
             fallback_tag_id=delivery.fallback_tag_id,
         )
+
+    async def _plan_again(self, delivery: Delivery, problem: str) -> MessagePlan | None:
+        """Render an unreadable row's plan again from the archive and store it; if that is not
+        possible now, reschedule the row with backoff and return None."""
+        log.warning(
+            "Delivery %s has no usable message plan (%s); planning it again", delivery.id, problem
+        )
+        try:
+            plan = await self._render_from_archive(delivery)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("Delivery %s could not be planned again", delivery.id)
+            plan = None
+        if plan is None or not await self.storage.replace_plan(delivery.id, plan.to_json()):
+            attempts = delivery.attempts + 1
+            not_before = self.clock.now() + timedelta(seconds=retry_delay(attempts))
+            await self.storage.postpone_delivery(
+                delivery.id, not_before=not_before, reason=f"unreadable message plan: {problem}"
+            )
+            return None
+        return plan
+
+    async def _render_from_archive(self, delivery: Delivery) -> MessagePlan | None:
+        """The plan the poller would have stored for this row, from what is archived now."""
+        subscription = await self.storage.subscription(delivery.subscription_id)
+        if subscription is None:
+            return None
+        guild = await self.storage.guild_settings(subscription.guild_id)
+        articles = await self.storage.announcement_articles(
+            [delivery.article_id], feed_id=subscription.feed_id
+        )
+        article = articles.get(delivery.article_id)
+        if article is None:
+            return None
+        view = subscription_view(subscription, timezone=guild.timezone)
+        return render_plan(article, view, outbox_id=delivery.id)
 
     async def _retry(self, delivery: Delivery, reason: str, retry_after: float | None) -> None:
         attempts = delivery.attempts + 1  # the claim counted this attempt

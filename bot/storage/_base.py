@@ -1,8 +1,13 @@
 """The database handle: connection set-up, migrations and transactions.
 
-One aiosqlite connection is opened per process and injected. Writes go through `transaction()`,
-which serialises writers with a lock and runs `BEGIN IMMEDIATE` so read-then-write work never
-races; reads outside a transaction go straight to the connection.
+One `Database` is opened per process and injected. It holds two aiosqlite connections to the
+file. Writes go through `transaction()` on the write connection, which serialises writers with a
+lock and runs `BEGIN IMMEDIATE` so read-then-write work never races. Reads (`fetch_all`,
+`fetch_one`, `scalar`) outside a transaction go to the read connection: in WAL mode each statement
+reads the last committed snapshot, so a coroutine never sees another's half-done transaction and
+never queues behind it. Inside a transaction the same helpers read on the write connection and see
+that transaction's own writes. A database without a WAL file (`:memory:`, or a filesystem that
+refuses WAL) has no read connection: reads outside a transaction then wait for the writer's lock.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import asyncio
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -61,12 +66,17 @@ def split_statements(script: str) -> list[str]:
 
 
 class Database:
-    """The single connection and the rules for using it."""
+    """The connections to one database file and the rules for using them."""
 
     def __init__(self, connection: aiosqlite.Connection, path: str) -> None:
         self._conn = connection
+        """The write connection: transactions, migrations, and reads inside a transaction."""
+        self._reader: aiosqlite.Connection | None = None
+        """The read connection (WAL snapshots of committed data); None without WAL."""
         self.path = path
         self._write_lock = asyncio.Lock()
+        self._writer_task: asyncio.Task[Any] | None = None
+        """The task holding `_write_lock`: its reads belong to its transaction."""
 
     @classmethod
     async def open(
@@ -84,36 +94,94 @@ class Database:
         conn.row_factory = sqlite3.Row
         db = cls(conn, path)
         try:
-            await db._configure(busy_timeout_ms)
+            wal = await db._configure(busy_timeout_ms)
             if migrate:
                 await db.migrate()
+            if wal:
+                await db._open_reader(busy_timeout_ms)
         except BaseException:
-            await conn.close()
+            await db._close_connections()
             raise
         return db
 
-    async def _configure(self, busy_timeout_ms: int) -> None:
+    async def _configure(self, busy_timeout_ms: int) -> bool:
+        """Set the write connection's pragmas; True if the database is in WAL mode."""
         try:
-            mode = await self.scalar("PRAGMA journal_mode = WAL")
-            if self.path != ":memory:" and str(mode).lower() != "wal":
+            async with self._conn.execute("PRAGMA journal_mode = WAL") as cursor:
+                row = await cursor.fetchone()
+            mode = str(row[0] if row else "").lower()
+            if self.path != ":memory:" and mode != "wal":
                 log.warning("SQLite refused WAL mode (got %s); concurrent backups may block", mode)
             await self._conn.execute("PRAGMA synchronous = FULL")
             await self._conn.execute("PRAGMA foreign_keys = ON")
             await self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         except sqlite3.DatabaseError as error:
             raise StorageError(f"{self.path} is not a usable SQLite database: {error}") from None
+        return mode == "wal"
+
+    async def _open_reader(self, busy_timeout_ms: int) -> None:
+        """The read connection. `query_only` makes a write through it an error, not a surprise."""
+        try:
+            reader = await aiosqlite.connect(self.path, isolation_level=None)
+        except sqlite3.Error as error:
+            raise StorageError(f"Cannot open the database {self.path}: {error}") from None
+        reader.row_factory = sqlite3.Row
+        try:
+            await reader.execute("PRAGMA query_only = ON")
+            await reader.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        except BaseException:
+            await reader.close()
+            raise
+        self._reader = reader
 
     async def close(self) -> None:
-        """Wait for any running transaction, then close the connection."""
-        async with self._write_lock:
+        """Wait for any running transaction, then close both connections."""
+        async with self._exclusive():
+            await self._close_connections()
+
+    async def _close_connections(self) -> None:
+        reader, self._reader = self._reader, None
+        try:
             await self._conn.close()
+        finally:
+            if reader is not None:
+                await reader.close()
+
+    @asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[None]:
+        """Hold the write lock, remembering which task holds it (its reads use the writer)."""
+        async with self._write_lock:
+            self._writer_task = asyncio.current_task()
+            try:
+                yield
+            finally:
+                self._writer_task = None
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection a read should use: see the docstring of this module."""
+        if self._writer_task is not None and self._writer_task is asyncio.current_task():
+            yield self._conn  # inside our own transaction: see its writes
+        elif self._reader is not None:
+            yield self._reader
+        else:
+            async with self._exclusive():  # no snapshot reads: wait until no transaction is open
+                yield self._conn
+
+    async def register_function(
+        self, name: str, arity: int, function: Callable[..., Any], *, deterministic: bool = False
+    ) -> None:
+        """Make a Python function callable from SQL on every connection."""
+        await self._conn.create_function(name, arity, function, deterministic=deterministic)
+        if self._reader is not None:
+            await self._reader.create_function(name, arity, function, deterministic=deterministic)
 
     async def migrate(self, *, target: int | None = None) -> int:
         """Bring the schema to `target` (default: latest) in one transaction; return the version."""
         steps = migrations()
         latest = len(steps)
         goal = latest if target is None else target
-        async with self._write_lock:
+        async with self._exclusive():
             current = int(await self.scalar("PRAGMA user_version"))
             if current > latest:
                 raise StorageError(
@@ -148,8 +216,12 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A write transaction (`BEGIN IMMEDIATE`); commits on success, rolls back on error."""
-        async with self._write_lock:
+        """A write transaction (`BEGIN IMMEDIATE`); commits on success, rolls back on error.
+
+        Reads through `fetch_all`, `fetch_one` and `scalar` by the task inside it see its writes;
+        every other task sees only what was committed before.
+        """
+        async with self._exclusive():
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -164,13 +236,14 @@ class Database:
                     raise
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        """Run a read query and return every row."""
-        async with self._conn.execute(sql, params) as cursor:
+        """Run a read query and return every row (committed data, or this transaction's)."""
+        async with self._reading() as conn, conn.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
 
     async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        """Run a read query and return its first row, or None."""
-        async with self._conn.execute(sql, params) as cursor:
+        """Run a read query and return its first row, or None (committed data, or this
+        transaction's)."""
+        async with self._reading() as conn, conn.execute(sql, params) as cursor:
             return await cursor.fetchone()
 
     async def scalar(self, sql: str, params: Params = ()) -> Any:

@@ -122,7 +122,7 @@ def _record(row: sqlite3.Row) -> OutboxRecord:
 
 
 class OutboxStore(Database):
-    """Verbs for delivering announcements: claim, sent, reschedule, fail, reconcile, seed."""
+    """Verbs for delivering announcements: claim, sent, reschedule, re-plan, reconcile, seed."""
 
     # -- finding work ---------------------------------------------------------------------------
 
@@ -205,13 +205,25 @@ class OutboxStore(Database):
                 (outbox_id,),
             )
 
-    async def fail_delivery(self, outbox_id: int, *, reason: str) -> None:
-        """This message cannot be posted (Discord refused its content): never tried again."""
+    async def replace_plan(self, outbox_id: int, payload: str) -> bool:
+        """Store an open row's message plan made again (the stored one could not be read);
+        False if the row was settled meanwhile."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE outbox SET payload = ? WHERE id = ? AND state IN ('pending', 'claimed')",
+                (payload, outbox_id),
+            )
+            return cursor.rowcount == 1
+
+    async def postpone_delivery(self, outbox_id: int, *, not_before: datetime, reason: str) -> None:
+        """Pending again, not before `not_before`, counting one more attempt (so the backoff
+        grows, and the next try first looks whether an earlier one was posted)."""
         async with self.transaction() as conn:
             await conn.execute(
-                "UPDATE outbox SET state = 'failed', reason = ?, claimed_at = NULL "
+                "UPDATE outbox SET state = 'pending', not_before = ?, reason = ?, "
+                "claimed_at = NULL, attempts = attempts + 1 "
                 "WHERE id = ? AND state IN ('pending', 'claimed')",
-                (reason, outbox_id),
+                (to_iso(not_before), reason, outbox_id),
             )
 
     async def pause_for_refusal(

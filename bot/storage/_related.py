@@ -254,7 +254,7 @@ class RelatedStore(Database):
         try:
             await self.scalar("SELECT ln(1.0)")
         except sqlite3.OperationalError:
-            await self._conn.create_function("ln", 1, _ln, deterministic=True)
+            await self.register_function("ln", 1, _ln, deterministic=True)
         self._ln_ready = True
 
     async def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:

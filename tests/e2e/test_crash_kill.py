@@ -154,6 +154,17 @@ def announced_urls(messages: list[dict[str, Any]], urls: set[str]) -> Counter[st
     return counts
 
 
+async def print_unsent_rows(path: Path, subscription_id: int) -> None:
+    """On failure, say which deliveries are not `sent` and why (a timeout alone says nothing)."""
+    storage = await Storage.open(path, migrate=False)
+    try:
+        for row in await storage.subscription_outbox(subscription_id):
+            if row.state not in ("sent", "skipped"):
+                print(f"outbox row {row.id}: {row.state}, {row.attempts} attempts, {row.reason!r}")
+    finally:
+        await storage.close()
+
+
 def article_numbers() -> Iterator[int]:
     number = 0
     while True:
@@ -239,6 +250,7 @@ async def test_sigkill_during_polling_and_delivery_loses_and_repeats_nothing(
             process = None
         except BaseException:
             print(f"crash test failed after {kills} kills; seed {seed_value}; logs in {tmp_path}")
+            await print_unsent_rows(tmp_path / "bot.db", subscription_id)
             raise
         finally:
             if process is not None and process.returncode is None:

@@ -88,7 +88,9 @@ async def db(tmp_path: Path) -> AsyncIterator[Storage]:
 
 
 async def set_max_pages(storage: Storage, pages: int) -> None:
-    await storage.scalar(f"PRAGMA max_page_count = {int(pages)}")
+    # A setting of the write connection (reads outside a transaction use another connection).
+    async with storage.transaction() as conn:
+        await conn.execute(f"PRAGMA max_page_count = {int(pages)}")
 
 
 async def test_a_full_disk_fails_the_poll_whole_and_the_next_poll_recovers(

@@ -11,10 +11,11 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from bot.announce.render import AnnouncementArticle, SubscriptionView, render_plan
+from bot.announce.render import AnnouncementArticle, MessagePlan, SubscriptionView, render_plan
 from bot.clock import FakeClock
 from bot.config import Config
 from bot.delivery.worker import DeliveryWorker, Outgoing, RetryLater, SentMessage
@@ -28,6 +29,8 @@ NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 GUILD = 700
 NEWS = 1001
 OTHER = 1002
+DEADLOCK_GUARD_SECONDS = 30.0
+"""Only a deadlock takes this long: a round with nothing to send answers at once."""
 
 
 @dataclass
@@ -304,17 +307,115 @@ async def test_rejected_message_fails_and_pauses_only_its_subscription(rig: Rig)
     assert await states(rig.storage, sub.id) == ["failed", "sent"]
 
 
-async def test_damaged_plan_fails_the_row_without_sending(rig: Rig) -> None:
+async def _damage_plan(storage: Storage, outbox_id: int, payload: str = "{broken") -> None:
+    async with storage.transaction() as conn:
+        await conn.execute("UPDATE outbox SET payload = ? WHERE id = ?", (payload, outbox_id))
+
+
+@pytest.mark.parametrize("payload", ["{broken", "", '{"content": 7}'])
+async def test_an_unreadable_plan_is_planned_again_and_sent_in_order(
+    rig: Rig, payload: str
+) -> None:
     feed = await add_feed(rig.storage)
     sub = await subscribe(rig.storage, feed)
     await publish(rig.storage, feed, ["First", "Second"], [sub])
     first = (await rig.storage.subscription_outbox(sub.id))[0]
-    async with rig.storage.transaction() as conn:
-        await conn.execute("UPDATE outbox SET payload = '{broken' WHERE id = ?", (first.id,))
+    await _damage_plan(rig.storage, first.id, payload)
     await drain_all(rig)
-    assert rig.sender.titles() == ["Second"]
-    record = await rig.storage.outbox_record(first.id)
-    assert record is not None and record.state == "failed" and "damaged" in record.reason
+    # Planned again from the archive: the same article, with this row's marker, still first.
+    assert rig.sender.titles() == ["First", "Second"]
+    assert rig.sender.posts[0][1].plan.marker == f"pb-o{first.id}"
+    assert await states(rig.storage, sub.id) == ["sent", "sent"]
+    stored = await rig.storage.scalar("SELECT payload FROM outbox WHERE id = ?", (first.id,))
+    assert MessagePlan.from_json(stored).marker == f"pb-o{first.id}"  # repaired for good
+
+
+async def test_an_unreadable_claimed_plan_is_planned_again_for_reconciliation(rig: Rig) -> None:
+    feed = await add_feed(rig.storage)
+    sub = await subscribe(rig.storage, feed)
+    await publish(rig.storage, feed, ["First"], [sub])
+    claimed = await _claim_head(rig.storage, sub.id)
+    [delivery] = await rig.storage.claimed_deliveries()
+    outgoing = await rig.worker._prepare(delivery)
+    assert outgoing is not None
+    rig.sender._post(outgoing)  # posted before the crash
+    await _damage_plan(rig.storage, claimed)
+    assert await rig.worker.reconcile() == 1
+    # The plan made again carries the same marker, so the earlier post is found, not repeated.
+    record = await rig.storage.outbox_record(claimed)
+    assert record is not None and record.state == "sent"
+    await drain_all(rig)
+    assert rig.sender.titles() == ["First"]
+
+
+class ArchiveMissing(Storage):
+    """A storage whose archive cannot give the article back (as if it failed to read)."""
+
+    async def announcement_articles(  # type: ignore[override]
+        self, article_ids: Sequence[int], *, feed_id: int
+    ) -> dict[int, AnnouncementArticle]:
+        return {}
+
+
+async def test_a_plan_that_cannot_be_made_again_is_retried_never_failed(
+    tmp_path: Path, config: Config
+) -> None:
+    storage = await ArchiveMissing.open(tmp_path / "missing.db")
+    try:
+        rig = make_rig(storage, config)
+        feed = await add_feed(storage)
+        sub = await subscribe(storage, feed)
+        await publish(storage, feed, ["First", "Second"], [sub])
+        first = (await storage.subscription_outbox(sub.id))[0]
+        await _damage_plan(storage, first.id)
+        report = await rig.worker.drain_once()
+        assert (report.sent, report.retried) == (0, 1)
+        assert rig.sender.posts == []  # the head waits, and the queue behind it keeps its order
+        record = await storage.outbox_record(first.id)
+        assert record is not None and record.state == "pending" and record.attempts == 1
+        assert "unreadable message plan" in record.reason
+        [head] = [d for d in await storage.next_deliveries() if d.id == first.id]
+        assert head.not_before > NOW  # backed off
+        # Once the plan can be made again (the archive answers), the row goes out, in order.
+        rig.worker.storage = await Storage.open(tmp_path / "missing.db")
+        try:
+            await drain_all(rig)
+            assert rig.sender.titles() == ["First", "Second"]
+        finally:
+            await rig.worker.storage.close()
+    finally:
+        await storage.close()
+
+
+async def test_a_row_half_built_by_an_open_poll_is_neither_sent_nor_failed(rig: Rig) -> None:
+    """The crash test's lost article: the worker ran between a poll's INSERT of an outbox row
+    and the UPDATE storing its plan, read the empty payload and failed the row for good."""
+    feed = await add_feed(rig.storage)
+    sub = await subscribe(rig.storage, feed)
+    async with rig.storage.poll_transaction(feed, now=NOW) as tx:
+        [article] = await tx.upsert_articles(
+            [NewArticle(canonical_url="https://paper.example/a/", url="https://paper.example/a/")]
+        )
+        [(_, outbox_id)] = await tx.add_outbox(
+            [OutboxRow(sub.id, article, sub.channel_id, "pending")]
+        )
+        # The poll's transaction is open and the row has no plan yet: a round of the worker
+        # (its own task, as in the bot) now sees nothing. A worker that saw the row would wait
+        # for this transaction to settle it, and this test would wait for the worker: the
+        # guard turns that deadlock into a failure.
+        async with asyncio.timeout(DEADLOCK_GUARD_SECONDS):
+            report = await asyncio.create_task(rig.worker.drain_once())
+        assert (report.sent, report.retried) == (0, 0)
+        plan = render_plan(
+            AnnouncementArticle(id=article, title="A", url="https://paper.example/a/"),
+            SubscriptionView(id=sub.id),
+            outbox_id=outbox_id,
+        )
+        await tx.set_outbox_payload(outbox_id, plan.to_json())
+        await tx.finish_success(etag=None, last_modified=None, next_check_at=NOW)
+    await drain_all(rig)
+    assert rig.sender.titles() == ["A"]
+    assert await states(rig.storage, sub.id) == ["sent"]
 
 
 async def test_inactive_and_paused_subscriptions_get_nothing(rig: Rig) -> None:

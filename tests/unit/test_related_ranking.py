@@ -112,7 +112,7 @@ async def test_vector_norms_in_sql_equal_the_python_definition(indexed) -> None:
 async def test_vector_norms_without_sqlite_math_functions(indexed) -> None:  # type: ignore[no-untyped-def]
     storage, ids = indexed
     # Stand in for a SQLite built without math functions: our ln() replaces the built-in one.
-    await storage._conn.create_function("ln", 1, _ln, deterministic=True)
+    await storage.register_function("ln", 1, _ln, deterministic=True)
     found = await storage.vector_norms(ids, await storage.indexed_article_count())
     expected = await _python_norms(storage, ids)
     assert all(math.isclose(found[i], expected[i], rel_tol=1e-12) for i in ids)

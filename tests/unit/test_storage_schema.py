@@ -29,9 +29,14 @@ async def test_fresh_database_gets_latest_schema_and_pragmas(tmp_path: Path) -> 
     try:
         assert await db.scalar("PRAGMA user_version") == latest_version()
         assert await db.scalar("PRAGMA journal_mode") == "wal"
-        assert await db.scalar("PRAGMA foreign_keys") == 1
-        assert await db.scalar("PRAGMA synchronous") == 2  # FULL
+        # Reads outside a transaction use the read connection, which refuses to write.
+        assert await db.scalar("PRAGMA query_only") == 1
         assert await db.scalar("PRAGMA busy_timeout") == 5000
+        async with db.transaction():  # reads inside one use the write connection
+            assert await db.scalar("PRAGMA query_only") == 0
+            assert await db.scalar("PRAGMA foreign_keys") == 1
+            assert await db.scalar("PRAGMA synchronous") == 2  # FULL
+            assert await db.scalar("PRAGMA busy_timeout") == 5000
     finally:
         await db.close()
 
