@@ -61,11 +61,14 @@ async def test_healthz_follows_the_gateway_and_a_read_only_database(
         await asyncio.wait_for(resumed.wait(), 20)
         assert await get(bench, "/healthz") == (200, "ok\n")
 
-        await bench.app.storage.scalar("PRAGMA query_only = ON")
+        # The writer's own connection goes read-only (reads use a second connection, and a
+        # transaction cannot turn query_only off again, so the pragma is set outside one).
+        writer = bench.app.storage._conn
+        await writer.execute("PRAGMA query_only = ON")
         try:
             status, body = await get(bench, "/healthz")
         finally:
-            await bench.app.storage.scalar("PRAGMA query_only = OFF")
+            await writer.execute("PRAGMA query_only = OFF")
         assert status == 503
         assert "the database is not writable" in body and "readonly" in body
         assert await get(bench, "/healthz") == (200, "ok\n")
