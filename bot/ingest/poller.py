@@ -22,7 +22,7 @@ from bot.clock import Clock
 from bot.config import AnnouncementsConfig, Config
 from bot.errors import FeedError, FetchError, InvalidInput, NotFound
 from bot.feeds import ParsedFeed, ParsedItem, canonical_url, parse_feed_off_loop
-from bot.fetch import Fetcher
+from bot.fetch import Fetcher, kinds
 from bot.ingest import schedule
 from bot.metrics import Metrics
 from bot.models import MODERATOR_PAUSE_REASON, Feed, Subscription
@@ -357,7 +357,13 @@ class Poller:
         try:
             outcome = await self._poll(feed)
         except (FetchError, FeedError) as error:
-            outcome = await self._record_failure(feed, error.kind, str(error), error)
+            if error.kind == kinds.BUSY:
+                # Our own request slots stayed full for the whole bounded wait: the site was never
+                # asked, so this is no failure of the feed's. It stays due and is tried next round.
+                log.info("Feed %s (%s) waits for a request slot: %s", feed.id, feed.url, error)
+                outcome = FeedPollOutcome(feed.id, ok=False, error_kind=kinds.BUSY)
+            else:
+                outcome = await self._record_failure(feed, error.kind, str(error), error)
         except asyncio.CancelledError:
             raise
         except Exception:
