@@ -27,6 +27,7 @@ import multiprocessing
 import resource
 import signal
 import traceback
+import typing
 from collections import deque
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -195,7 +196,12 @@ class WorkPool:
 
     async def _run_in_worker(self, job: Callable[[], object], what: str) -> object:
         loop = asyncio.get_running_loop()
-        worker = self._idle.pop() if self._idle else await self._start_worker()
+        if self._idle:
+            worker = self._idle.pop()
+        else:
+            worker = await self._start_worker()
+            if worker not in self._live:  # started just as the pool closed
+                raise RuntimeError("The work pool is closed.")
         pending = loop.run_in_executor(self._io, worker.call, job)
         try:
             async with asyncio.timeout(self.job_timeout):
@@ -210,8 +216,13 @@ class WorkPool:
             ) from None
         except (EOFError, OSError):
             self._retire(worker, pending)
+            if self._closed:
+                raise RuntimeError("The work pool is closed.") from None
             log.warning("A worker died while reading %s", what)
-            raise self._out_of_memory(what) from None
+            raise JobOutOfMemory(
+                f"The worker reading {what} stopped unexpectedly, most likely over the "
+                f"{self.memory_limit_mb} MB memory limit, so Paperboy gave up on it."
+            ) from None
         except BaseException:  # cancelled: the job's result is no longer wanted
             self._retire(worker, pending)
             raise
@@ -222,8 +233,7 @@ class WorkPool:
         if status == "ok":
             return payload
         if status == "expected":
-            cls, message, state = payload  # type: ignore[misc]
-            raise _rebuild(cls, message, state)
+            raise _rebuild(*typing.cast(tuple[type[PaperboyError], str, dict[str, Any]], payload))
         raise RemoteJobError(f"A job on {what} failed in a worker:\n{payload}")
 
     def _out_of_memory(self, what: str) -> JobOutOfMemory:
@@ -282,9 +292,20 @@ class WorkPool:
     # -- worker processes -----------------------------------------------------------------------
 
     async def _start_worker(self) -> _Worker:
-        worker = await asyncio.get_running_loop().run_in_executor(self._io, self._spawn)
+        spawning = asyncio.get_running_loop().run_in_executor(self._io, self._spawn)
+        spawning.add_done_callback(self._adopt)  # even if the caller is cancelled meanwhile
+        return await asyncio.shield(spawning)
+
+    def _adopt(self, spawning: asyncio.Future[_Worker]) -> None:
+        if spawning.cancelled() or spawning.exception() is not None:
+            return
+        worker = spawning.result()
         self._live.add(worker)
-        return worker
+        if self._closed:
+            self._live.discard(worker)
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                worker.process.kill()
+            self._track(self._reap(worker, None, replace=False))
 
     def _spawn(self) -> _Worker:
         ours, theirs = _CONTEXT.Pipe(duplex=True)
@@ -317,7 +338,8 @@ class WorkPool:
         self._live.discard(worker)
         with contextlib.suppress(ProcessLookupError, ValueError):
             worker.process.kill()
-        self._track(self._reap(worker, pending, replace=True))
+        if not self._closed:  # else close() reaps it
+            self._track(self._reap(worker, pending, replace=True))
 
     async def _reap(
         self, worker: _Worker, pending: asyncio.Future[Any] | None, *, replace: bool
@@ -333,6 +355,11 @@ class WorkPool:
                 self._idle.append(await self._start_worker())
             except Exception:
                 log.exception("Could not start a replacement worker; the next job will try again")
+
+    async def settled(self) -> None:
+        """Wait until killed workers are reaped and their replacements started."""
+        while self._cleanups:
+            await asyncio.gather(*self._cleanups, return_exceptions=True)
 
     async def close(self) -> None:
         """Kill every worker and wait until each is reaped; jobs still waiting fail."""
@@ -350,7 +377,7 @@ class WorkPool:
         for worker in workers:
             with contextlib.suppress(ProcessLookupError, ValueError):
                 worker.process.kill()
-        await asyncio.gather(*self._cleanups, return_exceptions=True)
+        await self.settled()
         await asyncio.gather(
             *(self._reap(worker, None, replace=False) for worker in workers),
             return_exceptions=True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -66,13 +67,6 @@ def is_reaped(pid: int) -> bool:
     return not Path(f"/proc/{pid}").exists()
 
 
-async def until(condition: object, timeout: float = 10.0) -> None:
-    """Wait (yielding to the loop) until `condition()` is true."""
-    async with asyncio.timeout(timeout):
-        while not condition():  # type: ignore[operator]
-            await asyncio.sleep(0.01)
-
-
 # -- tests ----------------------------------------------------------------------------------------
 
 
@@ -94,7 +88,8 @@ async def test_a_job_past_its_deadline_is_killed_and_the_worker_replaced() -> No
         assert str(caught.value) == (
             "Reading this page took too long (over 0.5 s), so Paperboy stopped."
         )
-        await until(lambda: is_reaped(first))  # killed, not abandoned
+        await pool.settled()
+        assert is_reaped(first)  # killed, not abandoned
         after = await pool.run(worker_pid, priority="system")
         assert after != first
         assert pool.killed == 1
@@ -135,8 +130,9 @@ async def test_system_jobs_run_while_member_jobs_fill_the_queue(tmp_path: Path) 
             asyncio.create_task(pool.run(hold, priority="member")),
             asyncio.create_task(pool.run(hold, priority="member")),
         ]
+        await asyncio.sleep(0)  # each task runs up to its first wait
         # One member job holds a worker, two wait; the last worker is the system's.
-        await until(lambda: len(pool._waiting["member"]) == 2)
+        assert len(pool._waiting["member"]) == 2
         assert await pool.run(functools.partial(add, 1, 1), priority="system") == 2
         with pytest.raises(TryLater) as caught:
             await pool.run(hold, priority="member")
@@ -162,11 +158,10 @@ async def test_waiting_system_jobs_go_before_waiting_member_jobs(tmp_path: Path)
         holder = asyncio.create_task(
             pool.run(functools.partial(wait_for_file, str(release)), priority="system")
         )
-        await until(lambda: pool._busy == 1)
         member = asyncio.create_task(job("member", "member"))
-        await until(lambda: len(pool._waiting["member"]) == 1)
         system = asyncio.create_task(job("system", "system"))
-        await until(lambda: len(pool._waiting["system"]) == 1)
+        await asyncio.sleep(0)  # each task runs up to its first wait
+        assert len(pool._waiting["member"]) == 1 and len(pool._waiting["system"]) == 1
         release.touch()
         await asyncio.gather(holder, member, system)
         assert order == ["system", "member"]
@@ -177,15 +172,16 @@ async def test_waiting_system_jobs_go_before_waiting_member_jobs(tmp_path: Path)
 
 async def test_close_kills_every_worker_and_leaves_no_zombie(tmp_path: Path) -> None:
     pool = pool_with(processes=2)
+    pids = await asyncio.gather(
+        pool.run(worker_pid, priority="system"), pool.run(worker_pid, priority="system")
+    )
+    assert sorted(pids) == sorted(pool.pids)
     busy = asyncio.create_task(pool.run(spin_forever, priority="system"))
-    await pool.run(worker_pid, priority="system")
-    await until(lambda: len(pool.pids) == 2)
-    pids = pool.pids
+    await asyncio.sleep(0)  # the job is on its way to a worker
     await pool.close()
-    with pytest.raises((JobOutOfMemory, RuntimeError)):
+    with pytest.raises(RuntimeError, match="closed"):
         await busy
-    for pid in pids:
-        await until(lambda pid=pid: is_reaped(pid))  # type: ignore[misc]
+    assert all(is_reaped(pid) for pid in pids)
     with pytest.raises(RuntimeError, match="closed"):
         await pool.run(worker_pid, priority="system")
 
@@ -193,13 +189,30 @@ async def test_close_kills_every_worker_and_leaves_no_zombie(tmp_path: Path) -> 
 async def test_a_cancelled_job_kills_its_worker() -> None:
     pool = pool_with(processes=1)
     try:
+        pid = await pool.run(worker_pid, priority="member")
         task = asyncio.create_task(pool.run(spin_forever, priority="member"))
-        await until(lambda: len(pool.pids) == 1)
-        pid = pool.pids[0]
+        await asyncio.sleep(0)  # the job is on its way to the worker
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        await until(lambda: is_reaped(pid))
+        await pool.settled()
+        assert is_reaped(pid)
         assert await pool.run(functools.partial(add, 1, 2), priority="system") == 3
+    finally:
+        await pool.close()
+
+
+async def test_a_worker_killed_from_outside_is_reported_and_replaced() -> None:
+    pool = pool_with(processes=1)
+    try:
+        pid = await pool.run(worker_pid, priority="system")
+        task = asyncio.create_task(pool.run(spin_forever, priority="member"))
+        await asyncio.sleep(0)  # the job is on its way to the worker
+        os.kill(pid, signal.SIGKILL)  # as the kernel's OOM killer would
+        with pytest.raises(JobOutOfMemory, match="stopped unexpectedly"):
+            await task
+        await pool.settled()
+        assert is_reaped(pid)
+        assert await pool.run(worker_pid, priority="system") != pid
     finally:
         await pool.close()
