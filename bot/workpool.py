@@ -66,6 +66,13 @@ class JobOutOfMemory(PaperboyError):
     """A job needed more memory than a worker may use (or its worker died); it was stopped."""
 
 
+class PoolClosed(PaperboyError):
+    """The pool was closed (Paperboy is stopping) before or while the job ran."""
+
+    def __init__(self) -> None:
+        super().__init__("Paperboy is shutting down, so it stopped reading this.")
+
+
 class RemoteJobError(RuntimeError):
     """A job failed with an unexpected exception (a bug); the message holds its traceback."""
 
@@ -187,7 +194,7 @@ class WorkPool:
         any other exception as RemoteJobError.
         """
         if self._closed:
-            raise RuntimeError("The work pool is closed.")
+            raise PoolClosed()
         await self._acquire(priority)
         try:
             return await self._run_in_worker(job, what)  # type: ignore[return-value]
@@ -201,7 +208,7 @@ class WorkPool:
         else:
             worker = await self._start_worker()
             if worker not in self._live:  # started just as the pool closed
-                raise RuntimeError("The work pool is closed.")
+                raise PoolClosed()
         pending = loop.run_in_executor(self._io, worker.call, job)
         try:
             async with asyncio.timeout(self.job_timeout):
@@ -217,7 +224,7 @@ class WorkPool:
         except (EOFError, OSError):
             self._retire(worker, pending)
             if self._closed:
-                raise RuntimeError("The work pool is closed.") from None
+                raise PoolClosed() from None
             log.warning("A worker died while reading %s", what)
             raise JobOutOfMemory(
                 f"The worker reading {what} stopped unexpectedly, most likely over the "
@@ -370,7 +377,7 @@ class WorkPool:
             while queue:
                 granted = queue.popleft()
                 if not granted.done():
-                    granted.set_exception(RuntimeError("The work pool is closed."))
+                    granted.set_exception(PoolClosed())
         workers = list(self._live)
         self._live.clear()
         self._idle.clear()
@@ -389,6 +396,7 @@ __all__ = [
     "PRELOAD_MODULES",
     "JobOutOfMemory",
     "JobTimedOut",
+    "PoolClosed",
     "Priority",
     "RemoteJobError",
     "WorkPool",

@@ -13,7 +13,7 @@ import pytest
 
 from bot.config import WorkersConfig
 from bot.errors import FeedError, TryLater
-from bot.workpool import JobOutOfMemory, JobTimedOut, RemoteJobError, WorkPool
+from bot.workpool import JobOutOfMemory, JobTimedOut, PoolClosed, RemoteJobError, WorkPool
 
 # -- jobs (module level, so workers can unpickle them) ---------------------------------------------
 
@@ -179,10 +179,10 @@ async def test_close_kills_every_worker_and_leaves_no_zombie(tmp_path: Path) -> 
     busy = asyncio.create_task(pool.run(spin_forever, priority="system"))
     await asyncio.sleep(0)  # the job is on its way to a worker
     await pool.close()
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(PoolClosed):
         await busy
     assert all(is_reaped(pid) for pid in pids)
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(PoolClosed):
         await pool.run(worker_pid, priority="system")
 
 
