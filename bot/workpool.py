@@ -24,8 +24,10 @@ import functools
 import logging
 import math
 import multiprocessing
+import os
 import resource
 import signal
+import threading
 import traceback
 import typing
 from collections import deque
@@ -80,9 +82,10 @@ class RemoteJobError(RuntimeError):
 # -- inside a worker ------------------------------------------------------------------------------
 
 
-def _worker_main(conn: Connection, memory_limit_bytes: int) -> None:
-    """A worker's whole life: run jobs from `conn` until it closes."""
+def _worker_main(conn: Connection, alive: Connection, memory_limit_bytes: int) -> None:
+    """A worker's whole life: run jobs from `conn` until it closes, or `alive` does."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    threading.Thread(target=_exit_when_parent_goes, args=(alive,), daemon=True).start()
     if memory_limit_bytes > 0:
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit_bytes, memory_limit_bytes))
     while True:
@@ -101,6 +104,17 @@ def _worker_main(conn: Connection, memory_limit_bytes: int) -> None:
             conn.send(("memory", None))
         except Exception as error:  # an unpicklable result is a bug in the job
             conn.send(("crash", f"{type(error).__name__} sending the result: {error}"))
+
+
+def _exit_when_parent_goes(alive: Connection) -> None:
+    """Exit as soon as Paperboy's end of `alive` closes: it ended, even by SIGKILL, or retired us.
+
+    Nothing is ever sent on `alive`; its end of file is the signal. The fork server cannot do
+    this for us: it lives as long as any of its children does.
+    """
+    with contextlib.suppress(EOFError, OSError):
+        alive.recv()
+    os._exit(0)
 
 
 def _outcome(job: Callable[[], object]) -> tuple[str, object]:
@@ -128,9 +142,15 @@ def _rebuild(cls: type[PaperboyError], message: str, state: dict[str, Any]) -> P
 class _Worker:
     """One worker process and the parent's end of its pipe."""
 
-    def __init__(self, process: BaseProcess, conn: Connection) -> None:
+    def __init__(self, process: BaseProcess, conn: Connection, alive: Connection) -> None:
         self.process = process
         self.conn = conn
+        self.alive = alive  # never written; when it closes (even by our death) the worker exits
+
+    def close_pipes(self) -> None:
+        """Release our ends of the pipes (only once the worker is gone)."""
+        self.conn.close()
+        self.alive.close()
 
     @property
     def pid(self) -> int:
@@ -316,13 +336,18 @@ class WorkPool:
 
     def _spawn(self) -> _Worker:
         ours, theirs = _CONTEXT.Pipe(duplex=True)
+        alive_theirs, alive_ours = _CONTEXT.Pipe(duplex=False)
         limit = self.memory_limit_mb * 1024 * 1024
         process = _CONTEXT.Process(
-            target=_worker_main, args=(theirs, limit), name="paperboy-worker", daemon=True
+            target=_worker_main,
+            args=(theirs, alive_theirs, limit),
+            name="paperboy-worker",
+            daemon=True,
         )
         process.start()
         theirs.close()
-        return _Worker(process, ours)
+        alive_theirs.close()
+        return _Worker(process, ours, alive_ours)
 
     def _keep(self, worker: _Worker) -> None:
         """Back to the idle list, unless a replacement raced it past the pool's size."""
@@ -356,7 +381,7 @@ class WorkPool:
             await asyncio.gather(pending, return_exceptions=True)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._io, functools.partial(worker.process.join, 5.0))
-        worker.conn.close()
+        worker.close_pipes()
         if replace and not self._closed and len(self._live) < self.processes:
             try:
                 self._idle.append(await self._start_worker())

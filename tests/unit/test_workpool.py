@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import select
 import signal
+import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -216,3 +220,40 @@ async def test_a_worker_killed_from_outside_is_reported_and_replaced() -> None:
         assert await pool.run(worker_pid, priority="system") != pid
     finally:
         await pool.close()
+
+
+BOT_LIKE = textwrap.dedent(
+    """
+    import asyncio
+    from bot.workpool import WorkPool
+    from tests.unit.test_workpool import spin_forever, worker_pid
+
+    async def main():
+        pool = WorkPool()
+        print(await pool.run(worker_pid, priority="system"), flush=True)
+        await pool.run(spin_forever, priority="system")
+
+    if __name__ == "__main__":
+        asyncio.run(main())
+    """
+)
+
+
+def test_a_worker_mid_job_ends_when_paperboy_is_killed(tmp_path: Path) -> None:
+    script = tmp_path / "bot_like.py"
+    script.write_text(BOT_LIKE)
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    with subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, cwd=root, env=env, text=True
+    ) as paperboy:
+        assert paperboy.stdout is not None
+        worker = int(paperboy.stdout.readline())
+        exited = os.pidfd_open(worker)  # readable once the worker has exited
+        try:
+            paperboy.kill()  # SIGKILL: no close(), no atexit
+            paperboy.wait()
+            ready, _, _ = select.select([exited], [], [], 20)
+            assert ready, "the worker outlived Paperboy"
+        finally:
+            os.close(exited)
