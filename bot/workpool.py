@@ -139,6 +139,10 @@ def _rebuild(cls: type[PaperboyError], message: str, state: dict[str, Any]) -> P
 # -- the parent's side -----------------------------------------------------------------------------
 
 
+class _NotDelivered(Exception):
+    """The worker was gone before the job reached it; the job may be given to another."""
+
+
 class _Worker:
     """One worker process and the parent's end of its pipe."""
 
@@ -160,7 +164,10 @@ class _Worker:
 
     def call(self, job: Callable[[], object]) -> tuple[str, object]:
         """Send a job and wait for its reply (in an I/O thread, never on the event loop)."""
-        self.conn.send(job)
+        try:
+            self.conn.send(job)
+        except (BrokenPipeError, ConnectionResetError):
+            raise _NotDelivered from None
         reply: tuple[str, object] = self.conn.recv()
         return reply
 
@@ -217,7 +224,11 @@ class WorkPool:
             raise PoolClosed()
         await self._acquire(priority)
         try:
-            return await self._run_in_worker(job, what)  # type: ignore[return-value]
+            try:
+                return await self._run_in_worker(job, what)  # type: ignore[return-value]
+            except _NotDelivered:
+                # The worker had died while idle (the OOM killer, an operator): a fresh one.
+                return await self._run_in_worker(job, what)  # type: ignore[return-value]
         finally:
             self._release(priority)
 
@@ -233,6 +244,9 @@ class WorkPool:
         try:
             async with asyncio.timeout(self.job_timeout):
                 status, payload = await asyncio.shield(pending)
+        except _NotDelivered:
+            self._retire(worker, pending)
+            raise
         except TimeoutError:
             self._retire(worker, pending)
             log.warning(

@@ -222,6 +222,22 @@ async def test_a_worker_killed_from_outside_is_reported_and_replaced() -> None:
         await pool.close()
 
 
+async def test_a_worker_that_died_while_idle_is_replaced_before_the_next_job() -> None:
+    pool = pool_with(processes=1)
+    try:
+        pid = await pool.run(worker_pid, priority="system")
+        exited = os.pidfd_open(pid)
+        try:
+            os.kill(pid, signal.SIGKILL)
+            select.select([exited], [], [], 20)
+        finally:
+            os.close(exited)
+        assert await pool.run(worker_pid, priority="member") != pid
+        assert pool.pids != [pid]
+    finally:
+        await pool.close()
+
+
 BOT_LIKE = textwrap.dedent(
     """
     import asyncio
