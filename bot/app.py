@@ -18,7 +18,7 @@ from bot.delivery.service import DeliveryService
 from bot.fetch import Fetcher, make_session
 from bot.ingest.archiver import Archiver
 from bot.ingest.poller import IDLE_WAKE_SECONDS, NewArticlesEvent, Poller
-from bot.metrics import Metrics
+from bot.metrics import EVENT_LOOP_STALLS, POOL_JOBS_KILLED, Metrics
 from bot.services.alerts import AlertService
 from bot.services.quotas import MemberQuotas
 from bot.services.reader import ReaderService
@@ -95,6 +95,17 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
     metrics.outbox_source(storage.outbox_depth)
     # Workers start on first use, so building the pool costs nothing until a feed arrives.
     pool = WorkPool(config.workers)
+    watchdog = LoopWatchdog(config.workers.loop_stall_ms / 1000)
+    metrics.bind_counter(
+        EVENT_LOOP_STALLS,
+        "Times the event loop was blocked longer than [workers] loop_stall_ms.",
+        lambda: watchdog.stalls,
+    )
+    metrics.bind_counter(
+        POOL_JOBS_KILLED,
+        "Worker-pool jobs stopped at their deadline or memory cap (their worker killed).",
+        lambda: pool.killed,
+    )
     # As many feeds in flight as the HTTP session allows: polling waits on the network, not CPU.
     poller = Poller(
         storage,
@@ -163,7 +174,7 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
         alerts=AlertService(storage, clock),
         delivery=delivery,
         pool=pool,
-        watchdog=LoopWatchdog(config.workers.loop_stall_ms / 1000),
+        watchdog=watchdog,
         llm=llm,
         metrics=metrics,
         health=health,

@@ -90,6 +90,8 @@ async def test_hostile_pages_are_stopped_at_the_deadline_while_the_bot_stays_res
             [record.path for record in site.requests][-12:],
         )
         assert bench.app.pool.killed >= 1
+        exported = bench.app.metrics.render().decode()
+        assert f"paperboy_pool_jobs_killed_total {float(bench.app.pool.killed)}" in exported
         assert len(bench.app.pool.pids) <= bench.config.workers.processes
 
         status = await bench.command("feeds status")
