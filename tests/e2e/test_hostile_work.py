@@ -84,7 +84,9 @@ async def test_hostile_pages_are_stopped_at_the_deadline_while_the_bot_stays_res
             "so Paperboy stopped." in summary_text
         )
         add_text = message_text(await feeds_add.reply(4 * DEADLINE_SECONDS + 10))
-        assert "took too long" in add_text or "found no feed" in add_text, (
+        # Today's feed-link scan is quadratic on this page, so it is stopped at the deadline; once
+        # the scan is linear, discovery falls back to the site's /feed/, already followed here.
+        assert "took too long" in add_text or "already goes to #news" in add_text, (
             add_text,
             bench.app.pool.killed,
             [record.path for record in site.requests][-12:],
