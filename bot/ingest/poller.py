@@ -28,6 +28,7 @@ from bot.metrics import Metrics
 from bot.models import MODERATOR_PAUSE_REASON, Feed, Subscription
 from bot.storage import Storage
 from bot.storage._feeds import NewArticle, NewEntry, OutboxRow
+from bot.workpool import WorkPool
 
 log = logging.getLogger(__name__)
 
@@ -308,11 +309,13 @@ class Poller:
         concurrency: int = 8,
         rng: random.Random | None = None,
         metrics: Metrics | None = None,
+        pool: WorkPool | None = None,
     ) -> None:
         self.storage = storage
         self.metrics = metrics or Metrics()
         self.last_round_at: datetime | None = None
         """When `poll_due()` last finished a round (operator health)."""
+        self.pool = pool  # where feeds are parsed; None: in threads (tools and tests)
         self.fetcher = fetcher
         self.config = config
         self.clock = clock
@@ -439,6 +442,8 @@ class Poller:
             headers=result.headers,
             now=now,
             max_items=self.config.feeds.max_items,
+            pool=self.pool,
+            priority="system",
         )
         subscriptions = await self._subscription_views(feed.id)
         # Oldest first, so article ids grow with publication and ties keep feed order reversed.

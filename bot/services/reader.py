@@ -8,6 +8,7 @@ since the archive's cache is keyed by article.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -28,6 +29,7 @@ from bot.services.quotas import MemberQuotas, Requester
 from bot.storage import Storage
 from bot.storage._related import ArticleRef, SearchHit
 from bot.textutil import clean_text
+from bot.workpool import WorkPool
 
 ARCHIVE_PREFIX: Final = "archive:"
 SEARCH_PAGE_SIZE: Final = 5
@@ -152,8 +154,10 @@ class ReaderService:
         *,
         extract_timeout: float = EXTRACT_TIMEOUT_SECONDS,
         quotas: MemberQuotas | None = None,
+        pool: WorkPool | None = None,
     ) -> None:
         self.storage = storage
+        self.pool = pool  # pages are read and summarised there; None: in threads / inline
         self.fetcher = fetcher
         self.clock = clock
         self.summaries = summaries
@@ -196,7 +200,9 @@ class ReaderService:
             )
         if not result.body:
             raise InvalidInput("That page is empty, so there is nothing to read.")
-        return await extract_in_thread(result.body, result.url, timeout=self.extract_timeout)
+        return await extract_in_thread(
+            result.body, result.url, timeout=self.extract_timeout, pool=self.pool, priority="member"
+        )
 
     # -- /summary -------------------------------------------------------------------------------
 
@@ -363,7 +369,11 @@ class ReaderService:
         return replace(found, cached=True)
 
     async def _summarize(self, title: str, text: str, standfirst: str, style: Style) -> _Made:
-        offline = summarize(title, text, standfirst=standfirst, style=style)
+        if self.pool is None:
+            offline = summarize(title, text, standfirst=standfirst, style=style)
+        else:
+            job = functools.partial(summarize, title, text, standfirst=standfirst, style=style)
+            offline = await self.pool.run(job, priority="member", what="this article")
         # The publisher's own standfirst beats any machine summary; the LLM is only ever optional
         # and falls back to the offline summary on any failure.
         if offline.kind == "publisher" or self.llm is None:
