@@ -266,9 +266,7 @@ async def reader_worker(feeds: int, port: int, cycles: int, folder: Path) -> dic
         def update() -> dict[str, Any]:
             cpu, wall = cpu_seconds(), time.perf_counter()
             errors = 0
-            for _url, value in reader.update_feeds_iter(
-                workers=READER_WORKERS, scheduled=False
-            ):
+            for _url, value in reader.update_feeds_iter(workers=READER_WORKERS, scheduled=False):
                 errors += isinstance(value, Exception)
             return {
                 "wall_s": time.perf_counter() - wall,
@@ -501,9 +499,7 @@ def main() -> None:
     parser.add_argument(
         "--no-reader", action="store_true", help="leave lemon24/reader out (it is the slowest)"
     )
-    parser.add_argument(
-        "--worker", choices=("paperboy", "naive", "reader"), help=argparse.SUPPRESS
-    )
+    parser.add_argument("--worker", choices=("paperboy", "naive", "reader"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--sample", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
