@@ -79,10 +79,10 @@ _REDECODED = re.compile("[\x80-\x9f]|[\xc2-\xf4][\x80-\xbf]")
 # HTML that feedparser's URI resolver and sanitiser give back unchanged (tests/unit/
 # test_feeds_fastpath.py checks this against both, on generated fragments): text without
 # `<`, `>` or `&`, the entities below, and attribute-less tags feedparser always allows.
-_PLAIN_HTML = re.compile(
-    r"(?:[^<>&]|&(?:amp|lt|gt|quot);"
-    r"|</?(?:p|b|i|em|strong|blockquote|ul|ol|li|h[1-6]|code|pre|sub|sup|small|cite|q)>)*"
+_PLAIN_TAG = re.compile(
+    r"</?(?:p|b|i|em|strong|blockquote|ul|ol|li|h[1-6]|code|pre|sub|sup|small|cite|q)>"
 )
+_OTHER_AMPERSAND = re.compile(r"&(?!(?:amp|lt|gt|quot);)")
 _PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_pis=False
 )
@@ -185,6 +185,14 @@ def _content_type_allows_utf8(headers: Mapping[str, str] | None, *, ascii_only: 
     return charset in ("utf-8", "utf8")
 
 
+def is_plain_html(value: str) -> bool:
+    """Whether `value` is plain HTML: known bare tags, four entities, no other `<`, `>`, `&`."""
+    if "<" in value:
+        # A space, not nothing, where a tag was: "&am<p>p;" must not become an entity.
+        value = _PLAIN_TAG.sub(" ", value)
+    return "<" not in value and ">" not in value and not _OTHER_AMPERSAND.search(value)
+
+
 def _local(tag: Any) -> str:
     return tag if isinstance(tag, str) else ""
 
@@ -212,7 +220,7 @@ class _Reader:
         sanitiser give back unchanged, so it skips them; any other HTML goes through those two
         feedparser functions, called exactly as feedparser calls them.
         """
-        if kind not in _FeedParserMixin.html_types or _PLAIN_HTML.fullmatch(value):
+        if kind not in _FeedParserMixin.html_types or is_plain_html(value):
             return value, kind
         resolved = resolve_relative_uris(value, base or self.base, "utf-8", kind)
         cleaned = str(_sanitize_html(resolved, "utf-8", kind))

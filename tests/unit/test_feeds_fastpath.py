@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from bench.feedserver import render_feed
 from bot.errors import FeedError
 from bot.feeds import parse_feed
-from bot.feeds.fast import _PLAIN_HTML, parse_feed_fast_or_full, read_fast
+from bot.feeds.fast import is_plain_html, parse_feed_fast_or_full, read_fast
 from bot.feeds.parse import normalise_feed
 from tests.bench.news_site import NewsSite
 
@@ -151,6 +151,15 @@ _PLAIN_PIECES = st.one_of(
 def test_plain_html_is_left_alone_by_feedparsers_resolver_and_sanitiser(fragment: str) -> None:
     """Why the fast path may skip feedparser's HTML passes on plain HTML: they are identities."""
     fragment = fragment.strip()
-    assert _PLAIN_HTML.fullmatch(fragment)
+    assert is_plain_html(fragment)
     resolved = resolve_relative_uris(fragment, URL, "utf-8", "text/html")
     assert _sanitize_html(resolved, "utf-8", "text/html") == fragment
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    ['<a href="/x">x</a>', "<p class=a>x</p>", "&nbsp;", "&#146;", "&am<p>p;", "a > b", "<br>",
+     "<script>x</script>", "<P>x</P>"],
+)  # fmt: skip
+def test_html_feedparser_may_rewrite_is_not_plain(fragment: str) -> None:
+    assert not is_plain_html(fragment)
