@@ -85,7 +85,25 @@ async def _poll_cycle(poller: Any) -> tuple[int, int]:
         errors += len(report.failed)
 
 
-async def paperboy_worker(feeds: int, port: int, cycles: int, folder: Path) -> dict[str, Any]:
+def use_fast_parse_path() -> bool:
+    """Point this process's poller at `bot.feeds.fast` (bench-only: the bot still uses
+    `parse_feed`); False when the poller no longer has the hook this relies on."""
+    from bot.feeds.fast import parse_feed_fast_or_full
+    from bot.ingest import poller
+
+    if not hasattr(poller, "parse_feed_off_loop"):
+        return False
+
+    async def fast_off_loop(body: bytes, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(parse_feed_fast_or_full, body, **kwargs)
+
+    poller.parse_feed_off_loop = fast_off_loop  # type: ignore[assignment]
+    return True
+
+
+async def paperboy_worker(
+    feeds: int, port: int, cycles: int, folder: Path, *, fast_parse: bool = False
+) -> dict[str, Any]:
     """Seed N feeds, then measure `cycles` cycles; runs in its own process."""
     from bot.clock import FakeClock
     from bot.config import from_mapping
@@ -103,6 +121,8 @@ async def paperboy_worker(feeds: int, port: int, cycles: int, folder: Path) -> d
             "limits": {"per_ip_concurrency": 256},
         }
     )
+    if fast_parse and not use_fast_parse_path():
+        return {"skipped": "the poller has no parse_feed_off_loop to point at the fast path"}
     clock = FakeClock(datetime.now(UTC))
     storage = await Storage.open(config.database.path)
     session = make_session(config.fetch, "Paperboy-bench", resolver=FarmResolver())
@@ -336,6 +356,7 @@ async def measure(
     naive_sample: int,
     latency_ms: float = 0.0,
     with_reader: bool = True,
+    fast_parse: bool = False,
 ) -> dict[str, Any]:
     """One farm: Paperboy's cycles, the naive loop on a subset, then reader's cycles (when it
     is installed); each in its own process."""
@@ -357,6 +378,17 @@ async def measure(
             ],
             3600,
         )
+        fast: dict[str, Any] = {"skipped": "not asked for (--fast-parse)"}
+        if fast_parse:
+            with tempfile.TemporaryDirectory(prefix="paperboy-bench-") as folder:
+                fast = await asyncio.to_thread(
+                    _worker,
+                    [
+                        *("--worker", "paperboy", "--feeds", str(feeds), "--port", str(port)),
+                        *("--cycles", str(cycles), "--folder", folder, "--fast-parse"),
+                    ],
+                    3600,
+                )
         reader: dict[str, Any] = {"skipped": "reader is not installed (make bench-deps)"}
         if with_reader and reader_installed():
             with tempfile.TemporaryDirectory(prefix="paperboy-bench-reader-") as folder:
@@ -374,11 +406,13 @@ async def measure(
         "feeds": feeds,
         "latency_ms": latency_ms,
         "paperboy": paperboy,
+        "paperboy_fast_parse": fast,
         "naive": naive,
         "reader": reader,
         "speedup": round(naive["wall_s"] / max(paperboy["wall_s"], 1e-9), 1),
         "cpu_ratio": round(naive["cpu_s"] / max(paperboy["cpu_s"], 1e-9), 1),
         "vs_reader": _ratios(paperboy, reader),
+        "fast_parse_vs_reader": _ratios(fast, reader) if "skipped" not in fast else None,
     }
 
 
@@ -400,6 +434,7 @@ async def run(
     naive_sample: int,
     latency_ms: float = 0.0,
     with_reader: bool = True,
+    fast_parse: bool = False,
 ) -> list[dict[str, Any]]:
     """Measure every size in turn."""
     return [
@@ -409,6 +444,7 @@ async def run(
             naive_sample=naive_sample,
             latency_ms=latency_ms,
             with_reader=with_reader,
+            fast_parse=fast_parse,
         )
         for n in sizes
     ]
@@ -463,6 +499,22 @@ def summary_rows(results: list[dict[str, Any]]) -> list[tuple[str, str, str, str
                 "",
             ),
         ]
+        f = result.get("paperboy_fast_parse") or {"skipped": "not measured"}
+        if "skipped" not in f:
+            rows += [
+                (
+                    name,
+                    "with bot.feeds.fast (bench-only): cycle wall / CPU",
+                    f"{f['wall_s']} s / {f['cpu_s']} s",
+                    "",
+                ),
+                (
+                    name,
+                    "with bot.feeds.fast: CPU per unchanged / changed feed",
+                    f"{f['cpu_ms_per_304']} / {f['cpu_ms_per_changed_net']} ms",
+                    "",
+                ),
+            ]
         r = result.get("reader") or {"skipped": "not measured"}
         if "skipped" in r:
             rows.append((name, "lemon24/reader", f"skipped: {r['skipped']}", ""))
@@ -483,6 +535,16 @@ def summary_rows(results: list[dict[str, Any]]) -> list[tuple[str, str, str, str
             ),
             (name, "reader errors", str(r["errors"] + r["seed"]["errors"]), "0"),
         ]
+        if result.get("fast_parse_vs_reader"):
+            ratios = result["fast_parse_vs_reader"]
+            rows.append(
+                (
+                    name,
+                    "... with bot.feeds.fast / reader: seed, cycle wall, cycle CPU",
+                    f"{ratios['seed_wall']}x, {ratios['cycle_wall']}x, {ratios['cycle_cpu']}x",
+                    "<= 1",
+                )
+            )
     return rows
 
 
@@ -499,6 +561,11 @@ def main() -> None:
     parser.add_argument(
         "--no-reader", action="store_true", help="leave lemon24/reader out (it is the slowest)"
     )
+    parser.add_argument(
+        "--fast-parse",
+        action="store_true",
+        help="also run Paperboy with its poller pointed at bot.feeds.fast (bench-only wiring)",
+    )
     parser.add_argument("--worker", choices=("paperboy", "naive", "reader"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--sample", type=int, help=argparse.SUPPRESS)
@@ -506,7 +573,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here as JSON")
     args = parser.parse_args()
     if args.worker == "paperboy":
-        result = asyncio.run(paperboy_worker(args.feeds[0], args.port, args.cycles, args.folder))
+        result = asyncio.run(
+            paperboy_worker(
+                args.feeds[0], args.port, args.cycles, args.folder, fast_parse=args.fast_parse
+            )
+        )
         print(json.dumps(result))
         return
     if args.worker == "reader":
@@ -526,6 +597,7 @@ def main() -> None:
             naive_sample=sample,
             latency_ms=args.latency_ms,
             with_reader=not args.no_reader,
+            fast_parse=args.fast_parse,
         )
     )
     print_report(summary_rows(results), results, args.json)
