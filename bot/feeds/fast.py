@@ -67,9 +67,9 @@ _ATOM_ENTRY_READ = frozenset(
 )
 _ATOM_ENTRY_REPEATABLE = frozenset({"link", "category"})
 _ATOM_TEXT_TYPES = {None: "text/plain", "text": "text/plain", "html": "text/html"}
-_HTML_FIELDS = ("title", "summary", "content", "description", "subtitle")
 
 _DECLARED = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_XML_VERSION = re.compile(rb"""^<\?xml\s+version\s*=\s*["']1\.0["']""")
 _XML_MEDIA_TYPES = frozenset(
     {"application/rss+xml", "application/atom+xml", "application/xml", "text/xml"}
 )
@@ -144,6 +144,8 @@ def admitted_root(body: bytes, headers: Mapping[str, str] | None) -> Any:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return None
+    if body.startswith(b"<?xml") and not _XML_VERSION.match(body):
+        return None  # XML 1.1 and odd declarations: expat (feedparser's strict parser) differs
     declared = _DECLARED.match(body[:200])
     if declared and declared.group(1).lower() not in (b"utf-8", b"utf8"):
         return None
@@ -325,7 +327,7 @@ class _Reader:
     def rss_item(self, item: Any) -> RawEntry:
         self.check_attributes(item, frozenset())
         seen: set[str] = set()
-        fields: dict[str, Any] = {"categories": [], "images": []}
+        fields: dict[str, Any] = {"categories": [], "media": [], "thumbnails": [], "images": []}
         for child in item:
             tag = _local(child.tag)
             if tag in _RSS_ITEM_IGNORED:
@@ -358,7 +360,10 @@ class _Reader:
             categories=tuple(fields["categories"]),
             summary_html="" if summary == content else summary or "",
             content_html=content or "",
-            image_candidates=tuple(url for url in fields["images"] if url),
+            # parse._image_candidates' order: media:content, media:thumbnail, then enclosures.
+            image_candidates=tuple(
+                url for url in (*fields["media"], *fields["thumbnails"], *fields["images"]) if url
+            ),
         )
 
     def rss_item_field(self, tag: str, child: Any, fields: dict[str, Any]) -> None:
@@ -406,14 +411,13 @@ class _Reader:
             raise Refused("media element with content")
         if tag == f"{MEDIA}thumbnail":
             self.check_attributes(child, frozenset({"url", "width", "height"}))
-            fields.setdefault("thumbnails", [])
-            fields["images"].append(child.get("url", ""))
+            fields["thumbnails"].append(child.get("url", ""))
             return
         self.check_attributes(child, frozenset({"url", "medium", "type", "width", "height"}))
         medium = child.get("medium", "").lower()
         kind = child.get("type", "").lower()
         if medium == "image" or kind.startswith("image/") or (not medium and not kind):
-            fields["images"].append(child.get("url", ""))
+            fields["media"].append(child.get("url", ""))
 
     # ------------------------------------------------------------ Atom 1.0
     def atom_text(self, element: Any) -> tuple[str, str]:
@@ -482,8 +486,9 @@ class _Reader:
         self.check_attributes(link, frozenset({"href", "rel", "type", "title", "length"}))
         if len(link) or (link.text or "").strip():
             raise Refused("link with content")
-        rel = link.get("rel", "alternate")
-        kind = link.get("type", "application/atom+xml" if rel == "self" else "text/html")
+        # feedparser lowercases rel and type before it looks at them.
+        rel = link.get("rel", "alternate").lower()
+        kind = link.get("type", "application/atom+xml" if rel == "self" else "text/html").lower()
         href = link.get("href")
         if not href:
             raise Refused("link without href")

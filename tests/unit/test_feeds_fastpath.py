@@ -93,6 +93,63 @@ async def test_the_news_site_feeds_take_the_fast_path(image_as_enclosure: bool) 
             assert assert_same_as_feedparser(body, url=url, headers=headers), url
 
 
+RSS_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" '
+    'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+    'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:media="http://search.yahoo.com/mrss/" '
+    'xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>Site &amp; co</title>'
+    '<atom:link href="https://example.com/feed/" rel="self" type="application/rss+xml"/>'
+    "<link>https://example.com/?a=1&amp;b=2</link><description>About it</description>"
+    "<image><url>/logo.png</url><title>Site</title><link>https://example.com/</link></image>"
+)
+ATOM_HEAD = (
+    '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" '
+    'xml:lang="en"><title type="html">Site &amp;lt;b&amp;gt;</title>'
+    '<subtitle>Plain &amp; simple</subtitle><link rel="ALTERNATE" href="/home"/>'
+    "<id>urn:x</id><updated>2025-12-01T00:00:00Z</updated><icon>/i.png</icon>"
+)
+# Each branch of the fast path, in documents the gate admits; each must match feedparser.
+CRAFTED = [
+    RSS_HEAD + "<item><title>Fish &amp; chips</title><link>/a?x=1&amp;y=2</link>"
+    "<guid>https://example.com/p/1</guid><pubDate>Mon, 01 Dec 2025 10:00:00 GMT</pubDate>"
+    "<dc:creator>Ann (ann@example.com)</dc:creator><category domain='x'>A</category>"
+    "<category></category><category>&amp;amp; co</category>"
+    "<description>&lt;p&gt;Hi &lt;a href='/rel'&gt;there&lt;/a&gt;&lt;/p&gt;</description>"
+    '<enclosure url="https://cdn.test/e.jpg" type="image/jpeg" length="1"/>'
+    '<media:thumbnail url="https://cdn.test/t.jpg"/>'
+    '<media:content url="https://cdn.test/m.jpg" medium="image"/></item>'
+    "<item><title>&lt;b&gt;Bold&lt;/b&gt; claims</title><guid>/p/2</guid>"
+    "<dc:date>2025-12-01T09:00:00+01:00</dc:date><author>bob@example.com (Bob)</author>"
+    "<content:encoded><![CDATA[<p>Body <img src='/i.jpg'> <script>x()</script></p>]]>"
+    "</content:encoded></item>"
+    '<item><guid isPermaLink="false">tag:1</guid><description>Only &lt;i&gt;text&lt;/i&gt;'
+    "</description><content:encoded>&lt;p&gt;Full&lt;/p&gt;</content:encoded></item>"
+    "<item><title>Tab\tand\nline</title><link>https://example.com/t</link></item>"
+    "</channel></rss>",
+    ATOM_HEAD + "<entry><title>Plain &lt;not a tag&gt;</title><id>/e/1</id>"
+    "<updated>2025-12-01T10:00:00Z</updated><author><name>Cy</name><email>c@x.test</email>"
+    '</author><category term="T" scheme="s"/><category label="L"/>'
+    '<link rel="enclosure" type="image/png" href="/enc.png"/>'
+    '<content type="html" xml:base="https://other.test/dir/">&lt;p&gt;See &lt;a href="x"&gt;'
+    "x&lt;/a&gt;&lt;/p&gt;</content></entry>"
+    '<entry><title type="html">A &amp;amp; B</title><id>tag:2</id>'
+    '<link href="https://example.com/2" rel="alternate" type="text/html"/>'
+    "<published>2025-11-30T10:00:00-05:00</published><summary>Short\nsummary</summary>"
+    '<content type="text">Long &lt;text&gt;</content></entry>'
+    "<entry><id>tag:3</id><summary type='html'>&lt;p&gt;Only summary&lt;/p&gt;</summary></entry>"
+    "</feed>",
+]
+
+
+@pytest.mark.parametrize("document", CRAFTED, ids=["rss", "atom"])
+def test_crafted_documents_take_the_fast_path_and_match(document: str) -> None:
+    body = document.encode()
+    assert assert_same_as_feedparser(body)
+    assert assert_same_as_feedparser(body, headers={"Content-Type": "text/xml; charset=utf-8"})
+    feed = parse_feed_fast_or_full(body, url=URL, now=NOW)
+    assert len(feed.items) >= 3  # the documents are read, not refused
+
+
 @pytest.mark.parametrize(
     ("body", "headers"),
     [
