@@ -274,6 +274,7 @@ class _Reader:
         if len(channels) != 1 or len(root) != 1 or (root.text and root.text.strip()):
             raise Refused("rss must hold exactly one channel")
         channel = channels[0]
+        self.check_attributes(channel, frozenset())  # an xml:base here would move every link
         seen: set[str] = set()
         title = link = description = ""
         title_kind = "text/plain"

@@ -173,6 +173,11 @@ def test_crafted_documents_take_the_fast_path_and_match(document: str) -> None:
          b"S</source></item></channel></rss>", None),
         (b'<rss version="2.0"><channel><item><description><p>x</p></description></item>'
          b"</channel></rss>", None),
+        # xml:base moves feedparser's base for everything inside it.
+        (b'<rss version="2.0"><channel xml:base="https://other.test/"><item><link>/a</link>'
+         b"</item></channel></rss>", None),
+        (b'<rss version="2.0"><channel><item xml:base="https://other.test/"><link>/a</link>'
+         b"</item></channel></rss>", None),
     ],
 )  # fmt: skip
 def test_refused_documents_go_to_feedparser(body: bytes, headers: dict[str, str] | None) -> None:
@@ -185,6 +190,19 @@ def test_refused_documents_go_to_feedparser(body: bytes, headers: dict[str, str]
         assert (raised.value.kind, str(raised.value)) == (error.kind, str(error))
         return
     assert parse_feed_fast_or_full(body, url=URL, now=NOW, headers=headers) == expected
+
+
+def test_polling_bench_reports_reader_as_skipped_when_absent() -> None:
+    from bench import polling
+
+    paperboy = {"seed": {"wall_s": 2.0}, "wall_s": 1.0, "cpu_s": 1.0}
+    assert polling._ratios(paperboy, {"skipped": "reader is not installed"}) is None
+    reader = {"seed": {"wall_s": 4.0}, "wall_s": 2.0, "cpu_s": 0.5}
+    assert polling._ratios(paperboy, reader) == {
+        "seed_wall": 0.5,
+        "cycle_wall": 0.5,
+        "cycle_cpu": 2.0,
+    }
 
 
 def test_non_feeds_raise_what_parse_feed_raises() -> None:
