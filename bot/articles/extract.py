@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +19,7 @@ from lxml import etree
 
 from bot.articles.boilerplate import strip_boilerplate
 from bot.errors import InvalidInput
+from bot.textcodec import decode_page
 from bot.textutil import clean_text
 
 log = logging.getLogger(__name__)
@@ -51,17 +51,12 @@ class Extracted:
     text: str
 
 
-def _decode(html: str | bytes) -> str:
+def _decode(html: str | bytes, content_type: str | None) -> str:
     if isinstance(html, str):
         return html
     if len(html) > MAX_HTML_BYTES:
         raise InvalidInput("This page is too large to read as an article.")
-    match = re.search(rb"<meta[^>]+charset=[\"']?([\w-]+)", html[:4096], re.IGNORECASE)
-    encoding = match.group(1).decode("ascii") if match else "utf-8"
-    try:
-        return html.decode(encoding, "replace")
-    except LookupError:
-        return html.decode("utf-8", "replace")
+    return decode_page(html, content_type).text
 
 
 def parse_published(value: str) -> datetime | None:
@@ -195,9 +190,12 @@ def _drop_leading_title(text: str, title: str) -> str:
     return text
 
 
-def extract_article(html: str | bytes, url: str) -> Extracted:
-    """Extract an article's text and metadata from its HTML; raises InvalidInput for non-pages."""
-    source = _decode(html)
+def extract_article(html: str | bytes, url: str, *, content_type: str | None = None) -> Extracted:
+    """Extract an article's text and metadata from its HTML; raises InvalidInput for non-pages.
+
+    `content_type` is the HTTP Content-Type header, whose charset decides how bytes are decoded.
+    """
+    source = _decode(html, content_type)
     if not source.strip():
         raise InvalidInput("The page is empty.")
     try:
@@ -228,11 +226,12 @@ async def extract_in_thread(
     url: str,
     *,
     timeout: float = 10.0,  # noqa: ASYNC109  (the brief asks for a per-call limit)
+    content_type: str | None = None,
 ) -> Extracted:
     """Extract in a worker thread so the event loop never stalls; InvalidInput on timeout."""
     try:
         async with asyncio.timeout(timeout):
-            return await asyncio.to_thread(extract_article, html, url)
+            return await asyncio.to_thread(extract_article, html, url, content_type=content_type)
     except TimeoutError:
         # The thread cannot be killed; it finishes in the background and its result is dropped.
         raise InvalidInput("Reading this page took too long; it may not be an article.") from None

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import feedparser
-from feedparser.encodings import convert_to_utf8
 
 from bot.errors import FeedError
 from bot.feeds.discover import looks_like_html, root_element
@@ -23,6 +22,7 @@ from bot.feeds.entities import check_entities
 from bot.feeds.identity import entry_key, resolve_http_url
 from bot.feeds.jsonfeed import looks_like_json_feed, read_json_feed
 from bot.feeds.models import ParsedFeed, ParsedItem, RawEntry, RawFeed
+from bot.textcodec import decode_xml
 from bot.textutil import clean_text, html_to_text, strip_unsafe
 
 EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
@@ -48,6 +48,9 @@ _AUTHOR_WITH_EMAIL = (
     re.compile(rf"(?P<name>.+?)\s*[(<]\s*(?:mailto:)?{_EMAIL}\s*[)>]"),
 )
 _HEADERS_FOR_FEEDPARSER = ("content-type", "content-language")
+_XML_DECLARATION = re.compile(r"<\?xml[ \t\r\n]")
+_MAX_DECLARATION_CHARS = 1024
+_UTF8_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>\n'
 
 
 async def parse_feed_off_loop(
@@ -98,14 +101,34 @@ def parse_feed(
     return normalise_feed(raw, url=url, now=now, max_items=max_items)
 
 
+def as_utf8_for_feedparser(body: bytes, content_type: str | None) -> tuple[bytes, str | None]:
+    """The document as UTF-8 declaring itself UTF-8, and a Content-Type saying the same.
+
+    We decide the encoding (WHATWG labels only, see bot.textcodec) so feedparser never picks a
+    codec itself: its own choice honours any label Python knows, `punycode` included.
+    """
+    text = decode_xml(body, content_type).text
+    if _XML_DECLARATION.match(text):
+        close = text.find("?>", 0, _MAX_DECLARATION_CHARS)
+        if close >= 0:
+            text = text[close + 2 :]
+    utf8 = (_UTF8_DECLARATION + text).encode("utf-8", "replace")
+    if content_type:
+        media_type = content_type.split(";", 1)[0].strip()
+        content_type = f"{media_type}; charset=utf-8"
+    return utf8, content_type
+
+
 def _read_with_feedparser(body: bytes, *, url: str, headers: dict[str, str]) -> RawFeed:
     passed = {name: headers[name] for name in _HEADERS_FOR_FEEDPARSER if headers.get(name)}
     passed["content-location"] = url  # the base for relative links
-    # The guard must see the text exactly as feedparser will, whatever encoding tricks are used.
-    decoded = convert_to_utf8(dict(passed), body, {})
-    check_entities(decoded.decode("utf-8", "replace"))
+    utf8, content_type = as_utf8_for_feedparser(body, passed.get("content-type"))
+    if content_type:
+        passed["content-type"] = content_type
+    # The guard sees the text exactly as feedparser will: feedparser only rewrites our declaration.
+    check_entities(utf8.decode("utf-8"))
     # A stream, never bytes: feedparser opens bytes that look like a path as a local file.
-    result = feedparser.parse(io.BytesIO(body), response_headers=passed)
+    result = feedparser.parse(io.BytesIO(utf8), response_headers=passed)
     feed: dict[str, Any] = dict(result.get("feed") or {})
     entries: list[Any] = list(result.get("entries") or [])
     version = str(result.get("version") or "")

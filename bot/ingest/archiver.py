@@ -181,7 +181,12 @@ class Archiver:
 
     async def _fetch_and_extract(self, url: str) -> Extracted:
         result = await self.fetcher.fetch(url, kind="page", now=self.clock.now())
-        return await extract_in_thread(result.body or b"", result.url, timeout=self.extract_timeout)
+        return await extract_in_thread(
+            result.body or b"",
+            result.url,
+            timeout=self.extract_timeout,
+            content_type=result.headers.get("content-type"),
+        )
 
     async def run(self) -> None:
         """Archive pending articles batch after batch; sleep until woken when none are left."""

@@ -189,7 +189,12 @@ class ReaderService:
         result = await self.fetcher.fetch(url, kind="page", now=self.clock.now())
         if not result.body:
             raise InvalidInput("That page is empty, so there is nothing to read.")
-        return await extract_in_thread(result.body, result.url, timeout=self.extract_timeout)
+        return await extract_in_thread(
+            result.body,
+            result.url,
+            timeout=self.extract_timeout,
+            content_type=result.headers.get("content-type"),
+        )
 
     # -- /summary -------------------------------------------------------------------------------
 
