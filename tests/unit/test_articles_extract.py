@@ -92,7 +92,7 @@ async def test_extract_in_thread_matches_direct_extraction() -> None:
 async def test_extract_in_thread_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
     release = threading.Event()
 
-    def stuck(html: str | bytes, url: str) -> None:
+    def stuck(html: str | bytes, url: str, **_: object) -> None:
         release.wait(30)
 
     monkeypatch.setattr(extract_module, "extract_article", stuck)
