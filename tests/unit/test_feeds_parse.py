@@ -252,3 +252,38 @@ def test_json_feed_lone_surrogates_become_replacement_characters() -> None:
     assert entry.title == "\ufffd Title"
     assert "\ufffd" in entry.content_html
     check_output(feed)
+
+
+WRONGLY_TYPED = [1.2, 1000, True, None, ["https://j.example/x"], {"href": "https://j.example/x"}]
+
+
+@pytest.mark.parametrize("value", WRONGLY_TYPED, ids=repr)
+def test_json_feed_fields_of_the_wrong_type_are_dropped_not_coerced(value: object) -> None:
+    # "url": 1.2 once became https://j.example/1.2 and "title": 1000 the title "1000".
+    wrong = {
+        "url": value,
+        "external_url": value,
+        "title": value,
+        "summary": value,
+        "content_html": value,
+        "content_text": value,
+        "image": value,
+        "banner_image": value,
+        "tags": [value, "Kept"],
+        "authors": [{"name": value}, {"name": "Ann"}],
+        "date_published": value,
+    }
+    body = json_feed([{"id": "a", **wrong}, {"id": "b", "title": "Fine"}])
+    document = {**json.loads(body), "title": value, "home_page_url": value, "icon": value}
+    feed = parse_feed(json.dumps(document).encode(), url="https://j.example/feed.json", now=NOW)
+    first = next(entry for entry in feed.items if entry.key == "guid:a")
+    assert (first.url, first.title, first.summary, first.content_html) == (None, "", "", "")
+    assert (first.image_url, first.published, first.categories) == (None, None, ("Kept",))
+    assert first.author == "Ann"
+    assert (feed.title, feed.site_url, feed.icon_url) == ("", None, None)
+
+
+@pytest.mark.parametrize(("value", "key"), [(7, "guid:7"), (1.5, "guid:1.5"), ("x", "guid:x")])
+def test_json_feed_numeric_ids_are_coerced_as_the_spec_says(value: object, key: str) -> None:
+    body = json_feed([{"id": value, "title": "T", "url": "https://j.example/t"}])
+    assert parse_feed(body, url=URL, now=NOW).items[0].key == key
