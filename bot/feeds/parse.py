@@ -40,7 +40,10 @@ MAX_DERIVED_SUMMARY_CHARS = 600
 """When an item has no description, its summary is the start of its content, this long."""
 
 _FEED_ROOTS = frozenset({"rss", "feed", "rdf", "channel"})
-_IMG_SRC = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+_IMG_TAG = re.compile(r"<img\b", re.I)
+# Applied to one tag's text only: on a whole document, `<img\b[^>]*?\bsrc` rescans to the
+# next '>' from every `<img`, quadratic when none follows.
+_SRC_ATTRIBUTE = re.compile(r"""\bsrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
 _EMAIL = r"[^\s@()<>]+@[^\s@()<>]+"
 # feedparser's own split of author and e-mail garbles names for long top-level domains.
 _AUTHOR_WITH_EMAIL = (
@@ -352,13 +355,27 @@ def _categories(raw: Sequence[str]) -> tuple[str, ...]:
 def _image(entry: RawEntry, base_url: str) -> str | None:
     candidates = list(entry.image_candidates)
     for fragment in (entry.content_html, entry.summary_html):
-        match = _IMG_SRC.search(fragment)
-        if match:
-            candidates.append(html.unescape(next(g for g in match.groups() if g is not None)))
+        source = _first_img_src(fragment)
+        if source is not None:
+            candidates.append(html.unescape(source))
     for candidate in candidates:
         resolved = resolve_http_url(candidate, base_url)
         if resolved:
             return resolved
+    return None
+
+
+def _first_img_src(fragment: str) -> str | None:
+    """The src of the first `<img>` that has one, in one forward scan."""
+    position = 0
+    while (tag := _IMG_TAG.search(fragment, position)) is not None:
+        close = fragment.find(">", tag.end())
+        if close < 0:
+            return None  # no tag closes after this one, so no later one does either
+        match = _SRC_ATTRIBUTE.search(fragment, tag.end(), close)
+        if match:
+            return next(group for group in match.groups() if group is not None)
+        position = close + 1
     return None
 
 

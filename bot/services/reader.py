@@ -358,7 +358,8 @@ class ReaderService:
 
     async def search(self, query: str, page: int | None = None) -> SearchPage:
         """One page of full-text results; any text is safe, operators are read as words."""
-        text = clean_text(query, single_line=True)[:MAX_QUERY_CHARS]
+        # Cut before cleaning too: CLI queries have no length limit of their own.
+        text = clean_text(query[: MAX_QUERY_CHARS * 4], single_line=True)[:MAX_QUERY_CHARS]
         if not re.search(r"\w", text):
             raise InvalidInput("Type a word or two to search for.")
         number = clamp_count(page, 1, MAX_SEARCH_PAGE)
