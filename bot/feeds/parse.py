@@ -34,6 +34,7 @@ FUTURE_TOLERANCE = timedelta(days=2)
 MAX_TITLE_CHARS = 500
 MAX_AUTHOR_CHARS = 200
 MAX_CATEGORY_CHARS = 100
+_MAX_AUTHOR_SOURCE_CHARS = 8 * MAX_AUTHOR_CHARS
 MAX_CATEGORIES = 30
 MAX_SUMMARY_CHARS = 4_000
 MAX_DERIVED_SUMMARY_CHARS = 600
@@ -329,7 +330,9 @@ def _sane_date(moment: datetime | None, now: datetime) -> datetime | None:
 
 def _author_name(raw: str) -> str | None:
     """The author's name; an e-mail address beside it ("a@b (Name)", "Name <a@b>") is dropped."""
-    text = clean_text(html_to_text(raw), single_line=True)
+    # The author line is never sanitized by feedparser, and HTMLParser is quadratic on unclosed
+    # markup ("<a <a <a..."): only a name's worth of it is read.
+    text = clean_text(html_to_text(raw[:_MAX_AUTHOR_SOURCE_CHARS]), single_line=True)
     for pattern in _AUTHOR_WITH_EMAIL:
         match = pattern.fullmatch(text)
         if match and match.group("name").strip():

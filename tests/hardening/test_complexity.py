@@ -228,6 +228,17 @@ def test_feed_document_itself(shape: str) -> None:
     )
 
 
+@pytest.mark.parametrize("shape", ["unclosed-comment", "many-attributes", "unclosed-quotes"])
+def test_feed_author(shape: str) -> None:
+    # feedparser sanitizes no author line, and our HTML-to-text (HTMLParser) is quadratic on
+    # unclosed markup: found by this test (16 KB of "<a " took 2.5 s).
+    def author_feed(text: str) -> str:
+        escaped = text.replace("&", "&amp;").replace("<", "&lt;")
+        return rss_with("x").replace("<title>One</title>", f"<author>{escaped}</author>")
+
+    assert_near_linear(parse, SHAPES[shape], memory_cap=160 * MIB, wrap=author_feed)
+
+
 def test_feed_declaring_punycode() -> None:
     assert_near_linear(
         parse,
