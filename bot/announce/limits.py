@@ -45,8 +45,10 @@ _BARE_URL = re.compile(r"https?://[^\s<>]+[^\s<>.,:;\"'\]\)]")
 # Characters that start inline markdown anywhere in a line, and masked-link brackets.
 _INLINE_MARKDOWN = re.compile(r"([\\*_~`|\[\]])")
 # Block markdown only counts at the start of a line: quotes, headings, subtext, lists.
-_LINE_START_MARKDOWN = re.compile(r"^(\s*)([>#+-])", re.MULTILINE)
-_ORDERED_LIST = re.compile(r"^(\s*\d+)\.(?=\s)", re.MULTILINE)
+# [^\S\n]: a line's own leading whitespace; \s* would run on through every following empty
+# line from each line start, quadratic in a run of newlines.
+_LINE_START_MARKDOWN = re.compile(r"^([^\S\n]*)([>#+-])", re.MULTILINE)
+_ORDERED_LIST = re.compile(r"^([^\S\n]*\d+)\.(?=\s)", re.MULTILINE)
 _MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
 # <@123>, <@!123>, <@&123>, <#123>, </command:123>: a zero-width space after `<` breaks them.
 _BRACKET_MENTION = re.compile(r"<(?=[@#/])")

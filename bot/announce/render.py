@@ -51,12 +51,16 @@ FALLBACK_USERNAME: Final = "Paperboy"
 _FORBIDDEN_NAME_PARTS = re.compile(r"discord|clyde", re.IGNORECASE)
 _FORBIDDEN_NAMES: Final = frozenset({"everyone", "here"})
 # WordPress's automatic excerpt (wp_trim_words, 55 words) ends in "[…]", "[...]" or "&hellip;".
+# (?<!\s) below: a pattern starting with \s* is tried where a whitespace run starts only; from
+# every position inside one, a search is quadratic in the run's length.
 _TRIM_MARKER = re.compile(
-    r"\s*(?:\[\s*(?:…|\.\.\.|&hellip;|&#8230;)\s*\]|&hellip;|&#8230;)\s*$", re.IGNORECASE
+    r"(?<!\s)\s*(?:\[\s*(?:…|\.\.\.|&hellip;|&#8230;)\s*\]|&hellip;|&#8230;)\s*$", re.IGNORECASE
 )
 # Yoast SEO appends this sentence to every feed description.
-_APPEARED_FIRST = re.compile(r"\s*The post .{1,400}? appeared first on .{1,200}?\.?\s*$", re.DOTALL)
-_TRAILING_ELLIPSIS = re.compile(r"\s*(?:…|\.\.\.)\s*$")
+_APPEARED_FIRST = re.compile(
+    r"(?<!\s)\s*The post .{1,400}? appeared first on .{1,200}?\.?\s*$", re.DOTALL
+)
+_TRAILING_ELLIPSIS = re.compile(r"(?<!\s)\s*(?:…|\.\.\.)\s*$")
 _SENTENCE_END = re.compile(r"[.!?…]['\"’”)\]]*$")
 _SOURCE_WINDOW = 4000  # only the opening of a long text is needed for a ~300 character summary
 

@@ -49,7 +49,8 @@ _DATELINE = re.compile(
 )
 # Inline credits inside a paragraph: "(Photo: Jane Doe)", "[Image: ...]".
 _INLINE_CREDIT = re.compile(
-    r"\s*[\[(]\s*(?:photo|image|picture|pic|credit|illustration)s?\s*(?:credit|by)?\s*:[^)\]]{0,150}"
+    # (?<!\s): a match starts where a whitespace run starts, not again at each of its spaces.
+    r"(?<!\s)\s*[\[(]\s*(?:photo|image|picture|pic|credit|illustration)s?\s*(?:credit|by)?\s*:[^)\]]{0,150}"
     r"[)\]]",
     re.IGNORECASE,
 )

@@ -11,7 +11,6 @@ import asyncio
 import functools
 import json
 import logging
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from lxml import etree
 
 from bot.articles.boilerplate import strip_boilerplate
 from bot.errors import InvalidInput
+from bot.textcodec import decode_page
 from bot.textutil import clean_text
 
 if TYPE_CHECKING:
@@ -55,17 +55,12 @@ class Extracted:
     text: str
 
 
-def _decode(html: str | bytes) -> str:
+def _decode(html: str | bytes, content_type: str | None) -> str:
     if isinstance(html, str):
         return html
     if len(html) > MAX_HTML_BYTES:
         raise InvalidInput("This page is too large to read as an article.")
-    match = re.search(rb"<meta[^>]+charset=[\"']?([\w-]+)", html[:4096], re.IGNORECASE)
-    encoding = match.group(1).decode("ascii") if match else "utf-8"
-    try:
-        return html.decode(encoding, "replace")
-    except LookupError:
-        return html.decode("utf-8", "replace")
+    return decode_page(html, content_type).text
 
 
 def parse_published(value: str) -> datetime | None:
@@ -199,9 +194,12 @@ def _drop_leading_title(text: str, title: str) -> str:
     return text
 
 
-def extract_article(html: str | bytes, url: str) -> Extracted:
-    """Extract an article's text and metadata from its HTML; raises InvalidInput for non-pages."""
-    source = _decode(html)
+def extract_article(html: str | bytes, url: str, *, content_type: str | None = None) -> Extracted:
+    """Extract an article's text and metadata from its HTML; raises InvalidInput for non-pages.
+
+    `content_type` is the HTTP Content-Type header, whose charset decides how bytes are decoded.
+    """
+    source = _decode(html, content_type)
     if not source.strip():
         raise InvalidInput("The page is empty.")
     try:
@@ -232,6 +230,7 @@ async def extract_in_thread(
     url: str,
     *,
     timeout: float = 10.0,  # noqa: ASYNC109  (the brief asks for a per-call limit)
+    content_type: str | None = None,
     pool: WorkPool | None = None,
     priority: Priority = "system",
 ) -> Extracted:
@@ -242,11 +241,11 @@ async def extract_in_thread(
     one (tools and tests), in a thread given `timeout`; InvalidInput when it runs out.
     """
     if pool is not None:
-        job = functools.partial(extract_article, html, url)
+        job = functools.partial(extract_article, html, url, content_type=content_type)
         return await pool.run(job, priority=priority, what="this page")
     try:
         async with asyncio.timeout(timeout):
-            return await asyncio.to_thread(extract_article, html, url)
+            return await asyncio.to_thread(extract_article, html, url, content_type=content_type)
     except TimeoutError:
         # The thread cannot be killed; it finishes in the background and its result is dropped.
         raise InvalidInput("Reading this page took too long; it may not be an article.") from None

@@ -24,7 +24,8 @@ _MISSING_SPACE = re.compile(r"(?<=[a-z]{2}[.!?])(?=[A-Z][a-z])")
 _CUT_POINTS = (
     re.compile(r";\s+"),
     re.compile(r":\s+"),
-    re.compile(r"\s+[—–]\s+|\s+-{1,2}\s+"),
+    # (?<!\s): tried where a whitespace run starts only; from inside one it is quadratic.
+    re.compile(r"(?<!\s)\s+(?:[—–]|-{1,2})\s+"),
     re.compile(r",\s+"),
     re.compile(r"\s+"),
 )

@@ -62,8 +62,8 @@ def _is_url(source: str) -> bool:
     return source.startswith(("http://", "https://"))
 
 
-async def fetch_page(ctx: CommandContext, url: str) -> bytes:
-    """The body of a web page, through the project's guarded fetcher."""
+async def extract_page(ctx: CommandContext, url: str) -> Extracted:
+    """A web page fetched through the project's guarded fetcher, then extracted."""
     from bot.fetch import Fetcher
 
     result = await Fetcher(await ctx.http(), ctx.config.fetch).fetch(
@@ -71,12 +71,14 @@ async def fetch_page(ctx: CommandContext, url: str) -> bytes:
     )
     if not result.body:
         raise InvalidInput(f"{url} returned an empty page.")
-    return result.body
+    # The Content-Type header's charset decides how the page's bytes are decoded.
+    content_type = result.headers.get("content-type")
+    return await extract_in_thread(result.body, url, content_type=content_type)
 
 
 async def _load(ctx: CommandContext, source: str) -> _Loaded:
     if _is_url(source):
-        extracted = await extract_in_thread(await fetch_page(ctx, source), source)
+        extracted = await extract_page(ctx, source)
         return _Loaded(extracted.title, extracted.text, extracted.description, source, extracted)
     if source == "-":
         raw = sys.stdin.read()
@@ -155,7 +157,7 @@ async def _related(args: argparse.Namespace, ctx: CommandContext) -> int:
     if _is_url(args.source):
 
         async def load_page(url: str) -> tuple[str, str]:
-            extracted = await extract_in_thread(await fetch_page(ctx, url), url)
+            extracted = await extract_page(ctx, url)
             return extracted.title, extracted.text
 
         items = await related_to_url(

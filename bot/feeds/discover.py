@@ -5,8 +5,9 @@ Pure pieces only; the network loop that tries them lives with the fetcher.
 
 from __future__ import annotations
 
+import html
 import re
-from html.parser import HTMLParser
+from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 from bot.feeds.entities import prolog_of
@@ -32,50 +33,136 @@ _HTML_ROOTS = frozenset({"html", "head", "body", "div", "p", "script", "meta", "
 _ROOT_NAME = re.compile(r"<([^\s/>]+)")
 
 
-class _LinkCollector(HTMLParser):
-    """Collects the href of every `<link rel="alternate">` whose type is a feed type."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.hrefs: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag != "link":
-            return
-        values = {name: (value or "") for name, value in attrs}
-        rels = values.get("rel", "").lower().split()
-        media_type = values.get("type", "").split(";")[0].strip().lower()
-        if "alternate" in rels and media_type in FEED_TYPES and values.get("href"):
-            self.hrefs.append(values["href"])
-
-    handle_startendtag = handle_starttag
+MAX_HEAD_CHARS = 64 * 1024
+"""Discovery reads the document head only: up to `</head>`, `<body>` or this many characters."""
+_SPACE = " \t\n\r\f"
+# Elements whose content is text, not markup: a '<' inside them starts no tag.
+_RAW_TEXT = frozenset({"script", "style", "title", "textarea"})
+_RAW_TEXT_END = {name: re.compile(f"</{name}", re.IGNORECASE) for name in _RAW_TEXT}
 
 
-def find_feed_links(html: bytes | str, base_url: str) -> list[str]:
-    """Absolute feed URLs from `<link rel="alternate">` tags, deduplicated, in page order."""
-    if isinstance(html, bytes):
+def find_feed_links(page: bytes | str, base_url: str) -> list[str]:
+    """Absolute feed URLs from `<link rel="alternate">` tags, deduplicated, in page order.
+
+    Only the document head is read, with one forward scan (no backtracking regex, no
+    HTMLParser, whose unclosed comments cost quadratic time).
+    """
+    if isinstance(page, bytes):
         # Attributes that matter are ASCII; a wrong guess only garbles text we ignore.
-        html = html.decode("utf-8", "replace")
-    collector = _LinkCollector()
-    collector.feed(html)
-    collector.close()
-    base = _declared_base(html, base_url)
+        page = page[: MAX_HEAD_CHARS * 4].decode("utf-8", "replace")
+    base = base_url
+    seen_base = False
+    hrefs: list[str] = []
+    for name, attributes in head_tags(page):
+        if name == "base" and not seen_base and attributes.get("href"):
+            # The first <base href> is the document's base (HTML's "frozen base URL").
+            seen_base = True
+            base = resolve_http_url(attributes["href"], base_url) or base_url
+        elif name == "link" and _is_feed_link(attributes):
+            hrefs.append(attributes["href"])
     found: list[str] = []
-    for href in collector.hrefs:
+    for href in hrefs:
         absolute = resolve_http_url(href, base)
         if absolute and absolute not in found:
             found.append(absolute)
     return found
 
 
-def _declared_base(html: str, page_url: str) -> str:
-    """The page's `<base href>`, if any and http(s), else the page URL itself."""
-    match = re.search(r"<base\b[^>]*\bhref\s*=\s*[\"']?([^\"'\s>]+)", html, re.IGNORECASE)
-    if match:
-        resolved = resolve_http_url(match.group(1), page_url)
-        if resolved:
-            return resolved
-    return page_url
+def _is_feed_link(attributes: dict[str, str]) -> bool:
+    rels = attributes.get("rel", "").lower().split()
+    media_type = attributes.get("type", "").split(";")[0].strip().lower()
+    return "alternate" in rels and media_type in FEED_TYPES and bool(attributes.get("href"))
+
+
+def head_tags(document: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """The start tags of a document's head as (lowercased name, attributes), in one linear scan.
+
+    Stops at `</head>`, `<body>`, the first MAX_HEAD_CHARS characters, an unclosed comment or an
+    unclosed tag. Attribute names are lowercased, values unescaped; the first of a name wins.
+    """
+    text = document[:MAX_HEAD_CHARS]
+    end = len(text)
+    i = 0
+    while True:
+        i = text.find("<", i)
+        if i < 0 or i + 1 >= end:
+            return
+        following = text[i + 1]
+        if text.startswith("<!--", i):
+            close = text.find("-->", i + 4)
+            if close < 0:
+                return
+            i = close + 3
+        elif following in "!?":
+            close = text.find(">", i + 2)
+            if close < 0:
+                return
+            i = close + 1
+        elif following == "/":
+            name, after = _tag_name(text, i + 2)
+            close = text.find(">", after)
+            if name == "head" or close < 0:
+                return
+            i = close + 1
+        elif following.isascii() and following.isalpha():
+            name, after = _tag_name(text, i + 1)
+            attributes, i = _attributes(text, after)
+            if i < 0:
+                return  # a tag cut off by the end of what we read
+            yield name, attributes
+            if name == "body":
+                return
+            if name in _RAW_TEXT:
+                close_match = _RAW_TEXT_END[name].search(text, i)
+                if close_match is None:
+                    return
+                i = close_match.start()
+        else:
+            i += 1
+
+
+def _tag_name(text: str, i: int) -> tuple[str, int]:
+    start, end = i, len(text)
+    while i < end and text[i] not in _SPACE and text[i] not in "/>":
+        i += 1
+    return text[start:i].lower(), i
+
+
+def _attributes(text: str, i: int) -> tuple[dict[str, str], int]:
+    """A tag's attributes from i, and the index after its '>' (-1 if the tag never closes)."""
+    attributes: dict[str, str] = {}
+    end = len(text)
+    while True:
+        while i < end and (text[i] in _SPACE or text[i] == "/"):
+            i += 1
+        if i >= end:
+            return attributes, -1
+        if text[i] == ">":
+            return attributes, i + 1
+        start = i
+        i += 1  # the first character belongs to the name, even '=' (as in HTML)
+        while i < end and text[i] not in _SPACE and text[i] not in "/>=":
+            i += 1
+        name = text[start:i].lower()
+        while i < end and text[i] in _SPACE:
+            i += 1
+        value = ""
+        if i < end and text[i] == "=":
+            i += 1
+            while i < end and text[i] in _SPACE:
+                i += 1
+            if i < end and text[i] in "\"'":
+                close = text.find(text[i], i + 1)
+                if close < 0:
+                    return attributes, -1
+                value = text[i + 1 : close]
+                i = close + 1
+            else:
+                start = i
+                while i < end and text[i] not in _SPACE and text[i] != ">":
+                    i += 1
+                value = text[start:i]
+        attributes.setdefault(name, html.unescape(value))
 
 
 def fallback_paths(base_url: str) -> list[str]:

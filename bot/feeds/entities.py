@@ -32,6 +32,11 @@ _ENTITY_DECL = re.compile(
 _REFERENCE = re.compile(r"[&%]([^\s;&%<>\"']+);")
 _CHAR_REFERENCE = re.compile(r"&#(?:[0-9]+|[xX][0-9a-fA-F]+);")
 _NAME_START = re.compile(r"<[^\s!?/<>]")
+# feedparser's replace_doctype collects declarations before the first '<' followed by a byte
+# matching \w, which for bytes is ASCII only (feedparser/sanitizer.py).
+_FEEDPARSER_FIRST_ELEMENT = re.compile(r"<[A-Za-z0-9_]")
+_ENTITY_KEYWORD = re.compile(r"<!ENTITY", re.IGNORECASE)
+_GENERAL_REFERENCE = re.compile(r"&([^\s;&<>\"']+);")
 
 
 @dataclass(frozen=True)
@@ -180,16 +185,30 @@ def _expanded_sizes(declarations: list[_Declaration]) -> dict[str, int]:
     return sizes
 
 
+def declaration_region(text: str) -> str:
+    """The start of a document where entity declarations take effect for some parser.
+
+    The union of our prolog (which skips junk up to any name-like tag) and feedparser's (which
+    skips everything up to a '<' followed by an ASCII letter, digit or underscore, so `<:x/>` or
+    `<-` before a DOCTYPE hide nothing from its loose parser): a declaration either of them
+    reads is checked.
+    """
+    prolog_end = len(prolog_of(text))
+    first_element = _FEEDPARSER_FIRST_ELEMENT.search(text)
+    feedparser_end = first_element.end() if first_element else 0
+    return text[: max(prolog_end, feedparser_end)]
+
+
 def check_entities(text: str) -> None:
     """Raise FeedError('parse-error') if the document's DTD declares dangerous entities.
 
     `text` is the document as the XML parser will see it (already decoded). Documents without
     entity declarations cost one short scan of the prolog.
     """
-    prolog = prolog_of(text)
-    if "<!" not in prolog or not re.search(r"<!ENTITY", prolog, re.IGNORECASE):
+    region = declaration_region(text)
+    if "<!" not in region or not _ENTITY_KEYWORD.search(region):
         return
-    declarations = _declarations(prolog)
+    declarations = _declarations(region)
     if len(declarations) > MAX_ENTITIES:
         raise _refuse(f"too many definitions ({len(declarations):,}, at most {MAX_ENTITIES})")
     sizes = _expanded_sizes(declarations)
@@ -200,9 +219,9 @@ def check_entities(text: str) -> None:
     general = {key[1:]: size for key, size in sizes.items() if key.startswith("&")}
     if not general:
         return
-    body = text[len(prolog) :]
+    # Counted over the whole text: loose parsers expand references wherever they meet them.
     expansion = 0
-    for ref in re.finditer(r"&([^\s;&<>\"']+);", body):
+    for ref in _GENERAL_REFERENCE.finditer(text):
         expansion += general.get(ref.group(1), 0)
         if expansion > MAX_EXPANSION_CHARS:
             raise _refuse(f"more than {MAX_EXPANSION_CHARS:,} characters in the feed")

@@ -64,13 +64,21 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _text(value: Any) -> str:
-    """A string field; numbers are accepted as the spec allows for ids, anything else is empty."""
+    """A string field, or "" when the value is of another type: it is dropped, never coerced.
+
+    A number in `url` would otherwise become a link relative to the feed (".../1.2").
+    """
     if isinstance(value, str):
         # JSON may spell lone surrogates ("\ud800"), which no encoder downstream accepts.
         return _LONE_SURROGATE.sub("\ufffd", value)
+    return ""
+
+
+def _id(value: Any) -> str:
+    """An item id: a string, or a number, which JSON Feed 1.1 says readers coerce to a string."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
-    return ""
+    return _text(value)
 
 
 def _clean_html(fragment: str, base: str) -> str:
@@ -122,7 +130,7 @@ def _entry(item: dict[str, Any], base: str) -> RawEntry:
             if isinstance(a, dict) and _text(a.get("mime_type")).lower().startswith("image/")
         ]
     return RawEntry(
-        guid=_text(item.get("id")) or None,
+        guid=_id(item.get("id")) or None,
         link=_text(item.get("url")) or _text(item.get("external_url")) or None,
         title_html=html.escape(_text(item.get("title"))),
         published=_date(item.get("date_published")),

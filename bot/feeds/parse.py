@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import feedparser
-from feedparser.encodings import convert_to_utf8
 
 from bot.errors import FeedError
 from bot.feeds.discover import looks_like_html, root_element
@@ -24,6 +23,7 @@ from bot.feeds.entities import check_entities
 from bot.feeds.identity import entry_key, resolve_http_url
 from bot.feeds.jsonfeed import looks_like_json_feed, read_json_feed
 from bot.feeds.models import ParsedFeed, ParsedItem, RawEntry, RawFeed
+from bot.textcodec import decode_xml
 from bot.textutil import clean_text, html_to_text, strip_unsafe
 from bot.workpool import JobOutOfMemory, JobTimedOut
 
@@ -39,13 +39,17 @@ FUTURE_TOLERANCE = timedelta(days=2)
 MAX_TITLE_CHARS = 500
 MAX_AUTHOR_CHARS = 200
 MAX_CATEGORY_CHARS = 100
+_MAX_AUTHOR_SOURCE_CHARS = 8 * MAX_AUTHOR_CHARS
 MAX_CATEGORIES = 30
 MAX_SUMMARY_CHARS = 4_000
 MAX_DERIVED_SUMMARY_CHARS = 600
 """When an item has no description, its summary is the start of its content, this long."""
 
 _FEED_ROOTS = frozenset({"rss", "feed", "rdf", "channel"})
-_IMG_SRC = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+_IMG_TAG = re.compile(r"<img\b", re.I)
+# Applied to one tag's text only: on a whole document, `<img\b[^>]*?\bsrc` rescans to the
+# next '>' from every `<img`, quadratic when none follows.
+_SRC_ATTRIBUTE = re.compile(r"""\bsrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
 _EMAIL = r"[^\s@()<>]+@[^\s@()<>]+"
 # feedparser's own split of author and e-mail garbles names for long top-level domains.
 _AUTHOR_WITH_EMAIL = (
@@ -53,6 +57,9 @@ _AUTHOR_WITH_EMAIL = (
     re.compile(rf"(?P<name>.+?)\s*[(<]\s*(?:mailto:)?{_EMAIL}\s*[)>]"),
 )
 _HEADERS_FOR_FEEDPARSER = ("content-type", "content-language")
+_XML_DECLARATION = re.compile(r"<\?xml[ \t\r\n]")
+_MAX_DECLARATION_CHARS = 1024
+_UTF8_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>\n'
 
 
 async def parse_feed_off_loop(
@@ -125,14 +132,34 @@ def parse_feed(
     return normalise_feed(raw, url=url, now=now, max_items=max_items)
 
 
+def as_utf8_for_feedparser(body: bytes, content_type: str | None) -> tuple[bytes, str | None]:
+    """The document as UTF-8 declaring itself UTF-8, and a Content-Type saying the same.
+
+    We decide the encoding (WHATWG labels only, see bot.textcodec) so feedparser never picks a
+    codec itself: its own choice honours any label Python knows, `punycode` included.
+    """
+    text = decode_xml(body, content_type).text
+    if _XML_DECLARATION.match(text):
+        close = text.find("?>", 0, _MAX_DECLARATION_CHARS)
+        if close >= 0:
+            text = text[close + 2 :]
+    utf8 = (_UTF8_DECLARATION + text).encode("utf-8", "replace")
+    if content_type:
+        media_type = content_type.split(";", 1)[0].strip()
+        content_type = f"{media_type}; charset=utf-8"
+    return utf8, content_type
+
+
 def _read_with_feedparser(body: bytes, *, url: str, headers: dict[str, str]) -> RawFeed:
     passed = {name: headers[name] for name in _HEADERS_FOR_FEEDPARSER if headers.get(name)}
     passed["content-location"] = url  # the base for relative links
-    # The guard must see the text exactly as feedparser will, whatever encoding tricks are used.
-    decoded = convert_to_utf8(dict(passed), body, {})
-    check_entities(decoded.decode("utf-8", "replace"))
+    utf8, content_type = as_utf8_for_feedparser(body, passed.get("content-type"))
+    if content_type:
+        passed["content-type"] = content_type
+    # The guard sees the text exactly as feedparser will: feedparser only rewrites our declaration.
+    check_entities(utf8.decode("utf-8"))
     # A stream, never bytes: feedparser opens bytes that look like a path as a local file.
-    result = feedparser.parse(io.BytesIO(body), response_headers=passed)
+    result = feedparser.parse(io.BytesIO(utf8), response_headers=passed)
     feed: dict[str, Any] = dict(result.get("feed") or {})
     entries: list[Any] = list(result.get("entries") or [])
     version = str(result.get("version") or "")
@@ -330,7 +357,9 @@ def _sane_date(moment: datetime | None, now: datetime) -> datetime | None:
 
 def _author_name(raw: str) -> str | None:
     """The author's name; an e-mail address beside it ("a@b (Name)", "Name <a@b>") is dropped."""
-    text = clean_text(html_to_text(raw), single_line=True)
+    # The author line is never sanitized by feedparser, and HTMLParser is quadratic on unclosed
+    # markup ("<a <a <a..."): only a name's worth of it is read.
+    text = clean_text(html_to_text(raw[:_MAX_AUTHOR_SOURCE_CHARS]), single_line=True)
     for pattern in _AUTHOR_WITH_EMAIL:
         match = pattern.fullmatch(text)
         if match and match.group("name").strip():
@@ -356,13 +385,27 @@ def _categories(raw: Sequence[str]) -> tuple[str, ...]:
 def _image(entry: RawEntry, base_url: str) -> str | None:
     candidates = list(entry.image_candidates)
     for fragment in (entry.content_html, entry.summary_html):
-        match = _IMG_SRC.search(fragment)
-        if match:
-            candidates.append(html.unescape(next(g for g in match.groups() if g is not None)))
+        source = _first_img_src(fragment)
+        if source is not None:
+            candidates.append(html.unescape(source))
     for candidate in candidates:
         resolved = resolve_http_url(candidate, base_url)
         if resolved:
             return resolved
+    return None
+
+
+def _first_img_src(fragment: str) -> str | None:
+    """The src of the first `<img>` that has one, in one forward scan."""
+    position = 0
+    while (tag := _IMG_TAG.search(fragment, position)) is not None:
+        close = fragment.find(">", tag.end())
+        if close < 0:
+            return None  # no tag closes after this one, so no later one does either
+        match = _SRC_ATTRIBUTE.search(fragment, tag.end(), close)
+        if match:
+            return next(group for group in match.groups() if group is not None)
+        position = close + 1
     return None
 
 

@@ -241,6 +241,7 @@ class Archiver:
             result.body or b"",
             result.url,
             timeout=self.extract_timeout,
+            content_type=result.headers.get("content-type"),
             pool=self.pool,
             priority="system",
         )

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 MAX_DECLARED_CANDIDATES = 8
 """A hostile page could declare thousands of feed links; only the first few are tried."""
+_STOPPED_KINDS = frozenset({"too-slow", "too-large"})
+"""Feeds that exist but that the worker pool stopped (deadline or memory cap)."""
 
 
 async def resolve_feed(
@@ -68,9 +70,14 @@ async def resolve_feed(
     declared = await _declared_feeds(body, first.url, pool, priority) if is_page else []
     usual = [path for path in fallback_paths(first.url) if path not in declared]
     tried: set[str] = {first.url}
+    stopped: FeedError | None = None  # a declared feed that was found but cost too much to read
     for candidate in declared + usual:
         if candidate in tried:
             continue
+        if stopped is not None and candidate not in declared:
+            # The page named its feed and it was refused for its cost: say so, rather than
+            # quietly following some other feed found at a guessed address.
+            raise stopped
         tried.add(candidate)
         try:
             result = await fetcher.fetch(candidate, kind="feed", now=now)
@@ -79,6 +86,12 @@ async def resolve_feed(
             return result.url, await parse(result)
         except (FetchError, FeedError) as error:
             log.debug("Feed candidate %s rejected: %s", candidate, error)
+            if stopped is None and isinstance(error, FeedError) and error.kind in _STOPPED_KINDS:
+                stopped = FeedError(
+                    error.kind, f"{url} declares the feed {candidate}, but: {error}"
+                )
+    if stopped is not None:
+        raise stopped
     what = "a web page" if is_page else "not a feed"
     if declared:
         plural = "s" if len(declared) != 1 else ""

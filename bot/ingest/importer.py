@@ -262,7 +262,11 @@ class Importer:
         if not looks_like_html(body, result.content_type):
             raise InvalidInput(f"{url} is not a web page, so it was not imported as an article.")
         extracted = await extract_in_thread(
-            body, result.url, timeout=self.archiver.extract_timeout, pool=self.archiver.pool
+            body,
+            result.url,
+            timeout=self.archiver.extract_timeout,
+            content_type=result.headers.get("content-type"),
+            pool=self.archiver.pool,
         )
         return _article_from(extracted, body)
 

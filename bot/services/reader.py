@@ -201,7 +201,12 @@ class ReaderService:
         if not result.body:
             raise InvalidInput("That page is empty, so there is nothing to read.")
         return await extract_in_thread(
-            result.body, result.url, timeout=self.extract_timeout, pool=self.pool, priority="member"
+            result.body,
+            result.url,
+            timeout=self.extract_timeout,
+            content_type=result.headers.get("content-type"),
+            pool=self.pool,
+            priority="member",
         )
 
     # -- /summary -------------------------------------------------------------------------------
@@ -434,7 +439,8 @@ class ReaderService:
 
     async def search(self, scope: ArchiveScope, query: str, page: int | None = None) -> SearchPage:
         """One page of full-text results in `scope`; any text is safe, operators are words."""
-        text = clean_text(query, single_line=True)[:MAX_QUERY_CHARS]
+        # Cut before cleaning too: CLI queries have no length limit of their own.
+        text = clean_text(query[: MAX_QUERY_CHARS * 4], single_line=True)[:MAX_QUERY_CHARS]
         if not re.search(r"\w", text):
             raise InvalidInput("Type a word or two to search for.")
         number = clamp_count(page, 1, MAX_SEARCH_PAGE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -58,7 +59,9 @@ class SearchHit:
 
 def fts_query(text: str, *, operator: str = "AND") -> str:
     """An FTS5 MATCH expression from any user text: each word quoted, so no syntax survives."""
-    tokens = _QUERY_TOKEN.findall(text)[:MAX_QUERY_TOKENS]
+    # The first tokens only, found lazily: a long text costs no list of all its words.
+    matched = itertools.islice(_QUERY_TOKEN.finditer(text), MAX_QUERY_TOKENS)
+    tokens = [match.group() for match in matched]
     # \w+ never holds a double quote; doubling any anyway keeps the quoting obviously safe.
     quoted = ['"' + token.replace('"', '""') + '"' for token in tokens]
     return f" {operator} ".join(quoted)

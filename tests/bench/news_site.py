@@ -76,7 +76,9 @@ FIRST_POST_ID = 1001
 PATHOLOGICAL_PAGE_PATH = "/longreads/everything/"
 """A 5 MB article page that takes extraction many seconds (see `pathological_page`)."""
 PATHOLOGICAL_HOME_PATH = "/mirror/"
-"""A home page that takes feed discovery many seconds (see `pathological_home_page`)."""
+"""A home page whose declared feed takes many seconds to read (see `pathological_home_page`)."""
+PATHOLOGICAL_FEED_PATH = "/mirror/everything.xml"
+"""The feed that home page declares: 5 MB of items (see `pathological_feed`)."""
 _GUID_PLACEHOLDER = "{site-url}"  # filled in with the real address once the port is known
 MiB = 1024 * 1024
 
@@ -571,6 +573,8 @@ class NewsSite:
             return _Rendered(pathological_page(), "text/html; charset=UTF-8", None)
         if path == PATHOLOGICAL_HOME_PATH:
             return _Rendered(pathological_home_page(), "text/html; charset=UTF-8", None)
+        if path == PATHOLOGICAL_FEED_PATH:
+            return _Rendered(pathological_feed(), "application/rss+xml; charset=UTF-8", None)
         if parts[:1] == ["wp-content"] and path.endswith((".jpg", ".jpeg", ".png")):
             return _Rendered(_tiny_png(), "image/png", None)
         for item in items:
@@ -778,9 +782,20 @@ def pathological_page() -> bytes:
 
 @cache
 def pathological_home_page() -> bytes:
-    """A home page of 8,000 unclosed `<base` tags: finding its feed links takes over ten seconds
-    (Python's HTMLParser and the `<base href>` search rescan the rest of the page per tag)."""
-    return ("<!DOCTYPE html>\n<html><head><title>Mirror</title>\n" + "<base " * 8000).encode()
+    """A home page that declares one feed, `pathological_feed`, after 8,000 unclosed `<base`
+    tags (once quadratic for the feed-link scan, now read in one pass of the head)."""
+    link = f'<link rel="alternate" type="application/rss+xml" href="{PATHOLOGICAL_FEED_PATH}">'
+    return f"<!DOCTYPE html>\n<html><head><title>Mirror</title>\n{link}\n{'<base ' * 8000}".encode()
+
+
+@cache
+def pathological_feed() -> bytes:
+    """A well-formed RSS feed of about 45,000 tiny items, just under the 5 MiB feed cap: every
+    parser is linear on it, but feedparser still takes seconds of CPU (about 2 µs a byte)."""
+    item = "<item><title>Item {n}</title><link>/mirror/{n}</link><category>c</category></item>"
+    items = "".join(item.format(n=n) for n in range(45_000))
+    channel = f"<channel><title>Everything</title><link>/mirror/</link>{items}</channel>"
+    return f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0">{channel}</rss>'.encode()
 
 
 def _require_aware(moment: datetime) -> None:

@@ -92,7 +92,7 @@ async def test_extract_in_thread_matches_direct_extraction() -> None:
 async def test_extract_in_thread_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
     release = threading.Event()
 
-    def stuck(html: str | bytes, url: str) -> None:
+    def stuck(html: str | bytes, url: str, **_: object) -> None:
         release.wait(30)
 
     monkeypatch.setattr(extract_module, "extract_article", stuck)
@@ -101,3 +101,36 @@ async def test_extract_in_thread_times_out(monkeypatch: pytest.MonkeyPatch) -> N
             await extract_in_thread(b"<html></html>", "https://e.org/a", timeout=0.2)
     finally:
         release.set()
+
+
+def _legacy_page(head: str = "") -> bytes:
+    paragraph = (
+        "Tenants at the caf\u00e9 on Market Street \u201cwon\u201d a rent freeze \u2014 "
+        "after a six-week strike, the landlord gave way. "
+    )
+    return (
+        f"<html><head>{head}<title>Rent freeze</title></head><body><article>"
+        f"<h1>Rent freeze</h1>{f'<p>{paragraph * 3}</p>' * 4}</article></body></html>"
+    ).encode("cp1252")
+
+
+def test_the_http_charset_decides_a_page_without_meta() -> None:
+    # Issue #12: a windows-1252 page without <meta charset> was decoded as UTF-8, garbled.
+    article = extract_article(
+        _legacy_page(), "https://e.org/a", content_type="text/html; charset=windows-1252"
+    )
+    assert "caf\u00e9 on Market Street \u201cwon\u201d a rent freeze \u2014 after" in article.text
+
+
+def test_a_page_declaring_punycode_is_read_as_utf8() -> None:
+    # Issue #12: punycode raised UnicodeDecodeError on non-ASCII bytes, so the page was unreadable.
+    page = _legacy_page('<meta charset="punycode">').decode("cp1252").encode("utf-8")
+    article = extract_article(page, "https://e.org/a")
+    assert "caf\u00e9 on Market Street" in article.text
+
+
+async def test_extract_in_thread_passes_the_content_type() -> None:
+    article = await extract_in_thread(
+        _legacy_page(), "https://e.org/a", content_type="text/html; charset=windows-1252"
+    )
+    assert "\u201cwon\u201d" in article.text

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from datetime import UTC, datetime
 
 import pytest
+from feedparser.sanitizer import replace_doctype
 
 from bot.errors import FeedError
 from bot.feeds import parse_feed
-from bot.feeds.entities import check_entities, prolog_of
+from bot.feeds.entities import check_entities, declaration_region, prolog_of
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 URL = "https://bomb.example/feed"
@@ -119,3 +121,38 @@ def test_prolog_includes_the_whole_doctype_and_stops_at_the_root() -> None:
 
 def test_documents_without_a_doctype_pass() -> None:
     check_entities('<?xml version="1.0"?><rss version="2.0"><channel/></rss>')
+
+
+JUNK_BEFORE_DOCTYPE = ["<:x/>", "<-", "<.x>", "<\u00e9t\u00e9/>", "<#>", "<=", "<$a>"]
+
+
+def junk_then_bomb(junk: str) -> str:
+    # 19 KB: one 1,000-character entity referenced 6,000 times (6 million characters expanded).
+    return (
+        f'<?xml version="1.0"?>\n{junk}\n<!DOCTYPE rss [\n<!ENTITY a "{"A" * 1000}">\n]>\n'
+        '<rss version="2.0"><channel><title>T</title>'
+        f"<item><title>{'&a;' * 6000}</title></item></channel></rss>"
+    )
+
+
+@pytest.mark.parametrize("junk", JUNK_BEFORE_DOCTYPE)
+def test_junk_before_the_doctype_hides_no_declaration(junk: str) -> None:
+    # feedparser reads declarations up to the first '<' and ASCII letter, digit or underscore;
+    # a guard stopping at `<:x/>` let its loose parser expand them (reported in issue #12).
+    tracemalloc.start()
+    try:
+        with pytest.raises(FeedError, match="1,000,000 characters"):
+            parse_feed(junk_then_bomb(junk).encode(), url=URL, now=NOW)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20
+
+
+@pytest.mark.parametrize("junk", ["", *JUNK_BEFORE_DOCTYPE, "<a>", "<_x>", "<!-- <a> -->"])
+def test_the_guard_reads_every_declaration_feedparser_keeps(junk: str) -> None:
+    document = junk_then_bomb(junk)
+    _, _, kept = replace_doctype(document.encode())
+    region = declaration_region(document)
+    for name in kept:
+        assert f"<!ENTITY {name} " in region

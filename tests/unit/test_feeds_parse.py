@@ -252,3 +252,71 @@ def test_json_feed_lone_surrogates_become_replacement_characters() -> None:
     assert entry.title == "\ufffd Title"
     assert "\ufffd" in entry.content_html
     check_output(feed)
+
+
+WRONGLY_TYPED = [1.2, 1000, True, None, ["https://j.example/x"], {"href": "https://j.example/x"}]
+
+
+@pytest.mark.parametrize("value", WRONGLY_TYPED, ids=repr)
+def test_json_feed_fields_of_the_wrong_type_are_dropped_not_coerced(value: object) -> None:
+    # "url": 1.2 once became https://j.example/1.2 and "title": 1000 the title "1000".
+    wrong = {
+        "url": value,
+        "external_url": value,
+        "title": value,
+        "summary": value,
+        "content_html": value,
+        "content_text": value,
+        "image": value,
+        "banner_image": value,
+        "tags": [value, "Kept"],
+        "authors": [{"name": value}, {"name": "Ann"}],
+        "date_published": value,
+    }
+    body = json_feed([{"id": "a", **wrong}, {"id": "b", "title": "Fine"}])
+    document = {**json.loads(body), "title": value, "home_page_url": value, "icon": value}
+    feed = parse_feed(json.dumps(document).encode(), url="https://j.example/feed.json", now=NOW)
+    first = next(entry for entry in feed.items if entry.key == "guid:a")
+    assert (first.url, first.title, first.summary, first.content_html) == (None, "", "", "")
+    assert (first.image_url, first.published, first.categories) == (None, None, ("Kept",))
+    assert first.author == "Ann"
+    assert (feed.title, feed.site_url, feed.icon_url) == ("", None, None)
+
+
+@pytest.mark.parametrize(("value", "key"), [(7, "guid:7"), (1.5, "guid:1.5"), ("x", "guid:x")])
+def test_json_feed_numeric_ids_are_coerced_as_the_spec_says(value: object, key: str) -> None:
+    body = json_feed([{"id": value, "title": "T", "url": "https://j.example/t"}])
+    assert parse_feed(body, url=URL, now=NOW).items[0].key == key
+
+
+@pytest.mark.parametrize("label", ["punycode", "utf-7", "rot13", "nonsense"])
+@pytest.mark.parametrize("title", ["Left-right +AEA- news", "Caf\u00e9-\u00e9t\u00e9 +AEA-"])
+def test_a_feed_declaring_a_codec_outside_the_whatwg_list_is_read_as_utf8(
+    label: str, title: str
+) -> None:
+    # feedparser alone honours any codec Python knows: on an ASCII feed punycode garbles the
+    # text (quadratic in time), utf-7 turns "+AEA-" into "@", rot13 rotates every letter.
+    body = rss(item(title)).replace(
+        b'<?xml version="1.0"?>', f'<?xml version="1.0" encoding="{label}"?>'.encode()
+    )
+    for headers in ({}, {"Content-Type": f"application/rss+xml; charset={label}"}):
+        assert parse_feed(body, url=URL, now=NOW, headers=headers).items[0].title == title
+
+
+@pytest.mark.parametrize(
+    ("declaration", "content_type"),
+    [
+        ('<?xml version="1.0" encoding="windows-1252"?>', None),
+        ('<?xml version="1.0"?>', "application/rss+xml; charset=windows-1252"),
+        ('<?xml version="1.0" encoding="utf-8"?>', "text/xml; charset=latin1"),
+        ("", "text/xml; charset=iso-8859-1"),
+    ],
+)
+def test_legacy_feeds_decode_in_the_whatwg_order(
+    declaration: str, content_type: str | None
+) -> None:
+    document = rss(item("x")).decode().replace('<?xml version="1.0"?>', declaration)
+    body = document.replace("<title>x</title>", "<title>\u201cCaf\u00e9\u201d</title>")
+    headers = {"Content-Type": content_type} if content_type else {}
+    feed = parse_feed(body.encode("cp1252"), url=URL, now=NOW, headers=headers)
+    assert feed.items[0].title == "\u201cCaf\u00e9\u201d"

@@ -9,7 +9,12 @@ import pytest
 
 from bot.cli import build_parser
 from bot.cli._context import CommandContext
-from tests.bench.news_site import PATHOLOGICAL_HOME_PATH, NewsSite, ServerError
+from tests.bench.news_site import (
+    PATHOLOGICAL_FEED_PATH,
+    PATHOLOGICAL_HOME_PATH,
+    NewsSite,
+    ServerError,
+)
 from tests.conftest import make_config
 
 
@@ -71,11 +76,13 @@ async def test_feed_check_stops_discovery_on_a_hostile_page_at_the_deadline(
     ctx = CommandContext(make_config(tmp_path, workers={"job_timeout_seconds": 0.5}))
     async with NewsSite() as site:
         args.url = site.url(PATHOLOGICAL_HOME_PATH)
+        feed_url = site.url(PATHOLOGICAL_FEED_PATH)
         try:
             status = await args.handler(args, ctx)
         finally:
             await ctx.aclose()
     assert status == 1
     assert capsys.readouterr().err.startswith(
-        "too-slow: Reading this page took too long (over 0.5 s), so Paperboy stopped."
+        f"too-slow: {args.url} declares the feed {feed_url}, but: Reading this feed took too "
+        "long (over 0.5 s), so Paperboy stopped."
     )
