@@ -21,7 +21,6 @@ from bot.announce.render import (
     EmbedPlan,
     MessagePlan,
     SubscriptionView,
-    is_genuine_standfirst,
     plan_violations,
     render_plan,
 )
@@ -53,7 +52,6 @@ __all__ = [
     "decide_new_items",
     "format_date",
     "forum_tag_problem",
-    "is_genuine_standfirst",
     "matches",
     "next_send_time",
     "parse_filter",
