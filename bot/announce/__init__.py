@@ -9,10 +9,8 @@ from bot.announce.filters import FilterDecision, FilterSpec, FilterTerm, matches
 from bot.announce.policy import (
     NewItem,
     PollDecision,
-    RateBudget,
     Verdict,
     decide_new_items,
-    next_send_time,
 )
 from bot.announce.render import (
     AnnouncementArticle,
@@ -45,7 +43,6 @@ __all__ = [
     "MessagePlan",
     "NewItem",
     "PollDecision",
-    "RateBudget",
     "SubscriptionView",
     "Verdict",
     "choose_tags",
@@ -53,7 +50,6 @@ __all__ = [
     "format_date",
     "forum_tag_problem",
     "matches",
-    "next_send_time",
     "parse_filter",
     "plan_violations",
     "render_plan",
