@@ -1,9 +1,9 @@
 """Offline summaries: the publisher's standfirst, the article's lead, or key points by centrality.
 
 Why lead-based for `brief`: on news, the opening sentences beat graph methods by a wide margin
-(LEAD-3 scores 40.4 ROUGE-1 on CNN/DailyMail in Liu & Lapata 2019, "Text Summarization with
-Pretrained Encoders", against 33.2 for TextRank in Zheng & Lapata 2019, "Sentence Centrality
-Revisited for Unsupervised Summarization"). Journalists write the lead to summarise.
+(Liu & Lapata 2019, "Text Summarization with Pretrained Encoders"; Zheng & Lapata 2019,
+"Sentence Centrality Revisited for Unsupervised Summarization"; figures in BENCHMARKS.md).
+Journalists write the lead to summarise.
 
 `key-points` picks 3-5 sentences from the whole article by TF-IDF centrality plus a small
 position prior, with maximal marginal relevance (Carbonell & Goldstein 1998) against repeats,
@@ -30,9 +30,8 @@ STYLES: tuple[Style, ...] = ("brief", "key-points")
 
 BRIEF_MAX_WORDS = 75
 BRIEF_MAX_SENTENCES = 3
-# Stop adding lead sentences once this many words are in: a standfirst is about 21 words
-# (median over the BBC corpus), and on that corpus stopping at 25-35 words beat both lead-1 and
-# filling the 75-word budget on ROUGE-L (measured in bench.quality; see the perf report).
+# Stop adding lead sentences once this many words are in: about a standfirst's length, which beat
+# both lead-1 and filling the word budget on ROUGE-L (bench.quality; figures in BENCHMARKS.md).
 BRIEF_TARGET_WORDS = 30
 WORDS_PER_MINUTE = 230
 _MIN_POINT_WORDS = 6
