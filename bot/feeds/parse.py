@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import feedparser
-from feedparser.encodings import convert_to_utf8
 
 from bot.errors import FeedError
+from bot.feeds._feedparser import as_utf8
 from bot.feeds.discover import looks_like_html, root_element
 from bot.feeds.entities import check_entities
 from bot.feeds.identity import entry_key, resolve_http_url
@@ -129,7 +129,7 @@ def _read_with_feedparser(body: bytes, *, url: str, headers: dict[str, str]) -> 
     passed = {name: headers[name] for name in _HEADERS_FOR_FEEDPARSER if headers.get(name)}
     passed["content-location"] = url  # the base for relative links
     # The guard must see the text exactly as feedparser will, whatever encoding tricks are used.
-    decoded = convert_to_utf8(dict(passed), body, {})
+    decoded = as_utf8(dict(passed), body)
     check_entities(decoded.decode("utf-8", "replace"))
     # A stream, never bytes: feedparser opens bytes that look like a path as a local file.
     result = feedparser.parse(io.BytesIO(body), response_headers=passed)
