@@ -1,4 +1,4 @@
-"""Full-text extraction from an article page: trafilatura first, readability-lxml as fallback.
+"""Full-text extraction from an article page with trafilatura (and its own fallbacks).
 
 The publisher's own description (og:description, meta description or JSON-LD) is kept apart
 from the text so `brief` can use a genuine standfirst. Nothing here touches the network:
@@ -158,7 +158,7 @@ def _date_params() -> dict[str, Any]:
 
 
 def _metadata_date(html: str) -> str:
-    """The publication date trafilatura's metadata finds, for pages whose text it could not find."""
+    """The publication date trafilatura's metadata finds, for pages whose text it did not find."""
     import trafilatura
 
     found = trafilatura.extract_metadata(html, date_config=_date_params())
@@ -185,24 +185,6 @@ def _trafilatura_text(html: str, url: str) -> tuple[str, dict[str, str]]:
     return str(found.get("text") or ""), fields
 
 
-def _readability_text(html: str) -> tuple[str, str]:
-    from readability import Document
-
-    try:
-        document = Document(html)
-        summary_html = document.summary(html_partial=True)
-        title = document.short_title() or ""
-    except Exception:  # readability raises bare Exceptions on hopeless pages
-        log.debug("readability could not parse the page", exc_info=True)
-        return "", ""
-    fragment = lxml.html.fromstring(summary_html)
-    blocks = fragment.xpath("//p|//h2|//h3|//li|//blockquote")
-    parts = [" ".join(block.text_content().split()) for block in blocks]
-    if not parts:
-        parts = [" ".join(fragment.text_content().split())]
-    return "\n".join(part for part in parts if part), title
-
-
 def _drop_leading_title(text: str, title: str) -> str:
     """Extractors often keep the <h1>; the title is stored on its own, so drop the repeat."""
     first, _, rest = text.partition("\n")
@@ -223,9 +205,7 @@ def extract_article(html: str | bytes, url: str) -> Extracted:
     meta = page_metadata(tree)
     text, fields = _trafilatura_text(source, url)
     if not text.strip():
-        text, readability_title = _readability_text(source)
-        fields.setdefault("title", readability_title)
-        fields["date"] = fields.get("date") or _metadata_date(source)
+        fields["date"] = _metadata_date(source)
     title = meta["title"] or fields.get("title", "") or meta["title_tag"]
     text = _drop_leading_title(strip_boilerplate(clean_text(text)), title)
     return Extracted(

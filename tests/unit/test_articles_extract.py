@@ -54,15 +54,6 @@ def test_page_with_only_meta_description() -> None:
     assert "public consultation" in article.text
 
 
-def test_falls_back_to_readability_when_trafilatura_finds_nothing(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(extract_module, "_trafilatura_text", lambda html, url: ("", {}))
-    article = extract_article(_page("strike_page.html"), "https://example.org/news/bus-strike")
-    assert "9 per cent pay rise" in article.text
-    assert "Photo:" not in article.text
-
-
 @pytest.mark.parametrize("page", [b"", b"   ", "<<<>>>", b"\x00\x01\x02binary", "<html></html>"])
 def test_hostile_or_empty_pages_give_a_clear_error_not_a_crash(page: str | bytes) -> None:
     try:
@@ -160,7 +151,7 @@ def test_page_dates_in_every_form_seen(page: str, published: datetime | None) ->
     assert extract_article(page, "https://example.org/news/strike-ends").published == published
 
 
-def test_page_date_is_kept_when_readability_finds_the_text(
+def test_page_date_is_read_when_trafilatura_finds_no_text(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(extract_module, "_trafilatura_text", lambda html, url: ("", {}))
