@@ -120,16 +120,6 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"  # no longer claimable: another round has it
 
 
-@dataclass
-class DrainReport:
-    """What one round did (for tests and logs)."""
-
-    sent: int = 0
-    retried: int = 0
-    refused: int = 0
-    next_due: datetime | None = None
-
-
 class DeliveryWorker:
     """Delivers outbox rows; `run()` is the background loop, `wake()` says new work is committed."""
 
@@ -282,21 +272,6 @@ class DeliveryWorker:
         return settled
 
     # -- delivering -----------------------------------------------------------------------------
-
-    async def drain_once(self) -> DrainReport:
-        """Send every delivery due now (pacing and budget permitting) and wait for those sends;
-        never waits for pacing. Raises what a send raised (e.g. a locked database)."""
-        started, next_due = await self._start_due()
-        report = DrainReport(next_due=next_due)
-        if started:
-            outcomes = await asyncio.gather(*started)
-            report.sent = outcomes.count(Outcome.SENT)
-            report.retried = outcomes.count(Outcome.RETRY)
-            report.refused = outcomes.count(Outcome.REFUSED)
-            # The next row of a queue just served becomes due once its channel may post again.
-            again = self.clock.now() + timedelta(seconds=self.settings.per_channel_interval_seconds)
-            report.next_due = again if next_due is None else min(next_due, again)
-        return report
 
     async def _start_due(self) -> tuple[list[asyncio.Task[Outcome]], datetime | None]:
         """Start a send for every queue head due now; returns the sends and when to look again.
