@@ -226,6 +226,32 @@ async def test_the_summarize_command_uses_the_backend_with_fallback(
     assert len(server.requests) == 1
 
 
+async def test_the_summarize_command_prefers_a_genuine_standfirst_to_the_llm(
+    server: LlmStandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    standfirst = "Campaigners blame right-to-buy sales as the borough's housing crisis deepens."
+    paragraphs = "".join(f"<p>{line}</p>" for line in BODY.splitlines())
+    source = tmp_path / "article.html"
+    source.write_text(
+        f'<html><head><title>{TITLE}</title><meta name="description" content="{standfirst}">'
+        f"</head><body><article><h1>{TITLE}</h1>{paragraphs}</article></body></html>",
+        encoding="utf-8",
+    )
+    config = make_config(
+        tmp_path, summaries={"backend": "openai", "openai_base_url": server.base_url}
+    )
+    args = build_parser().parse_args(["summarize", str(source), "--json"])
+    ctx = CommandContext(config)
+    try:
+        assert await args.handler(args, ctx) == 0
+    finally:
+        await ctx.aclose()
+    out = json.loads(capsys.readouterr().out)
+    # As /summary does (the reader service): the publisher's words, and no LLM request.
+    assert (out["kind"], out["summary"]) == ("publisher", [standfirst])
+    assert server.requests == []
+
+
 async def test_the_app_opens_the_backend_with_its_own_session_and_closes_it(
     server: LlmStandIn, tmp_path: Path
 ) -> None:
