@@ -145,7 +145,7 @@ class AnnouncementsConfig:
     )
     # 45, not Discord's 50: the budget is kept in any 1-second span, and the rest of the bot's
     # REST calls (notices, lookups, threads) share Discord's global limit; interaction replies
-    # do not count toward it. Measured: 1,000 posts to 50 channels drain in 22 s (bench.delivery).
+    # do not count toward it. Drain times at this rate: bench.delivery in BENCHMARKS.md.
     global_rate_per_second: float = _opt(
         45.0,
         "Most Discord requests per second for deliveries (Discord allows 50 in all).",

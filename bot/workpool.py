@@ -52,7 +52,6 @@ PRELOAD_MODULES = (
     "bot.feeds.discover",
     "bot.ingest.archiver",
     "trafilatura",
-    "readability",
 )
 """Imported once by the fork server, so each worker starts with them loaded."""
 

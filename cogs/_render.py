@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import discord
 
 from bot.announce.render import EmbedPlan, MessagePlan
@@ -57,16 +55,3 @@ def allowed_mentions_of(plan: MessagePlan) -> discord.AllowedMentions:
         roles=[discord.Object(role_id) for role_id in plan.allowed_role_ids],
         replied_user=False,
     )
-
-
-def send_kwargs(plan: MessagePlan) -> dict[str, Any]:
-    """Keyword arguments for `send` that post the plan (content, embeds, buttons, mentions)."""
-    kwargs: dict[str, Any] = {
-        "content": plan.content or None,
-        "embeds": [embed_of(embed) for embed in plan.embeds],
-        "allowed_mentions": allowed_mentions_of(plan),
-    }
-    view = view_of(plan)
-    if view is not None:
-        kwargs["view"] = view
-    return kwargs

@@ -90,8 +90,6 @@ class AlertSender(commands.Cog):
             event = await self.queue.get()
             try:
                 await self.deliver(event)
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("Sending alerts for feed %s failed", event.feed_id)
             finally:

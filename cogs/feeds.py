@@ -184,7 +184,6 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
     def __init__(self, bot: commands.Bot) -> None:
         self.bot = bot
         app = bot.app  # type: ignore[attr-defined]
-        self.timezone_cache: dict[int, str] = {}
         self.admin = FeedAdmin(
             app.storage, app.fetcher, app.config, app.clock, wake_poller=app.poller.wake
         )

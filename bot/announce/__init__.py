@@ -9,10 +9,8 @@ from bot.announce.filters import FilterDecision, FilterSpec, FilterTerm, matches
 from bot.announce.policy import (
     NewItem,
     PollDecision,
-    RateBudget,
     Verdict,
     decide_new_items,
-    next_send_time,
 )
 from bot.announce.render import (
     AnnouncementArticle,
@@ -21,7 +19,6 @@ from bot.announce.render import (
     EmbedPlan,
     MessagePlan,
     SubscriptionView,
-    is_genuine_standfirst,
     plan_violations,
     render_plan,
 )
@@ -46,16 +43,13 @@ __all__ = [
     "MessagePlan",
     "NewItem",
     "PollDecision",
-    "RateBudget",
     "SubscriptionView",
     "Verdict",
     "choose_tags",
     "decide_new_items",
     "format_date",
     "forum_tag_problem",
-    "is_genuine_standfirst",
     "matches",
-    "next_send_time",
     "parse_filter",
     "plan_violations",
     "render_plan",

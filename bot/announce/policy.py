@@ -1,4 +1,4 @@
-"""Which newly seen items to announce, and when the next send may happen. Pure: `now` is passed in.
+"""Which newly seen items to announce. Pure: `now` is passed in.
 
 Decisions for one poll of one subscription's feed, in this order:
 
@@ -122,46 +122,3 @@ def _held_back_note(feed_title: str, held: list[NewItem], new_count: int, limit:
         f"site rewrote its item ids (for example after a migration). The newest {limit} were "
         "announced; the rest count as delivered."
     )
-
-
-def next_send_time(
-    last_sent_in_channel: datetime | None, now: datetime, per_channel_interval: float
-) -> datetime:
-    """The earliest moment the next post in a channel may go out."""
-    _require_aware(now, "now")
-    if last_sent_in_channel is None:
-        return now
-    _require_aware(last_sent_in_channel, "last_sent_in_channel")
-    return max(now, last_sent_in_channel + timedelta(seconds=per_channel_interval))
-
-
-class RateBudget:
-    """A token bucket for Discord requests: `take(now)` reserves one and says how long to wait.
-
-    Reservations may run the bucket below zero, so callers queue fairly: the n-th caller in a
-    burst is told to wait n/rate seconds. `now` must not go backwards; if it does it is ignored.
-    """
-
-    def __init__(
-        self, rate_per_second: float, now: datetime, *, burst: float | None = None
-    ) -> None:
-        if rate_per_second <= 0:
-            raise ValueError("rate_per_second must be positive")
-        _require_aware(now, "now")
-        self.rate = rate_per_second
-        self.capacity = burst if burst is not None else max(1.0, rate_per_second)
-        self._tokens = self.capacity
-        self._updated = now
-
-    def _refill(self, now: datetime) -> None:
-        _require_aware(now, "now")
-        elapsed = (now - self._updated).total_seconds()
-        if elapsed > 0:
-            self._tokens = min(self.capacity, self._tokens + elapsed * self.rate)
-            self._updated = now
-
-    def take(self, now: datetime) -> float:
-        """Reserve one request; return the seconds to wait before making it (0.0 if none)."""
-        self._refill(now)
-        self._tokens -= 1.0
-        return 0.0 if self._tokens >= 0 else -self._tokens / self.rate

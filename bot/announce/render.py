@@ -13,9 +13,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Final, Literal, cast, get_args
-
-import nupunkt
+from typing import Final, Literal, get_args
 
 from bot.announce import limits
 from bot.announce.filters import FilterSpec
@@ -36,9 +34,9 @@ from bot.announce.template import (
     render_template,
     validate_template,
 )
+from bot.articles.textpolicy import is_genuine_standfirst, opening_sentences, without_yoast
 from bot.clock import to_iso
 from bot.errors import InvalidInput
-from bot.textutil import clean_text
 
 Format = Literal["embed", "text", "forum", "webhook"]
 FORMATS: Final = get_args(Format)
@@ -50,19 +48,6 @@ FALLBACK_USERNAME: Final = "Paperboy"
 # and names may not contain 'discord'); "everyone" and "here" are refused as whole names.
 _FORBIDDEN_NAME_PARTS = re.compile(r"discord|clyde", re.IGNORECASE)
 _FORBIDDEN_NAMES: Final = frozenset({"everyone", "here"})
-# WordPress's automatic excerpt (wp_trim_words, 55 words) ends in "[…]", "[...]" or "&hellip;".
-# (?<!\s) below: a pattern starting with \s* is tried where a whitespace run starts only; from
-# every position inside one, a search is quadratic in the run's length.
-_TRIM_MARKER = re.compile(
-    r"(?<!\s)\s*(?:\[\s*(?:…|\.\.\.|&hellip;|&#8230;)\s*\]|&hellip;|&#8230;)\s*$", re.IGNORECASE
-)
-# Yoast SEO appends this sentence to every feed description.
-_APPEARED_FIRST = re.compile(
-    r"(?<!\s)\s*The post .{1,400}? appeared first on .{1,200}?\.?\s*$", re.DOTALL
-)
-_TRAILING_ELLIPSIS = re.compile(r"(?<!\s)\s*(?:…|\.\.\.)\s*$")
-_SENTENCE_END = re.compile(r"[.!?…]['\"’”)\]]*$")
-_SOURCE_WINDOW = 4000  # only the opening of a long text is needed for a ~300 character summary
 
 
 @dataclass(frozen=True)
@@ -200,52 +185,21 @@ def delivery_marker(outbox_id: int) -> str:
     return f"pb-o{outbox_id}" if outbox_id > 0 else ""
 
 
-def _collapse(text: str) -> str:
-    return " ".join(clean_text(text, single_line=True).split())
-
-
-def is_genuine_standfirst(standfirst: str, text: str) -> bool:
-    """False when the standfirst is empty, an automatic WordPress trim, or the body's opening."""
-    candidate = _APPEARED_FIRST.sub("", _collapse(standfirst))
-    if not candidate or _TRIM_MARKER.search(candidate):
-        return False
-    body = _collapse(text[: len(standfirst) + _SOURCE_WINDOW])
-    opening = _TRAILING_ELLIPSIS.sub("", candidate)
-    return not (body and opening and body.startswith(opening))
-
-
-def _opening_sentences(source: str, limit: int) -> str:
+def _blurb(source: str, limit: int) -> str:
     """Whole opening sentences up to `limit` characters, or a word-boundary cut with an ellipsis."""
-    trimmed = bool(_TRIM_MARKER.search(source))
-    source = _TRIM_MARKER.sub("", source)
-    source = _collapse(source[:_SOURCE_WINDOW])
-    if not source:
-        return ""
-    if len(source) <= limit and not trimmed:
-        return source
-    sentences = [s.strip() for s in cast(list[str], nupunkt.sent_tokenize(source)) if s.strip()]
-    if trimmed and len(sentences) > 1 and not _SENTENCE_END.search(sentences[-1]):
-        sentences.pop()  # the automatic trim cut this one mid-sentence
-    chosen: list[str] = []
-    used = 0
-    for sentence in sentences:
-        extra = len(sentence) + (1 if chosen else 0)
-        if used + extra > limit:
-            break
-        chosen.append(sentence)
-        used += extra
-    if chosen:
-        return " ".join(chosen)
-    cut = truncate(sentences[0] if sentences else source, limit)
-    return cut if cut.endswith(ELLIPSIS) or not trimmed else cut + ELLIPSIS
+    opening = opening_sentences(without_yoast(source), limit)
+    if opening.fits:
+        return opening.text
+    cut = truncate(opening.text, limit)
+    return cut if cut.endswith(ELLIPSIS) or not opening.trimmed else cut + ELLIPSIS
 
 
 def summary_text(article: AnnouncementArticle, limit: int = SUMMARY_CHARS) -> str:
     """Plain-text blurb: the genuine standfirst, else the opening sentences of excerpt or text."""
     if is_genuine_standfirst(article.standfirst, article.text):
-        return _opening_sentences(_APPEARED_FIRST.sub("", article.standfirst), limit)
+        return _blurb(article.standfirst, limit)
     for source in (article.excerpt, article.text, article.standfirst):
-        blurb = _opening_sentences(_APPEARED_FIRST.sub("", source), limit)
+        blurb = _blurb(source, limit)
         if blurb:
             return blurb
     return ""

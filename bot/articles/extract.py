@@ -1,4 +1,4 @@
-"""Full-text extraction from an article page: trafilatura first, readability-lxml as fallback.
+"""Full-text extraction from an article page with trafilatura (and its own fallbacks).
 
 The publisher's own description (og:description, meta description or JSON-LD) is kept apart
 from the text so `brief` can use a genuine standfirst. Nothing here touches the network:
@@ -64,7 +64,7 @@ def _decode(html: str | bytes, content_type: str | None) -> str:
 
 
 def parse_published(value: str) -> datetime | None:
-    """An aware UTC datetime from an ISO-8601 date or timestamp, or None if it is not one."""
+    """An aware UTC datetime from trafilatura's ISO-8601 date or timestamp, or None."""
     value = value.strip()
     if not value:
         return None
@@ -114,7 +114,7 @@ def _ld_text(value: Any) -> str:
 
 
 def page_metadata(tree: Any) -> dict[str, str]:
-    """Title, description, author, date, site name and image the page declares (og, meta, LD)."""
+    """Title, description, author, site name and image the page declares (og, meta, LD)."""
     meta: dict[str, str] = {}
     for element in tree.xpath("//meta[@content]"):
         key = (element.get("property") or element.get("name") or "").strip().lower()
@@ -123,7 +123,7 @@ def page_metadata(tree: Any) -> dict[str, str]:
     ld: dict[str, str] = {}
     for item in _json_ld_objects(tree):
         if _ld_type(item) & _ARTICLE_TYPES:
-            for key in ("headline", "description", "datePublished", "author", "image"):
+            for key in ("headline", "description", "author", "image"):
                 if key not in ld and item.get(key):
                     ld[key] = _ld_text(item[key])
             publisher = item.get("publisher")
@@ -139,14 +139,25 @@ def page_metadata(tree: Any) -> dict[str, str]:
         or meta.get("twitter:description")
         or "",
         "author": meta.get("author") or ld.get("author") or meta.get("article:author") or "",
-        "published": meta.get("article:published_time")
-        or ld.get("datePublished")
-        or meta.get("date")
-        or meta.get("dc.date")
-        or "",
         "site_name": meta.get("og:site_name") or ld.get("publisher") or "",
         "image": meta.get("og:image") or meta.get("twitter:image") or ld.get("image") or "",
     }
+
+
+def _date_params() -> dict[str, Any]:
+    """trafilatura's own date settings (htmldate: meta tags, JSON-LD, <time>, many written
+    forms), asking for the time and zone too when the page gives them."""
+    from trafilatura.settings import set_date_params
+
+    return set_date_params() | {"outputformat": "%Y-%m-%dT%H:%M:%S%z"}
+
+
+def _metadata_date(html: str) -> str:
+    """The publication date trafilatura's metadata finds, for pages whose text it did not find."""
+    import trafilatura
+
+    found = trafilatura.extract_metadata(html, date_config=_date_params())
+    return str(found.date or "") if found is not None else ""
 
 
 def _trafilatura_text(html: str, url: str) -> tuple[str, dict[str, str]]:
@@ -160,30 +171,13 @@ def _trafilatura_text(html: str, url: str) -> tuple[str, dict[str, str]]:
         include_tables=False,
         include_images=False,
         with_metadata=True,
+        date_extraction_params=_date_params(),
     )
     if document is None or isinstance(document, dict):
         return "", {}
     found = document.as_dict()
     fields = {key: str(found.get(key) or "") for key in ("title", "author", "date", "sitename")}
     return str(found.get("text") or ""), fields
-
-
-def _readability_text(html: str) -> tuple[str, str]:
-    from readability import Document
-
-    try:
-        document = Document(html)
-        summary_html = document.summary(html_partial=True)
-        title = document.short_title() or ""
-    except Exception:  # readability raises bare Exceptions on hopeless pages
-        log.debug("readability could not parse the page", exc_info=True)
-        return "", ""
-    fragment = lxml.html.fromstring(summary_html)
-    blocks = fragment.xpath("//p|//h2|//h3|//li|//blockquote")
-    parts = [" ".join(block.text_content().split()) for block in blocks]
-    if not parts:
-        parts = [" ".join(fragment.text_content().split())]
-    return "\n".join(part for part in parts if part), title
 
 
 def _drop_leading_title(text: str, title: str) -> str:
@@ -209,15 +203,14 @@ def extract_article(html: str | bytes, url: str, *, content_type: str | None = N
     meta = page_metadata(tree)
     text, fields = _trafilatura_text(source, url)
     if not text.strip():
-        text, readability_title = _readability_text(source)
-        fields.setdefault("title", readability_title)
+        fields["date"] = _metadata_date(source)
     title = meta["title"] or fields.get("title", "") or meta["title_tag"]
     text = _drop_leading_title(strip_boilerplate(clean_text(text)), title)
     return Extracted(
         url=url,
         title=clean_text(title, single_line=True),
         author=clean_text(meta["author"] or fields.get("author", ""), single_line=True),
-        published=parse_published(meta["published"] or fields.get("date", "")),
+        published=parse_published(fields.get("date", "")),
         description=clean_text(meta["description"], single_line=True),
         site_name=clean_text(meta["site_name"] or fields.get("sitename", ""), single_line=True),
         image_url=meta["image"].strip(),

@@ -3,9 +3,9 @@
 1. The source's most distinctive stems (top QUERY_TERMS by TF-IDF against the archive) become an
    OR query on the FTS5 index, ranked by bm25 with the title weighted over the body. FTS5 scores
    every row that matches any word, so the words are chosen within a budget of matching rows
-   (POSTINGS_BUDGET, from the stored document counts): at 100,000 articles a 20-word query
-   holding stems found in nearly every article cost 245 ms, and bm25 gives such stems almost
-   no weight anyway.
+   (POSTINGS_BUDGET, from the stored document counts): a query holding stems found in nearly
+   every article scores most of the archive (timing in BENCHMARKS.md), and bm25 gives such
+   stems almost no weight anyway.
 2. The best CANDIDATES are re-ranked by cosine similarity of TF-IDF vectors built from the terms
    stored for every article at archive time (`index_article`), with current document
    frequencies, so early articles are weighed with today's IDF. SQLite sums each candidate's
@@ -30,7 +30,7 @@ from bot.models import WHOLE_ARCHIVE, ArchiveScope
 from bot.storage._related import RelatedStore
 
 QUERY_TERMS = 20
-# About how many (article, word) matches the candidate query may score; FTS5 spends ~2 us each.
+# About how many (article, word) matches the candidate query may score (cost in BENCHMARKS.md).
 POSTINGS_BUDGET = 6000
 CANDIDATES = 40
 NEAR_DUPLICATE = 0.9

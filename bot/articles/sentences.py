@@ -32,7 +32,8 @@ _CUT_POINTS = (
 
 
 @lru_cache(maxsize=1)
-def _tokenizer() -> PunktSentenceTokenizer:
+def sentence_tokenizer() -> PunktSentenceTokenizer:
+    """nupunkt's bundled Punkt model, loaded once."""
     import nupunkt
 
     return nupunkt.load("default")
@@ -46,7 +47,7 @@ def fix_missing_spaces(text: str) -> str:
 def split_sentences(text: str, *, max_chars: int = MAX_SENTENCE_CHARS) -> list[str]:
     """Split text into sentences; paragraphs (line breaks) always end a sentence."""
     sentences: list[str] = []
-    tokenizer = _tokenizer()
+    tokenizer = sentence_tokenizer()
     for paragraph in text.split("\n"):
         paragraph = " ".join(paragraph.split())
         if not paragraph:

@@ -1,9 +1,9 @@
 """Offline summaries: the publisher's standfirst, the article's lead, or key points by centrality.
 
 Why lead-based for `brief`: on news, the opening sentences beat graph methods by a wide margin
-(LEAD-3 scores 40.4 ROUGE-1 on CNN/DailyMail in Liu & Lapata 2019, "Text Summarization with
-Pretrained Encoders", against 33.2 for TextRank in Zheng & Lapata 2019, "Sentence Centrality
-Revisited for Unsupervised Summarization"). Journalists write the lead to summarise.
+(Liu & Lapata 2019, "Text Summarization with Pretrained Encoders"; Zheng & Lapata 2019,
+"Sentence Centrality Revisited for Unsupervised Summarization"; figures in BENCHMARKS.md).
+Journalists write the lead to summarise.
 
 `key-points` picks 3-5 sentences from the whole article by TF-IDF centrality plus a small
 position prior, with maximal marginal relevance (Carbonell & Goldstein 1998) against repeats,
@@ -13,14 +13,14 @@ and returns them in article order.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from bot.articles import terms
 from bot.articles.boilerplate import strip_boilerplate
 from bot.articles.sentences import split_sentences
+from bot.articles.textpolicy import is_genuine_standfirst, standfirst_text
 from bot.errors import InvalidInput
 from bot.textutil import clean_text
 
@@ -30,18 +30,14 @@ STYLES: tuple[Style, ...] = ("brief", "key-points")
 
 BRIEF_MAX_WORDS = 75
 BRIEF_MAX_SENTENCES = 3
-# Stop adding lead sentences once this many words are in: a standfirst is about 21 words
-# (median over the BBC corpus), and on that corpus stopping at 25-35 words beat both lead-1 and
-# filling the 75-word budget on ROUGE-L (measured in bench.quality; see the perf report).
+# Stop adding lead sentences once this many words are in: about a standfirst's length, which beat
+# both lead-1 and filling the word budget on ROUGE-L (bench.quality; figures in BENCHMARKS.md).
 BRIEF_TARGET_WORDS = 30
 WORDS_PER_MINUTE = 230
 _MIN_POINT_WORDS = 6
 _MAX_POINT_WORDS = 80
 _MMR_LAMBDA = 0.7
 LEAD_BONUS = 0.15
-# WordPress's automatic excerpt: the first 55 words then "[…]" (or "[...]", "&hellip;").
-_AUTO_EXCERPT_END = re.compile(r"(?:\[\s*(?:…|\.\.\.|&hellip;)\s*\]|&hellip;|…|\.\.\.)\s*$")
-_WORD_CHARS = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -58,24 +54,6 @@ def reading_minutes(text: str) -> int:
     return max(1, round(len(text.split()) / WORDS_PER_MINUTE))
 
 
-def _normalised_words(text: str) -> list[str]:
-    return _WORD_CHARS.findall(text.lower())
-
-
-def is_genuine_standfirst(standfirst: str, body: str) -> bool:
-    """True when the publisher wrote the standfirst, rather than it being the body's opening."""
-    standfirst = clean_text(standfirst, single_line=True)
-    if len(standfirst.split()) < 5:
-        return False
-    if _AUTO_EXCERPT_END.search(standfirst):
-        return False
-    head = _normalised_words(standfirst)
-    opening = _normalised_words(body)[: len(head) + 5]
-    # A copy of the body's first words (feed excerpts, truncated leads) adds nothing.
-    overlap = sum(1 for a, b in zip(head, opening, strict=False) if a == b)
-    return overlap < 0.8 * len(head)
-
-
 def clean_body(text: str) -> str:
     """The article body ready for splitting: safe characters, no boilerplate lines."""
     return strip_boilerplate(clean_text(text))
@@ -88,13 +66,43 @@ def summarize(title: str, text: str, *, standfirst: str = "", style: Style = "br
     body = clean_body(text)
     minutes = reading_minutes(body)
     if style == "brief" and is_genuine_standfirst(standfirst, body):
-        sentences = split_sentences(strip_boilerplate(clean_text(standfirst)))
+        sentences = split_sentences(standfirst_text(standfirst))
         return Summary(tuple(sentences), "publisher", minutes)
     sentences = split_sentences(body)
     if not sentences:
         raise InvalidInput("This article has no text to summarise.")
     chosen = lead_sentences(sentences) if style == "brief" else key_points(title, sentences)
     return Summary(tuple(chosen), "extractive", minutes)
+
+
+class SummaryModel(Protocol):
+    """A machine summariser (the LLM backend); it falls back to `summarize` on any failure."""
+
+    async def summary(
+        self, title: str, text: str, *, style: Style = "brief", standfirst: str = ""
+    ) -> Summary:
+        """A summary of the article in `style`."""
+        ...
+
+
+async def best_summary(
+    title: str,
+    text: str,
+    *,
+    standfirst: str = "",
+    style: Style = "brief",
+    model: SummaryModel | None = None,
+    offline: Summary | None = None,
+) -> Summary:
+    """The one summary entry point (reader service and CLI): the publisher's genuine standfirst,
+    else the model's summary when one is configured, else the offline summary (`offline`, when
+    the caller computed `summarize` elsewhere, such as in a worker pool)."""
+    if offline is None:
+        offline = summarize(title, text, standfirst=standfirst, style=style)
+    # The publisher's own standfirst beats any machine summary.
+    if offline.kind == "publisher" or model is None:
+        return offline
+    return await model.summary(title, clean_body(text), style=style, standfirst=standfirst)
 
 
 def lead_sentences(

@@ -1,10 +1,10 @@
 """Words, stems and TF-IDF weights, shared by the summarizer and the related-articles engine.
 
-Stems come from the Snowball English stemmer (`snowballstemmer`, pure Python, no data files), so
-"strikes" and "striking" meet. When PyStemmer (the same Snowball algorithms in C) is installed,
-`snowballstemmer.stemmer` hands it out instead: identical stems on all 27,699 BBC corpus words, 16x
-faster (2 us a word instead of 36). Each stem keeps one surface word for display and for FTS5
-queries (FTS5 applies its own porter stemmer to whatever word it is given).
+Stems come from the Snowball English stemmer (PyStemmer: the Snowball algorithms in C, no data
+files), so "strikes" and "striking" meet. Its stems equal the pure-Python `snowballstemmer`
+reference (a test checks; speed and corpus check in BENCHMARKS.md). Each stem keeps one surface
+word for display and for FTS5 queries (FTS5 applies its own porter stemmer to whatever word it
+is given).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-import snowballstemmer
+import Stemmer
 
 # Letters, with inner apostrophes ("don't"); digits alone are not topical terms.
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
@@ -283,11 +283,11 @@ STOPWORDS = frozenset(
     ]
 )
 
-_stemmer = snowballstemmer.stemmer("english")
+_stemmer = Stemmer.Stemmer("english")
 
 
-# Bounded small: the archiver stems every word it archives, and 200,000 entries held 30 MB for
-# the life of the bot; 20,000 still cover the common words of news prose (Zipf).
+# Bounded small: the archiver stems every word it archives, and a large cache is held for the
+# life of the bot (memory in BENCHMARKS.md); 20,000 still cover the common words of news prose.
 @lru_cache(maxsize=20_000)
 def stem(word: str) -> str:
     """The Snowball English stem of a lowercase word."""

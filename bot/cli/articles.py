@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.articles.extract import Extracted, extract_in_thread
 from bot.articles.related import RelatedItem, related_to_text, related_to_url
-from bot.articles.summarize import STYLES, summarize
+from bot.articles.summarize import STYLES, best_summary
 from bot.cli._context import CommandContext
 from bot.errors import InvalidInput, PaperboyError
 from bot.models import WHOLE_ARCHIVE
@@ -110,15 +110,13 @@ async def _summarize(args: argparse.Namespace, ctx: CommandContext) -> int:
     for source in args.sources:
         try:
             loaded = await _load(ctx, source)
-            llm = await ctx.llm()
-            if llm is None:
-                summary = summarize(
-                    loaded.title, loaded.text, standfirst=loaded.standfirst, style=args.style
-                )
-            else:
-                summary = await llm.summary(
-                    loaded.title, loaded.text, standfirst=loaded.standfirst, style=args.style
-                )
+            summary = await best_summary(
+                loaded.title,
+                loaded.text,
+                standfirst=loaded.standfirst,
+                style=args.style,
+                model=await ctx.llm(),
+            )
         except PaperboyError as error:
             print(f"paperboy: {source}: {error}", file=sys.stderr)
             status = 1

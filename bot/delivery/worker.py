@@ -22,6 +22,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Protocol
 
 from bot.announce.render import MessagePlan, render_plan
@@ -110,14 +111,13 @@ def delivery_nonce(outbox_id: int) -> str:
     return f"pb{outbox_id}"
 
 
-@dataclass
-class DrainReport:
-    """What one round did (for tests and logs)."""
+class Outcome(StrEnum):
+    """How one delivery attempt ended (also the metrics label)."""
 
-    sent: int = 0
-    retried: int = 0
-    refused: int = 0
-    next_due: datetime | None = None
+    SENT = "sent"
+    RETRY = "retry"  # rescheduled with backoff
+    REFUSED = "refused"  # Discord refused for good
+    SKIPPED = "skipped"  # no longer claimable: another round has it
 
 
 class DeliveryWorker:
@@ -144,7 +144,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._budget = WindowBudget(self.settings.global_rate_per_second)
         self._last_sent: dict[int, datetime] | None = None
-        self._in_flight: dict[int, tuple[int, asyncio.Task[str]]] = {}
+        self._in_flight: dict[int, tuple[int, asyncio.Task[Outcome]]] = {}
         """Sends under way: outbox id -> (channel id, task)."""
         self._reserved: dict[int, datetime] = {}
         """When each send under way took its share of the global budget (moved to its start)."""
@@ -180,8 +180,6 @@ class DeliveryWorker:
                     next_due = await self._dispatch()
                     if next_due is not None:
                         delay = (next_due - self.clock.now()).total_seconds()
-                except asyncio.CancelledError:
-                    raise
                 except Exception:
                     log.exception("A delivery pass failed; trying again shortly")
                     delay = 5.0
@@ -230,8 +228,6 @@ class DeliveryWorker:
             try:
                 await self.notifier.tell_moderators(notice.guild_id, notice.text)
                 told += 1
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("Could not tell guild %s's moderators", notice.guild_id)
         return told
@@ -277,22 +273,7 @@ class DeliveryWorker:
 
     # -- delivering -----------------------------------------------------------------------------
 
-    async def drain_once(self) -> DrainReport:
-        """Send every delivery due now (pacing and budget permitting) and wait for those sends;
-        never waits for pacing. Raises what a send raised (e.g. a locked database)."""
-        started, next_due = await self._start_due()
-        report = DrainReport(next_due=next_due)
-        if started:
-            outcomes = await asyncio.gather(*started)
-            report.sent = outcomes.count("sent")
-            report.retried = outcomes.count("retry")
-            report.refused = outcomes.count("refused")
-            # The next row of a queue just served becomes due once its channel may post again.
-            again = self.clock.now() + timedelta(seconds=self.settings.per_channel_interval_seconds)
-            report.next_due = again if next_due is None else min(next_due, again)
-        return report
-
-    async def _start_due(self) -> tuple[list[asyncio.Task[str]], datetime | None]:
+    async def _start_due(self) -> tuple[list[asyncio.Task[Outcome]], datetime | None]:
         """Start a send for every queue head due now; returns the sends and when to look again.
 
         A channel with a send in flight waits for it (its end wakes the worker), so posts in one
@@ -322,18 +303,18 @@ class DeliveryWorker:
             next_due = self._budget.next_token_at(now)
         return [self._spawn(pending[outbox_id]) for outbox_id in plan.send_now], next_due
 
-    def _spawn(self, delivery: Delivery) -> asyncio.Task[str]:
+    def _spawn(self, delivery: Delivery) -> asyncio.Task[Outcome]:
         task = asyncio.create_task(self._deliver_bounded(delivery), name=f"delivery {delivery.id}")
         self._in_flight[delivery.id] = (delivery.channel_id, task)
         task.add_done_callback(self._send_ended)
         return task
 
-    def _send_ended(self, task: asyncio.Task[str]) -> None:
+    def _send_ended(self, task: asyncio.Task[Outcome]) -> None:
         if not task.cancelled() and (error := task.exception()) is not None:
             log.error("A delivery failed; reconciling before the next", exc_info=error)
         self._wake.set()  # its channel may be free, or its queue has a next row
 
-    async def _deliver_bounded(self, delivery: Delivery) -> str:
+    async def _deliver_bounded(self, delivery: Delivery) -> Outcome:
         try:
             async with self._parallel:
                 outcome = await self.deliver(delivery)
@@ -348,15 +329,14 @@ class DeliveryWorker:
             self._in_flight.pop(delivery.id, None)
             self._reserved.pop(delivery.id, None)
 
-    async def deliver(self, delivery: Delivery) -> str:
-        """Claim, send and settle one row; returns 'sent', 'retry', 'refused' or 'skipped' (the
-        row was no longer claimable)."""
+    async def deliver(self, delivery: Delivery) -> Outcome:
+        """Claim, send and settle one row; returns how it ended."""
         outgoing = await self._prepare(delivery)
         if outgoing is None:
-            return "retry"  # its plan could not be read nor made again; rescheduled
+            return Outcome.RETRY  # its plan could not be read nor made again; rescheduled
         claimed_at = self.clock.now()
         if not await self.storage.claim_delivery(delivery.id, now=claimed_at):
-            return "skipped"
+            return Outcome.SKIPPED
         self._request_starts(delivery.id)
         try:
             found = None
@@ -367,17 +347,15 @@ class DeliveryWorker:
         except DeliveryError as error:
             if error.permanent:
                 await self._refused(delivery, error)
-                return "refused"
+                return Outcome.REFUSED
             retry_after = error.retry_after if isinstance(error, RetryLater) else None
             await self._retry(delivery, str(error), retry_after)
-            return "retry"
-        except asyncio.CancelledError:
-            raise  # the row stays claimed; reconciliation settles it at the next start
-        except Exception as error:
+            return Outcome.RETRY
+        except Exception as error:  # not cancellation: that leaves the row claimed for reconcile
             # An unexpected failure (network, a bug): treat as transient, never lose the row.
             log.exception("Delivery %s failed unexpectedly", delivery.id)
             await self._retry(delivery, f"unexpected error: {type(error).__name__}", None)
-            return "retry"
+            return Outcome.RETRY
         now = self.clock.now()
         await self.storage.mark_sent(
             delivery.id, message_id=sent.message_id, thread_id=sent.thread_id, now=now
@@ -386,7 +364,7 @@ class DeliveryWorker:
         # The channel's pace counts from when the post left, as Discord's bucket does; counting
         # from the answer would add the round trip to every gap.
         self._last_sent[delivery.channel_id] = claimed_at
-        return "sent"
+        return Outcome.SENT
 
     def _request_starts(self, outbox_id: int) -> None:
         """The budget counts this send from now, when its request leaves, not from its plan."""
@@ -423,8 +401,6 @@ class DeliveryWorker:
         )
         try:
             plan = await self._render_from_archive(delivery)
-        except asyncio.CancelledError:
-            raise
         except Exception:
             log.exception("Delivery %s could not be planned again", delivery.id)
             plan = None

@@ -8,10 +8,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from feedparser.sanitizer import _sanitize_html  # feedparser's own cleaner, same rules as RSS
-from feedparser.urls import resolve_relative_uris
-
 from bot.errors import FeedError
+from bot.feeds._feedparser import absolute_links, sanitize_html  # the same rules as RSS
 from bot.feeds.models import RawEntry, RawFeed
 
 _VERSION = re.compile(r"https?://jsonfeed\.org/version/1(?:\.\d+)?/?$")
@@ -82,8 +80,7 @@ def _id(value: Any) -> str:
 
 
 def _clean_html(fragment: str, base: str) -> str:
-    resolved = resolve_relative_uris(fragment, base, "utf-8", "text/html")
-    return str(_sanitize_html(resolved, "utf-8", "text/html"))
+    return sanitize_html(absolute_links(fragment, base))
 
 
 def _plain_to_html(text: str) -> str:

@@ -170,7 +170,7 @@ def site_of(host: str) -> str:
     if not name or parse_ip_host(name) is not None:
         return name
     if _SUFFIXES is None:
-        _SUFFIXES = PublicSuffixList()  # ~35 ms to load, once
+        _SUFFIXES = PublicSuffixList()  # parsing the list is not free: once, on first use
     return _SUFFIXES.privatesuffix(name) or name
 
 

@@ -155,8 +155,6 @@ class Archiver:
         """Fill in one article's text; returns done, failed, skipped or postponed."""
         try:
             status = await self._archive(article)
-        except asyncio.CancelledError:
-            raise
         except Exception:
             # Never leave an article pending forever: one that breaks the code is marked failed.
             log.exception("Archiving article %s (%s) failed unexpectedly", article.id, article.url)
@@ -252,8 +250,6 @@ class Archiver:
             self._wake.clear()
             try:
                 report = await self.archive_pending()
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("An archiving round failed; the next round retries")
                 report = ArchiveReport()

@@ -367,8 +367,6 @@ class Poller:
                 outcome = FeedPollOutcome(feed.id, ok=False, error_kind=kinds.BUSY)
             else:
                 outcome = await self._record_failure(feed, error.kind, str(error), error)
-        except asyncio.CancelledError:
-            raise
         except Exception:
             log.exception("Polling feed %s (%s) failed unexpectedly", feed.id, feed.url)
             outcome = await self._record_failure(feed, INTERNAL_KIND, INTERNAL_MESSAGE, None)
@@ -526,8 +524,6 @@ class Poller:
         for hook in list(self.on_new_articles):
             try:
                 await hook(event)
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("An on_new_articles hook failed for feed %s", event.feed_id)
 
@@ -536,8 +532,6 @@ class Poller:
         for hook in list(self.on_held_back):
             try:
                 await hook(event)
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("An on_held_back hook failed for feed %s", event.feed_id)
 
@@ -547,8 +541,6 @@ class Poller:
             self._wake.clear()
             try:
                 await self.poll_due()
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("A polling round failed; the next round retries")
             await self._sleep_until_due()

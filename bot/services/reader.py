@@ -18,7 +18,16 @@ from bot.articles import related as related_engine
 from bot.articles.extract import Extracted, extract_in_thread
 from bot.articles.llm import LlmBackend
 from bot.articles.related import RelatedItem
-from bot.articles.summarize import STYLES, Kind, Style, clean_body, reading_minutes, summarize
+from bot.articles.summarize import (
+    STYLES,
+    Kind,
+    Style,
+    Summary,
+    best_summary,
+    clean_body,
+    reading_minutes,
+    summarize,
+)
 from bot.clock import Clock
 from bot.config import LimitsConfig, SummariesConfig
 from bot.errors import InvalidInput, NotFound, PaperboyError
@@ -373,18 +382,15 @@ class ReaderService:
         self._page_cache.move_to_end(key)
         return replace(found, cached=True)
 
-    async def _summarize(self, title: str, text: str, standfirst: str, style: Style) -> _Made:
-        if self.pool is None:
-            offline = summarize(title, text, standfirst=standfirst, style=style)
-        else:
+    async def _summarize(self, title: str, text: str, standfirst: str, style: Style) -> Summary:
+        offline = None
+        if self.pool is not None:
             job = functools.partial(summarize, title, text, standfirst=standfirst, style=style)
             offline = await self.pool.run(job, priority="member", what="this article")
-        # The publisher's own standfirst beats any machine summary; the LLM is only ever optional
-        # and falls back to the offline summary on any failure.
-        if offline.kind == "publisher" or self.llm is None:
-            return _Made(offline.sentences, offline.kind, offline.reading_minutes)
-        made = await self.llm.summary(title, clean_body(text), style=style, standfirst=standfirst)
-        return _Made(made.sentences, made.kind, made.reading_minutes)
+        # The LLM is only ever optional and falls back to the offline summary on any failure.
+        return await best_summary(
+            title, text, standfirst=standfirst, style=style, model=self.llm, offline=offline
+        )
 
     # -- /related -------------------------------------------------------------------------------
 
@@ -501,10 +507,3 @@ class ReaderService:
             if len(choices) >= MAX_CHOICES:
                 break
         return choices
-
-
-@dataclass(frozen=True)
-class _Made:
-    sentences: tuple[str, ...]
-    kind: Kind
-    reading_minutes: int

@@ -769,7 +769,7 @@ def _not_modified(record: RequestRecord, etag: str, last_modified: datetime | No
 @cache
 def pathological_page() -> bytes:
     """5 MB (just under the extractor's 5 MiB cap) of short paragraphs: trafilatura and then
-    readability take tens of seconds on it.
+    its own fallbacks take tens of seconds on it.
 
     Well-formed and innocent-looking; its size alone makes extraction slow, so it stays slow
     even once every parser is linear.

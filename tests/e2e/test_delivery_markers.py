@@ -15,6 +15,7 @@ from bot.announce.render import MessagePlan
 from bot.delivery.worker import DeliveryWorker, Outgoing, delivery_nonce
 from bot.models import NewSubscription
 from cogs.announcer import DiscordSender
+from tests.delivery_drain import drain_once
 from tests.e2e.conftest import Bench, BenchFactory
 
 FAST = {"per_channel_interval_seconds": 0.0, "global_rate_per_second": 45.0, "max_age_days": 0.0}
@@ -102,7 +103,7 @@ async def test_a_members_message_with_an_upcoming_marker_does_not_count_as_sent(
         assert await worker.reconcile() == 1
         [again] = [d for d in await bench.app.storage.next_deliveries() if d.id == row.id]
         assert again.state == "pending"  # not taken for sent: it will be posted
-        report = await worker.drain_once()
+        report = await drain_once(worker)
         assert report.sent == 1
 
         announcements = [

@@ -23,6 +23,7 @@ from bot.ingest.poller import Poller
 from bot.models import NewSubscription
 from bot.storage import Storage
 from tests.conftest import make_config
+from tests.delivery_drain import drain_once
 from tests.hardening.support import NOW, web_server
 
 GUILD, CHANNEL = 900, 901
@@ -160,11 +161,11 @@ async def test_a_locked_database_sends_nothing_until_the_claim_can_be_written(
     try:
         other.execute("BEGIN IMMEDIATE")  # someone else holds the write lock
         with pytest.raises(sqlite3.OperationalError, match="locked"):
-            await worker.drain_once()
+            await drain_once(worker)
         assert sender.posts == []  # no claim, no post
         other.execute("ROLLBACK")
         for _ in range(5):
-            await worker.drain_once()
+            await drain_once(worker)
     finally:
         other.close()
     assert len(sender.posts) == 3 and sender.undurable == []
@@ -182,14 +183,14 @@ async def test_a_lock_after_the_post_is_settled_without_a_duplicate_or_a_restart
     try:
         await worker.reconcile()  # what run() does first
         with pytest.raises(sqlite3.OperationalError, match="locked"):
-            await worker.drain_once()  # posted, but "sent" could not be written
+            await drain_once(worker)  # posted, but "sent" could not be written
         sender.hold_lock_on_send = None
         other.execute("ROLLBACK")
         # The same worker, no restart: what run() does on its following rounds.
         for _ in range(5):
             if worker._needs_reconcile:
                 await worker.reconcile()
-            await worker.drain_once()
+            await drain_once(worker)
     finally:
         other.close()
     markers = [posted.plan.marker for posted in sender.posts]
@@ -208,7 +209,7 @@ async def test_a_lock_after_the_post_is_settled_without_a_duplicate_after_a_rest
     try:
         await first.reconcile()
         with pytest.raises(sqlite3.OperationalError, match="locked"):
-            await first.drain_once()
+            await drain_once(first)
         sender.hold_lock_on_send = None
         other.execute("ROLLBACK")
     finally:
@@ -217,7 +218,7 @@ async def test_a_lock_after_the_post_is_settled_without_a_duplicate_after_a_rest
     second = DeliveryWorker(db, sender, SilentNotifier(), config, FakeClock(NOW))
     assert await second.reconcile() == 1
     for _ in range(5):
-        await second.drain_once()
+        await drain_once(second)
     markers = [posted.plan.marker for posted in sender.posts]
     assert len(markers) == 2 == len(set(markers))
     assert sender.undurable == []

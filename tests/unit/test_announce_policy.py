@@ -1,4 +1,4 @@
-"""Backlog, age, flood and pacing decisions with a fixed `now`."""
+"""Backlog, age and flood decisions with a fixed `now`."""
 
 from __future__ import annotations
 
@@ -6,13 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.announce.policy import (
-    NewItem,
-    RateBudget,
-    Verdict,
-    decide_new_items,
-    next_send_time,
-)
+from bot.announce.policy import NewItem, Verdict, decide_new_items
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -112,38 +106,3 @@ def test_naive_datetimes_are_refused() -> None:
             first_poll=False,
             feed_title="W",
         )
-
-
-def test_next_send_time_spaces_posts_in_a_channel() -> None:
-    assert next_send_time(None, NOW, 1.0) == NOW
-    assert next_send_time(NOW - timedelta(seconds=0.25), NOW, 1.0) == NOW + timedelta(seconds=0.75)
-    assert next_send_time(NOW - timedelta(seconds=5), NOW, 1.0) == NOW
-
-
-def test_rate_budget_allows_a_burst_then_queues_callers() -> None:
-    budget = RateBudget(2.0, NOW)
-    assert budget.take(NOW) == 0.0
-    assert budget.take(NOW) == 0.0
-    assert budget.take(NOW) == pytest.approx(0.5)
-    assert budget.take(NOW) == pytest.approx(1.0)
-
-
-def test_rate_budget_refills_with_time_up_to_its_capacity() -> None:
-    budget = RateBudget(2.0, NOW)
-    for _ in range(4):
-        budget.take(NOW)
-    later = NOW + timedelta(seconds=10)
-    assert budget.take(later) == 0.0
-    assert budget.take(later) == 0.0
-    assert budget.take(later) == pytest.approx(0.5)
-
-
-def test_rate_budget_ignores_a_clock_going_backwards() -> None:
-    budget = RateBudget(1.0, NOW)
-    assert budget.take(NOW) == 0.0
-    assert budget.take(NOW - timedelta(seconds=30)) == pytest.approx(1.0)
-
-
-def test_rate_budget_refuses_a_zero_rate() -> None:
-    with pytest.raises(ValueError, match="positive"):
-        RateBudget(0.0, NOW)

@@ -54,15 +54,6 @@ def test_page_with_only_meta_description() -> None:
     assert "public consultation" in article.text
 
 
-def test_falls_back_to_readability_when_trafilatura_finds_nothing(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(extract_module, "_trafilatura_text", lambda html, url: ("", {}))
-    article = extract_article(_page("strike_page.html"), "https://example.org/news/bus-strike")
-    assert "9 per cent pay rise" in article.text
-    assert "Photo:" not in article.text
-
-
 @pytest.mark.parametrize("page", [b"", b"   ", "<<<>>>", b"\x00\x01\x02binary", "<html></html>"])
 def test_hostile_or_empty_pages_give_a_clear_error_not_a_crash(page: str | bytes) -> None:
     try:
@@ -134,3 +125,68 @@ async def test_extract_in_thread_passes_the_content_type() -> None:
         _legacy_page(), "https://e.org/a", content_type="text/html; charset=windows-1252"
     )
     assert "\u201cwon\u201d" in article.text
+
+
+_DATED_BODY = "<article><h1>Strike ends</h1>" + (
+    "<p>The strike ended today after weeks of talks between the union and the employer.</p>" * 5
+)
+
+
+def _dated_page(head: str, body: str = "") -> str:
+    return f"<html><head><title>Strike ends</title>{head}</head><body>{body}{_DATED_BODY}</article></body></html>"  # noqa: E501
+
+
+def _meta_date(value: str) -> str:
+    return f'<meta property="article:published_time" content="{value}">'
+
+
+MARCH_4 = datetime(2024, 3, 4, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("page", "published"),
+    [
+        # The forms seen in the wild, read by trafilatura's metadata (htmldate).
+        (
+            _dated_page(_meta_date("2024-03-04T09:30:00+01:00")),
+            datetime(2024, 3, 4, 8, 30, tzinfo=UTC),
+        ),
+        (_dated_page(_meta_date("2024-03-04")), MARCH_4),
+        (_dated_page(_meta_date("March 4, 2024")), MARCH_4),
+        (_dated_page(_meta_date("4 March 2024")), MARCH_4),
+        # RFC 2822 keeps its day; htmldate drops the time of day for this form.
+        (_dated_page(_meta_date("Mon, 04 Mar 2024 09:30:00 +0100")), MARCH_4),
+        (
+            _dated_page(
+                '<script type="application/ld+json">{"@context": "https://schema.org", '
+                '"@type": "NewsArticle", "datePublished": "2024-03-04T09:30:00Z"}</script>'
+            ),
+            datetime(2024, 3, 4, 9, 30, tzinfo=UTC),
+        ),
+        (
+            _dated_page("", '<time datetime="2024-03-04T09:30:00Z">4 March</time>'),
+            datetime(2024, 3, 4, 9, 30, tzinfo=UTC),
+        ),
+        (_dated_page(""), None),
+    ],
+    ids=[
+        "iso-zone",
+        "iso-date",
+        "month-day-year",
+        "day-month-year",
+        "rfc2822",
+        "json-ld",
+        "time",
+        "none",
+    ],
+)
+def test_page_dates_in_every_form_seen(page: str, published: datetime | None) -> None:
+    assert extract_article(page, "https://example.org/news/strike-ends").published == published
+
+
+def test_page_date_is_read_when_trafilatura_finds_no_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(extract_module, "_trafilatura_text", lambda html, url: ("", {}))
+    article = extract_article(_dated_page(_meta_date("March 4, 2024")), "https://example.org/x")
+    assert article.published == MARCH_4

@@ -1,7 +1,7 @@
-"""Stems must not depend on which Snowball implementation is installed.
+"""Stems must equal the Snowball reference.
 
-`snowballstemmer` hands out PyStemmer's C stemmer when that is installed and its own pure-Python
-one otherwise; stored terms made by one must meet query terms made by the other.
+The bot stems with PyStemmer (C); the pure-Python `snowballstemmer` (a test dependency) is the
+reference, so stored terms keep meeting query terms whichever implementation made them.
 """
 
 from __future__ import annotations

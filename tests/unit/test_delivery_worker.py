@@ -24,6 +24,7 @@ from bot.models import GuildSettings, NewSubscription, Subscription
 from bot.storage import Storage
 from bot.storage._feeds import NewArticle, NewEntry, OutboxRow
 from tests.conftest import make_config
+from tests.delivery_drain import drain_once
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 GUILD = 700
@@ -171,7 +172,7 @@ def rig(storage: Storage, config: Config) -> Rig:
 async def drain_all(rig: Rig, *, rounds: int = 50) -> None:
     """Run rounds, moving the fake clock to each next due time, until nothing is due."""
     for _ in range(rounds):
-        report = await rig.worker.drain_once()
+        report = await drain_once(rig.worker)
         if report.next_due is None:
             return
         rig.clock.advance(max(0.0, (report.next_due - rig.clock.now()).total_seconds()))
@@ -199,13 +200,13 @@ async def test_one_post_per_channel_per_interval(rig: Rig) -> None:
     feed = await add_feed(rig.storage)
     sub = await subscribe(rig.storage, feed)
     await publish(rig.storage, feed, ["First", "Second"], [sub])
-    first = await rig.worker.drain_once()
+    first = await drain_once(rig.worker)
     assert first.sent == 1
     assert first.next_due == NOW + timedelta(seconds=1)
-    again = await rig.worker.drain_once()  # the clock has not moved: the channel must wait
+    again = await drain_once(rig.worker)  # the clock has not moved: the channel must wait
     assert again.sent == 0
     rig.clock.advance(1.0)
-    assert (await rig.worker.drain_once()).sent == 1
+    assert (await drain_once(rig.worker)).sent == 1
     assert rig.sender.titles() == ["First", "Second"]
 
 
@@ -214,7 +215,7 @@ async def test_different_channels_are_served_in_the_same_round(rig: Rig) -> None
     news = await subscribe(rig.storage, feed, NEWS)
     other = await subscribe(rig.storage, feed, OTHER)
     await publish(rig.storage, feed, ["Only"], [news, other])
-    assert (await rig.worker.drain_once()).sent == 2
+    assert (await drain_once(rig.worker)).sent == 2
     assert {posted.channel_id for _, posted in rig.sender.posts} == {NEWS, OTHER}
 
 
@@ -226,7 +227,7 @@ async def test_global_budget_limits_a_round(storage: Storage, tmp_path: object) 
     feed = await add_feed(storage)
     subs = [await subscribe(storage, feed, NEWS + n) for n in range(5)]
     await publish(storage, feed, ["Story"], subs)
-    report = await rig.worker.drain_once()
+    report = await drain_once(rig.worker)
     assert report.sent == 2
     assert report.next_due is not None and report.next_due > NOW
     await drain_all(rig)
@@ -238,12 +239,12 @@ async def test_transient_failure_backs_off_then_sends(rig: Rig) -> None:
     sub = await subscribe(rig.storage, feed)
     await publish(rig.storage, feed, ["First", "Second"], [sub])
     rig.sender.failures.append(RetryLater("Discord is busy.", status=429, retry_after=12.0))
-    report = await rig.worker.drain_once()
+    report = await drain_once(rig.worker)
     assert (report.sent, report.retried) == (0, 1)
     [first, second] = await rig.storage.subscription_outbox(sub.id)
     assert (first.state, first.attempts, second.state) == ("pending", 1, "pending")
     rig.clock.advance(5.0)
-    assert (await rig.worker.drain_once()).sent == 0  # Discord asked for 12 s; order is kept
+    assert (await drain_once(rig.worker)).sent == 0  # Discord asked for 12 s; order is kept
     await drain_all(rig)
     assert rig.sender.titles() == ["First", "Second"]
 
@@ -271,7 +272,7 @@ async def test_forbidden_pauses_every_subscription_in_the_channel_and_tells_once
     await publish(rig.storage, feed, ["First", "Second"], [sub])
     await publish(rig.storage, other_feed, ["Elsewhere"], [neighbour])
     rig.sender.failures.append(DeliveryError("Missing Access.", permanent=True, status=403))
-    report = await rig.worker.drain_once()
+    report = await drain_once(rig.worker)
     assert report.refused == 1 and report.sent == 0
     for subscription_id in (sub.id, neighbour.id):
         stored = await rig.storage.subscription(subscription_id)
@@ -368,7 +369,7 @@ async def test_a_plan_that_cannot_be_made_again_is_retried_never_failed(
         await publish(storage, feed, ["First", "Second"], [sub])
         first = (await storage.subscription_outbox(sub.id))[0]
         await _damage_plan(storage, first.id)
-        report = await rig.worker.drain_once()
+        report = await drain_once(rig.worker)
         assert (report.sent, report.retried) == (0, 1)
         assert rig.sender.posts == []  # the head waits, and the queue behind it keeps its order
         record = await storage.outbox_record(first.id)
@@ -404,7 +405,7 @@ async def test_a_row_half_built_by_an_open_poll_is_neither_sent_nor_failed(rig: 
         # for this transaction to settle it, and this test would wait for the worker: the
         # guard turns that deadlock into a failure.
         async with asyncio.timeout(DEADLOCK_GUARD_SECONDS):
-            report = await asyncio.create_task(rig.worker.drain_once())
+            report = await asyncio.create_task(drain_once(rig.worker))
         assert (report.sent, report.retried) == (0, 0)
         plan = render_plan(
             AnnouncementArticle(id=article, title="A", url="https://paper.example/a/"),
@@ -458,7 +459,7 @@ async def test_reconcile_releases_a_claim_that_never_posted(rig: Rig) -> None:
     sub = await subscribe(rig.storage, feed)
     await publish(rig.storage, feed, ["First", "Second"], [sub])
     await _claim_head(rig.storage, sub.id)
-    assert (await rig.worker.drain_once()).sent == 0  # a claimed head blocks its queue
+    assert (await drain_once(rig.worker)).sent == 0  # a claimed head blocks its queue
     await rig.worker.reconcile()
     assert await states(rig.storage, sub.id) == ["pending", "pending"]
     await drain_all(rig)

@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ from bot.articles.summarize import summarize
 from bot.cli import build_parser
 from bot.cli._context import CommandContext
 from bot.clock import FakeClock
-from bot.config import FetchConfig, SummariesConfig
+from bot.config import Config, FetchConfig, SummariesConfig
 from bot.errors import FetchError
 from bot.fetch import Fetcher, make_session
 from bot.models import WHOLE_ARCHIVE
@@ -199,6 +200,20 @@ async def test_members_links_never_go_through_the_llm_session(
     assert len(server.requests) == requests_before
 
 
+async def _summarize_command(
+    source: Path, config: Config, capsys: pytest.CaptureFixture[str]
+) -> dict[str, Any]:
+    """Run `paperboy summarize SOURCE --json`; its one JSON line."""
+    args = build_parser().parse_args(["summarize", str(source), "--json"])
+    ctx = CommandContext(config)
+    try:
+        assert await args.handler(args, ctx) == 0
+    finally:
+        await ctx.aclose()
+    found: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return found
+
+
 @pytest.mark.parametrize(("mode", "kind"), [("ok", "llm"), ("error", "extractive")])
 async def test_the_summarize_command_uses_the_backend_with_fallback(
     server: LlmStandIn,
@@ -215,15 +230,29 @@ async def test_the_summarize_command_uses_the_backend_with_fallback(
         fetch={"allow_private_addresses": False},  # the LLM's own session is not the fetcher
         summaries={"backend": "openai", "openai_base_url": server.base_url},
     )
-    args = build_parser().parse_args(["summarize", str(source), "--json"])
-    ctx = CommandContext(config)
-    try:
-        assert await args.handler(args, ctx) == 0
-    finally:
-        await ctx.aclose()
-    out = json.loads(capsys.readouterr().out)
+    out = await _summarize_command(source, config, capsys)
     assert out["kind"] == kind
     assert len(server.requests) == 1
+
+
+async def test_the_summarize_command_prefers_a_genuine_standfirst_to_the_llm(
+    server: LlmStandIn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    standfirst = "Campaigners blame right-to-buy sales as the borough's housing crisis deepens."
+    paragraphs = "".join(f"<p>{line}</p>" for line in BODY.splitlines())
+    source = tmp_path / "article.html"
+    source.write_text(
+        f'<html><head><title>{TITLE}</title><meta name="description" content="{standfirst}">'
+        f"</head><body><article><h1>{TITLE}</h1>{paragraphs}</article></body></html>",
+        encoding="utf-8",
+    )
+    config = make_config(
+        tmp_path, summaries={"backend": "openai", "openai_base_url": server.base_url}
+    )
+    out = await _summarize_command(source, config, capsys)
+    # As /summary does (the reader service): the publisher's words, and no LLM request.
+    assert (out["kind"], out["summary"]) == ("publisher", [standfirst])
+    assert server.requests == []
 
 
 async def test_the_app_opens_the_backend_with_its_own_session_and_closes_it(
