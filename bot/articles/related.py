@@ -27,7 +27,7 @@ from bot.articles import terms
 from bot.articles.summarize import clean_body
 from bot.errors import InvalidInput, NotFound
 from bot.models import WHOLE_ARCHIVE, ArchiveScope
-from bot.storage._related import RelatedStore
+from bot.storage import RelatedStore
 
 QUERY_TERMS = 20
 # About how many (article, word) matches the candidate query may score; FTS5 spends ~2 us each.

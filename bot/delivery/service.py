@@ -13,8 +13,7 @@ from bot.config import Config
 from bot.delivery import notices
 from bot.errors import NotFound
 from bot.ingest.poller import HeldBackEvent, subscription_view
-from bot.storage import Storage
-from bot.storage._outbox import SeedRow
+from bot.storage import SeedRow, Storage
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,7 @@ from bot.delivery.pacing import Candidate, WindowBudget, plan_round, retry_delay
 from bot.errors import DeliveryError, InvalidInput
 from bot.ingest.poller import subscription_view
 from bot.metrics import Metrics
-from bot.storage import Storage
-from bot.storage._outbox import Delivery
+from bot.storage import Delivery, Storage
 
 log = logging.getLogger(__name__)
 

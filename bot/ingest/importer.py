@@ -24,8 +24,7 @@ from bot.feeds.discover import root_element
 from bot.fetch import Fetcher
 from bot.ingest.archiver import Archiver
 from bot.ingest.poller import article_of
-from bot.storage import Storage
-from bot.storage._feeds import NewArticle, PendingArticle
+from bot.storage import NewArticle, PendingArticle, Storage
 from bot.textutil import clean_text
 
 log = logging.getLogger(__name__)

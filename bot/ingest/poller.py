@@ -26,8 +26,7 @@ from bot.fetch import Fetcher
 from bot.ingest import schedule
 from bot.metrics import Metrics
 from bot.models import MODERATOR_PAUSE_REASON, Feed, Subscription
-from bot.storage import Storage
-from bot.storage._feeds import NewArticle, NewEntry, OutboxRow
+from bot.storage import NewArticle, NewEntry, OutboxRow, Storage
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,8 @@
 """All SQL lives in this package. `Storage` is the one handle the rest of Paperboy uses.
 
-Each domain keeps its verbs in its own module (`_feeds`, `_articles`, ...); `Storage` joins them.
+The records verbs take and return are public in `records` and re-exported here; import them from
+`bot.storage`. The `_` modules hold the verbs, one mixin per group of tables, that `Storage`
+joins; nothing outside this package imports them (an import contract in `make test` checks).
 The schema is the numbered `migrations/*.sql` files, tracked in `PRAGMA user_version`.
 """
 
@@ -8,12 +10,41 @@ from __future__ import annotations
 
 from bot.storage._admin import AdminStore
 from bot.storage._alerts import AlertStore
-from bot.storage._base import Database, backup_database, latest_version, migrations
-from bot.storage._feeds import FeedStore
-from bot.storage._guilds import GuildStore
-from bot.storage._ops import FeedHealth, OpsStore, RecentDelivery
+from bot.storage._base import (
+    Database,
+    backup_database,
+    latest_version,
+    migrations,
+    split_statements,
+)
+from bot.storage._feeds import FeedStore, PollTransaction
+from bot.storage._guilds import GuildStore, SubscriptionLimitReached
+from bot.storage._ops import OpsStore
 from bot.storage._outbox import OutboxStore
-from bot.storage._related import RelatedStore
+from bot.storage._related import RelatedStore, fts_query, sqlite_ln
+from bot.storage.records import (
+    Alert,
+    AlertArticle,
+    AlertMemberState,
+    ArchivedArticle,
+    ArticleRef,
+    ArticleText,
+    ChannelWebhook,
+    Delivery,
+    DeliveryRecord,
+    FeedHealth,
+    FeedItemRef,
+    ImportedSubscription,
+    NewArticle,
+    NewEntry,
+    OutboxRecord,
+    OutboxRow,
+    PendingArticle,
+    RecentDelivery,
+    SearchHit,
+    SeedRow,
+    Sighting,
+)
 
 
 class Storage(AdminStore, AlertStore, FeedStore, RelatedStore, GuildStore, OutboxStore, OpsStore):
@@ -21,11 +52,36 @@ class Storage(AdminStore, AlertStore, FeedStore, RelatedStore, GuildStore, Outbo
 
 
 __all__ = [
+    "Alert",
+    "AlertArticle",
+    "AlertMemberState",
+    "ArchivedArticle",
+    "ArticleRef",
+    "ArticleText",
+    "ChannelWebhook",
     "Database",
+    "Delivery",
+    "DeliveryRecord",
     "FeedHealth",
+    "FeedItemRef",
+    "ImportedSubscription",
+    "NewArticle",
+    "NewEntry",
+    "OutboxRecord",
+    "OutboxRow",
+    "PendingArticle",
+    "PollTransaction",
     "RecentDelivery",
+    "RelatedStore",
+    "SearchHit",
+    "SeedRow",
+    "Sighting",
     "Storage",
+    "SubscriptionLimitReached",
     "backup_database",
+    "fts_query",
     "latest_version",
     "migrations",
+    "split_statements",
+    "sqlite_ln",
 ]

@@ -5,68 +5,15 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
 from bot.clock import from_iso, to_iso
-from bot.models import ArchiveScope, GuildSettings, NewSubscription
+from bot.models import ArchiveScope, GuildSettings
 from bot.storage._base import Database
 from bot.storage._guilds import insert_subscription
 from bot.storage._scope import visible_condition
-
-
-@dataclass(frozen=True)
-class ArchivedArticle:
-    """An archived article with what an announcement preview needs."""
-
-    id: int
-    canonical_url: str
-    url: str
-    title: str
-    author: str
-    published: datetime | None
-    categories: tuple[str, ...]
-    excerpt: str
-    description: str
-    text: str
-    image_url: str
-    site_name: str
-    first_seen: datetime
-
-
-@dataclass(frozen=True)
-class Sighting:
-    """One feed, subscribed to in the guild, that showed an article."""
-
-    feed_id: int
-    feed_title: str
-    feed_url: str
-    first_seen: datetime
-
-
-@dataclass(frozen=True)
-class DeliveryRecord:
-    """One outbox row of an article for one of the guild's subscriptions."""
-
-    subscription_id: int
-    channel_id: int
-    state: str
-    reason: str
-    attempts: int
-    sent_at: datetime | None
-    message_id: int | None
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class ImportedSubscription:
-    """One subscription an import creates, with the feed it needs."""
-
-    feed_url: str
-    feed_title: str
-    interval_seconds: int | None
-    subscription: NewSubscription
-    paused: bool = False
+from bot.storage.records import ArchivedArticle, DeliveryRecord, ImportedSubscription, Sighting
 
 
 def _when(value: str | None) -> datetime | None:

@@ -5,55 +5,19 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from bot.clock import from_iso, to_iso
 from bot.models import ArchiveScope
 from bot.storage._base import Database
-from bot.storage._related import ArticleRef
 from bot.storage._scope import visible_condition, visible_ids
+from bot.storage.records import Alert, AlertArticle, AlertMemberState, ArticleRef
 
 AddOutcome = Literal["added", "duplicate", "full"]
 # SQLite's default limit on "?" parameters in one statement is 32766; stay well below.
 _CHUNK = 900
 _NEWEST = "coalesce(a.published_at, a.first_seen_at) DESC, a.id DESC"
-
-
-@dataclass(frozen=True)
-class Alert:
-    """One member's keyword alert in one guild."""
-
-    id: int
-    user_id: int
-    guild_id: int
-    term: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class AlertMemberState:
-    """Whether a member's alerts are switched off, why, and whether they were told yet."""
-
-    user_id: int
-    disabled: bool
-    reason: str
-    note_pending: bool
-
-
-@dataclass(frozen=True)
-class AlertArticle:
-    """The fields of an archived article that alerts match on and show."""
-
-    id: int
-    title: str
-    url: str
-    author: str
-    published: datetime | None
-    categories: tuple[str, ...]
-    standfirst: str
-    excerpt: str
 
 
 def _alert(row: sqlite3.Row) -> Alert:

@@ -13,7 +13,6 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime
 
 import aiosqlite
@@ -22,74 +21,9 @@ from bot.clock import from_iso, to_iso
 from bot.errors import NotFound
 from bot.models import Feed
 from bot.storage._base import Database
+from bot.storage.records import FeedItemRef, NewArticle, NewEntry, OutboxRow, PendingArticle
 
 TEXT_STATUSES = ("pending", "done", "failed", "skipped")
-
-
-@dataclass(frozen=True)
-class NewArticle:
-    """An article to archive, as a feed item or an import describes it."""
-
-    canonical_url: str
-    url: str
-    title: str = ""
-    author: str = ""
-    published: datetime | None = None
-    categories: tuple[str, ...] = ()
-    excerpt: str = ""
-    image_url: str = ""
-    site_name: str = ""
-    feed_content_html: str = ""
-    description: str = ""
-    text: str = ""
-    text_status: str = "pending"
-
-
-@dataclass(frozen=True)
-class NewEntry:
-    """One item of a feed: its key, the article it shows and its date."""
-
-    entry_key: str
-    article_id: int
-    published: datetime | None
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    """One delivery to create; `payload` may be filled in after the row has its id."""
-
-    subscription_id: int
-    article_id: int
-    channel_id: int
-    state: str  # 'pending' or 'skipped'
-    reason: str = ""
-    payload: str = ""
-
-
-@dataclass(frozen=True)
-class FeedItemRef:
-    """An item a feed currently or recently showed, with the archived article behind it."""
-
-    article_id: int
-    entry_key: str
-    title: str
-    url: str
-    published: datetime | None
-    first_seen: datetime
-
-
-@dataclass(frozen=True)
-class PendingArticle:
-    """An archived article whose full text is still to be fetched or extracted."""
-
-    id: int
-    url: str
-    canonical_url: str
-    title: str
-    excerpt: str
-    feed_content_html: str
-    attempts: int = 0
-    """Earlier tries that failed for a passing reason."""
 
 
 # Every feed read carries the intervals its active, unpaused subscriptions asked for (NULL: the

@@ -11,67 +11,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from bot.announce.render import AnnouncementArticle
 from bot.clock import from_iso, to_iso
 from bot.storage._base import Database
+from bot.storage.records import ChannelWebhook, Delivery, OutboxRecord, SeedRow
 
 OUTBOX_STATES = ("pending", "claimed", "sent", "failed", "skipped")
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One open outbox row with what the sender needs besides the stored plan."""
-
-    id: int
-    subscription_id: int
-    article_id: int
-    guild_id: int
-    channel_id: int
-    format: str
-    state: str
-    payload: str
-    attempts: int
-    not_before: datetime
-    claimed_at: datetime | None
-    categories: tuple[str, ...]
-    fallback_tag_id: int | None
-
-
-@dataclass(frozen=True)
-class OutboxRecord:
-    """One outbox row as `/feeds why` and tests see it."""
-
-    id: int
-    subscription_id: int
-    article_id: int
-    channel_id: int
-    state: str
-    reason: str
-    attempts: int
-    message_id: int | None
-    thread_id: int | None
-    sent_at: datetime | None
-
-
-@dataclass(frozen=True)
-class SeedRow:
-    """One row a new subscription's backlog seeding creates: pending, or skipped with a reason."""
-
-    article_id: int
-    state: str
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class ChannelWebhook:
-    """The webhook Paperboy created in a channel."""
-
-    channel_id: int
-    webhook_id: int
-    token: str
 
 
 _DELIVERY_COLUMNS = (

@@ -7,13 +7,13 @@ import math
 import re
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from bot.clock import from_iso, to_iso
 from bot.models import ArchiveScope
 from bot.storage._base import Database
 from bot.storage._scope import visible_condition
+from bot.storage.records import ArticleRef, ArticleText, SearchHit
 
 _QUERY_TOKEN = re.compile(r"\w+")
 MAX_QUERY_TOKENS = 16
@@ -22,38 +22,6 @@ TITLE_BM25_WEIGHT = 4.0
 BODY_BM25_WEIGHT = 1.0
 # SQLite's default limit on "?" parameters in one statement is 32766; stay well below.
 _CHUNK = 900
-
-
-@dataclass(frozen=True)
-class ArticleRef:
-    """The fields of an archived article needed to show it in a list."""
-
-    id: int
-    title: str
-    url: str
-    published: datetime | None
-
-
-@dataclass(frozen=True)
-class ArticleText:
-    """An archived article's title and texts, for summaries and term extraction."""
-
-    id: int
-    title: str
-    url: str
-    description: str
-    excerpt: str
-    text: str
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    """One search result: the article, its title and a body snippet with matches in **bold**."""
-
-    article: ArticleRef
-    title_highlighted: str
-    snippet: str
-    score: float
 
 
 def fts_query(text: str, *, operator: str = "AND") -> str:
@@ -73,7 +41,7 @@ _SQL_WEIGHT = (
 )
 
 
-def _ln(value: float | None) -> float | None:
+def sqlite_ln(value: float | None) -> float | None:
     """SQLite's ln() for builds without math functions: NULL where the logarithm is undefined."""
     if value is None or value <= 0:
         return None
@@ -254,7 +222,7 @@ class RelatedStore(Database):
         try:
             await self.scalar("SELECT ln(1.0)")
         except sqlite3.OperationalError:
-            await self.register_function("ln", 1, _ln, deterministic=True)
+            await self.register_function("ln", 1, sqlite_ln, deterministic=True)
         self._ln_ready = True
 
     async def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:

@@ -9,8 +9,7 @@ from bot.announce.render import MessagePlan
 from bot.clock import FakeClock
 from bot.delivery.service import DeliveryService
 from bot.models import NewSubscription
-from bot.storage import Storage
-from bot.storage._feeds import NewArticle, NewEntry
+from bot.storage import NewArticle, NewEntry, Storage
 from tests.conftest import make_config
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

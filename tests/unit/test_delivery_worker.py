@@ -21,8 +21,7 @@ from bot.config import Config
 from bot.delivery.worker import DeliveryWorker, Outgoing, RetryLater, SentMessage
 from bot.errors import DeliveryError
 from bot.models import GuildSettings, NewSubscription, Subscription
-from bot.storage import Storage
-from bot.storage._feeds import NewArticle, NewEntry, OutboxRow
+from bot.storage import NewArticle, NewEntry, OutboxRow, Storage
 from tests.conftest import make_config
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

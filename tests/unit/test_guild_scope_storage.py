@@ -33,8 +33,7 @@ from bot.ingest.schedule import ScheduleSettings
 from bot.models import WHOLE_ARCHIVE, ArchiveScope, GuildScope, NewSubscription
 from bot.services.admin import ChannelInfo, FeedAdmin, SubscriptionOptions
 from bot.services.reader import ReaderService
-from bot.storage import Database, Storage
-from bot.storage._feeds import NewArticle, NewEntry
+from bot.storage import Database, NewArticle, NewEntry, Storage
 from tests.bench.news_site import NewsSite
 from tests.conftest import make_config
 
