@@ -31,9 +31,9 @@ from typing import Any
 
 from bench._common import print_report
 from bench.polling import cpu_seconds
+from bot.announce.plan import PlannedDelivery, render_payload, subscription_view
 from bot.announce.render import AnnouncementArticle
 from bot.config import Config, from_mapping
-from bot.ingest.poller import PlannedDelivery, render_payload, subscription_view
 from bot.models import NewSubscription
 from bot.storage import NewArticle, NewEntry, OutboxRow, Storage
 

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.announce import filters, policy
+from bot.announce.plan import HeldBackEvent, subscription_view
 from bot.announce.render import render_plan
 from bot.clock import Clock
 from bot.config import Config
 from bot.delivery import notices
 from bot.errors import NotFound
-from bot.ingest.poller import HeldBackEvent, subscription_view
 from bot.storage import SeedRow, Storage
 
 log = logging.getLogger(__name__)

@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from bot.announce.plan import subscription_view
 from bot.announce.render import MessagePlan, render_plan
 from bot.clock import Clock
 from bot.config import Config
 from bot.delivery import notices
 from bot.delivery.pacing import Candidate, WindowBudget, plan_round, retry_delay
 from bot.errors import DeliveryError, InvalidInput
-from bot.ingest.poller import subscription_view
 from bot.metrics import Metrics
 from bot.storage import Delivery, Storage
 

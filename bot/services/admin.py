@@ -17,6 +17,7 @@ from zoneinfo import available_timezones
 
 from bot.announce.filters import parse_filter
 from bot.announce.limits import escape_markdown, neutralise_mentions
+from bot.announce.plan import announcement_article, subscription_view
 from bot.announce.render import AnnouncementArticle, MessagePlan, render_plan
 from bot.announce.template import DEFAULT_TEMPLATE, validate_template, validate_timezone
 from bot.clock import Clock
@@ -26,7 +27,6 @@ from bot.feeds import ParsedFeed, parse_feed_off_loop
 from bot.fetch import Fetcher, check_url
 from bot.ingest import schedule
 from bot.ingest.discovery import resolve_feed
-from bot.ingest.poller import announcement_article, subscription_view
 from bot.ingest.schedule import ScheduleSettings
 from bot.models import (
     FORMATS,
