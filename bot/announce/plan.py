@@ -1,9 +1,11 @@
 """Announcement planning: which new articles each subscription announces, and the mappers.
 
-One decision (`decide`: filters, then the new-items policy) serves polling (`plan_outbox`),
-seeding a new subscription, and so every pending-or-skipped row is chosen the same way; one place
-builds `AnnouncementArticle` from a feed item (`announcement_article`) or from the archive
-(`archived_announcement`). Everything here is pure: times come in as `now`.
+One decision (`decide`: the subscription's filters, then the new-items policy) serves polling
+(`plan_outbox`) and seeding a new subscription (`seed_rows`), so every pending-or-skipped row is
+chosen the same way. One place builds `AnnouncementArticle`: from a feed item
+(`announcement_article`, polling and live previews) or from an archived record
+(`archived_announcement`, seeding, re-planning and previews); storage returns plain records.
+Everything here is pure: times come in as `now`.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from bot.announce.template import DEFAULT_TEMPLATE
 from bot.config import AnnouncementsConfig
 from bot.errors import InvalidInput
 from bot.feeds import ParsedFeed, ParsedItem, canonical_url
-from bot.models import MODERATOR_PAUSE_REASON, Subscription
-from bot.storage import NewArticle, OutboxRow
+from bot.models import MODERATOR_PAUSE_REASON, Feed, Subscription
+from bot.storage import ArchivedArticle, NewArticle, OutboxRow, SeedRow
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,71 @@ def subscription_view(subscription: Subscription, *, timezone: str) -> Subscript
     )
 
 
+@dataclass(frozen=True)
+class Decision:
+    """What one subscription does with a batch of articles (pure result of `decide`)."""
+
+    skipped: list[tuple[int, str]]
+    """(article id, reason in words): filtered ones first, then the policy's, in input order."""
+    announce: list[int]
+    """The articles to announce, oldest first (the order they should go out)."""
+    held_back: tuple[int, ...] = ()
+    held_back_note: str | None = None
+
+
+def decide(
+    candidates: Sequence[tuple[AnnouncementArticle, datetime | None]],
+    view: SubscriptionView,
+    *,
+    now: datetime,
+    first_poll: bool,
+    feed_title: str,
+    settings: AnnouncementsConfig,
+) -> Decision:
+    """The one announce-or-skip decision: the subscription's filters, then the new-items policy.
+
+    `candidates` are (article, the date the policy goes by), newest first as the feed lists them
+    (the policy breaks date ties by that order). `first_poll` is True when seeding a new
+    subscription's backlog. Pure.
+    """
+    skipped: list[tuple[int, str]] = []
+    passing: list[policy.NewItem] = []
+    for article, published in candidates:
+        verdict = filters.matches(article, view.include, view.exclude)
+        if verdict.ok:
+            passing.append(policy.NewItem(article.id, published))
+        else:
+            skipped.append((article.id, f"filtered: {verdict.rule}"))
+    if not passing:
+        return Decision(skipped, [])
+    verdicts = policy.decide_new_items(
+        passing,
+        now=now,
+        first_poll=first_poll,
+        feed_title=feed_title,
+        backlog_count=settings.backlog_count,
+        max_age_days=settings.max_age_days,
+        max_new_per_poll=settings.max_new_per_poll,
+    )
+    skipped.extend(
+        (key, str(verdict))
+        for key, verdict in verdicts.verdicts.items()
+        if verdict is not policy.Verdict.ANNOUNCE
+    )
+    held = tuple(
+        key for key, verdict in verdicts.verdicts.items() if verdict is policy.Verdict.HELD_BACK
+    )
+    return Decision(skipped, list(verdicts.announce), held, verdicts.held_back_note)
+
+
+def seed_rows(decision: Decision) -> list[SeedRow]:
+    """A new subscription's backlog rows: skipped ones first, then pending ones oldest first,
+    so outbox ids follow the sending order."""
+    rows = [SeedRow(key, "skipped", reason) for key, reason in decision.skipped]
+    rows.extend(SeedRow(key, "pending") for key in decision.announce)
+    return rows
+
+
 def plan_outbox(
     articles: Sequence[AnnouncementArticle],
     subscriptions: Sequence[tuple[Subscription, SubscriptionView]],
@@ -102,40 +169,23 @@ def plan_outbox(
     """
     planned: list[PlannedDelivery] = []
     notes: list[HeldBack] = []
+    by_id = {article.id: article for article in articles}
     for subscription, view in subscriptions:
         if subscription.paused and subscription.paused_by_moderator:
             planned.extend(_skipped(subscription, a.id, MODERATOR_PAUSE_REASON) for a in articles)
             continue
-        passing: list[AnnouncementArticle] = []
-        for article in articles:
-            decision = filters.matches(article, view.include, view.exclude)
-            if decision.ok:
-                passing.append(article)
-            else:
-                planned.append(_skipped(subscription, article.id, f"filtered: {decision.rule}"))
-        if not passing:
-            continue
-        verdicts = policy.decide_new_items(
-            [policy.NewItem(article.id, article.published) for article in passing],
+        decision = decide(
+            [(article, article.published) for article in articles],
+            view,
             now=now,
             first_poll=False,
             feed_title=feed_title,
-            backlog_count=settings.backlog_count,
-            max_age_days=settings.max_age_days,
-            max_new_per_poll=settings.max_new_per_poll,
+            settings=settings,
         )
-        if verdicts.held_back_note:
-            held = tuple(
-                key
-                for key, verdict in verdicts.verdicts.items()
-                if verdict is policy.Verdict.HELD_BACK
-            )
-            notes.append(HeldBack(subscription, held, verdicts.held_back_note))
-        by_id = {article.id: article for article in passing}
-        for article_id, verdict in verdicts.verdicts.items():
-            if verdict is not policy.Verdict.ANNOUNCE:
-                planned.append(_skipped(subscription, article_id, str(verdict)))
-        for article_id in verdicts.announce:
+        if decision.held_back_note:
+            notes.append(HeldBack(subscription, decision.held_back, decision.held_back_note))
+        planned.extend(_skipped(subscription, key, reason) for key, reason in decision.skipped)
+        for article_id in decision.announce:
             row = OutboxRow(subscription.id, article_id, subscription.channel_id, "pending")
             planned.append(PlannedDelivery(row, by_id[article_id], view))
     return planned, notes
@@ -186,6 +236,25 @@ def announcement_article(
         site_name=site_name,
         feed_title=feed.title,
         feed_icon_url=feed.icon_url,
+    )
+
+
+def archived_announcement(article: ArchivedArticle, feed: Feed | None) -> AnnouncementArticle:
+    """What an announcement may show of an archived article, with its feed's name and icon."""
+    return AnnouncementArticle(
+        id=article.id,
+        title=article.title,
+        url=article.url,
+        author=article.author,
+        published=article.published,
+        categories=article.categories,
+        standfirst=article.description,
+        excerpt=article.excerpt,
+        text=article.text,
+        image_url=article.image_url or None,
+        site_name=article.site_name,
+        feed_title=feed.title if feed else "",
+        feed_icon_url=(feed.icon_url or None) if feed else None,
     )
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.announce.plan import subscription_view
+from bot.announce.plan import archived_announcement, subscription_view
 from bot.announce.render import MessagePlan, render_plan
 from bot.clock import Clock
 from bot.config import Config
@@ -442,12 +442,11 @@ class DeliveryWorker:
         if subscription is None:
             return None
         guild = await self.storage.guild_settings(subscription.guild_id)
-        articles = await self.storage.announcement_articles(
-            [delivery.article_id], feed_id=subscription.feed_id
-        )
-        article = articles.get(delivery.article_id)
-        if article is None:
+        archived = await self.storage.archived_articles([delivery.article_id])
+        if delivery.article_id not in archived:
             return None
+        feed = await self.storage.feed(subscription.feed_id)
+        article = archived_announcement(archived[delivery.article_id], feed)
         view = subscription_view(subscription, timezone=guild.timezone)
         return render_plan(article, view, outbox_id=delivery.id)
 

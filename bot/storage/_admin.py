@@ -63,6 +63,16 @@ class AdminStore(Database):
             )
         return None if row is None else _article(row)
 
+    async def archived_articles(self, article_ids: Sequence[int]) -> dict[int, ArchivedArticle]:
+        """Archived articles by id (any that exist; no scope: for planning announcements)."""
+        if not article_ids:
+            return {}
+        rows = await self.fetch_all(
+            "SELECT * FROM articles WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps([int(i) for i in article_ids]),),
+        )
+        return {int(row["id"]): _article(row) for row in rows}
+
     async def newest_feed_article_id(self, feed_id: int) -> int | None:
         """The article behind the feed's newest item (by date, else first seen), or None."""
         value = await self.scalar(

@@ -13,7 +13,6 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from bot.announce.render import AnnouncementArticle
 from bot.clock import from_iso, to_iso
 from bot.storage._base import Database
 from bot.storage.records import ChannelWebhook, Delivery, OutboxRecord, SeedRow
@@ -226,40 +225,6 @@ class OutboxStore(Database):
         return [_record(row) for row in rows]
 
     # -- backlog seeding ------------------------------------------------------------------------
-
-    async def announcement_articles(
-        self, article_ids: Sequence[int], *, feed_id: int
-    ) -> dict[int, AnnouncementArticle]:
-        """What announcements may show of archived articles, with the feed's name and icon."""
-        if not article_ids:
-            return {}
-        feed = await self.fetch_one("SELECT title, icon_url FROM feeds WHERE id = ?", (feed_id,))
-        feed_title = feed["title"] if feed else ""
-        feed_icon = (feed["icon_url"] or None) if feed else None
-        rows = await self.fetch_all(
-            "SELECT id, title, url, author, published_at, categories, description, excerpt, "
-            "text, image_url, site_name FROM articles "
-            "WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps([int(i) for i in article_ids]),),
-        )
-        return {
-            int(row["id"]): AnnouncementArticle(
-                id=int(row["id"]),
-                title=row["title"],
-                url=row["url"],
-                author=row["author"],
-                published=from_iso(row["published_at"]) if row["published_at"] else None,
-                categories=_categories(row["categories"]),
-                standfirst=row["description"],
-                excerpt=row["excerpt"],
-                text=row["text"],
-                image_url=row["image_url"] or None,
-                site_name=row["site_name"],
-                feed_title=feed_title,
-                feed_icon_url=feed_icon,
-            )
-            for row in rows
-        }
 
     async def seed_outbox(
         self,

@@ -63,7 +63,7 @@ async def test_newest_items_are_pending_and_the_rest_explained(
     rows = await storage.subscription_outbox(sub)
     by_title = {}
     for row in rows:
-        [article] = (await storage.announcement_articles([row.article_id], feed_id=feed)).values()
+        [article] = (await storage.archived_articles([row.article_id])).values()
         by_title[article.title] = (row.state, row.reason)
     assert by_title["1 hours old"] == ("pending", "")
     assert by_title["3 hours old"] == ("pending", "")
