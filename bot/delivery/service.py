@@ -13,6 +13,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.delivery import notices
 from bot.errors import NotFound
+from bot.models import WHOLE_ARCHIVE
 from bot.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,10 @@ class DeliveryService:
             subscription.feed_id, limit=self.config.feeds.max_items
         )
         feed = await self.storage.feed(subscription.feed_id)
-        archived = await self.storage.archived_articles([item.article_id for item in items])
+        # Planning is not a member's read: it sees the whole archive.
+        archived = await self.storage.archived_articles(
+            WHOLE_ARCHIVE, [item.article_id for item in items]
+        )
         articles = {key: plan.archived_announcement(a, feed) for key, a in archived.items()}
         guild = await self.storage.guild_settings(subscription.guild_id)
         view = plan.subscription_view(subscription, timezone=guild.timezone)

@@ -32,6 +32,7 @@ from bot.delivery import notices
 from bot.delivery.pacing import Candidate, WindowBudget, plan_round, retry_delay
 from bot.errors import DeliveryError, InvalidInput
 from bot.metrics import Metrics
+from bot.models import WHOLE_ARCHIVE
 from bot.storage import Delivery, Storage
 
 log = logging.getLogger(__name__)
@@ -442,7 +443,7 @@ class DeliveryWorker:
         if subscription is None:
             return None
         guild = await self.storage.guild_settings(subscription.guild_id)
-        archived = await self.storage.archived_articles([delivery.article_id])
+        archived = await self.storage.archived_articles(WHOLE_ARCHIVE, [delivery.article_id])
         if delivery.article_id not in archived:
             return None
         feed = await self.storage.feed(subscription.feed_id)

@@ -8,8 +8,8 @@ The schema is the numbered `migrations/*.sql` files, tracked in `PRAGMA user_ver
 
 from __future__ import annotations
 
-from bot.storage._admin import AdminStore
 from bot.storage._alerts import AlertStore
+from bot.storage._articles import ArticleStore
 from bot.storage._base import (
     Database,
     backup_database,
@@ -18,10 +18,10 @@ from bot.storage._base import (
     split_statements,
 )
 from bot.storage._feeds import FeedStore, PollTransaction
-from bot.storage._guilds import GuildStore, SubscriptionLimitReached
 from bot.storage._ops import OpsStore
 from bot.storage._outbox import OutboxStore
-from bot.storage._related import RelatedStore, fts_query, sqlite_ln
+from bot.storage._search import SearchStore, fts_query, sqlite_ln
+from bot.storage._subscriptions import SubscriptionLimitReached, SubscriptionStore
 from bot.storage.records import (
     Alert,
     AlertArticle,
@@ -47,8 +47,10 @@ from bot.storage.records import (
 )
 
 
-class Storage(AdminStore, AlertStore, FeedStore, RelatedStore, GuildStore, OutboxStore, OpsStore):
-    """The database with every domain's verbs."""
+class Storage(
+    FeedStore, ArticleStore, SubscriptionStore, OutboxStore, AlertStore, SearchStore, OpsStore
+):
+    """The database with every table's verbs."""
 
 
 __all__ = [
@@ -72,8 +74,8 @@ __all__ = [
     "PendingArticle",
     "PollTransaction",
     "RecentDelivery",
-    "RelatedStore",
     "SearchHit",
+    "SearchStore",
     "SeedRow",
     "Sighting",
     "Storage",

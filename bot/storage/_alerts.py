@@ -1,23 +1,17 @@
-"""SQL for members: keyword alerts with their DM bookkeeping, and the archive lists they browse."""
+"""Keyword alerts: members' alerts, their on/off state and the DM bookkeeping."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
 from bot.clock import from_iso, to_iso
-from bot.models import ArchiveScope
-from bot.storage._base import Database
-from bot.storage._scope import visible_condition, visible_ids
-from bot.storage.records import Alert, AlertArticle, AlertMemberState, ArticleRef
+from bot.storage._base import CHUNK, Database
+from bot.storage.records import Alert, AlertMemberState
 
 AddOutcome = Literal["added", "duplicate", "full"]
-# SQLite's default limit on "?" parameters in one statement is 32766; stay well below.
-_CHUNK = 900
-_NEWEST = "coalesce(a.published_at, a.first_seen_at) DESC, a.id DESC"
 
 
 def _alert(row: sqlite3.Row) -> Alert:
@@ -30,21 +24,8 @@ def _alert(row: sqlite3.Row) -> Alert:
     )
 
 
-def _categories(raw: str) -> tuple[str, ...]:
-    try:
-        value = json.loads(raw or "[]")
-    except ValueError:
-        return ()
-    return tuple(str(item) for item in value) if isinstance(value, list) else ()
-
-
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 class AlertStore(Database):
-    """Verbs of keyword alerts, plus the archive reads behind /latest and autocomplete."""
+    """Verbs of the alerts, alert_members and alert_deliveries tables."""
 
     # -- alerts ---------------------------------------------------------------------------------
 
@@ -111,8 +92,8 @@ class AlertStore(Database):
         """Every alert set in these guilds by members whose alerts are switched on."""
         found: list[Alert] = []
         ids = sorted(set(guild_ids))
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
             marks = ",".join("?" * len(chunk))
             rows = await self.fetch_all(
                 "SELECT a.id, a.user_id, a.guild_id, a.term, a.created_at FROM alerts a "  # noqa: S608
@@ -178,81 +159,3 @@ class AlertStore(Database):
                 (user_id, article_id, to_iso(now)),
             )
             return cursor.rowcount > 0
-
-    async def alert_articles(self, scope: ArchiveScope, ids: Sequence[int]) -> list[AlertArticle]:
-        """The archived articles among `ids` in `scope`, in id order, with what alerts look at."""
-        found: list[AlertArticle] = []
-        wanted = sorted(set(ids))
-        visible, params = visible_condition(scope, "a.id")
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows = await self.fetch_all(
-                "SELECT a.id, a.title, a.url, a.author, a.published_at, a.categories, "  # noqa: S608
-                f"a.description, a.excerpt FROM articles a WHERE a.id IN ({marks}) AND {visible} "
-                "ORDER BY a.id",
-                [*chunk, *params],
-            )
-            found.extend(
-                AlertArticle(
-                    id=int(row["id"]),
-                    title=str(row["title"]),
-                    url=str(row["url"]),
-                    author=str(row["author"]),
-                    published=from_iso(row["published_at"]) if row["published_at"] else None,
-                    categories=_categories(row["categories"]),
-                    standfirst=str(row["description"]),
-                    excerpt=str(row["excerpt"]),
-                )
-                for row in rows
-            )
-        return found
-
-    # -- archive lists for members --------------------------------------------------------------
-
-    async def latest_articles(
-        self, scope: ArchiveScope, limit: int, *, feed_id: int | None = None
-    ) -> list[ArticleRef]:
-        """The newest articles in `scope` (only those of one of its feeds, if given)."""
-        if limit < 1:
-            return []
-        ids, params = visible_ids(scope, feed_id=feed_id)
-        rows = await self.fetch_all(
-            "SELECT a.id, a.title, a.url, a.published_at FROM articles a "  # noqa: S608
-            f"WHERE a.id IN ({ids}) ORDER BY {_NEWEST} LIMIT ?",
-            [*params, limit],
-        )
-        return [_ref(row) for row in rows]
-
-    async def articles_titled_like(
-        self, scope: ArchiveScope, text: str, limit: int
-    ) -> list[ArticleRef]:
-        """Newest articles in `scope` whose title contains `text` (any case), for autocomplete."""
-        ids, params = visible_ids(scope)
-        rows = await self.fetch_all(
-            "SELECT a.id, a.title, a.url, a.published_at FROM articles a "  # noqa: S608
-            f"WHERE a.id IN ({ids}) AND a.title LIKE ? ESCAPE '\\' AND a.title != '' "
-            f"ORDER BY {_NEWEST} LIMIT ?",
-            (*params, _like_pattern(text), limit),
-        )
-        return [_ref(row) for row in rows]
-
-    async def article_id_for_title(self, scope: ArchiveScope, title: str) -> int | None:
-        """The newest article in `scope` with exactly this title (any case), or None."""
-        ids, params = visible_ids(scope)
-        value = await self.scalar(
-            "SELECT a.id FROM articles a WHERE a.title = ? COLLATE NOCASE "  # noqa: S608
-            f"AND a.id IN ({ids}) ORDER BY {_NEWEST} LIMIT 1",
-            (title, *params),
-        )
-        return None if value is None else int(value)
-
-
-def _ref(row: sqlite3.Row) -> ArticleRef:
-    published = row["published_at"]
-    return ArticleRef(
-        id=int(row["id"]),
-        title=str(row["title"]),
-        url=str(row["url"]),
-        published=from_iso(published) if published else None,
-    )

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -29,6 +29,14 @@ from bot.errors import StorageError
 log = logging.getLogger(__name__)
 
 Params = Sequence[Any] | dict[str, Any]
+# SQLite's default limit on "?" parameters in one statement is 32766; stay well below.
+CHUNK = 900
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    """`items` in slices small enough for one statement's parameters."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def migrations() -> list[tuple[int, str, str]]:

@@ -8,10 +8,8 @@ from __future__ import annotations
 import sqlite3
 
 from bot.clock import from_iso
-from bot.models import Subscription
 from bot.storage._base import Database
 from bot.storage._feeds import _FEED_SELECT, _feed
-from bot.storage._guilds import _subscription
 from bot.storage.records import FeedHealth, RecentDelivery
 
 
@@ -87,10 +85,3 @@ class OpsStore(Database):
             )
             for row in rows
         ]
-
-    async def active_subscriptions(self) -> list[Subscription]:
-        """Every subscription still in a guild and channel the bot is in, by guild and channel."""
-        rows = await self.fetch_all(
-            "SELECT * FROM subscriptions WHERE active ORDER BY guild_id, channel_id, id"
-        )
-        return [_subscription(row) for row in rows]

@@ -14,8 +14,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from bot.clock import from_iso, to_iso
+from bot.storage._articles import _when
 from bot.storage._base import Database
-from bot.storage.records import ChannelWebhook, Delivery, OutboxRecord, SeedRow
+from bot.storage.records import ChannelWebhook, Delivery, DeliveryRecord, OutboxRecord, SeedRow
 
 OUTBOX_STATES = ("pending", "claimed", "sent", "failed", "skipped")
 
@@ -323,3 +324,69 @@ class OutboxStore(Database):
             await conn.execute(
                 "DELETE FROM notices_sent WHERE guild_id = ? AND notice_key = ?", (guild_id, key)
             )
+
+    # -- per-subscription reports and retries ---------------------------------------------------
+
+    async def article_deliveries(self, article_id: int, guild_id: int) -> list[DeliveryRecord]:
+        """The article's outbox rows for this guild's subscriptions, oldest first."""
+        rows = await self.fetch_all(
+            "SELECT o.subscription_id, o.channel_id, o.state, o.reason, o.attempts, o.sent_at, "
+            "o.message_id, o.created_at FROM outbox o "
+            "JOIN subscriptions s ON s.id = o.subscription_id "
+            "WHERE o.article_id = ? AND s.guild_id = ? ORDER BY o.id",
+            (article_id, guild_id),
+        )
+        return [
+            DeliveryRecord(
+                subscription_id=int(r["subscription_id"]),
+                channel_id=int(r["channel_id"]),
+                state=r["state"],
+                reason=r["reason"],
+                attempts=int(r["attempts"]),
+                sent_at=_when(r["sent_at"]),
+                message_id=r["message_id"],
+                created_at=from_iso(r["created_at"]),
+            )
+            for r in rows
+        ]
+
+    async def delivery_counts(self, guild_id: int) -> dict[int, dict[str, int]]:
+        """Per subscription of the guild: outbox rows by state."""
+        rows = await self.fetch_all(
+            "SELECT o.subscription_id, o.state, count(*) AS n FROM outbox o "
+            "JOIN subscriptions s ON s.id = o.subscription_id WHERE s.guild_id = ? "
+            "GROUP BY o.subscription_id, o.state",
+            (guild_id,),
+        )
+        counts: dict[int, dict[str, int]] = {}
+        for row in rows:
+            counts.setdefault(int(row["subscription_id"]), {})[row["state"]] = int(row["n"])
+        return counts
+
+    async def last_delivery_error(self, subscription_id: int) -> str | None:
+        """The reason of the subscription's most recent failed delivery, or None."""
+        value = await self.scalar(
+            "SELECT reason FROM outbox WHERE subscription_id = ? AND state = 'failed' "
+            "ORDER BY id DESC LIMIT 1",
+            (subscription_id,),
+        )
+        return None if value is None else str(value)
+
+    async def retry_now(self, subscription_id: int, feed_id: int, *, now: datetime) -> int:
+        """Check the feed now with its backoff forgotten, and send failed deliveries again.
+
+        Returns how many failed deliveries went back to pending. A failed row whose article has
+        since reached the channel another way stays failed (the schema allows one live copy).
+        """
+        async with self.transaction() as conn:
+            await conn.execute(
+                "UPDATE feeds SET next_check_at = ?, consecutive_failures = 0, "
+                "failing_notified = 0 WHERE id = ?",
+                (to_iso(now), feed_id),
+            )
+            cursor = await conn.execute(
+                "UPDATE OR IGNORE outbox SET state = 'pending', reason = '', attempts = 0, "
+                "not_before = ?, claimed_at = NULL WHERE subscription_id = ? AND state = 'failed'",
+                (to_iso(now), subscription_id),
+            )
+            return cursor.rowcount

@@ -8,7 +8,7 @@ from pathlib import Path
 from bot.announce.render import MessagePlan
 from bot.clock import FakeClock
 from bot.delivery.service import DeliveryService
-from bot.models import NewSubscription
+from bot.models import WHOLE_ARCHIVE, NewSubscription
 from bot.storage import NewArticle, NewEntry, Storage
 from tests.conftest import make_config
 
@@ -63,7 +63,7 @@ async def test_newest_items_are_pending_and_the_rest_explained(
     rows = await storage.subscription_outbox(sub)
     by_title = {}
     for row in rows:
-        [article] = (await storage.archived_articles([row.article_id])).values()
+        [article] = (await storage.archived_articles(WHOLE_ARCHIVE, [row.article_id])).values()
         by_title[article.title] = (row.state, row.reason)
     assert by_title["1 hours old"] == ("pending", "")
     assert by_title["3 hours old"] == ("pending", "")

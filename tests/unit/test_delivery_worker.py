@@ -20,7 +20,7 @@ from bot.clock import FakeClock
 from bot.config import Config
 from bot.delivery.worker import DeliveryWorker, Outgoing, RetryLater, SentMessage
 from bot.errors import DeliveryError
-from bot.models import GuildSettings, NewSubscription, Subscription
+from bot.models import ArchiveScope, GuildSettings, NewSubscription, Subscription
 from bot.storage import ArchivedArticle, NewArticle, NewEntry, OutboxRow, Storage
 from tests.conftest import make_config
 
@@ -350,7 +350,9 @@ async def test_an_unreadable_claimed_plan_is_planned_again_for_reconciliation(ri
 class ArchiveMissing(Storage):
     """A storage whose archive cannot give the article back (as if it failed to read)."""
 
-    async def archived_articles(self, article_ids: Sequence[int]) -> dict[int, ArchivedArticle]:
+    async def archived_articles(
+        self, scope: ArchiveScope, article_ids: Sequence[int]
+    ) -> dict[int, ArchivedArticle]:
         return {}
 
 

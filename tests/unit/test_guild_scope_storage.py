@@ -168,6 +168,7 @@ STORAGE_PROBES: dict[str, Probe] = {
         ar.storage.related_candidate_refs(scope, ["rent", "strike"], 50)
     ),
     "alert_articles": lambda ar, scope: _refs(ar.storage.alert_articles(scope, ar.a_ids)),
+    "archived_articles": lambda ar, scope: _keys(ar.storage.archived_articles(scope, ar.a_ids)),
     "archived_article": lambda ar, scope: _one(
         ar.storage.archived_article(scope, url="https://alder.example/story")
     ),

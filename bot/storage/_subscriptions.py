@@ -1,8 +1,9 @@
-"""Guild settings, subscriptions and the audit log."""
+"""Subscriptions, with their guilds' settings, the audit log and imports."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import fields, replace
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,7 @@ from bot.clock import from_iso, to_iso
 from bot.errors import InvalidInput
 from bot.models import AuditEntry, GuildSettings, NewSubscription, Subscription
 from bot.storage._base import Database
+from bot.storage.records import ImportedSubscription
 
 _SUBSCRIPTION_COLUMNS = ", ".join(f.name for f in fields(Subscription))
 # Columns a moderator may change with /feeds edit.
@@ -115,8 +117,8 @@ async def insert_subscription(
     return int(row[0])
 
 
-class GuildStore(Database):
-    """Verbs for guild settings, subscriptions and the audit log."""
+class SubscriptionStore(Database):
+    """Verbs for subscriptions, guild settings, the audit log and imports."""
 
     # -- guild settings -------------------------------------------------------------------------
 
@@ -311,3 +313,68 @@ class GuildStore(Database):
             )
             for r in rows
         ]
+
+    # -- import ---------------------------------------------------------------------------------
+
+    async def apply_import(
+        self,
+        guild_id: int,
+        items: Sequence[ImportedSubscription],
+        settings: GuildSettings | None,
+        *,
+        now: datetime,
+        limit: int | None = None,
+    ) -> list[int]:
+        """Create feeds and subscriptions (and settings) in one transaction; new ids in order.
+
+        A subscription whose feed already goes to its channel is skipped (id 0 in the result),
+        so running the same import twice changes nothing. With `limit`, an import that would
+        take the guild past it raises `SubscriptionLimitReached` and changes nothing.
+        """
+        created: list[int] = []
+        async with self.transaction() as conn:
+            for item in items:
+                await conn.execute(
+                    "INSERT INTO feeds (url, title, next_check_at, created_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (url) DO NOTHING",
+                    (item.feed_url, item.feed_title, to_iso(now), to_iso(now)),
+                )
+                async with conn.execute(
+                    "SELECT id FROM feeds WHERE url = ?", (item.feed_url,)
+                ) as cursor:
+                    feed_row = await cursor.fetchone()
+                assert feed_row is not None
+                new = replace(
+                    item.subscription,
+                    guild_id=guild_id,
+                    feed_id=int(feed_row[0]),
+                    interval_seconds=item.interval_seconds,
+                )
+                reason = "paused in the imported configuration" if item.paused else ""
+                new_id = await insert_subscription(
+                    conn, new, now=now, paused_reason=reason, limit=limit
+                )
+                created.append(new_id or 0)
+            if settings is not None:
+                await conn.execute(
+                    "INSERT INTO guilds (id, log_channel_id, timezone, moderator_role_id, active, "
+                    "updated_at) VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (id) DO UPDATE SET "
+                    "log_channel_id = excluded.log_channel_id, timezone = excluded.timezone, "
+                    "moderator_role_id = excluded.moderator_role_id, "
+                    "updated_at = excluded.updated_at",
+                    (
+                        guild_id,
+                        settings.log_channel_id,
+                        settings.timezone,
+                        settings.moderator_role_id,
+                        to_iso(now),
+                    ),
+                )
+        return created
+
+    async def active_subscriptions(self) -> list[Subscription]:
+        """Every subscription still in a guild and channel the bot is in, by guild and channel."""
+        rows = await self.fetch_all(
+            "SELECT * FROM subscriptions WHERE active ORDER BY guild_id, channel_id, id"
+        )
+        return [_subscription(row) for row in rows]
