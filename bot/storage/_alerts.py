@@ -119,13 +119,12 @@ class AlertStore(Database):
 
     async def disable_alerts(self, user_id: int, reason: str, *, now: datetime) -> None:
         """Switch off every alert of a member and leave them a note to read once."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO alert_members (user_id, disabled, reason, disabled_at, note_pending) "
-                "VALUES (?, 1, ?, ?, 1) ON CONFLICT (user_id) DO UPDATE SET disabled = 1, "
-                "reason = excluded.reason, disabled_at = excluded.disabled_at, note_pending = 1",
-                (user_id, reason, to_iso(now)),
-            )
+        await self.execute(
+            "INSERT INTO alert_members (user_id, disabled, reason, disabled_at, note_pending) "
+            "VALUES (?, 1, ?, ?, 1) ON CONFLICT (user_id) DO UPDATE SET disabled = 1, "
+            "reason = excluded.reason, disabled_at = excluded.disabled_at, note_pending = 1",
+            (user_id, reason, to_iso(now)),
+        )
 
     async def enable_alerts(self, user_id: int) -> bool:
         """Switch a member's alerts back on; True if they had been switched off."""

@@ -64,10 +64,6 @@ def _when(value: str | None) -> datetime | None:
 
 
 def _article(row: sqlite3.Row) -> ArchivedArticle:
-    try:
-        categories = tuple(str(c) for c in json.loads(row["categories"] or "[]"))
-    except (ValueError, TypeError):
-        categories = ()
     return ArchivedArticle(
         id=int(row["id"]),
         canonical_url=row["canonical_url"],
@@ -75,7 +71,7 @@ def _article(row: sqlite3.Row) -> ArchivedArticle:
         title=row["title"],
         author=row["author"],
         published=_when(row["published_at"]),
-        categories=categories,
+        categories=_categories(row["categories"]),
         excerpt=row["excerpt"],
         description=row["description"],
         text=row["text"],
@@ -172,13 +168,12 @@ class ArticleStore(Database):
         self, article_id: int, *, retry_at: datetime, interim_text: str
     ) -> None:
         """Keep an article pending after a passing failure; search uses `interim_text` meanwhile."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "UPDATE articles SET text_attempts = text_attempts + 1, text_retry_at = ?, "
-                "text = CASE WHEN text = '' THEN ? ELSE text END "
-                "WHERE id = ? AND text_status = 'pending'",
-                (to_iso(retry_at), interim_text, article_id),
-            )
+        await self.execute(
+            "UPDATE articles SET text_attempts = text_attempts + 1, text_retry_at = ?, "
+            "text = CASE WHEN text = '' THEN ? ELSE text END "
+            "WHERE id = ? AND text_status = 'pending'",
+            (to_iso(retry_at), interim_text, article_id),
+        )
 
     async def save_article_text(
         self,
@@ -332,19 +327,17 @@ class ArticleStore(Database):
         self, article_id: int, style: str, kind: str, sentences: Sequence[str], now: datetime
     ) -> None:
         """Remember a summary for an article and style, replacing any earlier one."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO summary_cache (article_id, style, kind, sentences, created_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (article_id, style) DO UPDATE SET "
-                "kind = excluded.kind, sentences = excluded.sentences, "
-                "created_at = excluded.created_at",
-                (article_id, style, kind, json.dumps(list(sentences)), to_iso(now)),
-            )
+        await self.execute(
+            "INSERT INTO summary_cache (article_id, style, kind, sentences, created_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (article_id, style) DO UPDATE SET "
+            "kind = excluded.kind, sentences = excluded.sentences, "
+            "created_at = excluded.created_at",
+            (article_id, style, kind, json.dumps(list(sentences)), to_iso(now)),
+        )
 
     async def forget_summaries(self, article_id: int) -> None:
         """Drop cached summaries of an article (its text changed)."""
-        async with self.transaction() as conn:
-            await conn.execute("DELETE FROM summary_cache WHERE article_id = ?", (article_id,))
+        await self.execute("DELETE FROM summary_cache WHERE article_id = ?", (article_id,))
 
     # -- lists for alerts, /latest and autocomplete ---------------------------------------------
 

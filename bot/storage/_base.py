@@ -243,6 +243,11 @@ class Database:
                     await self._conn.execute("ROLLBACK")
                     raise
 
+    async def execute(self, sql: str, params: Params = ()) -> None:
+        """Run one write statement in its own transaction."""
+        async with self.transaction() as conn:
+            await conn.execute(sql, params)
+
     async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """Run a read query and return every row (committed data, or this transaction's)."""
         async with self._reading() as conn, conn.execute(sql, params) as cursor:

@@ -205,12 +205,11 @@ class FeedStore(Database):
         icon_url: str = "",
     ) -> Feed:
         """The feed at `url`, created (due at once) if it is not known yet."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO feeds (url, title, site_url, icon_url, next_check_at, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING",
-                (url, title, site_url, icon_url, to_iso(now), to_iso(now)),
-            )
+        await self.execute(
+            "INSERT INTO feeds (url, title, site_url, icon_url, next_check_at, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING",
+            (url, title, site_url, icon_url, to_iso(now), to_iso(now)),
+        )
         feed = await self.feed_by_url(url)
         assert feed is not None
         return feed
@@ -231,11 +230,10 @@ class FeedStore(Database):
         A subscription created or given a shorter interval gets its articles within its own
         interval, whatever another server's longer one scheduled.
         """
-        async with self.transaction() as conn:
-            await conn.execute(
-                "UPDATE feeds SET next_check_at = ? WHERE id = ? AND next_check_at > ?",
-                (to_iso(moment), feed_id, to_iso(moment)),
-            )
+        await self.execute(
+            "UPDATE feeds SET next_check_at = ? WHERE id = ? AND next_check_at > ?",
+            (to_iso(moment), feed_id, to_iso(moment)),
+        )
 
     async def due_feed_ids(self, now: datetime, *, limit: int = 1000) -> list[int]:
         """Feeds whose next check is due, the longest-waiting first."""
@@ -290,8 +288,7 @@ class FeedStore(Database):
 
     async def mark_failing_notified(self, feed_id: int) -> None:
         """Moderators were told the feed is failing; not again until it recovers and fails anew."""
-        async with self.transaction() as conn:
-            await conn.execute("UPDATE feeds SET failing_notified = 1 WHERE id = ?", (feed_id,))
+        await self.execute("UPDATE feeds SET failing_notified = 1 WHERE id = ?", (feed_id,))
 
     # -- feed items -----------------------------------------------------------------------------
 

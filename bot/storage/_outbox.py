@@ -8,13 +8,12 @@ head of its queue) may be sent, which keeps announcements in order even across r
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from bot.clock import from_iso, to_iso
-from bot.storage._articles import _when
+from bot.storage._articles import _categories, _when
 from bot.storage._base import Database
 from bot.storage.records import ChannelWebhook, Delivery, DeliveryRecord, OutboxRecord, SeedRow
 
@@ -25,14 +24,6 @@ _DELIVERY_COLUMNS = (
     "o.id, o.subscription_id, o.article_id, o.channel_id, o.state, o.payload, o.attempts, "
     "o.not_before, o.claimed_at, s.guild_id, s.format, s.fallback_tag_id, a.categories"
 )
-
-
-def _categories(raw: str) -> tuple[str, ...]:
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return ()
-    return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
 
 def _delivery(row: sqlite3.Row) -> Delivery:
@@ -125,32 +116,29 @@ class OutboxStore(Database):
         self, outbox_id: int, *, message_id: int, thread_id: int | None, now: datetime
     ) -> None:
         """Discord has the post: remember its id; the row is done for good."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "UPDATE outbox SET state = 'sent', sent_at = ?, message_id = ?, thread_id = ?, "
-                "reason = '' WHERE id = ? AND state IN ('pending', 'claimed')",
-                (to_iso(now), message_id, thread_id, outbox_id),
-            )
+        await self.execute(
+            "UPDATE outbox SET state = 'sent', sent_at = ?, message_id = ?, thread_id = ?, "
+            "reason = '' WHERE id = ? AND state IN ('pending', 'claimed')",
+            (to_iso(now), message_id, thread_id, outbox_id),
+        )
 
     async def reschedule_delivery(
         self, outbox_id: int, *, not_before: datetime, reason: str
     ) -> None:
         """Back to pending, not to be tried before `not_before` (a transient failure)."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "UPDATE outbox SET state = 'pending', not_before = ?, reason = ?, "
-                "claimed_at = NULL WHERE id = ? AND state IN ('pending', 'claimed')",
-                (to_iso(not_before), reason, outbox_id),
-            )
+        await self.execute(
+            "UPDATE outbox SET state = 'pending', not_before = ?, reason = ?, "
+            "claimed_at = NULL WHERE id = ? AND state IN ('pending', 'claimed')",
+            (to_iso(not_before), reason, outbox_id),
+        )
 
     async def release_claim(self, outbox_id: int) -> None:
         """A claimed row was not posted after all (reconciliation): pending again, due now."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "UPDATE outbox SET state = 'pending', claimed_at = NULL "
-                "WHERE id = ? AND state = 'claimed'",
-                (outbox_id,),
-            )
+        await self.execute(
+            "UPDATE outbox SET state = 'pending', claimed_at = NULL "
+            "WHERE id = ? AND state = 'claimed'",
+            (outbox_id,),
+        )
 
     async def replace_plan(self, outbox_id: int, payload: str) -> bool:
         """Store an open row's message plan made again (the stored one could not be read);
@@ -165,13 +153,12 @@ class OutboxStore(Database):
     async def postpone_delivery(self, outbox_id: int, *, not_before: datetime, reason: str) -> None:
         """Pending again, not before `not_before`, counting one more attempt (so the backoff
         grows, and the next try first looks whether an earlier one was posted)."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "UPDATE outbox SET state = 'pending', not_before = ?, reason = ?, "
-                "claimed_at = NULL, attempts = attempts + 1 "
-                "WHERE id = ? AND state IN ('pending', 'claimed')",
-                (to_iso(not_before), reason, outbox_id),
-            )
+        await self.execute(
+            "UPDATE outbox SET state = 'pending', not_before = ?, reason = ?, "
+            "claimed_at = NULL, attempts = attempts + 1 "
+            "WHERE id = ? AND state IN ('pending', 'claimed')",
+            (to_iso(not_before), reason, outbox_id),
+        )
 
     async def pause_for_refusal(
         self, outbox_id: int, subscription_ids: Sequence[int], *, reason: str, row_failed: bool
@@ -287,22 +274,20 @@ class OutboxStore(Database):
 
     async def save_channel_webhook(self, webhook: ChannelWebhook, *, now: datetime) -> None:
         """Remember the channel's webhook (replacing one Discord said is gone)."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO channel_webhooks (channel_id, webhook_id, token, created_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (channel_id) DO UPDATE SET "
-                "webhook_id = excluded.webhook_id, token = excluded.token, "
-                "created_at = excluded.created_at",
-                (webhook.channel_id, webhook.webhook_id, webhook.token, to_iso(now)),
-            )
+        await self.execute(
+            "INSERT INTO channel_webhooks (channel_id, webhook_id, token, created_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (channel_id) DO UPDATE SET "
+            "webhook_id = excluded.webhook_id, token = excluded.token, "
+            "created_at = excluded.created_at",
+            (webhook.channel_id, webhook.webhook_id, webhook.token, to_iso(now)),
+        )
 
     async def forget_channel_webhook(self, channel_id: int, webhook_id: int) -> None:
         """Discord said this webhook is gone (404 10015): never use it again."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "DELETE FROM channel_webhooks WHERE channel_id = ? AND webhook_id = ?",
-                (channel_id, webhook_id),
-            )
+        await self.execute(
+            "DELETE FROM channel_webhooks WHERE channel_id = ? AND webhook_id = ?",
+            (channel_id, webhook_id),
+        )
 
     # -- notices --------------------------------------------------------------------------------
 
@@ -320,10 +305,9 @@ class OutboxStore(Database):
 
     async def forget_notice(self, guild_id: int, key: str) -> None:
         """Allow `key` to be told again (the problem was fixed and may come back)."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "DELETE FROM notices_sent WHERE guild_id = ? AND notice_key = ?", (guild_id, key)
-            )
+        await self.execute(
+            "DELETE FROM notices_sent WHERE guild_id = ? AND notice_key = ?", (guild_id, key)
+        )
 
     # -- per-subscription reports and retries ---------------------------------------------------
 

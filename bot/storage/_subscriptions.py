@@ -137,22 +137,21 @@ class SubscriptionStore(Database):
 
     async def update_guild_settings(self, settings: GuildSettings, *, now: datetime) -> None:
         """Store the guild's settings."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO guilds (id, log_channel_id, timezone, moderator_role_id, active, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                "log_channel_id = excluded.log_channel_id, timezone = excluded.timezone, "
-                "moderator_role_id = excluded.moderator_role_id, active = excluded.active, "
-                "updated_at = excluded.updated_at",
-                (
-                    settings.guild_id,
-                    settings.log_channel_id,
-                    settings.timezone,
-                    settings.moderator_role_id,
-                    int(settings.active),
-                    to_iso(now),
-                ),
-            )
+        await self.execute(
+            "INSERT INTO guilds (id, log_channel_id, timezone, moderator_role_id, active, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "log_channel_id = excluded.log_channel_id, timezone = excluded.timezone, "
+            "moderator_role_id = excluded.moderator_role_id, active = excluded.active, "
+            "updated_at = excluded.updated_at",
+            (
+                settings.guild_id,
+                settings.log_channel_id,
+                settings.timezone,
+                settings.moderator_role_id,
+                int(settings.active),
+                to_iso(now),
+            ),
+        )
 
     async def set_guild_active(self, guild_id: int, active: bool, *, now: datetime) -> int:
         """Mark the guild joined or left; leaving deactivates (never deletes) its subscriptions.
@@ -238,21 +237,19 @@ class SubscriptionStore(Database):
             return
         assignments = ", ".join(f"{column} = ?" for column in changes)
         values = [int(v) if isinstance(v, bool) else v for v in changes.values()]
-        async with self.transaction() as conn:
-            await conn.execute(
-                f"UPDATE subscriptions SET {assignments} WHERE id = ?",  # noqa: S608 - whitelisted
-                (*values, subscription_id),
-            )
+        await self.execute(
+            f"UPDATE subscriptions SET {assignments} WHERE id = ?",  # noqa: S608 - whitelisted
+            (*values, subscription_id),
+        )
 
     async def set_subscription_interval(
         self, subscription_id: int, interval_seconds: int | None
     ) -> None:
         """Set how often this subscription wants its feed checked (None: the default)."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "UPDATE subscriptions SET interval_seconds = ? WHERE id = ?",
-                (interval_seconds, subscription_id),
-            )
+        await self.execute(
+            "UPDATE subscriptions SET interval_seconds = ? WHERE id = ?",
+            (interval_seconds, subscription_id),
+        )
 
     async def set_paused(
         self, subscription_id: int, paused: bool, reason: str = "", *, by_moderator: bool = False
@@ -280,8 +277,7 @@ class SubscriptionStore(Database):
 
     async def remove_subscription(self, subscription_id: int) -> None:
         """Delete a subscription and its pending deliveries."""
-        async with self.transaction() as conn:
-            await conn.execute("DELETE FROM subscriptions WHERE id = ?", (subscription_id,))
+        await self.execute("DELETE FROM subscriptions WHERE id = ?", (subscription_id,))
 
     # -- audit log ------------------------------------------------------------------------------
 
@@ -289,12 +285,11 @@ class SubscriptionStore(Database):
         self, guild_id: int, user_id: int | None, action: str, detail: str, *, now: datetime
     ) -> None:
         """Remember who changed what, and when."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO audit_log (guild_id, user_id, action, detail, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (guild_id, user_id, action, detail, to_iso(now)),
-            )
+        await self.execute(
+            "INSERT INTO audit_log (guild_id, user_id, action, detail, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (guild_id, user_id, action, detail, to_iso(now)),
+        )
 
     async def audit_entries(self, guild_id: int, *, limit: int = 50) -> list[AuditEntry]:
         """The guild's most recent changes, newest first."""
