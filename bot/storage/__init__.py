@@ -8,6 +8,7 @@ The schema is the numbered `migrations/*.sql` files, tracked in `PRAGMA user_ver
 
 from __future__ import annotations
 
+from bot.storage import records
 from bot.storage._alerts import AlertStore
 from bot.storage._articles import ArticleStore
 from bot.storage._base import (
@@ -22,29 +23,7 @@ from bot.storage._ops import OpsStore
 from bot.storage._outbox import OutboxStore
 from bot.storage._search import SearchStore, fts_query, sqlite_ln
 from bot.storage._subscriptions import SubscriptionLimitReached, SubscriptionStore
-from bot.storage.records import (
-    Alert,
-    AlertArticle,
-    AlertMemberState,
-    ArchivedArticle,
-    ArticleRef,
-    ArticleText,
-    ChannelWebhook,
-    Delivery,
-    DeliveryRecord,
-    FeedHealth,
-    FeedItemRef,
-    ImportedSubscription,
-    NewArticle,
-    NewEntry,
-    OutboxRecord,
-    OutboxRow,
-    PendingArticle,
-    RecentDelivery,
-    SearchHit,
-    SeedRow,
-    Sighting,
-)
+from bot.storage.records import *  # noqa: F403
 
 
 class Storage(
@@ -54,36 +33,17 @@ class Storage(
 
 
 __all__ = [
-    "Alert",
-    "AlertArticle",
-    "AlertMemberState",
-    "ArchivedArticle",
-    "ArticleRef",
-    "ArticleText",
-    "ChannelWebhook",
     "Database",
-    "Delivery",
-    "DeliveryRecord",
-    "FeedHealth",
-    "FeedItemRef",
-    "ImportedSubscription",
-    "NewArticle",
-    "NewEntry",
-    "OutboxRecord",
-    "OutboxRow",
-    "PendingArticle",
     "PollTransaction",
-    "RecentDelivery",
-    "SearchHit",
     "SearchStore",
-    "SeedRow",
-    "Sighting",
     "Storage",
     "SubscriptionLimitReached",
     "backup_database",
     "fts_query",
     "latest_version",
     "migrations",
+    "records",
     "split_statements",
     "sqlite_ln",
 ]
+__all__ += records.__all__

@@ -273,3 +273,28 @@ class RecentDelivery:
     title: str
     when: datetime | None
     reason: str
+
+
+__all__ = [
+    "Alert",
+    "AlertArticle",
+    "AlertMemberState",
+    "ArchivedArticle",
+    "ArticleRef",
+    "ArticleText",
+    "ChannelWebhook",
+    "Delivery",
+    "DeliveryRecord",
+    "FeedHealth",
+    "FeedItemRef",
+    "ImportedSubscription",
+    "NewArticle",
+    "NewEntry",
+    "OutboxRecord",
+    "OutboxRow",
+    "PendingArticle",
+    "RecentDelivery",
+    "SearchHit",
+    "SeedRow",
+    "Sighting",
+]
