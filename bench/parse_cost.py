@@ -8,6 +8,11 @@ Speed: per-feed time of `bot.feeds.parse_feed` (feedparser plus our normalisatio
 package, `pip install fastfeedparser`), on the 40 KB farm feed and on the well-formed RSS/Atom
 documents of feedparser's test corpus. Medians of repeated runs.
 
+Fast path: per-feed CPU (process time, median of repeats) of `parse_feed` against
+`bot.feeds.fast.parse_feed_fast_or_full` (the gated lxml path, feedparser behind it) on the farm
+feed, and how many corpus documents the gate admits (each admitted one gives `parse_feed`'s
+result exactly: tests/unit/test_feeds_fastpath.py).
+
 Survival: every document of the corpus's `illformed/`, `encoding/` and `entities/` folders goes
 through both parsers; a document counts against the alternative when feedparser finds entries
 and the alternative raises, finds fewer, or gives a different first title (whitespace aside).
@@ -37,6 +42,52 @@ HOSTILE_FOLDERS = ("illformed", "encoding", "entities")
 _SPACE = re.compile(r"\s+")
 
 
+def _median_cpu_ms(function: Callable[[bytes], Any], body: bytes, repeats: int) -> float:
+    """Median CPU time of one call, in ms (process time: fair on a shared machine)."""
+    timings = []
+    for _ in range(repeats):
+        started = time.process_time()
+        function(body)
+        timings.append(time.process_time() - started)
+    return statistics.median(timings) * 1000
+
+
+def fast_path(repeats: int) -> dict[str, Any]:
+    """CPU per farm feed, full path against fast path, and what the gate admits."""
+    from bot.feeds import parse_feed
+    from bot.feeds.fast import parse_feed_fast_or_full, read_fast
+
+    now = datetime.now(UTC)
+    url = "http://site7.farm.test/feed/7.xml"
+    headers = {"Content-Type": "application/rss+xml; charset=UTF-8"}
+    farm = render_feed(7, 3, host="site7.farm.test", epoch=now)
+
+    def full(body: bytes) -> Any:
+        return parse_feed(body, url=url, now=now, headers=headers)
+
+    def fast(body: bytes) -> Any:
+        return parse_feed_fast_or_full(body, url=url, now=now, headers=headers)
+
+    assert full(farm) == fast(farm), "the fast path must give the same feed"
+    full_ms = _median_cpu_ms(full, farm, repeats)
+    fast_ms = _median_cpu_ms(fast, farm, repeats)
+    admitted: dict[str, str] = {}
+    for folder in ("wellformed", *HOSTILE_FOLDERS):
+        files = corpus_files((folder,))
+        taken = sum(
+            read_fast(path.read_bytes(), url="https://example.com/feed/") is not None
+            for path in files
+        )
+        admitted[folder] = f"{taken} of {len(files)}"
+    return {
+        "farm_full_cpu_ms": round(full_ms, 3),
+        "farm_fast_cpu_ms": round(fast_ms, 3),
+        "speedup": round(full_ms / max(fast_ms, 1e-9), 1),
+        "farm_admitted": read_fast(farm, url=url, headers=headers) is not None,
+        "corpus_admitted": admitted,
+    }
+
+
 def _median_ms(function: Callable[[bytes], Any], body: bytes, repeats: int) -> float:
     timings = []
     for _ in range(repeats):
@@ -63,6 +114,10 @@ def parsers() -> dict[str, Callable[[bytes], Any]]:
         import fastfeedparser
 
         found["fastfeedparser.parse"] = fastfeedparser.parse
+    if importlib.util.find_spec("feedparser_rs"):
+        import feedparser_rs
+
+        found["feedparser_rs.parse"] = feedparser_rs.parse
     return found
 
 
@@ -178,6 +233,7 @@ def run(smoke: bool) -> dict[str, Any]:
     limit = 5 if smoke else None
     return {
         "speed": speed(repeats=5 if smoke else 50, corpus_limit=limit),
+        "fast_path": fast_path(repeats=5 if smoke else 100),
         "survival": survival(limit),
     }
 
@@ -197,6 +253,23 @@ def summary_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     "",
                 )
             )
+    fast = result["fast_path"]
+    rows.append(
+        (
+            "parse cost",
+            "farm feed CPU: parse_feed / fast path (bot.feeds.fast)",
+            f"{fast['farm_full_cpu_ms']} / {fast['farm_fast_cpu_ms']} ms ({fast['speedup']}x)",
+            "",
+        )
+    )
+    rows.append(
+        (
+            "parse cost",
+            "fast-path gate admits (corpus)",
+            ", ".join(f"{folder} {count}" for folder, count in fast["corpus_admitted"].items()),
+            "",
+        )
+    )
     alive = result["survival"]
     if "skipped" in alive:
         rows.append(("parse cost", "fastfeedparser survival", alive["skipped"], ""))

@@ -13,6 +13,12 @@ addresses), since real feeds live on many sites.
 The baseline is the loop many bots use: fetch every feed in turn without validators and parse it
 in full with feedparser each time. It runs in a third process on a subset and is extrapolated
 linearly to N (it is strictly sequential, so time scales with the number of feeds).
+
+The second contender is lemon24/reader, a mature feed library, in a fourth process on the same
+farm: its own SQLite file, `update_feeds(workers=16, scheduled=False)` per cycle (conditional GET
+on, like Paperboy), measured like Paperboy (seed, then cycles; wall and CPU of its process, all
+threads). It is a benchmark-only package, installed with `make bench-deps`
+(`pip install reader==3.26`); without it the row says "skipped".
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import json
 import resource
 import statistics
@@ -78,7 +85,25 @@ async def _poll_cycle(poller: Any) -> tuple[int, int]:
         errors += len(report.failed)
 
 
-async def paperboy_worker(feeds: int, port: int, cycles: int, folder: Path) -> dict[str, Any]:
+def use_fast_parse_path() -> bool:
+    """Point this process's poller at `bot.feeds.fast` (bench-only: the bot still uses
+    `parse_feed`); False when the poller no longer has the hook this relies on."""
+    from bot.feeds.fast import parse_feed_fast_or_full
+    from bot.ingest import poller
+
+    if not hasattr(poller, "parse_feed_off_loop"):
+        return False
+
+    async def fast_off_loop(body: bytes, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(parse_feed_fast_or_full, body, **kwargs)
+
+    poller.parse_feed_off_loop = fast_off_loop  # type: ignore[assignment]
+    return True
+
+
+async def paperboy_worker(
+    feeds: int, port: int, cycles: int, folder: Path, *, fast_parse: bool = False
+) -> dict[str, Any]:
     """Seed N feeds, then measure `cycles` cycles; runs in its own process."""
     from bot.clock import FakeClock
     from bot.config import from_mapping
@@ -96,6 +121,8 @@ async def paperboy_worker(feeds: int, port: int, cycles: int, folder: Path) -> d
             "limits": {"per_ip_concurrency": 256},
         }
     )
+    if fast_parse and not use_fast_parse_path():
+        return {"skipped": "the poller has no parse_feed_off_loop to point at the fast path"}
     clock = FakeClock(datetime.now(UTC))
     storage = await Storage.open(config.database.path)
     session = make_session(config.fetch, "Paperboy-bench", resolver=FarmResolver())
@@ -227,6 +254,85 @@ async def naive_worker(feeds: int, sample: int, port: int) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------- lemon24/reader
+READER_WORKERS = 16
+
+
+def _resolve_farm_names_to_loopback() -> None:
+    """Make `*.test` names resolve to 127.0.0.1 in this process (reader uses requests)."""
+    import socket
+
+    original = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(host, str) and host.endswith(".test"):
+            host = "127.0.0.1"
+        return original(host, *args, **kwargs)
+
+    socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
+
+
+async def reader_worker(feeds: int, port: int, cycles: int, folder: Path) -> dict[str, Any]:
+    """Seed N feeds with reader, then measure `cycles` cycles; runs in its own process."""
+    from reader import make_reader
+
+    _resolve_farm_names_to_loopback()
+    hosts = host_count(feeds)
+    reader = make_reader(str(folder / "reader.sqlite"))
+    try:
+        for index in range(feeds):
+            reader.add_feed(feed_url(port, index, hosts=hosts))
+
+        def update() -> dict[str, Any]:
+            cpu, wall = cpu_seconds(), time.perf_counter()
+            errors = 0
+            for _url, value in reader.update_feeds_iter(workers=READER_WORKERS, scheduled=False):
+                errors += isinstance(value, Exception)
+            return {
+                "wall_s": time.perf_counter() - wall,
+                "cpu_s": cpu_seconds() - cpu,
+                "errors": errors,
+            }
+
+        await control(port, "cycle", n=0)
+        seed = update()
+        seed = {**seed, "wall_s": round(seed["wall_s"], 2), "cpu_s": round(seed["cpu_s"], 2)}
+        seed["entries"] = reader.get_entry_counts().total
+        runs = []
+        for cycle in range(1, cycles + 1):
+            await control(port, "cycle", n=cycle)
+            run = update()
+            served = await control(port, "stats")
+            run["changed"] = int(served.get("200", 0))
+            run["not_modified"] = int(served.get("304", 0))
+            runs.append(run)
+        return {
+            "version": _reader_version(),
+            "workers": READER_WORKERS,
+            "feeds": feeds,
+            "seed": seed,
+            "cycles": runs,
+            "entries": reader.get_entry_counts().total,
+            "wall_s": round(statistics.median(r["wall_s"] for r in runs), 2),
+            "cpu_s": round(statistics.median(r["cpu_s"] for r in runs), 2),
+            "errors": sum(r["errors"] for r in runs),
+            "peak_rss_mb": peak_rss_mb(),
+        }
+    finally:
+        reader.close()
+
+
+def _reader_version() -> str:
+    from importlib.metadata import version
+
+    return version("reader")
+
+
+def reader_installed() -> bool:
+    """Whether the benchmark-only `reader` package is importable here."""
+    return importlib.util.find_spec("reader") is not None
+
+
 # ---------------------------------------------------------------- the driver
 def _worker(args: list[str], timeout: float) -> dict[str, Any]:
     done = subprocess.run(
@@ -244,9 +350,16 @@ def _worker(args: list[str], timeout: float) -> dict[str, Any]:
 
 
 async def measure(
-    feeds: int, *, cycles: int, naive_sample: int, latency_ms: float = 0.0
+    feeds: int,
+    *,
+    cycles: int,
+    naive_sample: int,
+    latency_ms: float = 0.0,
+    with_reader: bool = True,
+    fast_parse: bool = False,
 ) -> dict[str, Any]:
-    """One farm, Paperboy's cycles, then the naive loop on a subset; each in its own process."""
+    """One farm: Paperboy's cycles, the naive loop on a subset, then reader's cycles (when it
+    is installed); each in its own process."""
     async with farm_process(feeds, latency_ms=latency_ms) as port:
         with tempfile.TemporaryDirectory(prefix="paperboy-bench-") as folder:
             paperboy = await asyncio.to_thread(
@@ -265,22 +378,74 @@ async def measure(
             ],
             3600,
         )
+        fast: dict[str, Any] = {"skipped": "not asked for (--fast-parse)"}
+        if fast_parse:
+            with tempfile.TemporaryDirectory(prefix="paperboy-bench-") as folder:
+                fast = await asyncio.to_thread(
+                    _worker,
+                    [
+                        *("--worker", "paperboy", "--feeds", str(feeds), "--port", str(port)),
+                        *("--cycles", str(cycles), "--folder", folder, "--fast-parse"),
+                    ],
+                    3600,
+                )
+        reader: dict[str, Any] = {"skipped": "reader is not installed (make bench-deps)"}
+        if with_reader and reader_installed():
+            with tempfile.TemporaryDirectory(prefix="paperboy-bench-reader-") as folder:
+                reader = await asyncio.to_thread(
+                    _worker,
+                    [
+                        *("--worker", "reader", "--feeds", str(feeds), "--port", str(port)),
+                        *("--cycles", str(cycles), "--folder", folder),
+                    ],
+                    3600,
+                )
+        elif not with_reader:
+            reader = {"skipped": "not asked for"}
     return {
         "feeds": feeds,
         "latency_ms": latency_ms,
         "paperboy": paperboy,
+        "paperboy_fast_parse": fast,
         "naive": naive,
+        "reader": reader,
         "speedup": round(naive["wall_s"] / max(paperboy["wall_s"], 1e-9), 1),
         "cpu_ratio": round(naive["cpu_s"] / max(paperboy["cpu_s"], 1e-9), 1),
+        "vs_reader": _ratios(paperboy, reader),
+        "fast_parse_vs_reader": _ratios(fast, reader) if "skipped" not in fast else None,
+    }
+
+
+def _ratios(paperboy: dict[str, Any], reader: dict[str, Any]) -> dict[str, float] | None:
+    """Paperboy / reader for seed wall, cycle wall and cycle CPU (below 1 = Paperboy faster)."""
+    if "skipped" in reader:
+        return None
+    return {
+        "seed_wall": round(paperboy["seed"]["wall_s"] / max(reader["seed"]["wall_s"], 1e-9), 2),
+        "cycle_wall": round(paperboy["wall_s"] / max(reader["wall_s"], 1e-9), 2),
+        "cycle_cpu": round(paperboy["cpu_s"] / max(reader["cpu_s"], 1e-9), 2),
     }
 
 
 async def run(
-    sizes: list[int], *, cycles: int, naive_sample: int, latency_ms: float = 0.0
+    sizes: list[int],
+    *,
+    cycles: int,
+    naive_sample: int,
+    latency_ms: float = 0.0,
+    with_reader: bool = True,
+    fast_parse: bool = False,
 ) -> list[dict[str, Any]]:
     """Measure every size in turn."""
     return [
-        await measure(n, cycles=cycles, naive_sample=naive_sample, latency_ms=latency_ms)
+        await measure(
+            n,
+            cycles=cycles,
+            naive_sample=naive_sample,
+            latency_ms=latency_ms,
+            with_reader=with_reader,
+            fast_parse=fast_parse,
+        )
         for n in sizes
     ]
 
@@ -334,6 +499,52 @@ def summary_rows(results: list[dict[str, Any]]) -> list[tuple[str, str, str, str
                 "",
             ),
         ]
+        f = result.get("paperboy_fast_parse") or {"skipped": "not measured"}
+        if "skipped" not in f:
+            rows += [
+                (
+                    name,
+                    "with bot.feeds.fast (bench-only): cycle wall / CPU",
+                    f"{f['wall_s']} s / {f['cpu_s']} s",
+                    "",
+                ),
+                (
+                    name,
+                    "with bot.feeds.fast: CPU per unchanged / changed feed",
+                    f"{f['cpu_ms_per_304']} / {f['cpu_ms_per_changed_net']} ms",
+                    "",
+                ),
+            ]
+        r = result.get("reader") or {"skipped": "not measured"}
+        if "skipped" in r:
+            rows.append((name, "lemon24/reader", f"skipped: {r['skipped']}", ""))
+            continue
+        ratios = result["vs_reader"]
+        rows += [
+            (
+                name,
+                f"reader {r['version']} seed / cycle wall (median) / cycle CPU",
+                f"{r['seed']['wall_s']} s / {r['wall_s']} s / {r['cpu_s']} s",
+                "",
+            ),
+            (
+                name,
+                "Paperboy / reader: seed wall, cycle wall, cycle CPU",
+                f"{ratios['seed_wall']}x, {ratios['cycle_wall']}x, {ratios['cycle_cpu']}x",
+                "<= 1",
+            ),
+            (name, "reader errors", str(r["errors"] + r["seed"]["errors"]), "0"),
+        ]
+        if result.get("fast_parse_vs_reader"):
+            ratios = result["fast_parse_vs_reader"]
+            rows.append(
+                (
+                    name,
+                    "... with bot.feeds.fast / reader: seed, cycle wall, cycle CPU",
+                    f"{ratios['seed_wall']}x, {ratios['cycle_wall']}x, {ratios['cycle_cpu']}x",
+                    "<= 1",
+                )
+            )
     return rows
 
 
@@ -347,14 +558,30 @@ def main() -> None:
     parser.add_argument(
         "--latency-ms", type=float, default=0.0, help="the farm waits this long before answering"
     )
-    parser.add_argument("--worker", choices=("paperboy", "naive"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--no-reader", action="store_true", help="leave lemon24/reader out (it is the slowest)"
+    )
+    parser.add_argument(
+        "--fast-parse",
+        action="store_true",
+        help="also run Paperboy with its poller pointed at bot.feeds.fast (bench-only wiring)",
+    )
+    parser.add_argument("--worker", choices=("paperboy", "naive", "reader"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--sample", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help="also write the results here as JSON")
     args = parser.parse_args()
     if args.worker == "paperboy":
-        result = asyncio.run(paperboy_worker(args.feeds[0], args.port, args.cycles, args.folder))
+        result = asyncio.run(
+            paperboy_worker(
+                args.feeds[0], args.port, args.cycles, args.folder, fast_parse=args.fast_parse
+            )
+        )
+        print(json.dumps(result))
+        return
+    if args.worker == "reader":
+        result = asyncio.run(reader_worker(args.feeds[0], args.port, args.cycles, args.folder))
         print(json.dumps(result))
         return
     if args.worker == "naive":
@@ -364,7 +591,14 @@ def main() -> None:
     if args.smoke:
         sizes, cycles, sample = [100], 1, 20
     results = asyncio.run(
-        run(sizes, cycles=cycles, naive_sample=sample, latency_ms=args.latency_ms)
+        run(
+            sizes,
+            cycles=cycles,
+            naive_sample=sample,
+            latency_ms=args.latency_ms,
+            with_reader=not args.no_reader,
+            fast_parse=args.fast_parse,
+        )
     )
     print_report(summary_rows(results), results, args.json)
 

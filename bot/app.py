@@ -18,13 +18,15 @@ from bot.delivery.service import DeliveryService
 from bot.fetch import Fetcher, make_session
 from bot.ingest.archiver import Archiver
 from bot.ingest.poller import IDLE_WAKE_SECONDS, NewArticlesEvent, Poller
-from bot.metrics import Metrics
+from bot.metrics import EVENT_LOOP_STALLS, POOL_JOBS_KILLED, Metrics
 from bot.services.alerts import AlertService
 from bot.services.quotas import MemberQuotas
 from bot.services.reader import ReaderService
 from bot.storage import Storage
 from bot.tasks import TaskOwner
+from bot.watchdog import LoopWatchdog
 from bot.web import Health, OpsServer, parse_listen
+from bot.workpool import WorkPool
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,8 @@ class App:
     reader: ReaderService  # member commands: /summary, /related, /search, /latest
     alerts: AlertService  # member keyword alerts
     delivery: DeliveryService  # announcements: backlog seeding; wakes the announcer's worker
+    pool: WorkPool  # worker processes for untrusted CPU work (parsing, extraction, summaries)
+    watchdog: LoopWatchdog  # counts event-loop stalls (shown in /feeds status)
     llm: LlmBackend | None = None  # optional summaries; its own session, only to its server
     tasks: TaskOwner = field(default_factory=TaskOwner)
     metrics: Metrics = field(default_factory=Metrics)  # /metrics; counted by poller and worker
@@ -51,6 +55,7 @@ class App:
 
     def start_background(self) -> None:
         """Start polling and archiving; `close()` stops them."""
+        self.watchdog.start()
         self.tasks.spawn(self.poller.run(), name="poller")
         self.tasks.spawn(self.archiver.run(), name="archiver")
 
@@ -59,6 +64,8 @@ class App:
         await self.tasks.close()
         if self.ops is not None:
             await self.ops.close()
+        self.watchdog.stop()
+        await self.pool.close()
         await self.http.close()
         if self.llm is not None:
             await self.llm.close()
@@ -86,11 +93,30 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
     fetcher = Fetcher(http, config.fetch, limits=config.limits)
     metrics = Metrics()
     metrics.outbox_source(storage.outbox_depth)
+    # Workers start on first use, so building the pool costs nothing until a feed arrives.
+    pool = WorkPool(config.workers)
+    watchdog = LoopWatchdog(config.workers.loop_stall_ms / 1000)
+    metrics.bind_counter(
+        EVENT_LOOP_STALLS,
+        "Times the event loop was blocked longer than [workers] loop_stall_ms.",
+        lambda: watchdog.stalls,
+    )
+    metrics.bind_counter(
+        POOL_JOBS_KILLED,
+        "Worker-pool jobs stopped at their deadline or memory cap (their worker killed).",
+        lambda: pool.killed,
+    )
     # As many feeds in flight as the HTTP session allows: polling waits on the network, not CPU.
     poller = Poller(
-        storage, fetcher, config, clock, concurrency=config.fetch.max_concurrency, metrics=metrics
+        storage,
+        fetcher,
+        config,
+        clock,
+        concurrency=config.fetch.max_concurrency,
+        metrics=metrics,
+        pool=pool,
     )
-    archiver = Archiver(storage, fetcher, config, clock)
+    archiver = Archiver(storage, fetcher, config, clock, pool=pool)
 
     async def wake_archiver(event: NewArticlesEvent) -> None:
         archiver.note_new_articles(event.article_ids)  # caps page fetches per poll
@@ -137,10 +163,18 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
         poller=poller,
         archiver=archiver,
         reader=ReaderService(
-            storage, fetcher, clock, config.summaries, llm, quotas=MemberQuotas(config.limits)
+            storage,
+            fetcher,
+            clock,
+            config.summaries,
+            llm,
+            quotas=MemberQuotas(config.limits),
+            pool=pool,
         ),
         alerts=AlertService(storage, clock),
         delivery=delivery,
+        pool=pool,
+        watchdog=watchdog,
         llm=llm,
         metrics=metrics,
         health=health,

@@ -246,6 +246,33 @@ class HttpConfig:
 
 
 @dataclass(frozen=True)
+class WorkersConfig:
+    """The worker processes that read untrusted feeds and pages, and the event-loop watchdog."""
+
+    processes: int = _opt(
+        2, "Worker processes for parsing and extraction (one per core is right).", lo=1, hi=64
+    )
+    job_timeout_seconds: float = _opt(
+        20.0,
+        "Longest one feed or page may take to read; past it the worker is killed.",
+        lo=0.1,
+        hi=600.0,
+    )
+    memory_limit_mb: int = _opt(
+        1024, "Address space one worker may use (RLIMIT_AS); 0 means no limit.", lo=0, hi=65536
+    )
+    queue_size: int = _opt(
+        8, "Member requests that may wait for a worker; more are told to try later.", lo=0, hi=1000
+    )
+    loop_stall_ms: int = _opt(
+        250,
+        "Log a warning with the stack when the event loop is blocked longer than this.",
+        lo=10,
+        hi=60_000,
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration."""
 
@@ -258,6 +285,7 @@ class Config:
     summaries: SummariesConfig = field(default_factory=SummariesConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
+    workers: WorkersConfig = field(default_factory=WorkersConfig)
     source: str = field(default="(defaults)", compare=False)
 
     def user_agent(self) -> str:

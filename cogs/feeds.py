@@ -57,6 +57,11 @@ def summary_line(item: SubscriptionSummary) -> str:
     )
 
 
+def stalls_text(stalls: int, threshold_seconds: float) -> str:
+    """The bot's own health line: how often its event loop was blocked since it started."""
+    return f"Event loop blocked over {threshold_seconds * 1000:.0f} ms since start: {stalls} times"
+
+
 def health_text(health: Health, timezone: str) -> str:
     """The health block of one subscription."""
     feed, sub = health.feed, health.subscription
@@ -184,6 +189,8 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
             app.storage, app.fetcher, app.config, app.clock, wake_poller=app.poller.wake
         )
         self.admin.poll_feed = app.poller.poll_feed
+        self.admin.pool = app.pool
+        self.watchdog = app.watchdog
         delivery = getattr(app, "delivery", None)
         if delivery is not None:
             self.admin.seed_subscription = delivery.seed_new_subscription
@@ -413,6 +420,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
             text = "This server has no subscriptions yet; add one with /feeds add."
         else:
             text = "\n\n".join(health_text(h, timezone) for h in report)
+        text += f"\n\n{stalls_text(self.watchdog.stalls, self.watchdog.threshold)}"
         if len(text) > 2000:
             text = text[:1990] + "\n…"
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)

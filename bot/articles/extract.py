@@ -8,12 +8,13 @@ trafilatura's `bare_extraction` only parses the HTML it is given.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lxml.html
 from lxml import etree
@@ -21,6 +22,9 @@ from lxml import etree
 from bot.articles.boilerplate import strip_boilerplate
 from bot.errors import InvalidInput
 from bot.textutil import clean_text
+
+if TYPE_CHECKING:
+    from bot.workpool import Priority, WorkPool
 
 log = logging.getLogger(__name__)
 
@@ -228,8 +232,18 @@ async def extract_in_thread(
     url: str,
     *,
     timeout: float = 10.0,  # noqa: ASYNC109  (the brief asks for a per-call limit)
+    pool: WorkPool | None = None,
+    priority: Priority = "system",
 ) -> Extracted:
-    """Extract in a worker thread so the event loop never stalls; InvalidInput on timeout."""
+    """Extract off the event loop.
+
+    With a `pool` (the bot), in a worker process: past the pool's deadline or memory cap the
+    worker is killed and a JobTimedOut or JobOutOfMemory says so; `timeout` is not used. Without
+    one (tools and tests), in a thread given `timeout`; InvalidInput when it runs out.
+    """
+    if pool is not None:
+        job = functools.partial(extract_article, html, url)
+        return await pool.run(job, priority=priority, what="this page")
     try:
         async with asyncio.timeout(timeout):
             return await asyncio.to_thread(extract_article, html, url)

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     from bot.articles.llm import LlmBackend
     from bot.storage import Storage
+    from bot.workpool import WorkPool
 
 
 class CommandContext:
@@ -24,6 +25,7 @@ class CommandContext:
         self._http: aiohttp.ClientSession | None = None
         self._llm: LlmBackend | None = None
         self._llm_opened = False
+        self._pool: WorkPool | None = None
 
     def show_progress(self) -> bool:
         """Whether long jobs draw a progress bar: standard error is a terminal, no --quiet."""
@@ -58,8 +60,19 @@ class CommandContext:
             self._llm_opened = True
         return self._llm
 
+    def pool(self) -> WorkPool:
+        """Worker processes for reading many untrusted feeds and pages (`archive import`)."""
+        if self._pool is None:
+            from bot.workpool import WorkPool
+
+            self._pool = WorkPool(self.config.workers)
+        return self._pool
+
     async def aclose(self) -> None:
         """Close whatever was opened."""
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
         if self._llm is not None:
             await self._llm.close()
             self._llm = None

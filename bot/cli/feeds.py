@@ -15,6 +15,7 @@ from bot.fetch import Fetcher
 from bot.ingest.archiver import Archiver
 from bot.ingest.discovery import resolve_feed
 from bot.ingest.importer import Importer, ImportReport
+from bot.workpool import JobOutOfMemory, JobTimedOut
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -84,19 +85,32 @@ async def _check(args: argparse.Namespace, ctx: CommandContext) -> int:
     fetcher = Fetcher(await ctx.http(), ctx.config.fetch)
     try:
         feed_url, parsed = await resolve_feed(
-            fetcher, args.url, SystemClock().now(), max_items=ctx.config.feeds.max_items
+            fetcher,
+            args.url,
+            SystemClock().now(),
+            max_items=ctx.config.feeds.max_items,
+            pool=ctx.pool(),
+            priority="system",
         )
     except (FetchError, FeedError) as error:
-        if args.json:
-            print(json.dumps({"error": {"kind": error.kind, "message": str(error)}}))
-        else:
-            print(f"{error.kind}: {error}", file=sys.stderr)
-        return 1
+        return _refused(error.kind, error, as_json=args.json)
+    except JobTimedOut as error:
+        return _refused("too-slow", error, as_json=args.json)
+    except JobOutOfMemory as error:
+        return _refused("too-large", error, as_json=args.json)
     if args.json:
         print(json.dumps(feed_json(feed_url, parsed), ensure_ascii=False, indent=2))
     else:
         _print_feed(feed_url, parsed)
     return 0
+
+
+def _refused(kind: str, error: Exception, *, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps({"error": {"kind": kind, "message": str(error)}}))
+    else:
+        print(f"{kind}: {error}", file=sys.stderr)
+    return 1
 
 
 async def _import(args: argparse.Namespace, ctx: CommandContext) -> int:
@@ -105,7 +119,8 @@ async def _import(args: argparse.Namespace, ctx: CommandContext) -> int:
     storage = await ctx.storage()
     fetcher = Fetcher(await ctx.http(), ctx.config.fetch)
     clock = SystemClock()
-    archiver = Archiver(storage, fetcher, ctx.config, clock)
+    # Many untrusted pages in a row: each is read in a worker, killed at the deadline if need be.
+    archiver = Archiver(storage, fetcher, ctx.config, clock, pool=ctx.pool())
     importer = Importer(storage, fetcher, archiver, clock)
     report = ImportReport()
     with tqdm(

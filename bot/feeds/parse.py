@@ -6,13 +6,14 @@ Everything here is pure: no network, no database, and `now` is passed in.
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import io
 import re
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import feedparser
 from feedparser.encodings import convert_to_utf8
@@ -24,6 +25,10 @@ from bot.feeds.identity import entry_key, resolve_http_url
 from bot.feeds.jsonfeed import looks_like_json_feed, read_json_feed
 from bot.feeds.models import ParsedFeed, ParsedItem, RawEntry, RawFeed
 from bot.textutil import clean_text, html_to_text, strip_unsafe
+from bot.workpool import JobOutOfMemory, JobTimedOut
+
+if TYPE_CHECKING:
+    from bot.workpool import Priority, WorkPool
 
 EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
 """Dates before this are taken as broken (epoch zero, year 1) and dropped."""
@@ -57,12 +62,34 @@ async def parse_feed_off_loop(
     now: datetime,
     headers: Mapping[str, str] | None = None,
     max_items: int = 200,
+    pool: WorkPool | None = None,
+    priority: Priority = "system",
 ) -> ParsedFeed:
-    """`parse_feed` in a worker thread: feedparser is pure Python, and a feed of many thousand
-    items would otherwise hold the event loop (and Discord's heartbeat) for seconds."""
-    return await asyncio.to_thread(
-        parse_feed, body, url=url, now=now, headers=headers, max_items=max_items
+    """`parse_feed` off the event loop: feedparser is pure Python, and a hostile feed would
+    otherwise hold the loop (and Discord's heartbeat) for seconds.
+
+    With a `pool`, in a worker process under its deadline and memory cap; past either, a
+    FeedError (``too-slow`` or ``too-large``) for the feed's health. Without one (tools and
+    tests), in a thread.
+    """
+    if pool is None:
+        return await asyncio.to_thread(
+            parse_feed, body, url=url, now=now, headers=headers, max_items=max_items
+        )
+    job = functools.partial(
+        parse_feed,
+        body,
+        url=url,
+        now=now,
+        headers=dict(headers) if headers is not None else None,
+        max_items=max_items,
     )
+    try:
+        return await pool.run(job, priority=priority, what="this feed")
+    except JobTimedOut as error:
+        raise FeedError("too-slow", str(error)) from None
+    except JobOutOfMemory as error:
+        raise FeedError("too-large", str(error)) from None
 
 
 def parse_feed(

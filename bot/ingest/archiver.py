@@ -13,6 +13,7 @@ archiving, and /summary still reads such a page on demand, under the member's qu
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from bot.errors import FetchError, PaperboyError
 from bot.fetch import Fetcher, kinds
 from bot.storage import PendingArticle, Storage
 from bot.textutil import clean_text, html_to_text
+from bot.workpool import WorkPool
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +103,10 @@ class Archiver:
         concurrency: int = 4,
         extract_timeout: float = EXTRACT_TIMEOUT_SECONDS,
         min_feed_content_chars: int = MIN_FEED_CONTENT_CHARS,
+        pool: WorkPool | None = None,
     ) -> None:
         self.storage = storage
+        self.pool = pool  # where pages and feed content are read; None: in threads
         self.fetcher = fetcher
         self.config = config
         self.clock = clock
@@ -166,7 +170,7 @@ class Archiver:
         return status
 
     async def _archive(self, article: PendingArticle) -> str:
-        from_feed = feed_content_text(article.feed_content_html)
+        from_feed = await self._feed_text(article.feed_content_html)
         if not self.config.feeds.fetch_full_text:
             text = from_feed or clean_text(article.excerpt)
             await self.storage.save_article_text(article.id, status="skipped", text=text)
@@ -219,9 +223,26 @@ class Archiver:
         )
         return "done"
 
+    async def _feed_text(self, content_html: str) -> str:
+        # The feed's HTML is as hostile as any page: parsed in a worker, like pages.
+        if self.pool is None or not content_html.strip():
+            return feed_content_text(content_html)
+        job = functools.partial(feed_content_text, content_html)
+        try:
+            return await self.pool.run(job, priority="system", what="this article's feed content")
+        except PaperboyError as error:
+            log.info("Feed content left out: %s", error)
+            return ""
+
     async def _fetch_and_extract(self, url: str) -> Extracted:
         result = await self.fetcher.fetch(url, kind="page", now=self.clock.now())
-        return await extract_in_thread(result.body or b"", result.url, timeout=self.extract_timeout)
+        return await extract_in_thread(
+            result.body or b"",
+            result.url,
+            timeout=self.extract_timeout,
+            pool=self.pool,
+            priority="system",
+        )
 
     async def run(self) -> None:
         """Archive pending articles batch after batch; sleep until woken when none are left."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.errors import FeedError, FetchError
 from bot.feeds import (
@@ -15,38 +18,54 @@ from bot.feeds import (
 )
 from bot.fetch import Fetcher, FetchResult
 
+if TYPE_CHECKING:
+    from bot.workpool import Priority, WorkPool
+
 log = logging.getLogger(__name__)
 
 MAX_DECLARED_CANDIDATES = 8
 """A hostile page could declare thousands of feed links; only the first few are tried."""
 
 
-async def _parse(result: FetchResult, now: datetime, max_items: int) -> ParsedFeed:
-    return await parse_feed_off_loop(
-        result.body or b"", url=result.url, headers=result.headers, now=now, max_items=max_items
-    )
-
-
 async def resolve_feed(
-    fetcher: Fetcher, url: str, now: datetime, *, max_items: int = 200
+    fetcher: Fetcher,
+    url: str,
+    now: datetime,
+    *,
+    max_items: int = 200,
+    pool: WorkPool | None = None,
+    priority: Priority = "member",
 ) -> tuple[str, ParsedFeed]:
     """The feed's own URL and its parsed content, for a feed URL or a site's page.
 
     A web page is searched for `<link rel="alternate">` feeds, then the usual feed paths are
     tried; the first candidate that parses wins. Raises FetchError when `url` itself cannot be
     fetched, FeedError("not-a-feed") when nothing found is a feed, FeedError("parse-error") when
-    `url` is a feed too broken to read.
+    `url` is a feed too broken to read. With a `pool`, the page and feeds are read in its
+    workers (JobTimedOut when the page takes too long); without one, in threads.
     """
+
+    async def parse(result: FetchResult) -> ParsedFeed:
+        return await parse_feed_off_loop(
+            result.body or b"",
+            url=result.url,
+            headers=result.headers,
+            now=now,
+            max_items=max_items,
+            pool=pool,
+            priority=priority,
+        )
+
     first = await fetcher.fetch(url, kind="feed", now=now)
     body = first.body or b""
     is_page = looks_like_html(body, first.content_type)
     if not is_page:
         try:
-            return first.url, await _parse(first, now, max_items)
+            return first.url, await parse(first)
         except FeedError as error:
             if error.kind != "not-a-feed":
                 raise
-    declared = find_feed_links(body, first.url)[:MAX_DECLARED_CANDIDATES] if is_page else []
+    declared = await _declared_feeds(body, first.url, pool, priority) if is_page else []
     usual = [path for path in fallback_paths(first.url) if path not in declared]
     tried: set[str] = {first.url}
     for candidate in declared + usual:
@@ -57,7 +76,7 @@ async def resolve_feed(
             result = await fetcher.fetch(candidate, kind="feed", now=now)
             if result.body is None:
                 continue
-            return result.url, await _parse(result, now, max_items)
+            return result.url, await parse(result)
         except (FetchError, FeedError) as error:
             log.debug("Feed candidate %s rejected: %s", candidate, error)
     what = "a web page" if is_page else "not a feed"
@@ -72,3 +91,15 @@ async def resolve_feed(
         f"{len(usual)} usual feed addresses such as /feed/ and /rss.xml. "
         "Give the address of the feed itself.",
     )
+
+
+async def _declared_feeds(
+    body: bytes, page_url: str, pool: WorkPool | None, priority: Priority
+) -> list[str]:
+    """The page's declared feed links; the HTML parser is pure Python, so never on the loop."""
+    if pool is None:
+        found = await asyncio.to_thread(find_feed_links, body, page_url)
+    else:
+        job = functools.partial(find_feed_links, body, page_url)
+        found = await pool.run(job, priority=priority, what="this page")
+    return found[:MAX_DECLARED_CANDIDATES]

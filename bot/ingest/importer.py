@@ -181,7 +181,7 @@ class Importer:
             return [ImportJob(source, url=source)]
         parsed = await parse_feed_off_loop(
             body, url=result.url, headers=result.headers, now=self.clock.now(),
-            max_items=self.max_items,
+            max_items=self.max_items, pool=self.archiver.pool,
         )  # fmt: skip
         jobs = []
         for item in parsed.items:
@@ -260,7 +260,9 @@ class Importer:
         body = result.body or b""
         if not looks_like_html(body, result.content_type):
             raise InvalidInput(f"{url} is not a web page, so it was not imported as an article.")
-        extracted = await extract_in_thread(body, result.url, timeout=self.archiver.extract_timeout)
+        extracted = await extract_in_thread(
+            body, result.url, timeout=self.archiver.extract_timeout, pool=self.archiver.pool
+        )
         return _article_from(extracted, body)
 
 

@@ -30,11 +30,12 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.errors import FeedError, FetchError, NotFound
 from bot.feeds import parse_feed_off_loop
-from bot.fetch import Fetcher
+from bot.fetch import Fetcher, kinds
 from bot.ingest import schedule
 from bot.metrics import Metrics
 from bot.models import Feed, Subscription
 from bot.storage import NewEntry, Storage
+from bot.workpool import WorkPool
 
 log = logging.getLogger(__name__)
 
@@ -130,11 +131,13 @@ class Poller:
         concurrency: int = 8,
         rng: random.Random | None = None,
         metrics: Metrics | None = None,
+        pool: WorkPool | None = None,
     ) -> None:
         self.storage = storage
         self.metrics = metrics or Metrics()
         self.last_round_at: datetime | None = None
         """When `poll_due()` last finished a round (operator health)."""
+        self.pool = pool  # where feeds are parsed; None: in threads (tools and tests)
         self.fetcher = fetcher
         self.config = config
         self.clock = clock
@@ -179,7 +182,13 @@ class Poller:
         try:
             outcome = await self._poll(feed)
         except (FetchError, FeedError) as error:
-            outcome = await self._record_failure(feed, error.kind, str(error), error)
+            if error.kind == kinds.BUSY:
+                # Our own request slots stayed full for the whole bounded wait: the site was never
+                # asked, so this is no failure of the feed's. It stays due and is tried next round.
+                log.info("Feed %s (%s) waits for a request slot: %s", feed.id, feed.url, error)
+                outcome = FeedPollOutcome(feed.id, ok=False, error_kind=kinds.BUSY)
+            else:
+                outcome = await self._record_failure(feed, error.kind, str(error), error)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -255,6 +264,8 @@ class Poller:
             headers=result.headers,
             now=now,
             max_items=self.config.feeds.max_items,
+            pool=self.pool,
+            priority="system",
         )
         subscriptions = await self._subscription_views(feed.id)
         # Oldest first, so article ids grow with publication and ties keep feed order reversed.

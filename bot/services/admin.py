@@ -40,6 +40,7 @@ from bot.models import (
 )
 from bot.storage import Storage
 from bot.textutil import clean_text
+from bot.workpool import WorkPool
 
 log = logging.getLogger(__name__)
 
@@ -265,6 +266,8 @@ class FeedAdmin:
         self.poll_feed: FeedHook | None = None
         self.seed_subscription: FeedHook | None = None
         self.wake_delivery: Callable[[], None] | None = None
+        # `pool`: the worker pool where pages and feeds are read (None: in threads).
+        self.pool: WorkPool | None = None
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -340,7 +343,12 @@ class FeedAdmin:
             )
         now = self.clock.now()
         feed_url, parsed = await resolve_feed(
-            self.fetcher, checked_url, now, max_items=self.config.feeds.max_items
+            self.fetcher,
+            checked_url,
+            now,
+            max_items=self.config.feeds.max_items,
+            pool=self.pool,
+            priority="member",
         )
         if not parsed.items:
             log.info("Feed %s has no items yet", feed_url)
@@ -562,6 +570,8 @@ class FeedAdmin:
             headers=result.headers,
             now=now,
             max_items=self.config.feeds.max_items,
+            pool=self.pool,
+            priority="member",
         )
 
     async def status(self, guild_id: int, subscription_id: int | None = None) -> list[Health]:

@@ -8,6 +8,7 @@ since the archive's cache is keyed by article.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -27,6 +28,7 @@ from bot.models import ArchiveScope, GuildScope
 from bot.services.quotas import MemberQuotas, Requester
 from bot.storage import ArticleRef, SearchHit, Storage
 from bot.textutil import clean_text
+from bot.workpool import WorkPool
 
 ARCHIVE_PREFIX: Final = "archive:"
 SEARCH_PAGE_SIZE: Final = 5
@@ -151,8 +153,10 @@ class ReaderService:
         *,
         extract_timeout: float = EXTRACT_TIMEOUT_SECONDS,
         quotas: MemberQuotas | None = None,
+        pool: WorkPool | None = None,
     ) -> None:
         self.storage = storage
+        self.pool = pool  # pages are read and summarised there; None: in threads / inline
         self.fetcher = fetcher
         self.clock = clock
         self.summaries = summaries
@@ -195,7 +199,9 @@ class ReaderService:
             )
         if not result.body:
             raise InvalidInput("That page is empty, so there is nothing to read.")
-        return await extract_in_thread(result.body, result.url, timeout=self.extract_timeout)
+        return await extract_in_thread(
+            result.body, result.url, timeout=self.extract_timeout, pool=self.pool, priority="member"
+        )
 
     # -- /summary -------------------------------------------------------------------------------
 
@@ -362,7 +368,11 @@ class ReaderService:
         return replace(found, cached=True)
 
     async def _summarize(self, title: str, text: str, standfirst: str, style: Style) -> _Made:
-        offline = summarize(title, text, standfirst=standfirst, style=style)
+        if self.pool is None:
+            offline = summarize(title, text, standfirst=standfirst, style=style)
+        else:
+            job = functools.partial(summarize, title, text, standfirst=standfirst, style=style)
+            offline = await self.pool.run(job, priority="member", what="this article")
         # The publisher's own standfirst beats any machine summary; the LLM is only ever optional
         # and falls back to the offline summary on any failure.
         if offline.kind == "publisher" or self.llm is None:

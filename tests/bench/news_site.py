@@ -73,6 +73,10 @@ __all__ = [
 ]
 
 FIRST_POST_ID = 1001
+PATHOLOGICAL_PAGE_PATH = "/longreads/everything/"
+"""A 5 MB article page that takes extraction many seconds (see `pathological_page`)."""
+PATHOLOGICAL_HOME_PATH = "/mirror/"
+"""A home page that takes feed discovery many seconds (see `pathological_home_page`)."""
 _GUID_PLACEHOLDER = "{site-url}"  # filled in with the real address once the port is known
 MiB = 1024 * 1024
 
@@ -563,6 +567,10 @@ class NewsSite:
                     newest(in_category),
                 )
             return None
+        if path == PATHOLOGICAL_PAGE_PATH:
+            return _Rendered(pathological_page(), "text/html; charset=UTF-8", None)
+        if path == PATHOLOGICAL_HOME_PATH:
+            return _Rendered(pathological_home_page(), "text/html; charset=UTF-8", None)
         if parts[:1] == ["wp-content"] and path.endswith((".jpg", ".jpeg", ".png")):
             return _Rendered(_tiny_png(), "image/png", None)
         for item in items:
@@ -752,6 +760,27 @@ def _not_modified(record: RequestRecord, etag: str, last_modified: datetime | No
             return False
         return last_modified.replace(microsecond=0) <= since
     return False
+
+
+@cache
+def pathological_page() -> bytes:
+    """5 MB (just under the extractor's 5 MiB cap) of short paragraphs: trafilatura and then
+    readability take tens of seconds on it.
+
+    Well-formed and innocent-looking; its size alone makes extraction slow, so it stays slow
+    even once every parser is linear.
+    """
+    paragraph = "<p>Some words in a paragraph that goes on, and on.</p>\n"
+    count = 5_000_000 // len(paragraph)
+    head = "<!DOCTYPE html>\n<html><head><title>Everything</title></head><body><article>\n"
+    return (head + paragraph * count + "</article></body></html>\n").encode()
+
+
+@cache
+def pathological_home_page() -> bytes:
+    """A home page of 8,000 unclosed `<base` tags: finding its feed links takes over ten seconds
+    (Python's HTMLParser and the `<base href>` search rescan the rest of the page per tag)."""
+    return ("<!DOCTYPE html>\n<html><head><title>Mirror</title>\n" + "<base " * 8000).encode()
 
 
 def _require_aware(moment: datetime) -> None:

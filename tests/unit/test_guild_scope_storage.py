@@ -323,11 +323,13 @@ async def test_scoped_candidate_query_is_driven_by_indexes(archive: Archive) -> 
     def trace(sql: str) -> None:
         statements.append(sql)
 
-    await storage._conn.set_trace_callback(trace)
+    # Reads run on the read connection (the writer's when there is none, as in memory).
+    connection = storage._reader or storage._conn
+    await connection.set_trace_callback(trace)
     try:
         await storage.related_candidate_refs(B, ["rent", "strike"], 40)
     finally:
-        await storage._conn.set_trace_callback(None)
+        await connection.set_trace_callback(None)
     [query] = [s for s in statements if "articles_fts MATCH" in s]
     plan = await storage.fetch_all(f"EXPLAIN QUERY PLAN {query}")
     details = [str(row["detail"]) for row in plan]

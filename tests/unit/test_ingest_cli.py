@@ -9,7 +9,7 @@ import pytest
 
 from bot.cli import build_parser
 from bot.cli._context import CommandContext
-from tests.bench.news_site import NewsSite, ServerError
+from tests.bench.news_site import PATHOLOGICAL_HOME_PATH, NewsSite, ServerError
 from tests.conftest import make_config
 
 
@@ -62,3 +62,20 @@ async def test_archive_import_prints_a_summary_and_skips_on_a_second_run(
     assert (first, second) == (0, 0)
     assert first_out.strip() == "Imported 3 articles, skipped 0 already archived, 0 failed"
     assert second_out.strip() == "Imported 0 articles, skipped 3 already archived, 0 failed"
+
+
+async def test_feed_check_stops_discovery_on_a_hostile_page_at_the_deadline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = build_parser().parse_args(["feed", "check", "URL"])
+    ctx = CommandContext(make_config(tmp_path, workers={"job_timeout_seconds": 0.5}))
+    async with NewsSite() as site:
+        args.url = site.url(PATHOLOGICAL_HOME_PATH)
+        try:
+            status = await args.handler(args, ctx)
+        finally:
+            await ctx.aclose()
+    assert status == 1
+    assert capsys.readouterr().err.startswith(
+        "too-slow: Reading this page took too long (over 0.5 s), so Paperboy stopped."
+    )

@@ -442,6 +442,27 @@ async def test_backoff_grows_with_each_failure_in_a_row(env: Env) -> None:
     assert all(later > earlier * 1.5 for earlier, later in itertools.pairwise(waits))
 
 
+async def test_a_feed_left_waiting_for_a_request_slot_is_not_counted_as_failing(
+    storage: Storage, tmp_path: Path
+) -> None:
+    # The site's only slot is held (as by other feeds of the same site) past the bounded wait:
+    # the site was never asked, so the feed keeps its failure count and stays due.
+    config = make_config(
+        tmp_path, fetch={"per_host_concurrency": 1}, limits={"slot_wait_seconds": 0.05}
+    )
+    async with FeedServer() as server, make_session(config.fetch, "test") as session:
+        env = build_env(storage, config, server, session, FakeClock(START))
+        env.fetcher = env.poller.fetcher = Fetcher(session, config.fetch, limits=config.limits)
+        feed_id = await env.add_feed("/feed/", rss([item(1)]))
+        async with env.fetcher.host_limiter.hold("127.0.0.1"):
+            outcome = await env.poller.poll_feed(feed_id)
+        assert (outcome.ok, outcome.error_kind) == (False, "busy")
+        feed = await env.storage.feed(feed_id)
+        assert feed is not None
+        assert feed.consecutive_failures == 0 and feed.next_check_at <= env.clock.now()
+        assert (await env.poller.poll_feed(feed_id)).ok  # the slot is free again: polled
+
+
 async def test_a_failing_feed_is_reported_once_until_it_recovers(env: Env) -> None:
     feed_id = await env.add_feed("/feed/", rss([item(1)]))
     env.server.replies["/feed/"] = FAULTS["http-5xx"]
