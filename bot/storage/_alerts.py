@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
+import aiosqlite
+
 from bot.clock import from_iso, to_iso
 from bot.storage._base import CHUNK, Database
 from bot.storage.records import Alert, AlertMemberState
@@ -22,6 +24,19 @@ def _alert(row: sqlite3.Row) -> Alert:
         term=str(row["term"]),
         created_at=from_iso(row["created_at"]),
     )
+
+
+async def _alert_row(
+    conn: aiosqlite.Connection, user_id: int, guild_id: int, folded: str
+) -> sqlite3.Row | None:
+    """The member's alert with this folded term in the guild, read inside a transaction."""
+    async with conn.execute(
+        "SELECT id, user_id, guild_id, term, created_at FROM alerts "
+        "WHERE user_id = ? AND guild_id = ? AND folded = ?",
+        (user_id, guild_id, folded),
+    ) as cursor:
+        row: sqlite3.Row | None = await cursor.fetchone()
+    return row
 
 
 class AlertStore(Database):
@@ -41,12 +56,7 @@ class AlertStore(Database):
     ) -> tuple[AddOutcome, Alert | None]:
         """Add an alert unless the member has it already or has `max_alerts` in this guild."""
         async with self.transaction() as conn:
-            async with conn.execute(
-                "SELECT id, user_id, guild_id, term, created_at FROM alerts "
-                "WHERE user_id = ? AND guild_id = ? AND folded = ?",
-                (user_id, guild_id, folded),
-            ) as cursor:
-                existing = await cursor.fetchone()
+            existing = await _alert_row(conn, user_id, guild_id, folded)
             if existing is not None:
                 return "duplicate", _alert(existing)
             async with conn.execute(
@@ -77,12 +87,7 @@ class AlertStore(Database):
     async def remove_alert(self, user_id: int, guild_id: int, folded: str) -> Alert | None:
         """Remove the member's alert with this folded term; returns it, or None if absent."""
         async with self.transaction() as conn:
-            async with conn.execute(
-                "SELECT id, user_id, guild_id, term, created_at FROM alerts "
-                "WHERE user_id = ? AND guild_id = ? AND folded = ?",
-                (user_id, guild_id, folded),
-            ) as cursor:
-                row = await cursor.fetchone()
+            row = await _alert_row(conn, user_id, guild_id, folded)
             if row is None:
                 return None
             await conn.execute("DELETE FROM alerts WHERE id = ?", (row["id"],))
