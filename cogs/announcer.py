@@ -19,7 +19,7 @@ from discord.ext import commands
 from bot.announce.tags import ForumTag, choose_tags
 from bot.delivery.worker import DeliveryWorker, Outgoing, RetryLater, SentMessage
 from bot.errors import DeliveryError
-from bot.storage._outbox import ChannelWebhook
+from bot.storage import ChannelWebhook
 from cogs._render import allowed_mentions_of, embed_of, view_of
 from cogs.client import PaperboyBot
 
