@@ -83,6 +83,10 @@ class Database:
         """The read connection (WAL snapshots of committed data); None without WAL."""
         self.path = path
         self._write_lock = asyncio.Lock()
+        self._read_lock = asyncio.Lock()
+        """One read at a time on the read connection. A statement still open there (between
+        another read's execute and its fetch) would hold its read transaction, and so an older
+        snapshot, for the next read too: a read started after a commit could miss it."""
         self._writer_task: asyncio.Task[Any] | None = None
         """The task holding `_write_lock`: its reads belong to its transaction."""
 
@@ -171,7 +175,8 @@ class Database:
         if self._writer_task is not None and self._writer_task is asyncio.current_task():
             yield self._conn  # inside our own transaction: see its writes
         elif self._reader is not None:
-            yield self._reader
+            async with self._read_lock:
+                yield self._reader
         else:
             async with self._exclusive():  # no snapshot reads: wait until no transaction is open
                 yield self._conn

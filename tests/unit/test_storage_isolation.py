@@ -160,3 +160,33 @@ async def test_an_in_memory_database_reads_after_the_writer_commits() -> None:
     finally:
         await release_writers()
         await storage.close()
+
+
+async def test_a_read_started_after_a_commit_sees_it_while_another_read_is_open(
+    prepared: tuple[Storage, int, int],
+) -> None:
+    """Read after write holds even when another task's read is between its steps: a statement
+    left open on the read connection keeps its snapshot, which must not serve the next read."""
+    storage, sub, article = prepared
+    opened, finish = asyncio.Event(), asyncio.Event()
+
+    async def slow_read() -> list[Any]:
+        # Another task's fetch_all between its execute and its fetch (aiosqlite runs them as two
+        # steps, and other tasks' reads may be queued between them).
+        # Many rows, so the statement is still open after its first step.
+        sql = "SELECT name FROM sqlite_master"
+        async with storage._reading() as conn, conn.execute(sql) as cursor:
+            opened.set()
+            await finish.wait()
+            return list(await cursor.fetchall())
+
+    reader = asyncio.create_task(slow_read())
+    await opened.wait()
+    writer = HeldTransaction(storage, sub, article)
+    await writer.opened.wait()
+    await writer.commit()
+    late = asyncio.create_task(storage.scalar("SELECT payload FROM outbox"))
+    await asyncio.sleep(0)  # let the late read start (and queue) before the first one ends
+    finish.set()
+    assert len(await reader) > 1
+    assert await late == PLAN
