@@ -39,6 +39,7 @@ from bot.models import (
     Subscription,
 )
 from bot.storage import Storage
+from bot.tasks import run_hooks
 from bot.textutil import clean_text
 from bot.workpool import WorkPool
 
@@ -276,11 +277,7 @@ class FeedAdmin:
         await self.storage.record_change(guild_id, user_id, action, detail, now=self.clock.now())
         settings = await self.storage.guild_settings(guild_id)
         change = Change(guild_id, user_id, action, detail, settings.log_channel_id)
-        for hook in self.on_change:
-            try:
-                await hook(change)
-            except Exception:
-                log.exception("Change hook failed for guild %s (%s)", guild_id, action)
+        await run_hooks(self.on_change, change, what=f"change {action} in guild {guild_id}")
 
     async def _own(self, guild_id: int, subscription_id: int) -> tuple[Subscription, Feed]:
         subscription = await self.storage.subscription(subscription_id, guild_id=guild_id)
