@@ -19,6 +19,7 @@ from bot.app import App, open_app
 from bot.config import Config
 from bot.errors import PaperboyError
 from cogs._tree import PaperboyTree
+from cogs.outlets import DiscordChangeLog, DiscordNotifier, DiscordSender
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +134,13 @@ class PaperboyBot(commands.Bot):
             await asyncio.sleep(self.config.bot.reidentify_delay_seconds)
 
     async def setup_hook(self) -> None:
-        """Open the core, load the cogs and sync the slash commands."""
+        """Open the core, hand it the Discord-facing pieces, load the cogs, sync the commands."""
         self.app = self._given_app or await open_app(self.config)
+        self.app.attach_discord(
+            sender=DiscordSender(self),
+            notifier=DiscordNotifier(self),
+            change_log=DiscordChangeLog(self),
+        )
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.config.bot.sync_commands:
