@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run demo test lint types unit bench bench-deps browser clean
+.PHONY: run demo test lint types contracts unit bench bench-deps browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,10 +50,15 @@ lint: $(STAMP_TEST)
 types: $(STAMP_TEST)
 	$(BIN)/mypy bot
 
+# The import contracts in pyproject.toml's [tool.importlinter]: no discord in bot/, storage's
+# private modules stay private, and the layers README.md's architecture section draws.
+contracts: $(STAMP_TEST)
+	$(BIN)/lint-imports
+
 unit: $(STAMP_TEST)
 	$(BIN)/pytest
 
-test: lint types unit
+test: lint types contracts unit
 
 bench: $(STAMP_TEST)
 	$(BIN)/python -m bench

@@ -31,12 +31,11 @@ from typing import Any
 
 from bench._common import print_report
 from bench.polling import cpu_seconds
+from bot.announce.plan import PlannedDelivery, render_payload, subscription_view
 from bot.announce.render import AnnouncementArticle
 from bot.config import Config, from_mapping
-from bot.ingest.poller import PlannedDelivery, render_payload, subscription_view
 from bot.models import NewSubscription
-from bot.storage import Storage
-from bot.storage._feeds import NewArticle, NewEntry, OutboxRow
+from bot.storage import NewArticle, NewEntry, OutboxRow, Storage
 
 PER_ROUTE, PER_SECONDS, GLOBAL_PER_SECOND = 5, 5.0, 50
 """Discord's limits for posting messages: 5 per 5 s per channel, 50 requests/s overall."""

@@ -37,7 +37,7 @@ from bot.services.reader import (
     SummaryAnswer,
     first_link,
 )
-from bot.storage._related import ArticleRef
+from bot.storage import ArticleRef
 from cogs._tree import answer_failure
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from bot.announce.tags import ForumTag, choose_tags
 from bot.delivery.worker import Outgoing, RetryLater, SentMessage
 from bot.errors import DeliveryError
 from bot.services.admin import Change, shown
-from bot.storage._outbox import ChannelWebhook
+from bot.storage import ChannelWebhook
 from cogs._render import allowed_mentions_of, embed_of, view_of
 
 if TYPE_CHECKING:  # the client imports this module to build these after login

@@ -27,7 +27,7 @@ from bot.articles import terms
 from bot.articles.summarize import clean_body
 from bot.errors import InvalidInput, NotFound
 from bot.models import WHOLE_ARCHIVE, ArchiveScope
-from bot.storage._related import RelatedStore
+from bot.storage import Storage
 
 QUERY_TERMS = 20
 # About how many (article, word) matches the candidate query may score (cost in BENCHMARKS.md).
@@ -56,7 +56,7 @@ def terms_of(title: str, text: str) -> list[terms.Term]:
     return terms.document_terms(title, clean_body(text), limit=terms.MAX_STORED_TERMS)
 
 
-async def index_article(storage: RelatedStore, article_id: int) -> int:
+async def index_article(storage: Storage, article_id: int) -> int:
     """Compute and store an archived article's terms once; returns how many were stored."""
     # Indexing serves every server: the article's own terms, whoever may read it.
     article = await storage.article_text(WHOLE_ARCHIVE, article_id)
@@ -69,7 +69,7 @@ async def index_article(storage: RelatedStore, article_id: int) -> int:
 
 
 async def related_to_article(
-    storage: RelatedStore,
+    storage: Storage,
     scope: ArchiveScope,
     article_id: int,
     *,
@@ -91,7 +91,7 @@ async def related_to_article(
 
 
 async def related_to_text(
-    storage: RelatedStore,
+    storage: Storage,
     scope: ArchiveScope,
     title: str,
     text: str,
@@ -112,7 +112,7 @@ async def related_to_text(
 
 
 async def related_to_url(
-    storage: RelatedStore,
+    storage: Storage,
     scope: ArchiveScope,
     url: str,
     load_page: Callable[[str], Awaitable[tuple[str, str]]],
@@ -150,7 +150,7 @@ def stored_similarity(
     """Cosine of a query with a stored article, and the products of the terms they share.
 
     `shared` holds the article's (count, document count) of the query terms it has and
-    `vector_norm` the length of its whole TF-IDF vector (`RelatedStore.vector_norms`): the same
+    `vector_norm` the length of its whole TF-IDF vector (`Storage.vector_norms`): the same
     value as `terms.cosine` of the two `terms.tfidf_vector`s, without loading all its terms.
     """
     products = {
@@ -190,7 +190,7 @@ def candidate_terms(
 
 
 async def _related(
-    storage: RelatedStore,
+    storage: Storage,
     scope: ArchiveScope,
     counts: Mapping[str, float],
     displays: Mapping[str, str],

@@ -6,15 +6,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.announce import filters, policy
+from bot.announce import plan
+from bot.announce.plan import HeldBackEvent
 from bot.announce.render import render_plan
 from bot.clock import Clock
 from bot.config import Config
 from bot.delivery import notices
 from bot.errors import NotFound
-from bot.ingest.poller import HeldBackEvent, subscription_view
+from bot.models import WHOLE_ARCHIVE
 from bot.storage import Storage
-from bot.storage._outbox import SeedRow
 
 log = logging.getLogger(__name__)
 
@@ -98,42 +98,32 @@ class DeliveryService:
         subscription = await self.storage.subscription(subscription_id)
         if subscription is None:
             raise NotFound(f"There is no subscription number {subscription_id}.")
-        settings = self.config.announcements
         now = self.clock.now()
         items = await self.storage.feed_items(
             subscription.feed_id, limit=self.config.feeds.max_items
         )
-        articles = await self.storage.announcement_articles(
-            [item.article_id for item in items], feed_id=subscription.feed_id
+        feed = await self.storage.feed(subscription.feed_id)
+        # Planning is not a member's read: it sees the whole archive.
+        archived = await self.storage.archived_articles(
+            WHOLE_ARCHIVE, [item.article_id for item in items]
         )
+        articles = {key: plan.archived_announcement(a, feed) for key, a in archived.items()}
         guild = await self.storage.guild_settings(subscription.guild_id)
-        view = subscription_view(subscription, timezone=guild.timezone)
-
-        rows: list[SeedRow] = []
-        passing: list[policy.NewItem] = []
-        for item in items:  # newest first, the order the policy expects for ties
-            article = articles.get(item.article_id)
-            if article is None:
-                continue
-            decision = filters.matches(article, view.include, view.exclude)
-            if decision.ok:
-                passing.append(policy.NewItem(item.article_id, item.published or item.first_seen))
-            else:
-                rows.append(SeedRow(item.article_id, "skipped", f"filtered: {decision.rule}"))
-        verdicts = policy.decide_new_items(
-            passing,
+        view = plan.subscription_view(subscription, timezone=guild.timezone)
+        decision = plan.decide(
+            # Newest first, the order the policy expects for ties.
+            [
+                (articles[item.article_id], item.published or item.first_seen)
+                for item in items
+                if item.article_id in articles
+            ],
+            view,
             now=now,
             first_poll=True,
-            feed_title=articles[passing[0].key].feed_title if passing else "",
-            backlog_count=settings.backlog_count,
-            max_age_days=settings.max_age_days,
-            max_new_per_poll=settings.max_new_per_poll,
+            feed_title=feed.title if feed else "",
+            settings=self.config.announcements,
         )
-        for key, verdict in verdicts.verdicts.items():
-            if verdict is not policy.Verdict.ANNOUNCE:
-                rows.append(SeedRow(key, "skipped", str(verdict)))
-        # Skipped rows first, then pending ones oldest first, so ids follow the sending order.
-        rows.extend(SeedRow(key, "pending") for key in verdicts.announce)
+        rows = plan.seed_rows(decision)
 
         def render(article_id: int, outbox_id: int) -> str:
             return render_plan(articles[article_id], view, outbox_id=outbox_id).to_json()

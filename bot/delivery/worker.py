@@ -25,16 +25,16 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from bot.announce.plan import archived_announcement, subscription_view
 from bot.announce.render import MessagePlan, render_plan
 from bot.clock import Clock
 from bot.config import Config
 from bot.delivery import notices
 from bot.delivery.pacing import Candidate, WindowBudget, plan_round, retry_delay
 from bot.errors import DeliveryError, InvalidInput
-from bot.ingest.poller import subscription_view
 from bot.metrics import Metrics
-from bot.storage import Storage
-from bot.storage._outbox import Delivery
+from bot.models import WHOLE_ARCHIVE
+from bot.storage import Delivery, Storage
 from bot.tasks import WakeSignal
 
 log = logging.getLogger(__name__)
@@ -416,12 +416,11 @@ class DeliveryWorker:
         if subscription is None:
             return None
         guild = await self.storage.guild_settings(subscription.guild_id)
-        articles = await self.storage.announcement_articles(
-            [delivery.article_id], feed_id=subscription.feed_id
-        )
-        article = articles.get(delivery.article_id)
-        if article is None:
+        archived = await self.storage.archived_articles(WHOLE_ARCHIVE, [delivery.article_id])
+        if delivery.article_id not in archived:
             return None
+        feed = await self.storage.feed(subscription.feed_id)
+        article = archived_announcement(archived[delivery.article_id], feed)
         view = subscription_view(subscription, timezone=guild.timezone)
         return render_plan(article, view, outbox_id=delivery.id)
 

@@ -29,8 +29,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.errors import FetchError, PaperboyError
 from bot.fetch import Fetcher, kinds
-from bot.storage import Storage
-from bot.storage._feeds import PendingArticle
+from bot.storage import PendingArticle, Storage
 from bot.tasks import WakeSignal
 from bot.textutil import clean_text, html_to_text
 from bot.workpool import WorkPool

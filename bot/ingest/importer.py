@@ -15,6 +15,7 @@ from pathlib import Path
 import lxml.html
 from lxml import etree
 
+from bot.announce.plan import article_of
 from bot.articles import related
 from bot.articles.extract import Extracted, extract_article, extract_in_thread
 from bot.clock import Clock
@@ -23,9 +24,7 @@ from bot.feeds import canonical_url, looks_like_html, parse_feed_off_loop, resol
 from bot.feeds.discover import root_element
 from bot.fetch import Fetcher
 from bot.ingest.archiver import Archiver
-from bot.ingest.poller import article_of
-from bot.storage import Storage
-from bot.storage._feeds import NewArticle, PendingArticle
+from bot.storage import NewArticle, PendingArticle, Storage
 from bot.textutil import clean_text
 
 log = logging.getLogger(__name__)

@@ -11,23 +11,30 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.announce import filters, policy
-from bot.announce.render import AnnouncementArticle, SubscriptionView, render_plan
-from bot.announce.template import DEFAULT_TEMPLATE
+from bot.announce.plan import (
+    HeldBack,
+    HeldBackEvent,
+    announcement_article,
+    article_of,
+    held_back_events,
+    plan_outbox,
+    render_payload,
+    subscription_view,
+)
+from bot.announce.render import SubscriptionView
 from bot.clock import Clock
-from bot.config import AnnouncementsConfig, Config
-from bot.errors import FeedError, FetchError, InvalidInput, NotFound
-from bot.feeds import ParsedFeed, ParsedItem, canonical_url, parse_feed_off_loop
+from bot.config import Config
+from bot.errors import FeedError, FetchError, NotFound
+from bot.feeds import parse_feed_off_loop
 from bot.fetch import Fetcher, kinds
 from bot.ingest import schedule
 from bot.metrics import Metrics
-from bot.models import MODERATOR_PAUSE_REASON, Feed, Subscription
-from bot.storage import Storage
-from bot.storage._feeds import NewArticle, NewEntry, OutboxRow
+from bot.models import Feed, Subscription
+from bot.storage import NewEntry, Storage
 from bot.workpool import WorkPool
 
 log = logging.getLogger(__name__)
@@ -57,30 +64,6 @@ class NewArticlesEvent:
 
 
 NewArticlesHook = Callable[[NewArticlesEvent], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class HeldBack:
-    """Items one subscription did not announce because one poll brought too many (pure result)."""
-
-    subscription: Subscription
-    article_ids: tuple[int, ...]
-    note: str
-
-
-@dataclass(frozen=True)
-class HeldBackEvent:
-    """What the poller tells `on_held_back` hooks after a commit: one per guild and feed.
-
-    `note` says what happened in words moderators can act on; `article_ids` are every item held
-    back in the guild's subscriptions to this feed in this poll (they identify the event).
-    """
-
-    feed_id: int
-    guild_id: int
-    channel_ids: tuple[int, ...]
-    article_ids: tuple[int, ...]
-    note: str
 
 
 HeldBackHook = Callable[[HeldBackEvent], Awaitable[object]]
@@ -130,167 +113,6 @@ class PollReport:
     def outbox_rows(self) -> int:
         """Delivery rows created."""
         return sum(outcome.outbox_rows for outcome in self.outcomes)
-
-
-# -- pure planning ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PlannedDelivery:
-    """One outbox row to create, with what is needed to render it once it has an id."""
-
-    row: OutboxRow
-    article: AnnouncementArticle | None = None
-    view: SubscriptionView | None = None
-
-
-def subscription_view(subscription: Subscription, *, timezone: str) -> SubscriptionView:
-    """How a stored subscription shapes announcements; a filter that no longer parses is void.
-
-    Forum tags are not known in the core: the sender chooses them at send time.
-    """
-
-    def spec(text: str, what: str) -> filters.FilterSpec:
-        try:
-            return filters.parse_filter(text)
-        except InvalidInput as error:
-            log.warning("Subscription %s: ignoring its %s filter: %s", subscription.id, what, error)
-            return filters.FilterSpec()
-
-    return SubscriptionView(
-        id=subscription.id,
-        format=subscription.format,
-        mention_role_id=subscription.mention_role_id,
-        template=subscription.template or DEFAULT_TEMPLATE,
-        include=spec(subscription.include_filter, "include"),
-        exclude=spec(subscription.exclude_filter, "exclude"),
-        auto_thread=subscription.auto_thread,
-        timezone=timezone,
-        fallback_tag_id=subscription.fallback_tag_id,
-    )
-
-
-def plan_outbox(
-    articles: Sequence[AnnouncementArticle],
-    subscriptions: Sequence[tuple[Subscription, SubscriptionView]],
-    *,
-    now: datetime,
-    feed_title: str,
-    settings: AnnouncementsConfig,
-) -> tuple[list[PlannedDelivery], list[HeldBack]]:
-    """Delivery rows for articles new to a feed, per subscription, and what was held back.
-
-    Each (subscription, article) gets a row: pending when it is to be announced, else skipped
-    with the reason in words ("filtered: excluded by keyword 'sport'", "too-old", "held-back",
-    "paused by a moderator"). Pending rows come oldest first, the order they should go out. A
-    subscription paused after Discord refused a post plans as usual: its rows wait for the
-    resume. Pure.
-    """
-    planned: list[PlannedDelivery] = []
-    notes: list[HeldBack] = []
-    for subscription, view in subscriptions:
-        if subscription.paused and subscription.paused_by_moderator:
-            planned.extend(_skipped(subscription, a.id, MODERATOR_PAUSE_REASON) for a in articles)
-            continue
-        passing: list[AnnouncementArticle] = []
-        for article in articles:
-            decision = filters.matches(article, view.include, view.exclude)
-            if decision.ok:
-                passing.append(article)
-            else:
-                planned.append(_skipped(subscription, article.id, f"filtered: {decision.rule}"))
-        if not passing:
-            continue
-        verdicts = policy.decide_new_items(
-            [policy.NewItem(article.id, article.published) for article in passing],
-            now=now,
-            first_poll=False,
-            feed_title=feed_title,
-            backlog_count=settings.backlog_count,
-            max_age_days=settings.max_age_days,
-            max_new_per_poll=settings.max_new_per_poll,
-        )
-        if verdicts.held_back_note:
-            held = tuple(
-                key
-                for key, verdict in verdicts.verdicts.items()
-                if verdict is policy.Verdict.HELD_BACK
-            )
-            notes.append(HeldBack(subscription, held, verdicts.held_back_note))
-        by_id = {article.id: article for article in passing}
-        for article_id, verdict in verdicts.verdicts.items():
-            if verdict is not policy.Verdict.ANNOUNCE:
-                planned.append(_skipped(subscription, article_id, str(verdict)))
-        for article_id in verdicts.announce:
-            row = OutboxRow(subscription.id, article_id, subscription.channel_id, "pending")
-            planned.append(PlannedDelivery(row, by_id[article_id], view))
-    return planned, notes
-
-
-def held_back_events(feed_id: int, held: Sequence[HeldBack]) -> list[HeldBackEvent]:
-    """One event per guild: its channels, every item held back there, and the fullest note."""
-    by_guild: dict[int, list[HeldBack]] = {}
-    for entry in held:
-        by_guild.setdefault(entry.subscription.guild_id, []).append(entry)
-    events = []
-    for guild_id, entries in by_guild.items():
-        channels = sorted({entry.subscription.channel_id for entry in entries})
-        articles = sorted({key for entry in entries for key in entry.article_ids})
-        fullest = max(entries, key=lambda entry: len(entry.article_ids))
-        events.append(
-            HeldBackEvent(feed_id, guild_id, tuple(channels), tuple(articles), fullest.note)
-        )
-    return events
-
-
-def _skipped(subscription: Subscription, article_id: int, reason: str) -> PlannedDelivery:
-    return PlannedDelivery(
-        OutboxRow(subscription.id, article_id, subscription.channel_id, "skipped", reason)
-    )
-
-
-def render_payload(planned: PlannedDelivery, outbox_id: int) -> str:
-    """The stored message plan of a pending row (empty for skipped ones). Pure."""
-    if planned.article is None or planned.view is None:
-        return ""
-    return render_plan(planned.article, planned.view, outbox_id=outbox_id).to_json()
-
-
-def announcement_article(
-    article_id: int, item: ParsedItem, feed: ParsedFeed, *, site_name: str = ""
-) -> AnnouncementArticle:
-    """What an announcement may show of a feed item, before its page is archived."""
-    return AnnouncementArticle(
-        id=article_id,
-        title=item.title,
-        url=item.url or "",
-        author=item.author or "",
-        published=item.published,
-        categories=item.categories,
-        excerpt=item.summary,
-        image_url=item.image_url,
-        site_name=site_name,
-        feed_title=feed.title,
-        feed_icon_url=feed.icon_url,
-    )
-
-
-def article_of(item: ParsedItem, *, site_name: str = "") -> NewArticle | None:
-    """The archive row of a feed item; None when the item has no link to its article."""
-    if not item.url:
-        return None
-    return NewArticle(
-        canonical_url=canonical_url(item.url),
-        url=item.url,
-        title=item.title,
-        author=item.author or "",
-        published=item.published,
-        categories=item.categories,
-        excerpt=item.summary,
-        image_url=item.image_url or "",
-        site_name=site_name,
-        feed_content_html=item.content_html,
-    )
 
 
 # -- the service --------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ from zoneinfo import available_timezones
 
 from bot.announce.filters import parse_filter
 from bot.announce.limits import escape_markdown, neutralise_mentions
-from bot.announce.render import AnnouncementArticle, MessagePlan, render_plan
+from bot.announce.plan import announcement_article, archived_announcement, subscription_view
+from bot.announce.render import MessagePlan, render_plan
 from bot.announce.template import DEFAULT_TEMPLATE, validate_template, validate_timezone
 from bot.clock import Clock
 from bot.config import Config
@@ -27,7 +28,6 @@ from bot.feeds import ParsedFeed, parse_feed_off_loop
 from bot.fetch import Fetcher, check_url
 from bot.ingest import schedule
 from bot.ingest.discovery import resolve_feed
-from bot.ingest.poller import announcement_article, subscription_view
 from bot.ingest.schedule import ScheduleSettings
 from bot.models import (
     FORMATS,
@@ -562,21 +562,7 @@ class FeedAdmin:
                 GuildScope(guild_id), article_id=article_id
             )
         if archived is not None:
-            article = AnnouncementArticle(
-                id=archived.id,
-                title=archived.title,
-                url=archived.url,
-                author=archived.author,
-                published=archived.published,
-                categories=archived.categories,
-                standfirst=archived.description,
-                excerpt=archived.excerpt,
-                text=archived.text,
-                image_url=archived.image_url or None,
-                site_name=archived.site_name,
-                feed_title=feed.title,
-                feed_icon_url=feed.icon_url or None,
-            )
+            article = archived_announcement(archived, feed)
             return render_plan(article, view, outbox_id=PREVIEW_OUTBOX_ID)
         parsed = await self._fetch_live(feed)
         if not parsed.items:

@@ -18,8 +18,7 @@ from bot.announce import filters
 from bot.clock import Clock
 from bot.errors import InvalidInput, NotFound
 from bot.models import GuildScope
-from bot.storage import Storage
-from bot.storage._alerts import Alert, AlertArticle
+from bot.storage import Alert, AlertArticle, Storage
 
 log = logging.getLogger(__name__)
 

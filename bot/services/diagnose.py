@@ -18,8 +18,7 @@ from bot.errors import InvalidInput
 from bot.feeds import canonical_url
 from bot.models import MODERATOR_PAUSE_REASON, Feed, GuildScope, Subscription
 from bot.services.admin import MAX_URL_CHARS, shown
-from bot.storage import Storage
-from bot.storage._admin import ArchivedArticle, DeliveryRecord, Sighting
+from bot.storage import ArchivedArticle, DeliveryRecord, Sighting, Storage
 
 DATE_FORMAT = "%d %B %Y %H:%M %Z"
 

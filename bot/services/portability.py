@@ -31,9 +31,7 @@ from bot.services.admin import (
     validate_interval,
     validate_template_text,
 )
-from bot.storage import Storage
-from bot.storage._admin import ImportedSubscription
-from bot.storage._guilds import SubscriptionLimitReached
+from bot.storage import ImportedSubscription, Storage, SubscriptionLimitReached
 
 EXPORT_FORMAT = "paperboy-export"
 EXPORT_VERSION = 1

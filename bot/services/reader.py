@@ -35,8 +35,7 @@ from bot.feeds import canonical_url
 from bot.fetch import Fetcher
 from bot.models import ArchiveScope, GuildScope
 from bot.services.quotas import MemberQuotas, Requester
-from bot.storage import Storage
-from bot.storage._related import ArticleRef, SearchHit
+from bot.storage import ArticleRef, SearchHit, Storage
 from bot.textutil import clean_text
 from bot.workpool import WorkPool
 

@@ -1,31 +1,49 @@
 """All SQL lives in this package. `Storage` is the one handle the rest of Paperboy uses.
 
-Each domain keeps its verbs in its own module (`_feeds`, `_articles`, ...); `Storage` joins them.
+The records verbs take and return are public in `records` and re-exported here; import them from
+`bot.storage`. The `_` modules hold the verbs, one mixin per group of tables, that `Storage`
+joins; nothing outside this package imports them (an import contract in `make test` checks).
 The schema is the numbered `migrations/*.sql` files, tracked in `PRAGMA user_version`.
 """
 
 from __future__ import annotations
 
-from bot.storage._admin import AdminStore
+from bot.storage import records
 from bot.storage._alerts import AlertStore
-from bot.storage._base import Database, backup_database, latest_version, migrations
-from bot.storage._feeds import FeedStore
-from bot.storage._guilds import GuildStore
-from bot.storage._ops import FeedHealth, OpsStore, RecentDelivery
+from bot.storage._articles import ArticleStore
+from bot.storage._base import (
+    Database,
+    backup_database,
+    latest_version,
+    migrations,
+    split_statements,
+)
+from bot.storage._feeds import FeedStore, PollTransaction
+from bot.storage._ops import OpsStore
 from bot.storage._outbox import OutboxStore
-from bot.storage._related import RelatedStore
+from bot.storage._search import SearchStore, fts_query, sqlite_ln
+from bot.storage._subscriptions import SubscriptionLimitReached, SubscriptionStore
+from bot.storage.records import *  # noqa: F403
 
 
-class Storage(AdminStore, AlertStore, FeedStore, RelatedStore, GuildStore, OutboxStore, OpsStore):
-    """The database with every domain's verbs."""
+class Storage(
+    FeedStore, ArticleStore, SubscriptionStore, OutboxStore, AlertStore, SearchStore, OpsStore
+):
+    """The database with every table's verbs."""
 
 
 __all__ = [
     "Database",
-    "FeedHealth",
-    "RecentDelivery",
+    "PollTransaction",
+    "SearchStore",
     "Storage",
+    "SubscriptionLimitReached",
     "backup_database",
+    "fts_query",
     "latest_version",
     "migrations",
+    "records",
+    "split_statements",
+    "sqlite_ln",
 ]
+__all__ += records.__all__

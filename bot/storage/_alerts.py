@@ -1,59 +1,19 @@
-"""SQL for members: keyword alerts with their DM bookkeeping, and the archive lists they browse."""
+"""Keyword alerts: members' alerts, their on/off state and the DM bookkeeping."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+import aiosqlite
+
 from bot.clock import from_iso, to_iso
-from bot.models import ArchiveScope
-from bot.storage._base import Database
-from bot.storage._related import ArticleRef
-from bot.storage._scope import visible_condition, visible_ids
+from bot.storage._base import CHUNK, Database
+from bot.storage.records import Alert, AlertMemberState
 
 AddOutcome = Literal["added", "duplicate", "full"]
-# SQLite's default limit on "?" parameters in one statement is 32766; stay well below.
-_CHUNK = 900
-_NEWEST = "coalesce(a.published_at, a.first_seen_at) DESC, a.id DESC"
-
-
-@dataclass(frozen=True)
-class Alert:
-    """One member's keyword alert in one guild."""
-
-    id: int
-    user_id: int
-    guild_id: int
-    term: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class AlertMemberState:
-    """Whether a member's alerts are switched off, why, and whether they were told yet."""
-
-    user_id: int
-    disabled: bool
-    reason: str
-    note_pending: bool
-
-
-@dataclass(frozen=True)
-class AlertArticle:
-    """The fields of an archived article that alerts match on and show."""
-
-    id: int
-    title: str
-    url: str
-    author: str
-    published: datetime | None
-    categories: tuple[str, ...]
-    standfirst: str
-    excerpt: str
 
 
 def _alert(row: sqlite3.Row) -> Alert:
@@ -66,21 +26,21 @@ def _alert(row: sqlite3.Row) -> Alert:
     )
 
 
-def _categories(raw: str) -> tuple[str, ...]:
-    try:
-        value = json.loads(raw or "[]")
-    except ValueError:
-        return ()
-    return tuple(str(item) for item in value) if isinstance(value, list) else ()
-
-
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+async def _alert_row(
+    conn: aiosqlite.Connection, user_id: int, guild_id: int, folded: str
+) -> sqlite3.Row | None:
+    """The member's alert with this folded term in the guild, read inside a transaction."""
+    async with conn.execute(
+        "SELECT id, user_id, guild_id, term, created_at FROM alerts "
+        "WHERE user_id = ? AND guild_id = ? AND folded = ?",
+        (user_id, guild_id, folded),
+    ) as cursor:
+        row: sqlite3.Row | None = await cursor.fetchone()
+    return row
 
 
 class AlertStore(Database):
-    """Verbs of keyword alerts, plus the archive reads behind /latest and autocomplete."""
+    """Verbs of the alerts, alert_members and alert_deliveries tables."""
 
     # -- alerts ---------------------------------------------------------------------------------
 
@@ -96,12 +56,7 @@ class AlertStore(Database):
     ) -> tuple[AddOutcome, Alert | None]:
         """Add an alert unless the member has it already or has `max_alerts` in this guild."""
         async with self.transaction() as conn:
-            async with conn.execute(
-                "SELECT id, user_id, guild_id, term, created_at FROM alerts "
-                "WHERE user_id = ? AND guild_id = ? AND folded = ?",
-                (user_id, guild_id, folded),
-            ) as cursor:
-                existing = await cursor.fetchone()
+            existing = await _alert_row(conn, user_id, guild_id, folded)
             if existing is not None:
                 return "duplicate", _alert(existing)
             async with conn.execute(
@@ -132,12 +87,7 @@ class AlertStore(Database):
     async def remove_alert(self, user_id: int, guild_id: int, folded: str) -> Alert | None:
         """Remove the member's alert with this folded term; returns it, or None if absent."""
         async with self.transaction() as conn:
-            async with conn.execute(
-                "SELECT id, user_id, guild_id, term, created_at FROM alerts "
-                "WHERE user_id = ? AND guild_id = ? AND folded = ?",
-                (user_id, guild_id, folded),
-            ) as cursor:
-                row = await cursor.fetchone()
+            row = await _alert_row(conn, user_id, guild_id, folded)
             if row is None:
                 return None
             await conn.execute("DELETE FROM alerts WHERE id = ?", (row["id"],))
@@ -147,8 +97,8 @@ class AlertStore(Database):
         """Every alert set in these guilds by members whose alerts are switched on."""
         found: list[Alert] = []
         ids = sorted(set(guild_ids))
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
             marks = ",".join("?" * len(chunk))
             rows = await self.fetch_all(
                 "SELECT a.id, a.user_id, a.guild_id, a.term, a.created_at FROM alerts a "  # noqa: S608
@@ -174,13 +124,12 @@ class AlertStore(Database):
 
     async def disable_alerts(self, user_id: int, reason: str, *, now: datetime) -> None:
         """Switch off every alert of a member and leave them a note to read once."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO alert_members (user_id, disabled, reason, disabled_at, note_pending) "
-                "VALUES (?, 1, ?, ?, 1) ON CONFLICT (user_id) DO UPDATE SET disabled = 1, "
-                "reason = excluded.reason, disabled_at = excluded.disabled_at, note_pending = 1",
-                (user_id, reason, to_iso(now)),
-            )
+        await self.execute(
+            "INSERT INTO alert_members (user_id, disabled, reason, disabled_at, note_pending) "
+            "VALUES (?, 1, ?, ?, 1) ON CONFLICT (user_id) DO UPDATE SET disabled = 1, "
+            "reason = excluded.reason, disabled_at = excluded.disabled_at, note_pending = 1",
+            (user_id, reason, to_iso(now)),
+        )
 
     async def enable_alerts(self, user_id: int) -> bool:
         """Switch a member's alerts back on; True if they had been switched off."""
@@ -214,81 +163,3 @@ class AlertStore(Database):
                 (user_id, article_id, to_iso(now)),
             )
             return cursor.rowcount > 0
-
-    async def alert_articles(self, scope: ArchiveScope, ids: Sequence[int]) -> list[AlertArticle]:
-        """The archived articles among `ids` in `scope`, in id order, with what alerts look at."""
-        found: list[AlertArticle] = []
-        wanted = sorted(set(ids))
-        visible, params = visible_condition(scope, "a.id")
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows = await self.fetch_all(
-                "SELECT a.id, a.title, a.url, a.author, a.published_at, a.categories, "  # noqa: S608
-                f"a.description, a.excerpt FROM articles a WHERE a.id IN ({marks}) AND {visible} "
-                "ORDER BY a.id",
-                [*chunk, *params],
-            )
-            found.extend(
-                AlertArticle(
-                    id=int(row["id"]),
-                    title=str(row["title"]),
-                    url=str(row["url"]),
-                    author=str(row["author"]),
-                    published=from_iso(row["published_at"]) if row["published_at"] else None,
-                    categories=_categories(row["categories"]),
-                    standfirst=str(row["description"]),
-                    excerpt=str(row["excerpt"]),
-                )
-                for row in rows
-            )
-        return found
-
-    # -- archive lists for members --------------------------------------------------------------
-
-    async def latest_articles(
-        self, scope: ArchiveScope, limit: int, *, feed_id: int | None = None
-    ) -> list[ArticleRef]:
-        """The newest articles in `scope` (only those of one of its feeds, if given)."""
-        if limit < 1:
-            return []
-        ids, params = visible_ids(scope, feed_id=feed_id)
-        rows = await self.fetch_all(
-            "SELECT a.id, a.title, a.url, a.published_at FROM articles a "  # noqa: S608
-            f"WHERE a.id IN ({ids}) ORDER BY {_NEWEST} LIMIT ?",
-            [*params, limit],
-        )
-        return [_ref(row) for row in rows]
-
-    async def articles_titled_like(
-        self, scope: ArchiveScope, text: str, limit: int
-    ) -> list[ArticleRef]:
-        """Newest articles in `scope` whose title contains `text` (any case), for autocomplete."""
-        ids, params = visible_ids(scope)
-        rows = await self.fetch_all(
-            "SELECT a.id, a.title, a.url, a.published_at FROM articles a "  # noqa: S608
-            f"WHERE a.id IN ({ids}) AND a.title LIKE ? ESCAPE '\\' AND a.title != '' "
-            f"ORDER BY {_NEWEST} LIMIT ?",
-            (*params, _like_pattern(text), limit),
-        )
-        return [_ref(row) for row in rows]
-
-    async def article_id_for_title(self, scope: ArchiveScope, title: str) -> int | None:
-        """The newest article in `scope` with exactly this title (any case), or None."""
-        ids, params = visible_ids(scope)
-        value = await self.scalar(
-            "SELECT a.id FROM articles a WHERE a.title = ? COLLATE NOCASE "  # noqa: S608
-            f"AND a.id IN ({ids}) ORDER BY {_NEWEST} LIMIT 1",
-            (title, *params),
-        )
-        return None if value is None else int(value)
-
-
-def _ref(row: sqlite3.Row) -> ArticleRef:
-    published = row["published_at"]
-    return ArticleRef(
-        id=int(row["id"]),
-        title=str(row["title"]),
-        url=str(row["url"]),
-        published=from_iso(published) if published else None,
-    )

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -29,6 +29,14 @@ from bot.errors import StorageError
 log = logging.getLogger(__name__)
 
 Params = Sequence[Any] | dict[str, Any]
+# SQLite's default limit on "?" parameters in one statement is 32766; stay well below.
+CHUNK = 900
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    """`items` in slices small enough for one statement's parameters."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -234,6 +242,11 @@ class Database:
                 except sqlite3.Error:
                     await self._conn.execute("ROLLBACK")
                     raise
+
+    async def execute(self, sql: str, params: Params = ()) -> None:
+        """Run one write statement in its own transaction."""
+        async with self.transaction() as conn:
+            await conn.execute(sql, params)
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """Run a read query and return every row (committed data, or this transaction's)."""

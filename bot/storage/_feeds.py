@@ -13,7 +13,6 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime
 
 import aiosqlite
@@ -21,76 +20,9 @@ import aiosqlite
 from bot.clock import from_iso, to_iso
 from bot.errors import NotFound
 from bot.models import Feed
+from bot.storage._articles import _insert_article
 from bot.storage._base import Database
-
-TEXT_STATUSES = ("pending", "done", "failed", "skipped")
-
-
-@dataclass(frozen=True)
-class NewArticle:
-    """An article to archive, as a feed item or an import describes it."""
-
-    canonical_url: str
-    url: str
-    title: str = ""
-    author: str = ""
-    published: datetime | None = None
-    categories: tuple[str, ...] = ()
-    excerpt: str = ""
-    image_url: str = ""
-    site_name: str = ""
-    feed_content_html: str = ""
-    description: str = ""
-    text: str = ""
-    text_status: str = "pending"
-
-
-@dataclass(frozen=True)
-class NewEntry:
-    """One item of a feed: its key, the article it shows and its date."""
-
-    entry_key: str
-    article_id: int
-    published: datetime | None
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    """One delivery to create; `payload` may be filled in after the row has its id."""
-
-    subscription_id: int
-    article_id: int
-    channel_id: int
-    state: str  # 'pending' or 'skipped'
-    reason: str = ""
-    payload: str = ""
-
-
-@dataclass(frozen=True)
-class FeedItemRef:
-    """An item a feed currently or recently showed, with the archived article behind it."""
-
-    article_id: int
-    entry_key: str
-    title: str
-    url: str
-    published: datetime | None
-    first_seen: datetime
-
-
-@dataclass(frozen=True)
-class PendingArticle:
-    """An archived article whose full text is still to be fetched or extracted."""
-
-    id: int
-    url: str
-    canonical_url: str
-    title: str
-    excerpt: str
-    feed_content_html: str
-    attempts: int = 0
-    """Earlier tries that failed for a passing reason."""
-
+from bot.storage.records import FeedItemRef, NewArticle, NewEntry, OutboxRow
 
 # Every feed read carries the intervals its active, unpaused subscriptions asked for (NULL: the
 # default), as a JSON array, so the scheduler can take the shortest without another query.
@@ -129,38 +61,6 @@ def _feed(row: sqlite3.Row) -> Feed:
         created_at=from_iso(row["created_at"]),
         subscription_intervals=_intervals(row["subscription_intervals"]),
     )
-
-
-async def _insert_article(
-    conn: aiosqlite.Connection, article: NewArticle, now: datetime
-) -> int | None:
-    """Insert one article; its id if this call created it, None if the URL was already archived."""
-    if article.text_status not in TEXT_STATUSES:
-        raise ValueError(f"unknown text status {article.text_status!r}")
-    async with conn.execute(
-        "INSERT INTO articles (canonical_url, url, title, author, published_at, categories, "
-        "excerpt, description, image_url, site_name, text, text_status, feed_content_html, "
-        "first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (canonical_url) DO NOTHING RETURNING id",
-        (
-            article.canonical_url,
-            article.url,
-            article.title,
-            article.author,
-            to_iso(article.published) if article.published else None,
-            json.dumps(list(article.categories), ensure_ascii=False),
-            article.excerpt,
-            article.description,
-            article.image_url,
-            article.site_name,
-            article.text,
-            article.text_status,
-            article.feed_content_html,
-            to_iso(now),
-        ),
-    ) as cursor:
-        row = await cursor.fetchone()
-    return None if row is None else int(row[0])
 
 
 class PollTransaction:
@@ -305,12 +205,11 @@ class FeedStore(Database):
         icon_url: str = "",
     ) -> Feed:
         """The feed at `url`, created (due at once) if it is not known yet."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO feeds (url, title, site_url, icon_url, next_check_at, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING",
-                (url, title, site_url, icon_url, to_iso(now), to_iso(now)),
-            )
+        await self.execute(
+            "INSERT INTO feeds (url, title, site_url, icon_url, next_check_at, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO NOTHING",
+            (url, title, site_url, icon_url, to_iso(now), to_iso(now)),
+        )
         feed = await self.feed_by_url(url)
         assert feed is not None
         return feed
@@ -331,11 +230,10 @@ class FeedStore(Database):
         A subscription created or given a shorter interval gets its articles within its own
         interval, whatever another server's longer one scheduled.
         """
-        async with self.transaction() as conn:
-            await conn.execute(
-                "UPDATE feeds SET next_check_at = ? WHERE id = ? AND next_check_at > ?",
-                (to_iso(moment), feed_id, to_iso(moment)),
-            )
+        await self.execute(
+            "UPDATE feeds SET next_check_at = ? WHERE id = ? AND next_check_at > ?",
+            (to_iso(moment), feed_id, to_iso(moment)),
+        )
 
     async def due_feed_ids(self, now: datetime, *, limit: int = 1000) -> list[int]:
         """Feeds whose next check is due, the longest-waiting first."""
@@ -390,8 +288,7 @@ class FeedStore(Database):
 
     async def mark_failing_notified(self, feed_id: int) -> None:
         """Moderators were told the feed is failing; not again until it recovers and fails anew."""
-        async with self.transaction() as conn:
-            await conn.execute("UPDATE feeds SET failing_notified = 1 WHERE id = ?", (feed_id,))
+        await self.execute("UPDATE feeds SET failing_notified = 1 WHERE id = ?", (feed_id,))
 
     # -- feed items -----------------------------------------------------------------------------
 
@@ -418,108 +315,11 @@ class FeedStore(Database):
             for row in rows
         ]
 
-    # -- the archive ----------------------------------------------------------------------------
-
-    async def add_articles(
-        self, articles: Sequence[NewArticle], *, now: datetime
-    ) -> list[tuple[int, bool]]:
-        """Archive articles outside any poll; (id, created here) for each, in order."""
-        results: list[tuple[int, bool]] = []
-        async with self.transaction() as conn:
-            for article in articles:
-                new_id = await _insert_article(conn, article, now)
-                if new_id is not None:
-                    results.append((new_id, True))
-                    continue
-                async with conn.execute(
-                    "SELECT id FROM articles WHERE canonical_url = ?", (article.canonical_url,)
-                ) as cursor:
-                    row = await cursor.fetchone()
-                assert row is not None
-                results.append((int(row[0]), False))
-        return results
-
-    async def is_archived(self, canonical_url: str) -> bool:
-        """Whether an article with this canonical URL is in the archive."""
-        found = await self.scalar(
-            "SELECT 1 FROM articles WHERE canonical_url = ? LIMIT 1", (canonical_url,)
+    async def newest_feed_article_id(self, feed_id: int) -> int | None:
+        """The article behind the feed's newest item (by date, else first seen), or None."""
+        value = await self.scalar(
+            "SELECT article_id FROM feed_entries WHERE feed_id = ? "
+            "ORDER BY coalesce(published_at, first_seen_at) DESC, article_id DESC LIMIT 1",
+            (feed_id,),
         )
-        return found is not None
-
-    async def articles_pending_text(
-        self, limit: int = 20, *, now: datetime | None = None
-    ) -> list[PendingArticle]:
-        """Articles whose full text is still to be archived, oldest first.
-
-        With `now`, articles postponed after a passing failure wait until their retry time.
-        """
-        rows = await self.fetch_all(
-            "SELECT id, url, canonical_url, title, excerpt, feed_content_html, text_attempts "
-            "FROM articles WHERE text_status = 'pending' "
-            "AND (? IS NULL OR text_retry_at IS NULL OR text_retry_at <= ?) ORDER BY id LIMIT ?",
-            (to_iso(now) if now else None, to_iso(now) if now else None, limit),
-        )
-        return [
-            PendingArticle(
-                id=int(row["id"]),
-                url=row["url"],
-                canonical_url=row["canonical_url"],
-                title=row["title"],
-                excerpt=row["excerpt"],
-                feed_content_html=row["feed_content_html"],
-                attempts=int(row["text_attempts"]),
-            )
-            for row in rows
-        ]
-
-    async def postpone_article_text(
-        self, article_id: int, *, retry_at: datetime, interim_text: str
-    ) -> None:
-        """Keep an article pending after a passing failure; search uses `interim_text` meanwhile."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "UPDATE articles SET text_attempts = text_attempts + 1, text_retry_at = ?, "
-                "text = CASE WHEN text = '' THEN ? ELSE text END "
-                "WHERE id = ? AND text_status = 'pending'",
-                (to_iso(retry_at), interim_text, article_id),
-            )
-
-    async def save_article_text(
-        self,
-        article_id: int,
-        *,
-        status: str,
-        text: str,
-        description: str = "",
-        author: str = "",
-        site_name: str = "",
-        image_url: str = "",
-        published: datetime | None = None,
-    ) -> None:
-        """Store an article's full text and status; page metadata only fills fields still empty.
-
-        The feed's copy of the content is dropped: the text now stands in for it, and cached
-        summaries of the old text go in the same transaction so none outlives its source.
-        """
-        if status not in TEXT_STATUSES or status == "pending":
-            raise ValueError(f"archived text status must be done, failed or skipped: {status!r}")
-        async with self.transaction() as conn:
-            await conn.execute(
-                "UPDATE articles SET text = ?, text_status = ?, feed_content_html = '', "
-                "description = CASE WHEN description = '' THEN ? ELSE description END, "
-                "author = CASE WHEN author = '' THEN ? ELSE author END, "
-                "site_name = CASE WHEN site_name = '' THEN ? ELSE site_name END, "
-                "image_url = CASE WHEN image_url = '' THEN ? ELSE image_url END, "
-                "published_at = coalesce(published_at, ?) WHERE id = ?",
-                (
-                    text,
-                    status,
-                    description,
-                    author,
-                    site_name,
-                    image_url,
-                    to_iso(published) if published else None,
-                    article_id,
-                ),
-            )
-            await conn.execute("DELETE FROM summary_cache WHERE article_id = ?", (article_id,))
+        return None if value is None else int(value)

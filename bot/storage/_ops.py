@@ -6,37 +6,11 @@ Read-only verbs (except the probe, which rolls back): cheap enough to run at eve
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
-from datetime import datetime
 
 from bot.clock import from_iso
-from bot.models import Feed, Subscription
 from bot.storage._base import Database
 from bot.storage._feeds import _FEED_SELECT, _feed
-from bot.storage._guilds import _subscription
-
-
-@dataclass(frozen=True)
-class FeedHealth:
-    """A feed with its subscriptions' open and failed announcements, for the status page."""
-
-    feed: Feed
-    subscriptions: int
-    pending: int
-    failed: int
-
-
-@dataclass(frozen=True)
-class RecentDelivery:
-    """One recently settled announcement."""
-
-    outbox_id: int
-    feed_id: int
-    channel_id: int
-    state: str
-    title: str
-    when: datetime | None
-    reason: str
+from bot.storage.records import FeedHealth, RecentDelivery
 
 
 class OpsStore(Database):
@@ -111,10 +85,3 @@ class OpsStore(Database):
             )
             for row in rows
         ]
-
-    async def active_subscriptions(self) -> list[Subscription]:
-        """Every subscription still in a guild and channel the bot is in, by guild and channel."""
-        rows = await self.fetch_all(
-            "SELECT * FROM subscriptions WHERE active ORDER BY guild_id, channel_id, id"
-        )
-        return [_subscription(row) for row in rows]

@@ -8,84 +8,22 @@ head of its queue) may be sent, which keeps announcements in order even across r
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
-from bot.announce.render import AnnouncementArticle
 from bot.clock import from_iso, to_iso
+from bot.storage._articles import _categories, _when
 from bot.storage._base import Database
+from bot.storage.records import ChannelWebhook, Delivery, DeliveryRecord, OutboxRecord, SeedRow
 
 OUTBOX_STATES = ("pending", "claimed", "sent", "failed", "skipped")
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One open outbox row with what the sender needs besides the stored plan."""
-
-    id: int
-    subscription_id: int
-    article_id: int
-    guild_id: int
-    channel_id: int
-    format: str
-    state: str
-    payload: str
-    attempts: int
-    not_before: datetime
-    claimed_at: datetime | None
-    categories: tuple[str, ...]
-    fallback_tag_id: int | None
-
-
-@dataclass(frozen=True)
-class OutboxRecord:
-    """One outbox row as `/feeds why` and tests see it."""
-
-    id: int
-    subscription_id: int
-    article_id: int
-    channel_id: int
-    state: str
-    reason: str
-    attempts: int
-    message_id: int | None
-    thread_id: int | None
-    sent_at: datetime | None
-
-
-@dataclass(frozen=True)
-class SeedRow:
-    """One row a new subscription's backlog seeding creates: pending, or skipped with a reason."""
-
-    article_id: int
-    state: str
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class ChannelWebhook:
-    """The webhook Paperboy created in a channel."""
-
-    channel_id: int
-    webhook_id: int
-    token: str
 
 
 _DELIVERY_COLUMNS = (
     "o.id, o.subscription_id, o.article_id, o.channel_id, o.state, o.payload, o.attempts, "
     "o.not_before, o.claimed_at, s.guild_id, s.format, s.fallback_tag_id, a.categories"
 )
-
-
-def _categories(raw: str) -> tuple[str, ...]:
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return ()
-    return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
 
 def _delivery(row: sqlite3.Row) -> Delivery:
@@ -178,32 +116,29 @@ class OutboxStore(Database):
         self, outbox_id: int, *, message_id: int, thread_id: int | None, now: datetime
     ) -> None:
         """Discord has the post: remember its id; the row is done for good."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "UPDATE outbox SET state = 'sent', sent_at = ?, message_id = ?, thread_id = ?, "
-                "reason = '' WHERE id = ? AND state IN ('pending', 'claimed')",
-                (to_iso(now), message_id, thread_id, outbox_id),
-            )
+        await self.execute(
+            "UPDATE outbox SET state = 'sent', sent_at = ?, message_id = ?, thread_id = ?, "
+            "reason = '' WHERE id = ? AND state IN ('pending', 'claimed')",
+            (to_iso(now), message_id, thread_id, outbox_id),
+        )
 
     async def reschedule_delivery(
         self, outbox_id: int, *, not_before: datetime, reason: str
     ) -> None:
         """Back to pending, not to be tried before `not_before` (a transient failure)."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "UPDATE outbox SET state = 'pending', not_before = ?, reason = ?, "
-                "claimed_at = NULL WHERE id = ? AND state IN ('pending', 'claimed')",
-                (to_iso(not_before), reason, outbox_id),
-            )
+        await self.execute(
+            "UPDATE outbox SET state = 'pending', not_before = ?, reason = ?, "
+            "claimed_at = NULL WHERE id = ? AND state IN ('pending', 'claimed')",
+            (to_iso(not_before), reason, outbox_id),
+        )
 
     async def release_claim(self, outbox_id: int) -> None:
         """A claimed row was not posted after all (reconciliation): pending again, due now."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "UPDATE outbox SET state = 'pending', claimed_at = NULL "
-                "WHERE id = ? AND state = 'claimed'",
-                (outbox_id,),
-            )
+        await self.execute(
+            "UPDATE outbox SET state = 'pending', claimed_at = NULL "
+            "WHERE id = ? AND state = 'claimed'",
+            (outbox_id,),
+        )
 
     async def replace_plan(self, outbox_id: int, payload: str) -> bool:
         """Store an open row's message plan made again (the stored one could not be read);
@@ -218,13 +153,12 @@ class OutboxStore(Database):
     async def postpone_delivery(self, outbox_id: int, *, not_before: datetime, reason: str) -> None:
         """Pending again, not before `not_before`, counting one more attempt (so the backoff
         grows, and the next try first looks whether an earlier one was posted)."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "UPDATE outbox SET state = 'pending', not_before = ?, reason = ?, "
-                "claimed_at = NULL, attempts = attempts + 1 "
-                "WHERE id = ? AND state IN ('pending', 'claimed')",
-                (to_iso(not_before), reason, outbox_id),
-            )
+        await self.execute(
+            "UPDATE outbox SET state = 'pending', not_before = ?, reason = ?, "
+            "claimed_at = NULL, attempts = attempts + 1 "
+            "WHERE id = ? AND state IN ('pending', 'claimed')",
+            (to_iso(not_before), reason, outbox_id),
+        )
 
     async def pause_for_refusal(
         self, outbox_id: int, subscription_ids: Sequence[int], *, reason: str, row_failed: bool
@@ -279,40 +213,6 @@ class OutboxStore(Database):
         return [_record(row) for row in rows]
 
     # -- backlog seeding ------------------------------------------------------------------------
-
-    async def announcement_articles(
-        self, article_ids: Sequence[int], *, feed_id: int
-    ) -> dict[int, AnnouncementArticle]:
-        """What announcements may show of archived articles, with the feed's name and icon."""
-        if not article_ids:
-            return {}
-        feed = await self.fetch_one("SELECT title, icon_url FROM feeds WHERE id = ?", (feed_id,))
-        feed_title = feed["title"] if feed else ""
-        feed_icon = (feed["icon_url"] or None) if feed else None
-        rows = await self.fetch_all(
-            "SELECT id, title, url, author, published_at, categories, description, excerpt, "
-            "text, image_url, site_name FROM articles "
-            "WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps([int(i) for i in article_ids]),),
-        )
-        return {
-            int(row["id"]): AnnouncementArticle(
-                id=int(row["id"]),
-                title=row["title"],
-                url=row["url"],
-                author=row["author"],
-                published=from_iso(row["published_at"]) if row["published_at"] else None,
-                categories=_categories(row["categories"]),
-                standfirst=row["description"],
-                excerpt=row["excerpt"],
-                text=row["text"],
-                image_url=row["image_url"] or None,
-                site_name=row["site_name"],
-                feed_title=feed_title,
-                feed_icon_url=feed_icon,
-            )
-            for row in rows
-        }
 
     async def seed_outbox(
         self,
@@ -374,22 +274,20 @@ class OutboxStore(Database):
 
     async def save_channel_webhook(self, webhook: ChannelWebhook, *, now: datetime) -> None:
         """Remember the channel's webhook (replacing one Discord said is gone)."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO channel_webhooks (channel_id, webhook_id, token, created_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (channel_id) DO UPDATE SET "
-                "webhook_id = excluded.webhook_id, token = excluded.token, "
-                "created_at = excluded.created_at",
-                (webhook.channel_id, webhook.webhook_id, webhook.token, to_iso(now)),
-            )
+        await self.execute(
+            "INSERT INTO channel_webhooks (channel_id, webhook_id, token, created_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (channel_id) DO UPDATE SET "
+            "webhook_id = excluded.webhook_id, token = excluded.token, "
+            "created_at = excluded.created_at",
+            (webhook.channel_id, webhook.webhook_id, webhook.token, to_iso(now)),
+        )
 
     async def forget_channel_webhook(self, channel_id: int, webhook_id: int) -> None:
         """Discord said this webhook is gone (404 10015): never use it again."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "DELETE FROM channel_webhooks WHERE channel_id = ? AND webhook_id = ?",
-                (channel_id, webhook_id),
-            )
+        await self.execute(
+            "DELETE FROM channel_webhooks WHERE channel_id = ? AND webhook_id = ?",
+            (channel_id, webhook_id),
+        )
 
     # -- notices --------------------------------------------------------------------------------
 
@@ -407,7 +305,72 @@ class OutboxStore(Database):
 
     async def forget_notice(self, guild_id: int, key: str) -> None:
         """Allow `key` to be told again (the problem was fixed and may come back)."""
+        await self.execute(
+            "DELETE FROM notices_sent WHERE guild_id = ? AND notice_key = ?", (guild_id, key)
+        )
+
+    # -- per-subscription reports and retries ---------------------------------------------------
+
+    async def article_deliveries(self, article_id: int, guild_id: int) -> list[DeliveryRecord]:
+        """The article's outbox rows for this guild's subscriptions, oldest first."""
+        rows = await self.fetch_all(
+            "SELECT o.subscription_id, o.channel_id, o.state, o.reason, o.attempts, o.sent_at, "
+            "o.message_id, o.created_at FROM outbox o "
+            "JOIN subscriptions s ON s.id = o.subscription_id "
+            "WHERE o.article_id = ? AND s.guild_id = ? ORDER BY o.id",
+            (article_id, guild_id),
+        )
+        return [
+            DeliveryRecord(
+                subscription_id=int(r["subscription_id"]),
+                channel_id=int(r["channel_id"]),
+                state=r["state"],
+                reason=r["reason"],
+                attempts=int(r["attempts"]),
+                sent_at=_when(r["sent_at"]),
+                message_id=r["message_id"],
+                created_at=from_iso(r["created_at"]),
+            )
+            for r in rows
+        ]
+
+    async def delivery_counts(self, guild_id: int) -> dict[int, dict[str, int]]:
+        """Per subscription of the guild: outbox rows by state."""
+        rows = await self.fetch_all(
+            "SELECT o.subscription_id, o.state, count(*) AS n FROM outbox o "
+            "JOIN subscriptions s ON s.id = o.subscription_id WHERE s.guild_id = ? "
+            "GROUP BY o.subscription_id, o.state",
+            (guild_id,),
+        )
+        counts: dict[int, dict[str, int]] = {}
+        for row in rows:
+            counts.setdefault(int(row["subscription_id"]), {})[row["state"]] = int(row["n"])
+        return counts
+
+    async def last_delivery_error(self, subscription_id: int) -> str | None:
+        """The reason of the subscription's most recent failed delivery, or None."""
+        value = await self.scalar(
+            "SELECT reason FROM outbox WHERE subscription_id = ? AND state = 'failed' "
+            "ORDER BY id DESC LIMIT 1",
+            (subscription_id,),
+        )
+        return None if value is None else str(value)
+
+    async def retry_now(self, subscription_id: int, feed_id: int, *, now: datetime) -> int:
+        """Check the feed now with its backoff forgotten, and send failed deliveries again.
+
+        Returns how many failed deliveries went back to pending. A failed row whose article has
+        since reached the channel another way stays failed (the schema allows one live copy).
+        """
         async with self.transaction() as conn:
             await conn.execute(
-                "DELETE FROM notices_sent WHERE guild_id = ? AND notice_key = ?", (guild_id, key)
+                "UPDATE feeds SET next_check_at = ?, consecutive_failures = 0, "
+                "failing_notified = 0 WHERE id = ?",
+                (to_iso(now), feed_id),
             )
+            cursor = await conn.execute(
+                "UPDATE OR IGNORE outbox SET state = 'pending', reason = '', attempts = 0, "
+                "not_before = ?, claimed_at = NULL WHERE subscription_id = ? AND state = 'failed'",
+                (to_iso(now), subscription_id),
+            )
+            return cursor.rowcount

@@ -19,8 +19,7 @@ from bot.errors import FetchError, PaperboyError
 from bot.fetch import make_session
 from bot.models import WHOLE_ARCHIVE, GuildScope
 from bot.services.reader import ReaderService
-from bot.storage import Storage
-from bot.storage._feeds import NewArticle, NewEntry
+from bot.storage import NewArticle, NewEntry, Storage
 from tests.conftest import make_config
 from tests.hardening.support import NOW
 from tests.hardening.test_guard import (

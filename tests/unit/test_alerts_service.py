@@ -16,8 +16,7 @@ from bot.services.alerts import (
     folded_key,
     parse_keyword,
 )
-from bot.storage import Storage
-from bot.storage._feeds import NewArticle, NewEntry
+from bot.storage import NewArticle, NewEntry, Storage
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 GUILD, OTHER_GUILD = 10, 20

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.announce.plan import HeldBack, HeldBackEvent, held_back_events, plan_outbox
+from bot.announce.plan import subscription_view as view_of
 from bot.announce.render import AnnouncementArticle
 from bot.app import App, open_app
 from bot.config import AnnouncementsConfig
 from bot.delivery.worker import DeliveryWorker, Outgoing, SentMessage
-from bot.ingest.poller import HeldBack, HeldBackEvent, held_back_events, plan_outbox
-from bot.ingest.poller import subscription_view as view_of
 from bot.models import NewSubscription, Subscription
 from tests.bench.news_site import NewsSite
 from tests.conftest import make_config

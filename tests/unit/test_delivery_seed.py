@@ -8,9 +8,8 @@ from pathlib import Path
 from bot.announce.render import MessagePlan
 from bot.clock import FakeClock
 from bot.delivery.service import DeliveryService
-from bot.models import NewSubscription
-from bot.storage import Storage
-from bot.storage._feeds import NewArticle, NewEntry
+from bot.models import WHOLE_ARCHIVE, NewSubscription
+from bot.storage import NewArticle, NewEntry, Storage
 from tests.conftest import make_config
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -64,7 +63,7 @@ async def test_newest_items_are_pending_and_the_rest_explained(
     rows = await storage.subscription_outbox(sub)
     by_title = {}
     for row in rows:
-        [article] = (await storage.announcement_articles([row.article_id], feed_id=feed)).values()
+        [article] = (await storage.archived_articles(WHOLE_ARCHIVE, [row.article_id])).values()
         by_title[article.title] = (row.state, row.reason)
     assert by_title["1 hours old"] == ("pending", "")
     assert by_title["3 hours old"] == ("pending", "")

@@ -20,9 +20,8 @@ from bot.clock import FakeClock
 from bot.config import Config
 from bot.delivery.worker import DeliveryWorker, Outgoing, RetryLater, SentMessage
 from bot.errors import DeliveryError
-from bot.models import GuildSettings, NewSubscription, Subscription
-from bot.storage import Storage
-from bot.storage._feeds import NewArticle, NewEntry, OutboxRow
+from bot.models import ArchiveScope, GuildSettings, NewSubscription, Subscription
+from bot.storage import ArchivedArticle, NewArticle, NewEntry, OutboxRow, Storage
 from tests.conftest import make_config
 from tests.delivery_drain import drain_once
 
@@ -352,9 +351,9 @@ async def test_an_unreadable_claimed_plan_is_planned_again_for_reconciliation(ri
 class ArchiveMissing(Storage):
     """A storage whose archive cannot give the article back (as if it failed to read)."""
 
-    async def announcement_articles(  # type: ignore[override]
-        self, article_ids: Sequence[int], *, feed_id: int
-    ) -> dict[int, AnnouncementArticle]:
+    async def archived_articles(
+        self, scope: ArchiveScope, article_ids: Sequence[int]
+    ) -> dict[int, ArchivedArticle]:
         return {}
 
 

@@ -33,8 +33,7 @@ from bot.ingest.schedule import ScheduleSettings
 from bot.models import WHOLE_ARCHIVE, ArchiveScope, GuildScope, NewSubscription
 from bot.services.admin import ChannelInfo, FeedAdmin, SubscriptionOptions
 from bot.services.reader import ReaderService
-from bot.storage import Database, Storage
-from bot.storage._feeds import NewArticle, NewEntry
+from bot.storage import Database, NewArticle, NewEntry, Storage
 from tests.bench.news_site import NewsSite
 from tests.conftest import make_config
 
@@ -169,6 +168,7 @@ STORAGE_PROBES: dict[str, Probe] = {
         ar.storage.related_candidate_refs(scope, ["rent", "strike"], 50)
     ),
     "alert_articles": lambda ar, scope: _refs(ar.storage.alert_articles(scope, ar.a_ids)),
+    "archived_articles": lambda ar, scope: _keys(ar.storage.archived_articles(scope, ar.a_ids)),
     "archived_article": lambda ar, scope: _one(
         ar.storage.archived_article(scope, url="https://alder.example/story")
     ),

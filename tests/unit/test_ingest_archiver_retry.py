@@ -13,8 +13,7 @@ from aiohttp import web
 from bot.clock import FakeClock
 from bot.fetch import Fetcher, make_session
 from bot.ingest.archiver import MAX_TEXT_ATTEMPTS, RETRY_BASE_SECONDS, Archiver
-from bot.storage import Storage
-from bot.storage._feeds import NewArticle
+from bot.storage import NewArticle, Storage
 from tests.conftest import make_config
 
 PAGE = (

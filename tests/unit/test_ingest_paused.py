@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from bot.announce.plan import plan_outbox
+from bot.announce.plan import subscription_view as view_of
 from bot.announce.render import AnnouncementArticle
 from bot.config import AnnouncementsConfig
-from bot.ingest.poller import plan_outbox
-from bot.ingest.poller import subscription_view as view_of
 from bot.models import MODERATOR_PAUSE_REASON, NewSubscription, Subscription
 from bot.storage import Storage
 from tests.unit.test_delivery_held_back import article, subscription

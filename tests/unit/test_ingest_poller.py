@@ -25,8 +25,7 @@ from bot.errors import NotFound
 from bot.fetch import Fetcher, make_session
 from bot.ingest.poller import NewArticlesEvent, Poller
 from bot.models import NewSubscription
-from bot.storage import Storage
-from bot.storage._feeds import PollTransaction
+from bot.storage import PollTransaction, Storage
 from tests.conftest import make_config
 
 START = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)

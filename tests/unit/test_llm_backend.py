@@ -23,8 +23,7 @@ from bot.errors import FetchError
 from bot.fetch import Fetcher, make_session
 from bot.models import WHOLE_ARCHIVE
 from bot.services.reader import ReaderService
-from bot.storage import Storage
-from bot.storage._feeds import NewArticle, NewEntry
+from bot.storage import NewArticle, NewEntry, Storage
 from tests.bench.llm_standin import LlmStandIn
 from tests.conftest import make_config
 from tests.hardening.support import NOW

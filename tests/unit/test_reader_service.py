@@ -27,8 +27,7 @@ from bot.services.reader import (
     choice_name,
     first_link,
 )
-from bot.storage import Storage
-from bot.storage._feeds import NewArticle, NewEntry
+from bot.storage import NewArticle, NewEntry, Storage
 from tests.bench.llm_standin import LlmStandIn
 from tests.bench.news_site import NewsSite
 from tests.bench.news_site_render import SiteItem

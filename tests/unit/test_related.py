@@ -21,8 +21,7 @@ from bot.articles.related import (
 )
 from bot.errors import InvalidInput, NotFound
 from bot.models import WHOLE_ARCHIVE
-from bot.storage import Storage
-from bot.storage._related import fts_query
+from bot.storage import Storage, fts_query
 
 # Three topics, three articles each, written for this test.
 ARCHIVE = {

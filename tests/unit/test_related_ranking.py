@@ -14,7 +14,7 @@ from bot.articles import terms
 from bot.articles.related import candidate_terms, index_article, stored_similarity
 from bot.models import WHOLE_ARCHIVE
 from bot.storage import Storage
-from bot.storage._related import _ln
+from bot.storage import sqlite_ln as _ln
 
 QUERY = {"strike": 9.0, "picket": 7.0, "union": 5.0, "pay": 3.0, "worker": 2.0}
 

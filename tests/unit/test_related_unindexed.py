@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 
 from bot.articles.related import index_article, related_to_article
 from bot.models import WHOLE_ARCHIVE
-from bot.storage import Storage
-from bot.storage._feeds import NewArticle
+from bot.storage import NewArticle, Storage
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 HOUSING = (

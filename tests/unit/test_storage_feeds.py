@@ -8,8 +8,7 @@ import pytest
 
 from bot.errors import NotFound
 from bot.models import WHOLE_ARCHIVE, NewSubscription
-from bot.storage import Storage
-from bot.storage._feeds import NewArticle, NewEntry, OutboxRow
+from bot.storage import NewArticle, NewEntry, OutboxRow, Storage
 
 NOW = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
 

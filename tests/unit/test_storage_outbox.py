@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.models import NewSubscription
-from bot.storage import Storage
-from bot.storage._feeds import NewArticle
-from bot.storage._outbox import ChannelWebhook, SeedRow
+from bot.storage import ChannelWebhook, NewArticle, SeedRow, Storage
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import StorageError
-from bot.storage import Storage, backup_database, latest_version, migrations
-from bot.storage._base import split_statements
+from bot.storage import Storage, backup_database, latest_version, migrations, split_statements
 
 
 def schema_of(path: Path) -> list[tuple[str, str, str]]:

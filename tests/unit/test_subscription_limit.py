@@ -14,7 +14,7 @@ from bot.errors import InvalidInput
 from bot.models import NewSubscription
 from bot.services.admin import ChannelInfo, SubscriptionOptions
 from bot.services.portability import Portability
-from bot.storage._guilds import SubscriptionLimitReached
+from bot.storage import SubscriptionLimitReached
 from tests.bench.news_site import Hang
 from tests.unit.test_admin_service import ALL, GUILD, MOD, NEWS, Bench, _bench
 from tests.unit.test_portability import HOME

@@ -1,60 +1,24 @@
-"""SQL for related articles, full-text search and the summary cache."""
+"""The search and related-articles index: per-article terms, document frequencies, FTS5."""
 
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import re
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 
-from bot.clock import from_iso, to_iso
 from bot.models import ArchiveScope
-from bot.storage._base import Database
+from bot.storage._articles import _ref
+from bot.storage._base import CHUNK, Database, chunks
 from bot.storage._scope import visible_condition
+from bot.storage.records import ArticleRef, SearchHit
 
 _QUERY_TOKEN = re.compile(r"\w+")
 MAX_QUERY_TOKENS = 16
 # bm25 column weights for (title, text): a title match counts as much as several body matches.
 TITLE_BM25_WEIGHT = 4.0
 BODY_BM25_WEIGHT = 1.0
-# SQLite's default limit on "?" parameters in one statement is 32766; stay well below.
-_CHUNK = 900
-
-
-@dataclass(frozen=True)
-class ArticleRef:
-    """The fields of an archived article needed to show it in a list."""
-
-    id: int
-    title: str
-    url: str
-    published: datetime | None
-
-
-@dataclass(frozen=True)
-class ArticleText:
-    """An archived article's title and texts, for summaries and term extraction."""
-
-    id: int
-    title: str
-    url: str
-    description: str
-    excerpt: str
-    text: str
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    """One search result: the article, its title and a body snippet with matches in **bold**."""
-
-    article: ArticleRef
-    title_highlighted: str
-    snippet: str
-    score: float
 
 
 def fts_query(text: str, *, operator: str = "AND") -> str:
@@ -76,77 +40,17 @@ _SQL_WEIGHT = (
 )
 
 
-def _ln(value: float | None) -> float | None:
+def sqlite_ln(value: float | None) -> float | None:
     """SQLite's ln() for builds without math functions: NULL where the logarithm is undefined."""
     if value is None or value <= 0:
         return None
     return math.log(value)
 
 
-def _ref(row: object) -> ArticleRef:
-    published = row["published_at"]  # type: ignore[index]
-    return ArticleRef(
-        id=int(row["id"]),  # type: ignore[index]
-        title=str(row["title"]),  # type: ignore[index]
-        url=str(row["url"]),  # type: ignore[index]
-        published=from_iso(published) if published else None,
-    )
-
-
-def _chunks(items: Sequence[object], size: int = _CHUNK) -> Iterable[Sequence[object]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-class RelatedStore(Database):
-    """Verbs of the related-articles engine, search and summaries."""
+class SearchStore(Database):
+    """Verbs of the term index behind /related and of full-text search."""
 
     _ln_ready = False
-
-    async def article_text(self, scope: ArchiveScope, article_id: int) -> ArticleText | None:
-        """An archived article's title and texts, or None (also when it is outside `scope`)."""
-        visible, params = visible_condition(scope, "a.id")
-        row = await self.fetch_one(
-            "SELECT a.id, a.title, a.url, a.description, a.excerpt, a.text FROM articles a "  # noqa: S608
-            f"WHERE a.id = ? AND {visible}",
-            (article_id, *params),
-        )
-        if row is None:
-            return None
-        return ArticleText(
-            id=int(row["id"]),
-            title=row["title"],
-            url=row["url"],
-            description=row["description"],
-            excerpt=row["excerpt"],
-            text=row["text"],
-        )
-
-    async def article_id_for_url(self, scope: ArchiveScope, url: str) -> int | None:
-        """The id of the article in `scope` at this (canonical or original) URL, or None."""
-        visible, params = visible_condition(scope, "a.id")
-        value = await self.scalar(
-            "SELECT id FROM (SELECT a.id FROM articles a WHERE a.canonical_url = ? "  # noqa: S608
-            "UNION ALL SELECT a.id FROM articles a WHERE a.url = ?) AS a "
-            f"WHERE {visible} LIMIT 1",
-            (url, url, *params),
-        )
-        return None if value is None else int(value)
-
-    async def article_refs(self, scope: ArchiveScope, ids: Sequence[int]) -> dict[int, ArticleRef]:
-        """Title, URL and date of each archived article among `ids` that is in `scope`."""
-        found: dict[int, ArticleRef] = {}
-        visible, params = visible_condition(scope, "a.id")
-        for chunk in _chunks(list(ids)):
-            marks = ",".join("?" * len(chunk))
-            rows = await self.fetch_all(
-                "SELECT a.id, a.title, a.url, a.published_at FROM articles a "  # noqa: S608
-                f"WHERE a.id IN ({marks}) AND {visible}",
-                [*chunk, *params],
-            )
-            for row in rows:
-                found[int(row["id"])] = _ref(row)
-        return found
 
     async def save_article_terms(
         self, article_id: int, terms: Sequence[tuple[str, str, float]]
@@ -196,7 +100,7 @@ class RelatedStore(Database):
     async def article_terms(self, ids: Sequence[int]) -> dict[int, dict[str, tuple[str, float]]]:
         """Stored terms of each article: {article id: {term: (display word, count)}}."""
         found: dict[int, dict[str, tuple[str, float]]] = {}
-        for chunk in _chunks(list(ids)):
+        for chunk in chunks(list(ids)):
             marks = ",".join("?" * len(chunk))
             rows = await self.fetch_all(
                 "SELECT article_id, term, display, count FROM article_terms "  # noqa: S608
@@ -216,7 +120,7 @@ class RelatedStore(Database):
         """
         await self._ensure_ln()
         found: dict[int, float] = {}
-        for chunk in _chunks(list(ids)):
+        for chunk in chunks(list(ids)):
             marks = ",".join("?" * len(chunk))
             rows = await self.fetch_all(
                 f"SELECT t.article_id, sum(({_SQL_WEIGHT}) * ({_SQL_WEIGHT})) "  # noqa: S608
@@ -235,9 +139,9 @@ class RelatedStore(Database):
         found: dict[int, dict[str, tuple[float, int]]] = {}
         if not wanted:
             return found
-        half = _CHUNK // 2
-        for chunk in _chunks(list(ids), half):
-            for term_chunk in _chunks(wanted, half):
+        half = CHUNK // 2
+        for chunk in chunks(list(ids), half):
+            for term_chunk in chunks(wanted, half):
                 marks = ",".join("?" * len(chunk))
                 term_marks = ",".join("?" * len(term_chunk))
                 rows = await self.fetch_all(
@@ -257,13 +161,13 @@ class RelatedStore(Database):
         try:
             await self.scalar("SELECT ln(1.0)")
         except sqlite3.OperationalError:
-            await self.register_function("ln", 1, _ln, deterministic=True)
+            await self.register_function("ln", 1, sqlite_ln, deterministic=True)
         self._ln_ready = True
 
     async def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
         """In how many indexed articles each term appears (terms never seen are left out)."""
         found: dict[str, int] = {}
-        for chunk in _chunks(sorted(set(terms))):
+        for chunk in chunks(sorted(set(terms))):
             marks = ",".join("?" * len(chunk))
             rows = await self.fetch_all(
                 f"SELECT term, documents FROM term_frequencies WHERE term IN ({marks})",  # noqa: S608
@@ -354,33 +258,3 @@ class RelatedStore(Database):
                     for row in rows
                 ]
         return []
-
-    async def get_cached_summary(
-        self, article_id: int, style: str
-    ) -> tuple[str, tuple[str, ...]] | None:
-        """(kind, sentences) of a summary made earlier, or None."""
-        row = await self.fetch_one(
-            "SELECT kind, sentences FROM summary_cache WHERE article_id = ? AND style = ?",
-            (article_id, style),
-        )
-        if row is None:
-            return None
-        return str(row["kind"]), tuple(json.loads(row["sentences"]))
-
-    async def put_cached_summary(
-        self, article_id: int, style: str, kind: str, sentences: Sequence[str], now: datetime
-    ) -> None:
-        """Remember a summary for an article and style, replacing any earlier one."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO summary_cache (article_id, style, kind, sentences, created_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (article_id, style) DO UPDATE SET "
-                "kind = excluded.kind, sentences = excluded.sentences, "
-                "created_at = excluded.created_at",
-                (article_id, style, kind, json.dumps(list(sentences)), to_iso(now)),
-            )
-
-    async def forget_summaries(self, article_id: int) -> None:
-        """Drop cached summaries of an article (its text changed)."""
-        async with self.transaction() as conn:
-            await conn.execute("DELETE FROM summary_cache WHERE article_id = ?", (article_id,))

@@ -1,8 +1,9 @@
-"""Guild settings, subscriptions and the audit log."""
+"""Subscriptions, with their guilds' settings, the audit log and imports."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import fields, replace
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,7 @@ from bot.clock import from_iso, to_iso
 from bot.errors import InvalidInput
 from bot.models import AuditEntry, GuildSettings, NewSubscription, Subscription
 from bot.storage._base import Database
+from bot.storage.records import ImportedSubscription
 
 _SUBSCRIPTION_COLUMNS = ", ".join(f.name for f in fields(Subscription))
 # Columns a moderator may change with /feeds edit.
@@ -115,8 +117,8 @@ async def insert_subscription(
     return int(row[0])
 
 
-class GuildStore(Database):
-    """Verbs for guild settings, subscriptions and the audit log."""
+class SubscriptionStore(Database):
+    """Verbs for subscriptions, guild settings, the audit log and imports."""
 
     # -- guild settings -------------------------------------------------------------------------
 
@@ -135,22 +137,21 @@ class GuildStore(Database):
 
     async def update_guild_settings(self, settings: GuildSettings, *, now: datetime) -> None:
         """Store the guild's settings."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO guilds (id, log_channel_id, timezone, moderator_role_id, active, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                "log_channel_id = excluded.log_channel_id, timezone = excluded.timezone, "
-                "moderator_role_id = excluded.moderator_role_id, active = excluded.active, "
-                "updated_at = excluded.updated_at",
-                (
-                    settings.guild_id,
-                    settings.log_channel_id,
-                    settings.timezone,
-                    settings.moderator_role_id,
-                    int(settings.active),
-                    to_iso(now),
-                ),
-            )
+        await self.execute(
+            "INSERT INTO guilds (id, log_channel_id, timezone, moderator_role_id, active, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "log_channel_id = excluded.log_channel_id, timezone = excluded.timezone, "
+            "moderator_role_id = excluded.moderator_role_id, active = excluded.active, "
+            "updated_at = excluded.updated_at",
+            (
+                settings.guild_id,
+                settings.log_channel_id,
+                settings.timezone,
+                settings.moderator_role_id,
+                int(settings.active),
+                to_iso(now),
+            ),
+        )
 
     async def set_guild_active(self, guild_id: int, active: bool, *, now: datetime) -> int:
         """Mark the guild joined or left; leaving deactivates (never deletes) its subscriptions.
@@ -236,21 +237,19 @@ class GuildStore(Database):
             return
         assignments = ", ".join(f"{column} = ?" for column in changes)
         values = [int(v) if isinstance(v, bool) else v for v in changes.values()]
-        async with self.transaction() as conn:
-            await conn.execute(
-                f"UPDATE subscriptions SET {assignments} WHERE id = ?",  # noqa: S608 - whitelisted
-                (*values, subscription_id),
-            )
+        await self.execute(
+            f"UPDATE subscriptions SET {assignments} WHERE id = ?",  # noqa: S608 - whitelisted
+            (*values, subscription_id),
+        )
 
     async def set_subscription_interval(
         self, subscription_id: int, interval_seconds: int | None
     ) -> None:
         """Set how often this subscription wants its feed checked (None: the default)."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "UPDATE subscriptions SET interval_seconds = ? WHERE id = ?",
-                (interval_seconds, subscription_id),
-            )
+        await self.execute(
+            "UPDATE subscriptions SET interval_seconds = ? WHERE id = ?",
+            (interval_seconds, subscription_id),
+        )
 
     async def set_paused(
         self, subscription_id: int, paused: bool, reason: str = "", *, by_moderator: bool = False
@@ -278,8 +277,7 @@ class GuildStore(Database):
 
     async def remove_subscription(self, subscription_id: int) -> None:
         """Delete a subscription and its pending deliveries."""
-        async with self.transaction() as conn:
-            await conn.execute("DELETE FROM subscriptions WHERE id = ?", (subscription_id,))
+        await self.execute("DELETE FROM subscriptions WHERE id = ?", (subscription_id,))
 
     # -- audit log ------------------------------------------------------------------------------
 
@@ -287,12 +285,11 @@ class GuildStore(Database):
         self, guild_id: int, user_id: int | None, action: str, detail: str, *, now: datetime
     ) -> None:
         """Remember who changed what, and when."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO audit_log (guild_id, user_id, action, detail, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (guild_id, user_id, action, detail, to_iso(now)),
-            )
+        await self.execute(
+            "INSERT INTO audit_log (guild_id, user_id, action, detail, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (guild_id, user_id, action, detail, to_iso(now)),
+        )
 
     async def audit_entries(self, guild_id: int, *, limit: int = 50) -> list[AuditEntry]:
         """The guild's most recent changes, newest first."""
@@ -311,3 +308,68 @@ class GuildStore(Database):
             )
             for r in rows
         ]
+
+    # -- import ---------------------------------------------------------------------------------
+
+    async def apply_import(
+        self,
+        guild_id: int,
+        items: Sequence[ImportedSubscription],
+        settings: GuildSettings | None,
+        *,
+        now: datetime,
+        limit: int | None = None,
+    ) -> list[int]:
+        """Create feeds and subscriptions (and settings) in one transaction; new ids in order.
+
+        A subscription whose feed already goes to its channel is skipped (id 0 in the result),
+        so running the same import twice changes nothing. With `limit`, an import that would
+        take the guild past it raises `SubscriptionLimitReached` and changes nothing.
+        """
+        created: list[int] = []
+        async with self.transaction() as conn:
+            for item in items:
+                await conn.execute(
+                    "INSERT INTO feeds (url, title, next_check_at, created_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (url) DO NOTHING",
+                    (item.feed_url, item.feed_title, to_iso(now), to_iso(now)),
+                )
+                async with conn.execute(
+                    "SELECT id FROM feeds WHERE url = ?", (item.feed_url,)
+                ) as cursor:
+                    feed_row = await cursor.fetchone()
+                assert feed_row is not None
+                new = replace(
+                    item.subscription,
+                    guild_id=guild_id,
+                    feed_id=int(feed_row[0]),
+                    interval_seconds=item.interval_seconds,
+                )
+                reason = "paused in the imported configuration" if item.paused else ""
+                new_id = await insert_subscription(
+                    conn, new, now=now, paused_reason=reason, limit=limit
+                )
+                created.append(new_id or 0)
+            if settings is not None:
+                await conn.execute(
+                    "INSERT INTO guilds (id, log_channel_id, timezone, moderator_role_id, active, "
+                    "updated_at) VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (id) DO UPDATE SET "
+                    "log_channel_id = excluded.log_channel_id, timezone = excluded.timezone, "
+                    "moderator_role_id = excluded.moderator_role_id, "
+                    "updated_at = excluded.updated_at",
+                    (
+                        guild_id,
+                        settings.log_channel_id,
+                        settings.timezone,
+                        settings.moderator_role_id,
+                        to_iso(now),
+                    ),
+                )
+        return created
+
+    async def active_subscriptions(self) -> list[Subscription]:
+        """Every subscription still in a guild and channel the bot is in, by guild and channel."""
+        rows = await self.fetch_all(
+            "SELECT * FROM subscriptions WHERE active ORDER BY guild_id, channel_id, id"
+        )
+        return [_subscription(row) for row in rows]

@@ -1,0 +1,300 @@
+"""The records that leave storage: plain frozen dataclasses, public to the rest of Paperboy.
+
+Storage verbs take and return these (and the shared models in `bot.models`); nothing here knows
+SQL or how a record is shown. Import them from `bot.storage`, never from a private module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.models import Feed, NewSubscription
+
+
+@dataclass(frozen=True)
+class NewArticle:
+    """An article to archive, as a feed item or an import describes it."""
+
+    canonical_url: str
+    url: str
+    title: str = ""
+    author: str = ""
+    published: datetime | None = None
+    categories: tuple[str, ...] = ()
+    excerpt: str = ""
+    image_url: str = ""
+    site_name: str = ""
+    feed_content_html: str = ""
+    description: str = ""
+    text: str = ""
+    text_status: str = "pending"
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """One item of a feed: its key, the article it shows and its date."""
+
+    entry_key: str
+    article_id: int
+    published: datetime | None
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One delivery to create; `payload` may be filled in after the row has its id."""
+
+    subscription_id: int
+    article_id: int
+    channel_id: int
+    state: str  # 'pending' or 'skipped'
+    reason: str = ""
+    payload: str = ""
+
+
+@dataclass(frozen=True)
+class FeedItemRef:
+    """An item a feed currently or recently showed, with the archived article behind it."""
+
+    article_id: int
+    entry_key: str
+    title: str
+    url: str
+    published: datetime | None
+    first_seen: datetime
+
+
+@dataclass(frozen=True)
+class PendingArticle:
+    """An archived article whose full text is still to be fetched or extracted."""
+
+    id: int
+    url: str
+    canonical_url: str
+    title: str
+    excerpt: str
+    feed_content_html: str
+    attempts: int = 0
+    """Earlier tries that failed for a passing reason."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One open outbox row with what the sender needs besides the stored plan."""
+
+    id: int
+    subscription_id: int
+    article_id: int
+    guild_id: int
+    channel_id: int
+    format: str
+    state: str
+    payload: str
+    attempts: int
+    not_before: datetime
+    claimed_at: datetime | None
+    categories: tuple[str, ...]
+    fallback_tag_id: int | None
+
+
+@dataclass(frozen=True)
+class OutboxRecord:
+    """One outbox row as `/feeds why` and tests see it."""
+
+    id: int
+    subscription_id: int
+    article_id: int
+    channel_id: int
+    state: str
+    reason: str
+    attempts: int
+    message_id: int | None
+    thread_id: int | None
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SeedRow:
+    """One row a new subscription's backlog seeding creates: pending, or skipped with a reason."""
+
+    article_id: int
+    state: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ChannelWebhook:
+    """The webhook Paperboy created in a channel."""
+
+    channel_id: int
+    webhook_id: int
+    token: str
+
+
+@dataclass(frozen=True)
+class ArchivedArticle:
+    """An archived article with what an announcement preview needs."""
+
+    id: int
+    canonical_url: str
+    url: str
+    title: str
+    author: str
+    published: datetime | None
+    categories: tuple[str, ...]
+    excerpt: str
+    description: str
+    text: str
+    image_url: str
+    site_name: str
+    first_seen: datetime
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """One feed, subscribed to in the guild, that showed an article."""
+
+    feed_id: int
+    feed_title: str
+    feed_url: str
+    first_seen: datetime
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """One outbox row of an article for one of the guild's subscriptions."""
+
+    subscription_id: int
+    channel_id: int
+    state: str
+    reason: str
+    attempts: int
+    sent_at: datetime | None
+    message_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ImportedSubscription:
+    """One subscription an import creates, with the feed it needs."""
+
+    feed_url: str
+    feed_title: str
+    interval_seconds: int | None
+    subscription: NewSubscription
+    paused: bool = False
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One member's keyword alert in one guild."""
+
+    id: int
+    user_id: int
+    guild_id: int
+    term: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AlertMemberState:
+    """Whether a member's alerts are switched off, why, and whether they were told yet."""
+
+    user_id: int
+    disabled: bool
+    reason: str
+    note_pending: bool
+
+
+@dataclass(frozen=True)
+class AlertArticle:
+    """The fields of an archived article that alerts match on and show."""
+
+    id: int
+    title: str
+    url: str
+    author: str
+    published: datetime | None
+    categories: tuple[str, ...]
+    standfirst: str
+    excerpt: str
+
+
+@dataclass(frozen=True)
+class ArticleRef:
+    """The fields of an archived article needed to show it in a list."""
+
+    id: int
+    title: str
+    url: str
+    published: datetime | None
+
+
+@dataclass(frozen=True)
+class ArticleText:
+    """An archived article's title and texts, for summaries and term extraction."""
+
+    id: int
+    title: str
+    url: str
+    description: str
+    excerpt: str
+    text: str
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One search result: the article, its title and a body snippet with matches in **bold**."""
+
+    article: ArticleRef
+    title_highlighted: str
+    snippet: str
+    score: float
+
+
+@dataclass(frozen=True)
+class FeedHealth:
+    """A feed with its subscriptions' open and failed announcements, for the status page."""
+
+    feed: Feed
+    subscriptions: int
+    pending: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class RecentDelivery:
+    """One recently settled announcement."""
+
+    outbox_id: int
+    feed_id: int
+    channel_id: int
+    state: str
+    title: str
+    when: datetime | None
+    reason: str
+
+
+__all__ = [
+    "Alert",
+    "AlertArticle",
+    "AlertMemberState",
+    "ArchivedArticle",
+    "ArticleRef",
+    "ArticleText",
+    "ChannelWebhook",
+    "Delivery",
+    "DeliveryRecord",
+    "FeedHealth",
+    "FeedItemRef",
+    "ImportedSubscription",
+    "NewArticle",
+    "NewEntry",
+    "OutboxRecord",
+    "OutboxRow",
+    "PendingArticle",
+    "RecentDelivery",
+    "SearchHit",
+    "SeedRow",
+    "Sighting",
+]
