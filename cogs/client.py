@@ -97,8 +97,8 @@ class PaperboyBot(commands.Bot):
     @property
     def app(self) -> App:
         """The core: every service, built by `bot.app.open_app` (open once `setup_hook` ran)."""
-        if self._app is None:
-            raise RuntimeError("The core opens in setup_hook; nothing may use it before")
+        if self._app is None:  # AttributeError, as before: getattr(bot, "app", None) still works
+            raise AttributeError("The core opens in setup_hook; nothing may use it before")
         return self._app
 
     async def login(self, token: str) -> None:
