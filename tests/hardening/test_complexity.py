@@ -29,7 +29,7 @@ from bot.articles.extract import extract_article
 from bot.articles.summarize import summarize
 from bot.errors import PaperboyError
 from bot.feeds import find_feed_links, parse_feed
-from bot.storage._related import fts_query
+from bot.storage import fts_query
 from bot.textcodec import decode_page
 from tests.hardening.support import SOAK
 
