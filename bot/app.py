@@ -63,7 +63,7 @@ class App:
     metrics: Metrics = field(default_factory=Metrics)  # /metrics; counted by poller and worker
     health: Health = field(default_factory=Health)  # the Discord layer reports the gateway here
     ops: OpsServer | None = None  # the operator endpoint, when [http] listen is set
-    _worker: DeliveryWorker | None = None  # built by `attach_discord`
+    _worker: DeliveryWorker | None = field(default=None, init=False, repr=False)  # attach_discord
 
     def attach_discord(self, *, sender: Sender, notifier: Notifier, change_log: ChangeLog) -> None:
         """Connect the Discord-facing pieces, once, after login: the delivery worker is built
