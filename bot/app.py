@@ -1,11 +1,15 @@
 """The one wiring point: builds every core component from the config, and closes them.
 
-Discord-free. The Discord layer (`cogs/`) holds an `App` and calls its services.
+Discord-free. The Discord layer (`cogs/`) holds an `App` and calls its services. What must talk
+to Discord is a protocol here, implemented in `cogs/`: the announcement `Sender`, the moderators'
+`Notifier` and the settings `ChangeLog`. The client hands them over once, after login, through
+`App.attach_discord`, which builds the delivery worker around them; nothing else is patched in.
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -15,11 +19,15 @@ from bot.articles.llm import LlmBackend
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.delivery.service import DeliveryService
+from bot.delivery.worker import DeliveryWorker, Notifier, Sender
 from bot.fetch import Fetcher, make_session
 from bot.ingest.archiver import Archiver
 from bot.ingest.poller import IDLE_WAKE_SECONDS, NewArticlesEvent, Poller
 from bot.metrics import EVENT_LOOP_STALLS, POOL_JOBS_KILLED, Metrics
+from bot.services.admin import ChangeLog, FeedAdmin
 from bot.services.alerts import AlertService
+from bot.services.diagnose import Diagnoser
+from bot.services.portability import Portability
 from bot.services.quotas import MemberQuotas
 from bot.services.reader import ReaderService
 from bot.storage import Storage
@@ -44,7 +52,10 @@ class App:
     archiver: Archiver
     reader: ReaderService  # member commands: /summary, /related, /search, /latest
     alerts: AlertService  # member keyword alerts
-    delivery: DeliveryService  # announcements: backlog seeding; wakes the announcer's worker
+    delivery: DeliveryService  # announcements: backlog seeding; wakes the delivery worker
+    admin: FeedAdmin  # moderator commands: /feeds and /settings share this one
+    diagnoser: Diagnoser  # /feeds why
+    portability: Portability  # /feeds export and import
     pool: WorkPool  # worker processes for untrusted CPU work (parsing, extraction, summaries)
     watchdog: LoopWatchdog  # counts event-loop stalls (shown in /feeds status)
     llm: LlmBackend | None = None  # optional summaries; its own session, only to its server
@@ -52,6 +63,31 @@ class App:
     metrics: Metrics = field(default_factory=Metrics)  # /metrics; counted by poller and worker
     health: Health = field(default_factory=Health)  # the Discord layer reports the gateway here
     ops: OpsServer | None = None  # the operator endpoint, when [http] listen is set
+    _worker: DeliveryWorker | None = field(default=None, init=False, repr=False)  # attach_discord
+
+    def attach_discord(self, *, sender: Sender, notifier: Notifier, change_log: ChangeLog) -> None:
+        """Connect the Discord-facing pieces, once, after login: the delivery worker is built
+        around `sender` and `notifier`, and every configuration change goes to `change_log`."""
+        if self._worker is not None:
+            raise RuntimeError("Discord is already attached to this App")
+        self._worker = DeliveryWorker(
+            self.storage,
+            sender,
+            notifier,
+            self.config,
+            self.clock,
+            notice_source=self.delivery,
+            metrics=self.metrics,
+        )
+        self.delivery.on_work(self._worker.wake)
+        self.admin.on_change.append(change_log.post_change)
+
+    @property
+    def worker(self) -> DeliveryWorker:
+        """The delivery worker (exists once `attach_discord` was called)."""
+        if self._worker is None:
+            raise RuntimeError("attach_discord() must be called before the worker is used")
+        return self._worker
 
     def start_background(self) -> None:
         """Start polling and archiving; `close()` stops them."""
@@ -76,20 +112,36 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
     """Build everything; if anything fails half-way, close what was opened."""
     clock = clock or SystemClock()
     listen = parse_listen(config.http)  # a public address is refused before anything opens
-    storage = await Storage.open(
-        config.database.path, busy_timeout_ms=config.database.busy_timeout_ms
-    )
+    opened = AsyncExitStack()  # what to close, newest first, if wiring fails half-way
     try:
+        storage = await Storage.open(
+            config.database.path, busy_timeout_ms=config.database.busy_timeout_ms
+        )
+        opened.push_async_callback(storage.close)
         http = make_session(config.fetch, config.user_agent())
-    except BaseException:
-        await storage.close()
-        raise
-    try:
+        opened.push_async_callback(http.close)
         llm = LlmBackend.open(config.summaries, config.user_agent())
+        if llm is not None:
+            opened.push_async_callback(llm.close)
+        app = _build(config, clock, storage, http, llm, with_ops=listen is not None)
+        if app.ops is not None and listen is not None:
+            await app.ops.start(*listen)
     except BaseException:
-        await http.close()
-        await storage.close()
+        await opened.aclose()
         raise
+    return app  # from now on `App.close()` releases what was opened
+
+
+def _build(
+    config: Config,
+    clock: Clock,
+    storage: Storage,
+    http: aiohttp.ClientSession,
+    llm: LlmBackend | None,
+    *,
+    with_ops: bool,
+) -> App:
+    """Everything that opens nothing: the services and their collaborators, wired together."""
     fetcher = Fetcher(http, config.fetch, limits=config.limits)
     metrics = Metrics()
     metrics.outbox_source(storage.outbox_depth)
@@ -131,9 +183,20 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
     poller.on_new_articles.append(wake_delivery)
     poller.on_held_back.append(delivery.report_held_back)  # moderators hear of held-back items
     poller.on_failing.append(delivery.report_failing_feed)  # ... and of a feed failing for long
+    admin = FeedAdmin(
+        storage,
+        fetcher,
+        config,
+        clock,
+        wake_poller=poller.wake,
+        poll_feed=poller.poll_feed,
+        seed_subscription=delivery.seed_new_subscription,
+        wake_delivery=delivery.wake,
+        pool=pool,
+    )
     health = Health()
     ops = None
-    if listen is not None:
+    if with_ops:
         ops = OpsServer(
             storage,
             metrics,
@@ -146,14 +209,6 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
             ),
             started_at=clock.now(),
         )
-        try:
-            await ops.start(*listen)
-        except BaseException:
-            if llm is not None:
-                await llm.close()
-            await http.close()
-            await storage.close()
-            raise
     return App(
         config=config,
         clock=clock,
@@ -173,6 +228,9 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
         ),
         alerts=AlertService(storage, clock),
         delivery=delivery,
+        admin=admin,
+        diagnoser=Diagnoser(storage, config, clock),
+        portability=Portability(storage, config, clock, admin),
         pool=pool,
         watchdog=watchdog,
         llm=llm,

@@ -1,13 +1,60 @@
-"""Background tasks have an owner: it starts them, keeps references, logs failures, cancels them."""
+"""Shared mechanisms for background work: the task owner, the hook runner and the wake signal.
+
+Background tasks have an owner that starts them, keeps references, logs failures and cancels
+them; hooks run through one runner that isolates their failures; loops that sleep until there is
+work share one wake signal.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any, TypeVarTuple
 
 log = logging.getLogger(__name__)
+
+Ts = TypeVarTuple("Ts")
+
+
+async def run_hooks(
+    hooks: Iterable[Callable[[*Ts], Awaitable[object]]], *args: *Ts, what: str
+) -> None:
+    """Call every hook in turn with `args`; a hook's failure is logged (naming `what`) and
+    swallowed, so it never undoes the caller's committed work nor stops the other hooks."""
+    for hook in list(hooks):  # a copy: a hook may unregister itself
+        try:
+            await hook(*args)
+        except Exception:
+            log.exception("A hook failed: %s", what)
+
+
+class WakeSignal:
+    """A loop's 'look now' flag: `set()` by whoever commits work, slept on by the loop."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        """Wake the loop (or make its next sleep return at once)."""
+        self._event.set()
+
+    def clear(self) -> None:
+        """Forget earlier wakes: called as a round starts, before it reads its work."""
+        self._event.clear()
+
+    def is_set(self) -> bool:
+        """Whether a wake arrived since the last `clear()`."""
+        return self._event.is_set()
+
+    async def sleep(self, seconds: float) -> bool:
+        """Sleep until woken or `seconds` pass; True if woken."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self._event.wait()
+        except TimeoutError:
+            return False
+        return True
 
 
 class TaskOwner:

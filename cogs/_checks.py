@@ -6,29 +6,33 @@ invocation still reaches the bot, so the bot checks again and refuses privately.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import discord
 from discord import app_commands
 
 from bot.services.admin import PERMISSION_LABELS, ChannelInfo, ChannelKind, may_moderate
+
+if TYPE_CHECKING:  # cogs.client imports the cogs' modules; only the type is needed here
+    from cogs.client import PaperboyBot
 
 
 class NotModerator(app_commands.CheckFailure):
     """The invoker may not use moderator commands; the message is shown to them privately."""
 
 
-async def is_moderator(interaction: discord.Interaction[discord.Client]) -> bool:
+async def is_moderator(interaction: discord.Interaction[PaperboyBot]) -> bool:
     """True for Manage Server or the guild's moderator role; False outside a guild."""
     if interaction.guild is None or not isinstance(interaction.user, discord.Member):
         return False
     if interaction.permissions.manage_guild:
         return True
-    app = interaction.client.app  # type: ignore[attr-defined]
-    settings = await app.storage.guild_settings(interaction.guild.id)
+    settings = await interaction.client.app.storage.guild_settings(interaction.guild.id)
     role_ids = [role.id for role in interaction.user.roles]
     return may_moderate(has_manage_guild=False, role_ids=role_ids, settings=settings)
 
 
-async def require_moderator(interaction: discord.Interaction[discord.Client]) -> bool:
+async def require_moderator(interaction: discord.Interaction[PaperboyBot]) -> bool:
     """A cog `interaction_check`: refuse with a specific private message."""
     if interaction.guild is None:
         raise NotModerator("These commands work only in a server, not in direct messages.")

@@ -19,6 +19,7 @@ from bot.app import App, open_app
 from bot.config import Config
 from bot.errors import PaperboyError
 from cogs._tree import PaperboyTree
+from cogs.outlets import DiscordChangeLog, DiscordNotifier, DiscordSender
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +70,14 @@ def point_at(api_base_url: str, gateway_url: str) -> None:
 
 
 class PaperboyBot(commands.Bot):
-    """Paperboy on Discord: opens the core in `setup_hook`, loads the cogs, syncs commands."""
+    """Paperboy on Discord: opens the core in `setup_hook`, loads the cogs, syncs commands.
 
-    app: App
+    Cogs take this type and reach the core through `bot.app`.
+    """
 
     def __init__(self, config: Config, *, app: App | None = None) -> None:
+        self._app: App | None = None  # opened (or taken from `app`) in setup_hook; set first,
+        # since `dispatch` and the REST trace look at it
         intents = discord.Intents.none()
         intents.guilds = True  # channels, roles, forum tags, joins and leaves
         super().__init__(
@@ -89,6 +93,13 @@ class PaperboyBot(commands.Bot):
         self.config = config
         self._given_app = app
         point_at(config.bot.api_base_url, config.bot.gateway_url)
+
+    @property
+    def app(self) -> App:
+        """The core: every service, built by `bot.app.open_app` (open once `setup_hook` ran)."""
+        if self._app is None:  # AttributeError, as before: getattr(bot, "app", None) still works
+            raise AttributeError("The core opens in setup_hook; nothing may use it before")
+        return self._app
 
     async def login(self, token: str) -> None:
         """Log in, turning a rejected token into a one-line error."""
@@ -107,7 +118,7 @@ class PaperboyBot(commands.Bot):
         async def on_request_end(
             session: aiohttp.ClientSession, context: SimpleNamespace, params: Any
         ) -> None:
-            app = getattr(self, "app", None)
+            app = self._app
             if app is not None and params.response.status == 429:
                 app.metrics.discord_rate_limited.inc()
 
@@ -117,7 +128,7 @@ class PaperboyBot(commands.Bot):
     def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
         """Tell the core of gateway changes and finished commands, synchronously (a listener
         would be a task per event, left pending when the client closes), then dispatch."""
-        app = getattr(self, "app", None)
+        app = self._app
         if app is not None:
             if event_name in ("ready", "resumed"):
                 app.health.gateway_up(app.clock.now())
@@ -133,8 +144,13 @@ class PaperboyBot(commands.Bot):
             await asyncio.sleep(self.config.bot.reidentify_delay_seconds)
 
     async def setup_hook(self) -> None:
-        """Open the core, load the cogs and sync the slash commands."""
-        self.app = self._given_app or await open_app(self.config)
+        """Open the core, hand it the Discord-facing pieces, load the cogs, sync the commands."""
+        self._app = self._given_app or await open_app(self.config)
+        self._app.attach_discord(
+            sender=DiscordSender(self),
+            notifier=DiscordNotifier(self),
+            change_log=DiscordChangeLog(self),
+        )
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.config.bot.sync_commands:
@@ -147,6 +163,6 @@ class PaperboyBot(commands.Bot):
     async def close(self) -> None:
         """Stop Discord first (no new work arrives), then the core."""
         await super().close()
-        app = getattr(self, "app", None)
+        app = self._app
         if app is not None and self._given_app is None:
             await app.close()

@@ -16,18 +16,16 @@ from bot.announce.template import format_date
 from bot.errors import InvalidInput
 from bot.models import FORMATS
 from bot.services.admin import (
-    Change,
     ChannelInfo,
-    FeedAdmin,
     Health,
     SubscriptionOptions,
     SubscriptionSummary,
     shown,
 )
-from bot.services.diagnose import Diagnoser
-from bot.services.portability import MAX_IMPORT_BYTES, GuildDirectory, Portability
+from bot.services.portability import MAX_IMPORT_BYTES, GuildDirectory
 from cogs._checks import channel_info, is_moderator, require_moderator
 from cogs._render import allowed_mentions_of, embed_of, view_of
+from cogs.client import PaperboyBot
 
 log = logging.getLogger(__name__)
 
@@ -181,43 +179,17 @@ async def send_preview(
 class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage news feeds"):
     """The /feeds command group."""
 
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: PaperboyBot) -> None:
         self.bot = bot
-        app = bot.app  # type: ignore[attr-defined]
-        self.admin = FeedAdmin(
-            app.storage, app.fetcher, app.config, app.clock, wake_poller=app.poller.wake
-        )
-        self.admin.poll_feed = app.poller.poll_feed
-        self.admin.pool = app.pool
-        self.watchdog = app.watchdog
-        delivery = getattr(app, "delivery", None)
-        if delivery is not None:
-            self.admin.seed_subscription = delivery.seed_new_subscription
-            self.admin.wake_delivery = delivery.wake
-        self.admin.on_change.append(self.post_change)
-        self.diagnoser = Diagnoser(app.storage, app.config, app.clock)
-        self.portability = Portability(app.storage, app.config, app.clock, self.admin)
+        self.admin = bot.app.admin
+        self.diagnoser = bot.app.diagnoser
+        self.portability = bot.app.portability
+        self.watchdog = bot.app.watchdog
         super().__init__()
 
-    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         """Moderators only, checked by the bot whatever Discord showed."""
         return await require_moderator(interaction)
-
-    async def post_change(self, change: Change) -> None:
-        """Tell the guild's log channel about a configuration change."""
-        if change.log_channel_id is None:
-            return
-        channel = self.bot.get_channel(change.log_channel_id)
-        if not isinstance(channel, discord.abc.Messageable):
-            return
-        who = f"<@{change.user_id}>" if change.user_id else "Paperboy"
-        try:
-            await channel.send(
-                f"{who}: `{change.action}` {shown(change.detail, 1500)}",
-                allowed_mentions=NO_MENTIONS,
-            )
-        except discord.HTTPException as error:
-            log.warning("Could not post to log channel %s: %s", change.log_channel_id, error)
 
     async def _timezone(self, guild_id: int) -> str:
         return (await self.admin.settings(guild_id)).timezone
@@ -489,6 +461,6 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         )
 
 
-async def setup(bot: commands.Bot) -> None:
+async def setup(bot: PaperboyBot) -> None:
     """Load the /feeds commands."""
     await bot.add_cog(Feeds(bot))

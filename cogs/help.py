@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs._checks import is_moderator
+from cogs.client import PaperboyBot
 
 
 def _usable(
@@ -48,7 +49,7 @@ def help_lines(
 class Help(commands.Cog):
     """The /help command."""
 
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: PaperboyBot) -> None:
         self.bot = bot
 
     @app_commands.command(name="help")
@@ -65,6 +66,6 @@ class Help(commands.Cog):
         )
 
 
-async def setup(bot: commands.Bot) -> None:
+async def setup(bot: PaperboyBot) -> None:
     """Load /help."""
     await bot.add_cog(Help(bot))

@@ -9,19 +9,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import InvalidInput
-from bot.services.admin import FeedAdmin, timezone_choices
+from bot.services.admin import timezone_choices
 from cogs._checks import NotModerator, is_moderator, require_moderator
+from cogs.client import PaperboyBot
 
 NO_MENTIONS = discord.AllowedMentions.none()
-
-
-def _admin(bot: commands.Bot) -> FeedAdmin:
-    feeds = bot.get_cog("Feeds")
-    admin = getattr(feeds, "admin", None)
-    if isinstance(admin, FeedAdmin):
-        return admin  # share the one that posts changes to the log channel
-    app = bot.app  # type: ignore[attr-defined]
-    return FeedAdmin(app.storage, app.fetcher, app.config, app.clock)
 
 
 def require_manage_guild_for_role(interaction: discord.Interaction[Any]) -> None:
@@ -52,16 +44,12 @@ def check_moderator_role(role: discord.Role) -> None:
 class Settings(commands.GroupCog, group_name="settings", group_description="Paperboy settings"):
     """The /settings command group."""
 
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: PaperboyBot) -> None:
         self.bot = bot
+        self.admin = bot.app.admin  # the same one /feeds uses: changes reach the log channel
         super().__init__()
 
-    @property
-    def admin(self) -> FeedAdmin:
-        """The shared admin service."""
-        return _admin(self.bot)
-
-    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         """Moderators only, checked by the bot whatever Discord showed."""
         return await require_moderator(interaction)
 
@@ -137,6 +125,6 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Pape
         )
 
 
-async def setup(bot: commands.Bot) -> None:
+async def setup(bot: PaperboyBot) -> None:
     """Load the /settings commands."""
     await bot.add_cog(Settings(bot))

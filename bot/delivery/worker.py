@@ -35,6 +35,7 @@ from bot.errors import DeliveryError, InvalidInput
 from bot.metrics import Metrics
 from bot.models import WHOLE_ARCHIVE
 from bot.storage import Delivery, Storage
+from bot.tasks import WakeSignal
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ class DeliveryWorker:
         self.notifier = notifier
         self.settings = config.announcements
         self.clock = clock
-        self._wake = asyncio.Event()
+        self._wake = WakeSignal()
         self._budget = WindowBudget(self.settings.global_rate_per_second)
         self._last_sent: dict[int, datetime] | None = None
         self._in_flight: dict[int, tuple[int, asyncio.Task[Outcome]]] = {}
@@ -189,11 +190,7 @@ class DeliveryWorker:
                 if self._stopping:
                     break
                 delay = min(max(delay, 0.005), IDLE_WAKE_SECONDS)
-                try:
-                    async with asyncio.timeout(delay):
-                        await self._wake.wait()
-                except TimeoutError:
-                    pass
+                await self._wake.sleep(delay)
             await self._settle_in_flight()
             self.round_finished.set()
         finally:

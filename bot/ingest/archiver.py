@@ -30,6 +30,7 @@ from bot.config import Config
 from bot.errors import FetchError, PaperboyError
 from bot.fetch import Fetcher, kinds
 from bot.storage import PendingArticle, Storage
+from bot.tasks import WakeSignal
 from bot.textutil import clean_text, html_to_text
 from bot.workpool import WorkPool
 
@@ -113,7 +114,7 @@ class Archiver:
         self.extract_timeout = extract_timeout
         self.min_feed_content_chars = min_feed_content_chars
         self._limit = asyncio.Semaphore(max(1, concurrency))
-        self._wake = asyncio.Event()
+        self._wake = WakeSignal()
         # One batch at a time: two overlapping calls would read the same pending list and
         # fetch, extract and re-index each article twice.
         self._batch = asyncio.Lock()
@@ -254,8 +255,4 @@ class Archiver:
                 report = ArchiveReport()
             if report.total:
                 continue  # more may be waiting
-            try:
-                async with asyncio.timeout(IDLE_WAKE_SECONDS):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+            await self._wake.sleep(IDLE_WAKE_SECONDS)

@@ -3,7 +3,8 @@
 Discord-free. The cog describes the target channel as a `ChannelInfo` (its kind and the bot's
 permissions there) and the invoker as a user id; everything else is decided here, with
 `PaperboyError`s whose messages say exactly what is wrong. Every change is recorded in the audit
-log and handed to the `on_change` hooks (the cog posts it to the guild's log channel).
+log and handed to the `on_change` hooks (the Discord layer's `ChangeLog` posts it to the guild's
+log channel).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, Protocol
 from zoneinfo import available_timezones
 
 from bot.announce.filters import parse_filter
@@ -39,6 +40,7 @@ from bot.models import (
     Subscription,
 )
 from bot.storage import Storage
+from bot.tasks import run_hooks
 from bot.textutil import clean_text
 from bot.workpool import WorkPool
 
@@ -92,6 +94,14 @@ class Change:
     action: str
     detail: str
     log_channel_id: int | None
+
+
+class ChangeLog(Protocol):
+    """Posts configuration changes where the guild's moderators read (the Discord layer)."""
+
+    async def post_change(self, change: Change) -> None:
+        """Tell the guild's log channel about `change`, if it has one (best effort)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -252,22 +262,27 @@ class FeedAdmin:
         clock: Clock,
         *,
         wake_poller: Callable[[], None] | None = None,
+        poll_feed: FeedHook | None = None,
+        seed_subscription: FeedHook | None = None,
+        wake_delivery: Callable[[], None] | None = None,
+        pool: WorkPool | None = None,
     ) -> None:
         self.storage = storage
         self.fetcher = fetcher
         self.config = config
         self.clock = clock
-        self.wake_poller = wake_poller
         self.on_change: list[ChangeHook] = []
-        # Wiring points, set by whoever owns those services (None: that step is left out).
-        # `poll_feed(feed_id)`: the poller's first check of a new feed, so its items are known
-        # before the backlog is decided. `seed_subscription(subscription_id)`: the delivery
-        # service's `seed_new_subscription`. `wake_delivery()`: failed deliveries were retried.
-        self.poll_feed: FeedHook | None = None
-        self.seed_subscription: FeedHook | None = None
-        self.wake_delivery: Callable[[], None] | None = None
+        # Collaborators, passed in by the wiring point (`bot.app`); None: that step is left out.
+        # `wake_poller()`: look for due feeds now. `poll_feed(feed_id)`: the poller's first check
+        # of a new feed, so its items are known before the backlog is decided.
+        # `seed_subscription(subscription_id)`: the delivery service's `seed_new_subscription`.
+        # `wake_delivery()`: failed deliveries were retried.
+        self.wake_poller = wake_poller
+        self.poll_feed = poll_feed
+        self.seed_subscription = seed_subscription
+        self.wake_delivery = wake_delivery
         # `pool`: the worker pool where pages and feeds are read (None: in threads).
-        self.pool: WorkPool | None = None
+        self.pool = pool
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -276,11 +291,7 @@ class FeedAdmin:
         await self.storage.record_change(guild_id, user_id, action, detail, now=self.clock.now())
         settings = await self.storage.guild_settings(guild_id)
         change = Change(guild_id, user_id, action, detail, settings.log_channel_id)
-        for hook in self.on_change:
-            try:
-                await hook(change)
-            except Exception:
-                log.exception("Change hook failed for guild %s (%s)", guild_id, action)
+        await run_hooks(self.on_change, change, what=f"change {action} in guild {guild_id}")
 
     async def _own(self, guild_id: int, subscription_id: int) -> tuple[Subscription, Feed]:
         subscription = await self.storage.subscription(subscription_id, guild_id=guild_id)

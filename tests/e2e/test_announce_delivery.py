@@ -12,7 +12,7 @@ from typing import Any
 from bot.announce.render import MessagePlan
 from bot.delivery.worker import Outgoing, delivery_nonce
 from bot.models import GuildSettings, NewSubscription
-from cogs.announcer import DiscordSender
+from cogs.outlets import DiscordSender
 from tests.e2e.conftest import Bench, BenchFactory
 
 FAST = {"per_channel_interval_seconds": 0.0, "global_rate_per_second": 45.0, "max_age_days": 0.0}

@@ -14,7 +14,7 @@ import discord
 from bot.announce.render import MessagePlan
 from bot.delivery.worker import DeliveryWorker, Outgoing, delivery_nonce
 from bot.models import NewSubscription
-from cogs.announcer import DiscordSender
+from cogs.outlets import DiscordSender
 from tests.delivery_drain import drain_once
 from tests.e2e.conftest import Bench, BenchFactory
 

@@ -184,6 +184,20 @@ async def test_changes_are_posted_to_the_log_channel(bench: Bench) -> None:
     assert [e.action for e in audit] == ["feed.add", "settings.log-channel"]
 
 
+async def test_every_settings_change_is_posted_to_the_log_channel(bench: Bench) -> None:
+    # /settings and /feeds share the one FeedAdmin that App wired to the log channel.
+    settings_cog, feeds_cog = bench.bot.get_cog("Settings"), bench.bot.get_cog("Feeds")
+    assert getattr(settings_cog, "admin", None) is bench.app.admin
+    assert getattr(feeds_cog, "admin", None) is bench.app.admin
+    await (await bench.command("settings log-channel", {"channel": bench.seed.general_id})).reply()
+    await bench.discord.next_message(bench.seed.general_id)  # the log-channel change itself
+    handle = await bench.command("settings timezone", {"name": "Europe/Berlin"})
+    assert "Europe/Berlin" in message_text(await handle.reply())
+    entry = await bench.discord.next_message(bench.seed.general_id)
+    assert f"<@{bench.seed.admin_id}>" in entry["content"]
+    assert "`settings.timezone`" in entry["content"]
+
+
 async def test_resume_unpauses_wakes_delivery_and_forgets_backoff(
     make_bench: BenchFactory,
 ) -> None:
