@@ -35,6 +35,7 @@ from bot.ingest import schedule
 from bot.metrics import Metrics
 from bot.models import Feed, Subscription
 from bot.storage import NewEntry, Storage
+from bot.tasks import WakeSignal, run_hooks
 from bot.workpool import WorkPool
 
 log = logging.getLogger(__name__)
@@ -149,7 +150,7 @@ class Poller:
         """Called when a feed crosses the failing threshold and its moderators were not told."""
         self._limit = asyncio.Semaphore(max(1, concurrency))
         self._rng = rng or random.Random()  # jitter, not security
-        self._wake = asyncio.Event()
+        self._wake = WakeSignal()
         self._in_flight: set[int] = set()
 
     def _jitter(self) -> float:
@@ -222,11 +223,7 @@ class Poller:
         )
         log.info("Feed %s (%s) failed (%s): %s", feed.id, feed.url, kind, message)
         if schedule.is_failing(failures, self.settings) and not (feed.failing_notified):
-            for hook in list(self.on_failing):
-                try:
-                    await hook(feed.id)
-                except Exception:
-                    log.exception("An on_failing hook failed for feed %s", feed.id)
+            await run_hooks(self.on_failing, feed.id, what=f"on_failing for feed {feed.id}")
         return FeedPollOutcome(
             feed.id,
             ok=False,
@@ -342,20 +339,12 @@ class Poller:
         return views
 
     async def _notify(self, event: NewArticlesEvent) -> None:
-        """Call every hook; a failing hook is logged and never undoes the committed poll."""
-        for hook in list(self.on_new_articles):
-            try:
-                await hook(event)
-            except Exception:
-                log.exception("An on_new_articles hook failed for feed %s", event.feed_id)
+        await run_hooks(
+            self.on_new_articles, event, what=f"on_new_articles for feed {event.feed_id}"
+        )
 
     async def _tell_held_back(self, event: HeldBackEvent) -> None:
-        """Call every held-back hook; a failure is logged and never undoes the committed poll."""
-        for hook in list(self.on_held_back):
-            try:
-                await hook(event)
-            except Exception:
-                log.exception("An on_held_back hook failed for feed %s", event.feed_id)
+        await run_hooks(self.on_held_back, event, what=f"on_held_back for feed {event.feed_id}")
 
     async def run(self) -> None:
         """Poll due feeds, then sleep until the next is due or `wake()`; runs until cancelled."""
@@ -373,9 +362,4 @@ class Poller:
             delay = IDLE_WAKE_SECONDS
         else:
             delay = (next_due - self.clock.now()).total_seconds()
-        delay = min(max(delay, MIN_LOOP_PAUSE_SECONDS), IDLE_WAKE_SECONDS)
-        try:
-            async with asyncio.timeout(delay):
-                await self._wake.wait()
-        except TimeoutError:
-            pass
+        await self._wake.sleep(min(max(delay, MIN_LOOP_PAUSE_SECONDS), IDLE_WAKE_SECONDS))
