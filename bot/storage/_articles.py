@@ -335,10 +335,6 @@ class ArticleStore(Database):
             (article_id, style, kind, json.dumps(list(sentences)), to_iso(now)),
         )
 
-    async def forget_summaries(self, article_id: int) -> None:
-        """Drop cached summaries of an article (its text changed)."""
-        await self.execute("DELETE FROM summary_cache WHERE article_id = ?", (article_id,))
-
     # -- lists for alerts, /latest and autocomplete ---------------------------------------------
 
     async def alert_articles(self, scope: ArchiveScope, ids: Sequence[int]) -> list[AlertArticle]:

@@ -303,12 +303,6 @@ class OutboxStore(Database):
             )
             return cursor.rowcount == 1
 
-    async def forget_notice(self, guild_id: int, key: str) -> None:
-        """Allow `key` to be told again (the problem was fixed and may come back)."""
-        await self.execute(
-            "DELETE FROM notices_sent WHERE guild_id = ? AND notice_key = ?", (guild_id, key)
-        )
-
     # -- per-subscription reports and retries ---------------------------------------------------
 
     async def article_deliveries(self, article_id: int, guild_id: int) -> list[DeliveryRecord]:
