@@ -176,32 +176,6 @@ class SearchStore(Database):
             found.update((row[0], int(row[1])) for row in rows)
         return found
 
-    async def related_candidates(
-        self,
-        scope: ArchiveScope,
-        query_words: Sequence[str],
-        limit: int,
-        exclude_ids: Sequence[int] = (),
-    ) -> list[int]:
-        """Ids of articles in `scope` matching any of the words, best bm25 first (title heavier)."""
-        expression = fts_query(" ".join(query_words), operator="OR")
-        if not expression:
-            return []
-        visible, params = visible_condition(scope, "articles_fts.rowid")
-        rows = await self.fetch_all(
-            f"SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? AND {visible} "  # noqa: S608
-            "ORDER BY bm25(articles_fts, ?, ?) LIMIT ?",
-            (
-                expression,
-                *params,
-                TITLE_BM25_WEIGHT,
-                BODY_BM25_WEIGHT,
-                limit + len(exclude_ids),
-            ),
-        )
-        excluded = set(exclude_ids)
-        return [int(row[0]) for row in rows if int(row[0]) not in excluded][:limit]
-
     async def related_candidate_refs(
         self,
         scope: ArchiveScope,
@@ -209,7 +183,7 @@ class SearchStore(Database):
         limit: int,
         exclude_ids: Sequence[int] = (),
     ) -> list[ArticleRef]:
-        """`related_candidates` with each article's title, URL and date, in one statement."""
+        """Articles in `scope` matching any of the words, best bm25 first (title heavier)."""
         expression = fts_query(" ".join(query_words), operator="OR")
         if not expression:
             return []
