@@ -20,7 +20,7 @@ from bot.announce.filters import parse_filter
 from bot.announce.limits import escape_markdown, neutralise_mentions
 from bot.announce.plan import announcement_article, archived_announcement, subscription_view
 from bot.announce.render import MessagePlan, render_plan
-from bot.announce.template import DEFAULT_TEMPLATE, validate_template, validate_timezone
+from bot.announce.template import validate_template, validate_timezone
 from bot.clock import Clock
 from bot.config import Config
 from bot.errors import InvalidInput, NotFound
@@ -641,7 +641,6 @@ class FeedAdmin:
 
 
 __all__ = [
-    "DEFAULT_TEMPLATE",
     "AddResult",
     "Change",
     "ChannelInfo",

@@ -35,7 +35,6 @@ class Storage(
 __all__ = [
     "Database",
     "PollTransaction",
-    "SearchStore",
     "Storage",
     "SubscriptionLimitReached",
     "backup_database",
