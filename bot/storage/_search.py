@@ -52,16 +52,11 @@ class SearchStore(Database):
 
     _ln_ready = False
 
-    async def save_article_terms(
-        self, article_id: int, terms: Sequence[tuple[str, str, float]]
-    ) -> None:
-        """Store an article's (term, display word, count) rows, replacing any earlier ones."""
-        await self.save_terms_batch([(article_id, terms)])
-
     async def save_terms_batch(
         self, batch: Sequence[tuple[int, Sequence[tuple[str, str, float]]]]
     ) -> None:
-        """Store the terms of many articles in one transaction (bulk indexing, re-indexing)."""
+        """Store articles' (term, display word, count) rows in one transaction, replacing any
+        earlier ones."""
         async with self.transaction() as conn:
             for article_id, terms in batch:
                 async with conn.execute(
