@@ -12,7 +12,7 @@ import aiosqlite
 
 from bot.clock import from_iso, to_iso
 from bot.models import ArchiveScope
-from bot.storage._base import CHUNK, Database, chunks
+from bot.storage._base import Database, chunks
 from bot.storage._scope import visible_condition, visible_ids
 from bot.storage.records import (
     AlertArticle,
@@ -342,8 +342,7 @@ class ArticleStore(Database):
         found: list[AlertArticle] = []
         wanted = sorted(set(ids))
         visible, params = visible_condition(scope, "a.id")
-        for start in range(0, len(wanted), CHUNK):
-            chunk = wanted[start : start + CHUNK]
+        for chunk in chunks(wanted):
             marks = ",".join("?" * len(chunk))
             rows = await self.fetch_all(
                 "SELECT a.id, a.title, a.url, a.author, a.published_at, a.categories, "  # noqa: S608
