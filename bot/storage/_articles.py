@@ -98,12 +98,11 @@ _NEWEST = "coalesce(a.published_at, a.first_seen_at) DESC, a.id DESC"
 
 
 def _ref(row: sqlite3.Row) -> ArticleRef:
-    published = row["published_at"]
     return ArticleRef(
         id=int(row["id"]),
         title=str(row["title"]),
         url=str(row["url"]),
-        published=from_iso(published) if published else None,
+        published=_when(row["published_at"]),
     )
 
 
@@ -356,7 +355,7 @@ class ArticleStore(Database):
                     title=str(row["title"]),
                     url=str(row["url"]),
                     author=str(row["author"]),
-                    published=from_iso(row["published_at"]) if row["published_at"] else None,
+                    published=_when(row["published_at"]),
                     categories=_categories(row["categories"]),
                     standfirst=str(row["description"]),
                     excerpt=str(row["excerpt"]),

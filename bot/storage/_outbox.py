@@ -38,7 +38,7 @@ def _delivery(row: sqlite3.Row) -> Delivery:
         payload=row["payload"],
         attempts=int(row["attempts"]),
         not_before=from_iso(row["not_before"]),
-        claimed_at=from_iso(row["claimed_at"]) if row["claimed_at"] else None,
+        claimed_at=_when(row["claimed_at"]),
         categories=_categories(row["categories"]),
         fallback_tag_id=row["fallback_tag_id"],
     )
@@ -55,7 +55,7 @@ def _record(row: sqlite3.Row) -> OutboxRecord:
         attempts=int(row["attempts"]),
         message_id=row["message_id"],
         thread_id=row["thread_id"],
-        sent_at=from_iso(row["sent_at"]) if row["sent_at"] else None,
+        sent_at=_when(row["sent_at"]),
     )
 
 
