@@ -123,13 +123,15 @@ class OutboxStore(Database):
         )
 
     async def reschedule_delivery(
-        self, outbox_id: int, *, not_before: datetime, reason: str
+        self, outbox_id: int, *, not_before: datetime, reason: str, count_attempt: bool = False
     ) -> None:
-        """Back to pending, not to be tried before `not_before` (a transient failure)."""
+        """Back to pending, not to be tried before `not_before` (a transient failure);
+        `count_attempt` counts an attempt for a row never claimed, so its backoff grows too."""
         await self.execute(
             "UPDATE outbox SET state = 'pending', not_before = ?, reason = ?, "
-            "claimed_at = NULL WHERE id = ? AND state IN ('pending', 'claimed')",
-            (to_iso(not_before), reason, outbox_id),
+            "claimed_at = NULL, attempts = attempts + ? "
+            "WHERE id = ? AND state IN ('pending', 'claimed')",
+            (to_iso(not_before), reason, int(count_attempt), outbox_id),
         )
 
     async def release_claim(self, outbox_id: int) -> None:
@@ -149,16 +151,6 @@ class OutboxStore(Database):
                 (payload, outbox_id),
             )
             return cursor.rowcount == 1
-
-    async def postpone_delivery(self, outbox_id: int, *, not_before: datetime, reason: str) -> None:
-        """Pending again, not before `not_before`, counting one more attempt (so the backoff
-        grows, and the next try first looks whether an earlier one was posted)."""
-        await self.execute(
-            "UPDATE outbox SET state = 'pending', not_before = ?, reason = ?, "
-            "claimed_at = NULL, attempts = attempts + 1 "
-            "WHERE id = ? AND state IN ('pending', 'claimed')",
-            (to_iso(not_before), reason, outbox_id),
-        )
 
     async def pause_for_refusal(
         self, outbox_id: int, subscription_ids: Sequence[int], *, reason: str, row_failed: bool
