@@ -274,17 +274,13 @@ class FeedAdmin:
         self.config = config
         self.clock = clock
         self.on_change: list[ChangeHook] = []
-        # Collaborators, passed in by the wiring point (`bot.app`); None: that step is left out.
-        # `wake_poller()`: look for due feeds now. `poll_feed(feed_id)`: the poller's first check
-        # of a new feed, so its items are known before the backlog is decided.
-        # `seed_subscription(subscription_id)`: the delivery service's `seed_new_subscription`.
-        # `wake_delivery()`: failed deliveries were retried.
+        # Collaborators from the wiring point (`bot.app`); None leaves that step out. `poll_feed`
+        # is a new feed's first check, so its items are known before `seed_subscription` runs.
         self.wake_poller = wake_poller
         self.poll_feed = poll_feed
         self.seed_subscription = seed_subscription
         self.wake_delivery = wake_delivery
-        # `pool`: the worker pool where pages and feeds are read (None: in threads).
-        self.pool = pool
+        self.pool = pool  # where pages and feeds are read (None: in threads)
 
     # -- helpers --------------------------------------------------------------------------------
 
