@@ -27,10 +27,11 @@ from bot.storage.records import (
 TEXT_STATUSES = ("pending", "done", "failed", "skipped")
 
 
-async def _insert_article(
+async def _archive_article(
     conn: aiosqlite.Connection, article: NewArticle, now: datetime
-) -> int | None:
-    """Insert one article; its id if this call created it, None if the URL was already archived."""
+) -> tuple[int, bool]:
+    """The article's id, and whether this call created it: rows are keyed by canonical URL, and
+    an existing one is left as it is."""
     if article.text_status not in TEXT_STATUSES:
         raise ValueError(f"unknown text status {article.text_status!r}")
     async with conn.execute(
@@ -56,7 +57,14 @@ async def _insert_article(
         ),
     ) as cursor:
         row = await cursor.fetchone()
-    return None if row is None else int(row[0])
+    if row is not None:
+        return int(row[0]), True
+    async with conn.execute(
+        "SELECT id FROM articles WHERE canonical_url = ?", (article.canonical_url,)
+    ) as cursor:
+        row = await cursor.fetchone()
+    assert row is not None, "the conflicting row exists inside this transaction"
+    return int(row[0]), False
 
 
 def _when(value: str | None) -> datetime | None:
@@ -115,20 +123,8 @@ class ArticleStore(Database):
         self, articles: Sequence[NewArticle], *, now: datetime
     ) -> list[tuple[int, bool]]:
         """Archive articles outside any poll; (id, created here) for each, in order."""
-        results: list[tuple[int, bool]] = []
         async with self.transaction() as conn:
-            for article in articles:
-                new_id = await _insert_article(conn, article, now)
-                if new_id is not None:
-                    results.append((new_id, True))
-                    continue
-                async with conn.execute(
-                    "SELECT id FROM articles WHERE canonical_url = ?", (article.canonical_url,)
-                ) as cursor:
-                    row = await cursor.fetchone()
-                assert row is not None
-                results.append((int(row[0]), False))
-        return results
+            return [await _archive_article(conn, article, now) for article in articles]
 
     async def is_archived(self, canonical_url: str) -> bool:
         """Whether an article with this canonical URL is in the archive."""

@@ -20,7 +20,7 @@ import aiosqlite
 from bot.clock import from_iso, to_iso
 from bot.errors import NotFound
 from bot.models import Feed
-from bot.storage._articles import _insert_article, _when
+from bot.storage._articles import _archive_article, _when
 from bot.storage._base import Database
 from bot.storage.records import FeedItemRef, NewArticle, NewEntry, OutboxRow
 
@@ -81,17 +81,10 @@ class PollTransaction:
         """
         ids: list[int] = []
         for article in articles:
-            new_id = await _insert_article(self._conn, article, self.now)
-            if new_id is not None:
-                self.inserted_article_ids.append(new_id)
-                ids.append(new_id)
-                continue
-            async with self._conn.execute(
-                "SELECT id FROM articles WHERE canonical_url = ?", (article.canonical_url,)
-            ) as cursor:
-                row = await cursor.fetchone()
-            assert row is not None, "the conflicting row exists inside this transaction"
-            ids.append(int(row[0]))
+            article_id, created = await _archive_article(self._conn, article, self.now)
+            if created:
+                self.inserted_article_ids.append(article_id)
+            ids.append(article_id)
         return ids
 
     async def insert_entries(self, entries: Sequence[NewEntry]) -> list[int]:
