@@ -38,7 +38,6 @@ __all__ = [
     "fts_query",
     "latest_version",
     "migrations",
-    "records",
     "split_statements",
     "sqlite_ln",
 ]
