@@ -17,9 +17,6 @@ from bot.storage._articles import _categories, _when
 from bot.storage._base import Database
 from bot.storage.records import ChannelWebhook, Delivery, DeliveryRecord, OutboxRecord, SeedRow
 
-OUTBOX_STATES = ("pending", "claimed", "sent", "failed", "skipped")
-
-
 _DELIVERY_COLUMNS = (
     "o.id, o.subscription_id, o.article_id, o.channel_id, o.state, o.payload, o.attempts, "
     "o.not_before, o.claimed_at, s.guild_id, s.format, s.fallback_tag_id, a.categories"
