@@ -1,9 +1,6 @@
 """The one wiring point: builds every core component from the config, and closes them.
 
-Discord-free. The Discord layer (`cogs/`) holds an `App` and calls its services. What must talk
-to Discord is a protocol here, implemented in `cogs/`: the announcement `Sender`, the moderators'
-`Notifier` and the settings `ChangeLog`. The client hands them over once, after login, through
-`App.attach_discord`, which builds the delivery worker around them; nothing else is patched in.
+Discord-free: what talks to Discord comes once through `App.attach_discord` (README, Architecture).
 """
 
 from __future__ import annotations

@@ -1,9 +1,4 @@
-"""Shared mechanisms for background work: the task owner, the hook runner and the wake signal.
-
-Background tasks have an owner that starts them, keeps references, logs failures and cancels
-them; hooks run through one runner that isolates their failures; loops that sleep until there is
-work share one wake signal.
-"""
+"""Shared mechanisms for background work: the task owner, the hook runner and the wake signal."""
 
 from __future__ import annotations
 

@@ -39,9 +39,6 @@ _BLOCK_TAGS = frozenset(
         "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table", "tr", "ul",
     }
 )  # fmt: skip
-_VOID_TAGS = frozenset(
-    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
-)
 _HTML_WHITESPACE = re.compile(r"[ \t\n\r\f]+")
 _PARAGRAPH = "\x00P"  # a marker no cleaned text contains; becomes a blank line at the end
 _LINE = "\x00L"

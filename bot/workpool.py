@@ -1,19 +1,10 @@
 """A bounded pool of worker processes for untrusted CPU work (parsing, extraction, summaries).
 
-Hostile feeds and pages can make pure-Python parsers run for minutes or allocate gigabytes. A
-thread cannot be stopped, so every such job runs in a worker *process*: past its deadline the
-worker is killed (SIGKILL) and replaced, and each worker runs under an address-space limit
-(RLIMIT_AS), so a job is bounded in time and memory whatever its input. The pool is separate
-from asyncio's default executor, which stays free for DNS lookups.
-
-Two priorities: ``system`` (polling, archiving, announcements) and ``member`` (commands). System
-jobs are dispatched before any waiting member job, and member jobs may never hold the last free
-worker, so polling never waits behind members. Member jobs wait in a bounded queue; beyond it
-they are refused with `TryLater`.
-
-Jobs are picklable zero-argument callables, usually `functools.partial` of a module-level
-function. Workers come from a ``forkserver`` (never ``fork``: this process has threads), which
-preloads the heavy modules once, so a worker starts in milliseconds and only on first use.
+A thread cannot be stopped, so each job runs in a worker process, killed (SIGKILL) and replaced
+past its deadline, under an address-space limit (RLIMIT_AS); its two priorities and bounded
+member queue are the README's (Architecture, Security guarantees). Jobs are picklable
+zero-argument callables, usually `functools.partial` of a module-level function. Workers come
+from a ``forkserver`` (never ``fork``: this process has threads) that preloads the parsers.
 """
 
 from __future__ import annotations

@@ -1,11 +1,7 @@
 """Announcement planning: which new articles each subscription announces, and the mappers.
 
-One decision (`decide`: the subscription's filters, then the new-items policy) serves polling
-(`plan_outbox`) and seeding a new subscription (`seed_rows`), so every pending-or-skipped row is
-chosen the same way. One place builds `AnnouncementArticle`: from a feed item
-(`announcement_article`, polling and live previews) or from an archived record
-(`archived_announcement`, seeding, re-planning and previews); storage returns plain records.
-Everything here is pure: times come in as `now`.
+One decision (`decide`) serves polling (`plan_outbox`) and seeding (`seed_rows`), and one place
+builds `AnnouncementArticle`, from a feed item or an archived record. Pure: times come as `now`.
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ async def index_article(storage: Storage, article_id: int) -> int:
         raise NotFound(f"There is no archived article number {article_id}.")
     body = article.text or article.description or article.excerpt
     found = terms_of(article.title, body)
-    await storage.save_article_terms(article_id, [(t.term, t.display, t.count) for t in found])
+    await storage.save_terms_batch([(article_id, [(t.term, t.display, t.count) for t in found])])
     return len(found)
 
 

@@ -1,10 +1,6 @@
 """The one text policy: what counts as the publisher's standfirst, WordPress's automatic trims,
-and cutting a text to whole opening sentences.
-
-Announcements (bot.announce.render), /summary (bot.articles.summarize, through the reader
-service) and the CLI all ask these questions here, so an announcement's blurb and /summary's
-"From the publisher" cannot disagree about one article.
-"""
+and cutting a text to whole opening sentences. Announcements, /summary and the CLI all ask here,
+so an announcement's blurb and /summary's "From the publisher" cannot disagree."""
 
 from __future__ import annotations
 

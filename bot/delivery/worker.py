@@ -404,8 +404,9 @@ class DeliveryWorker:
         if plan is None or not await self.storage.replace_plan(delivery.id, plan.to_json()):
             attempts = delivery.attempts + 1
             not_before = self.clock.now() + timedelta(seconds=retry_delay(attempts))
-            await self.storage.postpone_delivery(
-                delivery.id, not_before=not_before, reason=f"unreadable message plan: {problem}"
+            reason = f"unreadable message plan: {problem}"
+            await self.storage.reschedule_delivery(
+                delivery.id, not_before=not_before, reason=reason, count_attempt=True
             )
             return None
         return plan

@@ -54,14 +54,10 @@ def prolog_of(text: str) -> str:
     """
     i, end = 0, len(text)
     while i < end:
-        if text.startswith("<?", i):
-            close = text.find("?>", i + 2)
-            i = end if close < 0 else close + 2
-        elif text.startswith("<!--", i):
-            close = text.find("-->", i + 4)
-            i = end if close < 0 else close + 3
+        if (after := _after_comment_or_pi(text, i)) is not None:
+            i = after
         elif text[i : i + 9].upper() == "<!DOCTYPE":
-            i = _end_of_doctype(text, i + 9)
+            i = _end_of_markup(text, i + 9, doctype=True)
         elif text.startswith("<!", i):
             # A stray declaration outside a DOCTYPE (loose parsers still read ENTITY ones).
             i = _end_of_markup(text, i + 2)
@@ -73,8 +69,18 @@ def prolog_of(text: str) -> str:
     return text
 
 
-def _end_of_markup(text: str, i: int) -> int:
-    """Index after the '>' closing a declaration that started before i, skipping quoted strings."""
+def _after_comment_or_pi(text: str, i: int) -> int | None:
+    """Index after a comment or processing instruction starting at i (the end if unclosed)."""
+    for opener, closer in (("<!--", "-->"), ("<?", "?>")):
+        if text.startswith(opener, i):
+            close = text.find(closer, i + len(opener))
+            return len(text) if close < 0 else close + len(closer)
+    return None
+
+
+def _end_of_markup(text: str, i: int, *, doctype: bool = False) -> int:
+    """Index after the '>' closing a declaration that started before i, skipping quoted strings
+    (and, for a DOCTYPE, its internal subset in brackets)."""
     end = len(text)
     while i < end:
         char = text[i]
@@ -83,24 +89,7 @@ def _end_of_markup(text: str, i: int) -> int:
             if close < 0:
                 return end
             i = close + 1
-        elif char == ">":
-            return i + 1
-        else:
-            i += 1
-    return end
-
-
-def _end_of_doctype(text: str, i: int) -> int:
-    """Index after a DOCTYPE, including its internal subset in brackets."""
-    end = len(text)
-    while i < end:
-        char = text[i]
-        if char in "\"'":
-            close = text.find(char, i + 1)
-            if close < 0:
-                return end
-            i = close + 1
-        elif char == "[":
+        elif char == "[" and doctype:
             i = _end_of_subset(text, i + 1)
         elif char == ">":
             return i + 1
@@ -113,12 +102,8 @@ def _end_of_subset(text: str, i: int) -> int:
     """Index after the ']' closing an internal subset."""
     end = len(text)
     while i < end:
-        if text.startswith("<!--", i):
-            close = text.find("-->", i + 4)
-            i = end if close < 0 else close + 3
-        elif text.startswith("<?", i):
-            close = text.find("?>", i + 2)
-            i = end if close < 0 else close + 2
+        if (after := _after_comment_or_pi(text, i)) is not None:
+            i = after
         elif text.startswith("<!", i):
             i = _end_of_markup(text, i + 2)
         elif text[i] == "]":

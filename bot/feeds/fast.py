@@ -12,15 +12,7 @@ text constructs, and text that feedparser would re-decode (its cp1252 and double
 repairs). A refused document, or any exception, goes to `parse_feed` (feedparser). Our own
 normalisation and sanitising (`normalise_feed`) run on both paths.
 
-fastfeedparser and feedparser-rs were evaluated for the reading and not used: their results
-cannot be turned back into feedparser's. fastfeedparser (0.6.5) finds a different number of
-entries in 17, leaves permalink guids unresolved and turns dates into ISO strings by its own
-rules; mapped to
-`RawFeed`, 34 of 107 well-formed corpus feeds with items came out identical. feedparser-rs
-(0.7.1) has feedparser's field names but its own sanitiser (it adds rel="nofollow", drops
-style, leaves relative links relative) and leaves guids unresolved: 79 of 106. The gate needs
-lxml's tree anyway, and reading it directly costs about as much as either parser
-(BENCHMARKS.md, finding 2b).
+Why fastfeedparser and feedparser-rs were not used instead: BENCHMARKS.md, finding 2b.
 """
 
 from __future__ import annotations

@@ -2,8 +2,7 @@
 limits, and readable errors."""
 
 from bot.fetch import kinds
-from bot.fetch.guard import GuardedConnector, check_url, non_public_reason, parse_ip_host
-from bot.fetch.hints import MAX_HINT_SECONDS, parse_max_age, parse_retry_after, server_hint
+from bot.fetch.guard import check_url, non_public_reason, parse_ip_host
 from bot.fetch.http import (
     Fetcher,
     FetchKind,
@@ -16,11 +15,9 @@ from bot.fetch.http import (
 )
 
 __all__ = [
-    "MAX_HINT_SECONDS",
     "FetchKind",
     "FetchResult",
     "Fetcher",
-    "GuardedConnector",
     "HostLimiter",
     "SlotWaitExpired",
     "check_url",
@@ -28,9 +25,6 @@ __all__ = [
     "make_session",
     "non_public_reason",
     "parse_ip_host",
-    "parse_max_age",
-    "parse_retry_after",
     "redirect_target",
-    "server_hint",
     "site_of",
 ]

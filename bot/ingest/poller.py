@@ -310,9 +310,10 @@ class Poller:
         for note in notes:
             log.warning("Feed %s, subscription %s: %s", feed.id, note.subscription.id, note.note)
         if inserted_articles:
-            await self._notify(NewArticlesEvent(feed.id, inserted_articles, seeded))
-        for held_event in held_back_events(feed.id, notes):
-            await self._tell_held_back(held_event)
+            event = NewArticlesEvent(feed.id, inserted_articles, seeded)
+            await run_hooks(self.on_new_articles, event, what=f"on_new_articles for feed {feed.id}")
+        for held in held_back_events(feed.id, notes):
+            await run_hooks(self.on_held_back, held, what=f"on_held_back for feed {feed.id}")
         return FeedPollOutcome(
             feed.id,
             ok=True,
@@ -337,14 +338,6 @@ class Poller:
             view = subscription_view(subscription, timezone=timezones[subscription.guild_id])
             views.append((subscription, view))
         return views
-
-    async def _notify(self, event: NewArticlesEvent) -> None:
-        await run_hooks(
-            self.on_new_articles, event, what=f"on_new_articles for feed {event.feed_id}"
-        )
-
-    async def _tell_held_back(self, event: HeldBackEvent) -> None:
-        await run_hooks(self.on_held_back, event, what=f"on_held_back for feed {event.feed_id}")
 
     async def run(self) -> None:
         """Poll due feeds, then sleep until the next is due or `wake()`; runs until cancelled."""

@@ -20,7 +20,7 @@ from bot.announce.filters import parse_filter
 from bot.announce.limits import escape_markdown, neutralise_mentions
 from bot.announce.plan import announcement_article, archived_announcement, subscription_view
 from bot.announce.render import MessagePlan, render_plan
-from bot.announce.template import DEFAULT_TEMPLATE, validate_template, validate_timezone
+from bot.announce.template import validate_template, validate_timezone
 from bot.clock import Clock
 from bot.config import Config
 from bot.errors import InvalidInput, NotFound
@@ -39,7 +39,7 @@ from bot.models import (
     NewSubscription,
     Subscription,
 )
-from bot.storage import Storage
+from bot.storage import Storage, SubscriptionLimitReached
 from bot.tasks import run_hooks
 from bot.textutil import clean_text
 from bot.workpool import WorkPool
@@ -222,8 +222,10 @@ def validate_filter(text: str, what: str) -> str:
     return cleaned
 
 
-def validate_interval(seconds: int, config: Config) -> int:
-    """A subscription's polling interval within the configured bounds."""
+def validate_interval(seconds: int | None, config: Config) -> int | None:
+    """A subscription's polling interval within the configured bounds (None: the default)."""
+    if seconds is None:
+        return None
     low = config.feeds.min_interval_seconds
     if not low <= seconds <= MAX_INTERVAL_SECONDS:
         raise InvalidInput(
@@ -272,17 +274,13 @@ class FeedAdmin:
         self.config = config
         self.clock = clock
         self.on_change: list[ChangeHook] = []
-        # Collaborators, passed in by the wiring point (`bot.app`); None: that step is left out.
-        # `wake_poller()`: look for due feeds now. `poll_feed(feed_id)`: the poller's first check
-        # of a new feed, so its items are known before the backlog is decided.
-        # `seed_subscription(subscription_id)`: the delivery service's `seed_new_subscription`.
-        # `wake_delivery()`: failed deliveries were retried.
+        # Collaborators from the wiring point (`bot.app`); None leaves that step out. `poll_feed`
+        # is a new feed's first check, so its items are known before `seed_subscription` runs.
         self.wake_poller = wake_poller
         self.poll_feed = poll_feed
         self.seed_subscription = seed_subscription
         self.wake_delivery = wake_delivery
-        # `pool`: the worker pool where pages and feeds are read (None: in threads).
-        self.pool = pool
+        self.pool = pool  # where pages and feeds are read (None: in threads)
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -340,18 +338,11 @@ class FeedAdmin:
         include = validate_filter(options.include or "", "include")
         exclude = validate_filter(options.exclude or "", "exclude")
         template = validate_template_text(options.template) if options.template else ""
-        interval = (
-            validate_interval(options.interval_seconds, self.config)
-            if options.interval_seconds is not None
-            else None
-        )
+        interval = validate_interval(options.interval_seconds, self.config)
         check_channel_fit(format_name, channel, auto_thread=bool(options.auto_thread))
         limit = self.config.moderation.max_subscriptions_per_guild
         if await self.storage.count_guild_subscriptions(guild_id) >= limit:
-            raise InvalidInput(
-                f"This server already has {limit} subscriptions, the most allowed; "
-                "remove one with /feeds remove first."
-            )
+            raise SubscriptionLimitReached(limit)
         now = self.clock.now()
         feed_url, parsed = await resolve_feed(
             self.fetcher,
@@ -488,11 +479,7 @@ class FeedAdmin:
             changes["mention_role_id"] = None
         if options.auto_thread is not None:
             changes["auto_thread"] = options.auto_thread
-        interval = (
-            validate_interval(options.interval_seconds, self.config)
-            if options.interval_seconds is not None
-            else None
-        )
+        interval = validate_interval(options.interval_seconds, self.config)
         if not changes and interval is None:
             raise InvalidInput("Nothing to change: give at least one option to /feeds edit.")
         if channel is not None and ("format" in changes or "auto_thread" in changes):
@@ -650,7 +637,6 @@ class FeedAdmin:
 
 
 __all__ = [
-    "DEFAULT_TEMPLATE",
     "AddResult",
     "Change",
     "ChannelInfo",

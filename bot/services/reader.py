@@ -288,8 +288,6 @@ class ReaderService:
         cached = await self.storage.get_cached_summary(article_id, style)
         if cached is None:
             return None
-        if stored is None:
-            return None
         kind, sentences = cached
         if kind not in SOURCE_LABELS or not sentences:
             return None

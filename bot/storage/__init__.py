@@ -1,8 +1,5 @@
-"""All SQL lives in this package. `Storage` is the one handle the rest of Paperboy uses.
+"""All SQL lives in this package; `Storage` joins the `_` modules' verbs (README, Architecture).
 
-The records verbs take and return are public in `records` and re-exported here; import them from
-`bot.storage`. The `_` modules hold the verbs, one mixin per group of tables, that `Storage`
-joins; nothing outside this package imports them (an import contract in `make test` checks).
 The schema is the numbered `migrations/*.sql` files, tracked in `PRAGMA user_version`.
 """
 
@@ -35,14 +32,12 @@ class Storage(
 __all__ = [
     "Database",
     "PollTransaction",
-    "SearchStore",
     "Storage",
     "SubscriptionLimitReached",
     "backup_database",
     "fts_query",
     "latest_version",
     "migrations",
-    "records",
     "split_statements",
     "sqlite_ln",
 ]

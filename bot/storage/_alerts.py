@@ -10,7 +10,7 @@ from typing import Literal
 import aiosqlite
 
 from bot.clock import from_iso, to_iso
-from bot.storage._base import CHUNK, Database
+from bot.storage._base import Database, chunks
 from bot.storage.records import Alert, AlertMemberState
 
 AddOutcome = Literal["added", "duplicate", "full"]
@@ -97,8 +97,7 @@ class AlertStore(Database):
         """Every alert set in these guilds by members whose alerts are switched on."""
         found: list[Alert] = []
         ids = sorted(set(guild_ids))
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start : start + CHUNK]
+        for chunk in chunks(ids):
             marks = ",".join("?" * len(chunk))
             rows = await self.fetch_all(
                 "SELECT a.id, a.user_id, a.guild_id, a.term, a.created_at FROM alerts a "  # noqa: S608

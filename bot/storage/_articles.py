@@ -12,7 +12,7 @@ import aiosqlite
 
 from bot.clock import from_iso, to_iso
 from bot.models import ArchiveScope
-from bot.storage._base import CHUNK, Database, chunks
+from bot.storage._base import Database, chunks
 from bot.storage._scope import visible_condition, visible_ids
 from bot.storage.records import (
     AlertArticle,
@@ -27,10 +27,11 @@ from bot.storage.records import (
 TEXT_STATUSES = ("pending", "done", "failed", "skipped")
 
 
-async def _insert_article(
+async def _archive_article(
     conn: aiosqlite.Connection, article: NewArticle, now: datetime
-) -> int | None:
-    """Insert one article; its id if this call created it, None if the URL was already archived."""
+) -> tuple[int, bool]:
+    """The article's id, and whether this call created it: rows are keyed by canonical URL, and
+    an existing one is left as it is."""
     if article.text_status not in TEXT_STATUSES:
         raise ValueError(f"unknown text status {article.text_status!r}")
     async with conn.execute(
@@ -56,7 +57,14 @@ async def _insert_article(
         ),
     ) as cursor:
         row = await cursor.fetchone()
-    return None if row is None else int(row[0])
+    if row is not None:
+        return int(row[0]), True
+    async with conn.execute(
+        "SELECT id FROM articles WHERE canonical_url = ?", (article.canonical_url,)
+    ) as cursor:
+        row = await cursor.fetchone()
+    assert row is not None, "the conflicting row exists inside this transaction"
+    return int(row[0]), False
 
 
 def _when(value: str | None) -> datetime | None:
@@ -98,12 +106,11 @@ _NEWEST = "coalesce(a.published_at, a.first_seen_at) DESC, a.id DESC"
 
 
 def _ref(row: sqlite3.Row) -> ArticleRef:
-    published = row["published_at"]
     return ArticleRef(
         id=int(row["id"]),
         title=str(row["title"]),
         url=str(row["url"]),
-        published=from_iso(published) if published else None,
+        published=_when(row["published_at"]),
     )
 
 
@@ -116,20 +123,8 @@ class ArticleStore(Database):
         self, articles: Sequence[NewArticle], *, now: datetime
     ) -> list[tuple[int, bool]]:
         """Archive articles outside any poll; (id, created here) for each, in order."""
-        results: list[tuple[int, bool]] = []
         async with self.transaction() as conn:
-            for article in articles:
-                new_id = await _insert_article(conn, article, now)
-                if new_id is not None:
-                    results.append((new_id, True))
-                    continue
-                async with conn.execute(
-                    "SELECT id FROM articles WHERE canonical_url = ?", (article.canonical_url,)
-                ) as cursor:
-                    row = await cursor.fetchone()
-                assert row is not None
-                results.append((int(row[0]), False))
-        return results
+            return [await _archive_article(conn, article, now) for article in articles]
 
     async def is_archived(self, canonical_url: str) -> bool:
         """Whether an article with this canonical URL is in the archive."""
@@ -335,10 +330,6 @@ class ArticleStore(Database):
             (article_id, style, kind, json.dumps(list(sentences)), to_iso(now)),
         )
 
-    async def forget_summaries(self, article_id: int) -> None:
-        """Drop cached summaries of an article (its text changed)."""
-        await self.execute("DELETE FROM summary_cache WHERE article_id = ?", (article_id,))
-
     # -- lists for alerts, /latest and autocomplete ---------------------------------------------
 
     async def alert_articles(self, scope: ArchiveScope, ids: Sequence[int]) -> list[AlertArticle]:
@@ -346,8 +337,7 @@ class ArticleStore(Database):
         found: list[AlertArticle] = []
         wanted = sorted(set(ids))
         visible, params = visible_condition(scope, "a.id")
-        for start in range(0, len(wanted), CHUNK):
-            chunk = wanted[start : start + CHUNK]
+        for chunk in chunks(wanted):
             marks = ",".join("?" * len(chunk))
             rows = await self.fetch_all(
                 "SELECT a.id, a.title, a.url, a.author, a.published_at, a.categories, "  # noqa: S608
@@ -361,7 +351,7 @@ class ArticleStore(Database):
                     title=str(row["title"]),
                     url=str(row["url"]),
                     author=str(row["author"]),
-                    published=from_iso(row["published_at"]) if row["published_at"] else None,
+                    published=_when(row["published_at"]),
                     categories=_categories(row["categories"]),
                     standfirst=str(row["description"]),
                     excerpt=str(row["excerpt"]),

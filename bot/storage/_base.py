@@ -259,8 +259,7 @@ class Database:
             return list(await cursor.fetchall())
 
     async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        """Run a read query and return its first row, or None (committed data, or this
-        transaction's)."""
+        """Run a read query and return its first row, or None (as `fetch_all` reads)."""
         async with self._reading() as conn, conn.execute(sql, params) as cursor:
             return await cursor.fetchone()
 

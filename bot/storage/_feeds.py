@@ -20,7 +20,7 @@ import aiosqlite
 from bot.clock import from_iso, to_iso
 from bot.errors import NotFound
 from bot.models import Feed
-from bot.storage._articles import _insert_article
+from bot.storage._articles import _archive_article, _when
 from bot.storage._base import Database
 from bot.storage.records import FeedItemRef, NewArticle, NewEntry, OutboxRow
 
@@ -39,10 +39,6 @@ def _intervals(raw: str | None) -> tuple[int | None, ...]:
 
 
 def _feed(row: sqlite3.Row) -> Feed:
-    def when(name: str) -> datetime | None:
-        value = row[name]
-        return from_iso(value) if value else None
-
     return Feed(
         id=row["id"],
         url=row["url"],
@@ -52,8 +48,8 @@ def _feed(row: sqlite3.Row) -> Feed:
         etag=row["etag"],
         last_modified=row["last_modified"],
         next_check_at=from_iso(row["next_check_at"]),
-        last_checked_at=when("last_checked_at"),
-        last_success_at=when("last_success_at"),
+        last_checked_at=_when(row["last_checked_at"]),
+        last_success_at=_when(row["last_success_at"]),
         last_error_kind=row["last_error_kind"],
         last_error_message=row["last_error_message"],
         consecutive_failures=row["consecutive_failures"],
@@ -85,17 +81,10 @@ class PollTransaction:
         """
         ids: list[int] = []
         for article in articles:
-            new_id = await _insert_article(self._conn, article, self.now)
-            if new_id is not None:
-                self.inserted_article_ids.append(new_id)
-                ids.append(new_id)
-                continue
-            async with self._conn.execute(
-                "SELECT id FROM articles WHERE canonical_url = ?", (article.canonical_url,)
-            ) as cursor:
-                row = await cursor.fetchone()
-            assert row is not None, "the conflicting row exists inside this transaction"
-            ids.append(int(row[0]))
+            article_id, created = await _archive_article(self._conn, article, self.now)
+            if created:
+                self.inserted_article_ids.append(article_id)
+            ids.append(article_id)
         return ids
 
     async def insert_entries(self, entries: Sequence[NewEntry]) -> list[int]:
@@ -245,8 +234,7 @@ class FeedStore(Database):
 
     async def next_check_at(self) -> datetime | None:
         """When the next feed falls due, or None when there are no feeds."""
-        value = await self.scalar("SELECT min(next_check_at) FROM feeds")
-        return from_iso(value) if value else None
+        return _when(await self.scalar("SELECT min(next_check_at) FROM feeds"))
 
     @asynccontextmanager
     async def poll_transaction(
@@ -309,7 +297,7 @@ class FeedStore(Database):
                 entry_key=row["entry_key"],
                 title=row["title"],
                 url=row["url"],
-                published=from_iso(row["published_at"]) if row["published_at"] else None,
+                published=_when(row["published_at"]),
                 first_seen=from_iso(row["first_seen_at"]),
             )
             for row in rows

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from bot.clock import from_iso
+from bot.storage._articles import _when
 from bot.storage._base import Database
 from bot.storage._feeds import _FEED_SELECT, _feed
 from bot.storage.records import FeedHealth, RecentDelivery
@@ -80,8 +80,6 @@ class OpsStore(Database):
             (limit,),
         )
         return [
-            RecentDelivery(
-                row[0], row[1], row[2], row[3], row[4], from_iso(row[5]) if row[5] else None, row[6]
-            )
+            RecentDelivery(row[0], row[1], row[2], row[3], row[4], _when(row[5]), row[6])
             for row in rows
         ]

@@ -17,9 +17,6 @@ from bot.storage._articles import _categories, _when
 from bot.storage._base import Database
 from bot.storage.records import ChannelWebhook, Delivery, DeliveryRecord, OutboxRecord, SeedRow
 
-OUTBOX_STATES = ("pending", "claimed", "sent", "failed", "skipped")
-
-
 _DELIVERY_COLUMNS = (
     "o.id, o.subscription_id, o.article_id, o.channel_id, o.state, o.payload, o.attempts, "
     "o.not_before, o.claimed_at, s.guild_id, s.format, s.fallback_tag_id, a.categories"
@@ -38,7 +35,7 @@ def _delivery(row: sqlite3.Row) -> Delivery:
         payload=row["payload"],
         attempts=int(row["attempts"]),
         not_before=from_iso(row["not_before"]),
-        claimed_at=from_iso(row["claimed_at"]) if row["claimed_at"] else None,
+        claimed_at=_when(row["claimed_at"]),
         categories=_categories(row["categories"]),
         fallback_tag_id=row["fallback_tag_id"],
     )
@@ -55,7 +52,7 @@ def _record(row: sqlite3.Row) -> OutboxRecord:
         attempts=int(row["attempts"]),
         message_id=row["message_id"],
         thread_id=row["thread_id"],
-        sent_at=from_iso(row["sent_at"]) if row["sent_at"] else None,
+        sent_at=_when(row["sent_at"]),
     )
 
 
@@ -123,13 +120,15 @@ class OutboxStore(Database):
         )
 
     async def reschedule_delivery(
-        self, outbox_id: int, *, not_before: datetime, reason: str
+        self, outbox_id: int, *, not_before: datetime, reason: str, count_attempt: bool = False
     ) -> None:
-        """Back to pending, not to be tried before `not_before` (a transient failure)."""
+        """Back to pending, not to be tried before `not_before` (a transient failure);
+        `count_attempt` counts an attempt for a row never claimed, so its backoff grows too."""
         await self.execute(
             "UPDATE outbox SET state = 'pending', not_before = ?, reason = ?, "
-            "claimed_at = NULL WHERE id = ? AND state IN ('pending', 'claimed')",
-            (to_iso(not_before), reason, outbox_id),
+            "claimed_at = NULL, attempts = attempts + ? "
+            "WHERE id = ? AND state IN ('pending', 'claimed')",
+            (to_iso(not_before), reason, int(count_attempt), outbox_id),
         )
 
     async def release_claim(self, outbox_id: int) -> None:
@@ -149,16 +148,6 @@ class OutboxStore(Database):
                 (payload, outbox_id),
             )
             return cursor.rowcount == 1
-
-    async def postpone_delivery(self, outbox_id: int, *, not_before: datetime, reason: str) -> None:
-        """Pending again, not before `not_before`, counting one more attempt (so the backoff
-        grows, and the next try first looks whether an earlier one was posted)."""
-        await self.execute(
-            "UPDATE outbox SET state = 'pending', not_before = ?, reason = ?, "
-            "claimed_at = NULL, attempts = attempts + 1 "
-            "WHERE id = ? AND state IN ('pending', 'claimed')",
-            (to_iso(not_before), reason, outbox_id),
-        )
 
     async def pause_for_refusal(
         self, outbox_id: int, subscription_ids: Sequence[int], *, reason: str, row_failed: bool
@@ -302,12 +291,6 @@ class OutboxStore(Database):
                 (guild_id, key, detail, to_iso(now)),
             )
             return cursor.rowcount == 1
-
-    async def forget_notice(self, guild_id: int, key: str) -> None:
-        """Allow `key` to be told again (the problem was fixed and may come back)."""
-        await self.execute(
-            "DELETE FROM notices_sent WHERE guild_id = ? AND notice_key = ?", (guild_id, key)
-        )
 
     # -- per-subscription reports and retries ---------------------------------------------------
 

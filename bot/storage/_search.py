@@ -52,16 +52,11 @@ class SearchStore(Database):
 
     _ln_ready = False
 
-    async def save_article_terms(
-        self, article_id: int, terms: Sequence[tuple[str, str, float]]
-    ) -> None:
-        """Store an article's (term, display word, count) rows, replacing any earlier ones."""
-        await self.save_terms_batch([(article_id, terms)])
-
     async def save_terms_batch(
         self, batch: Sequence[tuple[int, Sequence[tuple[str, str, float]]]]
     ) -> None:
-        """Store the terms of many articles in one transaction (bulk indexing, re-indexing)."""
+        """Store articles' (term, display word, count) rows in one transaction, replacing any
+        earlier ones."""
         async with self.transaction() as conn:
             for article_id, terms in batch:
                 async with conn.execute(
@@ -112,12 +107,8 @@ class SearchStore(Database):
         return found
 
     async def vector_norms(self, ids: Sequence[int], documents: int) -> dict[int, float]:
-        """Length of each indexed article's TF-IDF vector over its stored terms, as of now.
-
-        Computed inside SQLite: the re-ranker needs it for ~40 candidates x 80 terms per query,
-        and carrying those 3,200 rows into Python cost more than the SQL, mostly in allocation
-        and the garbage collection it set off.
-        """
+        """Length of each indexed article's TF-IDF vector over its stored terms, as of now;
+        summed inside SQLite, so the terms' rows never come to Python (BENCHMARKS.md)."""
         await self._ensure_ln()
         found: dict[int, float] = {}
         for chunk in chunks(list(ids)):
@@ -176,32 +167,6 @@ class SearchStore(Database):
             found.update((row[0], int(row[1])) for row in rows)
         return found
 
-    async def related_candidates(
-        self,
-        scope: ArchiveScope,
-        query_words: Sequence[str],
-        limit: int,
-        exclude_ids: Sequence[int] = (),
-    ) -> list[int]:
-        """Ids of articles in `scope` matching any of the words, best bm25 first (title heavier)."""
-        expression = fts_query(" ".join(query_words), operator="OR")
-        if not expression:
-            return []
-        visible, params = visible_condition(scope, "articles_fts.rowid")
-        rows = await self.fetch_all(
-            f"SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? AND {visible} "  # noqa: S608
-            "ORDER BY bm25(articles_fts, ?, ?) LIMIT ?",
-            (
-                expression,
-                *params,
-                TITLE_BM25_WEIGHT,
-                BODY_BM25_WEIGHT,
-                limit + len(exclude_ids),
-            ),
-        )
-        excluded = set(exclude_ids)
-        return [int(row[0]) for row in rows if int(row[0]) not in excluded][:limit]
-
     async def related_candidate_refs(
         self,
         scope: ArchiveScope,
@@ -209,7 +174,7 @@ class SearchStore(Database):
         limit: int,
         exclude_ids: Sequence[int] = (),
     ) -> list[ArticleRef]:
-        """`related_candidates` with each article's title, URL and date, in one statement."""
+        """Articles in `scope` matching any of the words, best bm25 first (title heavier)."""
         expression = fts_query(" ".join(query_words), operator="OR")
         if not expression:
             return []

@@ -1,8 +1,5 @@
-"""The records that leave storage: plain frozen dataclasses, public to the rest of Paperboy.
-
-Storage verbs take and return these (and the shared models in `bot.models`); nothing here knows
-SQL or how a record is shown. Import them from `bot.storage`, never from a private module.
-"""
+"""The records storage verbs take and return: plain frozen dataclasses, imported from
+`bot.storage` (with the shared models in `bot.models`); nothing here knows SQL or display."""
 
 from __future__ import annotations
 

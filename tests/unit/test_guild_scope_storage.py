@@ -173,11 +173,6 @@ STORAGE_PROBES: dict[str, Probe] = {
         ar.storage.archived_article(scope, url="https://alder.example/story")
     ),
 }
-# Not annotated with a record (plain ids) but an article read all the same.
-EXTRA_STORAGE_VERBS = {"related_candidates"}
-STORAGE_PROBES["related_candidates"] = lambda ar, scope: _awaited_ids(
-    ar.storage.related_candidates(scope, ["rent", "strike"], 50)
-)
 
 
 async def _one(pending: Awaitable[Any]) -> set[int]:
@@ -201,13 +196,9 @@ async def _hits(pending: Awaitable[list[Any]]) -> set[int]:
     return {int(hit.article.id) for hit in await pending}
 
 
-async def _awaited_ids(pending: Awaitable[list[int]]) -> set[int]:
-    return set(await pending)
-
-
 def test_every_storage_article_read_is_known_and_takes_a_scope() -> None:
     found = _article_returning(Storage) - UNSCOPED_BY_DESIGN
-    assert found | EXTRA_STORAGE_VERBS == set(STORAGE_PROBES), (
+    assert found == set(STORAGE_PROBES), (
         "A storage verb returns articles or titles: give it a `scope: ArchiveScope` enforced "
         "in SQL, and add a probe for it here."
     )

@@ -273,5 +273,5 @@ async def test_summary_cache_round_trip(archive) -> None:  # type: ignore[no-unt
     await storage.put_cached_summary(article_id, "brief", "llm", ["Better."], now)
     assert await storage.get_cached_summary(article_id, "brief") == ("llm", ("Better.",))
     assert await storage.get_cached_summary(article_id, "key-points") is None
-    await storage.forget_summaries(article_id)
+    await storage.save_article_text(article_id, status="done", text="New text.")  # drops them
     assert await storage.get_cached_summary(article_id, "brief") is None

@@ -120,5 +120,3 @@ async def test_notices_are_given_once(storage: Storage) -> None:
     assert await storage.remember_notice(1, "held-back:3", now=NOW)
     assert not await storage.remember_notice(1, "held-back:3", now=NOW)
     assert await storage.remember_notice(2, "held-back:3", now=NOW)
-    await storage.forget_notice(1, "held-back:3")
-    assert await storage.remember_notice(1, "held-back:3", now=NOW)
