@@ -186,7 +186,10 @@ def _content_type_allows_utf8(headers: Mapping[str, str] | None, *, ascii_only: 
 
 
 def is_plain_html(value: str) -> bool:
-    """Whether `value` is plain HTML: known bare tags, four entities, no other `<`, `>`, `&`."""
+    """Whether `value` is plain HTML: known bare tags, four entities, no other `<`, `>`, `&`,
+    and no carriage return (feedparser's sanitiser turns CR LF into LF)."""
+    if "\r" in value:
+        return False
     if "<" in value:
         # A space, not nothing, where a tag was: "&am<p>p;" must not become an entity.
         value = _PLAIN_TAG.sub(" ", value)

@@ -38,6 +38,19 @@ def spin_forever() -> None:
         pass
 
 
+def signal_then_spin(fifo: str) -> None:
+    """Say "running" through the named pipe `fifo`, then never end."""
+    with open(fifo, "wb") as started:
+        started.write(b"x")
+    spin_forever()
+
+
+def read_one_byte(fifo: str) -> bytes:
+    """Block until a job opens `fifo` and writes to it (run in a thread)."""
+    with open(fifo, "rb") as started:
+        return started.read(1)
+
+
 def wait_for_file(path: str) -> str:
     """A job that holds its worker until the test creates `path`."""
     while not os.path.exists(path):
@@ -206,12 +219,18 @@ async def test_a_cancelled_job_kills_its_worker() -> None:
         await pool.close()
 
 
-async def test_a_worker_killed_from_outside_is_reported_and_replaced() -> None:
+async def test_a_worker_killed_from_outside_is_reported_and_replaced(tmp_path: Path) -> None:
     pool = pool_with(processes=1)
+    fifo = tmp_path / "started"
+    os.mkfifo(fifo)
     try:
         pid = await pool.run(worker_pid, priority="system")
-        task = asyncio.create_task(pool.run(spin_forever, priority="member"))
-        await asyncio.sleep(0)  # the job is on its way to the worker
+        task = asyncio.create_task(
+            pool.run(functools.partial(signal_then_spin, str(fifo)), priority="member")
+        )
+        # Killed once the job is running in the worker (not while it is still on its way, when
+        # the pool would rightly hand it to a fresh worker instead).
+        assert await asyncio.to_thread(read_one_byte, str(fifo)) == b"x"
         os.kill(pid, signal.SIGKILL)  # as the kernel's OOM killer would
         with pytest.raises(JobOutOfMemory, match="stopped unexpectedly"):
             await task
