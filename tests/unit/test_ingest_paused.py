@@ -12,7 +12,7 @@ from bot.announce.render import AnnouncementArticle
 from bot.config import AnnouncementsConfig
 from bot.models import MODERATOR_PAUSE_REASON, NewSubscription, Subscription
 from bot.storage import Storage
-from tests.unit.test_delivery_held_back import article, subscription
+from tests.builders import article, subscription
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 SETTINGS = AnnouncementsConfig(max_age_days=0.0)
