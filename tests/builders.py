@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bot.announce.render import AnnouncementArticle
 from bot.articles import related
@@ -14,7 +15,7 @@ from bot.clock import FakeClock
 from bot.config import Config
 from bot.feeds import canonical_url
 from bot.fetch import Fetcher, make_session
-from bot.models import NewSubscription, Subscription
+from bot.models import Format, NewSubscription, Subscription
 from bot.services.admin import (
     Change,
     ChannelInfo,
@@ -27,6 +28,25 @@ from tests.conftest import make_config
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 """The storage and admin tests' clock."""
+
+
+async def subscribe(
+    storage: Storage,
+    feed_id: int,
+    channel_id: int,
+    *,
+    guild_id: int = 1,
+    fmt: Format = "embed",
+    now: datetime = NOW,
+    **options: Any,
+) -> Subscription:
+    """Subscribe a channel to a feed (`options`: other NewSubscription fields); it must be new."""
+    new = NewSubscription(
+        guild_id=guild_id, channel_id=channel_id, feed_id=feed_id, format=fmt, **options
+    )
+    subscription = await storage.add_subscription(new, now=now)
+    assert subscription is not None
+    return subscription
 
 
 def subscription(number: int, guild_id: int, channel_id: int) -> Subscription:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from bot.app import App
 from bot.models import NewSubscription
+from tests.bench.discord_standin import Seed
 from tests.e2e.conftest import Bench
 
 # Sample articles carry fixed dates, so the age limit is off; posts go out without pacing.
@@ -65,3 +67,20 @@ async def wait_for_count(bench: Bench, count: int) -> None:
     await bench.discord.wait_until(
         lambda: len(announcements(bench)) >= count, timeout=30, what=f"{count} announcements"
     )
+
+
+async def follow_site(app: App, seed: Seed, feed_url: str, *, archive: bool = False) -> int:
+    """Subscribe the server's #news (embeds) to a feed and seed it with a first poll.
+
+    With `archive`, every article page is archived too (what /summary and /related read).
+    """
+    now = app.clock.now()
+    feed = await app.storage.add_feed(feed_url, now=now)
+    await app.storage.add_subscription(
+        NewSubscription(seed.guild_id, seed.news_id, feed.id, "embed"), now=now
+    )
+    outcome = await app.poller.poll_feed(feed.id)
+    assert outcome.ok and outcome.seeded, outcome
+    while archive and (await app.archiver.archive_pending()).total:
+        pass
+    return feed.id
