@@ -7,7 +7,7 @@ import asyncio
 from collections import Counter
 
 from tests.e2e.conftest import Bench, BenchFactory
-from tests.e2e.test_announce_faults import FAST, announcements, ready_text_channel
+from tests.e2e.support import FAST_HIGH_RATE, announcements, ready_text_channel
 
 
 def titles_posted(bench: Bench) -> Counter[str]:
@@ -41,7 +41,7 @@ def assert_each_once(bench: Bench, titles: list[str]) -> None:
 async def test_announcements_made_while_the_gateway_is_down_arrive_once(
     make_bench: BenchFactory,
 ) -> None:
-    async with make_bench(announcements=FAST) as bench:
+    async with make_bench(announcements=FAST_HIGH_RATE) as bench:
         feed_id, _ = await ready_text_channel(bench)
         resumes = bench.discord.gateway.resume_count
         async with bench.discord.gateway_outage():
@@ -58,7 +58,7 @@ async def test_announcements_made_while_the_gateway_is_down_arrive_once(
 async def test_a_drop_in_the_middle_of_a_batch_loses_and_repeats_nothing(
     make_bench: BenchFactory,
 ) -> None:
-    async with make_bench(announcements=FAST) as bench:
+    async with make_bench(announcements=FAST_HIGH_RATE) as bench:
         feed_id, _ = await ready_text_channel(bench)
         resumes = bench.discord.gateway.resume_count
         titles = await publish_and_poll(bench, feed_id, 5)
@@ -77,7 +77,7 @@ async def test_a_drop_in_the_middle_of_a_batch_loses_and_repeats_nothing(
 async def test_an_invalid_session_and_fresh_identify_lose_and_repeat_nothing(
     make_bench: BenchFactory,
 ) -> None:
-    async with make_bench(announcements=FAST) as bench:
+    async with make_bench(announcements=FAST_HIGH_RATE) as bench:
         feed_id, _ = await ready_text_channel(bench)
         identifies = bench.discord.gateway.identify_count
         titles = await publish_and_poll(bench, feed_id, 3)

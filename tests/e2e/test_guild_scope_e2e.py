@@ -19,7 +19,7 @@ from typing import Any, cast
 import pytest
 
 from bot.app import App
-from bot.models import WHOLE_ARCHIVE, NewSubscription
+from bot.models import WHOLE_ARCHIVE
 from cogs.alerts import AlertSender
 from cogs.client import PaperboyBot
 from tests.bench.discord_standin import DiscordStandIn, Seed
@@ -30,6 +30,7 @@ from tests.bench.news_site_articles import load_articles
 from tests.bench.news_site_render import SiteItem
 from tests.conftest import make_config
 from tests.e2e.conftest import message_text
+from tests.e2e.support import follow_site
 
 NOT_FOUND = "no longer in the archive"
 
@@ -82,17 +83,9 @@ class World:
 
 async def follow(app: App, seed: Seed, site: NewsSite) -> tuple[int, set[int]]:
     """Subscribe the server's #news to the site's feed, poll it, archive every page."""
-    now = app.clock.now()
-    feed = await app.storage.add_feed(site.feed_url, now=now)
-    await app.storage.add_subscription(
-        NewSubscription(seed.guild_id, seed.news_id, feed.id, "embed"), now=now
-    )
-    outcome = await app.poller.poll_feed(feed.id)
-    assert outcome.ok and outcome.seeded, outcome
-    while (await app.archiver.archive_pending()).total:
-        pass
-    items = await app.storage.feed_items(feed.id, limit=100)
-    return feed.id, {item.article_id for item in items}
+    feed_id = await follow_site(app, seed, site.feed_url, archive=True)
+    items = await app.storage.feed_items(feed_id, limit=100)
+    return feed_id, {item.article_id for item in items}
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 
-from bot.models import NewSubscription
 from tests.bench.discord_standin import InteractionHandle
 from tests.bench.news_site import (
     PATHOLOGICAL_FEED_PATH,
@@ -18,22 +17,10 @@ from tests.bench.news_site import (
     PATHOLOGICAL_PAGE_PATH,
     MiB,
 )
-from tests.e2e.conftest import Bench, BenchFactory, message_text
+from tests.e2e.conftest import BenchFactory, message_text
+from tests.e2e.support import follow_site
 
 DEADLINE_SECONDS = 5.0
-
-
-async def follow_site(bench: Bench) -> None:
-    """Subscribe #news to the site's feed; the first poll seeds it, later ones announce."""
-    app = bench.app
-    now = app.clock.now()
-    feed = await app.storage.add_feed(bench.site.feed_url, now=now)
-    await app.storage.add_subscription(
-        NewSubscription(bench.seed.guild_id, bench.seed.news_id, feed.id, "embed"), now=now
-    )
-    outcome = await app.poller.poll_feed(feed.id)
-    assert outcome.ok and outcome.seeded, outcome
-    app.poller.wake()  # polling goes on in the background from now on
 
 
 def answered(handle: InteractionHandle) -> bool:
@@ -50,7 +37,8 @@ async def test_hostile_pages_are_stopped_at_the_deadline_while_the_bot_stays_res
         # The sample articles carry their own (old) dates; announce them whatever their age.
         announcements={"per_channel_interval_seconds": 0.0, "max_age_days": 0.0},
     ) as bench:
-        await follow_site(bench)
+        await follow_site(bench.app, bench.seed, bench.site.feed_url)
+        bench.app.poller.wake()  # polling goes on in the background from now on
         site, member = bench.site, bench.seed.member_id
         page_served = site.next_request(PATHOLOGICAL_PAGE_PATH)
         home_served = site.next_request(PATHOLOGICAL_HOME_PATH)

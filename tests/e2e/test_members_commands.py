@@ -10,26 +10,12 @@ import asyncio
 from typing import Any, cast
 
 from bot.articles.sentences import split_sentences
-from bot.models import WHOLE_ARCHIVE, NewSubscription
+from bot.models import WHOLE_ARCHIVE
 from cogs.alerts import AlertSender
 from tests.bench.discord_standin.state import DM
 from tests.bench.news_site_render import SiteItem
 from tests.e2e.conftest import Bench, message_text
-
-
-async def follow_site(bench: Bench) -> int:
-    """Subscribe #news to the site's feed, poll it once and archive every article's page."""
-    app = bench.app
-    now = app.clock.now()
-    feed = await app.storage.add_feed(bench.site.feed_url, now=now)
-    await app.storage.add_subscription(
-        NewSubscription(bench.seed.guild_id, bench.seed.news_id, feed.id, "embed"), now=now
-    )
-    outcome = await app.poller.poll_feed(feed.id)
-    assert outcome.ok and outcome.seeded, outcome
-    while (await app.archiver.archive_pending()).total:
-        pass
-    return feed.id
+from tests.e2e.support import follow_site
 
 
 def dms_to(bench: Bench, user_id: int) -> list[dict[str, Any]]:
@@ -53,7 +39,7 @@ def item_where(bench: Bench, *, standfirst: bool, captions: bool | None = None) 
 
 
 async def test_summary_shows_the_standfirst_or_whole_opening_sentences(bench: Bench) -> None:
-    await follow_site(bench)
+    await follow_site(bench.app, bench.seed, bench.site.feed_url, archive=True)
     with_standfirst = item_where(bench, standfirst=True)
     handle = await bench.command(
         "summary", {"article": bench.site.article_url(with_standfirst)}, user=bench.seed.member_id
@@ -80,7 +66,7 @@ async def test_summary_shows_the_standfirst_or_whole_opening_sentences(bench: Be
 
 
 async def test_summary_of_a_captioned_page_never_shows_a_caption(bench: Bench) -> None:
-    await follow_site(bench)
+    await follow_site(bench.app, bench.seed, bench.site.feed_url, archive=True)
     captioned = [item for item in bench.site.items if item.captions]
     assert captioned, "the sample site must have articles opening with photo captions"
     for item in captioned:
@@ -97,7 +83,7 @@ async def test_summary_of_a_captioned_page_never_shows_a_caption(bench: Bench) -
 
 
 async def test_summarize_article_menu_and_announcement_buttons(bench: Bench) -> None:
-    await follow_site(bench)
+    await follow_site(bench.app, bench.seed, bench.site.feed_url, archive=True)
     item = item_where(bench, standfirst=True)
     posted = await bench.discord.post_user_message(
         bench.seed.general_id,
@@ -142,7 +128,7 @@ async def test_summarize_article_menu_and_announcement_buttons(bench: Bench) -> 
 
 
 async def test_related_puts_the_same_topic_first(bench: Bench) -> None:
-    await follow_site(bench)
+    await follow_site(bench.app, bench.seed, bench.site.feed_url, archive=True)
     topics = {bench.site.article_url(i): i.topic for i in bench.site.items}
     item = next(
         i for i in bench.site.items if sum(j.topic == i.topic for j in bench.site.items) > 1
@@ -159,7 +145,7 @@ async def test_related_puts_the_same_topic_first(bench: Bench) -> None:
 
 
 async def test_search_reads_operators_as_words(bench: Bench) -> None:
-    await follow_site(bench)
+    await follow_site(bench.app, bench.seed, bench.site.feed_url, archive=True)
     for query in ('"unbalanced', "NEAR(", "strike NEAR( workers", "workers"):
         handle = await bench.command("search", {"query": query}, user=bench.seed.member_id)
         reply = await handle.reply(10)
@@ -172,7 +158,7 @@ async def test_search_reads_operators_as_words(bench: Bench) -> None:
 
 
 async def test_alert_dm_arrives_and_closed_dms_disable_alerts_with_a_note(bench: Bench) -> None:
-    feed_id = await follow_site(bench)
+    feed_id = await follow_site(bench.app, bench.seed, bench.site.feed_url, archive=True)
     next_article = bench.site.unpublished[0]
     keyword = next_article.title.split()[-1].strip(".,:;!?")
     for user in (bench.seed.member_id, bench.seed.closed_dms_id):
@@ -206,7 +192,7 @@ async def test_alert_dm_arrives_and_closed_dms_disable_alerts_with_a_note(bench:
 
 
 async def test_latest_autocomplete_and_alert_management(bench: Bench) -> None:
-    feed_id = await follow_site(bench)
+    feed_id = await follow_site(bench.app, bench.seed, bench.site.feed_url, archive=True)
     member = bench.seed.member_id
     newest = bench.site.items[0]
     handle = await bench.command("latest", {"count": 3}, user=member)

@@ -5,32 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import pytest
 from aiohttp import web
 
 from tests.bench.discord_standin import Overwrite, Perm, StandInUsageError
 from tests.e2e.conftest import Bench, BenchFactory, message_text
-
-# Sample articles carry fixed dates, so the age limit is off; posts go out without pacing.
-FAST = {"per_channel_interval_seconds": 0.0, "max_age_days": 0.0}
-
-
-def announced_title(message: dict[str, Any]) -> str:
-    """The article title of an embed announcement."""
-    embeds = message.get("embeds") or []
-    assert embeds, f"not an embed announcement: {message.get('content')!r}"
-    return str(embeds[0].get("title") or "")
-
-
-async def delivery_settled(bench: Bench) -> None:
-    """Wait until the delivery worker has finished the round that posted what we saw."""
-    worker = bench.bot.get_cog("Announcer").worker  # type: ignore[union-attr]
-    # A full round after this wake starts after any round in progress: its end means both ended.
-    worker.round_finished.clear()
-    worker.wake()
-    await asyncio.wait_for(worker.round_finished.wait(), 10)
+from tests.e2e.support import FAST, announced_title, delivery_settled
 
 
 async def test_add_by_home_page_previews_then_announces_the_next_article(

@@ -4,7 +4,7 @@ article, on the real bot with the real delivery worker."""
 from __future__ import annotations
 
 from tests.e2e.conftest import BenchFactory, message_text
-from tests.e2e.test_moderation_feeds import FAST, announced_title, delivery_settled
+from tests.e2e.support import FAST, announced_title, delivery_settled
 
 
 async def test_why_explains_delivered_filtered_and_never_seen(make_bench: BenchFactory) -> None:

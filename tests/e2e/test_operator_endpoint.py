@@ -11,7 +11,7 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import Bench, BenchFactory
-from tests.e2e.test_announce_faults import FAST, ready_text_channel, wait_for_count
+from tests.e2e.support import FAST_HIGH_RATE, ready_text_channel, wait_for_count
 
 HTTP = {"listen": "127.0.0.1:0"}
 
@@ -77,7 +77,7 @@ async def test_healthz_follows_the_gateway_and_a_read_only_database(
 async def test_metrics_parse_and_count_polls_deliveries_and_commands(
     make_bench: BenchFactory,
 ) -> None:
-    async with make_bench(http=HTTP, announcements=FAST) as bench:
+    async with make_bench(http=HTTP, announcements=FAST_HIGH_RATE) as bench:
         feed_id, _ = await ready_text_channel(bench)
         status, text = await get(bench, "/metrics")
         assert status == 200

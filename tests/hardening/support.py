@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import ipaddress
 import os
 import re
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot.announce.render import (
     FORMATS,
@@ -23,7 +27,14 @@ from bot.announce.render import (
     plan_violations,
     render_plan,
 )
+from bot.config import FetchConfig
+from bot.errors import FetchError
 from bot.feeds import ParsedFeed, ParsedItem
+from bot.fetch import (
+    Fetcher,
+    FetchKind,
+    FetchResult,
+)
 
 NOW = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
@@ -195,3 +206,88 @@ def plan_problems(plan: MessagePlan, role_id: int | None = 4242) -> list[str]:
             if found.group(0) != f"<@&{role_id}>":
                 problems.append(f"{name} holds a live mention {found.group(0)!r}")
     return problems
+
+
+# Request-forgery targets and tools shared by the guard tests (fetcher and reader).
+METADATA = "http://169.254.169.254/latest/meta-data/"
+
+
+# Hosts that reach this machine's loopback when dialled: the test server listens there, so a
+# request that slipped through would show up in its log.
+LOOPBACK_SPELLINGS = [
+    "127.0.0.1", "127.0.0.1.", "2130706433", "0x7f.1", "0x7f000001", "0177.0.0.1", "127.1",
+    "[::1]", "[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "localhost", "LOCALHOST.", "a.localhost",
+]  # fmt: skip
+
+
+OTHER_PRIVATE_HOSTS = [
+    "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "[::ffff:169.254.169.254]",
+    "100.64.0.1", "100.127.255.254", "0.0.0.0", "0", "224.0.0.1", "239.255.255.250",
+    "255.255.255.255", "[::]", "[fe80::1]", "[fc00::1]", "[fd00:ec2::254]", "[ff02::1]",
+    "[64:ff9b::a9fe:a9fe]", "[2002:a9fe:a9fe::]", "[fec0::1]",
+]  # fmt: skip
+
+
+@asynccontextmanager
+async def recording_server() -> AsyncIterator[tuple[int, list[str]]]:
+    """A loopback server that logs every path asked of it and answers like an intranet page."""
+    hits: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(text="ami-id\ninstance-id\niam/security-credentials/")
+
+    async with web_server({"/{tail:.*}": handler}) as base:
+        yield int(urlsplit(base).port or 0), hits
+
+
+class FixedResolver(AbstractResolver):
+    """Resolves every name to one address (a DNS answer an attacker controls)."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self.lookups: list[str] = []
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        self.lookups.append(host)
+        version = ipaddress.ip_address(self.address).version
+        family = socket.AF_INET6 if version == 6 else socket.AF_INET
+        return [ResolveResult(hostname=host, host=self.address, port=port, family=family,
+                              proto=0, flags=0)]  # fmt: skip
+
+    async def close(self) -> None:
+        return None
+
+
+class RecordingFetcher(Fetcher):
+    """A real Fetcher that also keeps every URL asked for and how each fetch ended."""
+
+    def __init__(self, session: object, config: FetchConfig) -> None:
+        super().__init__(session, config)  # type: ignore[arg-type]
+        self.outcomes: list[tuple[str, str]] = []
+
+    async def fetch(self, url: str, *, kind: FetchKind, etag: str | None = None,
+                    last_modified: str | None = None, now: datetime,
+                    slot_wait: float | None = None) -> FetchResult:  # fmt: skip
+        try:
+            result = await super().fetch(
+                url, kind=kind, etag=etag, last_modified=last_modified, now=now, slot_wait=slot_wait
+            )
+        except FetchError as error:
+            self.outcomes.append((url, error.kind))
+            raise
+        self.outcomes.append((url, "ok"))
+        return result
+
+
+RSS_HEAD = b"<?xml version='1.0'?>"
+
+
+def many_items_feed(count: int) -> bytes:
+    """An RSS feed of `count` minimal items (a feed that is large only by its item count)."""
+    items = b"".join(b"<item><guid>g%d</guid><title>t</title></item>" % i for i in range(count))
+    return (
+        RSS_HEAD + b"<rss version='2.0'><channel><title>Many</title>" + items + b"</channel></rss>"
+    )

@@ -25,11 +25,10 @@ from bot.fetch import Fetcher, make_session
 from bot.ingest.poller import Poller
 from bot.storage import Storage
 from tests.conftest import make_config
-from tests.hardening.support import NOW, SOAK, LoopWatch, web_server
+from tests.hardening.support import NOW, SOAK, LoopWatch, many_items_feed, web_server
 
 MIB = 1 << 20
 LOCAL = FetchConfig(allow_private_addresses=True, total_timeout_seconds=30.0)
-RSS_HEAD = b"<?xml version='1.0'?>"
 
 
 def rss_with_dtd(dtd: str, title: str) -> bytes:
@@ -208,13 +207,6 @@ async def test_100000_nested_elements_in_a_page_are_bounded(tag: str) -> None:
         else:
             assert len(extracted.text) < 10_000
     watch.assert_responsive()
-
-
-def many_items_feed(count: int) -> bytes:
-    items = b"".join(b"<item><guid>g%d</guid><title>t</title></item>" % i for i in range(count))
-    return (
-        RSS_HEAD + b"<rss version='2.0'><channel><title>Many</title>" + items + b"</channel></rss>"
-    )
 
 
 ITEMS = 100_000 if SOAK else 10_000

@@ -8,18 +8,12 @@ feed items.
 
 from __future__ import annotations
 
-import ipaddress
 import random
-import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from aiohttp import web
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot.clock import FakeClock
 from bot.config import FetchConfig
@@ -28,7 +22,6 @@ from bot.feeds import parse_feed
 from bot.fetch import (
     Fetcher,
     FetchKind,
-    FetchResult,
     make_session,
     non_public_reason,
     parse_ip_host,
@@ -38,42 +31,27 @@ from bot.ingest.archiver import Archiver
 from bot.ingest.poller import Poller
 from bot.storage import Storage
 from tests.conftest import make_config
-from tests.hardening.support import NOW, announcement_of, render_everywhere, web_server
+from tests.hardening.support import (
+    LOOPBACK_SPELLINGS,
+    METADATA,
+    NOW,
+    OTHER_PRIVATE_HOSTS,
+    FixedResolver,
+    RecordingFetcher,
+    announcement_of,
+    recording_server,
+    render_everywhere,
+    web_server,
+)
 
 GUARDED = FetchConfig(total_timeout_seconds=5.0, connect_timeout_seconds=2.0)
 LOCAL = FetchConfig(allow_private_addresses=True, total_timeout_seconds=5.0)
-METADATA = "http://169.254.169.254/latest/meta-data/"
 
-# Hosts that reach this machine's loopback when dialled: the test server listens there, so a
-# request that slipped through would show up in its log.
-LOOPBACK_SPELLINGS = [
-    "127.0.0.1", "127.0.0.1.", "2130706433", "0x7f.1", "0x7f000001", "0177.0.0.1", "127.1",
-    "[::1]", "[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "localhost", "LOCALHOST.", "a.localhost",
-]  # fmt: skip
-OTHER_PRIVATE_HOSTS = [
-    "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "[::ffff:169.254.169.254]",
-    "100.64.0.1", "100.127.255.254", "0.0.0.0", "0", "224.0.0.1", "239.255.255.250",
-    "255.255.255.255", "[::]", "[fe80::1]", "[fc00::1]", "[fd00:ec2::254]", "[ff02::1]",
-    "[64:ff9b::a9fe:a9fe]", "[2002:a9fe:a9fe::]", "[fec0::1]",
-]  # fmt: skip
 PRIVATE_ADDRESSES = [
     "127.0.0.1", "10.1.2.3", "172.31.255.255", "192.168.0.10", "169.254.169.254", "100.64.0.1",
     "0.0.0.0", "224.0.0.251", "::1", "fc00::1", "fe80::1", "::ffff:10.0.0.1", "ff02::1",
     "fec0::1",
 ]  # fmt: skip
-
-
-@asynccontextmanager
-async def recording_server() -> AsyncIterator[tuple[int, list[str]]]:
-    """A loopback server that logs every path asked of it and answers like an intranet page."""
-    hits: list[str] = []
-
-    async def handler(request: web.Request) -> web.Response:
-        hits.append(request.path)
-        return web.Response(text="ami-id\ninstance-id\niam/security-credentials/")
-
-    async with web_server({"/{tail:.*}": handler}) as base:
-        yield int(urlsplit(base).port or 0), hits
 
 
 @pytest.mark.parametrize("host", LOOPBACK_SPELLINGS)
@@ -94,26 +72,6 @@ async def test_every_private_range_is_refused_before_any_connection(host: str) -
             await Fetcher(session, GUARDED).fetch(f"http://{host}/latest/", kind="feed", now=NOW)
     assert caught.value.kind == "private-address"
     assert "private network" in str(caught.value)
-
-
-class FixedResolver(AbstractResolver):
-    """Resolves every name to one address (a DNS answer an attacker controls)."""
-
-    def __init__(self, address: str) -> None:
-        self.address = address
-        self.lookups: list[str] = []
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        self.lookups.append(host)
-        version = ipaddress.ip_address(self.address).version
-        family = socket.AF_INET6 if version == 6 else socket.AF_INET
-        return [ResolveResult(hostname=host, host=self.address, port=port, family=family,
-                              proto=0, flags=0)]  # fmt: skip
-
-    async def close(self) -> None:
-        return None
 
 
 @pytest.mark.parametrize("address", PRIVATE_ADDRESSES)
@@ -172,27 +130,6 @@ def hostile_feed(base: str) -> bytes:
         )
     parts.append("</channel></rss>")
     return "".join(parts).encode()
-
-
-class RecordingFetcher(Fetcher):
-    """A real Fetcher that also keeps every URL asked for and how each fetch ended."""
-
-    def __init__(self, session: object, config: FetchConfig) -> None:
-        super().__init__(session, config)  # type: ignore[arg-type]
-        self.outcomes: list[tuple[str, str]] = []
-
-    async def fetch(self, url: str, *, kind: FetchKind, etag: str | None = None,
-                    last_modified: str | None = None, now: datetime,
-                    slot_wait: float | None = None) -> FetchResult:  # fmt: skip
-        try:
-            result = await super().fetch(
-                url, kind=kind, etag=etag, last_modified=last_modified, now=now, slot_wait=slot_wait
-            )
-        except FetchError as error:
-            self.outcomes.append((url, error.kind))
-            raise
-        self.outcomes.append((url, "ok"))
-        return result
 
 
 async def test_the_archiver_never_fetches_item_links_into_private_networks(

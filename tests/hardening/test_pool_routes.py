@@ -20,8 +20,7 @@ from bot.storage import Storage
 from bot.workpool import JobTimedOut, WorkPool
 from tests.bench.news_site import pathological_page
 from tests.conftest import make_config
-from tests.hardening.support import NOW, web_server
-from tests.hardening.test_bombs import many_items_feed
+from tests.hardening.support import NOW, many_items_feed, web_server
 
 URL = "https://p.example/feed"
 

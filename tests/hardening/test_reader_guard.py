@@ -21,10 +21,10 @@ from bot.models import WHOLE_ARCHIVE, GuildScope
 from bot.services.reader import ReaderService
 from bot.storage import NewArticle, NewEntry, Storage
 from tests.conftest import make_config
-from tests.hardening.support import NOW
-from tests.hardening.test_guard import (
+from tests.hardening.support import (
     LOOPBACK_SPELLINGS,
     METADATA,
+    NOW,
     OTHER_PRIVATE_HOSTS,
     FixedResolver,
     RecordingFetcher,

@@ -12,13 +12,13 @@ from bot.errors import InvalidInput
 from bot.ingest.poller import Poller
 from bot.services.admin import ChannelInfo, SubscriptionOptions
 from bot.services.diagnose import Diagnoser
-from tests.unit.test_admin_service import ALL, GUILD, MOD, NEWS, OTHER_GUILD, Bench, _bench
+from tests.builders import ALL, GUILD, MOD, NEWS, OTHER_GUILD, AdminBench, admin_bench
 
 
 @pytest.fixture
-async def wired(tmp_path: Path) -> AsyncIterator[tuple[Bench, Poller, Diagnoser]]:
+async def wired(tmp_path: Path) -> AsyncIterator[tuple[AdminBench, Poller, Diagnoser]]:
     """A FeedAdmin whose adds poll the feed and seed the backlog, and a Diagnoser."""
-    async for bench in _bench(tmp_path, announcements={"max_age_days": 0.0}):
+    async for bench in admin_bench(tmp_path, announcements={"max_age_days": 0.0}):
         poller = Poller(bench.storage, bench.fetcher, bench.config, bench.clock)
         delivery = DeliveryService(bench.storage, bench.config, bench.clock)
         bench.admin.poll_feed = poller.poll_feed
@@ -27,7 +27,7 @@ async def wired(tmp_path: Path) -> AsyncIterator[tuple[Bench, Poller, Diagnoser]
 
 
 async def test_delivered_backlog_filtered_and_never_seen(
-    wired: tuple[Bench, Poller, Diagnoser],
+    wired: tuple[AdminBench, Poller, Diagnoser],
 ) -> None:
     bench, poller, diagnoser = wired
     site = bench.site
@@ -69,7 +69,7 @@ async def test_delivered_backlog_filtered_and_never_seen(
     assert other.text.startswith("This server never received") and not other.title
 
 
-async def test_why_refuses_non_addresses(wired: tuple[Bench, Poller, Diagnoser]) -> None:
+async def test_why_refuses_non_addresses(wired: tuple[AdminBench, Poller, Diagnoser]) -> None:
     _, _, diagnoser = wired
     for bad, message in [("", "Give the address"), ("ftp://x/y", "starting with https"),
                          ("https://x/" + "a" * 2100, "2,048")]:  # fmt: skip

@@ -3,94 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
-from bot.clock import FakeClock
-from bot.config import Config
 from bot.delivery.service import DeliveryService
 from bot.errors import FeedError, FetchError, InvalidInput, NotFound
-from bot.fetch import Fetcher, make_session
 from bot.ingest.poller import Poller
 from bot.models import GuildSettings
 from bot.services.admin import (
-    Change,
     ChannelInfo,
-    FeedAdmin,
     SubscriptionOptions,
     check_channel_fit,
     may_moderate,
     shown,
     timezone_choices,
 )
-from bot.storage import Storage
-from tests.bench.news_site import NewsSite
-from tests.conftest import make_config
+from tests.builders import ALL, GUILD, INJECTION, MOD, NEWS, OTHER_GUILD, AdminBench, admin_bench
 
-GUILD, OTHER_GUILD, MOD = 100, 200, 7
-ALL = frozenset(
-    {
-        "view_channel",
-        "send_messages",
-        "embed_links",
-        "read_message_history",
-        "send_messages_in_threads",
-        "create_public_threads",
-        "manage_webhooks",
-    }
-)
-NEWS = ChannelInfo(11, "news", "text", ALL)
 OTHER_NEWS = ChannelInfo(21, "news", "text", ALL)
 FORUM = ChannelInfo(12, "articles", "forum", ALL)
-INJECTION = "'; DROP TABLE subscriptions;--"
-
-
-@dataclass
-class Bench:
-    """Everything a test needs: the service, its storage and the site it reads."""
-
-    admin: FeedAdmin
-    storage: Storage
-    site: NewsSite
-    clock: FakeClock
-    config: Config
-    fetcher: Fetcher
-    changes: list[Change]
-
-
-async def _bench(tmp_path: Path, **sections: dict[str, object]) -> AsyncIterator[Bench]:
-    config = make_config(tmp_path, **sections)
-    clock = FakeClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
-    storage = await Storage.open(config.database.path)
-    session = make_session(config.fetch, "Paperboy-test")
-    try:
-        async with NewsSite() as site:
-            fetcher = Fetcher(session, config.fetch)
-            admin = FeedAdmin(storage, fetcher, config, clock)
-            changes: list[Change] = []
-
-            async def remember(change: Change) -> None:
-                changes.append(change)
-
-            admin.on_change.append(remember)
-            yield Bench(admin, storage, site, clock, config, fetcher, changes)
-    finally:
-        await session.close()
-        await storage.close()
 
 
 @pytest.fixture
-async def bench(tmp_path: Path) -> AsyncIterator[Bench]:
+async def bench(tmp_path: Path) -> AsyncIterator[AdminBench]:
     """A FeedAdmin with loopback fetching allowed."""
-    async for made in _bench(tmp_path, announcements={"max_age_days": 0.0}):
+    async for made in admin_bench(tmp_path, announcements={"max_age_days": 0.0}):
         yield made
 
 
-async def _add(bench: Bench, channel: ChannelInfo = NEWS, guild: int = GUILD, **options: object):
+async def _add(
+    bench: AdminBench, channel: ChannelInfo = NEWS, guild: int = GUILD, **options: object
+):
     return await bench.admin.add(
         guild,
         MOD,
@@ -100,7 +45,7 @@ async def _add(bench: Bench, channel: ChannelInfo = NEWS, guild: int = GUILD, **
     )
 
 
-async def test_add_from_home_page_finds_feed_and_previews_newest_item(bench: Bench) -> None:
+async def test_add_from_home_page_finds_feed_and_previews_newest_item(bench: AdminBench) -> None:
     result = await _add(bench)
     assert result.feed.url == bench.site.feed_url
     assert result.item_count == 10
@@ -114,7 +59,7 @@ async def test_add_from_home_page_finds_feed_and_previews_newest_item(bench: Ben
     assert bench.changes[0].action == "feed.add"
 
 
-async def test_duplicate_add_is_reported_not_stored(bench: Bench) -> None:
+async def test_duplicate_add_is_reported_not_stored(bench: AdminBench) -> None:
     first = await _add(bench)
     with pytest.raises(InvalidInput, match="already goes to #news"):
         await _add(bench)
@@ -129,14 +74,14 @@ async def test_duplicate_add_is_reported_not_stored(bench: Bench) -> None:
     "url", ["http://127.0.0.1/", "http://169.254.169.254/latest/meta-data/", "http://localhost/"]
 )
 async def test_private_addresses_refused_with_guard_on(tmp_path: Path, url: str) -> None:
-    async for bench in _bench(tmp_path, fetch={"allow_private_addresses": False}):
+    async for bench in admin_bench(tmp_path, fetch={"allow_private_addresses": False}):
         with pytest.raises(FetchError) as caught:
             await bench.admin.add(GUILD, MOD, url, NEWS, SubscriptionOptions())
         assert caught.value.kind == "private-address"
         assert await bench.storage.count_guild_subscriptions(GUILD) == 0
 
 
-async def test_too_long_and_bad_scheme_urls_refused(bench: Bench) -> None:
+async def test_too_long_and_bad_scheme_urls_refused(bench: AdminBench) -> None:
     with pytest.raises(InvalidInput, match="2,048"):
         await bench.admin.add(
             GUILD, MOD, "https://example.org/" + "a" * 2100, NEWS, SubscriptionOptions()
@@ -159,7 +104,7 @@ async def test_page_without_feed_is_refused_with_what_was_tried(tmp_path: Path) 
     await site.start()
     port = runner.addresses[0][1]
     try:
-        async for bench in _bench(tmp_path):
+        async for bench in admin_bench(tmp_path):
             with pytest.raises(FeedError, match="found no feed there") as caught:
                 await bench.admin.add(
                     GUILD, MOD, f"http://127.0.0.1:{port}/", NEWS, SubscriptionOptions()
@@ -191,7 +136,7 @@ def test_channel_fit_rules() -> None:
         check_channel_fit("embed", ChannelInfo(1, "voice", "other", ALL))
 
 
-async def test_permission_problem_stops_add_before_fetching(bench: Bench) -> None:
+async def test_permission_problem_stops_add_before_fetching(bench: AdminBench) -> None:
     before = len(bench.site.requests)
     channel = ChannelInfo(14, "locked", "text", frozenset({"view_channel"}))
     with pytest.raises(InvalidInput, match="lacks permission in #locked"):
@@ -201,14 +146,14 @@ async def test_permission_problem_stops_add_before_fetching(bench: Bench) -> Non
     assert len(bench.site.requests) == before
 
 
-async def test_forum_channel_defaults_to_forum_format(bench: Bench) -> None:
+async def test_forum_channel_defaults_to_forum_format(bench: AdminBench) -> None:
     result = await _add(bench, FORUM)
     assert result.subscription.format == "forum"
     assert result.preview is not None and result.preview.thread_name
 
 
 async def test_subscription_limit(tmp_path: Path) -> None:
-    async for bench in _bench(tmp_path, moderation={"max_subscriptions_per_guild": 1}):
+    async for bench in admin_bench(tmp_path, moderation={"max_subscriptions_per_guild": 1}):
         await _add(bench)
         with pytest.raises(InvalidInput, match="already has 1 subscriptions"):
             await _add(bench, ChannelInfo(13, "more", "text", ALL))
@@ -226,14 +171,14 @@ async def test_subscription_limit(tmp_path: Path) -> None:
     ],
 )
 async def test_bad_options_refused_specifically(
-    bench: Bench, options: dict[str, object], message: str
+    bench: AdminBench, options: dict[str, object], message: str
 ) -> None:
     with pytest.raises(InvalidInput, match=message):
         await _add(bench, **options)
     assert await bench.storage.count_guild_subscriptions(GUILD) == 0
 
 
-async def test_hostile_text_is_stored_verbatim_and_shown_escaped(bench: Bench) -> None:
+async def test_hostile_text_is_stored_verbatim_and_shown_escaped(bench: AdminBench) -> None:
     result = await _add(bench, exclude=INJECTION, template="**{title}** " + INJECTION)
     stored = await bench.storage.subscription(result.subscription.id)
     assert stored is not None
@@ -243,7 +188,7 @@ async def test_hostile_text_is_stored_verbatim_and_shown_escaped(bench: Bench) -
     assert shown("**bold** @everyone <@&1>") == "\\*\\*bold\\*\\* @\u200beveryone <\u200b@&1>"
 
 
-async def test_other_guilds_subscriptions_are_not_found(bench: Bench) -> None:
+async def test_other_guilds_subscriptions_are_not_found(bench: AdminBench) -> None:
     mine = (await _add(bench)).subscription
     theirs = (await _add(bench, OTHER_NEWS, guild=OTHER_GUILD)).subscription
     assert [label for label, _ in await bench.admin.choices(GUILD, "")] == [
@@ -263,7 +208,7 @@ async def test_other_guilds_subscriptions_are_not_found(bench: Bench) -> None:
     assert still is not None and not still.paused and still.format == "embed"
 
 
-async def test_edit_pause_remove(bench: Bench) -> None:
+async def test_edit_pause_remove(bench: AdminBench) -> None:
     sub = (await _add(bench)).subscription
     edited = await bench.admin.edit(
         GUILD,
@@ -293,7 +238,7 @@ async def test_edit_pause_remove(bench: Bench) -> None:
     assert actions == ["feed.remove", "feed.pause", "feed.edit", "feed.add"]
 
 
-async def test_resume_resets_backoff_and_retries_failed_deliveries(bench: Bench) -> None:
+async def test_resume_resets_backoff_and_retries_failed_deliveries(bench: AdminBench) -> None:
     poller = Poller(bench.storage, bench.fetcher, bench.config, bench.clock)
     delivery = DeliveryService(bench.storage, bench.config, bench.clock)
     bench.admin.poll_feed = poller.poll_feed
@@ -325,7 +270,7 @@ async def test_resume_resets_backoff_and_retries_failed_deliveries(bench: Bench)
     assert (health.failed, health.pending) == (0, 1)
 
 
-async def test_preview_from_archive_uses_subscription_format(bench: Bench) -> None:
+async def test_preview_from_archive_uses_subscription_format(bench: AdminBench) -> None:
     poller = Poller(bench.storage, bench.fetcher, bench.config, bench.clock)
     bench.admin.poll_feed = poller.poll_feed
     sub = (await _add(bench, format="text", template="NEW: {title}")).subscription
@@ -334,7 +279,7 @@ async def test_preview_from_archive_uses_subscription_format(bench: Bench) -> No
     assert plan.content.startswith("NEW: ")
 
 
-async def test_settings_timezone_roles_and_moderator_check(bench: Bench) -> None:
+async def test_settings_timezone_roles_and_moderator_check(bench: AdminBench) -> None:
     with pytest.raises(InvalidInput, match="not a known time zone"):
         await bench.admin.set_timezone(GUILD, MOD, "Mars/Olympus_Mons")
     settings = await bench.admin.set_timezone(GUILD, MOD, "Europe/London")

@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 from bot import __version__
 from bot.storage import latest_version
-
-
-def paperboy(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "PAPERBOY_CONFIG")}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        env={**base, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from tests.unit.support import paperboy
 
 
 def test_version_and_help(tmp_path: Path) -> None:

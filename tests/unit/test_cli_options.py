@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import EXAMPLES, _subcommands, build_parser, make_log_handler
-from tests.unit.test_cli import paperboy
+from tests.unit.support import paperboy
 
 # Positional arguments each command needs, so the parser accepts it.
 ARGUMENTS: dict[str, list[str]] = {

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.app import App, open_app
-from bot.models import NewSubscription
 from tests.bench.news_site import NewsSite, ServerError
+from tests.builders import subscribe
 from tests.conftest import make_config
 
 THRESHOLD = 2
@@ -25,17 +25,12 @@ async def app(tmp_path: Path) -> AsyncIterator[App]:
         await opened.close()
 
 
-async def subscribe(app: App, feed_id: int, guild_id: int, channel_id: int) -> None:
-    new = NewSubscription(guild_id=guild_id, channel_id=channel_id, feed_id=feed_id, format="embed")
-    assert await app.storage.add_subscription(new, now=app.clock.now()) is not None
-
-
 async def test_moderators_hear_of_a_failing_feed_once_per_spell(app: App) -> None:
     async with NewsSite() as site:
         feed = await app.storage.add_feed(site.feed_url, now=app.clock.now())
-        await subscribe(app, feed.id, 700, 10)
-        await subscribe(app, feed.id, 700, 11)
-        await subscribe(app, feed.id, 800, 20)
+        await subscribe(app.storage, feed.id, 10, guild_id=700, now=app.clock.now())
+        await subscribe(app.storage, feed.id, 11, guild_id=700, now=app.clock.now())
+        await subscribe(app.storage, feed.id, 20, guild_id=800, now=app.clock.now())
         site.set_fault("/feed/", ServerError(503))
 
         await app.poller.poll_feed(feed.id)

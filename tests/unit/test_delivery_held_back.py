@@ -8,22 +8,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.announce.plan import HeldBack, HeldBackEvent, held_back_events, plan_outbox
 from bot.announce.plan import subscription_view as view_of
-from bot.announce.render import AnnouncementArticle
 from bot.app import App, open_app
 from bot.config import AnnouncementsConfig
 from bot.delivery.worker import DeliveryWorker, Outgoing, SentMessage
-from bot.models import NewSubscription, Subscription
+from bot.models import NewSubscription
 from tests.bench.news_site import NewsSite
+from tests.builders import NOW, article, subscription
 from tests.conftest import make_config
 
-NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 GUILD = 700
 OTHER_GUILD = 800
 
@@ -46,37 +44,6 @@ class NoSends:
 
     async def find_existing(self, outgoing: Outgoing) -> SentMessage | None:
         raise AssertionError("nothing is looked up in these tests")
-
-
-def subscription(number: int, guild_id: int, channel_id: int) -> Subscription:
-    return Subscription(
-        id=number,
-        guild_id=guild_id,
-        channel_id=channel_id,
-        feed_id=1,
-        format="embed",
-        mention_role_id=None,
-        include_filter="",
-        exclude_filter="",
-        template="",
-        auto_thread=False,
-        fallback_tag_id=None,
-        paused=False,
-        pause_reason="",
-        active=True,
-        created_by=None,
-        created_at=NOW,
-    )
-
-
-def article(number: int) -> AnnouncementArticle:
-    return AnnouncementArticle(
-        id=number,
-        title=f"Item {number}",
-        url=f"https://paper.example/{number}/",
-        published=datetime(2026, 11, 1, number % 24, tzinfo=UTC),
-        feed_title="The Weekly",
-    )
 
 
 def test_plan_names_the_held_items_and_events_group_them_per_guild() -> None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,12 +21,13 @@ from bot.clock import FakeClock
 from bot.config import Config
 from bot.delivery.worker import DeliveryWorker, Outgoing, RetryLater, SentMessage
 from bot.errors import DeliveryError
-from bot.models import ArchiveScope, GuildSettings, NewSubscription, Subscription
+from bot.models import ArchiveScope, GuildSettings, Subscription
 from bot.storage import ArchivedArticle, NewArticle, NewEntry, OutboxRow, Storage
+from tests.builders import NOW
+from tests.builders import subscribe as shared_subscribe
 from tests.conftest import make_config
 from tests.delivery_drain import drain_once
 
-NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 GUILD = 700
 NEWS = 1001
 OTHER = 1002
@@ -98,14 +100,10 @@ async def add_feed(storage: Storage, url: str = "https://paper.example/feed/") -
 
 
 async def subscribe(
-    storage: Storage, feed_id: int, channel_id: int = NEWS, **options: object
+    storage: Storage, feed_id: int, channel_id: int = NEWS, **options: Any
 ) -> Subscription:
-    new = NewSubscription(guild_id=GUILD, channel_id=channel_id, feed_id=feed_id, format="embed")
-    for key, value in options.items():
-        object.__setattr__(new, key, value)
-    subscription = await storage.add_subscription(new, now=NOW)
-    assert subscription is not None
-    return subscription
+    # The shared builder with this module's guild and #news as defaults (used ~25 times).
+    return await shared_subscribe(storage, feed_id, channel_id, guild_id=GUILD, **options)
 
 
 async def publish(

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.errors import FeedError
 from bot.feeds import parse_feed
-from tests.unit.test_feeds_corpus import check_output
+from tests.unit.support import check_output
 
 NOW = datetime(2025, 6, 10, 12, 0, tzinfo=UTC)
 URL = "https://paper.example/feed/"

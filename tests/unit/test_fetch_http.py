@@ -7,7 +7,6 @@ import socket
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 
 import pytest
 from aiohttp import web
@@ -16,11 +15,8 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from bot.config import FetchConfig
 from bot.errors import FetchError
 from bot.fetch import Fetcher, FetchResult, HostLimiter, kinds, make_session
+from tests.unit.support import FETCH_NOW, LOCAL, LoopbackResolver
 
-NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
-LOCAL = FetchConfig(
-    allow_private_addresses=True, total_timeout_seconds=5.0, connect_timeout_seconds=2.0
-)
 FEED = b"<?xml version='1.0'?><rss version='2.0'><channel><title>Weekly</title></channel></rss>"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -77,7 +73,7 @@ async def fetcher_for(
 
 async def fetch_error(fetcher: Fetcher, url: str, kind: str = "feed") -> FetchError:
     with pytest.raises(FetchError) as caught:
-        await fetcher.fetch(url, kind=kind, now=NOW)  # type: ignore[arg-type]
+        await fetcher.fetch(url, kind=kind, now=FETCH_NOW)  # type: ignore[arg-type]
     assert caught.value.kind in kinds.ALL_KINDS
     return caught.value
 
@@ -95,7 +91,7 @@ async def test_a_plain_200_returns_body_and_metadata_and_sends_our_headers() -> 
         )
 
     async with web_server({"/feed": feed}) as base, fetcher_for() as fetcher:
-        result = await fetcher.fetch(f"{base}/feed", kind="feed", now=NOW)
+        result = await fetcher.fetch(f"{base}/feed", kind="feed", now=FETCH_NOW)
     assert result == FetchResult(
         url=f"{base}/feed",
         status=200,
@@ -121,7 +117,7 @@ async def test_pages_ask_for_html() -> None:
         return web.Response(text=request.headers["Accept"], content_type="text/html")
 
     async with web_server({"/a": page}) as base, fetcher_for() as fetcher:
-        result = await fetcher.fetch(f"{base}/a", kind="page", now=NOW)
+        result = await fetcher.fetch(f"{base}/a", kind="page", now=FETCH_NOW)
     assert result.body is not None and result.body.startswith(b"text/html")
     assert result.content_type == "text/html"
 
@@ -141,7 +137,7 @@ async def test_conditional_get_sends_validators_and_304_has_no_body() -> None:
             kind="feed",
             etag='"v1"',
             last_modified="Fri, 14 Mar 2025 10:00:00 GMT",
-            now=NOW,
+            now=FETCH_NOW,
         )
     assert result.not_modified and result.status == 304
     assert result.body is None
@@ -165,7 +161,7 @@ async def test_hint_comes_from_cache_control_and_retry_after(
         return web.Response(body=FEED, headers=headers)
 
     async with web_server({"/feed": feed}) as base, fetcher_for() as fetcher:
-        result = await fetcher.fetch(f"{base}/feed", kind="feed", now=NOW)
+        result = await fetcher.fetch(f"{base}/feed", kind="feed", now=FETCH_NOW)
     assert result.hint_seconds == hint
 
 
@@ -235,7 +231,7 @@ async def test_redirects_are_followed_and_the_final_url_reported() -> None:
         "/feed": feed_ok,
     }
     async with web_server(routes) as base, fetcher_for() as fetcher:
-        result = await fetcher.fetch(f"{base}/old", kind="feed", now=NOW)
+        result = await fetcher.fetch(f"{base}/old", kind="feed", now=FETCH_NOW)
     assert result.url == f"{base}/feed"
     assert result.body == FEED
 
@@ -261,7 +257,7 @@ async def test_more_than_max_redirects_is_refused() -> None:
 
     routes: dict[str, Handler] = {"/five/{n}": five, "/feed": counted_feed}
     async with web_server(routes) as base, fetcher_for() as fetcher:
-        result = await fetcher.fetch(f"{base}/five/0", kind="feed", now=NOW)
+        result = await fetcher.fetch(f"{base}/five/0", kind="feed", now=FETCH_NOW)
     assert result.url == f"{base}/feed"
 
 
@@ -317,22 +313,6 @@ async def test_a_redirect_to_loopback_is_refused_when_the_guard_is_on() -> None:
             error = await fetch_error(Fetcher(session, guarded), f"http://news.example:{port}/a")
     assert error.kind == "private-address"
     assert "(127.0.0.1)" in str(error)
-
-
-class LoopbackResolver(AbstractResolver):
-    """Resolves every name to 127.0.0.1."""
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        return [
-            ResolveResult(
-                hostname=host, host="127.0.0.1", port=port, family=socket.AF_INET, proto=0, flags=0
-            )
-        ]
-
-    async def close(self) -> None:
-        return None
 
 
 async def test_a_server_that_never_answers_times_out() -> None:
@@ -439,7 +419,7 @@ async def test_gzip_bodies_are_decompressed() -> None:
         return web.Response(body=body, headers={"Content-Encoding": "gzip"})
 
     async with web_server({"/feed": gzipped}) as base, fetcher_for() as fetcher:
-        result = await fetcher.fetch(f"{base}/feed", kind="feed", now=NOW)
+        result = await fetcher.fetch(f"{base}/feed", kind="feed", now=FETCH_NOW)
     assert result.body == FEED
 
 
@@ -457,7 +437,7 @@ async def test_too_large_with_content_length() -> None:
 
     async with web_server({"/big": big, "/fits": fits}) as base, fetcher_for(SMALL) as fetcher:
         error = await fetch_error(fetcher, f"{base}/big")
-        result = await fetcher.fetch(f"{base}/fits", kind="feed", now=NOW)
+        result = await fetcher.fetch(f"{base}/fits", kind="feed", now=FETCH_NOW)
         page_error = await fetch_error(fetcher, f"{base}/fits", kind="page")
     assert error.kind == "too-large"
     assert "larger than 4 KiB" in str(error)
@@ -503,7 +483,7 @@ async def test_a_content_length_shorter_than_the_body_only_yields_what_it_declar
 
     async with raw_server(liar) as base, fetcher_for(SMALL) as fetcher:
         try:
-            result = await fetcher.fetch(f"{base}/feed", kind="feed", now=NOW)
+            result = await fetcher.fetch(f"{base}/feed", kind="feed", now=FETCH_NOW)
         except FetchError as error:
             # aiohttp may notice the stray bytes while the body is still being read.
             assert error.kind == "network"
@@ -539,7 +519,7 @@ async def test_host_slots_bound_concurrency_per_host_and_are_forgotten_when_idle
     async with web_server({"/feed": held}) as base, make_session(LOCAL, "test") as session:
         fetcher = Fetcher(session, LOCAL, host_limiter=limiter)
         tasks = [
-            asyncio.create_task(fetcher.fetch(f"{base}/feed", kind="feed", now=NOW))
+            asyncio.create_task(fetcher.fetch(f"{base}/feed", kind="feed", now=FETCH_NOW))
             for _ in range(5)
         ]
         # Hold the gate until two requests are at the server and three wait in our queue
@@ -623,7 +603,11 @@ async def test_damaged_validators_are_not_sent_on() -> None:
 
     async with web_server({"/feed": feed}) as base, fetcher_for() as fetcher:
         result = await fetcher.fetch(
-            f"{base}/feed", kind="feed", etag='"v1"\r\nX-Evil: 1', last_modified="\x00", now=NOW
+            f"{base}/feed",
+            kind="feed",
+            etag='"v1"\r\nX-Evil: 1',
+            last_modified="\x00",
+            now=FETCH_NOW,
         )
     assert result.status == 200
     assert "If-None-Match" not in seen and "X-Evil" not in seen

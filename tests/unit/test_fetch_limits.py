@@ -17,7 +17,7 @@ from aiohttp import web
 from bot.config import FetchConfig, LimitsConfig
 from bot.errors import FetchError
 from bot.fetch import Fetcher, HostLimiter, SlotWaitExpired, kinds, make_session, site_of
-from tests.unit.test_fetch_http import LOCAL, NOW, LoopbackResolver
+from tests.unit.support import FETCH_NOW, LOCAL, LoopbackResolver
 
 ROOMY = FetchConfig(
     allow_private_addresses=True,
@@ -105,7 +105,7 @@ async def run_until_queued(
 ) -> list[object]:
     """Start every fetch; once the limit is reached and the rest queue (or a request too many
     reached the server, which is the bug) open the gate and collect the outcomes."""
-    tasks = [asyncio.create_task(fetcher.fetch(url, kind="page", now=NOW)) for url in urls]
+    tasks = [asyncio.create_task(fetcher.fetch(url, kind="page", now=FETCH_NOW)) for url in urls]
     settled = asyncio.ensure_future(asyncio.gather(server.reached.wait(), watch.queued.wait()))
     broken = asyncio.create_task(server.too_many.wait())
     await asyncio.wait([settled, broken], return_when=asyncio.FIRST_COMPLETED)
@@ -183,13 +183,13 @@ async def test_a_fetch_that_cannot_get_a_slot_in_time_fails_as_busy(full: str) -
     ):
         fetcher = Fetcher(session, config, limits=limits)
         holder = asyncio.create_task(
-            fetcher.fetch(f"http://one.first.example:{port}/page", kind="page", now=NOW)
+            fetcher.fetch(f"http://one.first.example:{port}/page", kind="page", now=FETCH_NOW)
         )
         await server.reached.wait()
         second = "one.first.example" if full == "site" else "two.second.example"
         with pytest.raises(FetchError) as caught:
             await fetcher.fetch(
-                f"http://{second}:{port}/page", kind="page", now=NOW, slot_wait=0.05
+                f"http://{second}:{port}/page", kind="page", now=FETCH_NOW, slot_wait=0.05
             )
         server.gate.set()
         assert (await holder).status == 200

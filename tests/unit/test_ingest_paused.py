@@ -4,7 +4,6 @@ Discord refused a post keeps them waiting so nothing is lost once the channel is
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from bot.announce.plan import plan_outbox
 from bot.announce.plan import subscription_view as view_of
@@ -12,9 +11,8 @@ from bot.announce.render import AnnouncementArticle
 from bot.config import AnnouncementsConfig
 from bot.models import MODERATOR_PAUSE_REASON, NewSubscription, Subscription
 from bot.storage import Storage
-from tests.unit.test_delivery_held_back import article, subscription
+from tests.builders import NOW, article, subscription
 
-NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 SETTINGS = AnnouncementsConfig(max_age_days=0.0)
 
 

@@ -24,8 +24,8 @@ from bot.config import Config
 from bot.errors import NotFound
 from bot.fetch import Fetcher, make_session
 from bot.ingest.poller import NewArticlesEvent, Poller
-from bot.models import NewSubscription
 from bot.storage import PollTransaction, Storage
+from tests.builders import subscribe
 from tests.conftest import make_config
 
 START = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
@@ -145,11 +145,9 @@ class Env:
         return feed.id
 
     async def subscribe(self, feed_id: int, channel_id: int, **extra: Any) -> int:
-        new = NewSubscription(
-            guild_id=1, channel_id=channel_id, feed_id=feed_id, format="embed", **extra
+        subscription = await subscribe(
+            self.storage, feed_id, channel_id, now=self.clock.now(), **extra
         )
-        subscription = await self.storage.add_subscription(new, now=self.clock.now())
-        assert subscription is not None
         return subscription.id
 
     async def count(self, table: str, where: str = "1") -> int:

@@ -27,7 +27,7 @@ from bot.storage import NewArticle, NewEntry, Storage
 from tests.bench.llm_standin import LlmStandIn
 from tests.conftest import make_config
 from tests.hardening.support import NOW
-from tests.unit.test_summarize import BODY, TITLE
+from tests.unit.support import BODY, TITLE
 
 LOGGER = "bot.articles.llm"
 GUARDED = FetchConfig(total_timeout_seconds=5.0, connect_timeout_seconds=2.0)

@@ -11,19 +11,19 @@ import pytest
 from bot.errors import InvalidInput
 from bot.services.admin import ChannelInfo, SubscriptionOptions
 from bot.services.portability import MAX_IMPORT_BYTES, GuildDirectory, Portability
-from tests.unit.test_admin_service import (
+from tests.builders import (
     ALL,
+    FORUM_A,
     GUILD,
+    HOME,
     INJECTION,
     MOD,
     NEWS,
     OTHER_GUILD,
-    Bench,
-    _bench,
+    AdminBench,
+    admin_bench,
 )
 
-FORUM_A = ChannelInfo(12, "articles", "forum", ALL)
-HOME = GuildDirectory({11: NEWS, 12: FORUM_A}, {501: "Readers"})
 # The second guild has channels and a role of the same names, with other ids.
 NEWS_B = ChannelInfo(31, "news", "text", ALL)
 FORUM_B = ChannelInfo(32, "articles", "forum", ALL)
@@ -31,9 +31,9 @@ AWAY = GuildDirectory({31: NEWS_B, 32: FORUM_B}, {601: "Readers"})
 
 
 @pytest.fixture
-async def ported(tmp_path: Path) -> AsyncIterator[tuple[Bench, Portability]]:
+async def ported(tmp_path: Path) -> AsyncIterator[tuple[AdminBench, Portability]]:
     """A bench and its Portability service."""
-    async for bench in _bench(tmp_path):
+    async for bench in admin_bench(tmp_path):
         yield bench, Portability(bench.storage, bench.config, bench.clock, bench.admin)
 
 
@@ -45,7 +45,7 @@ def _shape(bench_subs: list) -> list[tuple]:
 
 
 async def test_export_then_import_into_second_guild_reproduces_configuration(
-    ported: tuple[Bench, Portability],
+    ported: tuple[AdminBench, Portability],
 ) -> None:
     bench, portability = ported
     site = bench.site
@@ -76,7 +76,7 @@ async def test_export_then_import_into_second_guild_reproduces_configuration(
     assert len(await bench.admin.subscriptions(OTHER_GUILD)) == 2
 
 
-async def test_invalid_file_changes_nothing(ported: tuple[Bench, Portability]) -> None:
+async def test_invalid_file_changes_nothing(ported: tuple[AdminBench, Portability]) -> None:
     bench, portability = ported
     good = {"feed_url": bench.site.feed_url, "channel": {"id": 31, "name": "news"}}
     bad_channel = {"feed_url": bench.site.atom_url, "channel": {"id": 99, "name": "gone"}}
@@ -107,7 +107,7 @@ async def test_invalid_file_changes_nothing(ported: tuple[Bench, Portability]) -
     ],
 )
 async def test_bad_files_refused_specifically(
-    ported: tuple[Bench, Portability], data: bytes, message: str
+    ported: tuple[AdminBench, Portability], data: bytes, message: str
 ) -> None:
     _, portability = ported
     with pytest.raises(InvalidInput, match=message):
@@ -115,7 +115,7 @@ async def test_bad_files_refused_specifically(
 
 
 async def test_opml_import_needs_a_channel_and_is_idempotent(
-    ported: tuple[Bench, Portability],
+    ported: tuple[AdminBench, Portability],
 ) -> None:
     bench, portability = ported
     opml = (
@@ -138,7 +138,7 @@ async def test_opml_import_needs_a_channel_and_is_idempotent(
 
 
 async def test_import_respects_subscription_limit(tmp_path: Path) -> None:
-    async for bench in _bench(tmp_path, moderation={"max_subscriptions_per_guild": 1}):
+    async for bench in admin_bench(tmp_path, moderation={"max_subscriptions_per_guild": 1}):
         portability = Portability(bench.storage, bench.config, bench.clock, bench.admin)
         opml = (
             f'<opml><body><outline xmlUrl="{bench.site.feed_url}"/>'
@@ -150,7 +150,7 @@ async def test_import_respects_subscription_limit(tmp_path: Path) -> None:
 
 
 async def test_the_polling_interval_travels_per_subscription_and_stays_per_server(
-    ported: tuple[Bench, Portability],
+    ported: tuple[AdminBench, Portability],
 ) -> None:
     bench, portability = ported
     site = bench.site

@@ -9,7 +9,6 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,10 +23,10 @@ from bot.services.reader import ReaderService
 from bot.storage import Storage
 from tests.bench.news_site import Hang, NewsSite, ServerError
 from tests.bench.news_site_render import SiteItem
+from tests.builders import READER_NOW as NOW
+from tests.builders import build_archive
 from tests.conftest import make_config
-from tests.unit.test_reader_service import build_archive
 
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 ANN = Requester(1001, 1)
 BOB = Requester(1001, 2)
 UNARCHIVED = 4

@@ -6,19 +6,16 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from bot.articles import related
 from bot.articles.llm import LlmBackend
 from bot.articles.sentences import split_sentences
 from bot.clock import FakeClock
 from bot.config import Config
 from bot.errors import FetchError, InvalidInput, NotFound
-from bot.feeds import canonical_url
 from bot.fetch import Fetcher, make_session
 from bot.models import WHOLE_ARCHIVE, GuildScope, NewSubscription
 from bot.services.reader import (
@@ -27,13 +24,14 @@ from bot.services.reader import (
     choice_name,
     first_link,
 )
-from bot.storage import NewArticle, NewEntry, Storage
+from bot.storage import NewArticle, Storage
 from tests.bench.llm_standin import LlmStandIn
 from tests.bench.news_site import NewsSite
 from tests.bench.news_site_render import SiteItem
+from tests.builders import READER_NOW as NOW
+from tests.builders import build_archive
 from tests.conftest import make_config
 
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 GUILD = 1001
 OTHER_GUILD = 2002
 SCOPE = GuildScope(GUILD)
@@ -51,39 +49,6 @@ class Bench:
     items: dict[str, SiteItem]
     http: aiohttp.ClientSession
     config: Config
-
-
-async def build_archive(
-    storage: Storage, site: NewsSite, *, skip: tuple[str, ...] = ()
-) -> tuple[int, dict[str, int]]:
-    """Archive the site's items (full text, standfirst as description) under one feed."""
-    feed = await storage.add_feed(site.feed_url, now=NOW, title="The Weekly Worker")
-    chosen = [item for item in reversed(site.items) if item.slug not in skip]
-    articles = [
-        NewArticle(
-            canonical_url=canonical_url(site.article_url(item)),
-            url=site.article_url(item),
-            title=item.title,
-            author=item.author,
-            published=item.published,
-            categories=item.categories,
-            description=item.standfirst or "",
-            text="\n\n".join(item.paragraphs),
-            text_status="done",
-        )
-        for item in chosen
-    ]
-    async with storage.poll_transaction(feed.id, now=NOW) as tx:
-        ids = await tx.upsert_articles(articles)
-        await tx.insert_entries(
-            [
-                NewEntry(item.guid, article_id, item.published)
-                for item, article_id in zip(chosen, ids, strict=True)
-            ]
-        )
-    for article_id in ids:
-        await related.index_article(storage, article_id)
-    return feed.id, {item.slug: article_id for item, article_id in zip(chosen, ids, strict=True)}
 
 
 @pytest.fixture

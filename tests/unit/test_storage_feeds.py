@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.errors import NotFound
-from bot.models import WHOLE_ARCHIVE, NewSubscription
+from bot.models import WHOLE_ARCHIVE
 from bot.storage import NewArticle, NewEntry, OutboxRow, Storage
+from tests.builders import subscribe
 
 NOW = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
 
@@ -17,13 +18,6 @@ def article(n: int, **extra: object) -> NewArticle:
     url = f"https://paper.example/story-{n}/"
     fields: dict[str, object] = {"title": f"Story {n}", **extra}
     return NewArticle(canonical_url=url, url=url, **fields)  # type: ignore[arg-type]
-
-
-async def subscribe(storage: Storage, feed_id: int, channel_id: int) -> int:
-    new = NewSubscription(guild_id=1, channel_id=channel_id, feed_id=feed_id, format="text")
-    subscription = await storage.add_subscription(new, now=NOW)
-    assert subscription is not None
-    return subscription.id
 
 
 async def test_add_feed_is_idempotent_and_due_at_once(storage: Storage) -> None:
@@ -60,8 +54,8 @@ async def test_one_article_goes_to_one_channel_once_whichever_subscription(
 ) -> None:
     feed_a = await storage.add_feed("https://paper.example/a/feed/", now=NOW)
     feed_b = await storage.add_feed("https://paper.example/b/feed/", now=NOW)
-    sub_a = await subscribe(storage, feed_a.id, 100)
-    sub_b = await subscribe(storage, feed_b.id, 100)
+    sub_a = (await subscribe(storage, feed_a.id, 100, fmt="text", now=NOW)).id
+    sub_b = (await subscribe(storage, feed_b.id, 100, fmt="text", now=NOW)).id
     async with storage.poll_transaction(feed_a.id, now=NOW) as tx:
         [article_id] = await tx.upsert_articles([article(1)])
         created = await tx.add_outbox([OutboxRow(sub_a, article_id, 100, "pending")])

@@ -17,7 +17,7 @@ import aiosqlite
 import pytest
 
 from bot.storage import Storage
-from tests.unit.test_storage_outbox import NOW, setup
+from tests.builders import NOW, outbox_setup
 
 PLAN = '{"content": "the finished plan"}'
 
@@ -73,7 +73,7 @@ class HeldTransaction:
 
 @pytest.fixture
 async def prepared(storage: Storage) -> AsyncIterator[tuple[Storage, int, int]]:
-    articles, [sub] = await setup(storage)
+    articles, [sub] = await outbox_setup(storage)
     yield storage, sub, articles[0]
     await release_writers()
 
@@ -148,7 +148,7 @@ async def test_an_in_memory_database_reads_after_the_writer_commits() -> None:
     """Without a file there is no second connection: reads wait for the writer instead."""
     storage = await Storage.open(":memory:")
     try:
-        _, [sub] = await setup(storage)
+        _, [sub] = await outbox_setup(storage)
         article = int(await storage.scalar("SELECT min(id) FROM articles"))
         writer = HeldTransaction(storage, sub, article)
         await writer.opened.wait()

@@ -2,38 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from bot.models import NewSubscription
-from bot.storage import ChannelWebhook, NewArticle, SeedRow, Storage
-
-NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-
-async def setup(storage: Storage, channels: tuple[int, ...] = (10,)) -> tuple[list[int], list[int]]:
-    """A feed with three archived articles and one subscription per channel."""
-    feed = await storage.add_feed("https://paper.example/feed/", now=NOW)
-    ids = [
-        article_id
-        for article_id, _ in await storage.add_articles(
-            [
-                NewArticle(
-                    canonical_url=f"https://paper.example/{n}/", url=f"https://paper.example/{n}/"
-                )
-                for n in range(3)
-            ],
-            now=NOW,
-        )
-    ]
-    subs = []
-    for channel in channels:
-        sub = await storage.add_subscription(
-            NewSubscription(guild_id=1, channel_id=channel, feed_id=feed.id, format="embed"),
-            now=NOW,
-        )
-        assert sub is not None
-        subs.append(sub.id)
-    return ids, subs
+from bot.storage import ChannelWebhook, SeedRow, Storage
+from tests.builders import NOW, outbox_setup
 
 
 async def pending(storage: Storage, sub: int, channel: int, article_ids: list[int]) -> list[int]:
@@ -45,7 +18,7 @@ async def pending(storage: Storage, sub: int, channel: int, article_ids: list[in
 
 
 async def test_only_the_head_of_each_queue_is_offered(storage: Storage) -> None:
-    articles, [a, b] = await setup(storage, (10, 20))
+    articles, [a, b] = await outbox_setup(storage, (10, 20))
     first, second, _ = await pending(storage, a, 10, articles)
     [other] = await pending(storage, b, 20, articles[:1])
     heads = await storage.next_deliveries()
@@ -61,7 +34,7 @@ async def test_only_the_head_of_each_queue_is_offered(storage: Storage) -> None:
 
 
 async def test_claim_refused_for_paused_subscription(storage: Storage) -> None:
-    articles, [sub] = await setup(storage)
+    articles, [sub] = await outbox_setup(storage)
     [row, *_] = await pending(storage, sub, 10, articles)
     await storage.set_paused(sub, True, "holiday")
     assert await storage.next_deliveries() == []
@@ -69,7 +42,7 @@ async def test_claim_refused_for_paused_subscription(storage: Storage) -> None:
 
 
 async def test_reschedule_and_release_return_rows_to_pending(storage: Storage) -> None:
-    articles, [sub] = await setup(storage)
+    articles, [sub] = await outbox_setup(storage)
     [row, *_] = await pending(storage, sub, 10, articles)
     await storage.claim_delivery(row, now=NOW)
     later = NOW + timedelta(seconds=30)
@@ -83,7 +56,7 @@ async def test_reschedule_and_release_return_rows_to_pending(storage: Storage) -
 
 
 async def test_same_article_once_per_channel_across_subscriptions(storage: Storage) -> None:
-    articles, [sub] = await setup(storage)
+    articles, [sub] = await outbox_setup(storage)
     other_feed = await storage.add_feed("https://other.example/feed/", now=NOW)
     second = await storage.add_subscription(
         NewSubscription(guild_id=1, channel_id=10, feed_id=other_feed.id, format="embed"), now=NOW
@@ -94,7 +67,7 @@ async def test_same_article_once_per_channel_across_subscriptions(storage: Stora
 
 
 async def test_refusal_pauses_and_reports_only_newly_paused(storage: Storage) -> None:
-    articles, [sub] = await setup(storage)
+    articles, [sub] = await outbox_setup(storage)
     first, second, _ = await pending(storage, sub, 10, articles)
     paused = await storage.pause_for_refusal(first, [sub], reason="gone", row_failed=False)
     assert paused == [sub]

@@ -16,26 +16,25 @@ from bot.services.admin import ChannelInfo, SubscriptionOptions
 from bot.services.portability import Portability
 from bot.storage import SubscriptionLimitReached
 from tests.bench.news_site import Hang
-from tests.unit.test_admin_service import ALL, GUILD, MOD, NEWS, Bench, _bench
-from tests.unit.test_portability import HOME
+from tests.builders import ALL, GUILD, HOME, MOD, NEWS, AdminBench, admin_bench
 
 LIMIT = 2
 ADDS = 5
 
 
 @pytest.fixture
-async def bench(tmp_path: Path) -> AsyncIterator[Bench]:
+async def bench(tmp_path: Path) -> AsyncIterator[AdminBench]:
     """A FeedAdmin whose guilds may have LIMIT subscriptions; every feed fetch may be in
     flight at once (all on one host)."""
     sections: dict[str, dict[str, object]] = {
         "moderation": {"max_subscriptions_per_guild": LIMIT},
         "fetch": {"per_host_concurrency": ADDS},
     }
-    async for made in _bench(tmp_path, **sections):
+    async for made in admin_bench(tmp_path, **sections):
         yield made
 
 
-async def test_concurrent_feeds_add_never_exceed_the_limit(bench: Bench) -> None:
+async def test_concurrent_feeds_add_never_exceed_the_limit(bench: AdminBench) -> None:
     site = bench.site
     topics = sorted({category for item in site.items for category in item.categories})
     urls = [site.feed_url, site.atom_url, *map(site.category_feed_url, topics)][:ADDS]
@@ -70,7 +69,7 @@ async def test_concurrent_feeds_add_never_exceed_the_limit(bench: Bench) -> None
 
 
 async def test_the_storage_refuses_past_the_limit_but_a_duplicate_is_not_counted(
-    bench: Bench,
+    bench: AdminBench,
 ) -> None:
     storage, now = bench.storage, bench.clock.now()
     feed = await storage.add_feed(bench.site.feed_url, now=now)
@@ -88,7 +87,7 @@ async def test_the_storage_refuses_past_the_limit_but_a_duplicate_is_not_counted
     assert await storage.count_guild_subscriptions(GUILD) == LIMIT
 
 
-async def test_an_import_racing_an_add_changes_nothing_past_the_limit(bench: Bench) -> None:
+async def test_an_import_racing_an_add_changes_nothing_past_the_limit(bench: AdminBench) -> None:
     portability = Portability(bench.storage, bench.config, bench.clock, bench.admin)
     opml = (
         f'<opml><body><outline xmlUrl="{bench.site.feed_url}"/>'

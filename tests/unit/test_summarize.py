@@ -16,22 +16,7 @@ from bot.articles.summarize import (
     summarize,
 )
 from bot.errors import InvalidInput
-
-TITLE = "Council housing waiting list doubles"
-BODY = """The number of families waiting for a council home in the borough has doubled in five years, figures released on Tuesday show.
-More than twelve thousand households are now on the list, up from six thousand in 2019.
-Housing campaigners blamed the sale of council homes and the failure to build replacements.
-The council said it had started work on four hundred new homes but admitted the list would keep growing.
-Rents in the private sector rose by a fifth over the same period, pushing more families to apply.
-Tenants' groups have called a public meeting at the town hall next Thursday to demand action.
-A spokesperson for the tenants' union said temporary accommodation was now costing the council millions a year.
-Some families have spent more than three years in a single room in a hostel, the union said.
-The council leader promised a review of the allocation rules, which campaigners say punish people in work.
-Opposition councillors said the review was a delay tactic and called for an emergency building programme.
-Local MPs have written to the housing minister asking for extra funding for the borough.
-The minister's office said it would respond in due course.
-Campaigners said they would keep up the pressure until every family had a secure home.
-"""
+from tests.unit.support import BODY, TITLE
 
 
 def test_brief_uses_a_genuine_standfirst() -> None:
