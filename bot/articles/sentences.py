@@ -44,6 +44,10 @@ def fix_missing_spaces(text: str) -> str:
     return _MISSING_SPACE.sub(" ", text)
 
 
+_RUN_PIECES = 16
+"""A "sentence" over this many times `max_chars` is cut into pieces before it is halved."""
+
+
 def split_sentences(text: str, *, max_chars: int = MAX_SENTENCE_CHARS) -> list[str]:
     """Split text into sentences; paragraphs (line breaks) always end a sentence."""
     sentences: list[str] = []
@@ -63,6 +67,12 @@ def _split_long(sentence: str, max_chars: int) -> list[str]:
     """Cut an over-long sentence at its most natural break nearest the middle, recursively."""
     if len(sentence) <= max_chars:
         return [sentence]
+    if len(sentence) > _RUN_PIECES * max_chars:
+        # No real sentence is this long. Halving rescans the whole run at every level (n log n
+        # in its length), so a run is first cut at spaces into pieces of a bounded size.
+        return [
+            part for piece in _pieces(sentence, max_chars) for part in _split_long(piece, max_chars)
+        ]
     middle = len(sentence) // 2
     for pattern in _CUT_POINTS:
         cuts = [m for m in pattern.finditer(sentence) if 0 < m.start() < len(sentence) - 1]
@@ -77,3 +87,18 @@ def _split_long(sentence: str, max_chars: int) -> list[str]:
         return _split_long(left.strip(), max_chars) + _split_long(right.strip(), max_chars)
     # One enormous "word" (a URL, a run of symbols): cut it by length.
     return [sentence[i : i + max_chars] for i in range(0, len(sentence), max_chars)]
+
+
+def _pieces(run: str, max_chars: int) -> list[str]:
+    """`run` cut at the last space before every `_RUN_PIECES // 2 * max_chars` characters (by
+    length where there is no space), one linear pass."""
+    size = _RUN_PIECES // 2 * max_chars
+    pieces: list[str] = []
+    start = 0
+    while len(run) - start > size:
+        cut = run.rfind(" ", start + 1, start + size)
+        end = cut if cut > start else start + size
+        pieces.append(run[start:end].strip())
+        start = end
+    pieces.append(run[start:].strip())
+    return [piece for piece in pieces if piece]

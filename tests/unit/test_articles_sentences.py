@@ -73,3 +73,12 @@ def test_any_text_gives_bounded_non_empty_sentences(text: str) -> None:
     for sentence in split_sentences(text):
         assert sentence.strip() == sentence
         assert 0 < len(sentence) <= MAX_SENTENCE_CHARS
+
+
+def test_a_run_far_past_any_sentence_is_cut_into_pieces_first_and_loses_no_word() -> None:
+    # 40 x MAX_SENTENCE_CHARS of words with dashes: cut in pieces at spaces, then halved.
+    run = " - ".join(f"word{n}" for n in range(40 * MAX_SENTENCE_CHARS // 9))
+    pieces = split_sentences(run)
+    assert all(0 < len(piece) <= MAX_SENTENCE_CHARS for piece in pieces)
+    words = [word for piece in pieces for word in piece.split() if word != "-"]
+    assert words == [word for word in run.split() if word != "-"]
