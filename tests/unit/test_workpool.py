@@ -203,12 +203,16 @@ async def test_close_kills_every_worker_and_leaves_no_zombie(tmp_path: Path) -> 
         await pool.run(worker_pid, priority="system")
 
 
-async def test_a_cancelled_job_kills_its_worker() -> None:
+async def test_a_cancelled_job_kills_its_worker(tmp_path: Path) -> None:
     pool = pool_with(processes=1)
+    fifo = tmp_path / "started"
+    os.mkfifo(fifo)
     try:
         pid = await pool.run(worker_pid, priority="member")
-        task = asyncio.create_task(pool.run(spin_forever, priority="member"))
-        await asyncio.sleep(0)  # the job is on its way to the worker
+        task = asyncio.create_task(
+            pool.run(functools.partial(signal_then_spin, str(fifo)), priority="member")
+        )
+        assert await asyncio.to_thread(read_one_byte, str(fifo)) == b"x"  # running in the worker
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
