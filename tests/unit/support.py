@@ -3,7 +3,6 @@ sample article text. Import from here, never from another test module."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import socket
@@ -11,12 +10,12 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot.config import FetchConfig
 from bot.feeds import ParsedFeed
+from tests.hardening.support import strings_of
 
 FETCH_NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
 """The fetch tests' clock."""
@@ -59,21 +58,6 @@ def paperboy(
 # Controls other than newline, and the bidi overrides/isolates clean_text removes.
 FORBIDDEN = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 MULTI_LINE_FIELDS = {"summary", "summary_html", "content_html", "description"}
-
-
-def strings_of(value: Any, field: str = "") -> list[tuple[str, str]]:
-    """Every (field name, string) inside a parsed feed."""
-    if isinstance(value, str):
-        return [(field, value)]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return [
-            pair
-            for f in dataclasses.fields(value)
-            for pair in strings_of(getattr(value, f.name), f.name)
-        ]
-    if isinstance(value, tuple | list):
-        return [pair for inner in value for pair in strings_of(inner, field)]
-    return []
 
 
 def check_output(feed: ParsedFeed) -> None:
