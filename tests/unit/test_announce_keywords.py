@@ -8,7 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.announce.filters import FilterSpec, FilterTerm, matches, parse_filter
+from bot.announce.keywords import (
+    FilterSpec,
+    FilterTerm,
+    parse_keyword_list as parse_filter,
+)
+from bot.announce.keywords import matches_keywords as matches
 from bot.errors import InvalidInput
 
 
