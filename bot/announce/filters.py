@@ -513,6 +513,11 @@ def parse_stored(text: str) -> Filter:
     return parse_filter(text)
 
 
+def keyword_list_as_filter(text: str) -> str:
+    """A comma-separated keyword list (an export from before #16) in today's language."""
+    return from_keyword_list(parse_keyword_list(text)).to_text()
+
+
 def display_text(stored: str) -> str:
     """A stored filter as moderators see it (a keyword list shown in today's language)."""
     if stored.startswith(LEGACY_PREFIX):

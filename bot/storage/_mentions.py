@@ -91,15 +91,3 @@ class MentionStore(Database):
                 (subscription_id, role_id),
             )
             return cursor.rowcount > 0
-
-    async def add_imported_mention_rules(
-        self, rules: Iterable[tuple[int, int, str]], *, created_by: int | None, now: datetime
-    ) -> None:
-        """(subscription id, role id, filter) rules from an import; existing roles are kept."""
-        async with self.transaction() as conn:
-            await conn.executemany(
-                "INSERT INTO mention_rules (subscription_id, role_id, filter, created_by, "
-                "created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (subscription_id, role_id) "
-                "DO NOTHING",
-                [(sub, role, text, created_by, to_iso(now)) for sub, role, text in rules],
-            )

@@ -180,6 +180,8 @@ class ImportedSubscription:
     interval_seconds: int | None
     subscription: NewSubscription
     paused: bool = False
+    mention_rules: tuple[tuple[int, str], ...] = ()
+    """(role id, filter text) rules to create with the subscription."""
 
 
 @dataclass(frozen=True)
