@@ -292,9 +292,11 @@ def _tokens(text: str) -> list[_Token]:
                     'alternatives, as in housing OR "rent strike".',
                     comma,
                 )
+            index = end
+            if _WORD.search(run) is None:
+                continue  # punctuation alone ("&", "-") matches nothing, as between words
             kind: TokenKind = run if run in OPERATORS else "word"  # type: ignore[assignment]
             tokens.append(_Token(kind, run, position))
-            index = end
     return tokens
 
 
@@ -488,7 +490,10 @@ def parse_filter(text: str) -> Filter:
             f"{MAX_FILTER_CHARS:,}.",
             MAX_FILTER_CHARS + 1,
         )
-    return _Parser(_tokens(text), len(text)).parse()
+    tokens = _tokens(text)
+    if text and not tokens:
+        raise MissingTerm("The filter has no letters or digits to match.", 1)
+    return _Parser(tokens, len(text)).parse()
 
 
 def from_keyword_list(spec: FilterSpec) -> Filter:

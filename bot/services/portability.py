@@ -423,7 +423,10 @@ class Portability:
             written = text(name)
             if keyword_lists and written.strip():
                 # The same meaning in today's language, so nothing changes what it announces.
-                written = keyword_list_as_filter(written)
+                try:
+                    written = keyword_list_as_filter(written)
+                except InvalidInput as error:
+                    raise InvalidInput(f"The {name} filter is not valid: {error}") from None
             return validate_filter(written, name)
 
         return _Entry(
