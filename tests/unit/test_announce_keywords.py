@@ -11,9 +11,11 @@ from hypothesis import strategies as st
 from bot.announce.keywords import (
     FilterSpec,
     FilterTerm,
-    parse_keyword_list as parse_filter,
 )
 from bot.announce.keywords import matches_keywords as matches
+from bot.announce.keywords import (
+    parse_keyword_list as parse_filter,
+)
 from bot.errors import InvalidInput
 
 
