@@ -658,6 +658,13 @@ class FeedAdmin:
                 "Paperboy never pings @everyone; choose a role members can opt into."
             )
         cleaned = validate_filter(text, "mention rule's") if text.strip() else ""
+        if role_id == subscription.mention_role_id:
+            # That role is pinged with every announcement, so a rule could never narrow it.
+            raise InvalidInput(
+                f"That role is already pinged with every announcement of subscription "
+                f"{subscription.id} (its mention role); clear it with /feeds edit "
+                "no_mention:True first, then add the rule."
+            )
         rule = await self.storage.set_mention_rule(
             subscription.id,
             role_id,

@@ -21,6 +21,7 @@ from tests.e2e.support import (
     ready_text_channel,
     wait_for_count,
 )
+from tests.hardening.discord_output import output_problems
 
 HOUSING_FILTER = 'title:"rent strike" OR category:housing'
 
@@ -76,6 +77,8 @@ async def test_role_rule_pings_only_on_matching_items_and_allows_only_that_role(
         assert [int(role) for role in strike_allowed["roles"]] == [housing.id]
         assert sent[sport.title]["allowed_mentions"].get("roles", []) == []
         assert sent[sport.title]["allowed_mentions"]["parse"] == []
+        # Every message the bot sent (replies included) passes the hardening checks.
+        assert output_problems(bench.discord.recorder.requests, {housing.id}) == []
 
         await delivery_settled(bench)
         why = await bench.command("feeds why", {"url": bench.site.article_url(strike_item)})
@@ -84,6 +87,12 @@ async def test_role_rule_pings_only_on_matching_items_and_allows_only_that_role(
         why = await bench.command("feeds why", {"url": bench.site.article_url(sport_item)})
         assert f"<@&{housing.id}> not pinged" in message_text(await why.reply(10.0))
 
+        for command in ("feeds test-filter", "feeds mention add", "feeds mention remove"):
+            offered = await bench.discord.autocomplete(
+                bench.seed.guild_id, bench.seed.admin_id, command, {"subscription": ""},
+                "subscription",
+            )  # fmt: skip
+            assert [choice["value"] for choice in offered] == [sub_id], command
         listing = await bench.command("feeds mention list", {"subscription": sub_id})
         assert f"<@&{housing.id}> if `" in message_text(await listing.reply())
 

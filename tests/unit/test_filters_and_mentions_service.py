@@ -83,6 +83,8 @@ async def test_mention_rules_are_added_replaced_listed_and_removed(bench: AdminB
     listed = await bench.admin.subscriptions(GUILD)
     assert [r.role_id for r in listed[0].mention_rules] == [502, 503]
 
+    with pytest.raises(InvalidInput, match="already pinged with every announcement"):
+        await bench.admin.add_mention_rule(GUILD, MOD, sub_id, 501, "housing")
     with pytest.raises(InvalidInput, match="never pings @everyone"):
         await bench.admin.add_mention_rule(GUILD, MOD, sub_id, GUILD)
     with pytest.raises(UnbalancedParentheses, match="mention rule's filter is not valid"):
