@@ -151,10 +151,15 @@ def explain(
         else:
             lines.append(f"In {where}: it {_skip_reason(record.reason, config)}.")
             continue
+        if record.pinged_role_ids:
+            roles = ", ".join(f"<@&{role}>" for role in record.pinged_role_ids)
+            lines.append(f"Its announcement pings {roles}.")
         outcomes = mentions.get(subscription.id, ())
         if outcomes:
             described = "; ".join(outcome.describe() for outcome in outcomes)
-            lines.append(f"Mention rules of subscription {subscription.id}: {described}.")
+            lines.append(
+                f"Mention rules of subscription {subscription.id} on this article: {described}."
+            )
     return Explanation(url, title, tuple(lines))
 
 
