@@ -68,6 +68,43 @@ def mentions_text(
     return ", ".join(parts) if parts else "nobody"
 
 
+PAGE_CHARS = 1900
+"""A /feeds list page stays under Discord's 2,000 characters with its page footer."""
+LISTED_FILTER_CHARS = 60
+
+
+def listing_line(item: SubscriptionSummary) -> str:
+    """A /feeds list line: the summary, its filters and who it pings (filters shortened)."""
+    sub = item.subscription
+    parts = [summary_line(item)]
+    for what, stored in (("include", sub.include_filter), ("exclude", sub.exclude_filter)):
+        if stored:
+            parts.append(f"{what} `{shown(display_text(stored), LISTED_FILTER_CHARS)}`")
+    if sub.mention_role_id is not None or item.mention_rules:
+        pings = [f"<@&{sub.mention_role_id}>"] if sub.mention_role_id is not None else []
+        pings += [
+            f"<@&{rule.role_id}>" + (" (filtered)" if rule.filter else "")
+            for rule in item.mention_rules
+        ]
+        parts.append("pings " + " ".join(pings))
+    line = " · ".join(parts)
+    return line if len(line) <= PAGE_CHARS else line[: PAGE_CHARS - 1] + "…"
+
+
+def paged(lines: list[str]) -> list[str]:
+    """Lines grouped into pages of at most PAGE_SIZE lines and PAGE_CHARS characters."""
+    pages: list[list[str]] = [[]]
+    size = 0
+    for line in lines:
+        current = pages[-1]
+        if current and (len(current) >= PAGE_SIZE or size + 1 + len(line) > PAGE_CHARS):
+            pages.append([])
+            size = 0
+        pages[-1].append(line)
+        size += len(line) + 1
+    return ["\n".join(page) for page in pages]
+
+
 def filter_test_text(result: FilterTest) -> str:
     """The /feeds test-filter reply: each of the newest items, passing or not, and why."""
     passing = sum(1 for item in result.items if item.announced)
@@ -301,16 +338,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
                 "This server has no subscriptions yet; add one with /feeds add.", ephemeral=True
             )
             return
-        lines = [
-            summary_line(item)
-            + (
-                f" · pings {mentions_text(item.subscription.mention_role_id, item.mention_rules)}"
-                if item.subscription.mention_role_id is not None or item.mention_rules
-                else ""
-            )
-            for item in items
-        ]
-        pages = ["\n".join(lines[i : i + PAGE_SIZE]) for i in range(0, len(lines), PAGE_SIZE)]
+        pages = paged([listing_line(item) for item in items])
         view = ListView(pages, interaction.user.id)
         await interaction.response.send_message(
             view.content(), view=view, ephemeral=True, allowed_mentions=NO_MENTIONS

@@ -11,6 +11,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
+from bot.models import NewSubscription
 from tests.bench.news_site_articles import SampleArticle
 from tests.e2e.conftest import Bench, BenchFactory, message_text
 from tests.e2e.support import (
@@ -97,6 +98,35 @@ async def test_role_rule_pings_only_on_matching_items_and_allows_only_that_role(
             assert [choice["value"] for choice in offered] == [sub_id], command
         listing = await bench.command("feeds mention list", {"subscription": sub_id})
         assert f"<@&{housing.id}> if `" in message_text(await listing.reply())
+        listing = await bench.command("feeds list")
+        assert f"pings <@&{housing.id}> (filtered)" in message_text(await listing.reply())
+
+
+async def test_list_pages_stay_within_discord_limits_with_long_filters_and_many_rules(
+    make_bench: BenchFactory,
+) -> None:
+    async with make_bench(announcements=FAST) as bench:
+        storage, now = bench.app.storage, bench.app.clock.now()
+        feed = await storage.add_feed(bench.site.feed_url, now=now)
+        long_filter = " OR ".join(f'"word{i} word{i}"' for i in range(40))[:990]
+        for channel in range(12):
+            added = await storage.add_subscription(
+                NewSubscription(
+                    bench.seed.guild_id, 900 + channel, feed.id, "embed", include_filter=long_filter
+                ),
+                now=now,
+            )
+            assert added is not None
+            for role in range(10):
+                await storage.set_mention_rule(
+                    added.id, 10**17 + role, long_filter, created_by=None, now=now, limit=10
+                )
+        listing = await bench.command("feeds list")
+        reply = await listing.reply()
+        text = message_text(reply)
+        assert "`#1`" in text and "include `" in text and "pings <@&" in text
+        assert len(reply["content"]) <= 2000
+        assert output_problems(bench.discord.recorder.requests) == []
 
 
 _VERDICT_LINE = re.compile(r"^(✅|❌) (.*): (passes|filtered out|excluded) \(")
