@@ -279,7 +279,7 @@ def _tokens(text: str) -> list[_Token]:
                 if prefix.lower() not in SCOPES:
                     raise UnknownScope(
                         f"Unknown field '{prefix[:30]}:' at position {position}; "
-                        f"use {_SCOPE_LIST}.",
+                        f"use {_SCOPE_LIST}, or put the text in quotes to look for it.",
                         position,
                     )
                 tokens.append(_Token("scope", prefix.lower(), position))
