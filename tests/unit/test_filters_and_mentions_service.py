@@ -163,8 +163,17 @@ async def test_migration_marks_keyword_lists_and_keeps_their_meaning(tmp_path: P
                 NewSubscription(GUILD, channel, feed.id, "embed", include_filter=include),
                 now=NOW,
             )
-        await db.migrate()
+        await db.migrate(target=version)
         first, second = await db.guild_subscriptions(GUILD)
+        await db.set_mention_rule(first.id, 77, "housing", created_by=None, now=NOW, limit=10)
+        # Later migrations (a rebuilt subscriptions table, say) must keep rules and filters.
+        await db.migrate()
+        rules = await db.mention_rules(first.id)
+        assert [(rule.role_id, rule.filter) for rule in rules] == [(77, "housing")]
+        assert [s.include_filter for s in await db.guild_subscriptions(GUILD)] == [
+            first.include_filter,
+            "",
+        ]
     finally:
         await db.close()
     assert first.include_filter == filters.LEGACY_PREFIX + "housing, rent strike"
