@@ -330,12 +330,17 @@ class Poller:
         # Paused ones too: a pause after a refusal keeps new articles waiting for the resume.
         subscriptions = await self.storage.feed_subscriptions(feed_id, include_paused=True)
         timezones: dict[int, str] = {}
+        rules = await self.storage.mention_rules_of(s.id for s in subscriptions)
         views = []
         for subscription in subscriptions:
             if subscription.guild_id not in timezones:
                 settings = await self.storage.guild_settings(subscription.guild_id)
                 timezones[subscription.guild_id] = settings.timezone
-            view = subscription_view(subscription, timezone=timezones[subscription.guild_id])
+            view = subscription_view(
+                subscription,
+                timezone=timezones[subscription.guild_id],
+                mention_rules=rules.get(subscription.id, ()),
+            )
             views.append((subscription, view))
         return views
 

@@ -169,6 +169,8 @@ class DeliveryRecord:
     sent_at: datetime | None
     message_id: int | None
     created_at: datetime
+    pinged_role_ids: tuple[int, ...] = ()
+    """The roles its stored message plan lets Discord ping (what its mention rules chose)."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,8 @@ class ImportedSubscription:
     interval_seconds: int | None
     subscription: NewSubscription
     paused: bool = False
+    mention_rules: tuple[tuple[int, str], ...] = ()
+    """(role id, filter text) rules to create with the subscription."""
 
 
 @dataclass(frozen=True)
