@@ -1,4 +1,5 @@
-"""The operator endpoint: /healthz, /metrics and a read-only status page, off by default.
+"""The operator endpoint: /healthz, /metrics and a read-only status page, off by default;
+with `[websub] public_url` set, also the WebSub callbacks under /websub/ that hubs call.
 
 Started inside the bot process when `[http] listen` is set. Discord-free: whether the gateway is
 connected is told to `Health` by the Discord layer (`cogs/client.py`) on ready and disconnect.
@@ -22,6 +23,7 @@ from aiohttp import web
 from bot.clock import Clock
 from bot.config import HttpConfig
 from bot.errors import ConfigError
+from bot.ingest.subscriber import WebSubSubscriber
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.storage import Storage
 
@@ -131,16 +133,46 @@ class OpsServer:
     last_poll_round: Callable[[], datetime | None]
     stale_after: timedelta
     started_at: datetime
+    websub: WebSubSubscriber | None = None
     _runner: web.AppRunner | None = None
     port: int = 0
 
     def application(self) -> web.Application:
-        """The routes (GET only; the endpoint changes nothing)."""
+        """The routes: read-only GETs, plus the WebSub callbacks when push is on."""
         app = web.Application()
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", self.metrics_page)
         app.router.add_get("/", self.status_page)
+        if self.websub is not None:
+            app.router.add_get("/websub/{callback_id}", self.websub_verify)
+            app.router.add_post("/websub/{callback_id}", self.websub_push)
         return app
+
+    async def websub_verify(self, request: web.Request) -> web.Response:
+        """A hub verifies our (un)subscription: echo its challenge, or 404."""
+        assert self.websub is not None
+        answer = await self.websub.verify(request.match_info["callback_id"], request.query)
+        if answer.status != 200:
+            return web.Response(status=answer.status, text="unknown subscription\n")
+        return web.Response(text=answer.challenge or "ok")
+
+    async def websub_push(self, request: web.Request) -> web.Response:
+        """A hub pushes new content: at most the feed size cap, accepted only if signed."""
+        assert self.websub is not None
+        cap = self.websub.max_body_bytes
+        declared = request.content_length
+        if declared is not None and declared > cap:
+            answer = self.websub.refuse_too_large()
+            return web.Response(status=answer.status, text=answer.text + "\n")
+        body = bytearray()
+        while chunk := await request.content.read(64 * 1024):
+            body += chunk
+            if len(body) > cap:
+                answer = self.websub.refuse_too_large()
+                return web.Response(status=answer.status, text=answer.text + "\n")
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        answer = await self.websub.push(request.match_info["callback_id"], bytes(body), headers)
+        return web.Response(status=answer.status, text=answer.text + "\n")
 
     async def start(self, host: str, port: int) -> None:
         """Listen on host:port (port 0 picks a free one, then `self.port` tells which)."""
