@@ -102,7 +102,7 @@ def _document_links(body: bytes) -> list[tuple[str, set[str]]]:
     links = []
     for match in _LINK_TAG.finditer(head):
         attributes = {
-            name.lower(): html.unescape(double if double is not None else single or "")
+            name.lower(): html.unescape(double or single)
             for name, double, single in _ATTRIBUTE.findall(
                 match.group(1).decode("utf-8", "replace")
             )
