@@ -255,11 +255,35 @@ class OpsServer:
             now=e(_when(self.clock.now())),
             feeds="\n".join(rows) or '<tr><td colspan="8">no feeds</td></tr>',
             deliveries="\n".join(deliveries) or '<tr><td colspan="6">none yet</td></tr>',
+            websub=await self._websub_section(),
         )
         return web.Response(
             text=body,
             content_type="text/html",
             headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
+        )
+
+    async def _websub_section(self) -> str:
+        """WebSub push per feed: hub, state, lease end, pushes (no callback ids, no secrets)."""
+        if self.websub is None:
+            return ""
+        e = html.escape
+        rows = []
+        for sub in await self.storage.websub_subscriptions():
+            hub = public_url(sub.hub_url) if sub.hub_url else "none"
+            state = sub.state + (f" ({sub.pending_mode} pending)" if sub.pending_mode else "")
+            rows.append(
+                "<tr>"
+                f"<td>{sub.feed_id}</td><td>{e(hub)}</td>"
+                f"<td>{e(state)}<br><small>{e(hide_queries(sub.last_error or ''))}</small></td>"
+                f"<td>{e(_when(sub.lease_expires_at))}</td><td>{sub.pushes}</td>"
+                f"<td>{e(_when(sub.last_push_at))}</td>"
+                "</tr>"
+            )
+        table = "\n".join(rows) or '<tr><td colspan="6">no feed advertises a hub</td></tr>'
+        return (
+            "<h2>WebSub push</h2>\n<table><tr><th>feed</th><th>hub</th><th>state</th>"
+            f"<th>lease ends</th><th>pushes</th><th>last push</th></tr>\n{table}\n</table>"
         )
 
 
@@ -285,5 +309,6 @@ webhooks or configuration are shown.</small></p>
 <table><tr><th>when</th><th>feed</th><th>channel</th><th>state</th><th>article</th><th>reason</th></tr>
 {deliveries}
 </table>
+{websub}
 </body></html>
 """

@@ -125,6 +125,11 @@ class WebSubSubscriber:
     async def polling_interval(self, feed_id: int, interval: float, now: datetime) -> float:
         """The feed's interval, or the slower safety-net one while push works."""
         sub = await self.storage.websub_subscription(feed_id)
+        if sub is not None:
+            # Every poll double-checks: a subscription added or removed since is acted on now.
+            decision = decide(sub, enabled=self.settings.enabled, now=now, settings=self.settings)
+            if decision.step is not Step.WAIT:
+                self.wake()
         return polling_interval(interval, sub, now, self.settings)
 
     # -- the background loop -----------------------------------------------------------------
