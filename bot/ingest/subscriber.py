@@ -107,7 +107,15 @@ class WebSubSubscriber:
     # -- what polls tell us (bot.ingest.poller.PushSource) -----------------------------------
 
     async def feed_fetched(self, feed: Feed, result: FetchResult, now: datetime) -> None:
-        """Record the hub and topic the fetched feed advertises (a 304 only through headers)."""
+        """Record the hub and topic the fetched feed advertises (a 304 only through headers).
+
+        Push is an extra: a fault here is logged and never fails the poll."""
+        try:
+            await self._record_hub(feed, result, now)
+        except Exception:
+            log.exception("Recording the WebSub hub of feed %s failed", feed.id)
+
+    async def _record_hub(self, feed: Feed, result: FetchResult, now: datetime) -> None:
         links = find_hub_links(result.body, result.headers, base_url=result.url)
         if result.body is None and links.hub is None:
             return  # Not Modified: the document, and its hub links, are as they were
@@ -123,8 +131,13 @@ class WebSubSubscriber:
             self.wake()
 
     async def polling_interval(self, feed_id: int, interval: float, now: datetime) -> float:
-        """The feed's interval, or the slower safety-net one while push works."""
-        sub = await self.storage.websub_subscription(feed_id)
+        """The feed's interval, or the slower safety-net one while push works (the feed's own
+        on any fault here: push never costs a poll)."""
+        try:
+            sub = await self.storage.websub_subscription(feed_id)
+        except Exception:
+            log.exception("Reading the WebSub state of feed %s failed", feed_id)
+            return interval
         if sub is not None:
             # Every poll double-checks: a subscription added or removed since is acted on now.
             decision = decide(sub, enabled=self.settings.enabled, now=now, settings=self.settings)

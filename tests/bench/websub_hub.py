@@ -13,7 +13,7 @@ GET carrying `hub.challenge` and keeps the subscription only if the challenge co
 exactly. Publishing fetches the topic and POSTs it to every subscriber with
 `X-Hub-Signature-256: sha256=<hmac>`; `deliver()` sends any body with any headers (forgeries).
 Controls: `fail_requests` (answer subscription requests with an error status), `grant_lease`
-(the lease it states), `verify` off (accept and never verify), `deny()`.
+(the lease it states), `verify` off (accept and never verify), `verify_before_answer`, `deny()`.
 """
 
 from __future__ import annotations
@@ -66,6 +66,8 @@ class WebSubHub:
     """Answer subscription requests with this status (e.g. 500) instead of accepting them."""
     verify: bool = True
     """False: accept requests but never verify them (a hub that went quiet)."""
+    verify_before_answer: bool = False
+    """True: verify the callback before answering the request (as many hubs do), not after."""
     subscriptions: dict[tuple[str, str], HubSubscription] = field(default_factory=dict)
     requests: list[HubRequest] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
@@ -131,7 +133,9 @@ class WebSubHub:
             return web.Response(status=400, text="hub.topic is required")
         if self.fail_requests is not None:
             return web.Response(status=self.fail_requests, text="the hub is having a bad day")
-        if self.verify:
+        if self.verify and self.verify_before_answer:
+            await self._verify(record)
+        elif self.verify:
             self._spawn(self._verify(record))
         return web.Response(status=202)
 

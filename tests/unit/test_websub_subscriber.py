@@ -18,6 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.clock import FakeClock
+from bot.errors import FetchError
 from bot.fetch import Fetcher, make_session
 from bot.ingest.poller import Poller
 from bot.ingest.subscriber import WebSubSubscriber
@@ -280,3 +281,23 @@ async def test_oversized_pushes_are_refused_unread(world: World) -> None:
         callback, huge, {"X-Hub-Signature-256": sign(sub.secret, huge)}
     )
     assert delivery.status == 413 and world.pushes("too_large") == 1
+
+
+async def test_a_hub_verifying_before_it_answers_is_handled(world: World) -> None:
+    world.hub.verify_before_answer = True
+    await world.subscriber.maintain()  # the verification arrives while our request is open
+    [request] = world.hub.requests
+    assert request.verified
+    assert (await world.websub()).state == "active"
+
+
+async def test_hubs_on_private_addresses_are_refused_like_any_fetch(
+    storage: Storage, tmp_path: Path
+) -> None:
+    config = make_config(tmp_path, fetch={"allow_private_addresses": False})
+    async with WebSubHub() as hub, make_session(config.fetch, "test") as session:
+        fetcher = Fetcher(session, config.fetch)
+        with pytest.raises(FetchError) as refused:
+            await fetcher.post_form(hub.url, {"hub.mode": "subscribe"})
+        assert refused.value.kind == "private-address"
+        assert hub.requests == []
