@@ -18,6 +18,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.clock import FakeClock
+from bot.config import Config
+from bot.doctor import Doctor
 from bot.errors import FetchError
 from bot.fetch import Fetcher, make_session
 from bot.ingest.poller import Poller
@@ -55,6 +57,7 @@ class World:
     metrics: Metrics
     feed_id: int
     subscription_id: int
+    config: Config
 
     async def websub(self) -> WebSubSubscription:
         sub = await self.storage.websub_subscription(self.feed_id)
@@ -139,6 +142,7 @@ async def world(storage: Storage, tmp_path: Path) -> AsyncIterator[World]:
                 metrics,
                 feed.id,
                 subscription.id,
+                config,
             )
         finally:
             await ops.close()
@@ -301,3 +305,22 @@ async def test_hubs_on_private_addresses_are_refused_like_any_fetch(
             await fetcher.post_form(hub.url, {"hub.mode": "subscribe"})
         assert refused.value.kind == "private-address"
         assert hub.requests == []
+
+
+async def test_doctor_names_push_that_fails_everywhere(world: World) -> None:
+    async def websub_finding() -> tuple[bool, str, str]:
+        async with aiohttp.ClientSession() as session:
+            doctor = Doctor(world.config, world.storage, session, environ={}, now=world.clock.now())
+            await doctor.check_websub()
+        [finding] = doctor.findings
+        return finding.ok, finding.detail, finding.fix
+
+    world.hub.fail_requests = 500
+    await world.subscriber.maintain()
+    ok, detail, fix = await websub_finding()
+    assert not ok and "0 of 1" in detail and "500" in detail and "/websub/" in fix
+    world.hub.fail_requests = None
+    world.clock.advance(60)
+    await world.subscribed()
+    ok, detail, _ = await websub_finding()
+    assert ok and detail.startswith("1 of 1")
