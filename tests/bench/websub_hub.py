@@ -151,14 +151,15 @@ class WebSubHub:
             params["hub.lease_seconds"] = str(lease)
         async with self._session.get(callback, params=params) as response:
             answer = await response.text()
-            record.verified = response.status == 200 and answer == challenge
-        if record.verified:
+            verified = response.status == 200 and answer == challenge
+        if verified:
             if mode == "subscribe":
                 self.subscriptions[(topic, callback)] = HubSubscription(
                     topic, callback, form.get("hub.secret", ""), lease
                 )
             else:
                 self.subscriptions.pop((topic, callback), None)
+        record.verified = verified  # last, so a waiter sees the subscriptions already updated
         await self._notify()
 
     async def deny(self, topic: str, callback: str, reason: str = "not allowed") -> int:
