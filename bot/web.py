@@ -9,6 +9,7 @@ addresses without their query string or user name (private feeds often carry a k
 
 from __future__ import annotations
 
+import asyncio
 import html
 import ipaddress
 import logging
@@ -165,11 +166,16 @@ class OpsServer:
             answer = self.websub.refuse_too_large()
             return web.Response(status=answer.status, text=answer.text + "\n")
         body = bytearray()
-        while chunk := await request.content.read(64 * 1024):
-            body += chunk
-            if len(body) > cap:
-                answer = self.websub.refuse_too_large()
-                return web.Response(status=answer.status, text=answer.text + "\n")
+        try:
+            # A sender trickling its body cannot hold a connection open for long.
+            async with asyncio.timeout(self.websub.read_timeout_seconds):
+                while chunk := await request.content.read(64 * 1024):
+                    body += chunk
+                    if len(body) > cap:
+                        answer = self.websub.refuse_too_large()
+                        return web.Response(status=answer.status, text=answer.text + "\n")
+        except TimeoutError:
+            return web.Response(status=408, text="too slow\n")
         headers = {name.lower(): value for name, value in request.headers.items()}
         answer = await self.websub.push(request.match_info["callback_id"], bytes(body), headers)
         return web.Response(status=answer.status, text=answer.text + "\n")

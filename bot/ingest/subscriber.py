@@ -76,7 +76,9 @@ class WebSubSubscriber:
         self.clock = clock
         self.settings = WebSubSettings.from_config(config.websub)
         self.max_body_bytes = config.fetch.max_feed_bytes
-        registry = (metrics or Metrics()).registry
+        self.read_timeout_seconds = config.fetch.total_timeout_seconds  # a push's body, as a fetch
+        self.metrics = metrics or Metrics()
+        registry = self.metrics.registry
         self.pushes = Counter(
             "paperboy_websub_pushes",
             "WebSub pushes received, by result (accepted, missing, algorithm, malformed, "
@@ -270,7 +272,7 @@ class WebSubSubscriber:
             await self.storage.websub_pushed(sub.feed_id, now=self.clock.now())
             content_type = headers.get("content-type", "")
             try:
-                await self.poller.ingest_pushed(
+                outcome = await self.poller.ingest_pushed(
                     sub.feed_id,
                     body,
                     url=sub.topic_url,
@@ -281,6 +283,8 @@ class WebSubSubscriber:
                 self.pushes.labels("unreadable").inc()
                 log.info("WebSub push for feed %s unreadable: %s", sub.feed_id, error)
                 return PushAnswer(202, "accepted, unreadable")
+        if outcome.new_to_feed:
+            self.metrics.new_articles.inc(len(outcome.new_to_feed))
         self.pushes.labels("accepted").inc()
         return PushAnswer(202, "accepted")
 

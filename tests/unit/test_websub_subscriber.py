@@ -6,6 +6,7 @@ pushes (bad ones refused and counted)."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import socket
 from collections.abc import AsyncIterator
@@ -324,3 +325,46 @@ async def test_doctor_names_push_that_fails_everywhere(world: World) -> None:
     await world.subscribed()
     ok, detail, _ = await websub_finding()
     assert ok and detail.startswith("1 of 1")
+
+
+async def test_a_trickled_push_is_cut_off(world: World) -> None:
+    sub = await world.subscribed()
+    world.subscriber.read_timeout_seconds = 0.2
+    never = asyncio.Event()
+
+    async def trickle() -> AsyncIterator[bytes]:
+        yield b"<rss>"
+        await never.wait()  # the sender never finishes its body
+
+    callback = f"{world.subscriber.settings.public_url}/websub/{sub.callback_id}"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(callback, data=trickle()) as response,
+    ):
+        assert response.status == 408
+    assert await world.outbox() == 0
+
+
+async def test_storage_keeps_secrets_and_restarts_on_a_new_hub(world: World) -> None:
+    first = await world.subscribed()
+    unchanged = await world.storage.websub_record_hub(
+        world.feed_id,
+        hub_url=first.hub_url,
+        topic_url=first.topic_url,
+        callback_id="other",
+        secret="other",
+        now=world.clock.now(),
+    )
+    assert not unchanged and await world.websub() == first
+    moved = await world.storage.websub_record_hub(
+        world.feed_id,
+        hub_url="https://new-hub.example/",
+        topic_url=first.topic_url,
+        callback_id="other",
+        secret="other",
+        now=world.clock.now(),
+    )
+    again = await world.websub()
+    assert moved and again.state == "idle" and again.lease_expires_at is None
+    assert (again.secret, again.callback_id) == (first.secret, first.callback_id)
+    assert first.secret not in repr(again)  # never in logs or tracebacks by accident
