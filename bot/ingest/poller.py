@@ -77,6 +77,9 @@ class PushSource(Protocol):
     async def polling_interval(self, feed_id: int, interval: float, now: datetime) -> float:
         """The interval to poll at: `interval`, or longer while push works for the feed."""
 
+    async def poll_found_new(self, feed_id: int, count: int, now: datetime) -> None:
+        """A poll found items new to the feed: if push was meant to bring them, it failed."""
+
 
 HeldBackHook = Callable[[HeldBackEvent], Awaitable[object]]
 FailingHook = Callable[[int], Awaitable[object]]
@@ -290,7 +293,10 @@ class Poller:
                 icon_url=parsed.icon_url,
             )
 
-        return await self._ingest(feed, parsed, now, finish)
+        outcome = await self._ingest(feed, parsed, now, finish)
+        if self.push is not None and outcome.new_to_feed and not outcome.seeded:
+            await self.push.poll_found_new(feed.id, len(outcome.new_to_feed), now)
+        return outcome
 
     async def ingest_pushed(
         self, feed_id: int, body: bytes, *, url: str, headers: dict[str, str]

@@ -32,6 +32,7 @@ from bot.ingest.websub import (
     check_signature,
     decide,
     polling_interval,
+    push_works,
     retry_delay,
 )
 from bot.metrics import Metrics
@@ -146,6 +147,17 @@ class WebSubSubscriber:
             if decision.step is not Step.WAIT:
                 self.wake()
         return polling_interval(interval, sub, now, self.settings)
+
+    async def poll_found_new(self, feed_id: int, count: int, now: datetime) -> None:
+        """A poll found new items while push was working: the hub is not delivering (a hub
+        that went quiet keeps its lease), so poll at the normal pace and subscribe again."""
+        try:
+            sub = await self.storage.websub_subscription(feed_id)
+            if sub is not None and push_works(sub, now):
+                reason = f"a poll found {count} new item(s) the hub had not pushed"
+                await self._fall_back(sub, reason, now)
+        except Exception:
+            log.exception("Checking WebSub delivery of feed %s failed", feed_id)
 
     # -- the background loop -----------------------------------------------------------------
 

@@ -368,3 +368,22 @@ async def test_storage_keeps_secrets_and_restarts_on_a_new_hub(world: World) -> 
     assert moved and again.state == "idle" and again.lease_expires_at is None
     assert (again.secret, again.callback_id) == (first.secret, first.callback_id)
     assert first.secret not in repr(again)  # never in logs or tracebacks by accident
+
+
+async def test_a_poll_finding_what_the_hub_did_not_push_falls_back(world: World) -> None:
+    await world.subscribed()
+    world.clock.advance(SLOW)
+    world.site.publish_next()  # published, but the hub never pushes it
+    outcome = await world.poller.poll_feed(world.feed_id)
+    assert outcome.outbox_rows == 1  # the safety-net poll announces it anyway
+    sub = await world.websub()
+    assert sub.state == "failed" and "had not pushed" in (sub.last_error or "")
+    assert await world.next_check_in() <= 0  # back to the normal pace at once
+    # Items the hub did push first are no sign of failure.
+    world.clock.advance(60)
+    await world.subscriber.maintain()
+    await world.hub.wait_for_requests(2)  # subscribed again (the hub kept the old one too)
+    world.site.publish_next()
+    await world.hub.publish(world.site.feed_url)
+    assert (await world.poller.poll_feed(world.feed_id)).new_to_feed == ()
+    assert (await world.websub()).state == "active"
