@@ -77,8 +77,11 @@ class PushSource(Protocol):
     async def polling_interval(self, feed_id: int, interval: float, now: datetime) -> float:
         """The interval to poll at: `interval`, or longer while push works for the feed."""
 
-    async def poll_found_new(self, feed_id: int, count: int, now: datetime) -> None:
-        """A poll found items new to the feed: if push was meant to bring them, it failed."""
+    async def poll_found_new(
+        self, feed_id: int, count: int, *, since: datetime | None, now: datetime
+    ) -> None:
+        """A poll found items new to the feed since the previous good poll (`since`): if push
+        was meant to bring them, it failed."""
 
 
 HeldBackHook = Callable[[HeldBackEvent], Awaitable[object]]
@@ -295,7 +298,9 @@ class Poller:
 
         outcome = await self._ingest(feed, parsed, now, finish)
         if self.push is not None and outcome.new_to_feed and not outcome.seeded:
-            await self.push.poll_found_new(feed.id, len(outcome.new_to_feed), now)
+            await self.push.poll_found_new(
+                feed.id, len(outcome.new_to_feed), since=feed.last_success_at, now=now
+            )
         return outcome
 
     async def ingest_pushed(

@@ -50,6 +50,13 @@ PUSHES_AT_ONCE = 4
 """Pushes processed at the same time; more are answered 503 and the hub retries."""
 
 
+def _push_worked_at(sub: WebSubSubscription, moment: datetime | None) -> bool:
+    """Whether the current lease had already started at `moment`."""
+    if moment is None or sub.lease_expires_at is None or sub.lease_seconds is None:
+        return False
+    return sub.lease_expires_at - timedelta(seconds=sub.lease_seconds) <= moment
+
+
 @dataclass(frozen=True)
 class PushAnswer:
     """The HTTP answer to a push: 202 accepted, 403 bad signature, 404 unknown, 413, 503."""
@@ -148,12 +155,17 @@ class WebSubSubscriber:
                 self.wake()
         return polling_interval(interval, sub, now, self.settings)
 
-    async def poll_found_new(self, feed_id: int, count: int, now: datetime) -> None:
+    async def poll_found_new(
+        self, feed_id: int, count: int, *, since: datetime | None, now: datetime
+    ) -> None:
         """A poll found new items while push was working: the hub is not delivering (a hub
-        that went quiet keeps its lease), so poll at the normal pace and subscribe again."""
+        that went quiet keeps its lease), so poll at the normal pace and subscribe again.
+
+        Only when push already worked at the previous poll (`since`): items published before
+        the hub verified the subscription were never the hub's to push."""
         try:
             sub = await self.storage.websub_subscription(feed_id)
-            if sub is not None and push_works(sub, now):
+            if sub is not None and push_works(sub, now) and _push_worked_at(sub, since):
                 reason = f"a poll found {count} new item(s) the hub had not pushed"
                 await self._fall_back(sub, reason, now)
         except Exception:

@@ -371,7 +371,13 @@ async def test_storage_keeps_secrets_and_restarts_on_a_new_hub(world: World) -> 
 
 
 async def test_a_poll_finding_what_the_hub_did_not_push_falls_back(world: World) -> None:
+    world.clock.advance(60)
     await world.subscribed()
+    # Published after the last poll but before the hub verified: not the hub's to push.
+    world.site.publish_next()
+    world.clock.advance(60)
+    assert (await world.poller.poll_feed(world.feed_id)).outbox_rows == 1
+    assert (await world.websub()).state == "active"
     world.clock.advance(SLOW)
     world.site.publish_next()  # published, but the hub never pushes it
     outcome = await world.poller.poll_feed(world.feed_id)
