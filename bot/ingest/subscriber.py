@@ -230,7 +230,9 @@ class WebSubSubscriber:
         await self.storage.websub_requested(sub.feed_id, mode=mode, now=now)
         try:
             status, said = await self.fetcher.post_form(sub.hub_url, form)
-            problem = None if 200 <= status < 300 else f"the hub answered {status}: {said[:200]}"
+            # The hub's own words, on one line and short: they end up in logs and on the page.
+            words = "".join(ch if ch.isprintable() else " " for ch in said[:200])
+            problem = None if 200 <= status < 300 else f"the hub answered {status}: {words}"
         except FetchError as error:
             problem = str(error)
         self.hub_requests.labels(mode, "failed" if problem else "accepted").inc()

@@ -260,7 +260,10 @@ def answer_verification(
     if topic != sub.topic_url:
         return VerificationAnswer(404)
     if mode == "denied":
-        return VerificationAnswer(200, mode=mode, denied_reason=params.get("hub.reason", "")[:300])
+        reason = "".join(
+            ch if ch.isprintable() else " " for ch in params.get("hub.reason", "")[:300]
+        )
+        return VerificationAnswer(200, mode=mode, denied_reason=reason)
     challenge = params.get("hub.challenge", "")
     if not challenge or len(challenge) > MAX_CHALLENGE_LENGTH:
         return VerificationAnswer(404)

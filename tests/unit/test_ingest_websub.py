@@ -287,8 +287,9 @@ def test_unrequested_verifications_get_404(
 def test_unsubscribe_and_denial_are_answered_for_known_topics() -> None:
     leaving = sub(state="active", pending_mode="unsubscribe", requested_at=START)
     assert answer_verification(leaving, params("unsubscribe"), settings=SETTINGS).status == 200
-    denied = answer_verification(sub(), {**params("denied"), "hub.reason": "no"}, settings=SETTINGS)
-    assert denied.status == 200 and denied.denied_reason == "no"
+    call = {**params("denied"), "hub.reason": "no\nFAKE LOG LINE"}
+    denied = answer_verification(sub(), call, settings=SETTINGS)
+    assert denied.status == 200 and denied.denied_reason == "no FAKE LOG LINE"  # one line
 
 
 def test_granted_leases_are_clamped() -> None:
