@@ -4,12 +4,13 @@ W3C WebSub, section 4: a publisher names its hubs and the topic's own address in
 headers or in the document as `<link rel="hub" href="...">` (`atom:link` in RSS). The headers
 come first. Only the document's head is read: these links sit at channel or feed level, before
 the first item, so the work is bounded whatever the size of the feed (no parse, no event-loop
-stall). JSON Feed's `hubs` are only found through the `Link` header.
+stall). In a JSON Feed, the `hubs` of type WebSub and `feed_url` before `items` count too.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +26,13 @@ _LINK_TAG = re.compile(rb"<(?:[A-Za-z0-9_.-]+:)?link\b([^<>]{0,4096})>", re.IGNO
 _FIRST_ITEM = re.compile(rb"<(?:[A-Za-z0-9_.-]+:)?(?:item|entry)\b", re.IGNORECASE)
 _ATTRIBUTE = re.compile(r"""([A-Za-z_:][-A-Za-z0-9_:.]*)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _HEADER_LINK = re.compile(r"<([^<>]{1,4096})>((?:\s*;\s*[^;,<>]*)*)")
+_JSON_STRING = r'"((?:[^"\\\x00-\x1f]|\\.){1,4096})"'
+_JSON_ITEMS = re.compile(rb'"items"\s*:')
+_JSON_HUBS = re.compile(r'"hubs"\s*:\s*\[([^\[\]]{0,8192})\]')
+_JSON_OBJECT = re.compile(r"\{[^{}]{0,4096}\}")
+_JSON_TYPE = re.compile(r'"type"\s*:\s*' + _JSON_STRING)
+_JSON_URL = re.compile(r'"url"\s*:\s*' + _JSON_STRING)
+_JSON_FEED_URL = re.compile(r'"feed_url"\s*:\s*' + _JSON_STRING)
 
 
 @dataclass(frozen=True)
@@ -47,7 +55,8 @@ def find_hub_links(body: bytes | None, headers: Mapping[str, str], *, base_url: 
     for href, rels in _header_links(headers.get("link", "")):
         _collect(href, rels, base_url, hubs, self_urls)
     if body:
-        for href, rels in _document_links(body):
+        found = _json_links(body) if body.lstrip()[:1] == b"{" else _document_links(body)
+        for href, rels in found:
             _collect(href, rels, base_url, hubs, self_urls)
     return HubLinks(tuple(hubs[:MAX_HUBS]), self_urls[0] if self_urls else None)
 
@@ -111,3 +120,29 @@ def _document_links(body: bytes) -> list[tuple[str, set[str]]]:
         if href:
             links.append((href, set(attributes.get("rel", "").lower().split())))
     return links
+
+
+def _json_links(body: bytes) -> list[tuple[str, set[str]]]:
+    """The WebSub `hubs` and the `feed_url` of a JSON Feed, from its head before `items`."""
+    head = body.lstrip()[:HEAD_BYTES]
+    items = _JSON_ITEMS.search(head)
+    text = (head[: items.start()] if items else head).decode("utf-8", "replace")
+    links: list[tuple[str, set[str]]] = []
+    feed_url = _JSON_FEED_URL.search(text)
+    if feed_url:
+        links.append((_json_text(feed_url.group(1)), {"self"}))
+    hubs = _JSON_HUBS.search(text)
+    for hub in _JSON_OBJECT.findall(hubs.group(1) if hubs else ""):
+        kind, url = _JSON_TYPE.search(hub), _JSON_URL.search(hub)
+        if kind and url and _json_text(kind.group(1)).lower() == "websub":
+            links.append((_json_text(url.group(1)), {"hub"}))
+    return links
+
+
+def _json_text(raw: str) -> str:
+    """A JSON string's content (escapes decoded), '' if it is not valid."""
+    try:
+        value = json.loads(f'"{raw}"')
+    except ValueError:
+        return ""
+    return value if isinstance(value, str) else ""

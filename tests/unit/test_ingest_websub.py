@@ -112,6 +112,21 @@ def test_non_http_and_absent_hubs_are_ignored() -> None:
     assert find_hub_links(None, {}, base_url="https://n.example/").self_url is None
 
 
+def test_json_feed_hubs_and_feed_url_before_items() -> None:
+    body = (
+        b'{"version": "https://jsonfeed.org/version/1.1", "title": "t",'
+        b' "feed_url": "https://news.example/feed.json",'
+        b' "hubs": [{"type": "rssCloud", "url": "https://cloud.example/"},'
+        b' {"type": "WebSub", "url": "https:\\/\\/hub.example\\/"}],'
+        b' "items": [{"id": "1", "hubs": [{"type": "WebSub", "url": "https://evil.example/"}]}]}'
+    )
+    links = find_hub_links(body, {}, base_url="https://news.example/feed.json")
+    assert links.hubs == ("https://hub.example/",)
+    assert links.self_url == "https://news.example/feed.json"
+    late = b'{"items": [], "hubs": [{"type": "WebSub", "url": "https://hub.example/"}]}'
+    assert find_hub_links(late, {}, base_url="https://news.example/").hub is None
+
+
 # -- steps over time ------------------------------------------------------------------------
 
 
