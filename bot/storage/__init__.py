@@ -21,6 +21,7 @@ from bot.storage._ops import OpsStore
 from bot.storage._outbox import OutboxStore
 from bot.storage._search import SearchStore, fts_query, sqlite_ln
 from bot.storage._subscriptions import SubscriptionLimitReached, SubscriptionStore
+from bot.storage._websub import WebSubStore
 from bot.storage.records import *  # noqa: F403
 
 
@@ -33,6 +34,7 @@ class Storage(
     AlertStore,
     SearchStore,
     OpsStore,
+    WebSubStore,
 ):
     """The database with every table's verbs."""
 

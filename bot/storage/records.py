@@ -276,6 +276,35 @@ class RecentDelivery:
     reason: str
 
 
+@dataclass(frozen=True)
+class WebSubSubscription:
+    """A feed's WebSub hub and Paperboy's subscription there (`bot.ingest.websub` decides).
+
+    `wanted` is whether any active subscription still follows the feed. `secret` signs pushes
+    and is never shown or logged.
+    """
+
+    feed_id: int
+    hub_url: str
+    topic_url: str
+    callback_id: str
+    secret: str
+    state: str  # idle, active or failed
+    pending_mode: str | None
+    requested_at: datetime | None
+    lease_seconds: int | None
+    lease_expires_at: datetime | None
+    failures: int
+    retry_at: datetime | None
+    last_error: str | None
+    last_push_at: datetime | None
+    pushes: int
+    wanted: bool
+
+    def __repr__(self) -> str:
+        return f"WebSubSubscription(feed_id={self.feed_id}, state={self.state!r}, secret=...)"
+
+
 __all__ = [
     "Alert",
     "AlertArticle",
@@ -298,4 +327,5 @@ __all__ = [
     "SearchHit",
     "SeedRow",
     "Sighting",
+    "WebSubSubscription",
 ]
