@@ -213,6 +213,44 @@ def _plain_headers(response: aiohttp.ClientResponse) -> dict[str, str]:
     return headers
 
 
+REDDIT_RATE_LIMIT_WAIT = 600.0
+"""Seconds to wait after Reddit's 429 when it says neither Retry-After nor its reset time."""
+REDDIT_FORBIDDEN_WAIT = 3600.0
+"""Seconds before asking again after Reddit's 403: a block or a private subreddit lasts."""
+
+
+def is_reddit(host: str) -> bool:
+    """Whether a host is Reddit's (reddit.com or a subdomain such as old.reddit.com)."""
+    host = host.lower().rstrip(".")
+    return host == "reddit.com" or host.endswith(".reddit.com")
+
+
+def reddit_refusal(status: int, headers: dict[str, str], hint: float | None) -> FetchError:
+    """Reddit's 429 and 403 in words, with how long to wait (its `x-ratelimit-reset` counts)."""
+    if status == 429:
+        wait = hint
+        if wait is None:
+            try:
+                wait = float(headers.get("x-ratelimit-reset", ""))
+            except ValueError:
+                wait = None
+        wait = min(max(wait or REDDIT_RATE_LIMIT_WAIT, 60.0), 6 * 3600.0)
+        return FetchError(
+            kinds.RATE_LIMITED,
+            "Reddit answered 429 (Too Many Requests): it limits how often its feeds are read "
+            f"from one address, so Paperboy will wait about {round(wait / 60)} minutes before "
+            "asking again.",
+            retry_after=wait,
+        )
+    return FetchError(
+        kinds.HTTP_4XX,
+        "Reddit answered 403 (Forbidden): the subreddit or user may be private, banned or "
+        "quarantined, or Reddit is refusing requests from this server's address. Paperboy will "
+        "ask again in an hour.",
+        retry_after=REDDIT_FORBIDDEN_WAIT,
+    )
+
+
 class Fetcher:
     """Fetches feeds and pages safely through one shared session.
 
@@ -412,6 +450,8 @@ class Fetcher:
         if 200 <= status < 300:
             return
         said = _status_phrase(status)
+        if status in (403, 429) and is_reddit(host):
+            raise reddit_refusal(status, plain, hint)
         if status == 429:
             raise FetchError(
                 kinds.RATE_LIMITED,

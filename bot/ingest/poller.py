@@ -8,6 +8,7 @@ on that feed and never stops the others.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -29,9 +30,9 @@ from bot.announce.render import SubscriptionView
 from bot.clock import Clock
 from bot.config import Config
 from bot.errors import FeedError, FetchError, NotFound
-from bot.feeds import parse_feed_off_loop
 from bot.fetch import Fetcher, kinds
 from bot.ingest import schedule
+from bot.ingest.sitemaps import read_document
 from bot.metrics import Metrics
 from bot.models import Feed, Subscription
 from bot.storage import NewEntry, Storage
@@ -253,15 +254,17 @@ class Poller:
                 )
             return FeedPollOutcome(feed.id, ok=True, not_modified=True)
 
-        parsed = await parse_feed_off_loop(
-            result.body,
-            url=result.url,
-            headers=result.headers,
+        read = await read_document(
+            self.fetcher,
+            result,
             now=now,
             max_items=self.config.feeds.max_items,
             pool=self.pool,
             priority="system",
+            known=functools.partial(self.storage.known_entry_keys, feed.id),
+            seeding=feed.last_success_at is None,
         )
+        parsed = read.feed
         subscriptions = await self._subscription_views(feed.id)
         # Oldest first, so article ids grow with publication and ties keep feed order reversed.
         linked = [(item, article_of(item)) for item in reversed(parsed.items)]
@@ -298,9 +301,10 @@ class Poller:
                     if payload:
                         await tx.set_outbox_payload(outbox_id, payload)
                 created = len(inserted)
+            # Items left for later must be read next time: no validators, no 304 hiding them.
             await tx.finish_success(
-                etag=result.etag,
-                last_modified=result.last_modified,
+                etag=None if read.deferred else result.etag,
+                last_modified=None if read.deferred else result.last_modified,
                 next_check_at=next_check,
                 title=parsed.title or None,
                 site_url=parsed.site_url,

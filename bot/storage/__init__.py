@@ -19,12 +19,20 @@ from bot.storage._feeds import FeedStore, PollTransaction
 from bot.storage._ops import OpsStore
 from bot.storage._outbox import OutboxStore
 from bot.storage._search import SearchStore, fts_query, sqlite_ln
+from bot.storage._sources import SourceStore
 from bot.storage._subscriptions import SubscriptionLimitReached, SubscriptionStore
 from bot.storage.records import *  # noqa: F403
 
 
 class Storage(
-    FeedStore, ArticleStore, SubscriptionStore, OutboxStore, AlertStore, SearchStore, OpsStore
+    FeedStore,
+    ArticleStore,
+    SubscriptionStore,
+    OutboxStore,
+    AlertStore,
+    SearchStore,
+    OpsStore,
+    SourceStore,
 ):
     """The database with every table's verbs."""
 
