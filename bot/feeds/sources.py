@@ -240,9 +240,7 @@ def _reddit(host: str, path: str, _query: str, _shorts: bool) -> Source | None:
     segments = [segment for segment in path.split("/") if segment]
     if len(segments) < 2:
         return None
-    first, name = segments[0].lower(), segments[1]
-    if name.endswith(".rss"):
-        return None  # already the feed
+    first, name = segments[0].lower(), segments[1].removesuffix(".rss")  # /r/x.rss is a feed too
     if first == "r" and _SUBREDDIT.fullmatch(name):
         sort = segments[2].lower() if len(segments) > 2 else ""
         tail = f"{sort}/" if sort in _REDDIT_SORTS else ""

@@ -67,14 +67,24 @@ class FetchResult:
 
 
 def make_session(
-    config: FetchConfig, user_agent: str, *, resolver: AbstractResolver | None = None
+    config: FetchConfig,
+    user_agent: str,
+    *,
+    resolver: AbstractResolver | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> aiohttp.ClientSession:
-    """Create the one session all fetching goes through; the caller owns and closes it."""
+    """Create the one session all fetching goes through; the caller owns and closes it.
+
+    `resolver` and `tls` replace name resolution and certificate trust: tests point real host
+    names (www.youtube.com) at local stand-ins with them. The private-network guard still
+    checks every address the resolver gives.
+    """
     connector = GuardedConnector(
         allow_private=config.allow_private_addresses,
         limit=config.max_concurrency,
         limit_per_host=config.per_host_concurrency,
         resolver=resolver,
+        ssl=tls if tls is not None else True,
     )
     timeout = aiohttp.ClientTimeout(
         total=config.total_timeout_seconds,
