@@ -39,7 +39,7 @@ SourceKind = Literal[
 YOUTUBE_FEED = "https://www.youtube.com/feeds/videos.xml"
 YouTubeVariant = Literal["all", "videos", "shorts", "live"]
 YOUTUBE_VARIANT_NOTES: dict[YouTubeVariant, str] = {
-    "all": "all uploads",
+    "all": "videos and Shorts",
     "videos": "videos without Shorts",
     "shorts": "Shorts only",
     "live": "live streams only",
@@ -136,7 +136,10 @@ def youtube_feed(channel_id: str, variant: YouTubeVariant) -> tuple[Candidate, .
     playlist = _PLAYLIST_PREFIX[variant] + channel_id[2:]
     filtered = Candidate(f"{YOUTUBE_FEED}?playlist_id={playlist}", YOUTUBE_VARIANT_NOTES[variant])
     # Not every channel has the filtered playlists; the whole channel is better than nothing.
-    return (filtered, Candidate(whole.url, f"all uploads: YouTube has no {filtered.note} list"))
+    return (
+        filtered,
+        Candidate(whole.url, f"videos and Shorts: YouTube lists no {filtered.note} for it"),
+    )
 
 
 def _youtube(host: str, path: str, query: str, shorts: bool) -> Source | None:
@@ -358,7 +361,8 @@ def sitemap_candidates(robots_txt: str, site_url: str) -> list[str]:
             declared.append(url)
         if len(declared) >= MAX_ROBOTS_SITEMAPS:
             break
-    declared.sort(key=lambda url: "news" not in url.lower())  # stable: page order otherwise
+    # News sitemaps first (stable: page order otherwise); the path decides, not the host name.
+    declared.sort(key=lambda url: "news" not in urlsplit(url).path.lower())
     parts = urlsplit(site_url)
     usual = [urlunsplit((parts.scheme, parts.netloc, path, "", "")) for path in SITEMAP_PATHS]
     return _unique(declared + usual)

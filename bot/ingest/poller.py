@@ -32,7 +32,7 @@ from bot.config import Config
 from bot.errors import FeedError, FetchError, NotFound
 from bot.fetch import Fetcher, kinds
 from bot.ingest import schedule
-from bot.ingest.sitemaps import read_document
+from bot.ingest.sitemaps import MAX_PAGE_READS_PER_POLL, read_document
 from bot.metrics import Metrics
 from bot.models import Feed, Subscription
 from bot.storage import NewEntry, Storage
@@ -254,6 +254,7 @@ class Poller:
                 )
             return FeedPollOutcome(feed.id, ok=True, not_modified=True)
 
+        seeding = feed.last_success_at is None
         read = await read_document(
             self.fetcher,
             result,
@@ -262,7 +263,11 @@ class Poller:
             pool=self.pool,
             priority="system",
             known=functools.partial(self.storage.known_entry_keys, feed.id),
-            seeding=feed.last_success_at is None,
+            seeding=seeding,
+            # A first read only records what exists: its backlog's pages are all it reads.
+            page_reads=self.config.announcements.backlog_count
+            if seeding
+            else MAX_PAGE_READS_PER_POLL,
         )
         parsed = read.feed
         subscriptions = await self._subscription_views(feed.id)

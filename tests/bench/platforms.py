@@ -334,6 +334,8 @@ def self_signed_certificate(folder: Path, names: Sequence[str]) -> tuple[Path, P
     if openssl is None:
         raise RuntimeError("the openssl command is needed for the platform stand-ins")
     cert, key = folder / "platforms.pem", folder / "platforms.key"
+    if cert.exists() and key.exists():
+        return cert, key  # made earlier in this folder (a session-wide folder saves seconds)
     alt_names = ",".join(f"DNS:{name}" for name in names)
     subprocess.run(
         [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
