@@ -298,7 +298,6 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         template="Text format ('-' goes back to the default)",
         interval="Seconds between checks of this feed for this server",
         thread="Open a discussion thread under each announcement",
-        shorts="YouTube channels: include Shorts (default yes; no follows videos only)",
     )
     @app_commands.choices(format=FORMAT_CHOICES)
     @app_commands.autocomplete(subscription=subscription_autocomplete)
