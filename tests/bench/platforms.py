@@ -99,6 +99,8 @@ class PlatformSites:
     requests: list[RequestSeen] = field(default_factory=list)
     reddit_refusal: int | None = None
     """429 or 403: Reddit's answer to every feed request while set."""
+    broken_paths: set[str] = field(default_factory=set)
+    """Paths that answer 503 (on any host) while listed."""
     certificate_dir: Path | None = None
 
     def __post_init__(self) -> None:
@@ -186,6 +188,8 @@ class PlatformSites:
                 host, request.path, request.query_string, request.headers.get("User-Agent", "")
             )
         )
+        if request.path in self.broken_paths:
+            return web.Response(status=503, text="Service Unavailable")
         answer = self._route(host, request)
         if answer is None:
             return web.Response(status=404, text="Not Found", content_type="text/html")

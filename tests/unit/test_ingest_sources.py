@@ -253,3 +253,37 @@ async def test_a_sitemap_index_is_followed_one_level_down(
     # A plain sitemap has no titles: the newest page was read for the preview.
     assert found.parsed.items[0].title == sites.posts["news"][0].title
     assert sites.seen(platforms.NEWS_HOST, "/post-sitemap.xml")
+
+
+@pytest.mark.parametrize(
+    ("sitemap", "waits"),
+    [("/post-sitemap.xml", True), ("/news-sitemap.xml", False)],
+)
+async def test_an_unreadable_page_waits_unless_the_sitemap_gives_its_title(
+    sites: PlatformSites, tmp_path: Path, storage: Storage, sitemap: str, waits: bool
+) -> None:
+    config: Config = make_config(tmp_path)
+    async with make_session(
+        config.fetch, UA, resolver=sites.resolver(), tls=sites.tls()
+    ) as session:
+        poller = Poller(
+            storage, Fetcher(session, config.fetch), config, FakeClock(NOW), rng=random.Random(1)
+        )
+        feed = await storage.add_feed(f"https://{platforms.NEWS_HOST}{sitemap}", now=NOW)
+        await subscribe(storage, feed.id, channel_id=10, now=NOW)
+        assert (await poller.poll_feed(feed.id)).seeded
+        fresh = sites.publish("news")
+        page = fresh.url.split(platforms.NEWS_HOST, 1)[1]
+        sites.broken_paths.add(page)
+        broken = await poller.poll_feed(feed.id)
+        assert broken.ok
+        # A plain sitemap says nothing but the address: the item waits for its page. A news
+        # sitemap names its title, which is enough to announce it.
+        assert len(broken.new_to_feed) == (0 if waits else 1)
+        sites.broken_paths.clear()
+        mended = await poller.poll_feed(feed.id)
+        assert len(mended.new_to_feed) == (1 if waits else 0)
+        archived = await storage.archived_articles(
+            WHOLE_ARCHIVE, [*broken.new_to_feed, *mended.new_to_feed]
+        )
+    assert [a.title for a in archived.values()] == [fresh.title]
