@@ -247,8 +247,8 @@ def reddit_refusal(status: int, headers: dict[str, str], hint: float | None) -> 
         wait = min(max(wait or REDDIT_RATE_LIMIT_WAIT, 60.0), 6 * 3600.0)
         return FetchError(
             kinds.RATE_LIMITED,
-            "Reddit answered 429 (Too Many Requests): it limits how often its feeds are read "
-            f"from one address, so Paperboy will wait about {round(wait / 60)} minutes before "
+            "Reddit answered 429 (Too Many Requests): it limits how often one address may read "
+            f"it, so Paperboy will wait about {round(wait / 60)} minutes before "
             "asking again.",
             retry_after=wait,
         )

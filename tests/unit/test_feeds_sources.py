@@ -22,6 +22,8 @@ from bot.feeds.sources import (
     youtube_channel_id,
     youtube_feed,
 )
+from bot.fetch import kinds
+from bot.fetch.http import REDDIT_RATE_LIMIT_WAIT, is_reddit, reddit_refusal
 from tests.bench import platforms
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
@@ -297,3 +299,20 @@ def test_sitemap_locations_must_be_http_urls() -> None:
 )
 def test_w3c_dates(value: str, expected: datetime | None) -> None:
     assert parse_w3c_date(value) == expected
+
+
+def test_reddit_refusals_say_why_and_how_long_to_wait() -> None:
+    limited = reddit_refusal(429, {}, None)
+    assert limited.kind == kinds.RATE_LIMITED and limited.retry_after == REDDIT_RATE_LIMIT_WAIT
+    assert "10 minutes" in str(limited)
+    assert reddit_refusal(429, {"x-ratelimit-reset": "90"}, None).retry_after == 90.0
+    assert reddit_refusal(429, {"x-ratelimit-reset": "90"}, 300.0).retry_after == 300.0
+    assert reddit_refusal(429, {"x-ratelimit-reset": "1"}, None).retry_after == 60.0  # a floor
+    assert reddit_refusal(429, {"x-ratelimit-reset": "junk"}, 1e9).retry_after == 6 * 3600.0
+    forbidden = reddit_refusal(403, {}, None)
+    assert forbidden.kind == kinds.HTTP_4XX and forbidden.retry_after == 3600.0
+    assert [is_reddit(h) for h in ("old.reddit.com", "reddit.com.", "notreddit.com")] == [
+        True,
+        True,
+        False,
+    ]
