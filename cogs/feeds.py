@@ -252,9 +252,9 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
             guild_id, interaction.user.id, url, target, options, youtube_shorts=shorts is not False
         )
         intro = (
-            f"Recognised: {shown(result.recognised, 200)}. "
             f"Added `#{result.subscription.id}`: **{shown(result.feed.display_name, 100)}** "
             f"({result.feed.url}) → <#{target.id}> as {result.subscription.format}. "
+            f"Recognised: {shown(result.recognised, 200)}. "
             f"The feed has {result.item_count} items."
         )
         if result.preview is not None:
