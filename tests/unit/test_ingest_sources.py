@@ -15,6 +15,7 @@ from bot.clock import FakeClock
 from bot.config import Config, FetchConfig
 from bot.errors import FetchError
 from bot.fetch import Fetcher, kinds, make_session
+from bot.ingest.archiver import Archiver
 from bot.ingest.discovery import resolve_source
 from bot.ingest.poller import Poller
 from bot.models import WHOLE_ARCHIVE
@@ -287,3 +288,25 @@ async def test_an_unreadable_page_waits_unless_the_sitemap_gives_its_title(
             WHOLE_ARCHIVE, [*broken.new_to_feed, *mended.new_to_feed]
         )
     assert [a.title for a in archived.values()] == [fresh.title]
+
+
+async def test_archiving_gives_untitled_sitemap_pages_their_titles(
+    sites: PlatformSites, tmp_path: Path, storage: Storage
+) -> None:
+    config: Config = make_config(tmp_path)
+    clock = FakeClock(NOW)
+    async with make_session(
+        config.fetch, UA, resolver=sites.resolver(), tls=sites.tls()
+    ) as session:
+        fetcher = Fetcher(session, config.fetch)
+        poller = Poller(storage, fetcher, config, clock, rng=random.Random(1))
+        feed = await storage.add_feed(f"https://{platforms.NEWS_HOST}/post-sitemap.xml", now=NOW)
+        seeded = await poller.poll_feed(feed.id)
+        ids = list(seeded.new_articles)
+        before = await storage.archived_articles(WHOLE_ARCHIVE, ids)
+        # A first read only records the plain sitemap's pages: all but the newest untitled.
+        assert sorted(a.title for a in before.values()).count("") == len(ids) - 1
+        while (await Archiver(storage, fetcher, config, clock).archive_pending()).total:
+            pass
+        after = await storage.archived_articles(WHOLE_ARCHIVE, ids)
+    assert {a.title for a in after.values()} == {p.title for p in sites.posts["news"]}
