@@ -14,10 +14,11 @@ import pytest
 from bot.clock import FakeClock
 from bot.config import Config, FetchConfig
 from bot.errors import FetchError
-from bot.fetch import Fetcher, kinds, make_session
+from bot.fetch import Fetcher, FetchResult, kinds, make_session
 from bot.ingest.archiver import Archiver
 from bot.ingest.discovery import resolve_source
 from bot.ingest.poller import Poller
+from bot.ingest.sitemaps import read_document
 from bot.models import WHOLE_ARCHIVE
 from bot.storage import Storage
 from tests.bench import platforms
@@ -310,3 +311,42 @@ async def test_archiving_gives_untitled_sitemap_pages_their_titles(
             pass
         after = await storage.archived_articles(WHOLE_ARCHIVE, ids)
     assert {a.title for a in after.values()} == {p.title for p in sites.posts["news"]}
+
+
+async def test_sitemap_pages_on_private_addresses_are_never_fetched(sites: PlatformSites) -> None:
+    # The sitemap itself came from a public site; the pages it lists point inside the network:
+    # the metadata address, and names resolving to loopback (where the stand-in would answer).
+    body = platforms.plain_sitemap(sites.posts["news"]).replace(
+        f"https://{platforms.NEWS_HOST}/", "http://169.254.169.254/latest/", 1
+    )
+    listed = FetchResult(
+        url=f"https://{platforms.NEWS_HOST}/post-sitemap.xml",
+        status=200,
+        body=body.encode(),
+        headers={},
+        content_type="application/xml",
+        charset=None,
+        etag=None,
+        last_modified=None,
+        not_modified=False,
+        hint_seconds=None,
+    )
+    guarded = FetchConfig(allow_private_addresses=False, total_timeout_seconds=5.0)
+    async with make_session(guarded, UA, resolver=sites.resolver(), tls=sites.tls()) as session:
+        read = await read_document(
+            Fetcher(session, guarded),
+            listed,
+            now=NOW,
+            max_items=50,
+            pool=None,
+            priority="system",
+            known=no_keys,
+            seeding=False,
+        )
+    assert read.feed.items == () and read.deferred == len(sites.posts["news"])
+    assert sites.requests == []
+
+
+async def no_keys(keys: object) -> set[str]:
+    """A feed that has seen nothing yet."""
+    return set()
