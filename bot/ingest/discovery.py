@@ -24,7 +24,7 @@ from bot.feeds.sources import (
     youtube_channel_id,
     youtube_feed,
 )
-from bot.fetch import Fetcher, FetchResult
+from bot.fetch import Fetcher, FetchKind, FetchResult
 from bot.ingest.sitemaps import read_document
 
 if TYPE_CHECKING:
@@ -124,10 +124,8 @@ class _Reader:
     pool: WorkPool | None
     priority: Priority
 
-    async def fetch(self, url: str, kind: str = "feed") -> FetchResult:
-        return await self.fetcher.fetch(
-            url, kind="page" if kind == "page" else "feed", now=self.now
-        )
+    async def fetch(self, url: str, kind: FetchKind = "feed") -> FetchResult:
+        return await self.fetcher.fetch(url, kind=kind, now=self.now)
 
     async def read(self, result: FetchResult) -> ParsedFeed:
         read = await read_document(
