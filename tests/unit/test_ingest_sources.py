@@ -350,3 +350,26 @@ async def test_sitemap_pages_on_private_addresses_are_never_fetched(sites: Platf
 async def no_keys(keys: object) -> set[str]:
     """A feed that has seen nothing yet."""
     return set()
+
+
+async def test_reddit_refusals_back_the_poller_off_and_are_recorded_in_words(
+    sites: PlatformSites, tmp_path: Path, storage: Storage
+) -> None:
+    config: Config = make_config(tmp_path)
+    clock = FakeClock(NOW)
+    async with make_session(
+        config.fetch, UA, resolver=sites.resolver(), tls=sites.tls()
+    ) as session:
+        poller = Poller(
+            storage, Fetcher(session, config.fetch), config, clock, rng=random.Random(1)
+        )
+        feed = await storage.add_feed("https://www.reddit.com/r/weeklyworker/.rss", now=NOW)
+        for refusal, wait in ((429, 420.0), (403, 3600.0)):
+            sites.reddit_refusal = refusal
+            outcome = await poller.poll_feed(feed.id)
+            assert not outcome.ok
+            stored = await storage.feed(feed.id)
+            assert stored is not None
+            assert stored.last_error_message and "Reddit answered" in stored.last_error_message
+            # The interval is 1 s in tests: only Reddit's own wait can push the next check out.
+            assert (stored.next_check_at - NOW).total_seconds() >= wait
