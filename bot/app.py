@@ -6,11 +6,13 @@ Discord-free: what talks to Discord comes once through `App.attach_discord` (REA
 from __future__ import annotations
 
 import logging
+import ssl
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 
 from bot.articles.llm import LlmBackend
 from bot.clock import Clock, SystemClock
@@ -110,8 +112,17 @@ class App:
         await self.storage.close()
 
 
-async def open_app(config: Config, *, clock: Clock | None = None) -> App:
-    """Build everything; if anything fails half-way, close what was opened."""
+async def open_app(
+    config: Config,
+    *,
+    clock: Clock | None = None,
+    resolver: AbstractResolver | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> App:
+    """Build everything; if anything fails half-way, close what was opened.
+
+    `resolver` and `tls` go to the fetching session (tests map real host names to stand-ins).
+    """
     clock = clock or SystemClock()
     listen = parse_listen(config.http)  # a public address is refused before anything opens
     check_public_url(config.websub.public_url, listening=listen is not None)
@@ -121,7 +132,7 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
             config.database.path, busy_timeout_ms=config.database.busy_timeout_ms
         )
         opened.push_async_callback(storage.close)
-        http = make_session(config.fetch, config.user_agent())
+        http = make_session(config.fetch, config.user_agent(), resolver=resolver, tls=tls)
         opened.push_async_callback(http.close)
         llm = LlmBackend.open(config.summaries, config.user_agent())
         if llm is not None:

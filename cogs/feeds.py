@@ -290,6 +290,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         template="Text format, e.g. **{title}** {url}",
         interval="Seconds between checks of this feed for this server",
         thread="Open a discussion thread under each announcement",
+        shorts="YouTube channels: include Shorts (default yes; no follows videos only)",
     )
     @app_commands.choices(format=FORMAT_CHOICES)
     async def add(
@@ -305,6 +306,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         template: app_commands.Range[str, 1, 1500] | None = None,
         interval: app_commands.Range[int, 1, 604800] | None = None,
         thread: bool | None = None,
+        shorts: bool | None = None,
     ) -> None:
         """Announce a feed's new articles in a channel."""
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -319,10 +321,13 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
             interval_seconds=interval,
             auto_thread=thread,
         )
-        result = await self.admin.add(guild_id, interaction.user.id, url, target, options)
+        result = await self.admin.add(
+            guild_id, interaction.user.id, url, target, options, youtube_shorts=shorts is not False
+        )
         intro = (
             f"Added `#{result.subscription.id}`: **{shown(result.feed.display_name, 100)}** "
             f"({result.feed.url}) → <#{target.id}> as {result.subscription.format}. "
+            f"Recognised: {shown(result.recognised, 200)}. "
             f"The feed has {result.item_count} items."
         )
         if result.preview is not None:

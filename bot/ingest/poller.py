@@ -8,6 +8,7 @@ on that feed and never stops the others.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -33,6 +34,7 @@ from bot.errors import FeedError, FetchError, NotFound
 from bot.feeds import ParsedFeed, parse_feed_off_loop
 from bot.fetch import Fetcher, FetchResult, kinds
 from bot.ingest import schedule
+from bot.ingest.sitemaps import MAX_PAGE_READS_PER_POLL, read_document
 from bot.metrics import Metrics
 from bot.models import Feed, Subscription
 from bot.storage import NewEntry, PollTransaction, Storage
@@ -276,20 +278,29 @@ class Poller:
                 )
             return FeedPollOutcome(feed.id, ok=True, not_modified=True)
 
-        parsed = await parse_feed_off_loop(
-            result.body,
-            url=result.url,
-            headers=result.headers,
+        seeding = feed.last_success_at is None
+        read = await read_document(
+            self.fetcher,
+            result,
             now=now,
             max_items=self.config.feeds.max_items,
             pool=self.pool,
             priority="system",
+            known=functools.partial(self.storage.known_entry_keys, feed.id),
+            seeding=seeding,
+            # A first read only records what exists: its backlog's pages are all it reads.
+            page_reads=self.config.announcements.backlog_count
+            if seeding
+            else MAX_PAGE_READS_PER_POLL,
         )
 
+        parsed = read.feed
+
         async def finish(tx: PollTransaction) -> None:
+            # Items left for later must be read next time: no validators, no 304 hiding them.
             await tx.finish_success(
-                etag=result.etag,
-                last_modified=result.last_modified,
+                etag=None if read.deferred else result.etag,
+                last_modified=None if read.deferred else result.last_modified,
                 next_check_at=next_check,
                 title=parsed.title or None,
                 site_url=parsed.site_url,

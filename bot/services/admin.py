@@ -29,7 +29,7 @@ from bot.errors import InvalidInput, NotFound
 from bot.feeds import ParsedFeed, parse_feed_off_loop
 from bot.fetch import Fetcher, check_url
 from bot.ingest import schedule
-from bot.ingest.discovery import resolve_feed
+from bot.ingest.discovery import resolve_source
 from bot.ingest.schedule import ScheduleSettings
 from bot.models import (
     FORMATS,
@@ -131,6 +131,9 @@ class AddResult:
     feed: Feed
     item_count: int
     preview: MessagePlan | None
+    recognised: str = ""
+    """What the address was taken for and what is followed: "YouTube channel Example (videos
+    without Shorts)", "subreddit r/python", "feed Example News"."""
 
 
 @dataclass(frozen=True)
@@ -363,8 +366,13 @@ class FeedAdmin:
         url: str,
         channel: ChannelInfo,
         options: SubscriptionOptions,
+        *,
+        youtube_shorts: bool = True,
     ) -> AddResult:
-        """Find the feed behind `url`, check everything, subscribe `channel` and preview it."""
+        """Find the feed behind `url`, check everything, subscribe `channel` and preview it.
+
+        `youtube_shorts=False` follows a YouTube channel's videos without its Shorts.
+        """
         checked_url = validate_feed_url(
             url, allow_private=self.config.fetch.allow_private_addresses
         )
@@ -380,14 +388,16 @@ class FeedAdmin:
         if await self.storage.count_guild_subscriptions(guild_id) >= limit:
             raise SubscriptionLimitReached(limit)
         now = self.clock.now()
-        feed_url, parsed = await resolve_feed(
+        found = await resolve_source(
             self.fetcher,
             checked_url,
             now,
             max_items=self.config.feeds.max_items,
             pool=self.pool,
             priority="member",
+            youtube_shorts=youtube_shorts,
         )
+        feed_url, parsed = found.feed_url, found.parsed
         if not parsed.items:
             log.info("Feed %s has no items yet", feed_url)
         existing = await self.storage.feed_by_url(feed_url)
@@ -440,7 +450,7 @@ class FeedAdmin:
                 article, subscription_view(subscription, timezone=tz), outbox_id=PREVIEW_OUTBOX_ID
             )
         feed = await self.storage.feed(feed.id) or feed
-        return AddResult(subscription, feed, len(parsed.items), preview)
+        return AddResult(subscription, feed, len(parsed.items), preview, found.description)
 
     @staticmethod
     def _duplicate_message(other: Subscription | None, feed: Feed, channel: ChannelInfo) -> str:

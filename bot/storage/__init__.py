@@ -20,6 +20,7 @@ from bot.storage._mentions import MentionStore
 from bot.storage._ops import OpsStore
 from bot.storage._outbox import OutboxStore
 from bot.storage._search import SearchStore, fts_query, sqlite_ln
+from bot.storage._sources import SourceStore
 from bot.storage._subscriptions import SubscriptionLimitReached, SubscriptionStore
 from bot.storage._websub import WebSubStore
 from bot.storage.records import *  # noqa: F403
@@ -35,6 +36,7 @@ class Storage(
     SearchStore,
     OpsStore,
     WebSubStore,
+    SourceStore,
 ):
     """The database with every table's verbs."""
 
