@@ -16,6 +16,7 @@ from bot.storage._base import (
     split_statements,
 )
 from bot.storage._feeds import FeedStore, PollTransaction
+from bot.storage._leases import LeaseStore
 from bot.storage._ops import OpsStore
 from bot.storage._outbox import OutboxStore
 from bot.storage._search import SearchStore, fts_query, sqlite_ln
@@ -24,7 +25,14 @@ from bot.storage.records import *  # noqa: F403
 
 
 class Storage(
-    FeedStore, ArticleStore, SubscriptionStore, OutboxStore, AlertStore, SearchStore, OpsStore
+    FeedStore,
+    ArticleStore,
+    SubscriptionStore,
+    OutboxStore,
+    AlertStore,
+    SearchStore,
+    OpsStore,
+    LeaseStore,
 ):
     """The database with every table's verbs."""
 

@@ -272,6 +272,15 @@ class RecentDelivery:
     reason: str
 
 
+@dataclass(frozen=True)
+class Lease:
+    """Who holds the lease `name` (`bot.lease`), and until when."""
+
+    name: str
+    holder: str
+    expires_at: datetime
+
+
 __all__ = [
     "Alert",
     "AlertArticle",
@@ -285,6 +294,7 @@ __all__ = [
     "FeedHealth",
     "FeedItemRef",
     "ImportedSubscription",
+    "Lease",
     "NewArticle",
     "NewEntry",
     "OutboxRecord",
