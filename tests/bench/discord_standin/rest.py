@@ -476,12 +476,12 @@ class RestApi:
             200,
             {
                 "url": self.s.gateway_url.rstrip("/"),
-                "shards": 1,
+                "shards": self.s.gateway.recommended_shards,
                 "session_start_limit": {
                     "total": 1000,
                     "remaining": 1000,
                     "reset_after": 0,
-                    "max_concurrency": 1,
+                    "max_concurrency": self.s.gateway.max_concurrency,
                 },
             },
         )

@@ -196,10 +196,13 @@ class DiscordStandIn:
         owner: User | None = None,
         bot_permissions: int = Perm.EVERYONE_DEFAULT | Perm.MANAGE_WEBHOOKS | Perm.MANAGE_THREADS,
         bot_member: bool = True,
+        shard: tuple[int, int] | None = None,
     ) -> Guild:
-        """Create a guild with an @everyone role and (by default) the bot in it."""
+        """Create a guild with an @everyone role and (by default) the bot in it; `shard`
+        (shard_id, shard_count) picks an id Discord would deal to that shard."""
         owner = owner or self.add_user(f"{name} owner")
-        guild = Guild(self.snowflakes.next(), name, owner.id)
+        guild_id = self.snowflakes.next() if shard is None else self.snowflakes.next_on_shard(*shard)
+        guild = Guild(guild_id, name, owner.id)
         guild.roles[guild.id] = Role(guild.id, "@everyone", Perm.EVERYONE_DEFAULT)
         guild.members[owner.id] = Member(owner)
         self.guilds[guild.id] = guild
@@ -280,13 +283,16 @@ class DiscordStandIn:
         self.channel_messages[channel.id] = []
         return channel
 
-    def populate_default(self, name: str = "Paperboy Test Guild") -> Seed:
+    def populate_default(
+        self, name: str = "Paperboy Test Guild", *, shard: tuple[int, int] | None = None
+    ) -> Seed:
         """A guild with #general, #news, a forum with tags (REQUIRE_TAG), an admin and a member.
 
         Call it again with another `name` for a second server with the same shape (and its own
-        members), to test what one server can see of another's.
+        members), to test what one server can see of another's; `shard` (shard_id, shard_count)
+        puts the server on that shard.
         """
-        guild = self.add_guild(name)
+        guild = self.add_guild(name, shard=shard)
         admin_role = self.add_role(guild.id, "Moderators", Perm.MANAGE_GUILD)
         general = self.add_channel(guild.id, "general")
         news = self.add_channel(guild.id, "news", type=5)
