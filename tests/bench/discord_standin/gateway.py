@@ -173,9 +173,9 @@ class Gateway:
     def session_of_shard(self, shard_id: int) -> Session | None:
         """The live (not invalidated) session that identified as `shard_id`, if any."""
         for session in reversed(list(self.sessions.values())):
-            if session.shard is not None and session.shard[0] == shard_id:
-                if not session.invalidated:
-                    return session
+            shard = session.shard
+            if shard is not None and shard[0] == shard_id and not session.invalidated:
+                return session
         return None
 
     async def drop(self, code: int = 4000, *, shard: int | None = None) -> None:

@@ -201,7 +201,8 @@ class DiscordStandIn:
         """Create a guild with an @everyone role and (by default) the bot in it; `shard`
         (shard_id, shard_count) picks an id Discord would deal to that shard."""
         owner = owner or self.add_user(f"{name} owner")
-        guild_id = self.snowflakes.next() if shard is None else self.snowflakes.next_on_shard(*shard)
+        snowflakes = self.snowflakes
+        guild_id = snowflakes.next() if shard is None else snowflakes.next_on_shard(*shard)
         guild = Guild(guild_id, name, owner.id)
         guild.roles[guild.id] = Role(guild.id, "@everyone", Perm.EVERYONE_DEFAULT)
         guild.members[owner.id] = Member(owner)
