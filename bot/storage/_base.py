@@ -216,6 +216,12 @@ class Database:
                 return current
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
+                # Another process (a shard process starting beside a worker) may have migrated
+                # between the read above and this lock: read the version again under it.
+                current = int(await self.scalar("PRAGMA user_version"))
+                if current >= goal:
+                    await self._conn.execute("COMMIT")
+                    return current
                 for version, name, sql in steps[current:goal]:
                     log.info("Applying database migration %04d_%s", version, name)
                     for statement in split_statements(sql):

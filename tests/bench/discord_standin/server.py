@@ -162,6 +162,11 @@ class DiscordStandIn:
         """Value for discord.http.Route.BASE (and `[bot] api_base_url`)."""
         return f"http://127.0.0.1:{self.port}{API_PREFIX}"
 
+    def api_base_url_via(self, name: str) -> str:
+        """The REST base URL for one client among several: its requests are recorded with
+        `via=name`, so a test can tell which process made them."""
+        return f"http://127.0.0.1:{self.port}/via/{name}{API_PREFIX}"
+
     @property
     def gateway_url(self) -> str:
         """Value for DiscordWebSocket.DEFAULT_GATEWAY (and `[bot] gateway_url`)."""
