@@ -119,10 +119,14 @@ class App:
         (feeds to poll, announcements to deliver)."""
         self.watchdog.start()
         if poll:
-            self.poll_lease = LeaseKeeper(
+            lease = LeaseKeeper(
                 self.storage, self.clock, seconds=self.config.scale.poll_lease_seconds
             )
-            self.tasks.spawn(self.poll_lease.run(self._poll), name="poll lease")
+            self.poll_lease = lease
+            self.health.polls = lease.held.is_set  # a waiting standby is not a stale poller
+            self.tasks.spawn(lease.run(self._poll), name="poll lease")
+        else:
+            self.health.polls = lambda: False
         if shared:
             self.tasks.spawn(self._look_for_others_work(), name="shared work")
 

@@ -50,6 +50,7 @@ async def _worker(args: argparse.Namespace, ctx: CommandContext) -> int:
         loop.add_signal_handler(sig, request_stop, sig.name)
     app = await open_app(ctx.config)
     try:
+        app.health.expects_gateway = False  # /healthz: no Discord here, by design
         app.start_background(poll=True, shared=True)
         app.tasks.spawn(_drop_notices(app), name="notices")
         log.info("Worker started: polling feeds and archiving pages (no Discord connection)")

@@ -9,10 +9,12 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
+from bot.app import open_app
 from bot.clock import FakeClock
 from bot.lease import LeaseKeeper, make_holder, may_take
 from bot.storage import Lease, Storage
 from tests.builders import NOW
+from tests.conftest import make_config
 
 LEASE_SECONDS = 30.0
 
@@ -114,9 +116,41 @@ async def test_run_does_the_work_only_while_holding(tmp_path: Path) -> None:
 
 
 @asynccontextmanager
-async def _storage(tmp_path: Path) -> AsyncIterator[Storage]:
-    storage = await Storage.open(tmp_path / "lease.db")
+async def _storage(tmp_path: Path, name: str = "lease.db") -> AsyncIterator[Storage]:
+    storage = await Storage.open(tmp_path / name)
     try:
         yield storage
     finally:
         await storage.close()
+
+
+async def test_health_of_a_standby_worker_and_a_shard_process_that_does_not_poll(
+    tmp_path: Path,
+) -> None:
+    """/healthz: neither a worker (no Discord by design) nor a --no-poll shard process nor a
+    standby worker waiting for the lease reports a stale polling round."""
+    clock = FakeClock(NOW)
+    config = make_config(tmp_path, http={"listen": "127.0.0.1:0"})
+    async with _storage(tmp_path, "paperboy.db") as other:  # the config's database
+        assert await keeper(other, clock, "elsewhere/1/aa").try_take()  # another worker polls
+        worker = await open_app(config, clock=clock)
+        try:
+            assert worker.ops is not None
+            clock.advance(3600)  # long after any polling round was due
+            assert await worker.ops.problems()  # before the roles are set: both problems
+            worker.health.expects_gateway = False
+            worker.start_background(poll=True, shared=True)
+            assert worker.poll_lease is not None
+            assert not await worker.poll_lease.try_take()  # the other holds it: a standby
+            assert await worker.ops.problems() == []
+        finally:
+            await worker.close()
+        shard = await open_app(config, clock=clock)
+        try:
+            assert shard.ops is not None
+            shard.health.gateway_up(clock.now())
+            shard.start_background(poll=False, shared=True)
+            clock.advance(3600)
+            assert await shard.ops.problems() == []
+        finally:
+            await shard.close()
