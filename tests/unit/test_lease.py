@@ -132,11 +132,11 @@ async def test_health_of_a_standby_worker_and_a_shard_process_that_does_not_poll
     clock = FakeClock(NOW)
     config = make_config(tmp_path, http={"listen": "127.0.0.1:0"})
     async with _storage(tmp_path, "paperboy.db") as other:  # the config's database
-        assert await keeper(other, clock, "elsewhere/1/aa").try_take()  # another worker polls
         worker = await open_app(config, clock=clock)
         try:
             assert worker.ops is not None
             clock.advance(3600)  # long after any polling round was due
+            assert await keeper(other, clock, "elsewhere/1/aa").try_take()  # another one polls
             assert await worker.ops.problems()  # before the roles are set: both problems
             worker.health.expects_gateway = False
             worker.start_background(poll=True, shared=True)
