@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import re
 import signal
 import sys
@@ -27,7 +28,7 @@ from tests.bench.discord_standin import DiscordStandIn, InteractionHandle, Seed
 from tests.bench.news_site import NewsSite
 from tests.bench.news_site_articles import SampleArticle
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = pytest.mark.timeout(240)
 
 COUNT = 2
 MARKER = re.compile(r"pb-o(\d+)")
@@ -248,3 +249,121 @@ async def test_shard_processes_serve_their_own_servers_and_a_worker_polls(
         assert codes == {"p0": 0, "p1": 0, "worker2": 0}, codes
         for name in ("p0", "p1", "worker2"):
             assert "Traceback" not in running.log(name), running.log(name)
+
+
+KILLS = 6
+KILL_LOOP_BUDGET_SECONDS = 60.0
+"""The loop stops early (fewer kills) rather than run past this; fewer than half fails it."""
+
+
+async def subscribe_before_start(config: Path, site: NewsSite, worlds: list[Seed]) -> None:
+    """Add the feed, read it once (its items count as seen), subscribe each server's #news."""
+    from bot.app import open_app
+    from bot.config import load
+    from bot.models import NewSubscription
+
+    app = await open_app(load(config))
+    try:
+        now = app.clock.now()
+        feed = await app.storage.add_feed(site.feed_url, now=now)
+        outcome = await app.poller.poll_feed(feed.id)
+        assert outcome.ok and outcome.seeded, outcome
+        for world in worlds:
+            subscription = await app.storage.add_subscription(
+                NewSubscription(
+                    guild_id=world.guild_id,
+                    channel_id=world.news_id,
+                    feed_id=feed.id,
+                    format="text",
+                ),
+                now=now,
+            )
+            assert subscription is not None
+            await app.delivery.seed_new_subscription(subscription.id)
+    finally:
+        await app.close()
+
+
+async def test_killing_shard_processes_mid_delivery_loses_and_repeats_nothing(
+    tmp_path: Path,
+) -> None:
+    seed_value = int(os.environ.get("PAPERBOY_CRASH_SEED") or random.randrange(2**32))
+    rng = random.Random(seed_value)  # kill moments and publishing, not security
+    print(f"shard kill test seed: {seed_value} (replay with PAPERBOY_CRASH_SEED={seed_value})")
+    loop = asyncio.get_running_loop()
+    published: list[str] = []
+    numbers = iter(range(1, 1000))
+    async with (
+        DiscordStandIn() as standin,
+        NewsSite(initially_published=2, feed_size=200) as site,
+        processes(tmp_path, standin) as running,
+    ):
+        worlds = [
+            standin.populate_default("Shard zero", shard=(0, COUNT)),
+            standin.populate_default("Shard one", shard=(1, COUNT)),
+        ]
+        await subscribe_before_start(write_config(tmp_path, standin, "setup"), site, worlds)
+
+        def publish() -> None:
+            published.append(site.article_url(site.publish(shard_article(next(numbers)), at=None)))
+
+        def posts_seen(shard: int) -> int:
+            channel = worlds[shard].news_id
+            return len(standin.recorder.requests_to("POST", f"/channels/{channel}/messages"))
+
+        async def start_shard(shard: int) -> None:
+            await running.start(
+                f"p{shard}", "run", "--shards", str(shard), "--shard-count", "2", "--no-poll"
+            )
+
+        await running.start("worker", "worker")
+        for shard in (0, 1):
+            await start_shard(shard)
+        kills = 0
+        deadline = loop.time() + KILL_LOOP_BUDGET_SECONDS
+        while kills < KILLS and loop.time() < deadline:
+            shard = rng.randrange(COUNT)
+            before = posts_seen(shard)
+            for _ in range(rng.randint(1, 3)):
+                publish()
+            # Kill the moment Discord sees a post (between claim and `sent` at best), or a
+            # random moment after it: both land in the middle of a delivery round.
+            with contextlib.suppress(AssertionError):
+                await standin.wait_until(
+                    lambda shard=shard, before=before: posts_seen(shard) > before,
+                    timeout=20,
+                    what=f"a post by shard {shard}'s process",
+                )
+            if rng.random() < 0.5:
+                await asyncio.sleep(rng.uniform(0, 0.2))  # the random kill moment (a stimulus)
+            await running.kill(f"p{shard}")
+            kills += 1
+            await start_shard(shard)
+
+        publish()
+        try:
+            for world in worlds:
+                await standin.wait_until(
+                    lambda world=world: all(
+                        any(
+                            url in (m.get("content") or "")
+                            for m in announcements(standin, world.news_id)
+                        )
+                        for url in published
+                    ),
+                    timeout=60,
+                    what=f"all {len(published)} articles announced in {world.guild_id}",
+                )
+        except AssertionError:
+            print(f"seed {seed_value}; logs in {tmp_path}")
+            raise
+        assert kills >= KILLS // 2, f"only {kills} kills fitted in the time budget"
+        for shard, world in enumerate(worlds):
+            messages = announcements(standin, world.news_id)
+            found = [[u for u in published if u in m["content"]] for m in messages]
+            assert found[0] == []  # the backlog item announced on subscribing (backlog_count 1)
+            urls = [u for names in found[1:] for u in names]
+            assert len(urls) == len(messages) - 1, "an announcement names no published article"
+            assert urls == published, f"seed {seed_value}: lost, repeated or out of order"
+            assert posts_by_process(standin, world.news_id) == {f"p{shard}"}
+        print(f"shard kill test: {kills} kills, {len(published)} articles, seed {seed_value}")
