@@ -138,6 +138,8 @@ class LeaseKeeper:
                     if not task.done():
                         task.cancel()
                     await asyncio.wait({task})
+                if not task.cancelled():
+                    await asyncio.sleep(pause)  # the work ended by itself: not in a tight loop
         finally:
             if self.held.is_set():
                 await asyncio.shield(self.release())
