@@ -20,6 +20,7 @@ import os
 import signal
 import sys
 import tempfile
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,18 @@ async def measure(
                 total = await fill_outbox(storage, channels, per_channel, datetime.now(UTC))
             finally:
                 await storage.close()
+            limiter = standin.rate_limits
+            enforce = limiter.check
+            scopes: Counter[str] = Counter()
+
+            def counted(bucket: str, major: str, exempt_global: bool) -> Any:
+                """The stand-in's check, counting each 429 by scope (global or per route)."""
+                headers, error, retry = enforce(bucket, major, exempt_global)
+                if error is not None:
+                    scopes[headers.get("X-RateLimit-Scope", "?")] += 1
+                return headers, error, retry
+
+            limiter.check = counted  # type: ignore[method-assign]
             standin.rate_limits.enable(
                 per_route=limits.per_route,
                 per_seconds=limits.per_seconds,
@@ -107,6 +120,10 @@ async def measure(
                 for process in processes:
                     await process.wait()
             provoked = len(standin.recorder.rate_limited)
+            kinds = Counter(
+                f"{r.method} {'/'.join(p if not p.isdigit() else '#' for p in r.path.split('/'))}"
+                for r in standin.recorder.requests
+            )
             provoked_on = sorted(
                 {f"{r.via} {r.method} {r.path}" for r in standin.recorder.rate_limited}
             )
@@ -137,6 +154,8 @@ async def measure(
         "ratio": round(drain / fastest, 2) if fastest > 0 else None,
         "provoked_429": provoked,
         "provoked_on": provoked_on,
+        "provoked_by_scope": dict(scopes),
+        "requests": dict(kinds),
         "messages": len(moments),
         "posted_by": by_process,
     }
