@@ -22,6 +22,8 @@ from bot.delivery.worker import DeliveryWorker, Notifier, Sender
 from bot.fetch import Fetcher, make_session
 from bot.ingest.archiver import Archiver
 from bot.ingest.poller import IDLE_WAKE_SECONDS, NewArticlesEvent, Poller
+from bot.ingest.subscriber import WebSubSubscriber
+from bot.ingest.websub import check_public_url
 from bot.lease import LeaseKeeper
 from bot.metrics import EVENT_LOOP_STALLS, POOL_JOBS_KILLED, Metrics
 from bot.services.admin import ChangeLog, FeedAdmin
@@ -64,6 +66,7 @@ class App:
     metrics: Metrics = field(default_factory=Metrics)  # /metrics; counted by poller and worker
     health: Health = field(default_factory=Health)  # the Discord layer reports the gateway here
     ops: OpsServer | None = None  # the operator endpoint, when [http] listen is set
+    websub: WebSubSubscriber | None = None  # WebSub push, when [websub] public_url is set
     poll_lease: LeaseKeeper | None = None  # held while this process polls (start_background)
     _worker: DeliveryWorker | None = field(default=None, init=False, repr=False)  # attach_discord
 
@@ -131,8 +134,12 @@ class App:
             self.tasks.spawn(self._look_for_others_work(), name="shared work")
 
     async def _poll(self) -> None:
-        """Poll and archive until cancelled (while the poll lease is held)."""
-        await asyncio.gather(self.poller.run(), self.archiver.run())
+        """Poll, archive and keep WebSub subscriptions until cancelled (while the poll lease is
+        held: hubs are subscribed to by the one process that polls)."""
+        work = [self.poller.run(), self.archiver.run()]
+        if self.websub is not None:
+            work.append(self.websub.run())
+        await asyncio.gather(*work)
 
     async def _look_for_others_work(self) -> None:
         """Wake the poller and the delivery worker now and then: rows committed by another
@@ -160,6 +167,7 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
     """Build everything; if anything fails half-way, close what was opened."""
     clock = clock or SystemClock()
     listen = parse_listen(config.http)  # a public address is refused before anything opens
+    check_public_url(config.websub.public_url, listening=listen is not None)
     opened = AsyncExitStack()  # what to close, newest first, if wiring fails half-way
     try:
         storage = await Storage.open(
@@ -242,6 +250,10 @@ def _build(
         wake_delivery=delivery.wake,
         pool=pool,
     )
+    websub = None
+    if config.websub.public_url.strip():
+        websub = WebSubSubscriber(storage, fetcher, poller, config, clock, metrics=metrics)
+        poller.push = websub  # polls record hubs and slow down while push works
     health = Health()
     ops = None
     if with_ops:
@@ -256,6 +268,7 @@ def _build(
                 seconds=2 * IDLE_WAKE_SECONDS + config.fetch.total_timeout_seconds
             ),
             started_at=clock.now(),
+            websub=websub,
         )
     return App(
         config=config,
@@ -285,4 +298,5 @@ def _build(
         metrics=metrics,
         health=health,
         ops=ops,
+        websub=websub,
     )
