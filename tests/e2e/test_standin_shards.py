@@ -175,3 +175,26 @@ async def test_auto_sharded_clients_split_guilds_and_interactions() -> None:
             assert (await handle.callback()).data["content"] == "pong"
         assert first.pings == [(by_shard[1][0], 1)]
         assert second.pings == [(by_shard[3][0], 3)]
+
+
+async def test_dropping_one_shard_leaves_the_others_connected() -> None:
+    async with DiscordStandIn() as standin:
+        by_shard = guilds_on_shards(standin)
+        first, second = PingBot([0, 1]), PingBot([2, 3])
+        async with running_client(standin, first), running_client(standin, second):
+            resumes = standin.gateway.resume_count
+            await standin.gateway.drop(shard=2)
+            assert (1, COUNT) in standin.gateway.connected_shards()
+            await standin.wait_until(
+                lambda: (
+                    standin.gateway.resume_count > resumes
+                    and (2, COUNT) in standin.gateway.connected_shards()
+                ),
+                what="shard 2 resumed",
+            )
+            # Its guild's interactions reach it again after the resume.
+            owner = standin.guilds[by_shard[2][0]].owner_id
+            handle = await standin.invoke(by_shard[2][0], owner, "ping")
+            assert (await handle.callback()).data["content"] == "pong"
+        assert second.pings == [(by_shard[2][0], 2)]
+        assert first.pings == []
