@@ -16,6 +16,7 @@ from bot.storage._base import (
     split_statements,
 )
 from bot.storage._feeds import FeedStore, PollTransaction
+from bot.storage._leases import LeaseStore
 from bot.storage._mentions import MentionStore
 from bot.storage._ops import OpsStore
 from bot.storage._outbox import OutboxStore
@@ -35,6 +36,7 @@ class Storage(
     AlertStore,
     SearchStore,
     OpsStore,
+    LeaseStore,
     WebSubStore,
     SourceStore,
 ):
