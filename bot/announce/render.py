@@ -180,9 +180,23 @@ class MessagePlan:
 
 
 def delivery_marker(outbox_id: int) -> str:
-    """The small tag that lets the sender recognise its own post after a crash; a preview
-    (no outbox row, id 0) carries none."""
+    """The tag that lets the sender recognise its own post after a crash; a preview (no outbox
+    row, id 0) carries none. Members never read it: it travels only in the custom ids of the
+    announcement's buttons (`marked_custom_id`), never in content, footers or titles."""
     return f"pb-o{outbox_id}" if outbox_id > 0 else ""
+
+
+def marked_custom_id(custom_id: str, marker: str) -> str:
+    """A button's custom id carrying the delivery marker as its last `:` part."""
+    return f"{custom_id}:{marker}" if marker else custom_id
+
+
+def marker_of_custom_id(custom_id: str) -> str:
+    """The delivery marker a Paperboy button's custom id carries, or ''."""
+    if not custom_id.startswith("pb:"):
+        return ""
+    last = custom_id.rsplit(":", 1)[-1]
+    return last if last.startswith("pb-o") and last[4:].isdigit() else ""
 
 
 def _blurb(source: str, limit: int) -> str:
@@ -247,14 +261,14 @@ def _categories_text(categories: tuple[str, ...], limit: int) -> str:
     return f"{', '.join(shown)} and {len(names) - len(shown)} more"
 
 
-def build_embed(article: AnnouncementArticle, marker: str) -> EmbedPlan:
+def build_embed(article: AnnouncementArticle) -> EmbedPlan:
     """The embed shared by the embed, forum and webhook formats."""
     title = truncate(hostile_to_markdown(article.title, single_line=True), limits.EMBED_TITLE_LIMIT)
     description = truncate(
         hostile_to_markdown(summary_text(article)), limits.EMBED_DESCRIPTION_LIMIT
     )
     site = hostile_to_plain(article.site_name) or hostile_to_plain(article.feed_title)
-    footer = " · ".join(part for part in (truncate(site, 200), marker) if part)
+    footer = truncate(site, 200)
     categories = _categories_text(article.categories, limits.EMBED_FIELD_VALUE_LIMIT)
     fields = (EmbedField("Topics", categories, False),) if categories else ()
     return EmbedPlan(
@@ -292,10 +306,10 @@ def _text_content(article: AnnouncementArticle, subscription: SubscriptionView, 
     return truncate(body, room) or truncate(values["title"], room)
 
 
-def _buttons(article: AnnouncementArticle) -> tuple[ButtonPlan, ...]:
+def _buttons(article: AnnouncementArticle, marker: str) -> tuple[ButtonPlan, ...]:
     buttons = [
-        ButtonPlan("Summary", custom_id=f"pb:summary:{article.id}"),
-        ButtonPlan("Related", custom_id=f"pb:related:{article.id}"),
+        ButtonPlan("Summary", custom_id=marked_custom_id(f"pb:summary:{article.id}", marker)),
+        ButtonPlan("Related", custom_id=marked_custom_id(f"pb:related:{article.id}", marker)),
     ]
     link = safe_url(article.url, limit=limits.BUTTON_URL_LIMIT)
     if link:
@@ -320,13 +334,12 @@ def render_plan(
     embeds: tuple[EmbedPlan, ...] = ()
 
     if subscription.format == "text":
-        suffix = f"\n-# {marker}" if marker else ""
         prefix = f"{mention}\n" if mention else ""
-        room = limits.CONTENT_LIMIT - len(prefix) - len(suffix)
-        content = prefix + _text_content(article, subscription, room) + suffix
+        room = limits.CONTENT_LIMIT - len(prefix)
+        content = prefix + _text_content(article, subscription, room)
     else:
         content = mention
-        embeds = (build_embed(article, marker),)
+        embeds = (build_embed(article),)
         if subscription.format == "forum":
             thread_name = _plain_title(article)
             tags = choose_tags(
@@ -349,7 +362,7 @@ def render_plan(
         applied_tag_ids=tags,
         username=username,
         avatar_url=avatar_url,
-        buttons=_buttons(article),
+        buttons=_buttons(article, marker),
         marker=marker,
     )
 
