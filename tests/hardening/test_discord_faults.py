@@ -181,7 +181,7 @@ async def test_a_403_mid_run_pauses_without_a_loop_and_loses_nothing_after_resum
             posts_before + 1
         )
         bench.discord.faults.clear()
-        answer = await bench.command("feeds resume", {"subscription": subscription_id})
+        answer = await bench.command("feeds resume", {"subscription": str(subscription_id)})
         assert "error id" not in message_text(await answer.reply(10))
         await bench.discord.wait_until(
             lambda: len(marked(bench, channel)) >= 4, timeout=30, what="the held-back posts"

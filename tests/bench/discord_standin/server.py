@@ -657,6 +657,9 @@ class DiscordStandIn:
                 option["value"] = str(value)
             elif spec.get("choices") and value not in [c["value"] for c in spec["choices"]]:
                 raise StandInUsageError(f"{value!r} is not one of the choices of {name!r}")
+            elif kind == 3 and not isinstance(value, str):
+                # Discord's client sends what the member typed or picked: always a string.
+                raise StandInUsageError(f"option {name!r} is a string, not {value!r}")
             elif kind in (6, 7, 8, 9):
                 option["value"] = str(value)
                 self._resolve(kind, int(value), resolved, guild_id)
