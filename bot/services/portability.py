@@ -217,7 +217,7 @@ class Portability:
                     auto_thread=e.auto_thread,
                     created_by=user_id,
                     name=e.name,
-                    message_settings=e.message.to_json(),
+                    message_settings="" if e.message == MessageSettings() else e.message.to_json(),
                 ),
             )
             for e in to_add

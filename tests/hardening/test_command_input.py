@@ -123,7 +123,9 @@ async def test_ids_from_another_guild_are_not_found_and_left_untouched(bench: Be
     )
     assert foreign is not None
     for command in ("feeds remove", "feeds pause", "feeds resume", "feeds preview"):
-        answer = await answer_of(bench, command, {"subscription": str(foreign.id)}, bench.seed.admin_id)
+        answer = await answer_of(
+            bench, command, {"subscription": str(foreign.id)}, bench.seed.admin_id
+        )
         assert_no_bug(answer, command)
         assert str(other_guild.id) not in answer and "424242" not in answer
         assert bench.site.feed_url not in answer, f"{command} leaked the other guild's feed"
