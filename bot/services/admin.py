@@ -630,7 +630,8 @@ class FeedAdmin:
     ) -> SubscriptionSummary:
         """Store the message builder's choices for one subscription (used from the next post)."""
         subscription, _ = await self._own(guild_id, subscription_id)
-        await self.storage.update_subscription(subscription.id, message_settings=settings.to_json())
+        stored = "" if settings == MessageSettings() else settings.to_json()
+        await self.storage.update_subscription(subscription.id, message_settings=stored)
         await self.record(
             guild_id,
             user_id,
