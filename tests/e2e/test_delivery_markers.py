@@ -9,6 +9,7 @@ retried announcement count as sent: it would be lost.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import discord
@@ -17,6 +18,7 @@ from bot.announce.render import MessagePlan
 from bot.delivery.worker import DeliveryWorker, Outgoing, delivery_nonce
 from bot.models import NewSubscription
 from cogs.outlets import DiscordSender
+from tests.bench.news_site_articles import SampleArticle
 from tests.delivery_drain import drain_once
 from tests.e2e.conftest import Bench, BenchFactory
 from tests.markers import marker_of, visible_text
@@ -45,6 +47,21 @@ def outgoing_for(bench: Bench, outbox_id: int, channel_id: int, fmt: str) -> Out
         format=fmt,
         plan=plan,
         nonce=delivery_nonce(outbox_id),
+    )
+
+
+def short_article(number: int, title: str) -> SampleArticle:
+    """A short custom article with a known title; its slug makes its URL unique."""
+    return SampleArticle(
+        title=title,
+        slug=f"markers-{number}",
+        author="Desk",
+        published=datetime(2026, 7, 1, 9, number, tzinfo=UTC),
+        topic="news",
+        categories=("News",),
+        standfirst=None,
+        image=None,
+        paragraphs=(f"Story {number} in one sentence.",),
     )
 
 
@@ -178,3 +195,60 @@ async def test_the_channels_own_webhook_post_is_found_after_a_crash(
             outgoing_for(bench, outbox_id, channel_id, "webhook")
         )
         assert found is not None and found.message_id == int(post["id"])
+
+
+async def test_two_subscriptions_of_one_feed_in_one_channel_recover_exactly_once(
+    make_bench: BenchFactory,
+) -> None:
+    async with make_bench(announcements=FAST) as bench:
+        channel_id = bench.seed.news_id
+        feed_id = await subscribed(bench, channel_id, "embed")
+        # A second subscription of the same feed in the same channel, told apart by its name;
+        # each lets through one of the next two articles.
+        await bench.app.storage.update_subscription(1, include_filter="picket")
+        other = await bench.app.storage.add_subscription(
+            NewSubscription(
+                guild_id=bench.seed.guild_id,
+                channel_id=channel_id,
+                feed_id=feed_id,
+                format="embed",
+                name="Housing",
+                include_filter="tenants",
+            ),
+            now=bench.app.clock.now(),
+        )
+        assert other is not None
+        worker = await stopped_worker(bench)
+        first = bench.site.publish(short_article(1, "Picket holds at the depot"))
+        second = bench.site.publish(short_article(2, "Tenants win repairs"))
+        assert (await bench.app.poller.poll_feed(feed_id)).ok
+        rows = [d for d in await bench.app.storage.next_deliveries() if d.state == "pending"]
+        assert sorted(d.subscription_id for d in rows) == [1, other.id]
+        # A crash after posting one of them: both claimed, only one on Discord.
+        for row in rows:
+            assert await bench.app.storage.claim_delivery(row.id, now=bench.app.clock.now())
+        posted_row = rows[0]
+        plan = MessagePlan.from_json(posted_row.payload)
+        outgoing = Outgoing(
+            posted_row.id, bench.seed.guild_id, channel_id, "embed", plan,
+            delivery_nonce(posted_row.id),
+        )  # fmt: skip
+        posted = await DiscordSender(bench.bot).send(outgoing)
+
+        assert await worker.reconcile() == 2
+        report = await drain_once(worker)
+        assert report.sent == 1  # only the one that was not on Discord yet
+        markers = {f"pb-o{row.id}" for row in rows}
+        titles = [
+            m["embeds"][0]["title"]
+            for m in bench.discord.messages_in(channel_id)
+            if marker_of(m) in markers
+        ]
+        assert sorted(titles) == sorted([first.title, second.title])  # each exactly once
+        records = {
+            r.id: r
+            for row in rows
+            for r in await bench.app.storage.subscription_outbox(row.subscription_id)
+        }
+        assert all(records[row.id].state == "sent" for row in rows)
+        assert records[posted_row.id].message_id == posted.message_id
