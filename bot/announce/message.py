@@ -102,12 +102,22 @@ class MessageSettings:
             return cls()
         if not isinstance(raw, dict):
             return cls()
+        try:
+            return cls().with_changes(raw)
+        except InvalidInput as error:
+            log.warning("Ignoring part of stored message settings: %s", error)
+        # One setting at a time, keeping the ones that are still usable; the description's
+        # unit and length only make sense together.
         settings = cls()
-        for name, value in raw.items():
+        groups: list[dict[str, Any]] = [
+            {k: raw[k] for k in ("description_unit", "description_length") if k in raw}
+        ]
+        groups += [{k: v} for k, v in raw.items() if not k.startswith("description_")]
+        for group in groups:
             try:
-                settings = settings.with_changes({name: value})
+                settings = settings.with_changes(group)
             except InvalidInput as error:
-                log.warning("Ignoring stored message setting %s: %s", name, error)
+                log.warning("Ignoring stored message setting %s: %s", ", ".join(group), error)
         return settings
 
     def with_changes(self, changes: Mapping[str, Any]) -> MessageSettings:

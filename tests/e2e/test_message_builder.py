@@ -131,10 +131,12 @@ async def test_a_custom_embed_built_with_menus_and_modals_is_posted_as_previewed
             "thumbnail",
             False,
         )
+        assert (settings.description_unit, settings.description_length) == ("sentences", 1)
 
         fresh = bench.site.publish(article(1, "Riverside tenants win repairs", ("Housing",)))
         posted = await bench.discord.next_message(bench.seed.news_id, timeout=15)
         assert announced_title(posted) == fresh.title
+        assert posted["embeds"][0]["description"] == "First sentence of story 1."
         await delivery_settled(bench)
         # The builder opened now shows this same newest article: the post is exactly that.
         again = await open_builder(bench, "1")

@@ -210,3 +210,13 @@ def test_new_placeholders_in_a_text_template() -> None:
         "Tenants on the Riverside estate have won a full repair programme. | "
         f"<t:{stamp}:R> | 2025-03-01T09:30:00+00:00"
     )
+
+
+def test_a_sentence_length_reads_back_as_stored() -> None:
+    # Stored keys come back sorted: the length (1) before its unit (sentences).
+    settings = MessageSettings().with_changes(
+        {"description_unit": "sentences", "description_length": 1}
+    )
+    assert MessageSettings.from_json(settings.to_json()) == settings
+    damaged = '{"description_length": 1, "description_unit": "sentences", "image": "huge"}'
+    assert MessageSettings.from_json(damaged) == settings
