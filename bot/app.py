@@ -20,6 +20,8 @@ from bot.delivery.worker import DeliveryWorker, Notifier, Sender
 from bot.fetch import Fetcher, make_session
 from bot.ingest.archiver import Archiver
 from bot.ingest.poller import IDLE_WAKE_SECONDS, NewArticlesEvent, Poller
+from bot.ingest.subscriber import WebSubSubscriber
+from bot.ingest.websub import check_public_url
 from bot.metrics import EVENT_LOOP_STALLS, POOL_JOBS_KILLED, Metrics
 from bot.services.admin import ChangeLog, FeedAdmin
 from bot.services.alerts import AlertService
@@ -62,6 +64,7 @@ class App:
     metrics: Metrics = field(default_factory=Metrics)  # /metrics; counted by poller and worker
     health: Health = field(default_factory=Health)  # the Discord layer reports the gateway here
     ops: OpsServer | None = None  # the operator endpoint, when [http] listen is set
+    websub: WebSubSubscriber | None = None  # WebSub push, when [websub] public_url is set
     _worker: DeliveryWorker | None = field(default=None, init=False, repr=False)  # attach_discord
 
     def attach_discord(self, *, sender: Sender, notifier: Notifier, change_log: ChangeLog) -> None:
@@ -93,6 +96,8 @@ class App:
         self.watchdog.start()
         self.tasks.spawn(self.poller.run(), name="poller")
         self.tasks.spawn(self.archiver.run(), name="archiver")
+        if self.websub is not None:
+            self.tasks.spawn(self.websub.run(), name="websub")
 
     async def close(self) -> None:
         """Stop background work, then release the HTTP session and the database."""
@@ -111,6 +116,7 @@ async def open_app(config: Config, *, clock: Clock | None = None) -> App:
     """Build everything; if anything fails half-way, close what was opened."""
     clock = clock or SystemClock()
     listen = parse_listen(config.http)  # a public address is refused before anything opens
+    check_public_url(config.websub.public_url, listening=listen is not None)
     opened = AsyncExitStack()  # what to close, newest first, if wiring fails half-way
     try:
         storage = await Storage.open(
@@ -193,6 +199,10 @@ def _build(
         wake_delivery=delivery.wake,
         pool=pool,
     )
+    websub = None
+    if config.websub.public_url.strip():
+        websub = WebSubSubscriber(storage, fetcher, poller, config, clock, metrics=metrics)
+        poller.push = websub  # polls record hubs and slow down while push works
     health = Health()
     ops = None
     if with_ops:
@@ -207,6 +217,7 @@ def _build(
                 seconds=2 * IDLE_WAKE_SECONDS + config.fetch.total_timeout_seconds
             ),
             started_at=clock.now(),
+            websub=websub,
         )
     return App(
         config=config,
@@ -237,4 +248,5 @@ def _build(
         metrics=metrics,
         health=health,
         ops=ops,
+        websub=websub,
     )

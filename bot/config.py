@@ -246,6 +246,42 @@ class HttpConfig:
 
 
 @dataclass(frozen=True)
+class WebSubConfig:
+    """WebSub push: feeds whose hub pushes new items in seconds, off by default."""
+
+    public_url: str = _opt(
+        "",
+        "Public https address that reaches [http] listen through a reverse proxy, e.g. "
+        "'https://paperboy.example.org'; hubs call <public_url>/websub/<id>; empty turns push off.",
+    )
+    lease_seconds: int = _opt(
+        7 * 86400,
+        "Subscription lease asked of hubs (a hub may grant another).",
+        lo=300,
+        hi=365 * 86400,
+    )
+    renew_margin_seconds: int = _opt(
+        3600,
+        "Renew a subscription this long before its lease ends (at most half the lease).",
+        lo=60,
+        hi=30 * 86400,
+    )
+    poll_interval_seconds: int = _opt(
+        1800,
+        "While push works, a feed is still polled this often (a safety net), unless its own "
+        "interval is longer.",
+        lo=60,
+        hi=7 * 86400,
+    )
+    verify_timeout_seconds: int = _opt(
+        300,
+        "A hub that has not verified a subscription within this long has failed.",
+        lo=10,
+        hi=86400,
+    )
+
+
+@dataclass(frozen=True)
 class WorkersConfig:
     """The worker processes that read untrusted feeds and pages, and the event-loop watchdog."""
 
@@ -286,6 +322,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     workers: WorkersConfig = field(default_factory=WorkersConfig)
+    websub: WebSubConfig = field(default_factory=WebSubConfig)
     source: str = field(default="(defaults)", compare=False)
 
     def user_agent(self) -> str:

@@ -422,7 +422,8 @@ class DeliveryWorker:
             return None
         feed = await self.storage.feed(subscription.feed_id)
         article = archived_announcement(archived[delivery.article_id], feed)
-        view = subscription_view(subscription, timezone=guild.timezone)
+        rules = await self.storage.mention_rules(subscription.id)
+        view = subscription_view(subscription, timezone=guild.timezone, mention_rules=rules)
         return render_plan(article, view, outbox_id=delivery.id)
 
     async def _retry(self, delivery: Delivery, reason: str, retry_after: float | None) -> None:

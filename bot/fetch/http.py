@@ -48,6 +48,7 @@ ACCEPT = {
 }
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK_SIZE = 64 * 1024
+_POST_ANSWER_BYTES = 2048  # enough of a hub's answer to quote in an error, no more
 
 
 @dataclass(frozen=True)
@@ -313,6 +314,26 @@ class Fetcher:
             f"The address {URL(url).host} redirected more than {self._config.max_redirects} "
             "times, so Paperboy gave up.",
         )
+
+    async def post_form(self, url: str, form: dict[str, str]) -> tuple[int, str]:
+        """POST a form (a WebSub hub request) through the guarded session: (status, start of
+        the answer). No redirects are followed; raises FetchError when no answer came."""
+        allow_private = self._config.allow_private_addresses
+        current = check_url(url, allow_private=allow_private)
+        host = URL(current).host or "the server"
+        try:
+            async with (
+                asyncio.timeout(self._config.total_timeout_seconds),
+                self._session.post(current, data=form, allow_redirects=False) as response,
+            ):
+                said = await response.content.read(_POST_ANSWER_BYTES)
+                return response.status, said.decode("utf-8", "replace")
+        except FetchError:
+            raise
+        except TimeoutError:
+            raise self._timeout_error(host) from None
+        except aiohttp.ClientError as error:
+            raise self._translate(error, host) from None
 
     async def _address_of(self, url: str, host: str) -> str:
         """The IP address the session will dial first for this URL's host.

@@ -16,8 +16,10 @@ from datetime import timedelta
 from typing import Literal, Protocol
 from zoneinfo import available_timezones
 
-from bot.announce.filters import parse_filter
+from bot.announce import filters
+from bot.announce.filters import FilterError, parse_filter
 from bot.announce.limits import escape_markdown, neutralise_mentions
+from bot.announce.mentions import MAX_RULES_PER_SUBSCRIPTION
 from bot.announce.message import MessageSettings
 from bot.announce.plan import announcement_article, archived_announcement, subscription_view
 from bot.announce.render import AnnouncementArticle, MessagePlan, render_plan
@@ -37,6 +39,7 @@ from bot.models import (
     Format,
     GuildScope,
     GuildSettings,
+    MentionRule,
     NewSubscription,
     Subscription,
 )
@@ -52,6 +55,8 @@ MAX_NAME_CHARS = 40
 MAX_INTERVAL_SECONDS = 7 * 86400
 PREVIEW_OUTBOX_ID = 0
 """Previews are never stored, so their delivery marker uses no real outbox id."""
+FILTER_TEST_ITEMS = 20
+"""/feeds test-filter looks at this many of the feed's newest items."""
 
 ChannelKind = Literal["text", "news", "forum", "thread", "other"]
 ChangeHook = Callable[["Change"], Awaitable[None]]
@@ -137,6 +142,34 @@ class SubscriptionSummary:
 
     subscription: Subscription
     feed: Feed
+    mention_rules: tuple[MentionRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckedItem:
+    """One feed item under /feeds test-filter: whether it would be announced, and why."""
+
+    title: str
+    url: str
+    verdict: filters.Verdict
+    excluded: filters.Verdict | None = None
+    """The subscription's exclude filter's verdict, when it would keep the item out anyway."""
+
+    @property
+    def announced(self) -> bool:
+        """Whether the item passes the tested filter and the stored exclude filter."""
+        return self.verdict.ok and self.excluded is None
+
+
+@dataclass(frozen=True)
+class FilterTest:
+    """What /feeds test-filter found: the filter as parsed and each of the newest items."""
+
+    subscription: Subscription
+    feed: Feed
+    filter_text: str
+    exclude_text: str
+    items: tuple[CheckedItem, ...]
 
 
 @dataclass(frozen=True)
@@ -216,12 +249,15 @@ def validate_feed_url(url: str, *, allow_private: bool) -> str:
 
 
 def validate_filter(text: str, what: str) -> str:
-    """The filter text as the moderator wrote it (cleaned), once it is known to parse."""
+    """The filter text as the moderator wrote it (cleaned), once it is known to parse.
+
+    The `FilterError` raised keeps its class and position, with the filter named in front.
+    """
     cleaned = clean_text(text, single_line=True).strip()
     try:
         parse_filter(cleaned)
-    except InvalidInput as error:
-        raise InvalidInput(f"The {what} filter is not valid: {error}") from None
+    except FilterError as error:
+        raise type(error)(f"The {what} filter is not valid: {error}", error.position) from None
     return cleaned
 
 
@@ -450,10 +486,13 @@ class FeedAdmin:
     async def subscriptions(self, guild_id: int) -> list[SubscriptionSummary]:
         """This guild's subscriptions with their feeds, oldest first."""
         result = []
-        for subscription in await self.storage.guild_subscriptions(guild_id):
+        subscriptions = await self.storage.guild_subscriptions(guild_id)
+        rules = await self.storage.mention_rules_of(s.id for s in subscriptions)
+        for subscription in subscriptions:
             feed = await self.storage.feed(subscription.feed_id)
             assert feed is not None
-            result.append(SubscriptionSummary(subscription, feed))
+            mine = tuple(rules.get(subscription.id, ()))
+            result.append(SubscriptionSummary(subscription, feed, mine))
         return result
 
     async def choices(
@@ -596,7 +635,11 @@ class FeedAdmin:
     async def preview(self, guild_id: int, subscription_id: int) -> MessagePlan:
         """The feed's newest item rendered exactly as this subscription would post it."""
         subscription, feed = await self._own(guild_id, subscription_id)
-        view = subscription_view(subscription, timezone=await self._timezone(guild_id))
+        view = subscription_view(
+            subscription,
+            timezone=await self._timezone(guild_id),
+            mention_rules=await self.storage.mention_rules(subscription.id),
+        )
         article = await self.newest_article(guild_id, feed)
         return render_plan(article, view, outbox_id=PREVIEW_OUTBOX_ID)
 
@@ -640,6 +683,107 @@ class FeedAdmin:
         )
         updated, feed = await self._own(guild_id, subscription.id)
         return SubscriptionSummary(updated, feed)
+
+    # -- /feeds test-filter ---------------------------------------------------------------------
+
+    async def test_filter(self, guild_id: int, subscription_id: int, text: str) -> FilterTest:
+        """Run a filter over the feed's newest items as the subscription's include filter.
+
+        Nothing is saved. The feed is read live, so items not announced yet are in the test;
+        the decision is the one polling makes (`filters.matches`, with the stored exclude).
+        """
+        subscription, feed = await self._own(guild_id, subscription_id)
+        cleaned = validate_filter(text, "tested")
+        include = parse_filter(cleaned)
+        if not include:
+            raise InvalidInput('Give a filter to test, such as housing OR "rent strike".')
+        try:
+            exclude = filters.parse_stored(subscription.exclude_filter)
+        except InvalidInput:
+            exclude = filters.Filter()  # polling ignores a stored filter that no longer parses
+        parsed = await self._fetch_live(feed)
+        tested = []
+        for item in parsed.items[:FILTER_TEST_ITEMS]:
+            article = announcement_article(PREVIEW_OUTBOX_ID, item, parsed)
+            check = filters.evaluator(article)
+            excluded = check(exclude) if exclude else None
+            tested.append(
+                CheckedItem(
+                    title=item.title,
+                    url=item.url or "",
+                    verdict=check(include),
+                    excluded=excluded if excluded is not None and excluded.ok else None,
+                )
+            )
+        return FilterTest(subscription, feed, include.to_text(), exclude.to_text(), tuple(tested))
+
+    # -- mention rules --------------------------------------------------------------------------
+
+    async def mention_rules(
+        self, guild_id: int, subscription_id: int
+    ) -> tuple[SubscriptionSummary, list[MentionRule]]:
+        """A subscription and its mention rules, in the order they were added."""
+        subscription, feed = await self._own(guild_id, subscription_id)
+        rules = await self.storage.mention_rules(subscription.id)
+        return SubscriptionSummary(subscription, feed, tuple(rules)), rules
+
+    async def add_mention_rule(
+        self, guild_id: int, user_id: int, subscription_id: int, role_id: int, text: str = ""
+    ) -> MentionRule:
+        """Ping `role_id` with the subscription's announcements that match `text` (empty: all).
+
+        Adding a role that has a rule already replaces its filter.
+        """
+        subscription, _ = await self._own(guild_id, subscription_id)
+        if role_id == guild_id:
+            raise InvalidInput(
+                "Paperboy never pings @everyone; choose a role members can opt into."
+            )
+        cleaned = validate_filter(text, "mention rule's") if text.strip() else ""
+        if role_id == subscription.mention_role_id:
+            # That role is pinged with every announcement, so a rule could never narrow it.
+            raise InvalidInput(
+                f"That role is already pinged with every announcement of subscription "
+                f"{subscription.id} (its mention role); clear it with /feeds edit "
+                "no_mention:True first, then add the rule."
+            )
+        rule = await self.storage.set_mention_rule(
+            subscription.id,
+            role_id,
+            cleaned,
+            created_by=user_id,
+            now=self.clock.now(),
+            limit=MAX_RULES_PER_SUBSCRIPTION,
+        )
+        if rule is None:
+            raise InvalidInput(
+                f"Subscription {subscription.id} already has {MAX_RULES_PER_SUBSCRIPTION} "
+                "mention rules, the most allowed; remove one with /feeds mention remove first."
+            )
+        await self.record(
+            guild_id,
+            user_id,
+            "feed.mention-add",
+            f"subscription {subscription.id}: role {role_id} when {cleaned or 'always'!r}",
+        )
+        return rule
+
+    async def remove_mention_rule(
+        self, guild_id: int, user_id: int, subscription_id: int, role_id: int
+    ) -> None:
+        """Stop pinging `role_id` through a rule of this subscription."""
+        subscription, _ = await self._own(guild_id, subscription_id)
+        if not await self.storage.remove_mention_rule(subscription.id, role_id):
+            raise NotFound(
+                f"Subscription {subscription.id} has no mention rule for that role; "
+                "/feeds mention list shows its rules."
+            )
+        await self.record(
+            guild_id,
+            user_id,
+            "feed.mention-remove",
+            f"subscription {subscription.id}: role {role_id}",
+        )
 
     async def _fetch_live(self, feed: Feed) -> ParsedFeed:
         now = self.clock.now()
@@ -722,7 +866,9 @@ __all__ = [
     "AddResult",
     "Change",
     "ChannelInfo",
+    "CheckedItem",
     "FeedAdmin",
+    "FilterTest",
     "Health",
     "SubscriptionOptions",
     "SubscriptionSummary",

@@ -23,7 +23,7 @@ from bot.announce.message import (
 from bot.announce.plan import subscription_view
 from bot.announce.render import AnnouncementArticle, MessagePlan, render_plan
 from bot.errors import InvalidInput
-from bot.models import Feed, Subscription
+from bot.models import Feed, MentionRule, Subscription
 from bot.services.admin import PREVIEW_OUTBOX_ID, FeedAdmin, shown, subscription_label
 
 IMAGE_LABELS: Final = {"large": "Large image", "thumbnail": "Thumbnail", "none": "No image"}
@@ -40,6 +40,8 @@ class Draft:
     timezone: str
     settings: MessageSettings
     saved: MessageSettings
+    mention_rules: tuple[MentionRule, ...] = ()
+    """The subscription's mention rules: the preview pings (on paper) whom the post would."""
 
     @property
     def changed(self) -> bool:
@@ -54,7 +56,10 @@ class Draft:
     def plan(self) -> MessagePlan:
         """The feed's newest item exactly as this subscription would post it with the draft."""
         view = replace(
-            subscription_view(self.subscription, timezone=self.timezone), message=self.settings
+            subscription_view(
+                self.subscription, timezone=self.timezone, mention_rules=self.mention_rules
+            ),
+            message=self.settings,
         )
         return render_plan(self.article, view, outbox_id=PREVIEW_OUTBOX_ID)
 
@@ -90,7 +95,8 @@ class MessageBuilder:
         article = await self.admin.newest_article(guild_id, feed)
         timezone = (await self.admin.settings(guild_id)).timezone
         stored = MessageSettings.from_json(subscription.message_settings)
-        return Draft(guild_id, subscription, feed, article, timezone, stored, stored)
+        rules = tuple(await self.admin.storage.mention_rules(subscription.id))
+        return Draft(guild_id, subscription, feed, article, timezone, stored, stored, rules)
 
     @staticmethod
     def apply(draft: Draft, changes: Mapping[str, Any]) -> Draft:

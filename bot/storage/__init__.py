@@ -16,15 +16,25 @@ from bot.storage._base import (
     split_statements,
 )
 from bot.storage._feeds import FeedStore, PollTransaction
+from bot.storage._mentions import MentionStore
 from bot.storage._ops import OpsStore
 from bot.storage._outbox import OutboxStore
 from bot.storage._search import SearchStore, fts_query, sqlite_ln
 from bot.storage._subscriptions import SubscriptionLimitReached, SubscriptionStore
+from bot.storage._websub import WebSubStore
 from bot.storage.records import *  # noqa: F403
 
 
 class Storage(
-    FeedStore, ArticleStore, SubscriptionStore, OutboxStore, AlertStore, SearchStore, OpsStore
+    FeedStore,
+    ArticleStore,
+    SubscriptionStore,
+    MentionStore,
+    OutboxStore,
+    AlertStore,
+    SearchStore,
+    OpsStore,
+    WebSubStore,
 ):
     """The database with every table's verbs."""
 

@@ -8,6 +8,7 @@ head of its queue) may be sent, which keeps announcements in order even across r
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -54,6 +55,19 @@ def _record(row: sqlite3.Row) -> OutboxRecord:
         thread_id=row["thread_id"],
         sent_at=_when(row["sent_at"]),
     )
+
+
+def _role_ids(raw: str | None) -> tuple[int, ...]:
+    """A plan's allowed_role_ids, as json_extract returns them; () when absent or damaged."""
+    if not raw:
+        return ()
+    try:
+        values = json.loads(raw)
+    except ValueError:
+        return ()
+    if not isinstance(values, list):
+        return ()
+    return tuple(v for v in values if isinstance(v, int) and not isinstance(v, bool))
 
 
 class OutboxStore(Database):
@@ -298,7 +312,10 @@ class OutboxStore(Database):
         """The article's outbox rows for this guild's subscriptions, oldest first."""
         rows = await self.fetch_all(
             "SELECT o.subscription_id, o.channel_id, o.state, o.reason, o.attempts, o.sent_at, "
-            "o.message_id, o.created_at FROM outbox o "
+            "o.message_id, o.created_at, "
+            # The plan's allowed roles; NULL for skipped rows (no plan) or a damaged one.
+            "CASE WHEN json_valid(o.payload) THEN json_extract(o.payload, '$.allowed_role_ids') "
+            "END AS roles FROM outbox o "
             "JOIN subscriptions s ON s.id = o.subscription_id "
             "WHERE o.article_id = ? AND s.guild_id = ? ORDER BY o.id",
             (article_id, guild_id),
@@ -313,6 +330,7 @@ class OutboxStore(Database):
                 sent_at=_when(r["sent_at"]),
                 message_id=r["message_id"],
                 created_at=from_iso(r["created_at"]),
+                pinged_role_ids=_role_ids(r["roles"]),
             )
             for r in rows
         ]

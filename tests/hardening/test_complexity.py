@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from bot.announce import filters
 from bot.announce.filters import matches, parse_filter
 from bot.announce.message import MessageSettings
 from bot.announce.render import AnnouncementArticle, SubscriptionView, render_plan
@@ -378,9 +379,11 @@ def test_message_settings_render(shape: str) -> None:
 @pytest.mark.parametrize("shape", ["sentences", "long-run", "whitespace-run"])
 def test_filter_match(shape: str) -> None:
     # Many terms, phrases of several words, none matching: every term scans every text.
-    phrases = ", ".join(f"rent strike {i} won" for i in range(20))
-    include = parse_filter(phrases + ", " + ", ".join(f"author:Jane Doe {i}" for i in range(20)))
-    exclude = parse_filter(", ".join(f"category:Sport {i}" for i in range(40)))
+    phrases = " OR ".join(f'"rent strike {i} won"' for i in range(15))
+    authors = " OR ".join(f'author:"Jane Doe {i}"' for i in range(15))
+    regexes = r"summary:/t[a-z]+ants? (won|lost) \d+/ OR /(a|aa)+x/"
+    include = parse_filter(f"{phrases} OR {authors} OR {regexes} OR (NOT (a AND b) c)")
+    exclude = parse_filter(" OR ".join(f'category:"Sport {i}"' for i in range(40)))
 
     def match(text: str) -> object:
         return matches(article_of(text), include, exclude)
@@ -388,6 +391,34 @@ def test_filter_match(shape: str) -> None:
     # Feed parsing caps the texts filters see (titles 500 characters, summaries 4,000), so the
     # slow-but-linear folding of a megabyte is only measured at the reduced scale by default.
     assert_near_linear(match, SHAPES[shape], memory_cap=160 * MIB, wrap=same, scale=HEAVY_SCALE)
+
+
+FILTER_SHAPES = {
+    "or-chain": repeat("housing OR "),
+    "implicit-and": repeat("rent "),
+    "phrases": repeat('"rent strike" '),
+    "scoped-groups": repeat("title:(a OR b) "),
+    "not-chain": lambda n: "NOT " * (n // 4) + "x",
+    "nested": repeat("((((a)))) "),
+    "regexes": repeat("/(a|aa)+x/ "),
+    "unclosed-quote": lambda n: "x " + '"' + "a" * n,
+    "unbalanced": lambda n: "(" * 8 + "a " * (n // 2),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(FILTER_SHAPES))
+def test_filter_parse(shape: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The length and term limits refuse a long filter at once; lifted here, the tokenizer and
+    # parser themselves must still be linear (the nesting limit stays: it bounds recursion).
+    monkeypatch.setattr(filters, "MAX_FILTER_CHARS", 2 * LARGE)
+    monkeypatch.setattr(filters, "MAX_TERMS", LARGE)
+    assert_near_linear(
+        parse_filter,
+        Shape(shape, FILTER_SHAPES[shape]),
+        memory_cap=400 * MIB,
+        wrap=same,
+        scale=HEAVY_SCALE,
+    )
 
 
 # -- search query -------------------------------------------------------------------------------

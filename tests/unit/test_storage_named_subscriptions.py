@@ -1,4 +1,4 @@
-"""Migration 0009 and named subscriptions: one feed in one channel several times, by name."""
+"""Migration 0011 (message builder): several named subscriptions of one feed in one channel."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ async def test_migration_keeps_subscriptions_and_their_outbox_and_drops_one_per_
 ) -> None:
     db = await Database.open(tmp_path / "old.db", migrate=False)
     try:
-        await db.migrate(target=8)
+        await db.migrate(target=10)
         async with db.transaction() as conn:
             await conn.execute(
                 "INSERT INTO feeds (id, url, next_check_at, created_at) "
@@ -43,6 +43,11 @@ async def test_migration_keeps_subscriptions_and_their_outbox_and_drops_one_per_
                 (GUILD, to_iso(NOW)),
             )
             await conn.execute(
+                "INSERT INTO mention_rules (subscription_id, role_id, filter, created_at) "
+                "VALUES (1, 77, 'title:strike', ?)",
+                (to_iso(NOW),),
+            )
+            await conn.execute(
                 "INSERT INTO outbox (subscription_id, article_id, channel_id, state, not_before, "
                 "created_at) VALUES (1, 5, 11, 'sent', ?, ?)",
                 (to_iso(NOW), to_iso(NOW)),
@@ -53,8 +58,9 @@ async def test_migration_keeps_subscriptions_and_their_outbox_and_drops_one_per_
                 (to_iso(NOW), to_iso(NOW)),
             )
         await db.migrate()
-        # Dropping the old table did not cascade to the outbox.
+        # Dropping the old table did not cascade to the outbox nor to the mention rules.
         assert await db.scalar("SELECT count(*) FROM outbox") == 2
+        assert await db.scalar("SELECT role_id FROM mention_rules WHERE subscription_id = 1") == 77
         row = await db.fetch_one("SELECT * FROM subscriptions WHERE id = 1")
         assert row is not None
         assert (row["name"], row["message_settings"], row["include_filter"]) == ("", "", "strike")

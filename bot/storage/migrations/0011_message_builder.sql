@@ -1,4 +1,4 @@
--- Announcements the way each community wants them (issue 16).
+-- Announcements the way each community wants them (issue 16): the message builder.
 --
 -- 1. One feed may go to one channel several times, each subscription with its own filters,
 --    mentions and message, told apart by a name the moderator gives (unique per channel and
