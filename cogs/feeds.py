@@ -377,6 +377,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         template="Text format ('-' goes back to the default)",
         interval="Seconds between checks of this feed for this server",
         thread="Open a discussion thread under each announcement",
+        name="Its name among subscriptions of this feed in this channel ('-' removes it)",
     )
     @app_commands.choices(format=FORMAT_CHOICES)
     @app_commands.autocomplete(subscription=subscription_autocomplete)
@@ -392,6 +393,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         template: app_commands.Range[str, 1, 1500] | None = None,
         interval: app_commands.Range[int, 1, 604800] | None = None,
         thread: bool | None = None,
+        name: app_commands.Range[str, 1, 100] | None = None,
     ) -> None:
         """Change how a subscription announces."""
         guild_id = _guild_id(interaction)
@@ -421,6 +423,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
                 template=cleared(template),
                 interval_seconds=interval,
                 auto_thread=thread,
+                name=cleared(name),
             ),
             target,
         )

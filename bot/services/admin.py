@@ -574,6 +574,21 @@ class FeedAdmin:
             changes["mention_role_id"] = None
         if options.auto_thread is not None:
             changes["auto_thread"] = options.auto_thread
+        if options.name is not None:
+            name = validate_subscription_name(options.name) if options.name.strip() else ""
+            for other in await self.storage.feed_subscriptions(feed.id, active_only=False):
+                same_place = other.channel_id == subscription.channel_id
+                if (
+                    other.id != subscription.id
+                    and same_place
+                    and other.name.casefold() == (name.casefold())
+                ):
+                    taken = f"the name {shown(name, 60)!r}" if name else "no name"
+                    raise InvalidInput(
+                        f"Subscription {other.id} already announces this feed in that channel "
+                        f"with {taken}; choose another name."
+                    )
+            changes["name"] = name
         interval = validate_interval(options.interval_seconds, self.config)
         if not changes and interval is None:
             raise InvalidInput("Nothing to change: give at least one option to /feeds edit.")

@@ -28,6 +28,7 @@ EDITABLE = frozenset(
         "auto_thread",
         "fallback_tag_id",
         "message_settings",
+        "name",
     }
 )
 

@@ -229,3 +229,19 @@ async def test_two_named_subscriptions_of_one_feed_in_one_channel_each_post_thei
         explained = message_text(await why.reply(15.0))
         assert "subscription 1 'Strikes'" in explained
         assert "subscription 2 'Housing'" in explained
+
+        # An article both let through still reaches the channel once, from the older one.
+        await bench.command("feeds resume", {"subscription": "Housing"})
+        before = len(bench.discord.messages_in(bench.seed.news_id))
+        both = bench.site.publish(article(5, "Picket by tenants at the depot", ("Housing",)))
+        await bench.discord.wait_until(
+            lambda: len(bench.discord.messages_in(bench.seed.news_id)) > before,
+            timeout=20,
+            what="the shared article",
+        )
+        await delivery_settled(bench)
+        titles = [announced_title(m) for m in bench.discord.messages_in(bench.seed.news_id)]
+        assert titles.count(both.title) == 1 and both.title in await sent_titles(1)
+        why = await bench.command("feeds why", {"url": bench.site.article_url(both)})
+        explained = message_text(await why.reply(15.0))
+        assert "already posted in that channel through subscription 1" in explained

@@ -9,9 +9,13 @@ from pathlib import Path
 import pytest
 
 from bot.clock import to_iso
+from bot.errors import InvalidInput
 from bot.models import NewSubscription
+from bot.services.admin import SubscriptionOptions
 from bot.storage import Storage
 from bot.storage._base import Database
+from tests.builders import GUILD as GUILD_B
+from tests.builders import MOD, NEWS, admin_bench
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 GUILD = 1001
@@ -99,3 +103,29 @@ async def test_two_named_subscriptions_of_one_feed_in_one_channel(storage: Stora
     assert second.name == "Strikes"
     assert await storage.add_subscription(new("STRIKES"), now=NOW) is None
     assert {s.name for s in await storage.feed_subscriptions(feed.id)} == {"", "Strikes"}
+
+
+async def test_a_subscription_is_renamed_only_to_a_free_name(tmp_path: Path) -> None:
+    async for bench in admin_bench(tmp_path):
+        feed_url = bench.site.feed_url
+        first = await bench.admin.add(GUILD_B, MOD, feed_url, NEWS, SubscriptionOptions())
+        second = await bench.admin.add(
+            GUILD_B, MOD, feed_url, NEWS, SubscriptionOptions(name="Strikes")
+        )
+        with pytest.raises(InvalidInput, match="already announces this feed in that channel"):
+            await bench.admin.edit(
+                GUILD_B, MOD, first.subscription.id, SubscriptionOptions(name="STRIKES")
+            )
+        with pytest.raises(InvalidInput, match="with no name; choose another name"):
+            await bench.admin.edit(
+                GUILD_B, MOD, second.subscription.id, SubscriptionOptions(name="")
+            )
+        renamed = await bench.admin.edit(
+            GUILD_B, MOD, first.subscription.id, SubscriptionOptions(name="Everything")
+        )
+        assert renamed.subscription.name == "Everything"
+        assert await bench.admin.resolve(GUILD_B, "everything") == first.subscription.id
+        with pytest.raises(InvalidInput, match="needs at least one letter"):
+            await bench.admin.edit(
+                GUILD_B, MOD, first.subscription.id, SubscriptionOptions(name="42")
+            )
