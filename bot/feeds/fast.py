@@ -20,7 +20,7 @@ from __future__ import annotations
 import html
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -97,6 +97,7 @@ def parse_feed_fast_or_full(
     now: datetime,
     headers: Mapping[str, str] | None = None,
     max_items: int = 200,
+    known_keys: Collection[str] = frozenset(),
 ) -> ParsedFeed:
     """`parse_feed`, taking the fast path when the gate admits the document.
 
@@ -107,8 +108,10 @@ def parse_feed_fast_or_full(
         raise ValueError("parse_feed needs an aware `now`")
     raw = read_fast(body, url=url, headers=headers)
     if raw is None:
-        return parse_feed(body, url=url, now=now, headers=headers, max_items=max_items)
-    return normalise_feed(raw, url=url, now=now, max_items=max_items)
+        return parse_feed(
+            body, url=url, now=now, headers=headers, max_items=max_items, known_keys=known_keys
+        )
+    return normalise_feed(raw, url=url, now=now, max_items=max_items, known_keys=known_keys)
 
 
 def read_fast(body: bytes, *, url: str, headers: Mapping[str, str] | None = None) -> RawFeed | None:

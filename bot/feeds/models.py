@@ -50,6 +50,8 @@ class ParsedFeed:
     """The document was not well-formed but still gave usable items."""
     format: str
     """What it was: feedparser's version name (`rss20`, `atom10`, ...) or `json1`/`json1.1`."""
+    known_items: int = 0
+    """Items left out because the caller already knew their keys (`normalise_feed`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ from bot.fetch import Fetcher, kinds
 from bot.ingest import schedule
 from bot.metrics import Metrics
 from bot.models import Feed, Subscription
-from bot.storage import NewEntry, Storage
+from bot.storage import NewEntry, NotModifiedCheck, Storage
 from bot.tasks import WakeSignal, run_hooks
 from bot.workpool import WorkPool
 
@@ -49,6 +49,10 @@ IDLE_WAKE_SECONDS = 300.0
 """With no feeds at all, the loop still looks again this often (or when woken)."""
 MIN_LOOP_PAUSE_SECONDS = 0.5
 """The loop never spins faster than this, even when a feed is due again at once."""
+NOT_MODIFIED_BATCH = 500
+"""Unchanged feeds' bookkeeping is written this many feeds at a time (or at a round's end)."""
+NOT_MODIFIED_MAX_DELAY_SECONDS = 0.5
+"""... or once the oldest unwritten check is this old, whichever comes first."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,15 @@ class Poller:
         self._rng = rng or random.Random()  # jitter, not security
         self._wake = WakeSignal()
         self._in_flight: set[int] = set()
+        # Checks that changed only validators and schedule, not yet written (see _note_unchanged).
+        self._unchanged: list[NotModifiedCheck] = []
+        self._unchanged_since = 0.0
+        self._flushing = asyncio.Lock()
+
+    @property
+    def _known_keys_limit(self) -> int:
+        # Twice the items a feed may show: a feed's current window, with room for reordering.
+        return 2 * max(1, self.config.feeds.max_items)
 
     def _jitter(self) -> float:
         return self._rng.uniform(-1.0, 1.0)
@@ -167,14 +180,47 @@ class Poller:
 
         async def bounded(feed_id: int) -> FeedPollOutcome:
             async with self._limit:
-                return await self.poll_feed(feed_id)
+                return await self._poll_feed(feed_id)
 
-        outcomes = await asyncio.gather(*(bounded(feed_id) for feed_id in due))
+        try:
+            outcomes = await asyncio.gather(*(bounded(feed_id) for feed_id in due))
+        finally:
+            # Also when cancelled (shutdown): what is written need not be checked again.
+            await self.flush_unchanged()
         self.last_round_at = self.clock.now()
         return PollReport(list(outcomes))
 
     async def poll_feed(self, feed_id: int) -> FeedPollOutcome:
         """Check one feed now, whatever its schedule; never raises for the feed's own faults."""
+        try:
+            return await self._poll_feed(feed_id)
+        finally:
+            await self.flush_unchanged()
+
+    async def flush_unchanged(self) -> None:
+        """Write the unchanged feeds' bookkeeping collected so far, in one transaction.
+
+        Losing it (a crash before this) is harmless: those feeds stay due with their old
+        validators and are simply checked again; nothing is announced twice or missed.
+        """
+        async with self._flushing:
+            batch, self._unchanged = self._unchanged, []
+            if batch:
+                await self.storage.record_not_modified(batch)
+
+    async def _note_unchanged(self, check: NotModifiedCheck) -> None:
+        # A 304 changes only validators and schedule: no transaction of its own, but a place in
+        # the next batch, so a cycle of thousands of 304s costs a handful of commits.
+        if not self._unchanged:
+            self._unchanged_since = time.monotonic()
+        self._unchanged.append(check)
+        if (
+            len(self._unchanged) >= NOT_MODIFIED_BATCH
+            or time.monotonic() - self._unchanged_since >= NOT_MODIFIED_MAX_DELAY_SECONDS
+        ):
+            await self.flush_unchanged()
+
+    async def _poll_feed(self, feed_id: int) -> FeedPollOutcome:
         feed = await self.storage.feed(feed_id)
         if feed is None:
             raise NotFound(f"There is no feed number {feed_id}.")
@@ -245,14 +291,23 @@ class Poller:
             hint_seconds=result.hint_seconds,
         )
         if result.not_modified or result.body is None:
-            async with self.storage.poll_transaction(feed.id, now=now) as tx:
-                await tx.finish_success(
+            await self._note_unchanged(
+                NotModifiedCheck(
+                    feed_id=feed.id,
                     etag=result.etag or feed.etag,
                     last_modified=result.last_modified or feed.last_modified,
+                    checked_at=now,
                     next_check_at=next_check,
                 )
+            )
             return FeedPollOutcome(feed.id, ok=True, not_modified=True)
 
+        # Items the feed already has are skipped before they are normalised, in the worker.
+        known_keys = (
+            await self.storage.recent_entry_keys(feed.id, limit=self._known_keys_limit)
+            if feed.last_success_at is not None
+            else []
+        )
         parsed = await parse_feed_off_loop(
             result.body,
             url=result.url,
@@ -261,6 +316,7 @@ class Poller:
             max_items=self.config.feeds.max_items,
             pool=self.pool,
             priority="system",
+            known_keys=known_keys,
         )
         subscriptions = await self._subscription_views(feed.id)
         # Oldest first, so article ids grow with publication and ties keep feed order reversed.
@@ -318,7 +374,7 @@ class Poller:
             feed.id,
             ok=True,
             seeded=seeded,
-            items=len(parsed.items),
+            items=len(parsed.items) + parsed.known_items,
             new_articles=inserted_articles,
             new_to_feed=tuple(new_to_feed),
             outbox_rows=created,
