@@ -44,7 +44,7 @@ async def test_polling_smoke_serves_ten_percent_new_and_the_rest_304() -> None:
         assert reader["seed"]["entries"] == 60 * 20
         assert (reader["cycles"][0]["changed"], reader["cycles"][0]["not_modified"]) == (6, 54)
         assert reader["entries"] == 60 * 20 + 6
-        assert set(result["vs_reader"]) == {"seed_wall", "cycle_wall", "cycle_cpu"}
+        assert set(result["vs_reader"]) >= {"seed_wall", "cycle_wall", "cycle_cpu"}
     else:
         assert "skipped" in reader and result["vs_reader"] is None
     assert markdown_table(rows_of("polling", [result])).count("\n") > 2
