@@ -331,7 +331,8 @@ def normalise_feed(
         if item is None or item.key in seen:
             continue
         seen.add(item.key)
-        kept.append((item.date, item))
+        # An item keyed by its text (no guid, no link) is only known once normalised.
+        kept.append((item.date, None if item.key in known_keys else item))
     if kept and all(date is not None for date, _ in kept):
         kept.sort(key=lambda pair: pair[0] or EARLIEST_DATE, reverse=True)
     kept = kept[: max(0, max_items)]
