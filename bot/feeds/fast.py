@@ -31,7 +31,7 @@ from feedparser.urls import _urljoin, make_safe_absolute_uri, resolve_relative_u
 from lxml import etree
 
 from bot.feeds.models import ParsedFeed, RawEntry, RawFeed
-from bot.feeds.parse import normalise_feed, parse_feed
+from bot.feeds.parse import normalise_feed, parse_feed, quick_key
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
@@ -106,7 +106,7 @@ def parse_feed_fast_or_full(
     """
     if now.tzinfo is None:
         raise ValueError("parse_feed needs an aware `now`")
-    raw = read_fast(body, url=url, headers=headers)
+    raw = read_fast(body, url=url, headers=headers, known_keys=known_keys)
     if raw is None:
         return parse_feed(
             body, url=url, now=now, headers=headers, max_items=max_items, known_keys=known_keys
@@ -114,21 +114,35 @@ def parse_feed_fast_or_full(
     return normalise_feed(raw, url=url, now=now, max_items=max_items, known_keys=known_keys)
 
 
-def read_fast(body: bytes, *, url: str, headers: Mapping[str, str] | None = None) -> RawFeed | None:
-    """The document as feedparser would have read it, or None when the gate refuses it."""
-    raw, _ = read_fast_or_why(body, url=url, headers=headers)
+def read_fast(
+    body: bytes,
+    *,
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    known_keys: Collection[str] = frozenset(),
+) -> RawFeed | None:
+    """The document as feedparser would have read it, or None when the gate refuses it.
+
+    Entries whose key is in `known_keys` keep only guid, link and dates (all `normalise_feed`
+    reads of an entry it skips).
+    """
+    raw, _ = read_fast_or_why(body, url=url, headers=headers, known_keys=known_keys)
     return raw
 
 
 def read_fast_or_why(
-    body: bytes, *, url: str, headers: Mapping[str, str] | None = None
+    body: bytes,
+    *,
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    known_keys: Collection[str] = frozenset(),
 ) -> tuple[RawFeed | None, str]:
     """`read_fast`, with the gate's reason when it refuses (for benchmarks and debugging)."""
     try:
         root = admitted_root(body, headers)
         if root is None:
             return None, "encoding, declaration, DTD, well-formedness or root"
-        reader = _Reader(url)
+        reader = _Reader(url, known_keys)
         raw = reader.read_rss(root) if root.tag == "rss" else reader.read_atom(root)
         if not raw.entries:
             return None, "no entries"  # feedparser decides what an empty feed means
@@ -199,6 +213,12 @@ def is_plain_html(value: str) -> bool:
     return "<" not in value and ">" not in value and not _OTHER_AMPERSAND.search(value)
 
 
+def _redecoded(text: str) -> bool:
+    """Whether feedparser would re-decode `text` (cp1252 or double UTF-8); ASCII never is, and
+    `isascii` answers that without a regex scan of the whole text."""
+    return not text.isascii() and _REDECODED.search(text) is not None
+
+
 def _local(tag: Any) -> str:
     return tag if isinstance(tag, str) else ""
 
@@ -206,8 +226,19 @@ def _local(tag: Any) -> str:
 class _Reader:
     """One document's fields, computed the way feedparser's handlers compute them."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, known_keys: Collection[str] = frozenset()) -> None:
+        self.url = url
         self.base = make_safe_absolute_uri("", url) or make_safe_absolute_uri(url) or ""
+        self.known_keys = known_keys
+
+    def known(self, guid: str | None, link: str | None) -> bool:
+        """Whether the entry with this guid and link is one the caller knows: its HTML fields
+        are then left unconverted, since `normalise_feed` will skip it unread. The gate's checks
+        still ran on all of it; only per-field conversions (feedparser's too) are left out."""
+        if not self.known_keys:
+            return False
+        key = quick_key(RawEntry(guid=guid or None, link=link or None), base_url=self.url)
+        return key is not None and key in self.known_keys
 
     # ------------------------------------------------------------ field rules
     def text(self, element: Any) -> str:
@@ -215,7 +246,7 @@ class _Reader:
         if len(element):
             raise Refused("nested markup")
         value = (element.text or "").strip()
-        if _REDECODED.search(value):
+        if _redecoded(value):
             raise Refused("feedparser would re-decode this text")
         return value
 
@@ -230,7 +261,7 @@ class _Reader:
             return value, kind
         resolved = resolve_relative_uris(value, base or self.base, "utf-8", kind)
         cleaned = str(_sanitize_html(resolved, "utf-8", kind))
-        if _REDECODED.search(cleaned):
+        if _redecoded(cleaned):
             raise Refused("feedparser would re-decode this text")
         return cleaned, kind
 
@@ -263,7 +294,7 @@ class _Reader:
     @staticmethod
     def check_attributes(element: Any, allowed: frozenset[str]) -> None:
         for name, value in element.attrib.items():
-            if name not in allowed or _REDECODED.search(value):
+            if name not in allowed or _redecoded(value):
                 raise Refused(f"attribute {name}")
 
     # ------------------------------------------------------------ RSS 2.0
@@ -351,14 +382,25 @@ class _Reader:
         link = fields.get("link")
         if guid is not None and fields.get("guid_is_link") and link is None:
             link = guid
-        content = fields.get("content")
-        summary = fields.get("summary")
+        if self.known(guid, link):
+            return RawEntry(
+                guid=guid or None,
+                link=link or None,
+                published=fields.get("published"),
+                updated=fields.get("updated"),
+            )
+        title: tuple[str, str] = ("", "text/plain")
+        if "title" in fields:
+            value = fields["title"]
+            title = self.html(value, self.rss_text_type(value, "text/plain"))
+        content = self.html(fields["content"], "text/html")[0] if "content" in fields else None
+        summary = self.html(fields["summary"], "text/html")[0] if "summary" in fields else None
         if summary is None and content is not None:
             summary = content
         return RawEntry(
             guid=guid or None,
             link=link or None,
-            title_html=self.as_html(*fields.get("title", ("", "text/plain"))),
+            title_html=self.as_html(*title),
             published=fields.get("published"),
             updated=fields.get("updated"),
             author=fields.get("author") or None,
@@ -395,8 +437,9 @@ class _Reader:
             return
         self.check_attributes(child, frozenset())
         value = self.text(child)
+        # HTML fields are converted once the item is known to be new (see rss_item).
         if tag == "title":
-            fields["title"] = self.html(value, self.rss_text_type(value, "text/plain"))
+            fields["title"] = value
         elif tag == "link":
             value = self.uri(value).replace("&amp;", "&")
             fields["link"] = re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", value)
@@ -407,9 +450,9 @@ class _Reader:
         elif tag in ("author", f"{DC}creator"):
             fields["author"] = value
         elif tag == "description":
-            fields["summary"] = self.html(value, "text/html")[0]
+            fields["summary"] = value
         elif tag == f"{CONTENT}encoded":
-            fields["content"] = self.html(value, "text/html")[0]
+            fields["content"] = value
 
     def media(self, tag: str, child: Any, fields: dict[str, Any]) -> None:
         if len(child) or (child.text or "").strip():
@@ -426,6 +469,10 @@ class _Reader:
 
     # ------------------------------------------------------------ Atom 1.0
     def atom_text(self, element: Any) -> tuple[str, str]:
+        return self.html(*self.atom_text_unconverted(element))
+
+    def atom_text_unconverted(self, element: Any) -> tuple[str, str, str | None]:
+        """(value, type, base) of an Atom text construct, checked but not yet through `html`."""
         self.check_attributes(element, frozenset({"type", XML_BASE}))
         kind = _ATOM_TEXT_TYPES.get(element.get("type"))
         if kind is None:
@@ -435,7 +482,7 @@ class _Reader:
             # WordPress marks content with xml:base; feedparser resolves relative links in the
             # HTML against it (see _FeedParserMixin.unknown_starttag).
             base = make_safe_absolute_uri(self.base, element.get(XML_BASE)) or self.base
-        return self.html(self.text(element), kind, base)
+        return self.text(element), kind, base
 
     def read_atom(self, root: Any) -> RawFeed:
         self.check_attributes(root, frozenset({"{http://www.w3.org/XML/1998/namespace}lang"}))
@@ -541,10 +588,9 @@ class _Reader:
                 fields["categories"].append(child.get("term") or child.get("label") or "")
             elif tag == "author":
                 fields["author"] = self.atom_author(child)
-            elif tag in ("title", "summary"):
-                fields[tag] = self.atom_text(child)
-            elif tag == "content":
-                fields["content"] = self.atom_text(child)
+            elif tag in ("title", "summary", "content"):
+                # Converted once the entry is known to be new (see below).
+                fields[tag] = self.atom_text_unconverted(child)
             else:
                 self.check_attributes(child, frozenset())
                 value = self.text(child)
@@ -554,6 +600,16 @@ class _Reader:
                     fields[tag] = self.date(value)
         if not fields.get("link") and fields.get("id"):
             fields["link"] = fields["id"]  # feedparser: an Atom id stands in for a missing link
+        if self.known(fields.get("id"), fields.get("link")):
+            return RawEntry(
+                guid=fields.get("id") or None,
+                link=fields.get("link") or None,
+                published=fields.get("published"),
+                updated=fields.get("updated"),
+            )
+        for tag in ("title", "summary", "content"):
+            if tag in fields:
+                fields[tag] = self.html(*fields[tag])
         content = fields.get("content")
         content_html = self.as_html(*content) if content else ""
         summary = fields.get("summary")

@@ -14,7 +14,7 @@ import pytest
 
 from bench.feedserver import render_feed
 from bot.errors import FeedError
-from bot.feeds import parse, parse_feed
+from bot.feeds import fast, parse, parse_feed
 from bot.feeds.fast import parse_feed_fast_or_full
 from bot.feeds.models import ParsedFeed, RawEntry
 
@@ -141,3 +141,23 @@ def test_a_known_key_repeated_in_the_feed_counts_once() -> None:
     got = parse_feed(body, url=URL, now=NOW, known_keys={"guid:a"})
 
     assert [item.title for item in got.items] == ["New"] and got.known_items == 1
+
+
+def test_the_fast_path_converts_no_html_of_known_items(monkeypatch: pytest.MonkeyPatch) -> None:
+    body = render_feed(3, 2, host="h1.test", epoch=NOW - timedelta(days=30))
+    keys = [item.key for item in parse_feed(body, url=URL, now=NOW).items]
+    conversions: list[str] = []
+    original = fast._Reader.html
+
+    def counting(self: fast._Reader, value: str, kind: str, base: str | None = None) -> object:
+        conversions.append(value)
+        return original(self, value, kind, base)
+
+    monkeypatch.setattr(fast._Reader, "html", counting)
+    parse_feed_fast_or_full(body, url=URL, now=NOW)
+    everything = len(conversions)
+    conversions.clear()
+    got = parse_feed_fast_or_full(body, url=URL, now=NOW, known_keys=frozenset(keys[2:]))
+
+    # Title, description and content of each of the 18 known items are left alone.
+    assert len(got.items) == 2 and len(conversions) == everything - 18 * 3
