@@ -175,15 +175,17 @@ class Poller:
 
     async def poll_due(self) -> PollReport:
         """Poll every due feed, a bounded number at a time; one feed's failure stays its own."""
-        due = await self.storage.due_feed_ids(self.clock.now())
-        due = [feed_id for feed_id in due if feed_id not in self._in_flight]
+        # Rows as of the round's start: a poll that overlaps (an operator's check) at worst sends
+        # an older validator, which costs a full read and announces nothing twice.
+        due = await self.storage.due_feeds(self.clock.now())
+        due = [feed for feed in due if feed.id not in self._in_flight]
 
-        async def bounded(feed_id: int) -> FeedPollOutcome:
+        async def bounded(feed: Feed) -> FeedPollOutcome:
             async with self._limit:
-                return await self._poll_feed(feed_id)
+                return await self._poll_feed(feed.id, feed)
 
         try:
-            outcomes = await asyncio.gather(*(bounded(feed_id) for feed_id in due))
+            outcomes = await asyncio.gather(*(bounded(feed) for feed in due))
         finally:
             # Also when cancelled (shutdown): what is written need not be checked again.
             await self.flush_unchanged()
@@ -220,8 +222,9 @@ class Poller:
         ):
             await self.flush_unchanged()
 
-    async def _poll_feed(self, feed_id: int) -> FeedPollOutcome:
-        feed = await self.storage.feed(feed_id)
+    async def _poll_feed(self, feed_id: int, feed: Feed | None = None) -> FeedPollOutcome:
+        if feed is None:
+            feed = await self.storage.feed(feed_id)
         if feed is None:
             raise NotFound(f"There is no feed number {feed_id}.")
         self._in_flight.add(feed_id)

@@ -246,6 +246,15 @@ class FeedStore(Database):
         )
         return [int(row[0]) for row in rows]
 
+    async def due_feeds(self, now: datetime, *, limit: int = 1000) -> list[Feed]:
+        """The feeds `due_feed_ids` names, read in the same single query (a round's poller
+        needs every row, and one read per feed costs more than the check of an unchanged one)."""
+        rows = await self.fetch_all(
+            f"{_FEED_SELECT} WHERE next_check_at <= ? ORDER BY next_check_at, id LIMIT ?",
+            (to_iso(now), limit),
+        )
+        return [_feed(row) for row in rows]
+
     async def next_check_at(self) -> datetime | None:
         """When the next feed falls due, or None when there are no feeds."""
         return _when(await self.scalar("SELECT min(next_check_at) FROM feeds"))

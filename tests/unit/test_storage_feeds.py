@@ -212,3 +212,15 @@ async def test_recent_entry_keys_are_the_latest_first_seen(storage: Storage) -> 
 
     assert await storage.recent_entry_keys(feed.id, limit=2) == ["k3", "k2"]
     assert await storage.recent_entry_keys(feed.id + 1, limit=2) == []
+
+
+async def test_due_feeds_are_the_rows_of_the_due_ids(storage: Storage) -> None:
+    early = await storage.add_feed("https://paper.example/early/", now=NOW)
+    later = await storage.add_feed("https://paper.example/later/", now=NOW + timedelta(hours=1))
+    await storage.add_feed("https://paper.example/future/", now=NOW + timedelta(days=1))
+    moment = NOW + timedelta(hours=2)
+
+    due = await storage.due_feeds(moment)
+
+    assert [feed.id for feed in due] == await storage.due_feed_ids(moment) == [early.id, later.id]
+    assert due[1] == await storage.feed(later.id)
