@@ -115,7 +115,11 @@ class PaperboyCpu:
         self.pool = pool
 
     def __call__(self) -> float:
-        return cpu_seconds() + sum(process_cpu_seconds(pid) for pid in self.pool.pids)
+        return cpu_seconds() + self.workers()
+
+    def workers(self) -> float:
+        """The workers' part alone."""
+        return sum(process_cpu_seconds(pid) for pid in self.pool.pids)
 
     def peak_rss_mb(self) -> float:
         """Peak RSS of the bot's process plus that of each worker."""
@@ -187,15 +191,17 @@ async def paperboy_worker(feeds: int, port: int, cycles: int, folder: Path) -> d
             await control(port, "cycle", n=cycle)
             clock.advance(CYCLE_ADVANCE_SECONDS)
             reset_peak_rss()
-            cpu, wall = paperboy_cpu(), time.perf_counter()
+            cpu, wall, workers = paperboy_cpu(), time.perf_counter(), paperboy_cpu.workers()
             polled, errors = await _poll_cycle(poller)
             wall_s, cpu_s = time.perf_counter() - wall, paperboy_cpu() - cpu
+            workers_s = paperboy_cpu.workers() - workers
             served = await control(port, "stats")
             changed = int(served.get("200", 0))
             runs.append(
                 {
                     "wall_s": wall_s,
                     "cpu_s": cpu_s,
+                    "workers_cpu_s": workers_s,
                     "polled": polled,
                     "errors": errors,
                     "changed": changed,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import html
 import re
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -231,14 +231,19 @@ class _Reader:
         self.base = make_safe_absolute_uri("", url) or make_safe_absolute_uri(url) or ""
         self.known_keys = known_keys
 
-    def known(self, guid: str | None, link: str | None) -> bool:
-        """Whether the entry with this guid and link is one the caller knows: its HTML fields
-        are then left unconverted, since `normalise_feed` will skip it unread. The gate's checks
-        still ran on all of it; only per-field conversions (feedparser's too) are left out."""
+    def known_key(self, guid: str | None, link_of: Callable[[], str | None]) -> str | None:
+        """The entry's key if the caller knows it, else None.
+
+        A known entry's fields are then left unconverted, since `normalise_feed` skips it by
+        this key: the gate's checks still ran on all of it; only conversions that feedparser too
+        makes field by field are left out. The link is only resolved when there is no guid.
+        """
         if not self.known_keys:
-            return False
-        key = quick_key(RawEntry(guid=guid or None, link=link or None), base_url=self.url)
-        return key is not None and key in self.known_keys
+            return None
+        key = quick_key(RawEntry(guid=guid or None), base_url=self.url)
+        if key is None:  # no usable guid: the key is the link's
+            key = quick_key(RawEntry(guid=guid or None, link=link_of() or None), base_url=self.url)
+        return key if key is not None and key in self.known_keys else None
 
     # ------------------------------------------------------------ field rules
     def text(self, element: Any) -> str:
@@ -379,16 +384,22 @@ class _Reader:
         if {"pubDate", f"{DC}date"} <= seen or {"author", f"{DC}creator"} <= seen:
             raise Refused("two elements for one field")
         guid = fields.get("guid")
-        link = fields.get("link")
-        if guid is not None and fields.get("guid_is_link") and link is None:
-            link = guid
-        if self.known(guid, link):
+
+        def link_of() -> str | None:
+            link = self.rss_link(fields["link"]) if "link" in fields else None
+            if guid is not None and fields.get("guid_is_link") and link is None:
+                link = guid
+            return link
+
+        known_key = self.known_key(guid, link_of)
+        if known_key is not None:
             return RawEntry(
                 guid=guid or None,
-                link=link or None,
                 published=fields.get("published"),
                 updated=fields.get("updated"),
+                known_key=known_key,
             )
+        link = link_of()
         title: tuple[str, str] = ("", "text/plain")
         if "title" in fields:
             value = fields["title"]
@@ -441,8 +452,7 @@ class _Reader:
         if tag == "title":
             fields["title"] = value
         elif tag == "link":
-            value = self.uri(value).replace("&amp;", "&")
-            fields["link"] = re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", value)
+            fields["link"] = value  # resolved by rss_link, once the item is known to be new
         elif tag == "pubDate":
             fields["published"] = self.date(value)
         elif tag == f"{DC}date":
@@ -453,6 +463,11 @@ class _Reader:
             fields["summary"] = value
         elif tag == f"{CONTENT}encoded":
             fields["content"] = value
+
+    def rss_link(self, value: str) -> str:
+        """An RSS item link as feedparser resolves it."""
+        value = self.uri(value).replace("&amp;", "&")
+        return re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", value)
 
     def media(self, tag: str, child: Any, fields: dict[str, Any]) -> None:
         if len(child) or (child.text or "").strip():
@@ -600,12 +615,13 @@ class _Reader:
                     fields[tag] = self.date(value)
         if not fields.get("link") and fields.get("id"):
             fields["link"] = fields["id"]  # feedparser: an Atom id stands in for a missing link
-        if self.known(fields.get("id"), fields.get("link")):
+        known_key = self.known_key(fields.get("id"), lambda: fields.get("link"))
+        if known_key is not None:
             return RawEntry(
                 guid=fields.get("id") or None,
-                link=fields.get("link") or None,
                 published=fields.get("published"),
                 updated=fields.get("updated"),
+                known_key=known_key,
             )
         for tag in ("title", "summary", "content"):
             if tag in fields:

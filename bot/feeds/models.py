@@ -71,6 +71,9 @@ class RawEntry:
     summary_html: str = ""
     content_html: str = ""
     image_candidates: tuple[str, ...] = ()
+    known_key: str | None = None
+    """Set by a reader that found the entry's key among the caller's known keys; the entry then
+    carries only what `normalise_feed` reads of an entry it skips (guid, dates)."""
 
 
 @dataclass(frozen=True, slots=True)

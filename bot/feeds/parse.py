@@ -320,7 +320,9 @@ def normalise_feed(
     kept: list[tuple[datetime | None, ParsedItem | None]] = []  # None: a known, skipped item
     seen: set[str] = set()
     for entry in raw.entries:
-        key = quick_key(entry, base_url=url) if known_keys else None
+        key = entry.known_key
+        if key is None and known_keys:
+            key = quick_key(entry, base_url=url)
         if key is not None and key in known_keys:
             if key not in seen:
                 seen.add(key)
