@@ -93,18 +93,20 @@ class PollTransaction:
         if not entries:
             return []
         feed_id = self.feed.id
+        keys = [entry.entry_key for entry in entries]
+        article_ids = [entry.article_id for entry in entries]
+        # One read for both questions, each half through its own index (an OR would scan the
+        # feed's whole history): which keys are recorded, which articles the feed already shows.
         async with self._conn.execute(
-            "SELECT DISTINCT article_id FROM feed_entries WHERE feed_id = ? "
+            "SELECT 0, entry_key FROM feed_entries WHERE feed_id = ? "
+            "AND entry_key IN (SELECT value FROM json_each(?)) "
+            "UNION ALL SELECT 1, article_id FROM feed_entries WHERE feed_id = ? "
             "AND article_id IN (SELECT value FROM json_each(?))",
-            (feed_id, json.dumps([entry.article_id for entry in entries])),
+            (feed_id, json.dumps(keys), feed_id, json.dumps(article_ids)),
         ) as cursor:
-            shown = {int(row[0]) for row in await cursor.fetchall()}
-        async with self._conn.execute(
-            "SELECT entry_key FROM feed_entries WHERE feed_id = ? "
-            "AND entry_key IN (SELECT value FROM json_each(?))",
-            (feed_id, json.dumps([entry.entry_key for entry in entries])),
-        ) as cursor:
-            recorded = {str(row[0]) for row in await cursor.fetchall()}
+            rows = await cursor.fetchall()
+        recorded = {str(value) for which, value in rows if which == 0}
+        shown = {int(value) for which, value in rows if which == 1}
         await self._conn.executemany(
             "INSERT INTO feed_entries (feed_id, entry_key, article_id, published_at, "
             "first_seen_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (feed_id, entry_key) DO NOTHING",
