@@ -1,24 +1,34 @@
-"""Polling throughput: one full cycle over N feeds, Paperboy's poller against the naive loop.
+"""Polling throughput: one full cycle over N feeds, Paperboy's poller against lemon24/reader
+and the naive loop, on the same farm in the same run.
 
-    .venv/bin/python -m bench.polling --feeds 1000 10000      # full
-    .venv/bin/python -m bench.polling --smoke                 # seconds
+    .venv/bin/python -m bench.polling --feeds 2000 10000 --naive-sample 200   # full
+    .venv/bin/python -m bench.polling --feeds 100000 --no-reader --no-naive --cycles 2
+    .venv/bin/python -m bench.polling --smoke                                 # seconds
 
-The feed farm (`bench.feedserver`) runs in its own process. Paperboy runs in another: a real
-database file, the real Fetcher (one session, conditional GET, per-host limits) and the real
-Poller with one subscription per feed. Its first cycle seeds every feed (all 200s, 20 items
-each); then each measured cycle has 10% of feeds with a new item and 90% answering 304. Feeds are
-spread over N/10 sites (all 127.0.0.1, with the per-address limit raised to stand for many
-addresses), since real feeds live on many sites.
+The feed farm (`bench.feedserver`) runs in its own process. Paperboy runs in another, built as
+bot/app.py builds it: a real database file, the real Fetcher (one session, conditional GET,
+per-host limits), the worker pool (`[workers] processes`, 2) and the real Poller with one
+subscription per feed. Its CPU is its own process's plus its workers' (read from /proc: they
+are the fork server's children, so RUSAGE_CHILDREN would miss them), and so is its peak RSS.
+Its first cycle seeds every feed (all 200s, 20 items each); then each measured cycle has 10% of
+feeds with a new item and 90% answering 304, and a last cycle has every feed answering 304,
+which gives the CPU of a 304; a changed feed's is the rest of a cycle's CPU over the changed
+feeds. Feeds are spread over N/10 sites (all 127.0.0.1, with the per-address limit raised to
+stand for many addresses), since real feeds live on many sites.
 
-The baseline is the loop many bots use: fetch every feed in turn without validators and parse it
-in full with feedparser each time. It runs in a third process on a subset and is extrapolated
+lemon24/reader, a mature feed library, runs next in its own process on the same farm: its own
+SQLite file, `update_feeds(workers=16, scheduled=False)` per cycle (conditional GET on, like
+Paperboy), measured like Paperboy (seed, cycles, an all-304 cycle; wall and CPU of its process,
+all threads). It is a benchmark-only package, installed with `make bench-deps`
+(`pip install reader==3.26`); without it the row says "skipped". The ratios say how many times
+faster Paperboy is (reader / Paperboy).
+
+The naive baseline is the loop many bots use: fetch every feed in turn without validators and
+parse it in full with feedparser each time. It runs last on a subset and is extrapolated
 linearly to N (it is strictly sequential, so time scales with the number of feeds).
 
-The second contender is lemon24/reader, a mature feed library, in a fourth process on the same
-farm: its own SQLite file, `update_feeds(workers=16, scheduled=False)` per cycle (conditional GET
-on, like Paperboy), measured like Paperboy (seed, then cycles; wall and CPU of its process, all
-threads). It is a benchmark-only package, installed with `make bench-deps`
-(`pip install reader==3.26`); without it the row says "skipped".
+The machine's load averages before and after are recorded with each size: on a shared machine
+the contenders are only comparable within one run.
 """
 
 from __future__ import annotations
