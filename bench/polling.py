@@ -265,6 +265,47 @@ async def paperboy_worker(feeds: int, port: int, cycles: int, folder: Path) -> d
         await storage.close()
 
 
+# ---------------------------------------------------------------- the pool's own cost
+POOL_JOBS = 2000
+
+
+async def pool_overhead(jobs: int = POOL_JOBS) -> dict[str, Any]:
+    """What one worker-pool job costs besides its work: a job carrying a farm feed's body
+    (about 42 KB, what a poll sends) that does nothing with it, run `jobs` times two at a time.
+
+    The bot's process pays pickling, the pipe and a hand-off to an I/O thread; the worker pays
+    unpickling and the reply. Per job, in ms of CPU, both sides, and the wall time per job.
+    """
+    import functools
+
+    from bench.feedserver import render_feed
+    from bot.workpool import WorkPool
+
+    body = render_feed(1, 1, host="h1.test", epoch=datetime(2026, 1, 1, tzinfo=UTC))
+    pool = WorkPool()
+    paperboy_cpu = PaperboyCpu(pool)
+    try:
+        await pool.run(functools.partial(len, body), priority="system")  # workers started
+        await pool.run(functools.partial(len, body), priority="system")
+        own, workers, wall = cpu_seconds(), paperboy_cpu.workers(), time.perf_counter()
+
+        async def one() -> None:
+            await pool.run(functools.partial(len, body), priority="system")
+
+        for _ in range(jobs // 2):
+            await asyncio.gather(one(), one())
+        return {
+            "jobs": jobs,
+            "payload_bytes": len(body),
+            "bot_cpu_ms_per_job": round(1000 * (cpu_seconds() - own) / jobs, 3),
+            "worker_cpu_ms_per_job": round(1000 * (paperboy_cpu.workers() - workers) / jobs, 3),
+            "wall_ms_per_job": round(1000 * (time.perf_counter() - wall) / jobs, 3),
+            "load_average_after": load_average(),
+        }
+    finally:
+        await pool.close()
+
+
 # ---------------------------------------------------------------- the naive baseline
 async def naive_worker(feeds: int, sample: int, port: int) -> dict[str, Any]:
     """Fetch and fully parse `sample` feeds one after the other; extrapolate to `feeds`."""
@@ -625,6 +666,11 @@ def main() -> None:
     parser.add_argument(
         "--no-naive", action="store_true", help="leave the naive loop out (for 100,000 feeds)"
     )
+    parser.add_argument(
+        "--pool-overhead",
+        action="store_true",
+        help="only measure one worker-pool job's own cost (pickling, pipe, hand-offs)",
+    )
     parser.add_argument("--worker", choices=("paperboy", "naive", "reader"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--sample", type=int, help=argparse.SUPPRESS)
@@ -641,6 +687,9 @@ def main() -> None:
         return
     if args.worker == "naive":
         print(json.dumps(asyncio.run(naive_worker(args.feeds[0], args.sample, args.port))))
+        return
+    if args.pool_overhead:
+        print(json.dumps(asyncio.run(pool_overhead()), indent=2))
         return
     sizes, cycles, sample = args.feeds, args.cycles, args.naive_sample
     if args.smoke:

@@ -50,6 +50,12 @@ async def test_polling_smoke_serves_ten_percent_new_and_the_rest_304() -> None:
     assert markdown_table(rows_of("polling", [result])).count("\n") > 2
 
 
+async def test_pool_overhead_smoke_runs_jobs_through_real_workers() -> None:
+    result = await polling.pool_overhead(jobs=20)
+    assert result["jobs"] == 20 and result["payload_bytes"] > 40_000
+    assert result["bot_cpu_ms_per_job"] > 0 and result["wall_ms_per_job"] > 0
+
+
 def test_parse_cost_smoke_compares_parsers() -> None:
     result = parse_cost.run(smoke=True)
     if "skipped" in result:
