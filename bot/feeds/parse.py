@@ -375,7 +375,12 @@ def normalise_entry(entry: RawEntry, *, base_url: str, now: datetime) -> ParsedI
     link = resolve_http_url(entry.link, base_url)
     guid = clean_text(entry.guid, single_line=True) if entry.guid else ""
     summary = html_to_text(entry.summary_html) if entry.summary_html else ""
-    content_text = html_to_text(entry.content_html) if entry.content_html else ""
+    keyed_by_text = not (guid.strip() or (link and link.strip()))
+    # The content's text (HTML to text of the longest field) is only needed for a summary the
+    # item lacks, or for a key when there is neither guid nor link; most items have neither need.
+    content_text = ""
+    if entry.content_html and (not summary or keyed_by_text):
+        content_text = html_to_text(entry.content_html)
     if summary:
         summary = _truncate(summary, MAX_SUMMARY_CHARS)
     else:

@@ -161,3 +161,22 @@ def test_the_fast_path_converts_no_html_of_known_items(monkeypatch: pytest.Monke
 
     # Title, description and content of each of the 18 known items are left alone.
     assert len(got.items) == 2 and len(conversions) == everything - 18 * 3
+
+
+def content_item(content: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>T</title>'
+        "<link>https://example.com/</link><description>d</description><item><title>Same</title>"
+        f"<description>Same summary</description><content:encoded>{content}</content:encoded>"
+        "</item></channel></rss>"
+    ).encode()
+
+
+def test_content_text_is_read_for_an_item_keyed_by_its_text() -> None:
+    # With a summary, the content's text is only needed for the key of an item with no guid
+    # and no link; it must still be read then, so that different contents are different items.
+    (first,) = parse_feed(content_item("One body"), url=URL, now=NOW).items
+    (second,) = parse_feed(content_item("Another body"), url=URL, now=NOW).items
+    assert first.key.startswith("hash:") and first.key != second.key
+    assert first.summary == second.summary == "Same summary"
