@@ -207,8 +207,16 @@ class Poller:
         """
         async with self._flushing:
             batch, self._unchanged = self._unchanged, []
-            if batch:
+            if not batch:
+                return
+            try:
                 await self.storage.record_not_modified(batch)
+            except Exception:
+                # Not the fault of the feed whose poll filled the batch, nor a reason to stop
+                # the round: those feeds stay due and are checked again, like after a crash.
+                log.exception(
+                    "Recording %d unchanged feeds failed; they are checked again", len(batch)
+                )
 
     async def _note_unchanged(self, check: NotModifiedCheck) -> None:
         # A 304 changes only validators and schedule: no transaction of its own, but a place in

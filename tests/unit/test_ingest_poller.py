@@ -613,3 +613,39 @@ async def test_unchanged_bookkeeping_lost_in_a_crash_only_means_another_check(
 
     assert again.ok and len(again.new_to_feed) == 1 and again.outbox_rows == 1
     assert await env.count("outbox") == 1
+
+
+class FlakyBookkeeping(Storage):
+    """A database whose next `failures` batches of unchanged checks fail to be written."""
+
+    failures = 0
+
+    async def record_not_modified(self, checks: Any) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise OSError("disk I/O error")
+        await super().record_not_modified(checks)
+
+
+async def test_a_batch_that_cannot_be_written_leaves_its_feeds_due_and_fails_none(
+    tmp_path: Path,
+) -> None:
+    config = make_config(tmp_path)
+    clock = FakeClock(START)
+    storage = await FlakyBookkeeping.open(tmp_path / "flaky.db")
+    try:
+        async with FeedServer() as server, make_session(config.fetch, "test") as session:
+            env = build_env(storage, config, server, session, clock)
+            feeds = [await env.add_feed(f"/feed/{n}", rss([item(n)])) for n in range(3)]
+            await env.poller.poll_due()
+            clock.advance(600)
+            storage.failures = 1
+
+            report = await env.poller.poll_due()
+
+            assert [o.ok and o.not_modified for o in report.outcomes] == [True] * 3
+            assert sorted(await storage.due_feed_ids(clock.now())) == sorted(feeds)
+            again = await env.poller.poll_due()
+            assert again.polled == 3 and await storage.due_feed_ids(clock.now()) == []
+    finally:
+        await storage.close()
