@@ -79,6 +79,14 @@ async def _archive_articles(
     rows = [_article_row(article, now) for article in articles]  # validates before any write
     if not articles:
         return []
+    if len(articles) == 1:
+        # A changed feed's usual single new item: one statement when it is new.
+        async with conn.execute(f"{_INSERT_ARTICLE} RETURNING id", rows[0]) as cursor:
+            inserted = await cursor.fetchone()
+        if inserted is not None:
+            return [(int(inserted[0]), True)]
+        url = articles[0].canonical_url
+        return [((await _article_ids(conn, [url]))[url], False)]  # the conflicting row exists
     urls = [article.canonical_url for article in articles]
     existing = await _article_ids(conn, list(dict.fromkeys(urls)))
     missing: dict[str, tuple[object, ...]] = {}

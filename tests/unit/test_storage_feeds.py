@@ -161,6 +161,7 @@ async def test_a_batch_of_articles_gets_ids_in_input_order_and_repeats_created_o
     feed = await storage.add_feed("https://paper.example/feed/", now=NOW)
     async with storage.poll_transaction(feed.id, now=NOW) as tx:
         (known,) = await tx.upsert_articles([article(5)])
+        assert await tx.upsert_articles([article(5, title="Edited")]) == [known]  # one, known
         ids = await tx.upsert_articles([article(9), article(5), article(7), article(9)])
         assert ids[1] == known and ids[0] == ids[3]
         assert ids[0] < ids[2]  # created in input order, so ids grow with it
