@@ -393,6 +393,7 @@ async def reader_worker(feeds: int, port: int, cycles: int, folder: Path) -> dic
             run["not_modified"] = int(served.get("304", 0))
             runs.append(run)
         # As for Paperboy: one more cycle at the same farm state, every feed answering 304.
+        await control(port, "cycle", n=cycles)  # the same state; resets the farm's counts
         unchanged = update()
         unchanged["not_modified"] = int((await control(port, "stats")).get("304", 0))
         cycle_cpu = statistics.median(r["cpu_s"] for r in runs)
