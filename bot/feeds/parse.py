@@ -11,9 +11,9 @@ import html
 import io
 import re
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import feedparser
 
@@ -60,6 +60,7 @@ _HEADERS_FOR_FEEDPARSER = ("content-type", "content-language")
 _XML_DECLARATION = re.compile(r"<\?xml[ \t\r\n]")
 _MAX_DECLARATION_CHARS = 1024
 _UTF8_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>\n'
+T = TypeVar("T")
 
 
 async def parse_feed_off_loop(
@@ -97,6 +98,15 @@ async def parse_feed_off_loop(
         # A frozenset pickles compactly and answers `in` in constant time in the worker.
         known_keys=frozenset(known_keys),
     )
+    return await run_feed_job(job, pool=pool, priority=priority)
+
+
+async def run_feed_job(
+    job: Callable[[], T], *, pool: WorkPool | None, priority: Priority = "system"
+) -> T:
+    """Run a picklable job that reads a feed (`parse_feed_off_loop`'s, or a caller's that also
+    derives from the result) in the pool, or without one in a thread; the pool's deadline and
+    memory cap become FeedError ``too-slow`` and ``too-large`` for the feed's health."""
     if pool is None:
         return await asyncio.to_thread(job)
     try:

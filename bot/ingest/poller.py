@@ -8,6 +8,7 @@ on that feed and never stops the others.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -29,12 +30,14 @@ from bot.announce.render import SubscriptionView
 from bot.clock import Clock
 from bot.config import Config
 from bot.errors import FeedError, FetchError, NotFound
-from bot.feeds import parse_feed_off_loop
+from bot.feeds import ParsedFeed
+from bot.feeds.fast import parse_feed_fast_or_full
+from bot.feeds.parse import run_feed_job
 from bot.fetch import Fetcher, kinds
 from bot.ingest import schedule
 from bot.metrics import Metrics
 from bot.models import Feed, Subscription
-from bot.storage import NewEntry, NotModifiedCheck, Storage
+from bot.storage import NewArticle, NewEntry, NotModifiedCheck, Storage
 from bot.tasks import WakeSignal, run_hooks
 from bot.workpool import WorkPool
 
@@ -118,6 +121,24 @@ class PollReport:
     def outbox_rows(self) -> int:
         """Delivery rows created."""
         return sum(outcome.outbox_rows for outcome in self.outcomes)
+
+
+def parse_for_poll(
+    body: bytes,
+    *,
+    url: str,
+    now: datetime,
+    headers: dict[str, str] | None,
+    max_items: int,
+    known_keys: frozenset[str],
+) -> tuple[ParsedFeed, tuple[NewArticle | None, ...]]:
+    """A poll's work in a worker: the feed's new items (`parse_feed_off_loop`'s parse, with the
+    keys the feed already has) and each one's archive row, whose canonical URL is then not
+    computed on the event loop (twenty of them on a first poll)."""
+    parsed = parse_feed_fast_or_full(
+        body, url=url, now=now, headers=headers, max_items=max_items, known_keys=known_keys
+    )
+    return parsed, tuple(article_of(item) for item in parsed.items)
 
 
 # -- the service --------------------------------------------------------------------------------
@@ -319,19 +340,19 @@ class Poller:
             if feed.last_success_at is not None
             else []
         )
-        parsed = await parse_feed_off_loop(
+        job = functools.partial(
+            parse_for_poll,
             result.body,
             url=result.url,
-            headers=result.headers,
             now=now,
+            headers=dict(result.headers),
             max_items=self.config.feeds.max_items,
-            pool=self.pool,
-            priority="system",
-            known_keys=known_keys,
+            known_keys=frozenset(known_keys),
         )
+        parsed, archive_rows = await run_feed_job(job, pool=self.pool, priority="system")
         subscriptions = await self._subscription_views(feed.id)
         # Oldest first, so article ids grow with publication and ties keep feed order reversed.
-        linked = [(item, article_of(item)) for item in reversed(parsed.items)]
+        linked = list(zip(reversed(parsed.items), reversed(archive_rows), strict=True))
         usable = [(item, article) for item, article in linked if article is not None]
         notes: list[HeldBack] = []
         async with self.storage.poll_transaction(feed.id, now=now) as tx:
