@@ -43,7 +43,6 @@ PRELOAD_MODULES = (
     "bot.feeds.fast",
     "bot.feeds.discover",
     "bot.ingest.archiver",
-    "bot.ingest.poller",
     "trafilatura",
 )
 """Imported once by the fork server, so each worker starts with them loaded."""

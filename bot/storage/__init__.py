@@ -16,15 +16,29 @@ from bot.storage._base import (
     split_statements,
 )
 from bot.storage._feeds import FeedStore, PollTransaction
+from bot.storage._leases import LeaseStore
+from bot.storage._mentions import MentionStore
 from bot.storage._ops import OpsStore
 from bot.storage._outbox import OutboxStore
 from bot.storage._search import SearchStore, fts_query, sqlite_ln
+from bot.storage._sources import SourceStore
 from bot.storage._subscriptions import SubscriptionLimitReached, SubscriptionStore
+from bot.storage._websub import WebSubStore
 from bot.storage.records import *  # noqa: F403
 
 
 class Storage(
-    FeedStore, ArticleStore, SubscriptionStore, OutboxStore, AlertStore, SearchStore, OpsStore
+    FeedStore,
+    ArticleStore,
+    SubscriptionStore,
+    MentionStore,
+    OutboxStore,
+    AlertStore,
+    SearchStore,
+    OpsStore,
+    LeaseStore,
+    WebSubStore,
+    SourceStore,
 ):
     """The database with every table's verbs."""
 
