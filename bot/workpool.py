@@ -40,6 +40,7 @@ PRELOAD_MODULES = (
     "bot.articles.extract",
     "bot.articles.summarize",
     "bot.feeds.parse",
+    "bot.feeds.fast",
     "bot.feeds.discover",
     "bot.ingest.archiver",
     "trafilatura",

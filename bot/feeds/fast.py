@@ -20,7 +20,7 @@ from __future__ import annotations
 import html
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +31,7 @@ from feedparser.urls import _urljoin, make_safe_absolute_uri, resolve_relative_u
 from lxml import etree
 
 from bot.feeds.models import ParsedFeed, RawEntry, RawFeed
-from bot.feeds.parse import normalise_feed, parse_feed
+from bot.feeds.parse import normalise_feed, parse_feed, quick_key
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
@@ -97,6 +97,7 @@ def parse_feed_fast_or_full(
     now: datetime,
     headers: Mapping[str, str] | None = None,
     max_items: int = 200,
+    known_keys: Collection[str] = frozenset(),
 ) -> ParsedFeed:
     """`parse_feed`, taking the fast path when the gate admits the document.
 
@@ -105,27 +106,43 @@ def parse_feed_fast_or_full(
     """
     if now.tzinfo is None:
         raise ValueError("parse_feed needs an aware `now`")
-    raw = read_fast(body, url=url, headers=headers)
+    raw = read_fast(body, url=url, headers=headers, known_keys=known_keys)
     if raw is None:
-        return parse_feed(body, url=url, now=now, headers=headers, max_items=max_items)
-    return normalise_feed(raw, url=url, now=now, max_items=max_items)
+        return parse_feed(
+            body, url=url, now=now, headers=headers, max_items=max_items, known_keys=known_keys
+        )
+    return normalise_feed(raw, url=url, now=now, max_items=max_items, known_keys=known_keys)
 
 
-def read_fast(body: bytes, *, url: str, headers: Mapping[str, str] | None = None) -> RawFeed | None:
-    """The document as feedparser would have read it, or None when the gate refuses it."""
-    raw, _ = read_fast_or_why(body, url=url, headers=headers)
+def read_fast(
+    body: bytes,
+    *,
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    known_keys: Collection[str] = frozenset(),
+) -> RawFeed | None:
+    """The document as feedparser would have read it, or None when the gate refuses it.
+
+    Entries whose key is in `known_keys` keep only guid, link and dates (all `normalise_feed`
+    reads of an entry it skips).
+    """
+    raw, _ = read_fast_or_why(body, url=url, headers=headers, known_keys=known_keys)
     return raw
 
 
 def read_fast_or_why(
-    body: bytes, *, url: str, headers: Mapping[str, str] | None = None
+    body: bytes,
+    *,
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    known_keys: Collection[str] = frozenset(),
 ) -> tuple[RawFeed | None, str]:
     """`read_fast`, with the gate's reason when it refuses (for benchmarks and debugging)."""
     try:
         root = admitted_root(body, headers)
         if root is None:
             return None, "encoding, declaration, DTD, well-formedness or root"
-        reader = _Reader(url)
+        reader = _Reader(url, known_keys)
         raw = reader.read_rss(root) if root.tag == "rss" else reader.read_atom(root)
         if not raw.entries:
             return None, "no entries"  # feedparser decides what an empty feed means
@@ -196,6 +213,12 @@ def is_plain_html(value: str) -> bool:
     return "<" not in value and ">" not in value and not _OTHER_AMPERSAND.search(value)
 
 
+def _redecoded(text: str) -> bool:
+    """Whether feedparser would re-decode `text` (cp1252 or double UTF-8); ASCII never is, and
+    `isascii` answers that without a regex scan of the whole text."""
+    return not text.isascii() and _REDECODED.search(text) is not None
+
+
 def _local(tag: Any) -> str:
     return tag if isinstance(tag, str) else ""
 
@@ -203,8 +226,24 @@ def _local(tag: Any) -> str:
 class _Reader:
     """One document's fields, computed the way feedparser's handlers compute them."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, known_keys: Collection[str] = frozenset()) -> None:
+        self.url = url
         self.base = make_safe_absolute_uri("", url) or make_safe_absolute_uri(url) or ""
+        self.known_keys = known_keys
+
+    def known_key(self, guid: str | None, link_of: Callable[[], str | None]) -> str | None:
+        """The entry's key if the caller knows it, else None.
+
+        A known entry's fields are then left unconverted, since `normalise_feed` skips it by
+        this key: the gate's checks still ran on all of it; only conversions that feedparser too
+        makes field by field are left out. The link is only resolved when there is no guid.
+        """
+        if not self.known_keys:
+            return None
+        key = quick_key(RawEntry(guid=guid or None), base_url=self.url)
+        if key is None:  # no usable guid: the key is the link's
+            key = quick_key(RawEntry(guid=guid or None, link=link_of() or None), base_url=self.url)
+        return key if key is not None and key in self.known_keys else None
 
     # ------------------------------------------------------------ field rules
     def text(self, element: Any) -> str:
@@ -212,7 +251,7 @@ class _Reader:
         if len(element):
             raise Refused("nested markup")
         value = (element.text or "").strip()
-        if _REDECODED.search(value):
+        if _redecoded(value):
             raise Refused("feedparser would re-decode this text")
         return value
 
@@ -227,7 +266,7 @@ class _Reader:
             return value, kind
         resolved = resolve_relative_uris(value, base or self.base, "utf-8", kind)
         cleaned = str(_sanitize_html(resolved, "utf-8", kind))
-        if _REDECODED.search(cleaned):
+        if _redecoded(cleaned):
             raise Refused("feedparser would re-decode this text")
         return cleaned, kind
 
@@ -260,7 +299,7 @@ class _Reader:
     @staticmethod
     def check_attributes(element: Any, allowed: frozenset[str]) -> None:
         for name, value in element.attrib.items():
-            if name not in allowed or _REDECODED.search(value):
+            if name not in allowed or _redecoded(value):
                 raise Refused(f"attribute {name}")
 
     # ------------------------------------------------------------ RSS 2.0
@@ -345,17 +384,34 @@ class _Reader:
         if {"pubDate", f"{DC}date"} <= seen or {"author", f"{DC}creator"} <= seen:
             raise Refused("two elements for one field")
         guid = fields.get("guid")
-        link = fields.get("link")
-        if guid is not None and fields.get("guid_is_link") and link is None:
-            link = guid
-        content = fields.get("content")
-        summary = fields.get("summary")
+
+        def link_of() -> str | None:
+            link = self.rss_link(fields["link"]) if "link" in fields else None
+            if guid is not None and fields.get("guid_is_link") and link is None:
+                link = guid
+            return link
+
+        known_key = self.known_key(guid, link_of)
+        if known_key is not None:
+            return RawEntry(
+                guid=guid or None,
+                published=fields.get("published"),
+                updated=fields.get("updated"),
+                known_key=known_key,
+            )
+        link = link_of()
+        title: tuple[str, str] = ("", "text/plain")
+        if "title" in fields:
+            value = fields["title"]
+            title = self.html(value, self.rss_text_type(value, "text/plain"))
+        content = self.html(fields["content"], "text/html")[0] if "content" in fields else None
+        summary = self.html(fields["summary"], "text/html")[0] if "summary" in fields else None
         if summary is None and content is not None:
             summary = content
         return RawEntry(
             guid=guid or None,
             link=link or None,
-            title_html=self.as_html(*fields.get("title", ("", "text/plain"))),
+            title_html=self.as_html(*title),
             published=fields.get("published"),
             updated=fields.get("updated"),
             author=fields.get("author") or None,
@@ -392,11 +448,11 @@ class _Reader:
             return
         self.check_attributes(child, frozenset())
         value = self.text(child)
+        # HTML fields are converted once the item is known to be new (see rss_item).
         if tag == "title":
-            fields["title"] = self.html(value, self.rss_text_type(value, "text/plain"))
+            fields["title"] = value
         elif tag == "link":
-            value = self.uri(value).replace("&amp;", "&")
-            fields["link"] = re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", value)
+            fields["link"] = value  # resolved by rss_link, once the item is known to be new
         elif tag == "pubDate":
             fields["published"] = self.date(value)
         elif tag == f"{DC}date":
@@ -404,9 +460,14 @@ class _Reader:
         elif tag in ("author", f"{DC}creator"):
             fields["author"] = value
         elif tag == "description":
-            fields["summary"] = self.html(value, "text/html")[0]
+            fields["summary"] = value
         elif tag == f"{CONTENT}encoded":
-            fields["content"] = self.html(value, "text/html")[0]
+            fields["content"] = value
+
+    def rss_link(self, value: str) -> str:
+        """An RSS item link as feedparser resolves it."""
+        value = self.uri(value).replace("&amp;", "&")
+        return re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", value)
 
     def media(self, tag: str, child: Any, fields: dict[str, Any]) -> None:
         if len(child) or (child.text or "").strip():
@@ -423,6 +484,10 @@ class _Reader:
 
     # ------------------------------------------------------------ Atom 1.0
     def atom_text(self, element: Any) -> tuple[str, str]:
+        return self.html(*self.atom_text_unconverted(element))
+
+    def atom_text_unconverted(self, element: Any) -> tuple[str, str, str | None]:
+        """(value, type, base) of an Atom text construct, checked but not yet through `html`."""
         self.check_attributes(element, frozenset({"type", XML_BASE}))
         kind = _ATOM_TEXT_TYPES.get(element.get("type"))
         if kind is None:
@@ -432,7 +497,7 @@ class _Reader:
             # WordPress marks content with xml:base; feedparser resolves relative links in the
             # HTML against it (see _FeedParserMixin.unknown_starttag).
             base = make_safe_absolute_uri(self.base, element.get(XML_BASE)) or self.base
-        return self.html(self.text(element), kind, base)
+        return self.text(element), kind, base
 
     def read_atom(self, root: Any) -> RawFeed:
         self.check_attributes(root, frozenset({"{http://www.w3.org/XML/1998/namespace}lang"}))
@@ -538,10 +603,9 @@ class _Reader:
                 fields["categories"].append(child.get("term") or child.get("label") or "")
             elif tag == "author":
                 fields["author"] = self.atom_author(child)
-            elif tag in ("title", "summary"):
-                fields[tag] = self.atom_text(child)
-            elif tag == "content":
-                fields["content"] = self.atom_text(child)
+            elif tag in ("title", "summary", "content"):
+                # Converted once the entry is known to be new (see below).
+                fields[tag] = self.atom_text_unconverted(child)
             else:
                 self.check_attributes(child, frozenset())
                 value = self.text(child)
@@ -551,6 +615,17 @@ class _Reader:
                     fields[tag] = self.date(value)
         if not fields.get("link") and fields.get("id"):
             fields["link"] = fields["id"]  # feedparser: an Atom id stands in for a missing link
+        known_key = self.known_key(fields.get("id"), lambda: fields.get("link"))
+        if known_key is not None:
+            return RawEntry(
+                guid=fields.get("id") or None,
+                published=fields.get("published"),
+                updated=fields.get("updated"),
+                known_key=known_key,
+            )
+        for tag in ("title", "summary", "content"):
+            if tag in fields:
+                fields[tag] = self.html(*fields[tag])
         content = fields.get("content")
         content_html = self.as_html(*content) if content else ""
         summary = fields.get("summary")

@@ -50,6 +50,8 @@ class ParsedFeed:
     """The document was not well-formed but still gave usable items."""
     format: str
     """What it was: feedparser's version name (`rss20`, `atom10`, ...) or `json1`/`json1.1`."""
+    known_items: int = 0
+    """Items left out because the caller already knew their keys (`normalise_feed`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,9 @@ class RawEntry:
     summary_html: str = ""
     content_html: str = ""
     image_candidates: tuple[str, ...] = ()
+    known_key: str | None = None
+    """Set by a reader that found the entry's key among the caller's known keys; the entry then
+    carries only what `normalise_feed` reads of an entry it skips (guid, dates)."""
 
 
 @dataclass(frozen=True, slots=True)

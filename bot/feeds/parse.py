@@ -11,9 +11,9 @@ import html
 import io
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import feedparser
 
@@ -60,6 +60,7 @@ _HEADERS_FOR_FEEDPARSER = ("content-type", "content-language")
 _XML_DECLARATION = re.compile(r"<\?xml[ \t\r\n]")
 _MAX_DECLARATION_CHARS = 1024
 _UTF8_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>\n'
+T = TypeVar("T")
 
 
 async def parse_feed_off_loop(
@@ -71,26 +72,43 @@ async def parse_feed_off_loop(
     max_items: int = 200,
     pool: WorkPool | None = None,
     priority: Priority = "system",
+    known_keys: Collection[str] = frozenset(),
 ) -> ParsedFeed:
     """`parse_feed` off the event loop: feedparser is pure Python, and a hostile feed would
     otherwise hold the loop (and Discord's heartbeat) for seconds.
+
+    The gated fast path (`bot.feeds.fast`, golden-tested to give the same result) reads the
+    documents it admits; items whose key is in `known_keys` are left out unnormalised (see
+    `normalise_feed`), so a poll only pays for, and only ships back, what is new.
 
     With a `pool`, in a worker process under its deadline and memory cap; past either, a
     FeedError (``too-slow`` or ``too-large``) for the feed's health. Without one (tools and
     tests), in a thread.
     """
-    if pool is None:
-        return await asyncio.to_thread(
-            parse_feed, body, url=url, now=now, headers=headers, max_items=max_items
-        )
+    # bot.feeds.fast builds on this module, so it is imported when first needed.
+    from bot.feeds.fast import parse_feed_fast_or_full
+
     job = functools.partial(
-        parse_feed,
+        parse_feed_fast_or_full,
         body,
         url=url,
         now=now,
         headers=dict(headers) if headers is not None else None,
         max_items=max_items,
+        # A frozenset pickles compactly and answers `in` in constant time in the worker.
+        known_keys=frozenset(known_keys),
     )
+    return await run_feed_job(job, pool=pool, priority=priority)
+
+
+async def run_feed_job(
+    job: Callable[[], T], *, pool: WorkPool | None, priority: Priority = "system"
+) -> T:
+    """Run a picklable job that reads a feed (`parse_feed_off_loop`'s, or a caller's that also
+    derives from the result) in the pool, or without one in a thread; the pool's deadline and
+    memory cap become FeedError ``too-slow`` and ``too-large`` for the feed's health."""
+    if pool is None:
+        return await asyncio.to_thread(job)
     try:
         return await pool.run(job, priority=priority, what="this feed")
     except JobTimedOut as error:
@@ -106,8 +124,10 @@ def parse_feed(
     now: datetime,
     headers: Mapping[str, str] | None = None,
     max_items: int = 200,
+    known_keys: Collection[str] = frozenset(),
 ) -> ParsedFeed:
-    """Parse and normalise a feed document fetched from `url`.
+    """Parse and normalise a feed document fetched from `url` (`known_keys`: see
+    `normalise_feed`).
 
     Raises FeedError("not-a-feed") for web pages and other non-feeds, FeedError("parse-error") for
     feeds broken beyond use or declaring dangerous entities. A broken feed that still yields
@@ -129,7 +149,7 @@ def parse_feed(
         )
     else:
         raw = _read_with_feedparser(body, url=url, headers=lowered)
-    return normalise_feed(raw, url=url, now=now, max_items=max_items)
+    return normalise_feed(raw, url=url, now=now, max_items=max_items, known_keys=known_keys)
 
 
 def as_utf8_for_feedparser(body: bytes, content_type: str | None) -> tuple[bytes, str | None]:
@@ -292,29 +312,71 @@ def _image_candidates(entry: Mapping[str, Any]) -> list[str]:
     return [url for url in found if url]
 
 
-def normalise_feed(raw: RawFeed, *, url: str, now: datetime, max_items: int = 200) -> ParsedFeed:
-    """A reader's raw feed as clean items: deduped by key, newest first, at most `max_items`."""
-    items: list[ParsedItem] = []
+def normalise_feed(
+    raw: RawFeed,
+    *,
+    url: str,
+    now: datetime,
+    max_items: int = 200,
+    known_keys: Collection[str] = frozenset(),
+) -> ParsedFeed:
+    """A reader's raw feed as clean items: deduped by key, newest first, at most `max_items`.
+
+    An entry whose key, computed from its raw guid or link alone (`quick_key`), is in
+    `known_keys` is not normalised and not returned: it still takes its place in the dedupe, the
+    date order and the `max_items` cut, so the items returned are exactly the unknown ones among
+    those a call without `known_keys` returns, and `known_items` counts the others.
+    """
+    kept: list[tuple[datetime | None, ParsedItem | None]] = []  # None: a known, skipped item
     seen: set[str] = set()
     for entry in raw.entries:
+        key = entry.known_key
+        if key is None and known_keys:
+            key = quick_key(entry, base_url=url)
+        if key is not None and key in known_keys:
+            if key not in seen:
+                seen.add(key)
+                kept.append((entry_date(entry, now), None))
+            continue
         item = normalise_entry(entry, base_url=url, now=now)
         # The first of a repeated guid wins: feeds list newest first, later copies are stale.
         if item is None or item.key in seen:
             continue
         seen.add(item.key)
-        items.append(item)
-    if items and all(item.date is not None for item in items):
-        items.sort(key=lambda item: item.date or EARLIEST_DATE, reverse=True)
+        # An item keyed by its text (no guid, no link) is only known once normalised.
+        kept.append((item.date, None if item.key in known_keys else item))
+    if kept and all(date is not None for date, _ in kept):
+        kept.sort(key=lambda pair: pair[0] or EARLIEST_DATE, reverse=True)
+    kept = kept[: max(0, max_items)]
+    items = tuple(item for _, item in kept if item is not None)
     return ParsedFeed(
         title=_single_line(html_to_text(raw.title_html), MAX_TITLE_CHARS),
         site_url=resolve_http_url(raw.site_url, url),
         feed_url=url,
         description=_truncate(html_to_text(raw.description_html), MAX_SUMMARY_CHARS),
         icon_url=resolve_http_url(raw.icon_url, url),
-        items=tuple(items[: max(0, max_items)]),
+        items=items,
         bozo=raw.bozo,
         format=raw.format,
+        known_items=len(kept) - len(items),
     )
+
+
+def quick_key(entry: RawEntry, *, base_url: str) -> str | None:
+    """The key `normalise_entry` would give the entry, from its guid or link alone; None when it
+    has neither (its key then hashes the normalised title and text)."""
+    guid = clean_text(entry.guid, single_line=True) if entry.guid else ""
+    if guid.strip():
+        return entry_key(guid=guid, link=None, title="", content="")
+    link = resolve_http_url(entry.link, base_url)
+    if link and link.strip():
+        return entry_key(guid=None, link=link, title="", content="")
+    return None
+
+
+def entry_date(entry: RawEntry, now: datetime) -> datetime | None:
+    """`ParsedItem.date` of the entry's item, without normalising the rest of it."""
+    return _sane_date(entry.published, now) or _sane_date(entry.updated, now)
 
 
 def normalise_entry(entry: RawEntry, *, base_url: str, now: datetime) -> ParsedItem | None:
@@ -323,7 +385,12 @@ def normalise_entry(entry: RawEntry, *, base_url: str, now: datetime) -> ParsedI
     link = resolve_http_url(entry.link, base_url)
     guid = clean_text(entry.guid, single_line=True) if entry.guid else ""
     summary = html_to_text(entry.summary_html) if entry.summary_html else ""
-    content_text = html_to_text(entry.content_html) if entry.content_html else ""
+    keyed_by_text = not (guid.strip() or (link and link.strip()))
+    # The content's text (HTML to text of the longest field) is only needed for a summary the
+    # item lacks, or for a key when there is neither guid nor link; most items have neither need.
+    content_text = ""
+    if entry.content_html and (not summary or keyed_by_text):
+        content_text = html_to_text(entry.content_html)
     if summary:
         summary = _truncate(summary, MAX_SUMMARY_CHARS)
     else:

@@ -37,7 +37,7 @@ from bot.ingest import schedule
 from bot.ingest.sitemaps import MAX_PAGE_READS_PER_POLL, read_document
 from bot.metrics import Metrics
 from bot.models import Feed, Subscription
-from bot.storage import NewEntry, PollTransaction, Storage
+from bot.storage import NewEntry, NotModifiedCheck, PollTransaction, Storage
 from bot.tasks import WakeSignal, run_hooks
 from bot.workpool import WorkPool
 
@@ -52,6 +52,10 @@ IDLE_WAKE_SECONDS = 300.0
 """With no feeds at all, the loop still looks again this often (or when woken)."""
 MIN_LOOP_PAUSE_SECONDS = 0.5
 """The loop never spins faster than this, even when a feed is due again at once."""
+NOT_MODIFIED_BATCH = 500
+"""Unchanged feeds' bookkeeping is written this many feeds at a time (or at a round's end)."""
+NOT_MODIFIED_MAX_DELAY_SECONDS = 0.5
+"""... or once the oldest unwritten check is this old, whichever comes first."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,15 @@ class Poller:
         self._rng = rng or random.Random()  # jitter, not security
         self._wake = WakeSignal()
         self._in_flight: set[int] = set()
+        # Checks that changed only validators and schedule, not yet written (see _note_unchanged).
+        self._unchanged: list[NotModifiedCheck] = []
+        self._unchanged_since = 0.0
+        self._flushing = asyncio.Lock()
+
+    @property
+    def _known_keys_limit(self) -> int:
+        # Twice the items a feed may show: a feed's current window, with room for reordering.
+        return 2 * max(1, self.config.feeds.max_items)
 
     def _jitter(self) -> float:
         return self._rng.uniform(-1.0, 1.0)
@@ -183,20 +196,64 @@ class Poller:
 
     async def poll_due(self) -> PollReport:
         """Poll every due feed, a bounded number at a time; one feed's failure stays its own."""
-        due = await self.storage.due_feed_ids(self.clock.now())
-        due = [feed_id for feed_id in due if feed_id not in self._in_flight]
+        # Rows as of the round's start: a poll that overlaps (an operator's check) at worst sends
+        # an older validator, which costs a full read and announces nothing twice.
+        due = await self.storage.due_feeds(self.clock.now())
+        due = [feed for feed in due if feed.id not in self._in_flight]
 
-        async def bounded(feed_id: int) -> FeedPollOutcome:
+        async def bounded(feed: Feed) -> FeedPollOutcome:
             async with self._limit:
-                return await self.poll_feed(feed_id)
+                return await self._poll_feed(feed.id, feed)
 
-        outcomes = await asyncio.gather(*(bounded(feed_id) for feed_id in due))
+        try:
+            outcomes = await asyncio.gather(*(bounded(feed) for feed in due))
+        finally:
+            # Also when cancelled (shutdown): what is written need not be checked again.
+            await self.flush_unchanged()
         self.last_round_at = self.clock.now()
         return PollReport(list(outcomes))
 
     async def poll_feed(self, feed_id: int) -> FeedPollOutcome:
         """Check one feed now, whatever its schedule; never raises for the feed's own faults."""
-        feed = await self.storage.feed(feed_id)
+        try:
+            return await self._poll_feed(feed_id)
+        finally:
+            await self.flush_unchanged()
+
+    async def flush_unchanged(self) -> None:
+        """Write the unchanged feeds' bookkeeping collected so far, in one transaction.
+
+        Losing it (a crash before this) is harmless: those feeds stay due with their old
+        validators and are simply checked again; nothing is announced twice or missed.
+        """
+        async with self._flushing:
+            batch, self._unchanged = self._unchanged, []
+            if not batch:
+                return
+            try:
+                await self.storage.record_not_modified(batch)
+            except Exception:
+                # Not the fault of the feed whose poll filled the batch, nor a reason to stop
+                # the round: those feeds stay due and are checked again, like after a crash.
+                log.exception(
+                    "Recording %d unchanged feeds failed; they are checked again", len(batch)
+                )
+
+    async def _note_unchanged(self, check: NotModifiedCheck) -> None:
+        # A 304 changes only validators and schedule: no transaction of its own, but a place in
+        # the next batch, so a cycle of thousands of 304s costs a handful of commits.
+        if not self._unchanged:
+            self._unchanged_since = time.monotonic()
+        self._unchanged.append(check)
+        if (
+            len(self._unchanged) >= NOT_MODIFIED_BATCH
+            or time.monotonic() - self._unchanged_since >= NOT_MODIFIED_MAX_DELAY_SECONDS
+        ):
+            await self.flush_unchanged()
+
+    async def _poll_feed(self, feed_id: int, feed: Feed | None = None) -> FeedPollOutcome:
+        if feed is None:
+            feed = await self.storage.feed(feed_id)
         if feed is None:
             raise NotFound(f"There is no feed number {feed_id}.")
         self._in_flight.add(feed_id)
@@ -270,15 +327,24 @@ class Poller:
             hint_seconds=result.hint_seconds,
         )
         if result.not_modified or result.body is None:
-            async with self.storage.poll_transaction(feed.id, now=now) as tx:
-                await tx.finish_success(
+            await self._note_unchanged(
+                NotModifiedCheck(
+                    feed_id=feed.id,
                     etag=result.etag or feed.etag,
                     last_modified=result.last_modified or feed.last_modified,
+                    checked_at=now,
                     next_check_at=next_check,
                 )
+            )
             return FeedPollOutcome(feed.id, ok=True, not_modified=True)
 
         seeding = feed.last_success_at is None
+        # Items the feed already has are skipped before they are normalised, in the worker.
+        known_keys = (
+            []
+            if seeding
+            else await self.storage.recent_entry_keys(feed.id, limit=self._known_keys_limit)
+        )
         read = await read_document(
             self.fetcher,
             result,
@@ -287,6 +353,7 @@ class Poller:
             pool=self.pool,
             priority="system",
             known=functools.partial(self.storage.known_entry_keys, feed.id),
+            known_keys=known_keys,
             seeding=seeding,
             # A first read only records what exists: its backlog's pages are all it reads.
             page_reads=self.config.announcements.backlog_count
@@ -397,7 +464,7 @@ class Poller:
             feed.id,
             ok=True,
             seeded=seeded,
-            items=len(parsed.items),
+            items=len(parsed.items) + parsed.known_items,
             new_articles=inserted_articles,
             new_to_feed=tuple(new_to_feed),
             outbox_rows=created,

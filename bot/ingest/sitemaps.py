@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -59,6 +59,7 @@ async def read_document(
     pool: WorkPool | None,
     priority: Priority,
     known: KnownKeys | None = None,
+    known_keys: Collection[str] = (),
     seeding: bool = True,
     page_reads: int = MAX_PAGE_READS_PER_POLL,
 ) -> DocumentRead:
@@ -67,7 +68,8 @@ async def read_document(
     For a sitemap, the pages of up to `page_reads` URLs not in `known` are read for their
     title and standfirst. When `seeding` (a feed's first read, whose items are only recorded as
     seen) every item is kept; otherwise a new page not read yet is left out and counted in
-    `deferred`, so it is announced once its page has been read.
+    `deferred`, so it is announced once its page has been read. For a feed, items whose key is
+    in `known_keys` are left out before they are normalised (`parse_feed_off_loop`).
     """
     body = result.body or b""
     if not is_sitemap(body):
@@ -80,6 +82,7 @@ async def read_document(
                 max_items=max_items,
                 pool=pool,
                 priority=priority,
+                known_keys=known_keys,
             )
         )
     feed = await _sitemap_feed(fetcher, body, result.url, now, max_items, pool, priority)

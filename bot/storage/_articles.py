@@ -27,44 +27,84 @@ from bot.storage.records import (
 TEXT_STATUSES = ("pending", "done", "failed", "skipped")
 
 
-async def _archive_article(
-    conn: aiosqlite.Connection, article: NewArticle, now: datetime
-) -> tuple[int, bool]:
-    """The article's id, and whether this call created it: rows are keyed by canonical URL, and
-    an existing one is left as it is."""
+_INSERT_ARTICLE = (
+    "INSERT INTO articles (canonical_url, url, title, author, published_at, categories, "
+    "excerpt, description, image_url, site_name, text, text_status, feed_content_html, "
+    "first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (canonical_url) DO NOTHING"
+)
+
+
+def _article_row(article: NewArticle, now: datetime) -> tuple[object, ...]:
     if article.text_status not in TEXT_STATUSES:
         raise ValueError(f"unknown text status {article.text_status!r}")
+    return (
+        article.canonical_url,
+        article.url,
+        article.title,
+        article.author,
+        to_iso(article.published) if article.published else None,
+        json.dumps(list(article.categories), ensure_ascii=False),
+        article.excerpt,
+        article.description,
+        article.image_url,
+        article.site_name,
+        article.text,
+        article.text_status,
+        article.feed_content_html,
+        to_iso(now),
+    )
+
+
+async def _article_ids(conn: aiosqlite.Connection, urls: Sequence[str]) -> dict[str, int]:
     async with conn.execute(
-        "INSERT INTO articles (canonical_url, url, title, author, published_at, categories, "
-        "excerpt, description, image_url, site_name, text, text_status, feed_content_html, "
-        "first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (canonical_url) DO NOTHING RETURNING id",
-        (
-            article.canonical_url,
-            article.url,
-            article.title,
-            article.author,
-            to_iso(article.published) if article.published else None,
-            json.dumps(list(article.categories), ensure_ascii=False),
-            article.excerpt,
-            article.description,
-            article.image_url,
-            article.site_name,
-            article.text,
-            article.text_status,
-            article.feed_content_html,
-            to_iso(now),
-        ),
+        "SELECT canonical_url, id FROM articles "
+        "WHERE canonical_url IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(urls)),),
     ) as cursor:
-        row = await cursor.fetchone()
-    if row is not None:
-        return int(row[0]), True
-    async with conn.execute(
-        "SELECT id FROM articles WHERE canonical_url = ?", (article.canonical_url,)
-    ) as cursor:
-        row = await cursor.fetchone()
-    assert row is not None, "the conflicting row exists inside this transaction"
-    return int(row[0]), False
+        return {str(row[0]): int(row[1]) for row in await cursor.fetchall()}
+
+
+async def _archive_articles(
+    conn: aiosqlite.Connection, articles: Sequence[NewArticle], now: datetime
+) -> list[tuple[int, bool]]:
+    """Each article's id, and whether this call created it: rows are keyed by canonical URL, and
+    an existing one is left as it is.
+
+    Three statements whatever the number of articles (a seed or an import writes hundreds):
+    look the URLs up, insert the missing ones in input order (so ids grow in that order), look
+    the new ones up. The same result as archiving them one by one: a URL repeated in the batch
+    is created by its first occurrence only. Must run inside a write transaction.
+    """
+    rows = [_article_row(article, now) for article in articles]  # validates before any write
+    if not articles:
+        return []
+    if len(articles) == 1:
+        # A changed feed's usual single new item: one statement when it is new.
+        async with conn.execute(f"{_INSERT_ARTICLE} RETURNING id", rows[0]) as cursor:
+            inserted = await cursor.fetchone()
+        if inserted is not None:
+            return [(int(inserted[0]), True)]
+        url = articles[0].canonical_url
+        return [((await _article_ids(conn, [url]))[url], False)]  # the conflicting row exists
+    urls = [article.canonical_url for article in articles]
+    existing = await _article_ids(conn, list(dict.fromkeys(urls)))
+    missing: dict[str, tuple[object, ...]] = {}
+    for url, row in zip(urls, rows, strict=True):
+        if url not in existing and url not in missing:
+            missing[url] = row
+    created: dict[str, int] = {}
+    if missing:
+        await conn.executemany(_INSERT_ARTICLE, list(missing.values()))
+        created = await _article_ids(conn, list(missing))
+    result: list[tuple[int, bool]] = []
+    for url in urls:
+        if url in created:
+            result.append((created.pop(url), True))
+            existing[url] = result[-1][0]
+        else:
+            result.append((existing[url], False))
+    return result
 
 
 def _when(value: str | None) -> datetime | None:
@@ -124,7 +164,7 @@ class ArticleStore(Database):
     ) -> list[tuple[int, bool]]:
         """Archive articles outside any poll; (id, created here) for each, in order."""
         async with self.transaction() as conn:
-            return [await _archive_article(conn, article, now) for article in articles]
+            return await _archive_articles(conn, articles, now)
 
     async def is_archived(self, canonical_url: str) -> bool:
         """Whether an article with this canonical URL is in the archive."""

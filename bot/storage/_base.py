@@ -257,7 +257,13 @@ class Database:
         every other task sees only what was committed before.
         """
         async with self._exclusive():
-            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                await self._conn.execute("BEGIN IMMEDIATE")
+            except asyncio.CancelledError:
+                # Cancelled while BEGIN was queued: it may still run in aiosqlite's thread. End
+                # it before the lock is let go, or the next transaction finds this one open.
+                await asyncio.shield(self._end_open_transaction())
+                raise
             try:
                 yield self._conn
             except BaseException:
@@ -269,6 +275,12 @@ class Database:
                 except sqlite3.Error:
                     await self._conn.execute("ROLLBACK")
                     raise
+
+    async def _end_open_transaction(self) -> None:
+        # Statements run in order in aiosqlite's thread: once this one is through, BEGIN is too.
+        await self._conn.execute("SELECT 1")
+        if self._conn.in_transaction:
+            await self._conn.execute("ROLLBACK")
 
     async def execute(self, sql: str, params: Params = ()) -> None:
         """Run one write statement in its own transaction."""

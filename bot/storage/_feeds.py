@@ -20,9 +20,9 @@ import aiosqlite
 from bot.clock import from_iso, to_iso
 from bot.errors import NotFound
 from bot.models import Feed
-from bot.storage._articles import _archive_article, _when
+from bot.storage._articles import _archive_articles, _when
 from bot.storage._base import Database
-from bot.storage.records import FeedItemRef, NewArticle, NewEntry, OutboxRow
+from bot.storage.records import FeedItemRef, NewArticle, NewEntry, NotModifiedCheck, OutboxRow
 
 # Every feed read carries the intervals its active, unpaused subscriptions asked for (NULL: the
 # default), as a JSON array, so the scheduler can take the shortest without another query.
@@ -79,40 +79,56 @@ class PollTransaction:
         Articles are keyed by canonical URL; an existing row is left as it is (an edited feed item
         does not rewrite the archive). Ids of rows created here collect in `inserted_article_ids`.
         """
-        ids: list[int] = []
-        for article in articles:
-            article_id, created = await _archive_article(self._conn, article, self.now)
-            if created:
-                self.inserted_article_ids.append(article_id)
-            ids.append(article_id)
-        return ids
+        archived = await _archive_articles(self._conn, articles, self.now)
+        self.inserted_article_ids += [article_id for article_id, created in archived if created]
+        return [article_id for article_id, _ in archived]
 
     async def insert_entries(self, entries: Sequence[NewEntry]) -> list[int]:
         """Record the feed's items; return the articles that are new to this feed, in input order.
 
         An entry whose key was seen before is not new. Nor is a new key for an article this feed
         already showed (a guid rewritten by the publisher): the article is not new to its readers.
+        Three statements for the whole batch, with the result of recording them one by one.
         """
-        new_articles: list[int] = []
-        for entry in entries:
-            async with self._conn.execute(
-                "SELECT 1 FROM feed_entries WHERE feed_id = ? AND article_id = ? LIMIT 1",
-                (self.feed.id, entry.article_id),
-            ) as cursor:
-                already_shown = await cursor.fetchone() is not None
-            cursor = await self._conn.execute(
-                "INSERT INTO feed_entries (feed_id, entry_key, article_id, published_at, "
-                "first_seen_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (feed_id, entry_key) DO NOTHING",
+        if not entries:
+            return []
+        feed_id = self.feed.id
+        keys = [entry.entry_key for entry in entries]
+        article_ids = [entry.article_id for entry in entries]
+        # One read for both questions, each half through its own index (an OR would scan the
+        # feed's whole history): which keys are recorded, which articles the feed already shows.
+        async with self._conn.execute(
+            "SELECT 0, entry_key FROM feed_entries WHERE feed_id = ? "
+            "AND entry_key IN (SELECT value FROM json_each(?)) "
+            "UNION ALL SELECT 1, article_id FROM feed_entries WHERE feed_id = ? "
+            "AND article_id IN (SELECT value FROM json_each(?))",
+            (feed_id, json.dumps(keys), feed_id, json.dumps(article_ids)),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        recorded = {str(value) for which, value in rows if which == 0}
+        shown = {int(value) for which, value in rows if which == 1}
+        await self._conn.executemany(
+            "INSERT INTO feed_entries (feed_id, entry_key, article_id, published_at, "
+            "first_seen_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (feed_id, entry_key) DO NOTHING",
+            [
                 (
-                    self.feed.id,
+                    feed_id,
                     entry.entry_key,
                     entry.article_id,
                     to_iso(entry.published) if entry.published else None,
                     to_iso(self.now),
-                ),
-            )
-            if cursor.rowcount == 1 and not already_shown:
+                )
+                for entry in entries
+            ],
+        )
+        new_articles: list[int] = []
+        for entry in entries:
+            if entry.entry_key in recorded:
+                continue  # known before, or a repeat of a key earlier in this batch
+            recorded.add(entry.entry_key)
+            if entry.article_id not in shown:
                 new_articles.append(entry.article_id)
+            shown.add(entry.article_id)
         return new_articles
 
     async def add_outbox(self, rows: Sequence[OutboxRow]) -> list[tuple[OutboxRow, int]]:
@@ -232,6 +248,15 @@ class FeedStore(Database):
         )
         return [int(row[0]) for row in rows]
 
+    async def due_feeds(self, now: datetime, *, limit: int = 1000) -> list[Feed]:
+        """The feeds `due_feed_ids` names, read in the same single query (a round's poller
+        needs every row, and one read per feed costs more than the check of an unchanged one)."""
+        rows = await self.fetch_all(
+            f"{_FEED_SELECT} WHERE next_check_at <= ? ORDER BY next_check_at, id LIMIT ?",
+            (to_iso(now), limit),
+        )
+        return [_feed(row) for row in rows]
+
     async def next_check_at(self) -> datetime | None:
         """When the next feed falls due, or None when there are no feeds."""
         return _when(await self.scalar("SELECT min(next_check_at) FROM feeds"))
@@ -247,6 +272,49 @@ class FeedStore(Database):
             if row is None:
                 raise NotFound(f"There is no feed number {feed_id}.")
             yield PollTransaction(conn, _feed(row), now)
+
+    async def record_not_modified(self, checks: Sequence[NotModifiedCheck]) -> None:
+        """Record many feeds' successful checks that changed nothing else, in one transaction.
+
+        What `finish_success` records, without title or icon. A check older than the feed's last
+        recorded one (another poll of it committed in the meantime) is left out, so a late batch
+        never winds a feed back. Losing a batch (a crash) only leaves those feeds due, with their
+        old validators: they are checked again, which announces nothing twice.
+        """
+        if not checks:
+            return
+        async with self.transaction() as conn:
+            await conn.executemany(
+                "UPDATE feeds SET etag = ?, last_modified = ?, next_check_at = ?, "
+                "last_checked_at = ?, last_success_at = ?, last_error_kind = NULL, "
+                "last_error_message = NULL, consecutive_failures = 0, failing_notified = 0 "
+                "WHERE id = ? AND (last_checked_at IS NULL OR last_checked_at <= ?)",
+                [
+                    (
+                        check.etag,
+                        check.last_modified,
+                        to_iso(check.next_check_at),
+                        to_iso(check.checked_at),
+                        to_iso(check.checked_at),
+                        check.feed_id,
+                        to_iso(check.checked_at),
+                    )
+                    for check in checks
+                ],
+            )
+
+    async def recent_entry_keys(self, feed_id: int, limit: int) -> list[str]:
+        """The keys of the feed's `limit` most recently first-seen items.
+
+        A poll hands them to the parser so that items it already has are never normalised; an
+        older item coming back is simply normalised and found known by `insert_entries`.
+        """
+        rows = await self.fetch_all(
+            "SELECT entry_key FROM feed_entries WHERE feed_id = ? "
+            "ORDER BY first_seen_at DESC LIMIT ?",
+            (feed_id, limit),
+        )
+        return [str(row[0]) for row in rows]
 
     async def record_poll_failure(
         self, feed_id: int, *, kind: str, message: str, now: datetime, next_check_at: datetime

@@ -37,6 +37,18 @@ class NewEntry:
     published: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class NotModifiedCheck:
+    """A successful check that changed nothing but validators and schedule (a 304, or a 200
+    whose body matched); many are recorded in one transaction (`record_not_modified`)."""
+
+    feed_id: int
+    etag: str | None
+    last_modified: str | None
+    checked_at: datetime
+    next_check_at: datetime
+
+
 @dataclass(frozen=True)
 class OutboxRow:
     """One delivery to create; `payload` may be filled in after the row has its id."""
@@ -330,6 +342,7 @@ __all__ = [
     "Lease",
     "NewArticle",
     "NewEntry",
+    "NotModifiedCheck",
     "OutboxRecord",
     "OutboxRow",
     "PendingArticle",

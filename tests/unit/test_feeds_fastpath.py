@@ -287,13 +287,29 @@ def test_refused_documents_go_to_feedparser(body: bytes, headers: dict[str, str]
 def test_polling_bench_reports_reader_as_skipped_when_absent() -> None:
     from bench import polling
 
-    paperboy = {"seed": {"wall_s": 2.0}, "wall_s": 1.0, "cpu_s": 1.0}
+    paperboy = {
+        "seed": {"wall_s": 2.0, "cpu_s": 4.0},
+        "wall_s": 1.0,
+        "cpu_s": 1.0,
+        "cpu_ms_per_changed_net": 2.0,
+        "cpu_ms_per_304": 0.25,
+    }
     assert polling._ratios(paperboy, {"skipped": "reader is not installed"}) is None
-    reader = {"seed": {"wall_s": 4.0}, "wall_s": 2.0, "cpu_s": 0.5}
+    reader = {
+        "seed": {"wall_s": 4.0, "cpu_s": 2.0},
+        "wall_s": 2.0,
+        "cpu_s": 0.5,
+        "cpu_ms_per_changed_net": 8.0,
+        "cpu_ms_per_304": 1.0,
+    }
+    # How many times faster Paperboy is: above 1 when it is faster.
     assert polling._ratios(paperboy, reader) == {
-        "seed_wall": 0.5,
-        "cycle_wall": 0.5,
-        "cycle_cpu": 2.0,
+        "seed_wall": 2.0,
+        "seed_cpu": 0.5,
+        "cycle_wall": 2.0,
+        "cycle_cpu": 0.5,
+        "cpu_per_changed": 4.0,
+        "cpu_per_304": 4.0,
     }
 
 

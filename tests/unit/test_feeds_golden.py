@@ -53,7 +53,10 @@ def to_jsonable(feed: ParsedFeed) -> dict[str, Any]:
             return [convert(inner) for inner in value]
         return value
 
-    return convert(dataclasses.asdict(feed))
+    fields = dataclasses.asdict(feed)
+    # Only a poll that passes known keys skips items; the golden files predate the count.
+    assert fields.pop("known_items") == 0
+    return convert(fields)
 
 
 def test_every_golden_input_has_a_case() -> None:

@@ -558,3 +558,94 @@ async def test_a_failing_hook_does_not_undo_the_poll(env: Env) -> None:
 
     assert outcome.ok and await env.count("articles") == 1
     assert len(env.events) == 1  # later hooks still ran
+
+
+# -- a changed feed pays for its new items; unchanged feeds are recorded in batches -------------
+
+
+async def test_a_changed_feed_counts_all_its_items_and_adds_only_the_new_one(env: Env) -> None:
+    feed_id = await env.add_feed("/feed/", rss([item(2), item(1)]))
+    await env.subscribe(feed_id, channel_id=100)
+    await env.poller.poll_feed(feed_id)
+    env.server.replies["/feed/"] = Reply(rss([item(3), item(2), item(1)]))
+    env.clock.advance(600)
+
+    outcome = await env.poller.poll_feed(feed_id)
+
+    assert outcome.items == 3 and len(outcome.new_to_feed) == 1 and outcome.outbox_rows == 1
+    assert await env.count("articles") == 3 and await env.count("feed_entries") == 3
+
+
+async def test_a_round_of_unchanged_feeds_is_recorded_when_the_round_ends(env: Env) -> None:
+    feeds = [await env.add_feed(f"/feed/{n}", rss([item(n)])) for n in range(5)]
+    await env.poller.poll_due()
+    env.clock.advance(600)
+
+    report = await env.poller.poll_due()
+
+    assert [outcome.not_modified for outcome in report.outcomes] == [True] * 5
+    assert await env.storage.due_feed_ids(env.clock.now()) == []
+    for feed_id in feeds:
+        feed = await env.storage.feed(feed_id)
+        assert feed is not None and feed.last_success_at == env.clock.now()
+
+
+async def test_unchanged_bookkeeping_lost_in_a_crash_only_means_another_check(
+    storage: Storage, tmp_path: Path
+) -> None:
+    config = make_config(tmp_path)
+    clock = FakeClock(START)
+    async with FeedServer() as server, make_session(config.fetch, "test") as session:
+        env = build_env(storage, config, server, session, clock)
+        feed_id = await env.add_feed("/feed/", rss([item(2), item(1)]))
+        await env.subscribe(feed_id, channel_id=100)
+        await env.poller.poll_feed(feed_id)
+        clock.advance(600)
+        # The 304 waits in the poller's batch, and the process dies before the batch is written
+        # (the private call is the only way to stop between the two).
+        outcome = await env.poller._poll_feed(feed_id)
+        assert outcome.not_modified
+        assert await storage.due_feed_ids(clock.now()) == [feed_id]
+
+        restarted = build_env(storage, config, server, session, clock)
+        server.replies["/feed/"] = Reply(rss([item(3), item(2), item(1)]))
+        again = await restarted.poller.poll_feed(feed_id)
+
+    assert again.ok and len(again.new_to_feed) == 1 and again.outbox_rows == 1
+    assert await env.count("outbox") == 1
+
+
+class FlakyBookkeeping(Storage):
+    """A database whose next `failures` batches of unchanged checks fail to be written."""
+
+    failures = 0
+
+    async def record_not_modified(self, checks: Any) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise OSError("disk I/O error")
+        await super().record_not_modified(checks)
+
+
+async def test_a_batch_that_cannot_be_written_leaves_its_feeds_due_and_fails_none(
+    tmp_path: Path,
+) -> None:
+    config = make_config(tmp_path)
+    clock = FakeClock(START)
+    storage = await FlakyBookkeeping.open(tmp_path / "flaky.db")
+    try:
+        async with FeedServer() as server, make_session(config.fetch, "test") as session:
+            env = build_env(storage, config, server, session, clock)
+            feeds = [await env.add_feed(f"/feed/{n}", rss([item(n)])) for n in range(3)]
+            await env.poller.poll_due()
+            clock.advance(600)
+            storage.failures = 1
+
+            report = await env.poller.poll_due()
+
+            assert [o.ok and o.not_modified for o in report.outcomes] == [True] * 3
+            assert sorted(await storage.due_feed_ids(clock.now())) == sorted(feeds)
+            again = await env.poller.poll_due()
+            assert again.polled == 3 and await storage.due_feed_ids(clock.now()) == []
+    finally:
+        await storage.close()

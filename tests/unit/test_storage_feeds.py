@@ -8,7 +8,7 @@ import pytest
 
 from bot.errors import NotFound
 from bot.models import WHOLE_ARCHIVE
-from bot.storage import NewArticle, NewEntry, OutboxRow, Storage
+from bot.storage import NewArticle, NewEntry, NotModifiedCheck, OutboxRow, Storage
 from tests.builders import subscribe
 
 NOW = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
@@ -153,3 +153,75 @@ async def test_new_text_drops_cached_summaries_of_the_old_one(storage: Storage) 
     assert await storage.get_cached_summary(article_id, "brief") is not None
     await storage.save_article_text(article_id, status="done", text="Corrected version.")
     assert await storage.get_cached_summary(article_id, "brief") is None
+
+
+async def test_a_batch_of_articles_gets_ids_in_input_order_and_repeats_created_once(
+    storage: Storage,
+) -> None:
+    feed = await storage.add_feed("https://paper.example/feed/", now=NOW)
+    async with storage.poll_transaction(feed.id, now=NOW) as tx:
+        (known,) = await tx.upsert_articles([article(5)])
+        assert await tx.upsert_articles([article(5, title="Edited")]) == [known]  # one, known
+        ids = await tx.upsert_articles([article(9), article(5), article(7), article(9)])
+        assert ids[1] == known and ids[0] == ids[3]
+        assert ids[0] < ids[2]  # created in input order, so ids grow with it
+        assert tx.inserted_article_ids == [known, ids[0], ids[2]]
+        new = await tx.insert_entries(
+            [
+                NewEntry("k9", ids[0], None),
+                NewEntry("k9", ids[0], None),
+                NewEntry("k7", ids[2], None),
+            ]
+        )
+        assert new == [ids[0], ids[2]]  # the repeated key is one entry
+    with pytest.raises(ValueError, match="text status"):
+        await storage.add_articles([article(10), article(11, text_status="bogus")], now=NOW)
+    assert not await storage.is_archived("https://paper.example/story-10/")
+
+
+async def test_unchanged_checks_are_recorded_together_but_never_wind_a_feed_back(
+    storage: Storage,
+) -> None:
+    one = await storage.add_feed("https://paper.example/one/", now=NOW)
+    two = await storage.add_feed("https://paper.example/two/", now=NOW)
+    later = NOW + timedelta(minutes=10)
+    async with storage.poll_transaction(two.id, now=later) as tx:
+        await tx.finish_success(etag='"new"', last_modified=None, next_check_at=later)
+
+    await storage.record_not_modified(
+        [
+            NotModifiedCheck(one.id, '"a"', "Mon", NOW, NOW + timedelta(minutes=5)),
+            # Older than the poll of `two` committed above: it must not undo it.
+            NotModifiedCheck(two.id, '"old"', None, NOW, NOW + timedelta(minutes=5)),
+        ]
+    )
+
+    first = await storage.feed(one.id)
+    second = await storage.feed(two.id)
+    assert first is not None and second is not None
+    assert (first.etag, first.last_modified, first.last_success_at) == ('"a"', "Mon", NOW)
+    assert first.next_check_at == NOW + timedelta(minutes=5)
+    assert (second.etag, second.last_checked_at) == ('"new"', later)
+
+
+async def test_recent_entry_keys_are_the_latest_first_seen(storage: Storage) -> None:
+    feed = await storage.add_feed("https://paper.example/feed/", now=NOW)
+    for n in range(4):
+        async with storage.poll_transaction(feed.id, now=NOW + timedelta(hours=n)) as tx:
+            (article_id,) = await tx.upsert_articles([article(n)])
+            await tx.insert_entries([NewEntry(f"k{n}", article_id, None)])
+
+    assert await storage.recent_entry_keys(feed.id, limit=2) == ["k3", "k2"]
+    assert await storage.recent_entry_keys(feed.id + 1, limit=2) == []
+
+
+async def test_due_feeds_are_the_rows_of_the_due_ids(storage: Storage) -> None:
+    early = await storage.add_feed("https://paper.example/early/", now=NOW)
+    later = await storage.add_feed("https://paper.example/later/", now=NOW + timedelta(hours=1))
+    await storage.add_feed("https://paper.example/future/", now=NOW + timedelta(days=1))
+    moment = NOW + timedelta(hours=2)
+
+    due = await storage.due_feeds(moment)
+
+    assert [feed.id for feed in due] == await storage.due_feed_ids(moment) == [early.id, later.id]
+    assert due[1] == await storage.feed(later.id)

@@ -190,3 +190,33 @@ async def test_a_read_started_after_a_commit_sees_it_while_another_read_is_open(
     finish.set()
     assert len(await reader) > 1
     assert await late == PLAN
+
+
+async def test_a_transaction_cancelled_at_begin_leaves_none_open(storage: Storage) -> None:
+    # A slow statement keeps aiosqlite's thread busy, so the transaction's BEGIN is still queued
+    # when its task is cancelled (shutdown cancelling the poller just as a batch is written).
+    slow = asyncio.create_task(
+        storage._conn.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000) "
+            "SELECT count(*) FROM n"
+        )
+    )
+
+    async def write() -> None:
+        async with storage.transaction() as conn:
+            await conn.execute("UPDATE related_index_stats SET documents = documents")
+
+    writer = asyncio.create_task(write())
+    # Until it holds the lock and waits for its BEGIN; no event reports the lock's owner.
+    while storage._writer_task is not writer:  # noqa: ASYNC110
+        await asyncio.sleep(0)
+    writer.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await writer
+    await slow
+
+    # Without the clean-up the next transaction fails: "cannot start a transaction within a
+    # transaction".
+    async with storage.transaction() as conn:
+        await conn.execute("UPDATE related_index_stats SET documents = documents")
+    assert not storage._conn.in_transaction
