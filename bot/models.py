@@ -136,3 +136,30 @@ WHOLE_ARCHIVE: Final = WholeArchive()
 
 ArchiveScope = GuildScope | WholeArchive
 """Whose view of the archive a read is made for; members only ever get a `GuildScope`."""
+
+
+ON_CHANGE_CHOICES: Final = ("ignore", "edit")
+"""What a subscription does when a posted article's title, standfirst or image changes."""
+
+
+@dataclass(frozen=True)
+class Rhythm:
+    """When and how a subscription's announcements go out (`bot.delivery.rhythm` decides).
+
+    Quiet hours are local times ('HH:MM') in the server's time zone: posts wait from
+    `quiet_start` until `quiet_end` and are released in order afterwards. `daily_cap` counts
+    posts per local day; what exceeds it waits for the next day.
+    """
+
+    quiet_start: str | None = None
+    quiet_end: str | None = None
+    daily_cap: int | None = None
+    on_change: str = "ignore"
+
+    @property
+    def is_default(self) -> bool:
+        """Whether nothing is set (every post goes out as soon as it can, changes ignored)."""
+        return self == Rhythm()
+
+
+DEFAULT_RHYTHM: Final = Rhythm()

@@ -14,7 +14,7 @@ from discord.ext import commands
 from bot.announce.render import MessagePlan
 from bot.announce.template import format_date
 from bot.errors import InvalidInput
-from bot.models import FORMATS
+from bot.models import FORMATS, ON_CHANGE_CHOICES
 from bot.services.admin import (
     ChannelInfo,
     Health,
@@ -23,6 +23,8 @@ from bot.services.admin import (
     shown,
 )
 from bot.services.portability import MAX_IMPORT_BYTES, GuildDirectory
+from bot.services.rhythm import RhythmChange, change_rhythm
+from bot.services.rhythm import describe as describe_rhythm
 from cogs._checks import channel_info, is_moderator, require_moderator
 from cogs._render import allowed_mentions_of, embed_of, view_of
 from cogs.client import PaperboyBot
@@ -210,7 +212,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
     @app_commands.command(name="add")
     @app_commands.describe(
         url="The feed's address, or the site's home page (Paperboy finds the feed)",
-        channel="Where new articles are announced",
+        channel="Where new articles are announced: a channel, a thread or a forum post",
         format="embed (default), text, forum (forum channels) or webhook",
         mention="A role to ping with each announcement",
         include="Only announce articles matching these comma-separated keywords",
@@ -224,7 +226,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         self,
         interaction: discord.Interaction[Any],
         url: app_commands.Range[str, 1, 2048],
-        channel: discord.TextChannel | discord.ForumChannel,
+        channel: discord.TextChannel | discord.ForumChannel | discord.Thread,
         format: str | None = None,
         mention: discord.Role | None = None,
         include: app_commands.Range[str, 1, 1000] | None = None,
@@ -341,6 +343,43 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         )
         await interaction.response.send_message(
             f"Updated {summary_line(updated)}", ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    @app_commands.command(name="rhythm")
+    @app_commands.describe(
+        subscription="The subscription to pace",
+        quiet_start="Hold posts from this local time (HH:MM, the server's time zone)",
+        quiet_end="... until this local time (HH:MM); held posts then go out in order",
+        no_quiet="Remove the quiet hours",
+        daily_cap="At most this many posts per local day; the rest wait for the next day",
+        no_cap="Remove the daily cap",
+        on_change="When a posted article's title, standfirst or image changes",
+    )
+    @app_commands.choices(
+        on_change=[app_commands.Choice(name=name, value=name) for name in ON_CHANGE_CHOICES]
+    )
+    @app_commands.autocomplete(subscription=subscription_autocomplete)
+    async def rhythm(
+        self,
+        interaction: discord.Interaction[Any],
+        subscription: int,
+        quiet_start: app_commands.Range[str, 1, 5] | None = None,
+        quiet_end: app_commands.Range[str, 1, 5] | None = None,
+        no_quiet: bool = False,
+        daily_cap: app_commands.Range[int, 1, 1000] | None = None,
+        no_cap: bool = False,
+        on_change: str | None = None,
+    ) -> None:
+        """Quiet hours, a daily cap, and edits when articles change (no options: show them)."""
+        change = RhythmChange(quiet_start, quiet_end, no_quiet, daily_cap, no_cap, on_change)
+        item, rhythm = await change_rhythm(
+            self.admin, _guild_id(interaction), interaction.user.id, subscription, change
+        )
+        verb = "Rhythm of" if change.empty else "Updated the rhythm of"
+        await interaction.response.send_message(
+            f"{verb} `#{item.id}` → <#{item.channel_id}>: {describe_rhythm(rhythm)}.",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
         )
 
     @app_commands.command(name="pause")

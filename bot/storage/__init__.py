@@ -18,13 +18,21 @@ from bot.storage._base import (
 from bot.storage._feeds import FeedStore, PollTransaction
 from bot.storage._ops import OpsStore
 from bot.storage._outbox import OutboxStore
+from bot.storage._rhythm import RhythmStore
 from bot.storage._search import SearchStore, fts_query, sqlite_ln
 from bot.storage._subscriptions import SubscriptionLimitReached, SubscriptionStore
 from bot.storage.records import *  # noqa: F403
 
 
 class Storage(
-    FeedStore, ArticleStore, SubscriptionStore, OutboxStore, AlertStore, SearchStore, OpsStore
+    FeedStore,
+    ArticleStore,
+    SubscriptionStore,
+    OutboxStore,
+    RhythmStore,
+    AlertStore,
+    SearchStore,
+    OpsStore,
 ):
     """The database with every table's verbs."""
 

@@ -279,9 +279,11 @@ __all__ = [
     "ArchivedArticle",
     "ArticleRef",
     "ArticleText",
+    "ChangedPost",
     "ChannelWebhook",
     "Delivery",
     "DeliveryRecord",
+    "EditRow",
     "FeedHealth",
     "FeedItemRef",
     "ImportedSubscription",
@@ -290,8 +292,62 @@ __all__ = [
     "OutboxRecord",
     "OutboxRow",
     "PendingArticle",
+    "PublishRow",
     "RecentDelivery",
+    "RhythmFacts",
     "SearchHit",
     "SeedRow",
     "Sighting",
 ]
+
+
+@dataclass(frozen=True)
+class PublishRow:
+    """An announcement waiting to be published (crossposted) from an Announcement channel."""
+
+    outbox_id: int
+    guild_id: int
+    channel_id: int
+    message_id: int
+    not_before: datetime
+
+
+@dataclass(frozen=True)
+class ChangedPost:
+    """A posted announcement of an article, in a subscription that edits it when it changes."""
+
+    outbox_id: int
+    subscription_id: int
+    guild_id: int
+    channel_id: int
+    message_id: int
+    format: str
+
+
+@dataclass(frozen=True)
+class EditRow:
+    """One open edit: the new plan for a posted message, claimed before Discord is asked."""
+
+    id: int
+    outbox_id: int
+    guild_id: int
+    channel_id: int
+    message_id: int
+    thread_id: int | None
+    format: str
+    payload: str
+    state: str
+    attempts: int
+    not_before: datetime
+
+
+@dataclass(frozen=True)
+class RhythmFacts:
+    """What `/feeds why` adds about one article in one subscription: publish and edits."""
+
+    outbox_id: int
+    publish_state: str | None
+    publish_reason: str
+    edits_sent: int
+    edits_open: int
+    last_edit_at: datetime | None

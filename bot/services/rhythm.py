@@ -1,0 +1,97 @@
+"""`/feeds rhythm`: a subscription's quiet hours, daily cap and what to do when articles change.
+
+Functions over the `FeedAdmin` (its storage and change log), so the rhythm is changed, recorded
+and announced in the log channel like every other subscription setting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from bot.delivery.rhythm import validate_rhythm
+from bot.errors import InvalidInput, NotFound
+from bot.models import Rhythm, Subscription
+from bot.services.admin import FeedAdmin
+
+
+@dataclass(frozen=True)
+class RhythmChange:
+    """What a moderator asked to change; None leaves a setting as it is."""
+
+    quiet_start: str | None = None
+    quiet_end: str | None = None
+    clear_quiet: bool = False
+    daily_cap: int | None = None
+    clear_cap: bool = False
+    on_change: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Whether nothing was asked (the command then shows the current rhythm)."""
+        return self == RhythmChange()
+
+
+def apply_change(current: Rhythm, change: RhythmChange) -> Rhythm:
+    """The rhythm after a change, validated (InvalidInput with a sentence). Pure."""
+    if change.clear_quiet and (change.quiet_start or change.quiet_end):
+        raise InvalidInput("Either set quiet hours or clear them, not both at once.")
+    if change.clear_cap and change.daily_cap is not None:
+        raise InvalidInput("Either set a daily cap or clear it, not both at once.")
+    updated = current
+    if change.clear_quiet:
+        updated = replace(updated, quiet_start=None, quiet_end=None)
+    elif change.quiet_start is not None or change.quiet_end is not None:
+        updated = replace(
+            updated,
+            quiet_start=change.quiet_start or updated.quiet_start,
+            quiet_end=change.quiet_end or updated.quiet_end,
+        )
+    if change.clear_cap:
+        updated = replace(updated, daily_cap=None)
+    elif change.daily_cap is not None:
+        updated = replace(updated, daily_cap=change.daily_cap)
+    if change.on_change is not None:
+        updated = replace(updated, on_change=change.on_change.strip().lower())
+    return validate_rhythm(updated)
+
+
+def describe(rhythm: Rhythm) -> str:
+    """A subscription's rhythm in one line for replies and the log channel."""
+    quiet = (
+        f"quiet {rhythm.quiet_start}–{rhythm.quiet_end}"
+        if rhythm.quiet_start and rhythm.quiet_end
+        else "no quiet hours"
+    )
+    cap = f"at most {rhythm.daily_cap} a day" if rhythm.daily_cap else "no daily cap"
+    changes = (
+        "edits posts when articles change"
+        if rhythm.on_change == "edit"
+        else ("ignores changed articles")
+    )
+    return f"{quiet}, {cap}, {changes}"
+
+
+async def _owned(admin: FeedAdmin, guild_id: int, subscription_id: int) -> Subscription:
+    subscription = await admin.storage.subscription(subscription_id, guild_id=guild_id)
+    if subscription is None:
+        raise NotFound(
+            f"There is no subscription number {subscription_id} in this server; "
+            "/feeds list shows them."
+        )
+    return subscription
+
+
+async def change_rhythm(
+    admin: FeedAdmin, guild_id: int, user_id: int, subscription_id: int, change: RhythmChange
+) -> tuple[Subscription, Rhythm]:
+    """Show (no change) or change a subscription's rhythm; recorded like every setting."""
+    subscription = await _owned(admin, guild_id, subscription_id)
+    current = await admin.storage.subscription_rhythm(subscription.id)
+    if change.empty:
+        return subscription, current
+    updated = apply_change(current, change)
+    await admin.storage.set_rhythm(subscription.id, updated)
+    await admin.record(
+        guild_id, user_id, "feed.rhythm", f"subscription {subscription.id}: {describe(updated)}"
+    )
+    return subscription, updated

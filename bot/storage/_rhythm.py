@@ -1,0 +1,316 @@
+"""Delivery rhythm: per-subscription rhythm settings, the publish queue of Announcement channels,
+article versions and the outbox of edits.
+
+Edits follow the posts' protocol: a row per (posted announcement, new version) made at most once
+(a unique constraint), claimed in a committed transaction before Discord is asked, then `sent`.
+A row left `claimed` by a crash is reconciled by looking at the message itself.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.clock import from_iso, to_iso
+from bot.models import DEFAULT_RHYTHM, Rhythm
+from bot.storage._articles import _when
+from bot.storage._base import Database, chunks
+from bot.storage.records import ChangedPost, EditRow, PublishRow, RhythmFacts
+
+
+def _rhythm(row: sqlite3.Row) -> Rhythm:
+    cap = row["daily_cap"]
+    return Rhythm(
+        quiet_start=row["quiet_start"],
+        quiet_end=row["quiet_end"],
+        daily_cap=None if cap is None else int(cap),
+        on_change=row["on_change"],
+    )
+
+
+_EDIT_COLUMNS = (
+    "e.id, e.outbox_id, s.guild_id, o.channel_id, o.message_id, o.thread_id, s.format, "
+    "e.payload, e.state, e.attempts, e.not_before"
+)
+
+
+def _edit(row: sqlite3.Row) -> EditRow:
+    return EditRow(
+        id=int(row["id"]),
+        outbox_id=int(row["outbox_id"]),
+        guild_id=int(row["guild_id"]),
+        channel_id=int(row["channel_id"]),
+        message_id=int(row["message_id"]),
+        thread_id=row["thread_id"],
+        format=row["format"],
+        payload=row["payload"],
+        state=row["state"],
+        attempts=int(row["attempts"]),
+        not_before=from_iso(row["not_before"]),
+    )
+
+
+class RhythmStore(Database):
+    """Verbs for quiet hours and caps, publishing, and edits."""
+
+    # -- settings -------------------------------------------------------------------------------
+
+    async def subscription_rhythm(self, subscription_id: int) -> Rhythm:
+        """A subscription's rhythm (the defaults if none was set)."""
+        row = await self.fetch_one(
+            "SELECT * FROM subscription_rhythm WHERE subscription_id = ?", (subscription_id,)
+        )
+        return DEFAULT_RHYTHM if row is None else _rhythm(row)
+
+    async def rhythms(self, subscription_ids: Sequence[int]) -> dict[int, Rhythm]:
+        """The rhythms set for these subscriptions (those with none set are left out)."""
+        found: dict[int, Rhythm] = {}
+        for part in chunks(list(subscription_ids)):
+            marks = ",".join("?" * len(part))
+            rows = await self.fetch_all(
+                f"SELECT * FROM subscription_rhythm WHERE subscription_id IN ({marks})",  # noqa: S608
+                part,
+            )
+            found.update({int(row["subscription_id"]): _rhythm(row) for row in rows})
+        return found
+
+    async def set_rhythm(self, subscription_id: int, rhythm: Rhythm) -> None:
+        """Store a subscription's rhythm (the defaults remove the row)."""
+        if rhythm.is_default:
+            await self.execute(
+                "DELETE FROM subscription_rhythm WHERE subscription_id = ?", (subscription_id,)
+            )
+            return
+        await self.execute(
+            "INSERT INTO subscription_rhythm (subscription_id, quiet_start, quiet_end, "
+            "daily_cap, on_change) VALUES (?, ?, ?, ?, ?) ON CONFLICT (subscription_id) DO UPDATE "
+            "SET quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end, "
+            "daily_cap = excluded.daily_cap, on_change = excluded.on_change",
+            (
+                subscription_id,
+                rhythm.quiet_start,
+                rhythm.quiet_end,
+                rhythm.daily_cap,
+                rhythm.on_change,
+            ),
+        )
+
+    async def sent_since(self, subscription_id: int, since: datetime) -> int:
+        """Posts a subscription made since `since` (for the daily cap)."""
+        value = await self.scalar(
+            "SELECT count(*) FROM outbox WHERE subscription_id = ? AND state = 'sent' "
+            "AND sent_at >= ?",
+            (subscription_id, to_iso(since)),
+        )
+        return int(value or 0)
+
+    # -- publishing -----------------------------------------------------------------------------
+
+    async def open_publishes(self) -> list[PublishRow]:
+        """Announcements waiting to be published, oldest first per channel."""
+        rows = await self.fetch_all(
+            "SELECT outbox_id, guild_id, channel_id, message_id, not_before FROM publishes "
+            "WHERE state = 'pending' ORDER BY channel_id, outbox_id"
+        )
+        return [
+            PublishRow(
+                int(r["outbox_id"]),
+                int(r["guild_id"]),
+                int(r["channel_id"]),
+                int(r["message_id"]),
+                from_iso(r["not_before"]),
+            )
+            for r in rows
+        ]
+
+    async def publish_times(self, channel_id: int, since: datetime) -> list[datetime]:
+        """When the channel's announcements were published since `since`."""
+        rows = await self.fetch_all(
+            "SELECT published_at FROM publishes WHERE channel_id = ? AND state = 'published' "
+            "AND published_at > ? ORDER BY published_at",
+            (channel_id, to_iso(since)),
+        )
+        return [from_iso(r["published_at"]) for r in rows]
+
+    async def mark_published(self, outbox_id: int, *, now: datetime) -> None:
+        """Discord published it (or had already): done for good."""
+        await self.execute(
+            "UPDATE publishes SET state = 'published', published_at = ?, reason = '' "
+            "WHERE outbox_id = ? AND state = 'pending'",
+            (to_iso(now), outbox_id),
+        )
+
+    async def delay_publish(self, outbox_id: int, *, not_before: datetime, reason: str) -> None:
+        """Try publishing again later (Discord's limit, or a transient failure)."""
+        await self.execute(
+            "UPDATE publishes SET not_before = ?, reason = ? WHERE outbox_id = ? "
+            "AND state = 'pending'",
+            (to_iso(not_before), reason, outbox_id),
+        )
+
+    async def fail_publish(self, outbox_id: int, reason: str) -> None:
+        """Discord refused to publish for good (the post itself stays in the channel)."""
+        await self.execute(
+            "UPDATE publishes SET state = 'failed', reason = ? WHERE outbox_id = ? "
+            "AND state = 'pending'",
+            (reason, outbox_id),
+        )
+
+    async def hold_publishes(self, channel_id: int, *, now: datetime) -> bool:
+        """Record that a channel's queue is held; True only the first time (tell once)."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO publish_holds (channel_id, since) VALUES (?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (channel_id, to_iso(now)),
+            )
+            return cursor.rowcount == 1
+
+    async def end_publish_holds(self) -> None:
+        """Forget holds of channels whose queue has emptied (a later hold is told again)."""
+        await self.execute(
+            "DELETE FROM publish_holds WHERE channel_id NOT IN "
+            "(SELECT channel_id FROM publishes WHERE state = 'pending')"
+        )
+
+    # -- article versions and edits -------------------------------------------------------------
+
+    async def article_hashes(self, article_ids: Sequence[int]) -> dict[int, str]:
+        """The last content hash seen of each article (articles never hashed are left out)."""
+        found: dict[int, str] = {}
+        for part in chunks(list(article_ids)):
+            marks = ",".join("?" * len(part))
+            rows = await self.fetch_all(
+                "SELECT article_id, content_hash FROM article_versions "  # noqa: S608
+                f"WHERE article_id IN ({marks})",
+                part,
+            )
+            found.update({int(r["article_id"]): r["content_hash"] for r in rows})
+        return found
+
+    async def changed_posts(self, article_id: int) -> list[ChangedPost]:
+        """The article's posted announcements in subscriptions that edit on change."""
+        rows = await self.fetch_all(
+            "SELECT o.id, o.subscription_id, s.guild_id, o.channel_id, o.message_id, s.format "
+            "FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id "
+            "JOIN subscription_rhythm r ON r.subscription_id = s.id "
+            "WHERE o.article_id = ? AND o.state = 'sent' AND o.message_id IS NOT NULL "
+            "AND r.on_change = 'edit' AND s.active = 1 ORDER BY o.id",
+            (article_id,),
+        )
+        return [
+            ChangedPost(
+                int(r["id"]),
+                int(r["subscription_id"]),
+                int(r["guild_id"]),
+                int(r["channel_id"]),
+                int(r["message_id"]),
+                r["format"],
+            )
+            for r in rows
+        ]
+
+    async def record_version(
+        self,
+        article_id: int,
+        content_hash: str,
+        edits: Sequence[tuple[int, str]],
+        *,
+        now: datetime,
+    ) -> int:
+        """Remember an article's new version and queue its edits, in one transaction.
+
+        `edits` are (outbox id, rendered plan). A version already queued for a post is not
+        queued again. Returns how many edits were queued.
+        """
+        queued = 0
+        async with self.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO article_versions (article_id, content_hash) VALUES (?, ?) "
+                "ON CONFLICT (article_id) DO UPDATE SET content_hash = excluded.content_hash",
+                (article_id, content_hash),
+            )
+            for outbox_id, payload in edits:
+                cursor = await conn.execute(
+                    "INSERT INTO outbox_edits (outbox_id, content_hash, payload, not_before, "
+                    "created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (outbox_id, content_hash, payload, to_iso(now), to_iso(now)),
+                )
+                queued += cursor.rowcount
+        return queued
+
+    async def next_edits(self, *, limit: int = 50) -> list[EditRow]:
+        """Open edits, oldest first; at most one per posted message (the oldest)."""
+        rows = await self.fetch_all(
+            f"SELECT {_EDIT_COLUMNS} FROM outbox_edits e "  # noqa: S608 - fixed column list
+            "JOIN outbox o ON o.id = e.outbox_id JOIN subscriptions s ON s.id = o.subscription_id "
+            "WHERE e.id IN (SELECT min(id) FROM outbox_edits WHERE state IN ('pending', 'claimed') "
+            "GROUP BY outbox_id) AND s.active = 1 AND s.paused = 0 "
+            "ORDER BY e.not_before, e.id LIMIT ?",
+            (limit,),
+        )
+        return [_edit(row) for row in rows]
+
+    async def claimed_edits(self) -> list[EditRow]:
+        """Edits left claimed (after a crash, these may or may not have reached Discord)."""
+        rows = await self.fetch_all(
+            f"SELECT {_EDIT_COLUMNS} FROM outbox_edits e "  # noqa: S608 - fixed column list
+            "JOIN outbox o ON o.id = e.outbox_id JOIN subscriptions s ON s.id = o.subscription_id "
+            "WHERE e.state = 'claimed' ORDER BY e.id"
+        )
+        return [_edit(row) for row in rows]
+
+    async def claim_edit(self, edit_id: int, *, now: datetime) -> bool:
+        """Commit the claim before editing; False if it is no longer pending."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE outbox_edits SET state = 'claimed', claimed_at = ?, "
+                "attempts = attempts + 1 WHERE id = ? AND state = 'pending'",
+                (to_iso(now), edit_id),
+            )
+            return cursor.rowcount == 1
+
+    async def settle_edit(self, edit_id: int, *, state: str, reason: str, now: datetime) -> None:
+        """An edit's end: `sent` or `failed` (with why)."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                "UPDATE outbox_edits SET state = ?, reason = ?, sent_at = ?, claimed_at = NULL "
+                "WHERE id = ? AND state IN ('pending', 'claimed')",
+                (state, reason, to_iso(now), edit_id),
+            )
+
+    async def reschedule_edit(self, edit_id: int, *, not_before: datetime, reason: str) -> None:
+        """Back to pending, not before `not_before` (a transient failure, or a released claim)."""
+        await self.execute(
+            "UPDATE outbox_edits SET state = 'pending', not_before = ?, reason = ?, "
+            "claimed_at = NULL WHERE id = ? AND state IN ('pending', 'claimed')",
+            (to_iso(not_before), reason, edit_id),
+        )
+
+    # -- /feeds why -----------------------------------------------------------------------------
+
+    async def rhythm_facts(self, article_id: int, guild_id: int) -> dict[int, RhythmFacts]:
+        """Per subscription of the guild: the article's publish state and edits."""
+        rows = await self.fetch_all(
+            "SELECT o.id, o.subscription_id, p.state AS publish_state, p.reason AS publish_reason, "
+            "(SELECT count(*) FROM outbox_edits e WHERE e.outbox_id = o.id AND e.state = 'sent') "
+            "AS edits_sent, (SELECT count(*) FROM outbox_edits e WHERE e.outbox_id = o.id "
+            "AND e.state IN ('pending', 'claimed')) AS edits_open, (SELECT max(sent_at) FROM "
+            "outbox_edits e WHERE e.outbox_id = o.id AND e.state = 'sent') AS last_edit_at "
+            "FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id "
+            "LEFT JOIN publishes p ON p.outbox_id = o.id "
+            "WHERE o.article_id = ? AND s.guild_id = ?",
+            (article_id, guild_id),
+        )
+        return {
+            int(r["subscription_id"]): RhythmFacts(
+                outbox_id=int(r["id"]),
+                publish_state=r["publish_state"],
+                publish_reason=r["publish_reason"] or "",
+                edits_sent=int(r["edits_sent"]),
+                edits_open=int(r["edits_open"]),
+                last_edit_at=_when(r["last_edit_at"]),
+            )
+            for r in rows
+        }

@@ -1,0 +1,63 @@
+-- Delivery rhythm: when and how a subscription's announcements go out (quiet hours, a daily cap,
+-- what to do when an article changes), publishing in Announcement channels, and edits.
+-- A table of its own rather than columns on `subscriptions`, so a rebuild of that table by
+-- another change cannot drop these settings; no row means the defaults.
+CREATE TABLE subscription_rhythm (
+    subscription_id  INTEGER PRIMARY KEY REFERENCES subscriptions (id) ON DELETE CASCADE,
+    quiet_start      TEXT,                       -- 'HH:MM' in the server's time zone, or NULL
+    quiet_end        TEXT,                       -- 'HH:MM'; quiet from start until end
+    daily_cap        INTEGER,                    -- posts per local day, NULL: no cap
+    on_change        TEXT NOT NULL DEFAULT 'ignore' CHECK (on_change IN ('ignore', 'edit'))
+);
+
+-- Announcements waiting to be published (crossposted) from an Announcement channel. Discord
+-- allows 10 publishes per channel per hour: beyond that they wait here, in order.
+CREATE TABLE publishes (
+    outbox_id     INTEGER PRIMARY KEY REFERENCES outbox (id) ON DELETE CASCADE,
+    guild_id      INTEGER NOT NULL,
+    channel_id    INTEGER NOT NULL,
+    message_id    INTEGER NOT NULL,
+    state         TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'published', 'failed')),
+    reason        TEXT NOT NULL DEFAULT '',
+    not_before    TEXT NOT NULL,
+    published_at  TEXT,
+    created_at    TEXT NOT NULL
+);
+CREATE INDEX publishes_open ON publishes (channel_id, outbox_id) WHERE state = 'pending';
+CREATE INDEX publishes_done ON publishes (channel_id, published_at) WHERE state = 'published';
+
+-- A channel whose publish queue is held by Discord's hourly limit, with moderators told once;
+-- the row goes when the queue empties, so the next hold is told again.
+CREATE TABLE publish_holds (
+    channel_id  INTEGER PRIMARY KEY,
+    since       TEXT NOT NULL
+);
+
+-- What an article looked like when Paperboy last saw it (hash of title, standfirst and image):
+-- a different hash on a later poll means it changed.
+CREATE TABLE article_versions (
+    article_id    INTEGER PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+    content_hash  TEXT NOT NULL
+);
+
+-- The outbox of edits: one row per (posted announcement, new version), so a
+-- change is acted on exactly once. Claimed before Discord is asked, like posts.
+CREATE TABLE outbox_edits (
+    id            INTEGER PRIMARY KEY,
+    outbox_id     INTEGER NOT NULL REFERENCES outbox (id) ON DELETE CASCADE,
+    kind          TEXT NOT NULL DEFAULT 'edit' CHECK (kind IN ('edit')),
+    content_hash  TEXT NOT NULL,
+    payload       TEXT NOT NULL,
+    state         TEXT NOT NULL DEFAULT 'pending'
+                  CHECK (state IN ('pending', 'claimed', 'sent', 'failed')),
+    reason        TEXT NOT NULL DEFAULT '',
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    not_before    TEXT NOT NULL,
+    claimed_at    TEXT,
+    sent_at       TEXT,
+    message_id    INTEGER,
+    created_at    TEXT NOT NULL,
+    UNIQUE (outbox_id, content_hash)
+);
+CREATE INDEX outbox_edits_open ON outbox_edits (state, not_before)
+    WHERE state IN ('pending', 'claimed');
