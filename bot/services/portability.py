@@ -12,14 +12,15 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET  # DTDs are refused before parsing, see _read_opml
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bot.announce.template import validate_timezone
 from bot.clock import Clock, to_iso
 from bot.config import Config
+from bot.delivery.rhythm import validate_rhythm
 from bot.errors import InvalidInput, PaperboyError
-from bot.models import GuildSettings, NewSubscription
+from bot.models import DEFAULT_RHYTHM, GuildSettings, NewSubscription, Rhythm
 from bot.services.admin import (
     ChannelInfo,
     FeedAdmin,
@@ -93,6 +94,26 @@ class _Entry:
     auto_thread: bool
     paused: bool
     interval_seconds: int | None
+    rhythm: Rhythm = DEFAULT_RHYTHM
+
+
+def _rhythm_of(raw: Any) -> Rhythm:
+    """An exported `rhythm` object read back and checked (absent: the defaults)."""
+    if raw is None:
+        return DEFAULT_RHYTHM
+    if not isinstance(raw, dict):
+        raise InvalidInput(
+            "rhythm must be an object with quiet_start, quiet_end, daily_cap, on_change."
+        )
+    quiet_start, quiet_end = raw.get("quiet_start"), raw.get("quiet_end")
+    cap, on_change = raw.get("daily_cap"), raw.get("on_change", "ignore")
+    if not all(isinstance(v, str | None) for v in (quiet_start, quiet_end)) or not isinstance(
+        on_change, str
+    ):
+        raise InvalidInput("rhythm times (HH:MM) and on_change must be text.")
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int)):
+        raise InvalidInput("rhythm.daily_cap must be a whole number.")
+    return validate_rhythm(Rhythm(quiet_start, quiet_end, cap, on_change))
 
 
 def _ref(object_id: int | None, names: Mapping[int, str]) -> dict[str, Any] | None:
@@ -117,6 +138,7 @@ class Portability:
         subscriptions = []
         for item in await self.admin.subscriptions(guild_id):
             sub, feed = item.subscription, item.feed
+            rhythm = await self.storage.subscription_rhythm(sub.id)
             subscriptions.append(
                 {
                     "feed_url": feed.url,
@@ -130,6 +152,7 @@ class Portability:
                     "template": sub.template,
                     "auto_thread": sub.auto_thread,
                     "paused": sub.paused,
+                    "rhythm": asdict(rhythm),
                 }
             )
         document = {
@@ -243,6 +266,8 @@ class Portability:
             label = (
                 f"{shown(entry.feed_title or entry.feed_url)} → #{shown(entry.channel.name, 100)}"
             )
+            if new_id and not entry.rhythm.is_default:
+                await self.storage.set_rhythm(new_id, entry.rhythm)
             if new_id:
                 report.added.append(f"{label} (subscription {new_id})")
             else:
@@ -384,6 +409,7 @@ class Portability:
             auto_thread=auto_thread,
             paused=paused,
             interval_seconds=interval,
+            rhythm=_rhythm_of(raw.get("rhythm")),
         )
 
     async def _plan(
