@@ -11,10 +11,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.announce.digest import DAYS
 from bot.announce.render import MessagePlan
 from bot.announce.template import format_date
 from bot.errors import InvalidInput
-from bot.models import FORMATS, ON_CHANGE_CHOICES
+from bot.models import DIGEST_CHOICES, FORMATS, ON_CHANGE_CHOICES
 from bot.services.admin import (
     ChannelInfo,
     Health,
@@ -35,6 +36,11 @@ PAGE_SIZE = 10
 DATE_FORMAT = "%d %b %Y %H:%M %Z"
 FORMAT_CHOICES = [app_commands.Choice(name=name, value=name) for name in FORMATS]
 NO_MENTIONS = discord.AllowedMentions.none()
+ON_CHANGE_OPTIONS = [app_commands.Choice(name=name, value=name) for name in ON_CHANGE_CHOICES]
+DIGEST_OPTIONS = [app_commands.Choice(name=name, value=name) for name in (*DIGEST_CHOICES, "off")]
+DAY_OPTIONS = [
+    app_commands.Choice(name=day.title(), value=number) for number, day in enumerate(DAYS)
+]
 
 
 def _when(moment: datetime | None, timezone: str) -> str:
@@ -354,10 +360,13 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         daily_cap="At most this many posts per local day; the rest wait for the next day",
         no_cap="Remove the daily cap",
         on_change="When a posted article's title, standfirst or image changes",
+        digest="Post new items as one scheduled digest instead of one by one (off: instant)",
+        digest_time="The digest's local time (HH:MM, the server's time zone)",
+        digest_day="A weekly digest's day",
+        digest_size="Items per digest (the rest wait for the next one)",
     )
-    @app_commands.choices(
-        on_change=[app_commands.Choice(name=name, value=name) for name in ON_CHANGE_CHOICES]
-    )
+    @app_commands.choices(on_change=ON_CHANGE_OPTIONS, digest=DIGEST_OPTIONS)
+    @app_commands.choices(digest_day=DAY_OPTIONS)
     @app_commands.autocomplete(subscription=subscription_autocomplete)
     async def rhythm(
         self,
@@ -369,9 +378,24 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         daily_cap: app_commands.Range[int, 1, 1000] | None = None,
         no_cap: bool = False,
         on_change: str | None = None,
+        digest: str | None = None,
+        digest_time: app_commands.Range[str, 1, 5] | None = None,
+        digest_day: int | None = None,
+        digest_size: app_commands.Range[int, 1, 50] | None = None,
     ) -> None:
-        """Quiet hours, a daily cap, and edits when articles change (no options: show them)."""
-        change = RhythmChange(quiet_start, quiet_end, no_quiet, daily_cap, no_cap, on_change)
+        """Quiet hours, a daily cap, digests, edits of changed articles (no options: show them)."""
+        change = RhythmChange(
+            quiet_start,
+            quiet_end,
+            no_quiet,
+            daily_cap,
+            no_cap,
+            on_change,
+            digest,
+            digest_time,
+            digest_day,
+            digest_size,
+        )
         item, rhythm = await change_rhythm(
             self.admin, _guild_id(interaction), interaction.user.id, subscription, change
         )

@@ -235,6 +235,26 @@ class DiscordSender:
         except TRANSIENT_ERRORS as error:
             raise delivery_error(error) from error
 
+    async def find_shown(self, outgoing: Outgoing) -> SentMessage | None:
+        """Look among recent posts by Paperboy (bot or its webhook) for one showing the plan."""
+        try:
+            channel = await self._channel(outgoing.channel_id)
+            if not isinstance(channel, discord.abc.Messageable):
+                return None
+            stored = await self.bot.app.storage.channel_webhook(outgoing.channel_id)
+            webhook_id = stored.webhook_id if stored is not None else None
+            bot_user_id = self._bot_user_id()
+            async for message in channel.history(limit=HISTORY_LOOKBACK):
+                if posted_by_paperboy(
+                    message, bot_user_id=bot_user_id, webhook_id=webhook_id
+                ) and shows_plan(message, outgoing.plan):
+                    return _in_announcement_channel(SentMessage(message.id), channel)
+            return None
+        except DeliveryError:
+            raise
+        except TRANSIENT_ERRORS as error:
+            raise delivery_error(error) from error
+
     def _bot_user_id(self) -> int:
         user = self.bot.user
         if user is None:  # not logged in: nothing can be recognised as ours

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import InvalidInput
-from bot.models import ON_CHANGE_CHOICES, Rhythm
+from bot.models import DIGEST_CHOICES, ON_CHANGE_CHOICES, Rhythm
 
 PUBLISHES_PER_HOUR = 10
 """Discord lets a channel publish (crosspost) this many messages per hour."""
 PUBLISH_WINDOW = timedelta(hours=1)
+MAX_DIGEST_SIZE = 50
 
 QUIET_REASON = "quiet hours"
 CAP_REASON = "daily cap"
@@ -149,11 +150,29 @@ def validate_rhythm(rhythm: Rhythm) -> Rhythm:
         start, end = parse_clock(rhythm.quiet_start), parse_clock(rhythm.quiet_end)
         if start == end:
             raise InvalidInput("Quiet hours must start and end at different times.")
-        rhythm = Rhythm(
-            start.strftime("%H:%M"), end.strftime("%H:%M"), rhythm.daily_cap, rhythm.on_change
+        rhythm = replace(
+            rhythm, quiet_start=start.strftime("%H:%M"), quiet_end=end.strftime("%H:%M")
         )
     if rhythm.daily_cap is not None and not 1 <= rhythm.daily_cap <= 1000:
         raise InvalidInput("The daily cap must be between 1 and 1,000 posts.")
+    if rhythm.digest is None:
+        rhythm = replace(rhythm, digest_time=None, digest_day=None)
+    else:
+        if rhythm.digest not in DIGEST_CHOICES:
+            raise InvalidInput("A digest is daily or weekly.")
+        if rhythm.digest_time is None:
+            raise InvalidInput("A digest needs its time of day (HH:MM, the server's time zone).")
+        at = parse_clock(rhythm.digest_time).strftime("%H:%M")
+        day = rhythm.digest_day
+        if rhythm.digest == "weekly" and day is None:
+            raise InvalidInput("A weekly digest needs its day of the week.")
+        if day is not None and not 0 <= day <= 6:
+            raise InvalidInput("The digest's day is one of Monday to Sunday.")
+        rhythm = replace(
+            rhythm, digest_time=at, digest_day=day if rhythm.digest == "weekly" else None
+        )
+    if not 1 <= rhythm.digest_size <= MAX_DIGEST_SIZE:
+        raise InvalidInput(f"A digest lists between 1 and {MAX_DIGEST_SIZE} items.")
     if rhythm.on_change not in ON_CHANGE_CHOICES:
         raise InvalidInput("When an article changes: ignore it, or edit the posted message.")
     return rhythm

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from bot.announce import digest
 from bot.announce.plan import archived_announcement, subscription_view
 from bot.announce.render import MessagePlan, render_plan
 from bot.clock import Clock
@@ -33,8 +34,8 @@ from bot.delivery import notices, rhythm
 from bot.delivery.pacing import Candidate, WindowBudget, plan_round, retry_delay
 from bot.errors import DeliveryError, InvalidInput
 from bot.metrics import Metrics
-from bot.models import WHOLE_ARCHIVE
-from bot.storage import Delivery, EditRow, PublishRow, Storage
+from bot.models import WHOLE_ARCHIVE, Rhythm
+from bot.storage import Delivery, DigestCandidate, DigestPage, EditRow, PublishRow, Storage
 from bot.tasks import WakeSignal
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,11 @@ class Sender(Protocol):
 
     async def edit_applied(self, edit: OutgoingEdit) -> bool:
         """Whether the message already shows the edit's plan (reconciling after a crash)."""
+        ...
+
+    async def find_shown(self, outgoing: Outgoing) -> SentMessage | None:
+        """Look among the channel's recent posts by Paperboy for one showing this plan (digest
+        pages carry no marker: their text is unique to them)."""
         ...
 
 
@@ -241,7 +247,11 @@ class DeliveryWorker:
                 return None
             await self.reconcile()
         _, next_due = await self._start_due()
-        for later in (await self._edit_due(), await self._publish_due()):
+        for later in (
+            await self._digest_due(),
+            await self._edit_due(),
+            await self._publish_due(),
+        ):
             if later is not None and (next_due is None or later < next_due):
                 next_due = later
         return next_due
@@ -297,8 +307,28 @@ class DeliveryWorker:
                 await self.storage.release_claim(delivery.id)
             settled += 1
         settled_edits, edits_wait = await self._reconcile_edits()
-        self._needs_reconcile = retry_later or edits_wait
-        return settled + settled_edits
+        settled_pages, pages_wait = await self._reconcile_digest_pages()
+        self._needs_reconcile = retry_later or edits_wait or pages_wait
+        return settled + settled_edits + settled_pages
+
+    async def _reconcile_digest_pages(self) -> tuple[int, bool]:
+        """Settle digest pages left claimed: found in the channel -> sent, else pending again."""
+        settled = 0
+        retry_later = False
+        for page in await self.storage.claimed_digest_pages():
+            outgoing = self._page_outgoing(page)
+            try:
+                found = None if outgoing is None else await self.sender.find_shown(outgoing)
+            except DeliveryError:
+                retry_later = True
+                continue
+            now = self.clock.now()
+            if found is not None:
+                await self.storage.digest_page_sent(page.id, message_id=found.message_id, now=now)
+            else:
+                await self.storage.release_digest_page(page.id, not_before=now, reason="")
+            settled += 1
+        return settled, retry_later
 
     async def _reconcile_edits(self) -> tuple[int, bool]:
         """Settle edits left claimed: the message already shows the edit -> sent, else pending
@@ -538,6 +568,9 @@ class DeliveryWorker:
             chosen = rhythms.get(delivery.subscription_id)
             if chosen is None:
                 continue
+            if chosen.digest is not None:
+                held.append(delivery.id)  # it goes out in a digest (`_digest_due`)
+                continue
             if delivery.guild_id not in timezones:
                 settings = await self.storage.guild_settings(delivery.guild_id)
                 timezones[delivery.guild_id] = settings.timezone
@@ -689,3 +722,110 @@ class DeliveryWorker:
             await self.notifier.tell_moderators(rows[0].guild_id, text)
         except Exception:
             log.exception("Could not tell guild %s's moderators", rows[0].guild_id)
+
+    # -- digests --------------------------------------------------------------------------------
+
+    async def _digest_due(self) -> datetime | None:
+        """Form each digest whose scheduled moment has come (once per moment), send digest
+        pages in order, and keep the other open rows waiting; returns when to look again."""
+        if self._needs_reconcile:
+            return None
+        now = self.clock.now()
+        next_due: datetime | None = None
+        for subscription_id, chosen in (await self.storage.digest_rhythms()).items():
+            upcoming = await self._form_digest(subscription_id, chosen, now)
+            if upcoming is not None and (next_due is None or upcoming < next_due):
+                next_due = upcoming
+        for page in await self.storage.open_digest_pages():
+            if page.state != "pending":
+                continue
+            if page.not_before > self.clock.now():
+                next_due = page.not_before if next_due is None else min(next_due, page.not_before)
+                continue
+            await self._send_page(page)
+        return next_due
+
+    async def _form_digest(
+        self, subscription_id: int, chosen: Rhythm, now: datetime
+    ) -> datetime | None:
+        subscription = await self.storage.subscription(subscription_id)
+        if subscription is None or chosen.digest is None or chosen.digest_time is None:
+            return None
+        timezone = (await self.storage.guild_settings(subscription.guild_id)).timezone
+        at = rhythm.parse_clock(chosen.digest_time)
+        weekday = chosen.digest_day if chosen.digest == "weekly" else None
+        slot = digest.last_slot(now, at=at, weekday=weekday, timezone=timezone)
+        upcoming = digest.next_slot(now, at=at, weekday=weekday, timezone=timezone)
+        last = await self.storage.last_digest_slot(subscription_id)
+        if last is None or slot > last:
+            candidates = await self.storage.undigested(subscription_id, limit=chosen.digest_size)
+            items = await self._digest_items(candidates)
+            feed = await self.storage.feed(subscription.feed_id)
+            pages = digest.digest_pages(
+                items,
+                heading=digest.digest_heading(chosen.digest, slot, timezone),
+                feed_title=feed.display_name if feed is not None else "",
+            )
+            # Recorded even when empty: each scheduled moment is served once.
+            await self.storage.form_digest(
+                subscription_id,
+                slot,
+                [(plan.to_json(), outbox_ids) for plan, outbox_ids in pages],
+                now=now,
+            )
+        reason = f"queued for the {chosen.digest} digest at {chosen.digest_time}"
+        await self.storage.queue_for_digest(subscription_id, next_at=upcoming, reason=reason)
+        return upcoming
+
+    async def _digest_items(self, candidates: list[DigestCandidate]) -> list[digest.DigestItem]:
+        archived = await self.storage.archived_articles(
+            WHOLE_ARCHIVE, [c.article_id for c in candidates]
+        )
+        items = []
+        for candidate in candidates:
+            article = archived.get(candidate.article_id)
+            if article is None:
+                continue  # gone from the archive: nothing to list
+            summary = article.description or article.excerpt
+            items.append(
+                digest.DigestItem(candidate.outbox_id, article.title, article.url, summary)
+            )
+        return items
+
+    def _page_outgoing(self, page: DigestPage) -> Outgoing | None:
+        try:
+            plan = MessagePlan.from_json(page.payload)
+        except InvalidInput:
+            log.warning("Digest page %s has no usable message plan", page.id)
+            return None
+        return Outgoing(
+            outbox_id=page.id,
+            guild_id=page.guild_id,
+            channel_id=page.channel_id,
+            format="embed" if page.format == "forum" else page.format,
+            plan=plan,
+            nonce=f"pbd{page.id}",
+        )
+
+    async def _send_page(self, page: DigestPage) -> Outcome:
+        """Claim, post and settle one digest page (its items become sent with it)."""
+        outgoing = self._page_outgoing(page)
+        if outgoing is None:
+            return Outcome.SKIPPED
+        if not await self.storage.claim_digest_page(page.id, now=self.clock.now()):
+            return Outcome.SKIPPED
+        try:
+            sent = await self.sender.send(outgoing)
+        except DeliveryError as error:
+            retry_after = error.retry_after if isinstance(error, RetryLater) else None
+            delay = retry_delay(page.attempts + 1, retry_after)
+            await self.storage.release_digest_page(
+                page.id,
+                not_before=self.clock.now() + timedelta(seconds=delay),
+                reason=str(error),
+            )
+            return Outcome.RETRY
+        await self.storage.digest_page_sent(
+            page.id, message_id=sent.message_id, now=self.clock.now()
+        )
+        return Outcome.SENT

@@ -107,13 +107,17 @@ def _rhythm_of(raw: Any) -> Rhythm:
         )
     quiet_start, quiet_end = raw.get("quiet_start"), raw.get("quiet_end")
     cap, on_change = raw.get("daily_cap"), raw.get("on_change", "ignore")
-    if not all(isinstance(v, str | None) for v in (quiet_start, quiet_end)) or not isinstance(
-        on_change, str
-    ):
-        raise InvalidInput("rhythm times (HH:MM) and on_change must be text.")
-    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int)):
-        raise InvalidInput("rhythm.daily_cap must be a whole number.")
-    return validate_rhythm(Rhythm(quiet_start, quiet_end, cap, on_change))
+    digest, digest_time = raw.get("digest"), raw.get("digest_time")
+    day, size = raw.get("digest_day"), raw.get("digest_size", 10)
+    texts = (quiet_start, quiet_end, digest, digest_time)
+    if not all(isinstance(v, str | None) for v in texts) or not isinstance(on_change, str):
+        raise InvalidInput("rhythm times (HH:MM), digest and on_change must be text.")
+    for name, number in (("daily_cap", cap), ("digest_day", day), ("digest_size", size)):
+        if number is not None and (isinstance(number, bool) or not isinstance(number, int)):
+            raise InvalidInput(f"rhythm.{name} must be a whole number.")
+    return validate_rhythm(
+        Rhythm(quiet_start, quiet_end, cap, on_change, digest, digest_time, day, size or 10)
+    )
 
 
 def _ref(object_id: int | None, names: Mapping[int, str]) -> dict[str, Any] | None:

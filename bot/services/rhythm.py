@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from bot.announce.digest import DAYS
 from bot.delivery.rhythm import validate_rhythm
 from bot.errors import InvalidInput, NotFound
 from bot.models import Rhythm, Subscription
@@ -24,6 +25,11 @@ class RhythmChange:
     daily_cap: int | None = None
     clear_cap: bool = False
     on_change: str | None = None
+    digest: str | None = None
+    """'daily', 'weekly', or 'off' (instant posts again)."""
+    digest_time: str | None = None
+    digest_day: int | None = None
+    digest_size: int | None = None
 
     @property
     def empty(self) -> bool:
@@ -52,6 +58,15 @@ def apply_change(current: Rhythm, change: RhythmChange) -> Rhythm:
         updated = replace(updated, daily_cap=change.daily_cap)
     if change.on_change is not None:
         updated = replace(updated, on_change=change.on_change.strip().lower())
+    if change.digest is not None:
+        kind = change.digest.strip().lower()
+        updated = replace(updated, digest=None if kind == "off" else kind)
+    if change.digest_time is not None:
+        updated = replace(updated, digest_time=change.digest_time)
+    if change.digest_day is not None:
+        updated = replace(updated, digest_day=change.digest_day)
+    if change.digest_size is not None:
+        updated = replace(updated, digest_size=change.digest_size)
     return validate_rhythm(updated)
 
 
@@ -68,7 +83,16 @@ def describe(rhythm: Rhythm) -> str:
         if rhythm.on_change == "edit"
         else ("ignores changed articles")
     )
-    return f"{quiet}, {cap}, {changes}"
+    if rhythm.digest == "weekly" and rhythm.digest_day is not None:
+        digest = (
+            f"a weekly digest on {DAYS[rhythm.digest_day].title()} at {rhythm.digest_time} "
+            f"(up to {rhythm.digest_size} items)"
+        )
+    elif rhythm.digest == "daily":
+        digest = f"a daily digest at {rhythm.digest_time} (up to {rhythm.digest_size} items)"
+    else:
+        digest = "instant posts"
+    return f"{digest}, {quiet}, {cap}, {changes}"
 
 
 async def _owned(admin: FeedAdmin, guild_id: int, subscription_id: int) -> Subscription:
@@ -90,6 +114,11 @@ async def change_rhythm(
     if change.empty:
         return subscription, current
     updated = apply_change(current, change)
+    if updated.digest is not None and subscription.format == "forum":
+        raise InvalidInput(
+            "Digests post in text and announcement channels and threads; a forum subscription "
+            "posts each article as its own forum post."
+        )
     await admin.storage.set_rhythm(subscription.id, updated)
     await admin.record(
         guild_id, user_id, "feed.rhythm", f"subscription {subscription.id}: {describe(updated)}"

@@ -16,16 +16,27 @@ from bot.clock import from_iso, to_iso
 from bot.models import DEFAULT_RHYTHM, Rhythm
 from bot.storage._articles import _when
 from bot.storage._base import Database, chunks
-from bot.storage.records import ChangedPost, EditRow, PublishRow, RhythmFacts
+from bot.storage.records import (
+    ChangedPost,
+    DigestCandidate,
+    DigestPage,
+    EditRow,
+    PublishRow,
+    RhythmFacts,
+)
 
 
 def _rhythm(row: sqlite3.Row) -> Rhythm:
-    cap = row["daily_cap"]
+    cap, day = row["daily_cap"], row["digest_day"]
     return Rhythm(
         quiet_start=row["quiet_start"],
         quiet_end=row["quiet_end"],
         daily_cap=None if cap is None else int(cap),
         on_change=row["on_change"],
+        digest=row["digest"],
+        digest_time=row["digest_time"],
+        digest_day=None if day is None else int(day),
+        digest_size=int(row["digest_size"]),
     )
 
 
@@ -84,15 +95,22 @@ class RhythmStore(Database):
             return
         await self.execute(
             "INSERT INTO subscription_rhythm (subscription_id, quiet_start, quiet_end, "
-            "daily_cap, on_change) VALUES (?, ?, ?, ?, ?) ON CONFLICT (subscription_id) DO UPDATE "
+            "daily_cap, on_change, digest, digest_time, digest_day, digest_size) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (subscription_id) DO UPDATE "
             "SET quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end, "
-            "daily_cap = excluded.daily_cap, on_change = excluded.on_change",
+            "daily_cap = excluded.daily_cap, on_change = excluded.on_change, "
+            "digest = excluded.digest, digest_time = excluded.digest_time, "
+            "digest_day = excluded.digest_day, digest_size = excluded.digest_size",
             (
                 subscription_id,
                 rhythm.quiet_start,
                 rhythm.quiet_end,
                 rhythm.daily_cap,
                 rhythm.on_change,
+                rhythm.digest,
+                rhythm.digest_time,
+                rhythm.digest_day,
+                rhythm.digest_size,
             ),
         )
 
@@ -286,6 +304,150 @@ class RhythmStore(Database):
             "UPDATE outbox_edits SET state = 'pending', not_before = ?, reason = ?, "
             "claimed_at = NULL WHERE id = ? AND state IN ('pending', 'claimed')",
             (to_iso(not_before), reason, edit_id),
+        )
+
+    # -- digests --------------------------------------------------------------------------------
+
+    async def digest_rhythms(self) -> dict[int, Rhythm]:
+        """The rhythms of active, unpaused subscriptions in digest mode."""
+        rows = await self.fetch_all(
+            "SELECT r.* FROM subscription_rhythm r JOIN subscriptions s "
+            "ON s.id = r.subscription_id WHERE r.digest IS NOT NULL AND s.active = 1 "
+            "AND s.paused = 0 ORDER BY r.subscription_id"
+        )
+        return {int(row["subscription_id"]): _rhythm(row) for row in rows}
+
+    async def last_digest_slot(self, subscription_id: int) -> datetime | None:
+        """The scheduled moment of the subscription's latest digest, if any."""
+        value = await self.scalar(
+            "SELECT max(scheduled_for) FROM digests WHERE subscription_id = ?", (subscription_id,)
+        )
+        return None if value is None else from_iso(str(value))
+
+    async def undigested(self, subscription_id: int, *, limit: int) -> list[DigestCandidate]:
+        """Open rows of the subscription in no digest yet, oldest first."""
+        rows = await self.fetch_all(
+            "SELECT o.id, o.article_id FROM outbox o WHERE o.subscription_id = ? "
+            "AND o.state = 'pending' AND o.id NOT IN (SELECT outbox_id FROM digest_items) "
+            "ORDER BY o.id LIMIT ?",
+            (subscription_id, limit),
+        )
+        return [DigestCandidate(int(r["id"]), int(r["article_id"])) for r in rows]
+
+    async def queue_for_digest(
+        self, subscription_id: int, *, next_at: datetime, reason: str
+    ) -> None:
+        """Open rows wait for the next digest (the reason is what `/feeds why` shows)."""
+        await self.execute(
+            "UPDATE outbox SET not_before = ?, reason = ? WHERE subscription_id = ? "
+            "AND state = 'pending' AND (not_before != ? OR reason != ?)",
+            (to_iso(next_at), reason, subscription_id, to_iso(next_at), reason),
+        )
+
+    async def form_digest(
+        self,
+        subscription_id: int,
+        slot: datetime,
+        pages: Sequence[tuple[str, Sequence[int]]],
+        *,
+        now: datetime,
+    ) -> int | None:
+        """Record the digest of `slot` with its pages and items, in one transaction; None if
+        that slot has one already. An item already in a digest makes the whole call fail."""
+        async with self.transaction() as conn:
+            async with conn.execute(
+                "INSERT INTO digests (subscription_id, scheduled_for, created_at) "
+                "VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+                (subscription_id, to_iso(slot), to_iso(now)),
+            ) as cursor:
+                inserted = await cursor.fetchone()
+            if inserted is None:
+                return None
+            digest_id = int(inserted[0])
+            for number, (payload, outbox_ids) in enumerate(pages, start=1):
+                async with conn.execute(
+                    "INSERT INTO digest_pages (digest_id, page, payload, not_before) "
+                    "VALUES (?, ?, ?, ?) RETURNING id",
+                    (digest_id, number, payload, to_iso(now)),
+                ) as cursor:
+                    page_row = await cursor.fetchone()
+                assert page_row is not None
+                await conn.executemany(
+                    "INSERT INTO digest_items (outbox_id, page_id) VALUES (?, ?)",
+                    [(outbox_id, int(page_row[0])) for outbox_id in outbox_ids],
+                )
+            return digest_id
+
+    async def open_digest_pages(self) -> list[DigestPage]:
+        """The next page of each subscription's oldest unfinished digest (pages go in order)."""
+        return await self._digest_pages(
+            "p.id IN (SELECT min(p2.id) FROM digest_pages p2 JOIN digests d2 "
+            "ON d2.id = p2.digest_id WHERE p2.state IN ('pending', 'claimed') "
+            "GROUP BY d2.subscription_id) AND s.active = 1 AND s.paused = 0"
+        )
+
+    async def claimed_digest_pages(self) -> list[DigestPage]:
+        """Pages left claimed (after a crash, these may or may not have been posted)."""
+        return await self._digest_pages("p.state = 'claimed'")
+
+    async def _digest_pages(self, where: str) -> list[DigestPage]:
+        # `where` is one of the two fixed conditions above, never input.
+        sql = (
+            "SELECT p.id, p.digest_id, p.page, d.subscription_id, s.guild_id, s.channel_id, "  # noqa: S608
+            "s.format, p.payload, p.state, p.attempts, p.not_before FROM digest_pages p "
+            "JOIN digests d ON d.id = p.digest_id JOIN subscriptions s "
+            "ON s.id = d.subscription_id WHERE " + where + " ORDER BY p.id"
+        )
+        rows = await self.fetch_all(sql)
+        return [
+            DigestPage(
+                id=int(r["id"]),
+                digest_id=int(r["digest_id"]),
+                page=int(r["page"]),
+                subscription_id=int(r["subscription_id"]),
+                guild_id=int(r["guild_id"]),
+                channel_id=int(r["channel_id"]),
+                format=r["format"],
+                payload=r["payload"],
+                state=r["state"],
+                attempts=int(r["attempts"]),
+                not_before=from_iso(r["not_before"]),
+            )
+            for r in rows
+        ]
+
+    async def claim_digest_page(self, page_id: int, *, now: datetime) -> bool:
+        """Commit the claim before posting a digest page; False if no longer pending."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE digest_pages SET state = 'claimed', attempts = attempts + 1 "
+                "WHERE id = ? AND state = 'pending'",
+                (page_id,),
+            )
+            return cursor.rowcount == 1
+
+    async def digest_page_sent(self, page_id: int, *, message_id: int, now: datetime) -> None:
+        """Discord has the page: it and the items it lists are sent, in one transaction."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE digest_pages SET state = 'sent', message_id = ?, sent_at = ?, reason = '' "
+                "WHERE id = ? AND state IN ('pending', 'claimed')",
+                (message_id, to_iso(now), page_id),
+            )
+            if cursor.rowcount == 1:
+                await conn.execute(
+                    "UPDATE outbox SET state = 'sent', sent_at = ?, message_id = ?, reason = '' "
+                    "WHERE id IN (SELECT outbox_id FROM digest_items WHERE page_id = ?) "
+                    "AND state IN ('pending', 'claimed')",
+                    (to_iso(now), message_id, page_id),
+                )
+
+    async def release_digest_page(self, page_id: int, *, not_before: datetime, reason: str) -> None:
+        """Back to pending (not posted after all, or a failure to retry later)."""
+        await self.execute(
+            "UPDATE digest_pages SET state = 'pending', not_before = ?, reason = ? "
+            "WHERE id = ? AND state IN ('pending', 'claimed')",
+            (to_iso(not_before), reason, page_id),
         )
 
     # -- /feeds why -----------------------------------------------------------------------------

@@ -283,6 +283,8 @@ __all__ = [
     "ChannelWebhook",
     "Delivery",
     "DeliveryRecord",
+    "DigestCandidate",
+    "DigestPage",
     "EditRow",
     "FeedHealth",
     "FeedItemRef",
@@ -351,3 +353,28 @@ class RhythmFacts:
     edits_sent: int
     edits_open: int
     last_edit_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DigestPage:
+    """One message of a digest, sent in order like a post (claimed first, then sent)."""
+
+    id: int
+    digest_id: int
+    page: int
+    subscription_id: int
+    guild_id: int
+    channel_id: int
+    format: str
+    payload: str
+    state: str
+    attempts: int
+    not_before: datetime
+
+
+@dataclass(frozen=True)
+class DigestCandidate:
+    """An open outbox row of a digest subscription, not yet in any digest."""
+
+    outbox_id: int
+    article_id: int

@@ -90,10 +90,16 @@ def test_clock_times_are_checked() -> None:
 def test_rhythm_changes_are_validated_and_described() -> None:
     quiet = apply_change(Rhythm(), RhythmChange(quiet_start="22:00", quiet_end="7:00"))
     assert quiet == Rhythm("22:00", "07:00")
-    assert describe(quiet).startswith("quiet 22:00–07:00")
+    assert describe(quiet).startswith("instant posts, quiet 22:00–07:00")
     assert apply_change(quiet, RhythmChange(clear_quiet=True)) == Rhythm()
     capped = apply_change(quiet, RhythmChange(daily_cap=5, on_change="edit"))
     assert capped == Rhythm("22:00", "07:00", 5, "edit")
+    weekly = apply_change(
+        Rhythm(), RhythmChange(digest="weekly", digest_time="8:30", digest_day=4, digest_size=5)
+    )
+    assert weekly == Rhythm(digest="weekly", digest_time="08:30", digest_day=4, digest_size=5)
+    assert describe(weekly).startswith("a weekly digest on Friday at 08:30 (up to 5 items)")
+    assert apply_change(weekly, RhythmChange(digest="off")) == Rhythm(digest_size=5)
     assert apply_change(capped, RhythmChange(clear_cap=True)).daily_cap is None
     for wrong in (
         RhythmChange(quiet_start="22:00"),  # no end
@@ -101,6 +107,10 @@ def test_rhythm_changes_are_validated_and_described() -> None:
         RhythmChange(on_change="shout"),
         RhythmChange(daily_cap=5, clear_cap=True),
         RhythmChange(quiet_start="22:00", quiet_end="07:00", clear_quiet=True),
+        RhythmChange(digest="daily"),  # no time
+        RhythmChange(digest="weekly", digest_time="08:00"),  # no day
+        RhythmChange(digest="hourly", digest_time="08:00"),
+        RhythmChange(digest="daily", digest_time="08:00", digest_size=51),
     ):
         with pytest.raises(InvalidInput):
             apply_change(Rhythm(), wrong)

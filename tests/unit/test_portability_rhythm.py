@@ -21,7 +21,7 @@ async def test_the_rhythm_travels_with_its_subscription(tmp_path: Path) -> None:
     async for bench in admin_bench(tmp_path):
         portability = Portability(bench.storage, bench.config, bench.clock, bench.admin)
         added = await bench.admin.add(GUILD, MOD, bench.site.feed_url, NEWS, SubscriptionOptions())
-        paced = Rhythm("22:00", "07:00", 5, "edit")
+        paced = Rhythm("22:00", "07:00", 5, "edit", "weekly", "08:00", 0, 7)
         await bench.storage.set_rhythm(added.subscription.id, paced)
         data = await portability.export(GUILD, HOME)
         exported = json.loads(data)["subscriptions"][0]["rhythm"]
@@ -30,6 +30,10 @@ async def test_the_rhythm_travels_with_its_subscription(tmp_path: Path) -> None:
             "quiet_end": "07:00",
             "daily_cap": 5,
             "on_change": "edit",
+            "digest": "weekly",
+            "digest_time": "08:00",
+            "digest_day": 0,
+            "digest_size": 7,
         }
         report = await portability.import_file(OTHER_GUILD, MOD, data, AWAY)
         assert len(report.added) == 1

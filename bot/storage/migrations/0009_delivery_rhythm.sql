@@ -7,7 +7,41 @@ CREATE TABLE subscription_rhythm (
     quiet_start      TEXT,                       -- 'HH:MM' in the server's time zone, or NULL
     quiet_end        TEXT,                       -- 'HH:MM'; quiet from start until end
     daily_cap        INTEGER,                    -- posts per local day, NULL: no cap
-    on_change        TEXT NOT NULL DEFAULT 'ignore' CHECK (on_change IN ('ignore', 'edit'))
+    on_change        TEXT NOT NULL DEFAULT 'ignore' CHECK (on_change IN ('ignore', 'edit')),
+    digest           TEXT CHECK (digest IN ('daily', 'weekly')),  -- NULL: instant posts
+    digest_time      TEXT,                       -- 'HH:MM' local
+    digest_day       INTEGER CHECK (digest_day BETWEEN 0 AND 6),  -- weekly: 0 = Monday
+    digest_size      INTEGER NOT NULL DEFAULT 10 -- items per digest (the rest wait for the next)
+);
+
+-- Digests made: one per (subscription, scheduled moment), so a slot is never served twice.
+CREATE TABLE digests (
+    id               INTEGER PRIMARY KEY,
+    subscription_id  INTEGER NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
+    scheduled_for    TEXT NOT NULL,
+    created_at       TEXT NOT NULL,
+    UNIQUE (subscription_id, scheduled_for)
+);
+
+-- A digest's messages, sent in order like posts: claimed before Discord is asked, then sent.
+CREATE TABLE digest_pages (
+    id           INTEGER PRIMARY KEY,
+    digest_id    INTEGER NOT NULL REFERENCES digests (id) ON DELETE CASCADE,
+    page         INTEGER NOT NULL,
+    payload      TEXT NOT NULL,
+    state        TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'claimed', 'sent')),
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    not_before   TEXT NOT NULL,
+    reason       TEXT NOT NULL DEFAULT '',
+    message_id   INTEGER,
+    sent_at      TEXT,
+    UNIQUE (digest_id, page)
+);
+
+-- Which digest page lists an outbox row: the primary key means an item is in one digest only.
+CREATE TABLE digest_items (
+    outbox_id  INTEGER PRIMARY KEY REFERENCES outbox (id) ON DELETE CASCADE,
+    page_id    INTEGER NOT NULL REFERENCES digest_pages (id) ON DELETE CASCADE
 );
 
 -- Announcements waiting to be published (crossposted) from an Announcement channel. Discord
