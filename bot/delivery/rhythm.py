@@ -22,6 +22,7 @@ MAX_DIGEST_SIZE = 50
 
 QUIET_REASON = "quiet hours"
 CAP_REASON = "daily cap"
+DIGEST_REASON = "queued for the"
 PUBLISH_LIMIT_REASON = "publish limit: Discord allows 10 per channel per hour"
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 

@@ -736,13 +736,17 @@ class DeliveryWorker:
             upcoming = await self._form_digest(subscription_id, chosen, now)
             if upcoming is not None and (next_due is None or upcoming < next_due):
                 next_due = upcoming
-        for page in await self.storage.open_digest_pages():
-            if page.state != "pending":
-                continue
-            if page.not_before > self.clock.now():
-                next_due = page.not_before if next_due is None else min(next_due, page.not_before)
-                continue
-            await self._send_page(page)
+        sent_one = True
+        while sent_one:  # a digest's next page is due as soon as the one before it is sent
+            sent_one = False
+            for page in await self.storage.open_digest_pages():
+                if page.state != "pending":
+                    continue
+                if page.not_before > self.clock.now():
+                    due = page.not_before
+                    next_due = due if next_due is None else min(next_due, due)
+                    continue
+                sent_one = await self._send_page(page) == Outcome.SENT or sent_one
         return next_due
 
     async def _form_digest(
@@ -757,7 +761,11 @@ class DeliveryWorker:
         slot = digest.last_slot(now, at=at, weekday=weekday, timezone=timezone)
         upcoming = digest.next_slot(now, at=at, weekday=weekday, timezone=timezone)
         last = await self.storage.last_digest_slot(subscription_id)
-        if last is None or slot > last:
+        if last is None:
+            # Newly in digest mode: the first digest is the next scheduled one, not one whose
+            # moment passed before the moderators asked for digests.
+            await self.storage.form_digest(subscription_id, slot, [], now=now)
+        elif slot > last:
             candidates = await self.storage.undigested(subscription_id, limit=chosen.digest_size)
             items = await self._digest_items(candidates)
             feed = await self.storage.feed(subscription.feed_id)
@@ -773,7 +781,7 @@ class DeliveryWorker:
                 [(plan.to_json(), outbox_ids) for plan, outbox_ids in pages],
                 now=now,
             )
-        reason = f"queued for the {chosen.digest} digest at {chosen.digest_time}"
+        reason = f"{rhythm.DIGEST_REASON} {chosen.digest} digest at {chosen.digest_time}"
         await self.storage.queue_for_digest(subscription_id, next_at=upcoming, reason=reason)
         return upcoming
 

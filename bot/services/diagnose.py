@@ -14,7 +14,7 @@ from datetime import datetime
 from bot.announce.template import format_date
 from bot.clock import Clock
 from bot.config import Config
-from bot.delivery.rhythm import CAP_REASON, QUIET_REASON
+from bot.delivery.rhythm import CAP_REASON, DIGEST_REASON, QUIET_REASON
 from bot.errors import InvalidInput
 from bot.feeds import canonical_url
 from bot.models import MODERATOR_PAUSE_REASON, Feed, GuildScope, Subscription
@@ -154,6 +154,8 @@ def explain(
                 f"Held in {where}: the subscription's {shown(record.reason)} today; it goes out "
                 "at the start of the next day."
             )
+        elif record.state == "pending" and record.reason.startswith(DIGEST_REASON):
+            lines.append(f"In {where}: {shown(record.reason)} (not posted on its own).")
         elif record.state in ("pending", "claimed"):
             lines.append(f"Waiting to be posted in {where} (queued on {when(record.created_at)}).")
         else:

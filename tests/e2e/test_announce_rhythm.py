@@ -5,17 +5,19 @@ passes when the test says so."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.announce.limits import hostile_to_markdown
 from bot.app import open_app
 from bot.clock import FakeClock
-from bot.models import GuildSettings, NewSubscription
+from bot.models import GuildSettings, NewSubscription, Rhythm
 from cogs.client import PaperboyBot
-from tests.bench.discord_standin import DiscordStandIn
+from tests.bench.discord_standin import DiscordStandIn, Seed
 from tests.bench.discord_standin.harness import running_client
 from tests.bench.news_site import NewsSite
 from tests.conftest import make_config
@@ -32,18 +34,27 @@ async def rhythm_bench(
 ) -> AsyncIterator[tuple[Bench, FakeClock]]:
     """The bench with a fake clock for the bot and the stand-in's hourly publish limit."""
     clock = FakeClock(start)
-    config = make_config(tmp_path, announcements={**FAST_HIGH_RATE, "max_new_per_poll": 100})
     async with DiscordStandIn() as discord, NewsSite(feed_size=30) as site:
         discord.crosspost_clock = lambda: clock.now().timestamp()
         seed = discord.populate_default()
-        app = await open_app(config, clock=clock)
-        try:
-            bot = PaperboyBot(config, app=app)
-            async with running_client(discord, bot):
-                yield Bench(discord, seed, site, bot, config), clock
-        finally:
-            await app.close()
+        async with running_bot(tmp_path, discord, seed, site, clock) as bench:
+            yield bench, clock
         discord.assert_no_unknown_routes()
+
+
+@asynccontextmanager
+async def running_bot(
+    tmp_path: Path, discord: DiscordStandIn, seed: Seed, site: NewsSite, clock: FakeClock
+) -> AsyncIterator[Bench]:
+    """One run of the bot on the database in `tmp_path` (again: a restart), on the fake clock."""
+    config = make_config(tmp_path, announcements={**FAST_HIGH_RATE, "max_new_per_poll": 100})
+    app = await open_app(config, clock=clock)
+    try:
+        bot = PaperboyBot(config, app=app)
+        async with running_client(discord, bot):
+            yield Bench(discord, seed, site, bot, config)
+    finally:
+        await app.close()
 
 
 async def subscribe(bench: Bench, channel_id: int, fmt: str = "embed") -> tuple[int, int]:
@@ -352,3 +363,146 @@ async def _open_thread(bench: Bench, parent_id: int, name: str) -> int:
     ) as response:
         assert response.status == 201
         return int((await response.json())["id"])
+
+
+def digests_in(bench: Bench, channel_id: int) -> list[dict[str, Any]]:
+    """The digest messages in a channel, oldest first."""
+    return [m for m in posts_in(bench, channel_id) if "digest" in announced_title(m).lower()]
+
+
+def listed_titles(message: dict[str, Any]) -> list[str]:
+    """The article titles a digest page lists, in order (its bold links)."""
+    return re.findall(r"\*\*\[(.+?)\]\(", message["embeds"][0]["description"])
+
+
+def plain(title: str) -> str:
+    """A title as a digest shows it (Paperboy's one rule for feed text in markdown)."""
+    return hostile_to_markdown(title, single_line=True)
+
+
+async def test_a_digest_across_a_restart_lists_every_item_once(tmp_path: Path) -> None:
+    clock = FakeClock(MONDAY_MORNING)
+    async with DiscordStandIn() as discord, NewsSite(feed_size=30) as site:
+        seed = discord.populate_default()
+        general = seed.general_id
+        async with running_bot(tmp_path, discord, seed, site, clock) as bench:
+            feed_id, subscription = await subscribe(bench, general)
+            reply = await bench.command(
+                "feeds rhythm",
+                {"subscription": subscription, "digest": "daily", "digest_time": "18:00"},
+            )
+            assert "a daily digest at 18:00 (up to 10 items)" in await bench.reply_text(reply)
+            published = [site.publish_next() for _ in range(3)]
+            await bench.app.poller.poll_feed(feed_id)
+            await delivery_settled(bench)
+            assert posts_in(bench, general) == []
+            why = await bench.command("feeds why", {"url": site.article_url(published[0])})
+            assert "queued for the daily digest at 18:00" in await bench.reply_text(why)
+
+        async with running_bot(tmp_path, discord, seed, site, clock) as bench:
+            published += [site.publish_next() for _ in range(2)]
+            await bench.app.poller.poll_feed(feed_id)
+            await delivery_settled(bench)
+            assert posts_in(bench, general) == []
+            clock.advance(9 * 3600)  # 18:00
+            wake_worker(bench)
+            await bench.discord.wait_until(
+                lambda: len(digests_in(bench, general)) == 1, timeout=20, what="the digest"
+            )
+            await delivery_settled(bench)
+            [digest] = digests_in(bench, general)
+            assert announced_title(digest) == "Daily digest, 7 December 2026"
+            assert listed_titles(digest) == [plain(item.title) for item in published]
+            rows = await bench.app.storage.subscription_outbox(subscription)
+            open_rows = [row for row in rows if row.state != "skipped"]
+            assert {(row.state, row.message_id) for row in open_rows} == {
+                ("sent", int(digest["id"]))
+            }
+
+        async with running_bot(tmp_path, discord, seed, site, clock) as bench:
+            # Another restart at the same moment serves the slot no second time.
+            await delivery_settled(bench)
+            clock.advance(24 * 3600)  # the next day's slot, with nothing new: no message
+            wake_worker(bench)
+            await delivery_settled(bench)
+            assert len(digests_in(bench, general)) == 1
+            late = site.publish_next()
+            await bench.app.poller.poll_feed(feed_id)
+            clock.advance(24 * 3600)
+            wake_worker(bench)
+            await bench.discord.wait_until(
+                lambda: len(digests_in(bench, general)) == 2, timeout=20, what="digest two"
+            )
+            assert listed_titles(digests_in(bench, general)[1]) == [plain(late.title)]
+        discord.assert_no_unknown_routes()
+
+
+async def test_a_digest_lists_up_to_n_pages_beyond_ten_and_keeps_the_rest(tmp_path: Path) -> None:
+    async with rhythm_bench(tmp_path) as (bench, clock):
+        news = bench.seed.news_id
+        feed_id, subscription = await subscribe(bench, news)
+        reply = await bench.command(
+            "feeds rhythm",
+            {
+                "subscription": subscription,
+                "digest": "weekly",
+                "digest_day": 0,
+                "digest_time": "10:00",
+                "digest_size": 12,
+            },
+        )
+        assert "a weekly digest on Monday at 10:00 (up to 12 items)" in await bench.reply_text(
+            reply
+        )
+        published = [bench.site.publish_next() for _ in range(14)]
+        await bench.app.poller.poll_feed(feed_id)
+        clock.advance(3600)  # Monday 10:00
+        wake_worker(bench)
+        await bench.discord.wait_until(
+            lambda: len(digests_in(bench, news)) == 2, timeout=20, what="two pages"
+        )
+        await delivery_settled(bench)
+        first, second = digests_in(bench, news)
+        assert announced_title(first) == "Weekly digest, 7 December 2026 (1/2)"
+        assert announced_title(second) == "Weekly digest, 7 December 2026 (2/2)"
+        listed = listed_titles(first) + listed_titles(second)
+        assert listed == [plain(item.title) for item in published[:12]]
+        why = await bench.command("feeds why", {"url": bench.site.article_url(published[13])})
+        assert "queued for the weekly digest at 10:00" in await bench.reply_text(why)
+
+        clock.advance(7 * 24 * 3600)  # next Monday: the two left over
+        wake_worker(bench)
+        await bench.discord.wait_until(
+            lambda: len(digests_in(bench, news)) == 3, timeout=20, what="the next digest"
+        )
+        assert listed_titles(digests_in(bench, news)[2]) == [
+            plain(item.title) for item in published[12:]
+        ]
+
+
+async def test_a_digest_page_posted_but_not_recorded_is_not_posted_again(tmp_path: Path) -> None:
+    clock = FakeClock(MONDAY_MORNING)
+    async with DiscordStandIn() as discord, NewsSite(feed_size=30) as site:
+        seed = discord.populate_default()
+        general = seed.general_id
+        async with running_bot(tmp_path, discord, seed, site, clock) as bench:
+            feed_id, subscription = await subscribe(bench, general)
+            await bench.app.storage.set_rhythm(
+                subscription, Rhythm(digest="daily", digest_time="09:30")
+            )
+            published = [site.publish_next() for _ in range(2)]
+            await bench.app.poller.poll_feed(feed_id)
+            # Discord makes the post, but the answer never comes back: the bot stops meanwhile.
+            discord.faults.hang("POST", f"/channels/{general}/messages", after_effect=True)
+            clock.advance(1800)
+            wake_worker(bench)
+            await discord.wait_until(
+                lambda: len(digests_in(bench, general)) == 1, timeout=20, what="the digest post"
+            )
+        discord.faults.clear()
+        async with running_bot(tmp_path, discord, seed, site, clock) as bench:
+            await delivery_settled(bench)
+            [digest] = digests_in(bench, general)
+            assert listed_titles(digest) == [plain(item.title) for item in published]
+            rows = await bench.app.storage.subscription_outbox(subscription)
+            assert {row.message_id for row in rows if row.state == "sent"} == {int(digest["id"])}
