@@ -187,10 +187,11 @@ class RhythmStore(Database):
 
     async def end_publish_holds(self) -> None:
         """Forget holds of channels whose queue has emptied (a later hold is told again)."""
-        await self.execute(
-            "DELETE FROM publish_holds WHERE channel_id NOT IN "
-            "(SELECT channel_id FROM publishes WHERE state = 'pending')"
-        )
+        ended = "channel_id NOT IN (SELECT channel_id FROM publishes WHERE state = 'pending')"
+        # Read first: this runs on every delivery pass, and most passes have nothing to end.
+        if await self.scalar(f"SELECT 1 FROM publish_holds WHERE {ended} LIMIT 1") is None:  # noqa: S608
+            return
+        await self.execute(f"DELETE FROM publish_holds WHERE {ended}")  # noqa: S608
 
     # -- article versions and edits -------------------------------------------------------------
 
@@ -338,6 +339,13 @@ class RhythmStore(Database):
         self, subscription_id: int, *, next_at: datetime, reason: str
     ) -> None:
         """Open rows wait for the next digest (the reason is what `/feeds why` shows)."""
+        stale = await self.scalar(
+            "SELECT 1 FROM outbox WHERE subscription_id = ? AND state = 'pending' "
+            "AND (not_before != ? OR reason != ?) LIMIT 1",
+            (subscription_id, to_iso(next_at), reason),
+        )
+        if stale is None:  # runs on every delivery pass: write only when something changes
+            return
         await self.execute(
             "UPDATE outbox SET not_before = ?, reason = ? WHERE subscription_id = ? "
             "AND state = 'pending' AND (not_before != ? OR reason != ?)",
