@@ -31,18 +31,24 @@ class ChangeTracker:
     async def on_items_seen(self, event: ItemsSeen) -> int:
         """Remember each article's fingerprint and queue edits for changes; returns how many."""
         stored = await self.storage.article_hashes([a.id for a in event.articles])
+        changes = changed(event.articles, stored)
+        # First sightings only set the baseline: one transaction for all of them.
+        await self.storage.remember_versions(
+            [(c.article.id, c.content_hash) for c in changes if c.first_sight]
+        )
         queued = 0
-        for change in changed(event.articles, stored):
+        for change in changes:
+            if change.first_sight:
+                continue
             edits: list[tuple[int, str]] = []
-            if not change.first_sight:
-                for post in await self.storage.changed_posts(change.article.id):
-                    subscription = await self.storage.subscription(post.subscription_id)
-                    if subscription is None:
-                        continue
-                    guild = await self.storage.guild_settings(post.guild_id)
-                    view = subscription_view(subscription, timezone=guild.timezone)
-                    plan = render_plan(change.article, view, outbox_id=post.outbox_id)
-                    edits.append((post.outbox_id, plan.to_json()))
+            for post in await self.storage.changed_posts(change.article.id):
+                subscription = await self.storage.subscription(post.subscription_id)
+                if subscription is None:
+                    continue
+                guild = await self.storage.guild_settings(post.guild_id)
+                view = subscription_view(subscription, timezone=guild.timezone)
+                plan = render_plan(change.article, view, outbox_id=post.outbox_id)
+                edits.append((post.outbox_id, plan.to_json()))
             queued += await self.storage.record_version(
                 change.article.id, change.content_hash, edits, now=self.clock.now()
             )

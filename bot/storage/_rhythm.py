@@ -208,6 +208,17 @@ class RhythmStore(Database):
             found.update({int(r["article_id"]): r["content_hash"] for r in rows})
         return found
 
+    async def remember_versions(self, versions: Sequence[tuple[int, str]]) -> None:
+        """Store first-seen fingerprints (article id, hash) in one transaction."""
+        if not versions:
+            return
+        async with self.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO article_versions (article_id, content_hash) VALUES (?, ?) "
+                "ON CONFLICT (article_id) DO NOTHING",
+                versions,
+            )
+
     async def changed_posts(self, article_id: int) -> list[ChangedPost]:
         """The article's posted announcements in subscriptions that edit on change."""
         rows = await self.fetch_all(

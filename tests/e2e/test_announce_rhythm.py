@@ -104,7 +104,8 @@ async def test_the_eleventh_publish_in_an_hour_waits_in_order_and_moderators_hea
         await log_to_general(bench)
         news = bench.seed.news_id
         feed_id, _ = await subscribe(bench, news)
-        published = [bench.site.publish_next().title for _ in range(11)]
+        items = [bench.site.publish_next() for _ in range(11)]
+        published = [item.title for item in items]
         await bench.app.poller.poll_feed(feed_id)
 
         def crossposted() -> list[dict[str, Any]]:
@@ -126,6 +127,14 @@ async def test_the_eleventh_publish_in_an_hour_waits_in_order_and_moderators_hea
         crossposts = [r for r in requests if r.path.endswith("/crosspost")]
         assert len(crossposts) == 10
         assert all(r.status == 200 for r in crossposts)
+        why = await bench.reply_text(
+            await bench.command("feeds why", {"url": bench.site.article_url(items[10])})
+        )
+        assert "Waiting to be published to following servers (publish limit" in why
+        why_first = await bench.reply_text(
+            await bench.command("feeds why", {"url": bench.site.article_url(items[0])})
+        )
+        assert "Published to the servers following the Announcement channel." in why_first
         # A twelfth during the hold waits behind the eleventh; nobody is told twice.
         published.append(bench.site.publish_next().title)
         await bench.app.poller.poll_feed(feed_id)
@@ -506,3 +515,45 @@ async def test_a_digest_page_posted_but_not_recorded_is_not_posted_again(tmp_pat
             assert listed_titles(digest) == [plain(item.title) for item in published]
             rows = await bench.app.storage.subscription_outbox(subscription)
             assert {row.message_id for row in rows if row.state == "sent"} == {int(digest["id"])}
+
+
+async def test_webhook_posts_and_forum_posts_are_edited_too(tmp_path: Path) -> None:
+    async with rhythm_bench(tmp_path) as (bench, _):
+        general, forum = bench.seed.general_id, bench.seed.forum_id
+        feed_id, by_webhook = await subscribe(bench, general, "webhook")
+        in_forum = await bench.app.storage.add_subscription(
+            NewSubscription(
+                bench.seed.guild_id,
+                forum,
+                feed_id,
+                "forum",
+                fallback_tag_id=bench.seed.tag_ids["News"],
+            ),
+            now=bench.app.clock.now(),
+        )
+        assert in_forum is not None
+        for subscription in (by_webhook, in_forum.id):
+            await bench.app.storage.set_rhythm(subscription, Rhythm(on_change="edit"))
+        item = bench.site.publish_next()
+        title = item.title
+        await bench.app.poller.poll_feed(feed_id)
+
+        def posted() -> list[dict[str, Any]]:
+            return [
+                m
+                for channel in (general, forum)
+                for m in bench.discord.messages_in(channel)
+                if m["embeds"] and announced_title(m) in (title, f"{title} (updated)")
+            ]
+
+        await bench.discord.wait_until(lambda: len(posted()) == 2, timeout=20, what="two posts")
+        bench.site.edit(item, title=f"{title} (updated)")
+        await bench.app.poller.poll_feed(feed_id)
+        await bench.discord.wait_until(
+            lambda: all(bench.discord.edit_counts.get(int(m["id"])) == 1 for m in posted()),
+            timeout=20,
+            what="both posts edited",
+        )
+        await delivery_settled(bench)
+        assert [announced_title(m) for m in posted()] == [f"{title} (updated)"] * 2
+        assert len(posted()) == 2
