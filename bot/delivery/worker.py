@@ -247,10 +247,11 @@ class DeliveryWorker:
                 return None
             await self.reconcile()
         _, next_due = await self._start_due()
+        digests, edits, publishes = await self.storage.rhythm_work()
         for later in (
-            await self._digest_due(),
-            await self._edit_due(),
-            await self._publish_due(),
+            await self._digest_due() if digests else None,
+            await self._edit_due() if edits else None,
+            await self._publish_due() if publishes else None,
         ):
             if later is not None and (next_due is None or later < next_due):
                 next_due = later

@@ -65,6 +65,19 @@ def _edit(row: sqlite3.Row) -> EditRow:
 class RhythmStore(Database):
     """Verbs for quiet hours and caps, publishing, and edits."""
 
+    async def rhythm_work(self) -> tuple[bool, bool, bool]:
+        """Whether there may be (digest, edit, publish) work: one cheap read per delivery pass,
+        so passes without any of it cost no more than before."""
+        row = await self.fetch_one(
+            "SELECT EXISTS (SELECT 1 FROM subscription_rhythm WHERE digest IS NOT NULL) "
+            "OR EXISTS (SELECT 1 FROM digest_pages WHERE state IN ('pending', 'claimed')) "
+            "AS digests, EXISTS (SELECT 1 FROM outbox_edits WHERE state IN ('pending', "
+            "'claimed')) AS edits, EXISTS (SELECT 1 FROM publishes WHERE state = 'pending') "
+            "OR EXISTS (SELECT 1 FROM publish_holds) AS publishes"
+        )
+        assert row is not None
+        return bool(row["digests"]), bool(row["edits"]), bool(row["publishes"])
+
     # -- settings -------------------------------------------------------------------------------
 
     async def subscription_rhythm(self, subscription_id: int) -> Rhythm:

@@ -37,6 +37,9 @@ CREATE TABLE digest_pages (
     sent_at      TEXT,
     UNIQUE (digest_id, page)
 );
+CREATE INDEX digest_pages_open ON digest_pages (id) WHERE state IN ('pending', 'claimed');
+CREATE INDEX subscription_rhythm_digests ON subscription_rhythm (subscription_id)
+    WHERE digest IS NOT NULL;
 
 -- Which digest page lists an outbox row: the primary key means an item is in one digest only.
 CREATE TABLE digest_items (
