@@ -563,11 +563,12 @@ class DeliveryWorker:
         """Queue heads that must wait (quiet hours, daily cap): rescheduled with the reason
         `/feeds why` shows; the rows behind them wait too, so order is kept. Returns their ids."""
         rhythms = await self.storage.rhythms(sorted({d.subscription_id for d in due}))
-        held: list[int] = []
+        # Listed in a digest (even one made before digests were turned off): sent with its page.
+        held = sorted(await self.storage.digested([d.id for d in due])) if due else []
         timezones: dict[int, str] = {}
         for delivery in due:
             chosen = rhythms.get(delivery.subscription_id)
-            if chosen is None:
+            if chosen is None or delivery.id in held:
                 continue
             if chosen.digest is not None:
                 held.append(delivery.id)  # it goes out in a digest (`_digest_due`)

@@ -120,6 +120,10 @@ async def change_rhythm(
             "posts each article as its own forum post."
         )
     await admin.storage.set_rhythm(subscription.id, updated)
+    if current.digest is not None and updated.digest is None:
+        await admin.storage.unqueue_from_digest(subscription.id, now=admin.clock.now())
+        if admin.wake_delivery is not None:
+            admin.wake_delivery()
     await admin.record(
         guild_id, user_id, "feed.rhythm", f"subscription {subscription.id}: {describe(updated)}"
     )

@@ -359,6 +359,27 @@ class RhythmStore(Database):
         )
         return [DigestCandidate(int(r["id"]), int(r["article_id"])) for r in rows]
 
+    async def digested(self, outbox_ids: Sequence[int]) -> set[int]:
+        """Which of these outbox rows a digest lists already (they go out with its page)."""
+        found: set[int] = set()
+        for part in chunks(list(outbox_ids)):
+            marks = ",".join("?" * len(part))
+            rows = await self.fetch_all(
+                f"SELECT outbox_id FROM digest_items WHERE outbox_id IN ({marks})",  # noqa: S608
+                part,
+            )
+            found.update(int(row["outbox_id"]) for row in rows)
+        return found
+
+    async def unqueue_from_digest(self, subscription_id: int, *, now: datetime) -> None:
+        """Digests turned off: rows waiting for the next digest (and in none yet) are due now."""
+        await self.execute(
+            "UPDATE outbox SET not_before = ?, reason = '' WHERE subscription_id = ? "
+            "AND state = 'pending' AND reason LIKE 'queued for the %' "
+            "AND id NOT IN (SELECT outbox_id FROM digest_items)",
+            (to_iso(now), subscription_id),
+        )
+
     async def queue_for_digest(
         self, subscription_id: int, *, next_at: datetime, reason: str
     ) -> None:

@@ -557,3 +557,25 @@ async def test_webhook_posts_and_forum_posts_are_edited_too(tmp_path: Path) -> N
         await delivery_settled(bench)
         assert [announced_title(m) for m in posted()] == [f"{title} (updated)"] * 2
         assert len(posted()) == 2
+
+
+async def test_turning_digests_off_posts_what_waited_at_once_in_order(tmp_path: Path) -> None:
+    async with rhythm_bench(tmp_path) as (bench, _):
+        general = bench.seed.general_id
+        feed_id, subscription = await subscribe(bench, general)
+        await bench.command(
+            "feeds rhythm",
+            {"subscription": subscription, "digest": "daily", "digest_time": "18:00"},
+        )
+        published = [bench.site.publish_next() for _ in range(2)]
+        await bench.app.poller.poll_feed(feed_id)
+        await delivery_settled(bench)
+        assert posts_in(bench, general) == []
+        reply = await bench.command("feeds rhythm", {"subscription": subscription, "digest": "off"})
+        assert "instant posts" in await bench.reply_text(reply)
+        await bench.discord.wait_until(
+            lambda: len(posts_in(bench, general)) == 2, timeout=20, what="the waiting posts"
+        )
+        assert [announced_title(m) for m in posts_in(bench, general)] == [
+            item.title for item in published
+        ]
