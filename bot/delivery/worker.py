@@ -570,7 +570,7 @@ class DeliveryWorker:
             chosen = rhythms.get(delivery.subscription_id)
             if chosen is None or delivery.id in held:
                 continue
-            if chosen.digest is not None:
+            if chosen.digest is not None and chosen.daily_cap is None:
                 held.append(delivery.id)  # it goes out in a digest (`_digest_due`)
                 continue
             if delivery.guild_id not in timezones:
@@ -584,25 +584,47 @@ class DeliveryWorker:
             hold = rhythm.hold_for(now, chosen, timezone, sent_today=sent_today)
             if hold is None:
                 continue
+            over_cap = hold.reason.startswith(rhythm.CAP_REASON)
+            if over_cap and chosen.digest is not None:
+                # A cap with a digest: what exceeds the cap goes to the next digest.
+                hold = self._to_next_digest(chosen, hold, timezone, now)
             await self.storage.reschedule_delivery(
                 delivery.id, not_before=hold.until, reason=hold.reason
             )
             held.append(delivery.id)
-            if hold.reason.startswith(rhythm.CAP_REASON):
-                await self._tell_cap_once(delivery, chosen.daily_cap or 0, timezone, now)
+            if over_cap:
+                await self._tell_cap_once(delivery, chosen, timezone, now)
         return held
 
+    @staticmethod
+    def _to_next_digest(
+        chosen: Rhythm, hold: rhythm.Hold, timezone: str, now: datetime
+    ) -> rhythm.Hold:
+        assert chosen.digest_time is not None
+        weekday = chosen.digest_day if chosen.digest == "weekly" else None
+        at = rhythm.parse_clock(chosen.digest_time)
+        where = f"{chosen.digest} digest at {chosen.digest_time}"
+        return rhythm.Hold(
+            digest.next_slot(now, at=at, weekday=weekday, timezone=timezone),
+            f"{rhythm.DIGEST_REASON} {where} ({hold.reason})",
+        )
+
     async def _tell_cap_once(
-        self, delivery: Delivery, cap: int, timezone: str, now: datetime
+        self, delivery: Delivery, chosen: Rhythm, timezone: str, now: datetime
     ) -> None:
         day = rhythm.local_day_start(now, timezone).isoformat()
         key = f"daily-cap:{delivery.subscription_id}:{day}"
         if not await self.storage.remember_notice(delivery.guild_id, key, now=now):
             return
+        then = (
+            f"go to the next {chosen.digest} digest, at {chosen.digest_time}"
+            if chosen.digest is not None
+            else "wait, in order, and go out from the start of the next day"
+        )
         text = (
-            f"Subscription #{delivery.subscription_id} reached its daily cap of {cap} posts in "
-            f"<#{delivery.channel_id}>. Newer articles wait, in order, and go out from the start "
-            "of the next day. /feeds why shows each one's fate."
+            f"Subscription #{delivery.subscription_id} reached its daily cap of "
+            f"{chosen.daily_cap} posts in <#{delivery.channel_id}>. Newer articles {then}. "
+            "/feeds why shows each one's fate."
         )
         try:
             await self.notifier.tell_moderators(delivery.guild_id, text)
@@ -783,8 +805,9 @@ class DeliveryWorker:
                 [(plan.to_json(), outbox_ids) for plan, outbox_ids in pages],
                 now=now,
             )
-        reason = f"{rhythm.DIGEST_REASON} {chosen.digest} digest at {chosen.digest_time}"
-        await self.storage.queue_for_digest(subscription_id, next_at=upcoming, reason=reason)
+        if chosen.daily_cap is None:  # with a cap, only what exceeds it waits for the digest
+            reason = f"{rhythm.DIGEST_REASON} {chosen.digest} digest at {chosen.digest_time}"
+            await self.storage.queue_for_digest(subscription_id, next_at=upcoming, reason=reason)
         return upcoming
 
     async def _digest_items(self, candidates: list[DigestCandidate]) -> list[digest.DigestItem]:

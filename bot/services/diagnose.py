@@ -74,9 +74,11 @@ def explain(
     timezone: str,
     config: Config,
     rhythm_facts: Mapping[int, RhythmFacts] | None = None,
+    head_reasons: Mapping[int, str] | None = None,
 ) -> Explanation:
     """The fate of one article for a guild, from its sightings and delivery rows (and, per
-    subscription, its publish and edits: `rhythm_facts`). Pure."""
+    subscription, its publish and edits: `rhythm_facts`; why the head of its queue waits, which
+    holds every row behind it too: `head_reasons`). Pure."""
 
     def when(moment: datetime) -> str:
         return format_date(moment, timezone, DATE_FORMAT)
@@ -144,6 +146,20 @@ def explain(
                 f"Failed in {where} after {attempts}: {shown(record.reason or 'no reason kept')}. "
                 "/feeds resume retries it."
             )
+        elif (
+            record.state == "pending"
+            and not record.reason
+            and (
+                (head_reasons or {})
+                .get(subscription.id, "")
+                .startswith((QUIET_REASON, CAP_REASON, DIGEST_REASON))
+            )
+        ):
+            reason = (head_reasons or {})[subscription.id]
+            lines.append(
+                f"Waiting in {where} behind earlier articles, which wait for this reason: "
+                f"{shown(reason)}; they go out in order."
+            )
         elif record.state == "pending" and record.reason.startswith(QUIET_REASON):
             lines.append(
                 f"Waiting for quiet hours to end in {where} ({shown(record.reason)}); held posts "
@@ -210,11 +226,15 @@ class Diagnoser:
         sightings: list[Sighting] = []
         deliveries: list[DeliveryRecord] = []
         facts: dict[int, RhythmFacts] = {}
+        heads: dict[int, str] = {}
         pairs: list[tuple[Subscription, Feed]] = []
         if article is not None:
             sightings = await self.storage.article_sightings(article.id, guild_id)
             deliveries = await self.storage.article_deliveries(article.id, guild_id)
             facts = await self.storage.rhythm_facts(article.id, guild_id)
+            heads = await self.storage.queue_head_reasons(
+                [d.subscription_id for d in deliveries if d.state == "pending"]
+            )
             for subscription in await self.storage.guild_subscriptions(guild_id):
                 feed = await self.storage.feed(subscription.feed_id)
                 assert feed is not None
@@ -230,4 +250,5 @@ class Diagnoser:
             timezone=settings.timezone,
             config=self.config,
             rhythm_facts=facts,
+            head_reasons=heads,
         )

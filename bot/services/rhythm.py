@@ -92,6 +92,9 @@ def describe(rhythm: Rhythm) -> str:
         digest = f"a daily digest at {rhythm.digest_time} (up to {rhythm.digest_size} items)"
     else:
         digest = "instant posts"
+    if rhythm.digest is not None and rhythm.daily_cap:
+        # Instant posts up to the cap; what exceeds it goes to the digest.
+        return f"up to {rhythm.daily_cap} posts a day and the rest in {digest}, {quiet}, {changes}"
     return f"{digest}, {quiet}, {cap}, {changes}"
 
 

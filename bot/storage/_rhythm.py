@@ -128,10 +128,11 @@ class RhythmStore(Database):
         )
 
     async def sent_since(self, subscription_id: int, since: datetime) -> int:
-        """Posts a subscription made since `since` (for the daily cap)."""
+        """Posts a subscription made on their own since `since` (for the daily cap; items
+        sent in a digest do not count)."""
         value = await self.scalar(
             "SELECT count(*) FROM outbox WHERE subscription_id = ? AND state = 'sent' "
-            "AND sent_at >= ?",
+            "AND sent_at >= ? AND id NOT IN (SELECT outbox_id FROM digest_items)",
             (subscription_id, to_iso(since)),
         )
         return int(value or 0)
@@ -504,6 +505,20 @@ class RhythmStore(Database):
         )
 
     # -- /feeds why -----------------------------------------------------------------------------
+
+    async def queue_head_reasons(self, subscription_ids: Sequence[int]) -> dict[int, str]:
+        """Why the oldest open row of each subscription waits (rows behind it wait too)."""
+        found: dict[int, str] = {}
+        for part in chunks(list(subscription_ids)):
+            marks = ",".join("?" * len(part))
+            rows = await self.fetch_all(
+                "SELECT subscription_id, reason FROM outbox WHERE id IN (SELECT min(id) "  # noqa: S608
+                "FROM outbox WHERE state IN ('pending', 'claimed') AND subscription_id IN "
+                f"({marks}) GROUP BY subscription_id)",
+                part,
+            )
+            found.update({int(r["subscription_id"]): r["reason"] for r in rows})
+        return found
 
     async def rhythm_facts(self, article_id: int, guild_id: int) -> dict[int, RhythmFacts]:
         """Per subscription of the guild: the article's publish state and edits."""

@@ -579,3 +579,52 @@ async def test_turning_digests_off_posts_what_waited_at_once_in_order(tmp_path: 
         assert [announced_title(m) for m in posts_in(bench, general)] == [
             item.title for item in published
         ]
+
+
+async def test_with_a_cap_and_a_digest_what_exceeds_the_cap_goes_to_the_digest(
+    tmp_path: Path,
+) -> None:
+    async with rhythm_bench(tmp_path) as (bench, clock):
+        await log_to_general(bench)
+        news = bench.seed.news_id
+        feed_id, subscription = await subscribe(bench, news)
+        reply = await bench.command(
+            "feeds rhythm",
+            {
+                "subscription": subscription,
+                "daily_cap": 2,
+                "digest": "daily",
+                "digest_time": "18:00",
+            },
+        )
+        assert "up to 2 posts a day and the rest in a daily digest at 18:00" in (
+            await bench.reply_text(reply)
+        )
+        published = [bench.site.publish_next() for _ in range(5)]
+        await bench.app.poller.poll_feed(feed_id)
+        await bench.discord.wait_until(
+            lambda: len(posts_in(bench, news)) == 2 and notices(bench, "next daily digest"),
+            timeout=20,
+            what="two posts and the notice",
+        )
+        await delivery_settled(bench)
+        assert [announced_title(m) for m in posts_in(bench, news)] == [
+            item.title for item in published[:2]
+        ]
+        why = await bench.command("feeds why", {"url": bench.site.article_url(published[2])})
+        assert "queued for the daily digest at 18:00 (daily cap of 2 reached)" in (
+            await bench.reply_text(why)
+        )
+        behind = await bench.command("feeds why", {"url": bench.site.article_url(published[4])})
+        assert "behind earlier articles, which wait for this reason: queued for the daily" in (
+            await bench.reply_text(behind)
+        )
+        clock.advance(9 * 3600)
+        wake_worker(bench)
+        await bench.discord.wait_until(
+            lambda: len(digests_in(bench, news)) == 1, timeout=20, what="the digest"
+        )
+        assert listed_titles(digests_in(bench, news)[0]) == [
+            plain(item.title) for item in published[2:]
+        ]
+        assert len(notices(bench, "daily cap")) == 1
