@@ -352,6 +352,34 @@ async def test_a_thread_is_a_target_and_webhook_posts_open_threads(tmp_path: Pat
         )
         in_thread = bench.discord.messages_in(thread)[-1]
         assert announced_title(in_thread) == item.title
+        # A forum post is a target too: the next article is posted as a reply in it.
+        api = bench.discord.api_base_url
+        headers = {"Authorization": f"Bot {bench.discord.token}"}
+        async with bench.app.http.post(
+            f"{api}/channels/{bench.seed.forum_id}/threads",
+            json={
+                "name": "Reading group",
+                "applied_tags": [bench.seed.tag_ids["News"]],
+                "message": {"content": "What are we reading?"},
+            },
+            headers=headers,
+        ) as response:
+            assert response.status == 201
+            forum_post = int((await response.json())["id"])
+        reply = await bench.command(
+            "feeds add", {"url": bench.site.feed_url, "channel": forum_post, "format": "text"}
+        )
+        assert "Added" in await bench.reply_text(reply, timeout=20)
+        following = bench.site.publish_next()
+        await bench.app.poller.poll_feed(feed.id)
+        await bench.discord.wait_until(
+            lambda: any(
+                following.title in (m.get("content") or "")
+                for m in bench.discord.messages_in(forum_post)
+            ),
+            timeout=20,
+            what="a reply in the forum post",
+        )
         webhook_post = posts_in(bench, bench.seed.news_id)[-1]
         assert webhook_post.get("webhook_id")
         await bench.discord.wait_until(
