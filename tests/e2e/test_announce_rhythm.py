@@ -656,3 +656,41 @@ async def test_with_a_cap_and_a_digest_what_exceeds_the_cap_goes_to_the_digest(
             plain(item.title) for item in published[2:]
         ]
         assert len(notices(bench, "daily cap")) == 1
+
+
+async def test_a_publish_that_reached_discord_before_a_stop_is_not_made_twice(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock(MONDAY_MORNING)
+    async with DiscordStandIn() as discord, NewsSite(feed_size=30) as site:
+        discord.crosspost_clock = lambda: clock.now().timestamp()
+        seed = discord.populate_default()
+        news = seed.news_id
+        async with running_bot(tmp_path, discord, seed, site, clock) as bench:
+            feed_id, _ = await subscribe(bench, news)
+            # Discord publishes, but the answer never comes back: the bot stops meanwhile.
+            discord.faults.hang("POST", f"/channels/{news}/messages/*/crosspost", after_effect=True)
+            item = site.publish_next()
+            await bench.app.poller.poll_feed(feed_id)
+            await discord.wait_until(
+                lambda: any(int(m.get("flags") or 0) & CROSSPOSTED for m in posts_in(bench, news)),
+                timeout=20,
+                what="the publish",
+            )
+        discord.faults.clear()
+        async with running_bot(tmp_path, discord, seed, site, clock) as bench:
+            await delivery_settled(bench)
+            [post] = posts_in(bench, news)
+            crossposts = [
+                r
+                for r in discord.recorder.requests_to("POST", f"/channels/{news}/messages/")
+                if r.path.endswith("/crosspost")
+            ]
+            # Asked again after the restart, Discord answered "already published": done.
+            assert [r.status for r in crossposts] == [500, 400]
+            assert discord.crossposts[news] == [clock.now().timestamp()]
+            why = await bench.reply_text(
+                await bench.command("feeds why", {"url": site.article_url(item)})
+            )
+            assert "Published to the servers following" in why
+            assert int(post["flags"]) & CROSSPOSTED
