@@ -687,7 +687,8 @@ async def test_a_publish_that_reached_discord_before_a_stop_is_not_made_twice(
                 if r.path.endswith("/crosspost")
             ]
             # Asked again after the restart, Discord answered "already published": done.
-            assert [r.status for r in crossposts] == [500, 400]
+            # (The first, held, request's own answer went to a client that had gone.)
+            assert len(crossposts) == 2 and crossposts[1].status == 400
             assert discord.crossposts[news] == [clock.now().timestamp()]
             why = await bench.reply_text(
                 await bench.command("feeds why", {"url": site.article_url(item)})
