@@ -1,9 +1,10 @@
 """Articles that change after they were posted: queue one edit per posted message and version.
 
 The poller tells `on_items_seen` what a poll read. Articles whose fingerprint changed
-(`bot.announce.changes`) get, for every subscription set to `edit` that posted them, the message
-rendered again and queued in `outbox_edits` together with the new fingerprint, in one
-transaction; the delivery worker sends it like a post (claim, edit, settle) exactly once.
+(`bot.announce.changes`) get, for every subscription set to `edit`, the message rendered again:
+queued in `outbox_edits` for a posted announcement, or replacing the stored plan of one still
+waiting (quiet hours, a cap), together with the new fingerprint, in one transaction. The
+delivery worker sends an edit like a post (claim, edit, settle) exactly once.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from bot.announce.changes import ItemsSeen, changed
 from bot.announce.plan import subscription_view
 from bot.announce.render import render_plan
 from bot.clock import Clock
-from bot.storage import Storage
+from bot.storage import ChangedPost, Storage
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class ChangeTracker:
         for change in changes:
             if change.first_sight:
                 continue
-            edits: list[tuple[int, str]] = []
+            plans: list[tuple[ChangedPost, str]] = []
             for post in await self.storage.changed_posts(change.article.id):
                 subscription = await self.storage.subscription(post.subscription_id)
                 if subscription is None:
@@ -48,10 +49,15 @@ class ChangeTracker:
                 guild = await self.storage.guild_settings(post.guild_id)
                 view = subscription_view(subscription, timezone=guild.timezone)
                 plan = render_plan(change.article, view, outbox_id=post.outbox_id)
-                edits.append((post.outbox_id, plan.to_json()))
-            queued += await self.storage.record_version(
-                change.article.id, change.content_hash, edits, now=self.clock.now()
+                plans.append((post, plan.to_json()))
+            done = await self.storage.record_version(
+                change.article.id, change.content_hash, plans, now=self.clock.now()
             )
+            if done is None:
+                # A post of it was in flight: its version is not stored, so the next poll
+                # sees the change again and edits what was posted by then.
+                log.info("Article %s changed while being posted; next poll", change.article.id)
+            queued += done or 0
         if queued:
             log.info("Feed %s: %s announcement edits queued", event.feed_id, queued)
             self.wake()

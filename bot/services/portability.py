@@ -32,6 +32,7 @@ from bot.services.admin import (
     validate_interval,
     validate_template_text,
 )
+from bot.services.rhythm import start_digests
 from bot.storage import ImportedSubscription, Storage, SubscriptionLimitReached
 
 EXPORT_FORMAT = "paperboy-export"
@@ -272,6 +273,9 @@ class Portability:
             )
             if new_id and not entry.rhythm.is_default:
                 await self.storage.set_rhythm(new_id, entry.rhythm)
+                added = await self.storage.subscription(new_id)
+                if added is not None:
+                    await start_digests(self.storage, added, entry.rhythm, now=now)
             if new_id:
                 report.added.append(f"{label} (subscription {new_id})")
             else:

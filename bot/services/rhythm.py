@@ -7,12 +7,14 @@ and announced in the log channel like every other subscription setting.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
-from bot.announce.digest import DAYS
-from bot.delivery.rhythm import validate_rhythm
+from bot.announce.digest import DAYS, last_slot
+from bot.delivery.rhythm import parse_clock, validate_rhythm
 from bot.errors import InvalidInput, NotFound
 from bot.models import Rhythm, Subscription
 from bot.services.admin import FeedAdmin
+from bot.storage import Storage
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,19 @@ def describe(rhythm: Rhythm) -> str:
     return f"{digest}, {quiet}, {cap}, {changes}"
 
 
+async def start_digests(
+    storage: Storage, subscription: Subscription, rhythm: Rhythm, *, now: datetime
+) -> None:
+    """Digests (re)scheduled now: the moment that last passed counts as served, so the first
+    digest is the next scheduled one, never one from before the moderators asked."""
+    if rhythm.digest is None or rhythm.digest_time is None:
+        return
+    timezone = (await storage.guild_settings(subscription.guild_id)).timezone
+    weekday = rhythm.digest_day if rhythm.digest == "weekly" else None
+    slot = last_slot(now, at=parse_clock(rhythm.digest_time), weekday=weekday, timezone=timezone)
+    await storage.form_digest(subscription.id, slot, [], now=now)
+
+
 async def _owned(admin: FeedAdmin, guild_id: int, subscription_id: int) -> Subscription:
     subscription = await admin.storage.subscription(subscription_id, guild_id=guild_id)
     if subscription is None:
@@ -123,6 +138,11 @@ async def change_rhythm(
             "posts each article as its own forum post."
         )
     await admin.storage.set_rhythm(subscription.id, updated)
+    if updated.digest is not None and (
+        (current.digest, current.digest_time, current.digest_day)
+        != (updated.digest, updated.digest_time, updated.digest_day)
+    ):
+        await start_digests(admin.storage, subscription, updated, now=admin.clock.now())
     if current.digest is not None and updated.digest is None:
         await admin.storage.unqueue_from_digest(subscription.id, now=admin.clock.now())
         if admin.wake_delivery is not None:

@@ -234,12 +234,14 @@ class RhythmStore(Database):
             )
 
     async def changed_posts(self, article_id: int) -> list[ChangedPost]:
-        """The article's posted announcements in subscriptions that edit on change."""
+        """The article's announcements, posted or waiting, in subscriptions that edit on
+        change (a waiting one is posted with the new version instead)."""
         rows = await self.fetch_all(
-            "SELECT o.id, o.subscription_id, s.guild_id, o.channel_id, o.message_id, s.format "
-            "FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id "
+            "SELECT o.id, o.subscription_id, s.guild_id, o.channel_id, o.message_id, s.format, "
+            "o.state FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id "
             "JOIN subscription_rhythm r ON r.subscription_id = s.id "
-            "WHERE o.article_id = ? AND o.state = 'sent' AND o.message_id IS NOT NULL "
+            "WHERE o.article_id = ? AND o.state IN ('pending', 'claimed', 'sent') "
+            "AND (o.state != 'sent' OR o.message_id IS NOT NULL) "
             "AND r.on_change = 'edit' AND s.active = 1 ORDER BY o.id",
             (article_id,),
         )
@@ -249,8 +251,9 @@ class RhythmStore(Database):
                 int(r["subscription_id"]),
                 int(r["guild_id"]),
                 int(r["channel_id"]),
-                int(r["message_id"]),
+                r["message_id"],
                 r["format"],
+                r["state"],
             )
             for r in rows
         ]
@@ -259,27 +262,39 @@ class RhythmStore(Database):
         self,
         article_id: int,
         content_hash: str,
-        edits: Sequence[tuple[int, str]],
+        plans: Sequence[tuple[ChangedPost, str]],
         *,
         now: datetime,
-    ) -> int:
-        """Remember an article's new version and queue its edits, in one transaction.
-
-        `edits` are (outbox id, rendered plan). A version already queued for a post is not
-        queued again. Returns how many edits were queued.
-        """
+    ) -> int | None:
+        """Remember an article's new version, in one transaction with what it changes: each
+        posted announcement gets an edit queued (once per version), each waiting one its plan
+        replaced. Returns how many edits were queued, or None (nothing done: try again on the
+        next poll) when a post was in flight or changed state since `plans` were made."""
         queued = 0
         async with self.transaction() as conn:
+            for post, _ in plans:
+                async with conn.execute(
+                    "SELECT state FROM outbox WHERE id = ?", (post.outbox_id,)
+                ) as cursor:
+                    row = await cursor.fetchone()
+                if row is None or row[0] != post.state or post.state == "claimed":
+                    return None
             await conn.execute(
                 "INSERT INTO article_versions (article_id, content_hash) VALUES (?, ?) "
                 "ON CONFLICT (article_id) DO UPDATE SET content_hash = excluded.content_hash",
                 (article_id, content_hash),
             )
-            for outbox_id, payload in edits:
+            for post, payload in plans:
+                if post.state == "pending":
+                    await conn.execute(
+                        "UPDATE outbox SET payload = ? WHERE id = ? AND state = 'pending'",
+                        (payload, post.outbox_id),
+                    )
+                    continue
                 cursor = await conn.execute(
                     "INSERT INTO outbox_edits (outbox_id, content_hash, payload, not_before, "
                     "created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (outbox_id, content_hash, payload, to_iso(now), to_iso(now)),
+                    (post.outbox_id, content_hash, payload, to_iso(now), to_iso(now)),
                 )
                 queued += cursor.rowcount
         return queued

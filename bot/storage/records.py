@@ -316,14 +316,16 @@ class PublishRow:
 
 @dataclass(frozen=True)
 class ChangedPost:
-    """A posted announcement of an article, in a subscription that edits it when it changes."""
+    """An announcement of an article (posted, or waiting) in a subscription that edits it
+    when the article changes."""
 
     outbox_id: int
     subscription_id: int
     guild_id: int
     channel_id: int
-    message_id: int
+    message_id: int | None
     format: str
+    state: str
 
 
 @dataclass(frozen=True)

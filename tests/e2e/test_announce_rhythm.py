@@ -529,6 +529,7 @@ async def test_a_digest_page_posted_but_not_recorded_is_not_posted_again(tmp_pat
             )
             published = [site.publish_next() for _ in range(2)]
             await bench.app.poller.poll_feed(feed_id)
+            await delivery_settled(bench)  # the worker saw digests begin before 09:30
             # Discord makes the post, but the answer never comes back: the bot stops meanwhile.
             discord.faults.hang("POST", f"/channels/{general}/messages", after_effect=True)
             clock.advance(1800)
@@ -695,3 +696,32 @@ async def test_a_publish_that_reached_discord_before_a_stop_is_not_made_twice(
             )
             assert "Published to the servers following" in why
             assert int(post["flags"]) & CROSSPOSTED
+
+
+async def test_an_article_that_changes_while_held_is_posted_as_it_is_now(tmp_path: Path) -> None:
+    async with rhythm_bench(tmp_path, start=datetime(2026, 12, 7, 23, 0, tzinfo=UTC)) as (
+        bench,
+        clock,
+    ):
+        general = bench.seed.general_id
+        feed_id, subscription = await subscribe(bench, general)
+        await bench.app.storage.set_rhythm(
+            subscription, Rhythm(quiet_start="22:00", quiet_end="07:00", on_change="edit")
+        )
+        item = bench.site.publish_next()
+        title = item.title
+        await bench.app.poller.poll_feed(feed_id)
+        await delivery_settled(bench)
+        bench.site.edit(item, title=f"{title} (updated)")
+        await bench.app.poller.poll_feed(feed_id)
+        await delivery_settled(bench)
+        assert posts_in(bench, general) == []
+        clock.advance(8 * 3600)  # 07:00
+        wake_worker(bench)
+        await bench.discord.wait_until(
+            lambda: len(posts_in(bench, general)) == 1, timeout=20, what="the post"
+        )
+        await delivery_settled(bench)
+        [post] = posts_in(bench, general)
+        assert announced_title(post) == f"{title} (updated)"
+        assert bench.discord.edit_counts.get(int(post["id"]), 0) == 0  # posted right, not edited
