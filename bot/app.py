@@ -5,12 +5,16 @@ Discord-free: what talks to Discord comes once through `App.attach_discord` (REA
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
+import ssl
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 
 from bot.articles.llm import LlmBackend
 from bot.clock import Clock, SystemClock
@@ -21,6 +25,9 @@ from bot.delivery.worker import DeliveryWorker, Notifier, Sender
 from bot.fetch import Fetcher, make_session
 from bot.ingest.archiver import Archiver
 from bot.ingest.poller import IDLE_WAKE_SECONDS, NewArticlesEvent, Poller
+from bot.ingest.subscriber import WebSubSubscriber
+from bot.ingest.websub import check_public_url
+from bot.lease import LeaseKeeper
 from bot.metrics import EVENT_LOOP_STALLS, POOL_JOBS_KILLED, Metrics
 from bot.services.admin import ChangeLog, FeedAdmin
 from bot.services.alerts import AlertService
@@ -28,6 +35,7 @@ from bot.services.diagnose import Diagnoser
 from bot.services.portability import Portability
 from bot.services.quotas import MemberQuotas
 from bot.services.reader import ReaderService
+from bot.shards import ShardSet, per_process_rate
 from bot.storage import Storage
 from bot.tasks import TaskOwner
 from bot.watchdog import LoopWatchdog
@@ -61,21 +69,42 @@ class App:
     metrics: Metrics = field(default_factory=Metrics)  # /metrics; counted by poller and worker
     health: Health = field(default_factory=Health)  # the Discord layer reports the gateway here
     ops: OpsServer | None = None  # the operator endpoint, when [http] listen is set
+    websub: WebSubSubscriber | None = None  # WebSub push, when [websub] public_url is set
+    poll_lease: LeaseKeeper | None = None  # held while this process polls (start_background)
     _worker: DeliveryWorker | None = field(default=None, init=False, repr=False)  # attach_discord
 
-    def attach_discord(self, *, sender: Sender, notifier: Notifier, change_log: ChangeLog) -> None:
+    def attach_discord(
+        self,
+        *,
+        sender: Sender,
+        notifier: Notifier,
+        change_log: ChangeLog,
+        shards: ShardSet | None = None,
+    ) -> None:
         """Connect the Discord-facing pieces, once, after login: the delivery worker is built
-        around `sender` and `notifier`, and every configuration change goes to `change_log`."""
+        around `sender` and `notifier`, and every configuration change goes to `change_log`.
+
+        With `shards`, the worker delivers only those shards' servers' rows; every bot process
+        sends at most its share of the global budget (`[scale] bot_processes`)."""
         if self._worker is not None:
             raise RuntimeError("Discord is already attached to this App")
+        announcements = self.config.announcements
+        share = per_process_rate(
+            announcements.global_rate_per_second, self.config.scale.bot_processes
+        )
+        worker_config = dataclasses.replace(
+            self.config,
+            announcements=dataclasses.replace(announcements, global_rate_per_second=share),
+        )
         self._worker = DeliveryWorker(
             self.storage,
             sender,
             notifier,
-            self.config,
+            worker_config,
             self.clock,
             notice_source=self.delivery,
             metrics=self.metrics,
+            shards=shards,
         )
         self.delivery.on_work(self._worker.wake)
         self.admin.on_change.append(change_log.post_change)
@@ -87,11 +116,42 @@ class App:
             raise RuntimeError("attach_discord() must be called before the worker is used")
         return self._worker
 
-    def start_background(self) -> None:
-        """Start polling and archiving; `close()` stops them."""
+    def start_background(self, *, poll: bool = True, shared: bool = False) -> None:
+        """Start polling and archiving; `close()` stops them.
+
+        Polling runs under the poll lease, so one process polls a database however many run.
+        `poll=False`: this process leaves polling to `paperboy worker`. `shared`: other processes
+        use the database too, so look for the work they commit every `[scale] check_seconds`
+        (feeds to poll, announcements to deliver)."""
         self.watchdog.start()
-        self.tasks.spawn(self.poller.run(), name="poller")
-        self.tasks.spawn(self.archiver.run(), name="archiver")
+        if poll:
+            lease = LeaseKeeper(
+                self.storage, self.clock, seconds=self.config.scale.poll_lease_seconds
+            )
+            self.poll_lease = lease
+            self.health.polls = lease.held.is_set  # a waiting standby is not a stale poller
+            self.tasks.spawn(lease.run(self._poll), name="poll lease")
+        else:
+            self.health.polls = lambda: False
+        if shared:
+            self.tasks.spawn(self._look_for_others_work(), name="shared work")
+
+    async def _poll(self) -> None:
+        """Poll, archive and keep WebSub subscriptions until cancelled (while the poll lease is
+        held: hubs are subscribed to by the one process that polls)."""
+        work = [self.poller.run(), self.archiver.run()]
+        if self.websub is not None:
+            work.append(self.websub.run())
+        await asyncio.gather(*work)
+
+    async def _look_for_others_work(self) -> None:
+        """Wake the poller and the delivery worker now and then: rows committed by another
+        process (a feed added through a shard process, announcements a worker polled) carry no
+        in-process wake. A wake when nothing waits costs one query each."""
+        while True:
+            await asyncio.sleep(self.config.scale.check_seconds)
+            self.poller.wake()
+            self.delivery.wake()
 
     async def close(self) -> None:
         """Stop background work, then release the HTTP session and the database."""
@@ -106,17 +166,27 @@ class App:
         await self.storage.close()
 
 
-async def open_app(config: Config, *, clock: Clock | None = None) -> App:
-    """Build everything; if anything fails half-way, close what was opened."""
+async def open_app(
+    config: Config,
+    *,
+    clock: Clock | None = None,
+    resolver: AbstractResolver | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> App:
+    """Build everything; if anything fails half-way, close what was opened.
+
+    `resolver` and `tls` go to the fetching session (tests map real host names to stand-ins).
+    """
     clock = clock or SystemClock()
     listen = parse_listen(config.http)  # a public address is refused before anything opens
+    check_public_url(config.websub.public_url, listening=listen is not None)
     opened = AsyncExitStack()  # what to close, newest first, if wiring fails half-way
     try:
         storage = await Storage.open(
             config.database.path, busy_timeout_ms=config.database.busy_timeout_ms
         )
         opened.push_async_callback(storage.close)
-        http = make_session(config.fetch, config.user_agent())
+        http = make_session(config.fetch, config.user_agent(), resolver=resolver, tls=tls)
         opened.push_async_callback(http.close)
         llm = LlmBackend.open(config.summaries, config.user_agent())
         if llm is not None:
@@ -194,6 +264,10 @@ def _build(
         wake_delivery=delivery.wake,
         pool=pool,
     )
+    websub = None
+    if config.websub.public_url.strip():
+        websub = WebSubSubscriber(storage, fetcher, poller, config, clock, metrics=metrics)
+        poller.push = websub  # polls record hubs and slow down while push works
     health = Health()
     ops = None
     if with_ops:
@@ -208,6 +282,7 @@ def _build(
                 seconds=2 * IDLE_WAKE_SECONDS + config.fetch.total_timeout_seconds
             ),
             started_at=clock.now(),
+            websub=websub,
         )
     return App(
         config=config,
@@ -237,4 +312,5 @@ def _build(
         metrics=metrics,
         health=health,
         ops=ops,
+        websub=websub,
     )

@@ -246,6 +246,42 @@ class HttpConfig:
 
 
 @dataclass(frozen=True)
+class WebSubConfig:
+    """WebSub push: feeds whose hub pushes new items in seconds, off by default."""
+
+    public_url: str = _opt(
+        "",
+        "Public https address that reaches [http] listen through a reverse proxy, e.g. "
+        "'https://paperboy.example.org'; hubs call <public_url>/websub/<id>; empty turns push off.",
+    )
+    lease_seconds: int = _opt(
+        7 * 86400,
+        "Subscription lease asked of hubs (a hub may grant another).",
+        lo=300,
+        hi=365 * 86400,
+    )
+    renew_margin_seconds: int = _opt(
+        3600,
+        "Renew a subscription this long before its lease ends (at most half the lease).",
+        lo=60,
+        hi=30 * 86400,
+    )
+    poll_interval_seconds: int = _opt(
+        1800,
+        "While push works, a feed is still polled this often (a safety net), unless its own "
+        "interval is longer.",
+        lo=60,
+        hi=7 * 86400,
+    )
+    verify_timeout_seconds: int = _opt(
+        300,
+        "A hub that has not verified a subscription within this long has failed.",
+        lo=10,
+        hi=86400,
+    )
+
+
+@dataclass(frozen=True)
 class WorkersConfig:
     """The worker processes that read untrusted feeds and pages, and the event-loop watchdog."""
 
@@ -273,6 +309,31 @@ class WorkersConfig:
 
 
 @dataclass(frozen=True)
+class ScaleConfig:
+    """Several processes on one database: shard processes and `paperboy worker` (README,
+    Running at scale)."""
+
+    bot_processes: int = _opt(
+        1,
+        "Bot processes sharing one token; each sends at most global_rate_per_second / this.",
+        lo=1,
+        hi=1024,
+    )
+    poll_lease_seconds: float = _opt(
+        30.0,
+        "Only the holder of this lease polls; a killed holder's polling resumes within it.",
+        lo=1.0,
+        hi=3600.0,
+    )
+    check_seconds: float = _opt(
+        2.0,
+        "How often a process that shares the database looks for work others committed.",
+        lo=0.1,
+        hi=300.0,
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration."""
 
@@ -286,6 +347,8 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     workers: WorkersConfig = field(default_factory=WorkersConfig)
+    scale: ScaleConfig = field(default_factory=ScaleConfig)
+    websub: WebSubConfig = field(default_factory=WebSubConfig)
     source: str = field(default="(defaults)", compare=False)
 
     def user_agent(self) -> str:

@@ -22,6 +22,7 @@ import aiohttp
 from bot.config import TOKEN_ENV, Config
 from bot.errors import ConfigError, InvalidInput
 from bot.fetch import kinds
+from bot.ingest.websub import check_public_url, push_works
 from bot.models import Subscription
 from bot.services.admin import PERMISSION_LABELS, ChannelInfo, ChannelKind, check_channel_fit
 from bot.storage import Storage, latest_version
@@ -216,6 +217,7 @@ class Doctor:
                     "outside tests.",
                 )
         await self.check_feeds()
+        await self.check_websub()
         return self.findings
 
     def check_config(self) -> None:
@@ -226,8 +228,14 @@ class Doctor:
         except ConfigError as error:
             self.add("config", where, False, str(error), "Change [http] listen (see README).")
             return
+        try:
+            check_public_url(self.config.websub.public_url, listening=listen is not None)
+        except ConfigError as error:
+            self.add("config", where, False, str(error), "Change [websub] (see README, WebSub).")
+            return
         endpoint = f"operator endpoint on {listen[0]}:{listen[1]}" if listen else "endpoint off"
-        self.add("config", where, True, f"valid; {endpoint}")
+        push = "; WebSub push on" if self.config.websub.public_url.strip() else ""
+        self.add("config", where, True, f"valid; {endpoint}{push}")
 
     async def check_database(self) -> None:
         """The database opened, is migrated and takes writes."""
@@ -396,3 +404,23 @@ class Doctor:
             if feed.last_error_message:
                 detail += f": {hide_queries(feed.last_error_message)}"
             self.add("feed", where, False, detail, FEED_FIXES.get(kind, DEFAULT_FEED_FIX))
+
+    async def check_websub(self) -> None:
+        """With push on: how many feeds push works for; a problem when every hub failed, which
+        points at the public address (hubs cannot reach the callback)."""
+        public = self.config.websub.public_url.strip()
+        if self.storage is None or not public:
+            return
+        subs = [sub for sub in await self.storage.websub_subscriptions() if sub.wanted]
+        working = sum(push_works(sub, self.now) for sub in subs)
+        failed = [sub for sub in subs if sub.state == "failed"]
+        detail = f"{working} of {len(subs)} followed feed(s) with a hub push; {len(failed)} failed"
+        if failed:
+            detail += f" (last: {hide_queries(failed[-1].last_error or 'unknown')})"
+        all_failed = bool(failed) and working == 0
+        fix = (
+            f"Check that {public}/websub/ reaches [http] listen through the reverse proxy "
+            "(a GET there should answer 404 from Paperboy); failing hubs are retried by "
+            "themselves, and those feeds are polled at their normal interval meanwhile."
+        )
+        self.add("websub", public_url(public), not all_failed, detail, fix if all_failed else "")

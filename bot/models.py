@@ -93,6 +93,19 @@ class NewSubscription:
 
 
 @dataclass(frozen=True)
+class MentionRule:
+    """A role pinged with a subscription's announcements when the article matches `filter`
+    (text in the `bot.announce.filters` language; empty: every article)."""
+
+    id: int
+    subscription_id: int
+    role_id: int
+    filter: str
+    created_by: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class GuildSettings:
     """Per-guild settings moderators control."""
 

@@ -1,4 +1,5 @@
-"""The operator endpoint: /healthz, /metrics and a read-only status page, off by default.
+"""The operator endpoint: /healthz, /metrics and a read-only status page, off by default;
+with `[websub] public_url` set, also the WebSub callbacks under /websub/ that hubs call.
 
 Started inside the bot process when `[http] listen` is set. Discord-free: whether the gateway is
 connected is told to `Health` by the Discord layer (`cogs/client.py`) on ready and disconnect.
@@ -8,6 +9,7 @@ addresses without their query string or user name (private feeds often carry a k
 
 from __future__ import annotations
 
+import asyncio
 import html
 import ipaddress
 import logging
@@ -22,6 +24,7 @@ from aiohttp import web
 from bot.clock import Clock
 from bot.config import HttpConfig
 from bot.errors import ConfigError
+from bot.ingest.subscriber import WebSubSubscriber
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.storage import Storage
 
@@ -66,6 +69,11 @@ class Health:
     def __init__(self) -> None:
         self.gateway_connected = False
         self.gateway_changed_at: datetime | None = None
+        self.expects_gateway = True
+        """False in `paperboy worker`, which never connects to Discord."""
+        self.polls: Callable[[], bool] = lambda: True
+        """Whether this process should be polling now (False without the poll lease, or in a
+        shard process started with --no-poll): only then is a stale polling round a problem."""
 
     def gateway_up(self, now: datetime) -> None:
         """The Discord layer is connected (ready or resumed)."""
@@ -131,16 +139,51 @@ class OpsServer:
     last_poll_round: Callable[[], datetime | None]
     stale_after: timedelta
     started_at: datetime
+    websub: WebSubSubscriber | None = None
     _runner: web.AppRunner | None = None
     port: int = 0
 
     def application(self) -> web.Application:
-        """The routes (GET only; the endpoint changes nothing)."""
+        """The routes: read-only GETs, plus the WebSub callbacks when push is on."""
         app = web.Application()
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", self.metrics_page)
         app.router.add_get("/", self.status_page)
+        if self.websub is not None:
+            app.router.add_get("/websub/{callback_id}", self.websub_verify)
+            app.router.add_post("/websub/{callback_id}", self.websub_push)
         return app
+
+    async def websub_verify(self, request: web.Request) -> web.Response:
+        """A hub verifies our (un)subscription: echo its challenge, or 404."""
+        assert self.websub is not None
+        answer = await self.websub.verify(request.match_info["callback_id"], request.query)
+        if answer.status != 200:
+            return web.Response(status=answer.status, text="unknown subscription\n")
+        return web.Response(text=answer.challenge or "ok")
+
+    async def websub_push(self, request: web.Request) -> web.Response:
+        """A hub pushes new content: at most the feed size cap, accepted only if signed."""
+        assert self.websub is not None
+        cap = self.websub.max_body_bytes
+        declared = request.content_length
+        if declared is not None and declared > cap:
+            answer = self.websub.refuse_too_large()
+            return web.Response(status=answer.status, text=answer.text + "\n")
+        body = bytearray()
+        try:
+            # A sender trickling its body cannot hold a connection open for long.
+            async with asyncio.timeout(self.websub.read_timeout_seconds):
+                while chunk := await request.content.read(64 * 1024):
+                    body += chunk
+                    if len(body) > cap:
+                        answer = self.websub.refuse_too_large()
+                        return web.Response(status=answer.status, text=answer.text + "\n")
+        except TimeoutError:
+            return web.Response(status=408, text="too slow\n")
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        answer = await self.websub.push(request.match_info["callback_id"], bytes(body), headers)
+        return web.Response(status=answer.status, text=answer.text + "\n")
 
     async def start(self, host: str, port: int) -> None:
         """Listen on host:port (port 0 picks a free one, then `self.port` tells which)."""
@@ -166,10 +209,11 @@ class OpsServer:
 
     async def problems(self) -> list[str]:
         """The current health problems (empty: healthy)."""
+        now = self.clock.now()
         return health_problems(
-            now=self.clock.now(),
-            gateway_connected=self.health.gateway_connected,
-            last_poll_round=self.last_poll_round(),
+            now=now,
+            gateway_connected=self.health.gateway_connected or not self.health.expects_gateway,
+            last_poll_round=self.last_poll_round() if self.health.polls() else now,
             started_at=self.started_at,
             stale_after=self.stale_after,
             write_problem=await self.storage.write_problem(),
@@ -223,11 +267,35 @@ class OpsServer:
             now=e(_when(self.clock.now())),
             feeds="\n".join(rows) or '<tr><td colspan="8">no feeds</td></tr>',
             deliveries="\n".join(deliveries) or '<tr><td colspan="6">none yet</td></tr>',
+            websub=await self._websub_section(),
         )
         return web.Response(
             text=body,
             content_type="text/html",
             headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
+        )
+
+    async def _websub_section(self) -> str:
+        """WebSub push per feed: hub, state, lease end, pushes (no callback ids, no secrets)."""
+        if self.websub is None:
+            return ""
+        e = html.escape
+        rows = []
+        for sub in await self.storage.websub_subscriptions():
+            hub = public_url(sub.hub_url) if sub.hub_url else "none"
+            state = sub.state + (f" ({sub.pending_mode} pending)" if sub.pending_mode else "")
+            rows.append(
+                "<tr>"
+                f"<td>{sub.feed_id}</td><td>{e(hub)}</td>"
+                f"<td>{e(state)}<br><small>{e(hide_queries(sub.last_error or ''))}</small></td>"
+                f"<td>{e(_when(sub.lease_expires_at))}</td><td>{sub.pushes}</td>"
+                f"<td>{e(_when(sub.last_push_at))}</td>"
+                "</tr>"
+            )
+        table = "\n".join(rows) or '<tr><td colspan="6">no feed advertises a hub</td></tr>'
+        return (
+            "<h2>WebSub push</h2>\n<table><tr><th>feed</th><th>hub</th><th>state</th>"
+            f"<th>lease ends</th><th>pushes</th><th>last push</th></tr>\n{table}\n</table>"
         )
 
 
@@ -253,5 +321,6 @@ webhooks or configuration are shown.</small></p>
 <table><tr><th>when</th><th>feed</th><th>channel</th><th>state</th><th>article</th><th>reason</th></tr>
 {deliveries}
 </table>
+{websub}
 </body></html>
 """

@@ -12,12 +12,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.announce.digest import DAYS
+from bot.announce.filters import display_text
 from bot.announce.render import MessagePlan
 from bot.announce.template import format_date
 from bot.errors import InvalidInput
-from bot.models import DIGEST_CHOICES, FORMATS, ON_CHANGE_CHOICES
+from bot.models import DIGEST_CHOICES, FORMATS, ON_CHANGE_CHOICES, MentionRule
 from bot.services.admin import (
     ChannelInfo,
+    FilterTest,
     Health,
     SubscriptionOptions,
     SubscriptionSummary,
@@ -61,6 +63,76 @@ def summary_line(item: SubscriptionSummary) -> str:
         f"`#{sub.id}` **{shown(item.feed.display_name, 80)}** → <#{sub.channel_id}> · "
         f"{sub.format} · {state}"
     )
+
+
+def mentions_text(
+    default_role_id: int | None, rules: tuple[MentionRule, ...] | list[MentionRule]
+) -> str:
+    """Who a subscription pings: its default role, then each rule with its filter."""
+    parts = [f"<@&{default_role_id}> always"] if default_role_id is not None else []
+    for rule in rules:
+        condition = f"if `{shown(display_text(rule.filter), 80)}`" if rule.filter else "always"
+        parts.append(f"<@&{rule.role_id}> {condition}")
+    return ", ".join(parts) if parts else "nobody"
+
+
+PAGE_CHARS = 1900
+"""A /feeds list page stays under Discord's 2,000 characters with its page footer."""
+LISTED_FILTER_CHARS = 60
+
+
+def listing_line(item: SubscriptionSummary) -> str:
+    """A /feeds list line: the summary, its filters and who it pings (filters shortened)."""
+    sub = item.subscription
+    parts = [summary_line(item)]
+    for what, stored in (("include", sub.include_filter), ("exclude", sub.exclude_filter)):
+        if stored:
+            parts.append(f"{what} `{shown(display_text(stored), LISTED_FILTER_CHARS)}`")
+    if sub.mention_role_id is not None or item.mention_rules:
+        pings = [f"<@&{sub.mention_role_id}>"] if sub.mention_role_id is not None else []
+        pings += [
+            f"<@&{rule.role_id}>" + (" (filtered)" if rule.filter else "")
+            for rule in item.mention_rules
+        ]
+        parts.append("pings " + " ".join(pings))
+    line = " · ".join(parts)
+    return line if len(line) <= PAGE_CHARS else line[: PAGE_CHARS - 1] + "…"
+
+
+def paged(lines: list[str]) -> list[str]:
+    """Lines grouped into pages of at most PAGE_SIZE lines and PAGE_CHARS characters."""
+    pages: list[list[str]] = [[]]
+    size = 0
+    for line in lines:
+        current = pages[-1]
+        if current and (len(current) >= PAGE_SIZE or size + 1 + len(line) > PAGE_CHARS):
+            pages.append([])
+            size = 0
+        pages[-1].append(line)
+        size += len(line) + 1
+    return ["\n".join(page) for page in pages]
+
+
+def filter_test_text(result: FilterTest) -> str:
+    """The /feeds test-filter reply: each of the newest items, passing or not, and why."""
+    passing = sum(1 for item in result.items if item.announced)
+    lines = [
+        f"Filter `{shown(result.filter_text, 300)}` on the {len(result.items)} newest items of "
+        f"**{shown(result.feed.display_name, 80)}**: {passing} would be announced. "
+        "Nothing was saved."
+    ]
+    if result.exclude_text:
+        lines.append(f"The exclude filter `{shown(result.exclude_text, 200)}` applies too.")
+    for item in result.items:
+        title = shown(item.title or item.url or "Untitled", 90)
+        if item.excluded is not None:
+            lines.append(f"❌ {title}: excluded ({shown(item.excluded.why(3), 150)})")
+        elif item.verdict.ok:
+            lines.append(f"✅ {title}: passes ({shown(item.verdict.why(3), 150)})")
+        else:
+            lines.append(f"❌ {title}: filtered out ({shown(item.verdict.why(3), 150)})")
+    text = "\n".join(lines)
+    return text if len(text) <= 2000 else text[:1990] + "\n…"
 
 
 def stalls_text(stalls: int, threshold_seconds: float) -> str:
@@ -221,11 +293,12 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         channel="Where new articles are announced: a channel, a thread or a forum post",
         format="embed (default), text, forum (forum channels) or webhook",
         mention="A role to ping with each announcement",
-        include="Only announce articles matching these comma-separated keywords",
-        exclude="Never announce articles matching these comma-separated keywords",
+        include='Only announce matching articles, e.g. housing OR title:"rent strike"',
+        exclude="Never announce matching articles, e.g. category:Sport OR NOT author:Reuters",
         template="Text format, e.g. **{title}** {url}",
         interval="Seconds between checks of this feed for this server",
         thread="Open a discussion thread under each announcement",
+        shorts="YouTube channels: include Shorts (default yes; no follows videos only)",
     )
     @app_commands.choices(format=FORMAT_CHOICES)
     async def add(
@@ -235,11 +308,13 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         channel: discord.TextChannel | discord.ForumChannel | discord.Thread,
         format: str | None = None,
         mention: discord.Role | None = None,
-        include: app_commands.Range[str, 1, 1000] | None = None,
-        exclude: app_commands.Range[str, 1, 1000] | None = None,
+        # Past the filter limit (1,000), so the bot's own message names the limit and the place.
+        include: app_commands.Range[str, 1, 2000] | None = None,
+        exclude: app_commands.Range[str, 1, 2000] | None = None,
         template: app_commands.Range[str, 1, 1500] | None = None,
         interval: app_commands.Range[int, 1, 604800] | None = None,
         thread: bool | None = None,
+        shorts: bool | None = None,
     ) -> None:
         """Announce a feed's new articles in a channel."""
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -254,10 +329,13 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
             interval_seconds=interval,
             auto_thread=thread,
         )
-        result = await self.admin.add(guild_id, interaction.user.id, url, target, options)
+        result = await self.admin.add(
+            guild_id, interaction.user.id, url, target, options, youtube_shorts=shorts is not False
+        )
         intro = (
             f"Added `#{result.subscription.id}`: **{shown(result.feed.display_name, 100)}** "
             f"({result.feed.url}) → <#{target.id}> as {result.subscription.format}. "
+            f"Recognised: {shown(result.recognised, 200)}. "
             f"The feed has {result.item_count} items."
         )
         if result.preview is not None:
@@ -273,8 +351,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
                 "This server has no subscriptions yet; add one with /feeds add.", ephemeral=True
             )
             return
-        lines = [summary_line(item) for item in items]
-        pages = ["\n".join(lines[i : i + PAGE_SIZE]) for i in range(0, len(lines), PAGE_SIZE)]
+        pages = paged([listing_line(item) for item in items])
         view = ListView(pages, interaction.user.id)
         await interaction.response.send_message(
             view.content(), view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
@@ -294,9 +371,9 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
     @app_commands.describe(
         subscription="The subscription to change",
         format="embed, text, forum or webhook",
-        mention="A role to ping with each announcement",
-        no_mention="Stop pinging a role",
-        include="Only announce matching articles (empty text: '-' clears)",
+        mention="A role to ping with every announcement (/feeds mention adds conditional ones)",
+        no_mention="Stop pinging that role",
+        include="Only announce matching articles (a filter; '-' clears)",
         exclude="Never announce matching articles ('-' clears)",
         template="Text format ('-' goes back to the default)",
         interval="Seconds between checks of this feed for this server",
@@ -311,8 +388,8 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         format: str | None = None,
         mention: discord.Role | None = None,
         no_mention: bool = False,
-        include: app_commands.Range[str, 1, 1000] | None = None,
-        exclude: app_commands.Range[str, 1, 1000] | None = None,
+        include: app_commands.Range[str, 1, 2000] | None = None,
+        exclude: app_commands.Range[str, 1, 2000] | None = None,
         template: app_commands.Range[str, 1, 1500] | None = None,
         interval: app_commands.Range[int, 1, 604800] | None = None,
         thread: bool | None = None,
@@ -439,6 +516,90 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         await interaction.response.defer(ephemeral=True, thinking=True)
         plan = await self.admin.preview(_guild_id(interaction), subscription)
         await send_preview(interaction, f"Preview of subscription `#{subscription}`:", plan)
+
+    @app_commands.command(name="test-filter")
+    @app_commands.describe(
+        subscription="The subscription whose feed to test on",
+        filter='The filter to try, e.g. housing OR title:"rent strike" AND NOT category:Sport',
+    )
+    @app_commands.autocomplete(subscription=subscription_autocomplete)
+    async def test_filter(
+        self,
+        interaction: discord.Interaction[Any],
+        subscription: int,
+        filter: app_commands.Range[str, 1, 2000],
+    ) -> None:
+        """Try a filter on the feed's 20 newest items, privately; nothing is saved."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        result = await self.admin.test_filter(_guild_id(interaction), subscription, filter)
+        await interaction.followup.send(
+            filter_test_text(result), ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    mention = app_commands.Group(
+        name="mention", description="Roles pinged with a subscription's announcements"
+    )
+
+    @mention.command(name="add")
+    @app_commands.describe(
+        subscription="The subscription whose announcements ping the role",
+        role="The role to ping",
+        filter='Ping only for matching articles, e.g. title:"rent strike" (default: every one)',
+    )
+    @app_commands.autocomplete(subscription=subscription_autocomplete)
+    async def mention_add(
+        self,
+        interaction: discord.Interaction[Any],
+        subscription: int,
+        role: discord.Role,
+        filter: app_commands.Range[str, 1, 2000] | None = None,
+    ) -> None:
+        """Ping a role with a subscription's announcements, optionally only matching ones."""
+        rule = await self.admin.add_mention_rule(
+            _guild_id(interaction), interaction.user.id, subscription, role.id, filter or ""
+        )
+        condition = (
+            f"when an article matches `{shown(rule.filter, 300)}`"
+            if rule.filter
+            else "with every announcement"
+        )
+        await interaction.response.send_message(
+            f"Subscription `#{subscription}` now pings <@&{role.id}> {condition}.",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @mention.command(name="remove")
+    @app_commands.describe(
+        subscription="The subscription whose rule to remove", role="The role to stop pinging"
+    )
+    @app_commands.autocomplete(subscription=subscription_autocomplete)
+    async def mention_remove(
+        self, interaction: discord.Interaction[Any], subscription: int, role: discord.Role
+    ) -> None:
+        """Stop pinging a role through a subscription's mention rule."""
+        await self.admin.remove_mention_rule(
+            _guild_id(interaction), interaction.user.id, subscription, role.id
+        )
+        await interaction.response.send_message(
+            f"Subscription `#{subscription}` no longer pings <@&{role.id}> through a rule.",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @mention.command(name="list")
+    @app_commands.describe(subscription="The subscription whose mention rules to show")
+    @app_commands.autocomplete(subscription=subscription_autocomplete)
+    async def mention_list(self, interaction: discord.Interaction[Any], subscription: int) -> None:
+        """Show which roles a subscription pings, and when."""
+        summary, rules = await self.admin.mention_rules(_guild_id(interaction), subscription)
+        text = (
+            f"{summary_line(summary)}\nPings: "
+            f"{mentions_text(summary.subscription.mention_role_id, rules)}"
+        )
+        await interaction.response.send_message(
+            text[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
 
     @app_commands.command(name="status")
     @app_commands.describe(subscription="One subscription (default: all of them)")

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.announce import filters, policy
+from bot.announce.mentions import MentionRuleView
 from bot.announce.render import AnnouncementArticle, SubscriptionView, render_plan
 from bot.announce.template import DEFAULT_TEMPLATE
 from bot.config import AnnouncementsConfig
 from bot.errors import InvalidInput
 from bot.feeds import ParsedFeed, ParsedItem, canonical_url
-from bot.models import MODERATOR_PAUSE_REASON, Feed, Subscription
+from bot.models import MODERATOR_PAUSE_REASON, Feed, MentionRule, Subscription
 from bot.storage import ArchivedArticle, NewArticle, OutboxRow, SeedRow
 
 log = logging.getLogger(__name__)
@@ -56,26 +57,38 @@ class PlannedDelivery:
     view: SubscriptionView | None = None
 
 
-def subscription_view(subscription: Subscription, *, timezone: str) -> SubscriptionView:
-    """How a stored subscription shapes announcements; a filter that no longer parses is void.
+def subscription_view(
+    subscription: Subscription,
+    *,
+    timezone: str,
+    mention_rules: Sequence[MentionRule] = (),
+) -> SubscriptionView:
+    """How a stored subscription shapes announcements; a filter that no longer parses is void
+    (a mention rule whose filter no longer parses pings nobody).
 
     Forum tags are not known in the core: the sender chooses them at send time.
     """
 
-    def spec(text: str, what: str) -> filters.FilterSpec:
+    def spec(text: str, what: str) -> filters.Filter | None:
         try:
-            return filters.parse_filter(text)
+            return filters.parse_stored(text)
         except InvalidInput as error:
             log.warning("Subscription %s: ignoring its %s filter: %s", subscription.id, what, error)
-            return filters.FilterSpec()
+            return None
 
+    rules = []
+    for rule in mention_rules:
+        parsed = spec(rule.filter, f"mention rule {rule.id}")
+        if parsed is not None:
+            rules.append(MentionRuleView(rule.role_id, parsed))
     return SubscriptionView(
         id=subscription.id,
         format=subscription.format,
         mention_role_id=subscription.mention_role_id,
         template=subscription.template or DEFAULT_TEMPLATE,
-        include=spec(subscription.include_filter, "include"),
-        exclude=spec(subscription.exclude_filter, "exclude"),
+        include=spec(subscription.include_filter, "include") or filters.Filter(),
+        exclude=spec(subscription.exclude_filter, "exclude") or filters.Filter(),
+        mention_rules=tuple(rules),
         auto_thread=subscription.auto_thread,
         timezone=timezone,
         fallback_tag_id=subscription.fallback_tag_id,

@@ -2,9 +2,9 @@
 
 `render_plan(article, subscription, outbox_id=…)` returns a `MessagePlan`, a frozen description of a
 message (content, embeds, buttons, thread name, forum tags, webhook identity) that respects every
-Discord limit and only ever allows the subscription's own role to be pinged. The Discord layer
-turns it into `discord.Embed`/`discord.ui.View` objects verbatim; empty strings mean "leave unset".
-The plan is stored in the outbox as JSON (`to_json`/`from_json`).
+Discord limit and only ever allows the roles its mention rules chose to be pinged. The Discord
+layer turns it into `discord.Embed`/`discord.ui.View` objects verbatim; empty strings mean
+"leave unset". The plan is stored in the outbox as JSON (`to_json`/`from_json`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Final, Literal, get_args
 
 from bot.announce import limits
-from bot.announce.filters import FilterSpec
+from bot.announce.filters import Filter
 from bot.announce.limits import (
     ELLIPSIS,
     hostile_to_markdown,
@@ -26,6 +26,7 @@ from bot.announce.limits import (
     safe_url,
     truncate,
 )
+from bot.announce.mentions import MentionRuleView, pinged_roles
 from bot.announce.tags import ForumTag, choose_tags
 from bot.announce.template import (
     DEFAULT_DATE_FORMAT,
@@ -82,8 +83,9 @@ class SubscriptionView:
     format: Format = "embed"
     mention_role_id: int | None = None
     template: str = DEFAULT_TEMPLATE
-    include: FilterSpec = field(default_factory=FilterSpec)
-    exclude: FilterSpec = field(default_factory=FilterSpec)
+    include: Filter = field(default_factory=Filter)
+    exclude: Filter = field(default_factory=Filter)
+    mention_rules: tuple[MentionRuleView, ...] = ()
     auto_thread: bool = False
     timezone: str = "UTC"
     date_format: str = DEFAULT_DATE_FORMAT
@@ -312,8 +314,8 @@ def render_plan(
             f"Unknown announcement format {subscription.format!r}; use {', '.join(FORMATS)}."
         )
     marker = delivery_marker(outbox_id)
-    role = subscription.mention_role_id
-    mention = f"<@&{role}>" if role is not None else ""
+    roles = pinged_roles(article, subscription.mention_role_id, subscription.mention_rules)
+    mention = " ".join(f"<@&{role}>" for role in roles)
     thread_name = _plain_title(article) if subscription.auto_thread else None
     username = avatar_url = None
     tags: tuple[int, ...] = ()
@@ -344,7 +346,7 @@ def render_plan(
     return MessagePlan(
         content=content,
         embeds=embeds,
-        allowed_role_ids=(role,) if role is not None else (),
+        allowed_role_ids=roles,
         thread_name=thread_name,
         applied_tag_ids=tags,
         username=username,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.announce.filters import fold
+from bot.announce.keywords import fold
 from bot.announce.limits import MAX_APPLIED_TAGS
 
 

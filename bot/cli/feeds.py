@@ -13,7 +13,7 @@ from bot.errors import FeedError, FetchError
 from bot.feeds import ParsedFeed, ParsedItem
 from bot.fetch import Fetcher
 from bot.ingest.archiver import Archiver
-from bot.ingest.discovery import resolve_feed
+from bot.ingest.discovery import resolve_source
 from bot.ingest.importer import Importer, ImportReport
 from bot.workpool import JobOutOfMemory, JobTimedOut
 
@@ -84,7 +84,7 @@ def _print_feed(feed_url: str, parsed: ParsedFeed) -> None:
 async def _check(args: argparse.Namespace, ctx: CommandContext) -> int:
     fetcher = Fetcher(await ctx.http(), ctx.config.fetch)
     try:
-        feed_url, parsed = await resolve_feed(
+        found = await resolve_source(
             fetcher,
             args.url,
             SystemClock().now(),
@@ -98,9 +98,11 @@ async def _check(args: argparse.Namespace, ctx: CommandContext) -> int:
         return _refused("too-slow", error, as_json=args.json)
     except JobOutOfMemory as error:
         return _refused("too-large", error, as_json=args.json)
+    feed_url, parsed = found.feed_url, found.parsed
     if args.json:
         print(json.dumps(feed_json(feed_url, parsed), ensure_ascii=False, indent=2))
     else:
+        print(f"Recognised: {found.description}")
         _print_feed(feed_url, parsed)
     return 0
 

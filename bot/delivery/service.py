@@ -109,7 +109,8 @@ class DeliveryService:
         )
         articles = {key: plan.archived_announcement(a, feed) for key, a in archived.items()}
         guild = await self.storage.guild_settings(subscription.guild_id)
-        view = plan.subscription_view(subscription, timezone=guild.timezone)
+        rules = await self.storage.mention_rules(subscription.id)
+        view = plan.subscription_view(subscription, timezone=guild.timezone, mention_rules=rules)
         decision = plan.decide(
             # Newest first, the order the policy expects for ties.
             [

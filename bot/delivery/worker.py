@@ -35,6 +35,7 @@ from bot.delivery.pacing import Candidate, WindowBudget, plan_round, retry_delay
 from bot.errors import DeliveryError, InvalidInput
 from bot.metrics import Metrics
 from bot.models import WHOLE_ARCHIVE, Rhythm
+from bot.shards import ShardSet
 from bot.storage import Delivery, DigestCandidate, DigestPage, EditRow, PublishRow, Storage
 from bot.tasks import WakeSignal
 
@@ -167,8 +168,12 @@ class DeliveryWorker:
         *,
         notice_source: NoticeSource | None = None,
         metrics: Metrics | None = None,
+        shards: ShardSet | None = None,
     ) -> None:
         self.storage = storage
+        self.shards = shards
+        """A sharded process delivers (and reconciles) only its own servers' rows: a channel's
+        rows are only ever claimed by the one process serving its server, so stay in order."""
         self.metrics = metrics or Metrics()
         self.notice_source = notice_source
         self.sender = sender
@@ -280,7 +285,7 @@ class DeliveryWorker:
         """
         settled = 0
         retry_later = False
-        for delivery in await self.storage.claimed_deliveries():
+        for delivery in await self.storage.claimed_deliveries(shards=self.shards):
             outgoing = await self._prepare(delivery)
             if outgoing is None:
                 settled += 1
@@ -316,7 +321,7 @@ class DeliveryWorker:
         """Settle digest pages left claimed: found in the channel -> sent, else pending again."""
         settled = 0
         retry_later = False
-        for page in await self.storage.claimed_digest_pages():
+        for page in await self.storage.claimed_digest_pages(shards=self.shards):
             outgoing = self._page_outgoing(page)
             try:
                 found = None if outgoing is None else await self.sender.find_shown(outgoing)
@@ -336,7 +341,7 @@ class DeliveryWorker:
         again (so a crash between claim and edit yields exactly one edit)."""
         settled = 0
         retry_later = False
-        for row in await self.storage.claimed_edits():
+        for row in await self.storage.claimed_edits(shards=self.shards):
             edit = self._prepare_edit(row)
             now = self.clock.now()
             if edit is None:
@@ -377,7 +382,7 @@ class DeliveryWorker:
         # that the read still shows as pending.
         in_flight = set(self._in_flight)
         busy_channels = {channel for channel, _ in self._in_flight.values()}
-        heads = await self.storage.next_deliveries()
+        heads = await self.storage.next_deliveries(shards=self.shards)
         now = self.clock.now()
         pending = {d.id: d for d in heads if d.state == "pending" and d.id not in in_flight}
         for held in await self._hold_for_rhythm(
@@ -525,7 +530,8 @@ class DeliveryWorker:
             return None
         feed = await self.storage.feed(subscription.feed_id)
         article = archived_announcement(archived[delivery.article_id], feed)
-        view = subscription_view(subscription, timezone=guild.timezone)
+        rules = await self.storage.mention_rules(subscription.id)
+        view = subscription_view(subscription, timezone=guild.timezone, mention_rules=rules)
         return render_plan(article, view, outbox_id=delivery.id)
 
     async def _retry(self, delivery: Delivery, reason: str, retry_after: float | None) -> None:
@@ -647,7 +653,7 @@ class DeliveryWorker:
         if self._needs_reconcile:
             return None
         next_due: datetime | None = None
-        for row in await self.storage.next_edits():
+        for row in await self.storage.next_edits(shards=self.shards):
             if row.state != "pending":
                 continue
             if row.not_before > self.clock.now():
@@ -691,7 +697,7 @@ class DeliveryWorker:
     async def _publish_due(self) -> datetime | None:
         """Publish waiting announcements in order, at most 10 per channel per hour; a channel
         whose queue is held tells its moderators once. Returns when to look again."""
-        queue = await self.storage.open_publishes()
+        queue = await self.storage.open_publishes(shards=self.shards)
         next_due: datetime | None = None
         by_channel: dict[int, list[PublishRow]] = {}
         for row in queue:
@@ -756,14 +762,16 @@ class DeliveryWorker:
             return None
         now = self.clock.now()
         next_due: datetime | None = None
-        for subscription_id, chosen in (await self.storage.digest_rhythms()).items():
+        for subscription_id, chosen in (
+            await self.storage.digest_rhythms(shards=self.shards)
+        ).items():
             upcoming = await self._form_digest(subscription_id, chosen, now)
             if upcoming is not None and (next_due is None or upcoming < next_due):
                 next_due = upcoming
         sent_one = True
         while sent_one:  # a digest's next page is due as soon as the one before it is sent
             sent_one = False
-            for page in await self.storage.open_digest_pages():
+            for page in await self.storage.open_digest_pages(shards=self.shards):
                 if page.state != "pending":
                     continue
                 if page.not_before > self.clock.now():

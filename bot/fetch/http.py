@@ -48,6 +48,7 @@ ACCEPT = {
 }
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK_SIZE = 64 * 1024
+_POST_ANSWER_BYTES = 2048  # enough of a hub's answer to quote in an error, no more
 
 
 @dataclass(frozen=True)
@@ -67,14 +68,24 @@ class FetchResult:
 
 
 def make_session(
-    config: FetchConfig, user_agent: str, *, resolver: AbstractResolver | None = None
+    config: FetchConfig,
+    user_agent: str,
+    *,
+    resolver: AbstractResolver | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> aiohttp.ClientSession:
-    """Create the one session all fetching goes through; the caller owns and closes it."""
+    """Create the one session all fetching goes through; the caller owns and closes it.
+
+    `resolver` and `tls` replace name resolution and certificate trust: tests point real host
+    names (www.youtube.com) at local stand-ins with them. The private-network guard still
+    checks every address the resolver gives.
+    """
     connector = GuardedConnector(
         allow_private=config.allow_private_addresses,
         limit=config.max_concurrency,
         limit_per_host=config.per_host_concurrency,
         resolver=resolver,
+        ssl=tls if tls is not None else True,
     )
     timeout = aiohttp.ClientTimeout(
         total=config.total_timeout_seconds,
@@ -213,6 +224,44 @@ def _plain_headers(response: aiohttp.ClientResponse) -> dict[str, str]:
     return headers
 
 
+REDDIT_RATE_LIMIT_WAIT = 600.0
+"""Seconds to wait after Reddit's 429 when it says neither Retry-After nor its reset time."""
+REDDIT_FORBIDDEN_WAIT = 3600.0
+"""Seconds before asking again after Reddit's 403: a block or a private subreddit lasts."""
+
+
+def is_reddit(host: str) -> bool:
+    """Whether a host is Reddit's (reddit.com or a subdomain such as old.reddit.com)."""
+    host = host.lower().rstrip(".")
+    return host == "reddit.com" or host.endswith(".reddit.com")
+
+
+def reddit_refusal(status: int, headers: dict[str, str], hint: float | None) -> FetchError:
+    """Reddit's 429 and 403 in words, with how long to wait (its `x-ratelimit-reset` counts)."""
+    if status == 429:
+        wait = hint
+        if wait is None:
+            try:
+                wait = float(headers.get("x-ratelimit-reset", ""))
+            except ValueError:
+                wait = None
+        wait = min(max(wait or REDDIT_RATE_LIMIT_WAIT, 60.0), 6 * 3600.0)
+        return FetchError(
+            kinds.RATE_LIMITED,
+            "Reddit answered 429 (Too Many Requests): it limits how often one address may read "
+            f"it, so Paperboy will wait about {round(wait / 60)} minutes before "
+            "asking again.",
+            retry_after=wait,
+        )
+    return FetchError(
+        kinds.HTTP_4XX,
+        "Reddit answered 403 (Forbidden): the subreddit or user may be private, banned or "
+        "quarantined, or Reddit is refusing requests from this server's address. Paperboy will "
+        "ask again in an hour.",
+        retry_after=REDDIT_FORBIDDEN_WAIT,
+    )
+
+
 class Fetcher:
     """Fetches feeds and pages safely through one shared session.
 
@@ -314,6 +363,26 @@ class Fetcher:
             "times, so Paperboy gave up.",
         )
 
+    async def post_form(self, url: str, form: dict[str, str]) -> tuple[int, str]:
+        """POST a form (a WebSub hub request) through the guarded session: (status, start of
+        the answer). No redirects are followed; raises FetchError when no answer came."""
+        allow_private = self._config.allow_private_addresses
+        current = check_url(url, allow_private=allow_private)
+        host = URL(current).host or "the server"
+        try:
+            async with (
+                asyncio.timeout(self._config.total_timeout_seconds),
+                self._session.post(current, data=form, allow_redirects=False) as response,
+            ):
+                said = await response.content.read(_POST_ANSWER_BYTES)
+                return response.status, said.decode("utf-8", "replace")
+        except FetchError:
+            raise
+        except TimeoutError:
+            raise self._timeout_error(host) from None
+        except aiohttp.ClientError as error:
+            raise self._translate(error, host) from None
+
     async def _address_of(self, url: str, host: str) -> str:
         """The IP address the session will dial first for this URL's host.
 
@@ -412,6 +481,8 @@ class Fetcher:
         if 200 <= status < 300:
             return
         said = _status_phrase(status)
+        if status in (403, 429) and is_reddit(host):
+            raise reddit_refusal(status, plain, hint)
         if status == 429:
             raise FetchError(
                 kinds.RATE_LIMITED,

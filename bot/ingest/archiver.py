@@ -214,6 +214,7 @@ class Archiver:
             article.id,
             status="done",
             text=extracted.text or from_feed,
+            title=extracted.title,
             description=extracted.description,
             author=extracted.author,
             site_name=extracted.site_name,

@@ -19,9 +19,9 @@ from bot.announce.plan import article_of
 from bot.articles import related
 from bot.articles.extract import Extracted, extract_article, extract_in_thread
 from bot.clock import Clock
-from bot.errors import FeedError, InvalidInput, PaperboyError
+from bot.errors import InvalidInput, PaperboyError
 from bot.feeds import canonical_url, looks_like_html, parse_feed_off_loop, resolve_http_url
-from bot.feeds.discover import root_element
+from bot.feeds.sitemap import is_sitemap, parse_sitemap
 from bot.fetch import Fetcher
 from bot.ingest.archiver import Archiver
 from bot.storage import NewArticle, PendingArticle, Storage
@@ -33,7 +33,6 @@ MAX_SITEMAP_URLS = 50_000
 """The sitemaps.org limit for one sitemap file; also our cap on one import's article count."""
 MAX_SITEMAP_DEPTH = 2
 MAX_FILE_BYTES = 5 * 1024 * 1024
-SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 
 
 @dataclass(frozen=True)
@@ -65,27 +64,13 @@ class ImportReport:
 
 
 def sitemap_urls(body: bytes) -> tuple[list[str], list[str]]:
-    """(page URLs, nested sitemap URLs) listed by a sitemaps.org urlset or sitemapindex."""
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-    )
-    try:
-        root = etree.fromstring(body, parser=parser)
-    except etree.XMLSyntaxError as error:
-        raise FeedError("parse-error", f"The sitemap is not readable XML ({error}).") from None
-    locations = [
-        clean_text(element.text or "", single_line=True)
-        for element in root.iter(f"{SITEMAP_NS}loc", "loc")
-    ]
-    locations = [url for url in locations if resolve_http_url(url, None)][:MAX_SITEMAP_URLS]
-    name = etree.QName(root).localname if isinstance(root.tag, str) else ""
-    return ([], locations) if name == "sitemapindex" else (locations, [])
+    """(page URLs, nested sitemap URLs) listed by a sitemaps.org urlset or sitemapindex.
 
-
-def is_sitemap(body: bytes) -> bool:
-    """Whether a document is a sitemaps.org urlset or sitemap index."""
-    root = root_element(body)
-    return root is not None and root.rsplit(":", 1)[-1] in ("urlset", "sitemapindex")
+    The same bounded parser that follows sitemaps like feeds (`bot.feeds.sitemap`).
+    """
+    sitemap = parse_sitemap(body, url="", max_urls=MAX_SITEMAP_URLS)
+    locations = [entry.loc for entry in sitemap.entries]
+    return ([], locations) if sitemap.is_index else (locations, [])
 
 
 def text_file_article(path: Path, text: str) -> NewArticle:

@@ -8,12 +8,14 @@ on that feed and never stops the others.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from bot.announce.changes import ItemsSeen
 from bot.announce.plan import (
@@ -30,12 +32,13 @@ from bot.announce.render import SubscriptionView
 from bot.clock import Clock
 from bot.config import Config
 from bot.errors import FeedError, FetchError, NotFound
-from bot.feeds import parse_feed_off_loop
-from bot.fetch import Fetcher, kinds
+from bot.feeds import ParsedFeed, parse_feed_off_loop
+from bot.fetch import Fetcher, FetchResult, kinds
 from bot.ingest import schedule
+from bot.ingest.sitemaps import MAX_PAGE_READS_PER_POLL, read_document
 from bot.metrics import Metrics
 from bot.models import Feed, Subscription
-from bot.storage import NewEntry, Storage
+from bot.storage import NewEntry, PollTransaction, Storage
 from bot.tasks import WakeSignal, run_hooks
 from bot.workpool import WorkPool
 
@@ -66,6 +69,22 @@ class NewArticlesEvent:
 
 
 NewArticlesHook = Callable[[NewArticlesEvent], Awaitable[None]]
+
+
+class PushSource(Protocol):
+    """What push delivery (WebSub, `bot.ingest.subscriber`) asks of each poll."""
+
+    async def feed_fetched(self, feed: Feed, result: FetchResult, now: datetime) -> None:
+        """A poll fetched the feed: note the hub it advertises."""
+
+    async def polling_interval(self, feed_id: int, interval: float, now: datetime) -> float:
+        """The interval to poll at: `interval`, or longer while push works for the feed."""
+
+    async def poll_found_new(
+        self, feed_id: int, count: int, *, since: datetime | None, now: datetime
+    ) -> None:
+        """A poll found items new to the feed since the previous good poll (`since`): if push
+        was meant to bring them, it failed."""
 
 
 HeldBackHook = Callable[[HeldBackEvent], Awaitable[object]]
@@ -151,6 +170,8 @@ class Poller:
         """Told every item of each successful poll (changed articles: `bot.delivery.changes`)."""
         self.on_failing: list[FailingHook] = []
         """Called when a feed crosses the failing threshold and its moderators were not told."""
+        self.push: PushSource | None = None
+        """WebSub push, when configured: told of each fetch, asked for the polling interval."""
         self._limit = asyncio.Semaphore(max(1, concurrency))
         self._rng = rng or random.Random()  # jitter, not security
         self._wake = WakeSignal()
@@ -240,9 +261,13 @@ class Poller:
         result = await self.fetcher.fetch(
             feed.url, kind="feed", etag=feed.etag, last_modified=feed.last_modified, now=now
         )
+        interval = schedule.feed_interval(feed.subscription_intervals, self.settings)
+        if self.push is not None:
+            await self.push.feed_fetched(feed, result, now)
+            interval = await self.push.polling_interval(feed.id, interval, now)
         next_check = schedule.next_check_after_success(
             now,
-            schedule.feed_interval(feed.subscription_intervals, self.settings),
+            interval,
             self.settings,
             jitter=self._jitter(),
             hint_seconds=result.hint_seconds,
@@ -256,15 +281,76 @@ class Poller:
                 )
             return FeedPollOutcome(feed.id, ok=True, not_modified=True)
 
+        seeding = feed.last_success_at is None
+        read = await read_document(
+            self.fetcher,
+            result,
+            now=now,
+            max_items=self.config.feeds.max_items,
+            pool=self.pool,
+            priority="system",
+            known=functools.partial(self.storage.known_entry_keys, feed.id),
+            seeding=seeding,
+            # A first read only records what exists: its backlog's pages are all it reads.
+            page_reads=self.config.announcements.backlog_count
+            if seeding
+            else MAX_PAGE_READS_PER_POLL,
+        )
+
+        parsed = read.feed
+
+        async def finish(tx: PollTransaction) -> None:
+            # Items left for later must be read next time: no validators, no 304 hiding them.
+            await tx.finish_success(
+                etag=None if read.deferred else result.etag,
+                last_modified=None if read.deferred else result.last_modified,
+                next_check_at=next_check,
+                title=parsed.title or None,
+                site_url=parsed.site_url,
+                icon_url=parsed.icon_url,
+            )
+
+        outcome = await self._ingest(feed, parsed, now, finish)
+        if self.push is not None and outcome.new_to_feed and not outcome.seeded:
+            await self.push.poll_found_new(
+                feed.id, len(outcome.new_to_feed), since=feed.last_success_at, now=now
+            )
+        return outcome
+
+    async def ingest_pushed(
+        self, feed_id: int, body: bytes, *, url: str, headers: dict[str, str]
+    ) -> FeedPollOutcome:
+        """Content a WebSub hub pushed for a feed, through the same parse, dedupe and outbox as a
+        poll's: an item seen by both is announced once. The feed's validators, schedule and
+        health are a poll's business and stay as they are. Raises FeedError if unreadable."""
+        feed = await self.storage.feed(feed_id)
+        if feed is None:
+            raise NotFound(f"There is no feed number {feed_id}.")
+        now = self.clock.now()
         parsed = await parse_feed_off_loop(
-            result.body,
-            url=result.url,
-            headers=result.headers,
+            body,
+            url=url,
+            headers=headers,
             now=now,
             max_items=self.config.feeds.max_items,
             pool=self.pool,
             priority="system",
         )
+
+        async def finish(tx: PollTransaction) -> None:
+            return None
+
+        return await self._ingest(feed, parsed, now, finish)
+
+    async def _ingest(
+        self,
+        feed: Feed,
+        parsed: ParsedFeed,
+        now: datetime,
+        finish: Callable[[PollTransaction], Awaitable[None]],
+    ) -> FeedPollOutcome:
+        """Record a parsed document's items and plan their delivery, in one transaction that
+        `finish` completes (a poll records its validators and next check there)."""
         subscriptions = await self._subscription_views(feed.id)
         # Oldest first, so article ids grow with publication and ties keep feed order reversed.
         linked = [(item, article_of(item)) for item in reversed(parsed.items)]
@@ -301,14 +387,7 @@ class Poller:
                     if payload:
                         await tx.set_outbox_payload(outbox_id, payload)
                 created = len(inserted)
-            await tx.finish_success(
-                etag=result.etag,
-                last_modified=result.last_modified,
-                next_check_at=next_check,
-                title=parsed.title or None,
-                site_url=parsed.site_url,
-                icon_url=parsed.icon_url,
-            )
+            await finish(tx)
             inserted_articles = tuple(tx.inserted_article_ids)
         for note in notes:
             log.warning("Feed %s, subscription %s: %s", feed.id, note.subscription.id, note.note)
@@ -342,12 +421,17 @@ class Poller:
         # Paused ones too: a pause after a refusal keeps new articles waiting for the resume.
         subscriptions = await self.storage.feed_subscriptions(feed_id, include_paused=True)
         timezones: dict[int, str] = {}
+        rules = await self.storage.mention_rules_of(s.id for s in subscriptions)
         views = []
         for subscription in subscriptions:
             if subscription.guild_id not in timezones:
                 settings = await self.storage.guild_settings(subscription.guild_id)
                 timezones[subscription.guild_id] = settings.timezone
-            view = subscription_view(subscription, timezone=timezones[subscription.guild_id])
+            view = subscription_view(
+                subscription,
+                timezone=timezones[subscription.guild_id],
+                mention_rules=rules.get(subscription.id, ()),
+            )
             views.append((subscription, view))
         return views
 

@@ -16,8 +16,10 @@ from datetime import timedelta
 from typing import Literal, Protocol
 from zoneinfo import available_timezones
 
-from bot.announce.filters import parse_filter
+from bot.announce import filters
+from bot.announce.filters import FilterError, parse_filter
 from bot.announce.limits import escape_markdown, neutralise_mentions
+from bot.announce.mentions import MAX_RULES_PER_SUBSCRIPTION
 from bot.announce.plan import announcement_article, archived_announcement, subscription_view
 from bot.announce.render import MessagePlan, render_plan
 from bot.announce.template import validate_template, validate_timezone
@@ -27,7 +29,7 @@ from bot.errors import InvalidInput, NotFound
 from bot.feeds import ParsedFeed, parse_feed_off_loop
 from bot.fetch import Fetcher, check_url
 from bot.ingest import schedule
-from bot.ingest.discovery import resolve_feed
+from bot.ingest.discovery import resolve_source
 from bot.ingest.schedule import ScheduleSettings
 from bot.models import (
     FORMATS,
@@ -36,6 +38,7 @@ from bot.models import (
     Format,
     GuildScope,
     GuildSettings,
+    MentionRule,
     NewSubscription,
     Subscription,
 )
@@ -50,6 +53,8 @@ MAX_URL_CHARS = 2048
 MAX_INTERVAL_SECONDS = 7 * 86400
 PREVIEW_OUTBOX_ID = 0
 """Previews are never stored, so their delivery marker uses no real outbox id."""
+FILTER_TEST_ITEMS = 20
+"""/feeds test-filter looks at this many of the feed's newest items."""
 
 ChannelKind = Literal["text", "news", "forum", "thread", "other"]
 ChangeHook = Callable[["Change"], Awaitable[None]]
@@ -126,6 +131,9 @@ class AddResult:
     feed: Feed
     item_count: int
     preview: MessagePlan | None
+    recognised: str = ""
+    """What the address was taken for and what is followed: "YouTube channel Example (videos
+    without Shorts)", "subreddit r/python", "feed Example News"."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +142,34 @@ class SubscriptionSummary:
 
     subscription: Subscription
     feed: Feed
+    mention_rules: tuple[MentionRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckedItem:
+    """One feed item under /feeds test-filter: whether it would be announced, and why."""
+
+    title: str
+    url: str
+    verdict: filters.Verdict
+    excluded: filters.Verdict | None = None
+    """The subscription's exclude filter's verdict, when it would keep the item out anyway."""
+
+    @property
+    def announced(self) -> bool:
+        """Whether the item passes the tested filter and the stored exclude filter."""
+        return self.verdict.ok and self.excluded is None
+
+
+@dataclass(frozen=True)
+class FilterTest:
+    """What /feeds test-filter found: the filter as parsed and each of the newest items."""
+
+    subscription: Subscription
+    feed: Feed
+    filter_text: str
+    exclude_text: str
+    items: tuple[CheckedItem, ...]
 
 
 @dataclass(frozen=True)
@@ -213,12 +249,15 @@ def validate_feed_url(url: str, *, allow_private: bool) -> str:
 
 
 def validate_filter(text: str, what: str) -> str:
-    """The filter text as the moderator wrote it (cleaned), once it is known to parse."""
+    """The filter text as the moderator wrote it (cleaned), once it is known to parse.
+
+    The `FilterError` raised keeps its class and position, with the filter named in front.
+    """
     cleaned = clean_text(text, single_line=True).strip()
     try:
         parse_filter(cleaned)
-    except InvalidInput as error:
-        raise InvalidInput(f"The {what} filter is not valid: {error}") from None
+    except FilterError as error:
+        raise type(error)(f"The {what} filter is not valid: {error}", error.position) from None
     return cleaned
 
 
@@ -327,8 +366,13 @@ class FeedAdmin:
         url: str,
         channel: ChannelInfo,
         options: SubscriptionOptions,
+        *,
+        youtube_shorts: bool = True,
     ) -> AddResult:
-        """Find the feed behind `url`, check everything, subscribe `channel` and preview it."""
+        """Find the feed behind `url`, check everything, subscribe `channel` and preview it.
+
+        `youtube_shorts=False` follows a YouTube channel's videos without its Shorts.
+        """
         checked_url = validate_feed_url(
             url, allow_private=self.config.fetch.allow_private_addresses
         )
@@ -344,14 +388,16 @@ class FeedAdmin:
         if await self.storage.count_guild_subscriptions(guild_id) >= limit:
             raise SubscriptionLimitReached(limit)
         now = self.clock.now()
-        feed_url, parsed = await resolve_feed(
+        found = await resolve_source(
             self.fetcher,
             checked_url,
             now,
             max_items=self.config.feeds.max_items,
             pool=self.pool,
             priority="member",
+            youtube_shorts=youtube_shorts,
         )
+        feed_url, parsed = found.feed_url, found.parsed
         if not parsed.items:
             log.info("Feed %s has no items yet", feed_url)
         existing = await self.storage.feed_by_url(feed_url)
@@ -404,7 +450,7 @@ class FeedAdmin:
                 article, subscription_view(subscription, timezone=tz), outbox_id=PREVIEW_OUTBOX_ID
             )
         feed = await self.storage.feed(feed.id) or feed
-        return AddResult(subscription, feed, len(parsed.items), preview)
+        return AddResult(subscription, feed, len(parsed.items), preview, found.description)
 
     @staticmethod
     def _duplicate_message(other: Subscription | None, feed: Feed, channel: ChannelInfo) -> str:
@@ -419,10 +465,13 @@ class FeedAdmin:
     async def subscriptions(self, guild_id: int) -> list[SubscriptionSummary]:
         """This guild's subscriptions with their feeds, oldest first."""
         result = []
-        for subscription in await self.storage.guild_subscriptions(guild_id):
+        subscriptions = await self.storage.guild_subscriptions(guild_id)
+        rules = await self.storage.mention_rules_of(s.id for s in subscriptions)
+        for subscription in subscriptions:
             feed = await self.storage.feed(subscription.feed_id)
             assert feed is not None
-            result.append(SubscriptionSummary(subscription, feed))
+            mine = tuple(rules.get(subscription.id, ()))
+            result.append(SubscriptionSummary(subscription, feed, mine))
         return result
 
     async def choices(
@@ -540,7 +589,11 @@ class FeedAdmin:
     async def preview(self, guild_id: int, subscription_id: int) -> MessagePlan:
         """The feed's newest item rendered exactly as this subscription would post it."""
         subscription, feed = await self._own(guild_id, subscription_id)
-        view = subscription_view(subscription, timezone=await self._timezone(guild_id))
+        view = subscription_view(
+            subscription,
+            timezone=await self._timezone(guild_id),
+            mention_rules=await self.storage.mention_rules(subscription.id),
+        )
         article_id = await self.storage.newest_feed_article_id(feed.id)
         archived = None
         if article_id is not None:
@@ -558,6 +611,107 @@ class FeedAdmin:
             )
         article = announcement_article(PREVIEW_OUTBOX_ID, parsed.items[0], parsed)
         return render_plan(article, view, outbox_id=PREVIEW_OUTBOX_ID)
+
+    # -- /feeds test-filter ---------------------------------------------------------------------
+
+    async def test_filter(self, guild_id: int, subscription_id: int, text: str) -> FilterTest:
+        """Run a filter over the feed's newest items as the subscription's include filter.
+
+        Nothing is saved. The feed is read live, so items not announced yet are in the test;
+        the decision is the one polling makes (`filters.matches`, with the stored exclude).
+        """
+        subscription, feed = await self._own(guild_id, subscription_id)
+        cleaned = validate_filter(text, "tested")
+        include = parse_filter(cleaned)
+        if not include:
+            raise InvalidInput('Give a filter to test, such as housing OR "rent strike".')
+        try:
+            exclude = filters.parse_stored(subscription.exclude_filter)
+        except InvalidInput:
+            exclude = filters.Filter()  # polling ignores a stored filter that no longer parses
+        parsed = await self._fetch_live(feed)
+        tested = []
+        for item in parsed.items[:FILTER_TEST_ITEMS]:
+            article = announcement_article(PREVIEW_OUTBOX_ID, item, parsed)
+            check = filters.evaluator(article)
+            excluded = check(exclude) if exclude else None
+            tested.append(
+                CheckedItem(
+                    title=item.title,
+                    url=item.url or "",
+                    verdict=check(include),
+                    excluded=excluded if excluded is not None and excluded.ok else None,
+                )
+            )
+        return FilterTest(subscription, feed, include.to_text(), exclude.to_text(), tuple(tested))
+
+    # -- mention rules --------------------------------------------------------------------------
+
+    async def mention_rules(
+        self, guild_id: int, subscription_id: int
+    ) -> tuple[SubscriptionSummary, list[MentionRule]]:
+        """A subscription and its mention rules, in the order they were added."""
+        subscription, feed = await self._own(guild_id, subscription_id)
+        rules = await self.storage.mention_rules(subscription.id)
+        return SubscriptionSummary(subscription, feed, tuple(rules)), rules
+
+    async def add_mention_rule(
+        self, guild_id: int, user_id: int, subscription_id: int, role_id: int, text: str = ""
+    ) -> MentionRule:
+        """Ping `role_id` with the subscription's announcements that match `text` (empty: all).
+
+        Adding a role that has a rule already replaces its filter.
+        """
+        subscription, _ = await self._own(guild_id, subscription_id)
+        if role_id == guild_id:
+            raise InvalidInput(
+                "Paperboy never pings @everyone; choose a role members can opt into."
+            )
+        cleaned = validate_filter(text, "mention rule's") if text.strip() else ""
+        if role_id == subscription.mention_role_id:
+            # That role is pinged with every announcement, so a rule could never narrow it.
+            raise InvalidInput(
+                f"That role is already pinged with every announcement of subscription "
+                f"{subscription.id} (its mention role); clear it with /feeds edit "
+                "no_mention:True first, then add the rule."
+            )
+        rule = await self.storage.set_mention_rule(
+            subscription.id,
+            role_id,
+            cleaned,
+            created_by=user_id,
+            now=self.clock.now(),
+            limit=MAX_RULES_PER_SUBSCRIPTION,
+        )
+        if rule is None:
+            raise InvalidInput(
+                f"Subscription {subscription.id} already has {MAX_RULES_PER_SUBSCRIPTION} "
+                "mention rules, the most allowed; remove one with /feeds mention remove first."
+            )
+        await self.record(
+            guild_id,
+            user_id,
+            "feed.mention-add",
+            f"subscription {subscription.id}: role {role_id} when {cleaned or 'always'!r}",
+        )
+        return rule
+
+    async def remove_mention_rule(
+        self, guild_id: int, user_id: int, subscription_id: int, role_id: int
+    ) -> None:
+        """Stop pinging `role_id` through a rule of this subscription."""
+        subscription, _ = await self._own(guild_id, subscription_id)
+        if not await self.storage.remove_mention_rule(subscription.id, role_id):
+            raise NotFound(
+                f"Subscription {subscription.id} has no mention rule for that role; "
+                "/feeds mention list shows its rules."
+            )
+        await self.record(
+            guild_id,
+            user_id,
+            "feed.mention-remove",
+            f"subscription {subscription.id}: role {role_id}",
+        )
 
     async def _fetch_live(self, feed: Feed) -> ParsedFeed:
         now = self.clock.now()
@@ -640,7 +794,9 @@ __all__ = [
     "AddResult",
     "Change",
     "ChannelInfo",
+    "CheckedItem",
     "FeedAdmin",
+    "FilterTest",
     "Health",
     "SubscriptionOptions",
     "SubscriptionSummary",

@@ -1,6 +1,6 @@
 """Keyword alerts: members ask for a direct message when a new article matches a word or phrase.
 
-Matching reuses the moderators' filter rules (`bot.announce.filters`): whole words and phrases,
+Matching reuses the keyword rules (`bot.announce.keywords`): whole words and phrases,
 case- and accent-insensitive, in the title, standfirst, excerpt and categories; `author:` and
 `category:` rules work too. An alert belongs to the guild it was set in and only fires for feeds
 that guild follows. A DM Discord refuses for good (closed DMs) switches the member's alerts off,
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from bot.announce import filters
+from bot.announce import keywords
 from bot.clock import Clock
 from bot.errors import InvalidInput, NotFound
 from bot.models import GuildScope
@@ -23,7 +23,7 @@ from bot.storage import Alert, AlertArticle, Storage
 log = logging.getLogger(__name__)
 
 MAX_ALERTS_PER_MEMBER: Final = 20
-MAX_KEYWORD_CHARS: Final = filters.MAX_TERM_CHARS
+MAX_KEYWORD_CHARS: Final = keywords.MAX_TERM_CHARS
 DMS_CLOSED_REASON: Final = "Discord would not let Paperboy send you a direct message"
 # Discord's JSON error code for "Cannot send messages to this user" (closed DMs, blocked bot).
 CANNOT_DM_CODE: Final = 50007
@@ -56,10 +56,10 @@ class AddedAlert:
     re_enabled: bool
 
 
-def parse_keyword(keyword: str) -> filters.FilterTerm:
+def parse_keyword(keyword: str) -> keywords.FilterTerm:
     """One alert rule from member text (a word, a phrase, author:..., category:...)."""
     try:
-        spec = filters.parse_filter(keyword)
+        spec = keywords.parse_keyword_list(keyword)
     except InvalidInput as error:
         raise InvalidInput(f"That keyword cannot be used: {error}") from None
     if not spec.terms:
@@ -72,9 +72,9 @@ def parse_keyword(keyword: str) -> filters.FilterTerm:
     return spec.terms[0]
 
 
-def folded_key(term: filters.FilterTerm) -> str:
+def folded_key(term: keywords.FilterTerm) -> str:
     """The form two rules share when they match the same thing (case, accents, spacing)."""
-    words = " ".join(filters.fold(term.value).split())
+    words = " ".join(keywords.fold(term.value).split())
     return f"{term.kind}:{words}"
 
 
@@ -136,9 +136,9 @@ class AlertService:
 
     async def choices(self, user_id: int, guild_id: int, current: str) -> list[str]:
         """The member's alert terms containing what was typed (for /alerts remove)."""
-        typed = filters.fold(current.strip())
+        typed = keywords.fold(current.strip())
         terms = [a.term for a in await self.storage.member_alerts(user_id, guild_id)]
-        return [term for term in terms if typed in filters.fold(term)][:25]
+        return [term for term in terms if typed in keywords.fold(term)][:25]
 
     async def take_note(self, user_id: int) -> str | None:
         """A note to show once if the member's alerts were switched off since they last heard."""
@@ -159,7 +159,7 @@ class AlertService:
         if not alerts:
             return []
         # An alert matches only articles its own server may read (the SQL checks the scope).
-        by_guild: dict[int, list[tuple[Alert, filters.FilterTerm | None]]] = {}
+        by_guild: dict[int, list[tuple[Alert, keywords.FilterTerm | None]]] = {}
         for alert in alerts:
             by_guild.setdefault(alert.guild_id, []).append((alert, _rule(alert.term)))
         matched: dict[int, dict[int, list[str]]] = {}
@@ -168,7 +168,7 @@ class AlertService:
             for article in await self.storage.alert_articles(GuildScope(guild_id), article_ids):
                 found[article.id] = article
                 for alert, rule in rules:
-                    if rule is not None and filters.term_matches(rule, article):
+                    if rule is not None and keywords.term_matches(rule, article):
                         terms = matched.setdefault(article.id, {}).setdefault(alert.user_id, [])
                         if alert.term not in terms:
                             terms.append(alert.term)
@@ -191,7 +191,7 @@ class AlertService:
         )
 
 
-def _rule(text: str) -> filters.FilterTerm | None:
+def _rule(text: str) -> keywords.FilterTerm | None:
     """A stored rule read back; one that no longer parses is ignored rather than fatal."""
     try:
         return parse_keyword(text)

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.announce.mentions import RuleOutcome, rule_outcomes
+from bot.announce.plan import archived_announcement, subscription_view
 from bot.announce.template import format_date
 from bot.clock import Clock
 from bot.config import Config
@@ -75,10 +77,15 @@ def explain(
     config: Config,
     rhythm_facts: Mapping[int, RhythmFacts] | None = None,
     head_reasons: Mapping[int, str] | None = None,
+    mentions: Mapping[int, Sequence[RuleOutcome]] | None = None,
 ) -> Explanation:
-    """The fate of one article for a guild, from its sightings and delivery rows (and, per
-    subscription, its publish and edits: `rhythm_facts`; why the head of its queue waits, which
-    holds every row behind it too: `head_reasons`). Pure."""
+    """The fate of one article for a guild, from its sightings and delivery rows. Pure.
+
+    Per subscription id: `rhythm_facts` holds its publish and edits; `head_reasons` why the head
+    of its queue waits (which holds every row behind it too); `mentions` its mention rules'
+    outcomes on the article, named after a delivery that was (or will be) posted.
+    """
+    mentions = mentions or {}
 
     def when(moment: datetime) -> str:
         return format_date(moment, timezone, DATE_FORMAT)
@@ -176,6 +183,16 @@ def explain(
             lines.append(f"Waiting to be posted in {where} (queued on {when(record.created_at)}).")
         else:
             lines.append(f"In {where}: it {_skip_reason(record.reason, config)}.")
+            continue
+        if record.pinged_role_ids:
+            roles = ", ".join(f"<@&{role}>" for role in record.pinged_role_ids)
+            lines.append(f"Its announcement pings {roles}.")
+        outcomes = mentions.get(subscription.id, ())
+        if outcomes:
+            described = "; ".join(outcome.describe() for outcome in outcomes)
+            lines.append(
+                f"Mention rules of subscription {subscription.id} on this article: {described}."
+            )
     return Explanation(url, title, tuple(lines))
 
 
@@ -240,6 +257,22 @@ class Diagnoser:
                 assert feed is not None
                 pairs.append((subscription, feed))
         settings = await self.storage.guild_settings(guild_id)
+        mentions: dict[int, list[RuleOutcome]] = {}
+        if article is not None and deliveries:
+            rules = await self.storage.mention_rules_of(s.id for s, _ in pairs)
+            for subscription, feed in pairs:
+                # The same view rendering builds, so a rule is judged as the announcement was.
+                view = subscription_view(
+                    subscription,
+                    timezone=settings.timezone,
+                    mention_rules=rules.get(subscription.id, ()),
+                )
+                if view.mention_role_id is not None or view.mention_rules:
+                    mentions[subscription.id] = rule_outcomes(
+                        archived_announcement(article, feed),
+                        view.mention_role_id,
+                        view.mention_rules,
+                    )
         return explain(
             guild_id=guild_id,
             url=url,
@@ -251,4 +284,5 @@ class Diagnoser:
             config=self.config,
             rhythm_facts=facts,
             head_reasons=heads,
+            mentions=mentions,
         )

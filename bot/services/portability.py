@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from bot.announce.filters import display_text, keyword_list_as_filter
+from bot.announce.mentions import MAX_RULES_PER_SUBSCRIPTION
 from bot.announce.template import validate_timezone
 from bot.clock import Clock, to_iso
 from bot.config import Config
@@ -36,7 +38,10 @@ from bot.services.rhythm import start_digests
 from bot.storage import ImportedSubscription, Storage, SubscriptionLimitReached
 
 EXPORT_FORMAT = "paperboy-export"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
+"""Version 2 (#16): filters in the boolean language, and mention rules."""
+KEYWORD_LIST_VERSION = 1
+"""Exports before #16 hold filters as comma-separated keyword lists; they are converted."""
 MAX_IMPORT_BYTES = 1024 * 1024
 MAX_PROBLEMS_SHOWN = 10
 
@@ -95,6 +100,7 @@ class _Entry:
     auto_thread: bool
     paused: bool
     interval_seconds: int | None
+    mention_rules: tuple[tuple[int, str], ...] = ()
     rhythm: Rhythm = DEFAULT_RHYTHM
 
 
@@ -127,6 +133,28 @@ def _ref(object_id: int | None, names: Mapping[int, str]) -> dict[str, Any] | No
     return {"id": object_id, "name": names.get(object_id, "")}
 
 
+def _mention_rules(raw: Any, directory: GuildDirectory) -> tuple[tuple[int, str], ...]:
+    """An entry's mention rules as (role id, filter text), every one checked."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(rule, dict) for rule in raw):
+        raise InvalidInput("mention_rules must be a list of objects with a role and a filter.")
+    if len(raw) > MAX_RULES_PER_SUBSCRIPTION:
+        raise InvalidInput(
+            f"it has {len(raw)} mention rules; the most allowed is {MAX_RULES_PER_SUBSCRIPTION}."
+        )
+    rules: dict[int, str] = {}
+    for number, rule in enumerate(raw, start=1):
+        role = directory.role(rule.get("role"))
+        if role is None:
+            raise InvalidInput(f"the role of mention rule {number} does not exist in this server.")
+        written = rule.get("filter") or ""
+        if not isinstance(written, str):
+            raise InvalidInput(f"the filter of mention rule {number} must be text.")
+        rules[role] = validate_filter(written, f"mention rule {number}'s") if written else ""
+    return tuple(rules.items())
+
+
 class Portability:
     """Export and import of a guild's subscriptions and settings."""
 
@@ -152,8 +180,12 @@ class Portability:
                     "channel": _ref(sub.channel_id, names),
                     "format": sub.format,
                     "mention_role": _ref(sub.mention_role_id, directory.roles),
-                    "include": sub.include_filter,
-                    "exclude": sub.exclude_filter,
+                    "include": display_text(sub.include_filter),
+                    "exclude": display_text(sub.exclude_filter),
+                    "mention_rules": [
+                        {"role": _ref(rule.role_id, directory.roles), "filter": rule.filter}
+                        for rule in item.mention_rules
+                    ],
                     "template": sub.template,
                     "auto_thread": sub.auto_thread,
                     "paused": sub.paused,
@@ -201,13 +233,17 @@ class Portability:
         stripped = text.lstrip()
         report = ImportReport()
         settings: GuildSettings | None = None
+        keyword_lists = False
         if stripped.startswith("{"):
-            raw_entries, settings = self._read_json(stripped, directory, guild_id, report)
+            raw_entries, settings, version = self._read_json(stripped, directory, guild_id, report)
+            keyword_lists = version == KEYWORD_LIST_VERSION
         elif stripped.startswith("<"):
             raw_entries = _read_opml(stripped)
         else:
             raise InvalidInput("The file is neither Paperboy's JSON export nor an OPML feed list.")
-        entries, problems = self._validate(raw_entries, directory, default_channel)
+        entries, problems = self._validate(
+            raw_entries, directory, default_channel, keyword_lists=keyword_lists
+        )
         if problems:
             listed = "\n".join(f"- {p}" for p in problems[:MAX_PROBLEMS_SHOWN])
             more = len(problems) - MAX_PROBLEMS_SHOWN
@@ -239,6 +275,7 @@ class Portability:
                     auto_thread=e.auto_thread,
                     created_by=user_id,
                 ),
+                mention_rules=e.mention_rules,
             )
             for e in to_add
         ]
@@ -294,17 +331,18 @@ class Portability:
 
     def _read_json(
         self, text: str, directory: GuildDirectory, guild_id: int, report: ImportReport
-    ) -> tuple[list[dict[str, Any]], GuildSettings | None]:
+    ) -> tuple[list[dict[str, Any]], GuildSettings | None, int]:
         try:
             document = json.loads(text)
         except ValueError as error:
             raise InvalidInput(f"The file is not valid JSON ({error}).") from None
         if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
             raise InvalidInput("The JSON file is not a Paperboy export (/feeds export makes one).")
-        if document.get("version") != EXPORT_VERSION:
+        version = document.get("version")
+        if version not in (KEYWORD_LIST_VERSION, EXPORT_VERSION) or isinstance(version, bool):
             raise InvalidInput(
-                f"The export has version {shown(str(document.get('version')), 20)}; "
-                f"this Paperboy reads version {EXPORT_VERSION}."
+                f"The export has version {shown(str(version), 20)}; "
+                f"this Paperboy reads versions {KEYWORD_LIST_VERSION} to {EXPORT_VERSION}."
             )
         subscriptions = document.get("subscriptions")
         if not isinstance(subscriptions, list) or not all(
@@ -336,13 +374,15 @@ class Portability:
                 timezone=timezone,
                 moderator_role_id=role,
             )
-        return subscriptions, settings
+        return subscriptions, settings, int(version)
 
     def _validate(
         self,
         raw_entries: list[dict[str, Any]],
         directory: GuildDirectory,
         default_channel: ChannelInfo | None,
+        *,
+        keyword_lists: bool = False,
     ) -> tuple[list[_Entry], list[str]]:
         limit = self.config.moderation.max_subscriptions_per_guild
         if len(raw_entries) > limit:
@@ -352,7 +392,11 @@ class Portability:
         allow_private = self.config.fetch.allow_private_addresses
         for number, raw in enumerate(raw_entries, start=1):
             try:
-                entries.append(self._entry(raw, directory, default_channel, allow_private))
+                entries.append(
+                    self._entry(
+                        raw, directory, default_channel, allow_private, keyword_lists=keyword_lists
+                    )
+                )
             except PaperboyError as error:
                 problems.append(f"Entry {number}: {error}")
         return entries, problems
@@ -363,6 +407,8 @@ class Portability:
         directory: GuildDirectory,
         default_channel: ChannelInfo | None,
         allow_private: bool,
+        *,
+        keyword_lists: bool = False,
     ) -> _Entry:
         def text(name: str, default: str = "") -> str:
             value = raw.get(name, default)
@@ -405,19 +451,31 @@ class Portability:
             if mention is None:
                 raise InvalidInput("the role to mention does not exist in this server.")
         template = text("template")
+
+        def filter_text(name: str) -> str:
+            written = text(name)
+            if keyword_lists and written.strip():
+                # The same meaning in today's language, so nothing changes what it announces.
+                try:
+                    written = keyword_list_as_filter(written)
+                except InvalidInput as error:
+                    raise InvalidInput(f"The {name} filter is not valid: {error}") from None
+            return validate_filter(written, name)
+
         return _Entry(
             feed_url=url,
             feed_title=text("feed_title")[:300],
             channel=channel,
             format=format_name,
             mention_role_id=mention,
-            include=validate_filter(text("include"), "include"),
-            exclude=validate_filter(text("exclude"), "exclude"),
+            include=filter_text("include"),
+            exclude=filter_text("exclude"),
             template=validate_template_text(template) if template.strip() else "",
             auto_thread=auto_thread,
             paused=paused,
             interval_seconds=interval,
             rhythm=_rhythm_of(raw.get("rhythm")),
+            mention_rules=_mention_rules(raw.get("mention_rules"), directory),
         )
 
     async def _plan(

@@ -16,11 +16,15 @@ from bot.storage._base import (
     split_statements,
 )
 from bot.storage._feeds import FeedStore, PollTransaction
+from bot.storage._leases import LeaseStore
+from bot.storage._mentions import MentionStore
 from bot.storage._ops import OpsStore
 from bot.storage._outbox import OutboxStore
 from bot.storage._rhythm import RhythmStore
 from bot.storage._search import SearchStore, fts_query, sqlite_ln
+from bot.storage._sources import SourceStore
 from bot.storage._subscriptions import SubscriptionLimitReached, SubscriptionStore
+from bot.storage._websub import WebSubStore
 from bot.storage.records import *  # noqa: F403
 
 
@@ -28,11 +32,15 @@ class Storage(
     FeedStore,
     ArticleStore,
     SubscriptionStore,
+    MentionStore,
     OutboxStore,
     RhythmStore,
     AlertStore,
     SearchStore,
     OpsStore,
+    LeaseStore,
+    WebSubStore,
+    SourceStore,
 ):
     """The database with every table's verbs."""
 

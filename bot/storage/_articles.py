@@ -176,6 +176,7 @@ class ArticleStore(Database):
         *,
         status: str,
         text: str,
+        title: str = "",
         description: str = "",
         author: str = "",
         site_name: str = "",
@@ -192,6 +193,8 @@ class ArticleStore(Database):
         async with self.transaction() as conn:
             await conn.execute(
                 "UPDATE articles SET text = ?, text_status = ?, feed_content_html = '', "
+                # A sitemap's pages arrive untitled until read: the page's title fills the gap.
+                "title = CASE WHEN title = '' THEN ? ELSE title END, "
                 "description = CASE WHEN description = '' THEN ? ELSE description END, "
                 "author = CASE WHEN author = '' THEN ? ELSE author END, "
                 "site_name = CASE WHEN site_name = '' THEN ? ELSE site_name END, "
@@ -200,6 +203,7 @@ class ArticleStore(Database):
                 (
                     text,
                     status,
+                    title,
                     description,
                     author,
                     site_name,

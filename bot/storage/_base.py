@@ -119,6 +119,9 @@ class Database:
     async def _configure(self, busy_timeout_ms: int) -> bool:
         """Set the write connection's pragmas; True if the database is in WAL mode."""
         try:
+            # First, so that every statement below (switching a new file to WAL too) waits for
+            # another process's lock instead of failing at once.
+            await self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             async with self._conn.execute("PRAGMA journal_mode = WAL") as cursor:
                 row = await cursor.fetchone()
             mode = str(row[0] if row else "").lower()
@@ -126,7 +129,6 @@ class Database:
                 log.warning("SQLite refused WAL mode (got %s); concurrent backups may block", mode)
             await self._conn.execute("PRAGMA synchronous = FULL")
             await self._conn.execute("PRAGMA foreign_keys = ON")
-            await self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         except sqlite3.DatabaseError as error:
             raise StorageError(f"{self.path} is not a usable SQLite database: {error}") from None
         return mode == "wal"
@@ -216,6 +218,12 @@ class Database:
                 return current
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
+                # Another process (a shard process starting beside a worker) may have migrated
+                # between the read above and this lock: read the version again under it.
+                current = int(await self.scalar("PRAGMA user_version"))
+                if current >= goal:
+                    await self._conn.execute("COMMIT")
+                    return current
                 for version, name, sql in steps[current:goal]:
                     log.info("Applying database migration %04d_%s", version, name)
                     for statement in split_statements(sql):

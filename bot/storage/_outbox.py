@@ -8,11 +8,13 @@ head of its queue) may be sent, which keeps announcements in order even across r
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from bot.clock import from_iso, to_iso
+from bot.shards import ShardSet
 from bot.storage._articles import _categories, _when
 from bot.storage._base import Database
 from bot.storage.records import ChannelWebhook, Delivery, DeliveryRecord, OutboxRecord, SeedRow
@@ -21,6 +23,15 @@ _DELIVERY_COLUMNS = (
     "o.id, o.subscription_id, o.article_id, o.channel_id, o.state, o.payload, o.attempts, "
     "o.not_before, o.claimed_at, s.guild_id, s.format, s.fallback_tag_id, a.categories"
 )
+
+
+def _shard_filter(shards: ShardSet | None) -> tuple[str, list[int]]:
+    """The condition that keeps a process to its own servers' rows (`s` is subscriptions):
+    Discord's own rule, `(guild_id >> 22) % shard_count`, which PostgreSQL computes the same."""
+    if shards is None:
+        return "", []
+    marks = ", ".join("?" * len(shards.ids))
+    return f" AND ((s.guild_id >> 22) % ?) IN ({marks})", [shards.count, *shards.ordered]
 
 
 def _delivery(row: sqlite3.Row) -> Delivery:
@@ -56,34 +67,54 @@ def _record(row: sqlite3.Row) -> OutboxRecord:
     )
 
 
+def _role_ids(raw: str | None) -> tuple[int, ...]:
+    """A plan's allowed_role_ids, as json_extract returns them; () when absent or damaged."""
+    if not raw:
+        return ()
+    try:
+        values = json.loads(raw)
+    except ValueError:
+        return ()
+    if not isinstance(values, list):
+        return ()
+    return tuple(v for v in values if isinstance(v, int) and not isinstance(v, bool))
+
+
 class OutboxStore(Database):
     """Verbs for delivering announcements: claim, sent, reschedule, re-plan, reconcile, seed."""
 
     # -- finding work ---------------------------------------------------------------------------
 
-    async def next_deliveries(self, *, limit: int = 200) -> list[Delivery]:
-        """The head of each active, unpaused subscription's queue, earliest due first.
+    async def next_deliveries(
+        self, *, limit: int = 200, shards: ShardSet | None = None
+    ) -> list[Delivery]:
+        """The head of each active, unpaused subscription's queue, earliest due first; with
+        `shards`, only the heads of those shards' servers.
 
         Heads may be `claimed` (in flight, or left by a crash); the worker skips those.
         """
+        condition, params = _shard_filter(shards)
         rows = await self.fetch_all(
             f"SELECT {_DELIVERY_COLUMNS} FROM outbox o "  # noqa: S608 - fixed column list
             "JOIN subscriptions s ON s.id = o.subscription_id "
             "JOIN articles a ON a.id = o.article_id "
             "WHERE o.id IN (SELECT min(id) FROM outbox WHERE state IN ('pending', 'claimed') "
-            "GROUP BY subscription_id) AND s.active = 1 AND s.paused = 0 "
+            f"GROUP BY subscription_id) AND s.active = 1 AND s.paused = 0{condition} "
             "ORDER BY o.not_before, o.id LIMIT ?",
-            (limit,),
+            (*params, limit),
         )
         return [_delivery(row) for row in rows]
 
-    async def claimed_deliveries(self) -> list[Delivery]:
-        """Rows left claimed (after a crash, these may or may not have been posted)."""
+    async def claimed_deliveries(self, *, shards: ShardSet | None = None) -> list[Delivery]:
+        """Rows left claimed (after a crash, these may or may not have been posted); with
+        `shards`, only those of the shards' servers (another process's claims are its own)."""
+        condition, params = _shard_filter(shards)
         rows = await self.fetch_all(
             f"SELECT {_DELIVERY_COLUMNS} FROM outbox o "  # noqa: S608 - fixed column list
             "JOIN subscriptions s ON s.id = o.subscription_id "
             "JOIN articles a ON a.id = o.article_id "
-            "WHERE o.state = 'claimed' ORDER BY o.id"
+            f"WHERE o.state = 'claimed'{condition} ORDER BY o.id",
+            params,
         )
         return [_delivery(row) for row in rows]
 
@@ -317,7 +348,10 @@ class OutboxStore(Database):
         """The article's outbox rows for this guild's subscriptions, oldest first."""
         rows = await self.fetch_all(
             "SELECT o.subscription_id, o.channel_id, o.state, o.reason, o.attempts, o.sent_at, "
-            "o.message_id, o.created_at FROM outbox o "
+            "o.message_id, o.created_at, "
+            # The plan's allowed roles; NULL for skipped rows (no plan) or a damaged one.
+            "CASE WHEN json_valid(o.payload) THEN json_extract(o.payload, '$.allowed_role_ids') "
+            "END AS roles FROM outbox o "
             "JOIN subscriptions s ON s.id = o.subscription_id "
             "WHERE o.article_id = ? AND s.guild_id = ? ORDER BY o.id",
             (article_id, guild_id),
@@ -332,6 +366,7 @@ class OutboxStore(Database):
                 sent_at=_when(r["sent_at"]),
                 message_id=r["message_id"],
                 created_at=from_iso(r["created_at"]),
+                pinged_role_ids=_role_ids(r["roles"]),
             )
             for r in rows
         ]

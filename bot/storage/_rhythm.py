@@ -14,6 +14,7 @@ from datetime import datetime
 
 from bot.clock import from_iso, to_iso
 from bot.models import DEFAULT_RHYTHM, Rhythm
+from bot.shards import ShardSet
 from bot.storage._articles import _when
 from bot.storage._base import Database, chunks
 from bot.storage.records import (
@@ -24,6 +25,14 @@ from bot.storage.records import (
     PublishRow,
     RhythmFacts,
 )
+
+
+def _shards(shards: ShardSet | None, column: str = "s.guild_id") -> tuple[str, list[int]]:
+    """Keep a process to its own servers' rows, by Discord's rule (as the outbox does)."""
+    if shards is None:
+        return "", []
+    marks = ", ".join("?" * len(shards.ids))
+    return f" AND (({column} >> 22) % ?) IN ({marks})", [shards.count, *shards.ordered]
 
 
 def _rhythm(row: sqlite3.Row) -> Rhythm:
@@ -139,11 +148,14 @@ class RhythmStore(Database):
 
     # -- publishing -----------------------------------------------------------------------------
 
-    async def open_publishes(self) -> list[PublishRow]:
-        """Announcements waiting to be published, oldest first per channel."""
+    async def open_publishes(self, *, shards: ShardSet | None = None) -> list[PublishRow]:
+        """Announcements waiting to be published, oldest first per channel (with `shards`,
+        only those of the shards' servers)."""
+        condition, params = _shards(shards, "guild_id")
         rows = await self.fetch_all(
-            "SELECT outbox_id, guild_id, channel_id, message_id, not_before FROM publishes "
-            "WHERE state = 'pending' ORDER BY channel_id, outbox_id"
+            "SELECT outbox_id, guild_id, channel_id, message_id, not_before FROM publishes "  # noqa: S608
+            f"WHERE state = 'pending'{condition} ORDER BY channel_id, outbox_id",
+            params,
         )
         return [
             PublishRow(
@@ -299,24 +311,27 @@ class RhythmStore(Database):
                 queued += cursor.rowcount
         return queued
 
-    async def next_edits(self, *, limit: int = 50) -> list[EditRow]:
+    async def next_edits(self, *, limit: int = 50, shards: ShardSet | None = None) -> list[EditRow]:
         """Open edits, oldest first; at most one per posted message (the oldest)."""
+        condition, params = _shards(shards)
         rows = await self.fetch_all(
             f"SELECT {_EDIT_COLUMNS} FROM outbox_edits e "  # noqa: S608 - fixed column list
             "JOIN outbox o ON o.id = e.outbox_id JOIN subscriptions s ON s.id = o.subscription_id "
             "WHERE e.id IN (SELECT min(id) FROM outbox_edits WHERE state IN ('pending', 'claimed') "
-            "GROUP BY outbox_id) AND s.active = 1 AND s.paused = 0 "
+            f"GROUP BY outbox_id) AND s.active = 1 AND s.paused = 0{condition} "
             "ORDER BY e.not_before, e.id LIMIT ?",
-            (limit,),
+            [*params, limit],
         )
         return [_edit(row) for row in rows]
 
-    async def claimed_edits(self) -> list[EditRow]:
+    async def claimed_edits(self, *, shards: ShardSet | None = None) -> list[EditRow]:
         """Edits left claimed (after a crash, these may or may not have reached Discord)."""
+        condition, params = _shards(shards)
         rows = await self.fetch_all(
             f"SELECT {_EDIT_COLUMNS} FROM outbox_edits e "  # noqa: S608 - fixed column list
             "JOIN outbox o ON o.id = e.outbox_id JOIN subscriptions s ON s.id = o.subscription_id "
-            "WHERE e.state = 'claimed' ORDER BY e.id"
+            f"WHERE e.state = 'claimed'{condition} ORDER BY e.id",
+            params,
         )
         return [_edit(row) for row in rows]
 
@@ -349,12 +364,14 @@ class RhythmStore(Database):
 
     # -- digests --------------------------------------------------------------------------------
 
-    async def digest_rhythms(self) -> dict[int, Rhythm]:
+    async def digest_rhythms(self, *, shards: ShardSet | None = None) -> dict[int, Rhythm]:
         """The rhythms of active, unpaused subscriptions in digest mode."""
+        condition, params = _shards(shards)
         rows = await self.fetch_all(
-            "SELECT r.* FROM subscription_rhythm r JOIN subscriptions s "
+            "SELECT r.* FROM subscription_rhythm r JOIN subscriptions s "  # noqa: S608
             "ON s.id = r.subscription_id WHERE r.digest IS NOT NULL AND s.active = 1 "
-            "AND s.paused = 0 ORDER BY r.subscription_id"
+            f"AND s.paused = 0{condition} ORDER BY r.subscription_id",
+            params,
         )
         return {int(row["subscription_id"]): _rhythm(row) for row in rows}
 
@@ -447,27 +464,30 @@ class RhythmStore(Database):
                 )
             return digest_id
 
-    async def open_digest_pages(self) -> list[DigestPage]:
+    async def open_digest_pages(self, *, shards: ShardSet | None = None) -> list[DigestPage]:
         """The next page of each subscription's oldest unfinished digest (pages go in order)."""
+        condition, params = _shards(shards)
         return await self._digest_pages(
-            "p.id IN (SELECT min(p2.id) FROM digest_pages p2 JOIN digests d2 "
+            "p.id IN (SELECT min(p2.id) FROM digest_pages p2 JOIN digests d2 "  # noqa: S608
             "ON d2.id = p2.digest_id WHERE p2.state IN ('pending', 'claimed') "
-            "GROUP BY d2.subscription_id) AND s.active = 1 AND s.paused = 0"
+            "GROUP BY d2.subscription_id) AND s.active = 1 AND s.paused = 0" + condition,
+            params,
         )
 
-    async def claimed_digest_pages(self) -> list[DigestPage]:
+    async def claimed_digest_pages(self, *, shards: ShardSet | None = None) -> list[DigestPage]:
         """Pages left claimed (after a crash, these may or may not have been posted)."""
-        return await self._digest_pages("p.state = 'claimed'")
+        condition, params = _shards(shards)
+        return await self._digest_pages("p.state = 'claimed'" + condition, params)
 
-    async def _digest_pages(self, where: str) -> list[DigestPage]:
-        # `where` is one of the two fixed conditions above, never input.
+    async def _digest_pages(self, where: str, params: list[int]) -> list[DigestPage]:
+        # `where` is made of the fixed conditions above, never input.
         sql = (
             "SELECT p.id, p.digest_id, p.page, d.subscription_id, s.guild_id, s.channel_id, "  # noqa: S608
             "s.format, p.payload, p.state, p.attempts, p.not_before FROM digest_pages p "
             "JOIN digests d ON d.id = p.digest_id JOIN subscriptions s "
             "ON s.id = d.subscription_id WHERE " + where + " ORDER BY p.id"
         )
-        rows = await self.fetch_all(sql)
+        rows = await self.fetch_all(sql, params)
         return [
             DigestPage(
                 id=int(r["id"]),

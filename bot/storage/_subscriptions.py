@@ -350,6 +350,16 @@ class SubscriptionStore(Database):
                     conn, new, now=now, paused_reason=reason, limit=limit
                 )
                 created.append(new_id or 0)
+                if new_id is not None and item.mention_rules:
+                    await conn.executemany(
+                        "INSERT INTO mention_rules (subscription_id, role_id, filter, "
+                        "created_by, created_at) VALUES (?, ?, ?, ?, ?) "
+                        "ON CONFLICT (subscription_id, role_id) DO NOTHING",
+                        [
+                            (new_id, role_id, text, new.created_by, to_iso(now))
+                            for role_id, text in item.mention_rules
+                        ],
+                    )
             if settings is not None:
                 await conn.execute(
                     "INSERT INTO guilds (id, log_channel_id, timezone, moderator_role_id, active, "

@@ -169,6 +169,8 @@ class DeliveryRecord:
     sent_at: datetime | None
     message_id: int | None
     created_at: datetime
+    pinged_role_ids: tuple[int, ...] = ()
+    """The roles its stored message plan lets Discord ping (what its mention rules chose)."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,8 @@ class ImportedSubscription:
     interval_seconds: int | None
     subscription: NewSubscription
     paused: bool = False
+    mention_rules: tuple[tuple[int, str], ...] = ()
+    """(role id, filter text) rules to create with the subscription."""
 
 
 @dataclass(frozen=True)
@@ -272,6 +276,44 @@ class RecentDelivery:
     reason: str
 
 
+@dataclass(frozen=True)
+class Lease:
+    """Who holds the lease `name` (`bot.lease`), and until when."""
+
+    name: str
+    holder: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class WebSubSubscription:
+    """A feed's WebSub hub and Paperboy's subscription there (`bot.ingest.websub` decides).
+
+    `wanted` is whether any active subscription still follows the feed. `secret` signs pushes
+    and is never shown or logged.
+    """
+
+    feed_id: int
+    hub_url: str
+    topic_url: str
+    callback_id: str
+    secret: str
+    state: str  # idle, active or failed
+    pending_mode: str | None
+    requested_at: datetime | None
+    lease_seconds: int | None
+    lease_expires_at: datetime | None
+    failures: int
+    retry_at: datetime | None
+    last_error: str | None
+    last_push_at: datetime | None
+    pushes: int
+    wanted: bool
+
+    def __repr__(self) -> str:
+        return f"WebSubSubscription(feed_id={self.feed_id}, state={self.state!r}, secret=...)"
+
+
 __all__ = [
     "Alert",
     "AlertArticle",
@@ -289,6 +331,7 @@ __all__ = [
     "FeedHealth",
     "FeedItemRef",
     "ImportedSubscription",
+    "Lease",
     "NewArticle",
     "NewEntry",
     "OutboxRecord",
@@ -300,6 +343,7 @@ __all__ = [
     "SearchHit",
     "SeedRow",
     "Sighting",
+    "WebSubSubscription",
 ]
 
 

@@ -81,6 +81,7 @@ PATHOLOGICAL_FEED_PATH = "/mirror/everything.xml"
 """The feed that home page declares: 5 MB of items (see `pathological_feed`)."""
 _GUID_PLACEHOLDER = "{site-url}"  # filled in with the real address once the port is known
 MiB = 1024 * 1024
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml")
 
 
 # ---------------------------------------------------------------- faults
@@ -246,6 +247,9 @@ class NewsSite:
         self.site_name = site_name
         # WordPress guids are "<site url>/?p=<id>"; a fixed guid_base keeps them port-independent.
         self.guid_base = guid_base
+        self.hub_url: str | None = None
+        """Set to a WebSub hub's address and every feed advertises it (in the document and in
+        `Link` headers, as WordPress's WebSub plugin does)."""
         self.requests: list[RequestRecord] = []
         self._items: dict[int, SiteItem] = {}
         self._unpublished: list[SampleArticle] = samples[initially_published:]
@@ -488,7 +492,7 @@ class NewsSite:
             raise LookupError(f"no published item with id {post_id}") from None
 
     def _info(self) -> SiteInfo:
-        return SiteInfo(base_url=self.base_url, name=self.site_name)
+        return SiteInfo(base_url=self.base_url, name=self.site_name, hub_url=self.hub_url)
 
     def _log(self, request: web.Request) -> RequestRecord:
         record = RequestRecord(
@@ -713,6 +717,8 @@ class NewsSite:
         last_modified = (
             format_datetime(rendered.last_modified, usegmt=True) if rendered.last_modified else None
         )
+        if self.hub_url and rendered.content_type.startswith(_FEED_TYPES):
+            headers["Link"] = f'<{self.hub_url}>; rel="hub", <{request.url}>; rel="self"'
         if self.send_validators:
             headers["ETag"] = etag
             if last_modified:

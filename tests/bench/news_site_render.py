@@ -62,6 +62,8 @@ class SiteInfo:
     name: str = "The Weekly Worker"
     tagline: str = "News and analysis for working people — every Friday"
     language: str = "en-GB"
+    hub_url: str | None = None
+    """A WebSub hub the feeds advertise (as WordPress's WebSub plugin does), or None."""
 
 
 def esc(text: str) -> str:
@@ -134,6 +136,7 @@ def rss_feed(
         f"\t<title>{esc(site.name + title_suffix)}</title>",
         f'\t<atom:link href="{esc(site.base_url + self_path)}" rel="self" '
         'type="application/rss+xml" />',
+        *([f'\t<atom:link rel="hub" href="{esc(site.hub_url)}"/>'] if site.hub_url else []),
         f"\t<link>{esc(site.base_url)}/</link>",
         f"\t<description>{esc(site.tagline)}</description>",
     ]
@@ -189,6 +192,7 @@ def atom_feed(site: SiteInfo, items: Sequence[SiteItem]) -> str:
         f'\t<link rel="alternate" type="text/html" href="{esc(site.base_url)}/" />',
         f"\t<id>{esc(site.base_url)}/feed/atom/</id>",
         f'\t<link rel="self" type="application/atom+xml" href="{esc(site.base_url)}/feed/atom/" />',
+        *([f'\t<link rel="hub" href="{esc(site.hub_url)}"/>'] if site.hub_url else []),
         '\t<generator uri="https://wordpress.org/" version="6.6.2">WordPress</generator>',
     ]
     for item in items:

@@ -218,10 +218,13 @@ async def test_a_page_with_no_feed_anywhere_says_what_was_tried(tmp_path: Path) 
         NewsSite(home_feed_links=False) as site,
         make_session(config.fetch, "test") as session,
     ):
-        for path in ("/feed/", "/rss/", "/feed.xml", "/atom.xml", "/index.xml", "/rss.xml"):
+        # No feed, and (since sites without one are followed by their sitemaps) no sitemap.
+        for path in ("/feed/", "/rss/", "/feed.xml", "/atom.xml", "/index.xml", "/rss.xml",
+                     "/sitemap.xml", "/news-sitemap.xml", "/sitemap_news.xml"):  # fmt: skip
             site.set_fault(path, ServerError(404))
         fetcher = Fetcher(session, config.fetch)
         with pytest.raises(FeedError) as caught:
             await resolve_feed(fetcher, site.home_url, START)
     assert caught.value.kind == "not-a-feed"
     assert "usual feed addresses" in str(caught.value)
+    assert "3 sitemap addresses" in str(caught.value)

@@ -36,7 +36,7 @@ async def test_why_explains_delivered_filtered_and_never_seen(make_bench: BenchF
         assert f"Delivered to <#{news}> (subscription 1) on " in text and link in text
         assert (
             f"In <#{general}> (subscription 2): it was filtered out by the subscription's "
-            "filters (no include rule matched)."
+            "filters (the include filter did not match: zeppelins not found)."
         ) in text
         assert bench.discord.messages_in(general) == []  # nothing was posted there
 

@@ -81,6 +81,31 @@ async def test_free_text_commands_answer_hostile_input_with_a_sentence_or_result
     assert await bench.app.storage.scalar("SELECT count(*) FROM articles") >= 10
 
 
+async def test_filter_commands_answer_hostile_filters_with_a_sentence(bench: Bench) -> None:
+    feed = await bench.app.storage.add_feed(bench.site.feed_url, now=bench.app.clock.now())
+    assert (await bench.app.poller.poll_feed(feed.id)).ok
+    subscription = await bench.app.storage.add_subscription(
+        NewSubscription(bench.seed.guild_id, bench.seed.general_id, feed.id, "embed"),
+        now=bench.app.clock.now(),
+    )
+    assert subscription is not None
+    role = bench.discord.add_role(bench.seed.guild_id, "Readers")
+    deep = "(" * 50 + "a" + ")" * 50
+    for text in [*HOSTILE, deep, "/(a+)+$/", "NOT " * 300 + "x", "title:/[/"]:
+        for command, options in (
+            ("feeds test-filter", {"subscription": subscription.id, "filter": text}),
+            ("feeds mention add", {"subscription": subscription.id, "role": role.id,
+                                   "filter": text}),
+        ):  # fmt: skip
+            reply = await reply_of(bench, command, options, bench.seed.admin_id)
+            answer = message_text(reply)
+            assert answer.strip(), f"{command} {text!r}: no answer"
+            assert_no_bug(answer, f"{command} {text!r}")
+            assert reply.get("flags", 0) & 64, f"{command} {text!r}: answered in public"
+    # No role may be pinged by any reply: the rules' own role is only named.
+    assert output_problems(bench.discord.recorder.requests) == []
+
+
 async def test_search_echoes_a_query_without_live_markdown(bench: Bench) -> None:
     query = "**bold** [click here](https://evil.example) ~~gone~~"
     answer = await answer_of(bench, "search", {"query": query}, bench.seed.member_id)
@@ -122,13 +147,23 @@ async def test_ids_from_another_guild_are_not_found_and_left_untouched(bench: Be
         now=bench.app.clock.now(),
     )
     assert foreign is not None
-    for command in ("feeds remove", "feeds pause", "feeds resume", "feeds preview"):
-        answer = await answer_of(bench, command, {"subscription": foreign.id}, bench.seed.admin_id)
+    for command, extra in (
+        ("feeds remove", {}),
+        ("feeds pause", {}),
+        ("feeds resume", {}),
+        ("feeds preview", {}),
+        ("feeds test-filter", {"filter": "rent"}),
+        ("feeds mention list", {}),
+        ("feeds mention add", {"role": bench.seed.admin_role_id}),
+    ):
+        options = {"subscription": foreign.id, **extra}
+        answer = await answer_of(bench, command, options, bench.seed.admin_id)
         assert_no_bug(answer, command)
         assert str(other_guild.id) not in answer and "424242" not in answer
         assert bench.site.feed_url not in answer, f"{command} leaked the other guild's feed"
     after = await bench.app.storage.subscription(foreign.id)
     assert after is not None and after.active and not after.paused
+    assert await bench.app.storage.mention_rules(foreign.id) == []
     assert output_problems(bench.discord.recorder.requests) == []
 
 

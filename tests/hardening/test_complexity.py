@@ -23,12 +23,15 @@ from typing import Any
 
 import pytest
 
+from bot.announce import filters
 from bot.announce.filters import matches, parse_filter
 from bot.announce.render import AnnouncementArticle, SubscriptionView, render_plan
 from bot.articles.extract import extract_article
 from bot.articles.summarize import summarize
 from bot.errors import PaperboyError
 from bot.feeds import find_feed_links, parse_feed
+from bot.feeds.sitemap import read_sitemap
+from bot.feeds.sources import platform_of_page, sitemap_candidates, youtube_channel_id
 from bot.storage import fts_query
 from bot.textcodec import decode_page
 from tests.hardening.support import SOAK
@@ -342,9 +345,11 @@ def test_template_render(format_: Any, shape: str) -> None:
 @pytest.mark.parametrize("shape", ["sentences", "long-run", "whitespace-run"])
 def test_filter_match(shape: str) -> None:
     # Many terms, phrases of several words, none matching: every term scans every text.
-    phrases = ", ".join(f"rent strike {i} won" for i in range(20))
-    include = parse_filter(phrases + ", " + ", ".join(f"author:Jane Doe {i}" for i in range(20)))
-    exclude = parse_filter(", ".join(f"category:Sport {i}" for i in range(40)))
+    phrases = " OR ".join(f'"rent strike {i} won"' for i in range(15))
+    authors = " OR ".join(f'author:"Jane Doe {i}"' for i in range(15))
+    regexes = r"summary:/t[a-z]+ants? (won|lost) \d+/ OR /(a|aa)+x/"
+    include = parse_filter(f"{phrases} OR {authors} OR {regexes} OR (NOT (a AND b) c)")
+    exclude = parse_filter(" OR ".join(f'category:"Sport {i}"' for i in range(40)))
 
     def match(text: str) -> object:
         return matches(article_of(text), include, exclude)
@@ -354,9 +359,111 @@ def test_filter_match(shape: str) -> None:
     assert_near_linear(match, SHAPES[shape], memory_cap=160 * MIB, wrap=same, scale=HEAVY_SCALE)
 
 
+FILTER_SHAPES = {
+    "or-chain": repeat("housing OR "),
+    "implicit-and": repeat("rent "),
+    "phrases": repeat('"rent strike" '),
+    "scoped-groups": repeat("title:(a OR b) "),
+    "not-chain": lambda n: "NOT " * (n // 4) + "x",
+    "nested": repeat("((((a)))) "),
+    "regexes": repeat("/(a|aa)+x/ "),
+    "unclosed-quote": lambda n: "x " + '"' + "a" * n,
+    "unbalanced": lambda n: "(" * 8 + "a " * (n // 2),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(FILTER_SHAPES))
+def test_filter_parse(shape: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The length and term limits refuse a long filter at once; lifted here, the tokenizer and
+    # parser themselves must still be linear (the nesting limit stays: it bounds recursion).
+    monkeypatch.setattr(filters, "MAX_FILTER_CHARS", 2 * LARGE)
+    monkeypatch.setattr(filters, "MAX_TERMS", LARGE)
+    assert_near_linear(
+        parse_filter,
+        Shape(shape, FILTER_SHAPES[shape]),
+        memory_cap=400 * MIB,
+        wrap=same,
+        scale=HEAVY_SCALE,
+    )
+
+
 # -- search query -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("shape", ["huge-line", "long-run", "whitespace-run", "many-entities"])
 def test_search_query(shape: str) -> None:
     assert_near_linear(fts_query, SHAPES[shape], memory_cap=4 * MIB, wrap=same)
+
+
+# -- pasted sources: YouTube pages, blog platforms, robots.txt, sitemaps ---------------------------
+
+NEAR_MISS = Shape(
+    "near-miss-channel-ids",
+    repeat('"channelId":"UCshort" itemprop="channelId" content="UC"externalId":"UC'),
+)
+
+
+@pytest.mark.parametrize(
+    "shape", ["base-tags", "unclosed-comment", "long-run", "near-miss-channel-ids"]
+)
+def test_youtube_channel_id(shape: str) -> None:
+    chosen = NEAR_MISS if shape == NEAR_MISS.name else SHAPES[shape]
+    assert_near_linear(
+        youtube_channel_id, chosen, memory_cap=16 * MIB, wrap=lambda s: "<html><head>" + s
+    )
+
+
+@pytest.mark.parametrize("shape", ["many-attributes", "unclosed-quotes", "long-run"])
+def test_platform_of_page(shape: str) -> None:
+    def platform(page: str) -> object:
+        return platform_of_page(page, "https://site.example/")
+
+    assert_near_linear(
+        platform, SHAPES[shape], memory_cap=16 * MIB, wrap=lambda s: "<html><head>" + s
+    )
+
+
+@pytest.mark.parametrize("shape", ["newlines", "long-run", "whitespace-run", "huge-line"])
+def test_robots_sitemap_lines(shape: str) -> None:
+    def candidates(robots: str) -> object:
+        return sitemap_candidates(robots, "https://site.example/")
+
+    assert_near_linear(
+        candidates, SHAPES[shape], memory_cap=16 * MIB, wrap=lambda s: "Sitemap:" + s
+    )
+
+
+SITEMAP_SHAPES = {
+    "many-urls": Shape(
+        "many-urls",
+        repeat("<url><loc>https://site.example/a-page</loc><lastmod>2026-01-01</lastmod></url>"),
+    ),
+    "long-loc": Shape(
+        "long-loc", lambda n: "<url><loc>https://site.example/" + "a" * n + "</loc></url>"
+    ),
+    "deep-nesting": Shape("deep-nesting", lambda n: "<url>" + "<x>" * (n // 3) + "</url>"),
+    "many-news-titles": Shape(
+        "many-news-titles",
+        repeat(
+            "<url><loc>https://site.example/p</loc><news:news><news:title>Tenants &amp; "
+            "rent</news:title><news:publication_date>2026-01-01</news:publication_date>"
+            "</news:news></url>"
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(SITEMAP_SHAPES))
+def test_sitemap(shape: str) -> None:
+    def read(document: str) -> object:
+        return read_sitemap(
+            document.encode(), url="https://site.example/sitemap.xml", now=NOW, max_items=200
+        )
+
+    def wrap(body: str) -> str:
+        return (
+            '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+            'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">' + body + "</urlset>"
+        )
+
+    assert_near_linear(read, SITEMAP_SHAPES[shape], memory_cap=96 * MIB, wrap=wrap)

@@ -303,7 +303,7 @@ async def test_filtered_and_held_back_items_get_skipped_rows_with_reasons(env: E
         (sub,),
     )
     by_title = {r["title"]: (r["state"], r["reason"]) for r in rows}
-    assert by_title["Sport roundup"] == ("skipped", "filtered: excluded by keyword 'sport'")
+    assert by_title["Sport roundup"] == ("skipped", "filtered: excluded: sport found in the title")
     states = [state for state, _ in by_title.values()]
     assert states.count("pending") == env.config.announcements.max_new_per_poll
     assert states.count("skipped") == 1 + 7 - env.config.announcements.max_new_per_poll

@@ -169,6 +169,11 @@ class DiscordStandIn:
         """Value for discord.http.Route.BASE (and `[bot] api_base_url`)."""
         return f"http://127.0.0.1:{self.port}{API_PREFIX}"
 
+    def api_base_url_via(self, name: str) -> str:
+        """The REST base URL for one client among several: its requests are recorded with
+        `via=name`, so a test can tell which process made them."""
+        return f"http://127.0.0.1:{self.port}/via/{name}{API_PREFIX}"
+
     @property
     def gateway_url(self) -> str:
         """Value for DiscordWebSocket.DEFAULT_GATEWAY (and `[bot] gateway_url`)."""
@@ -203,10 +208,14 @@ class DiscordStandIn:
         owner: User | None = None,
         bot_permissions: int = Perm.EVERYONE_DEFAULT | Perm.MANAGE_WEBHOOKS | Perm.MANAGE_THREADS,
         bot_member: bool = True,
+        shard: tuple[int, int] | None = None,
     ) -> Guild:
-        """Create a guild with an @everyone role and (by default) the bot in it."""
+        """Create a guild with an @everyone role and (by default) the bot in it; `shard`
+        (shard_id, shard_count) picks an id Discord would deal to that shard."""
         owner = owner or self.add_user(f"{name} owner")
-        guild = Guild(self.snowflakes.next(), name, owner.id)
+        snowflakes = self.snowflakes
+        guild_id = snowflakes.next() if shard is None else snowflakes.next_on_shard(*shard)
+        guild = Guild(guild_id, name, owner.id)
         guild.roles[guild.id] = Role(guild.id, "@everyone", Perm.EVERYONE_DEFAULT)
         guild.members[owner.id] = Member(owner)
         self.guilds[guild.id] = guild
@@ -287,13 +296,16 @@ class DiscordStandIn:
         self.channel_messages[channel.id] = []
         return channel
 
-    def populate_default(self, name: str = "Paperboy Test Guild") -> Seed:
+    def populate_default(
+        self, name: str = "Paperboy Test Guild", *, shard: tuple[int, int] | None = None
+    ) -> Seed:
         """A guild with #general, #news, a forum with tags (REQUIRE_TAG), an admin and a member.
 
         Call it again with another `name` for a second server with the same shape (and its own
-        members), to test what one server can see of another's.
+        members), to test what one server can see of another's; `shard` (shard_id, shard_count)
+        puts the server on that shard.
         """
-        guild = self.add_guild(name)
+        guild = self.add_guild(name, shard=shard)
         admin_role = self.add_role(guild.id, "Moderators", Perm.MANAGE_GUILD)
         general = self.add_channel(guild.id, "general")
         news = self.add_channel(guild.id, "news", type=5)
