@@ -31,6 +31,7 @@ from bot.lease import LeaseKeeper
 from bot.metrics import EVENT_LOOP_STALLS, POOL_JOBS_KILLED, Metrics
 from bot.services.admin import ChangeLog, FeedAdmin
 from bot.services.alerts import AlertService
+from bot.services.builder import MessageBuilder
 from bot.services.diagnose import Diagnoser
 from bot.services.portability import Portability
 from bot.services.quotas import MemberQuotas
@@ -62,6 +63,7 @@ class App:
     admin: FeedAdmin  # moderator commands: /feeds and /settings share this one
     diagnoser: Diagnoser  # /feeds why
     portability: Portability  # /feeds export and import
+    builder: MessageBuilder  # /feeds message: the message builder's drafts
     pool: WorkPool  # worker processes for untrusted CPU work (parsing, extraction, summaries)
     watchdog: LoopWatchdog  # counts event-loop stalls (shown in /feeds status)
     llm: LlmBackend | None = None  # optional summaries; its own session, only to its server
@@ -306,6 +308,7 @@ def _build(
         admin=admin,
         diagnoser=Diagnoser(storage, config, clock),
         portability=Portability(storage, config, clock, admin),
+        builder=MessageBuilder(admin),
         pool=pool,
         watchdog=watchdog,
         llm=llm,

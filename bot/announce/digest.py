@@ -13,7 +13,8 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.announce.limits import hostile_to_markdown, safe_url, truncate
-from bot.announce.render import DEFAULT_COLOR, EmbedPlan, MessagePlan
+from bot.announce.message import DEFAULT_COLOR
+from bot.announce.render import EmbedPlan, MessagePlan
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 PAGE_ITEMS = 10

@@ -216,23 +216,37 @@ class Database:
                     )
             if current >= goal:
                 return current
-            await self._conn.execute("BEGIN IMMEDIATE")
+            # SQLite's procedure for rebuilding a table: foreign keys off (outside the
+            # transaction; the pragma does nothing inside one) so dropping a rebuilt table does
+            # not cascade, then every reference checked before the commit.
+            await self._conn.execute("PRAGMA foreign_keys = OFF")
             try:
-                # Another process (a shard process starting beside a worker) may have migrated
-                # between the read above and this lock: read the version again under it.
-                current = int(await self.scalar("PRAGMA user_version"))
-                if current >= goal:
+                await self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    # Another process (a shard process starting beside a worker) may have
+                    # migrated between the read above and this lock: read the version again.
+                    current = int(await self.scalar("PRAGMA user_version"))
+                    if current >= goal:
+                        await self._conn.execute("COMMIT")
+                        return current
+                    for version, name, sql in steps[current:goal]:
+                        log.info("Applying database migration %04d_%s", version, name)
+                        for statement in split_statements(sql):
+                            await self._conn.execute(statement)
+                    async with self._conn.execute("PRAGMA foreign_key_check") as cursor:
+                        broken = list(await cursor.fetchall())
+                    if broken:
+                        raise StorageError(
+                            f"Migrating {self.path} would break {len(broken)} references "
+                            f"(first in table {broken[0][0]}); nothing was changed."
+                        )
+                    await self._conn.execute(f"PRAGMA user_version = {int(goal)}")
                     await self._conn.execute("COMMIT")
-                    return current
-                for version, name, sql in steps[current:goal]:
-                    log.info("Applying database migration %04d_%s", version, name)
-                    for statement in split_statements(sql):
-                        await self._conn.execute(statement)
-                await self._conn.execute(f"PRAGMA user_version = {int(goal)}")
-                await self._conn.execute("COMMIT")
-            except BaseException:
-                await self._conn.execute("ROLLBACK")
-                raise
+                except BaseException:
+                    await self._conn.execute("ROLLBACK")
+                    raise
+            finally:
+                await self._conn.execute("PRAGMA foreign_keys = ON")
             return goal
 
     @asynccontextmanager

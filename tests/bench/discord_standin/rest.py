@@ -39,7 +39,7 @@ from .state import (
     Perm,
     iso_now,
 )
-from .validation import ApiError, invalid_form_body, validate_message
+from .validation import ApiError, invalid_form_body, validate_message, validate_modal
 
 if TYPE_CHECKING:
     from .server import DiscordStandIn
@@ -1151,18 +1151,8 @@ class RestApi:
                         }
                     }
                 )
-        elif cb_type == MODAL and not data.get("custom_id"):
-            raise invalid_form_body(
-                {
-                    "data": {
-                        "custom_id": {
-                            "_errors": [
-                                {"code": "BASE_TYPE_REQUIRED", "message": "This field is required"}
-                            ]
-                        }
-                    }
-                }
-            )
+        elif cb_type == MODAL:
+            validate_modal(data)
         handle.acknowledged = True
         handle.responses.append(
             InteractionResponse("callback", data, type=cb_type, message=message)
