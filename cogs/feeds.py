@@ -464,7 +464,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
     async def rhythm(
         self,
         interaction: discord.Interaction[Any],
-        subscription: int,
+        subscription: str,
         quiet_start: app_commands.Range[str, 1, 5] | None = None,
         quiet_end: app_commands.Range[str, 1, 5] | None = None,
         no_quiet: bool = False,
@@ -489,8 +489,9 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
             digest_day,
             digest_size,
         )
+        sub_id = await self._subscription_id(interaction, subscription)
         item, rhythm = await change_rhythm(
-            self.admin, _guild_id(interaction), interaction.user.id, subscription, change
+            self.admin, _guild_id(interaction), interaction.user.id, sub_id, change
         )
         verb = "Rhythm of" if change.empty else "Updated the rhythm of"
         await interaction.response.send_message(

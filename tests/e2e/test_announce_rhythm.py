@@ -205,9 +205,17 @@ async def test_quiet_hours_hold_posts_and_release_them_in_order(tmp_path: Path) 
         await log_to_general(bench, "Europe/Berlin")
         general = bench.seed.general_id
         feed_id, subscription = await subscribe(bench, general)
+        choices = await bench.discord.autocomplete(
+            bench.seed.guild_id,
+            bench.seed.admin_id,
+            "feeds rhythm",
+            {"subscription": ""},
+            "subscription",
+        )
+        assert str(subscription) in [choice["value"] for choice in choices]
         reply = await bench.command(
             "feeds rhythm",
-            {"subscription": subscription, "quiet_start": "22:00", "quiet_end": "07:00"},
+            {"subscription": str(subscription), "quiet_start": "22:00", "quiet_end": "07:00"},
         )
         assert "quiet 22:00–07:00" in await bench.reply_text(reply)
         published = [bench.site.publish_next() for _ in range(3)]
@@ -239,7 +247,9 @@ async def test_a_daily_cap_holds_the_rest_until_the_next_day_and_tells_once(
         await log_to_general(bench)
         news = bench.seed.news_id
         feed_id, subscription = await subscribe(bench, news)
-        reply = await bench.command("feeds rhythm", {"subscription": subscription, "daily_cap": 2})
+        reply = await bench.command(
+            "feeds rhythm", {"subscription": str(subscription), "daily_cap": 2}
+        )
         assert "at most 2 a day" in await bench.reply_text(reply)
         published = [bench.site.publish_next() for _ in range(4)]
         await bench.app.poller.poll_feed(feed_id)
@@ -269,7 +279,7 @@ async def test_a_changed_article_edits_its_post_exactly_once(tmp_path: Path) -> 
         general = bench.seed.general_id
         feed_id, subscription = await subscribe(bench, general)
         reply = await bench.command(
-            "feeds rhythm", {"subscription": subscription, "on_change": "edit"}
+            "feeds rhythm", {"subscription": str(subscription), "on_change": "edit"}
         )
         assert "edits posts when articles change" in await bench.reply_text(reply)
         item = bench.site.publish_next()
@@ -426,7 +436,7 @@ async def test_a_digest_across_a_restart_lists_every_item_once(tmp_path: Path) -
             feed_id, subscription = await subscribe(bench, general)
             reply = await bench.command(
                 "feeds rhythm",
-                {"subscription": subscription, "digest": "daily", "digest_time": "18:00"},
+                {"subscription": str(subscription), "digest": "daily", "digest_time": "18:00"},
             )
             assert "a daily digest at 18:00 (up to 10 items)" in await bench.reply_text(reply)
             published = [site.publish_next() for _ in range(3)]
@@ -481,7 +491,7 @@ async def test_a_digest_lists_up_to_n_pages_beyond_ten_and_keeps_the_rest(tmp_pa
         reply = await bench.command(
             "feeds rhythm",
             {
-                "subscription": subscription,
+                "subscription": str(subscription),
                 "digest": "weekly",
                 "digest_day": 0,
                 "digest_time": "10:00",
@@ -594,13 +604,15 @@ async def test_turning_digests_off_posts_what_waited_at_once_in_order(tmp_path: 
         feed_id, subscription = await subscribe(bench, general)
         await bench.command(
             "feeds rhythm",
-            {"subscription": subscription, "digest": "daily", "digest_time": "18:00"},
+            {"subscription": str(subscription), "digest": "daily", "digest_time": "18:00"},
         )
         published = [bench.site.publish_next() for _ in range(2)]
         await bench.app.poller.poll_feed(feed_id)
         await delivery_settled(bench)
         assert posts_in(bench, general) == []
-        reply = await bench.command("feeds rhythm", {"subscription": subscription, "digest": "off"})
+        reply = await bench.command(
+            "feeds rhythm", {"subscription": str(subscription), "digest": "off"}
+        )
         assert "instant posts" in await bench.reply_text(reply)
         await bench.discord.wait_until(
             lambda: len(posts_in(bench, general)) == 2, timeout=20, what="the waiting posts"
@@ -620,7 +632,7 @@ async def test_with_a_cap_and_a_digest_what_exceeds_the_cap_goes_to_the_digest(
         reply = await bench.command(
             "feeds rhythm",
             {
-                "subscription": subscription,
+                "subscription": str(subscription),
                 "daily_cap": 2,
                 "digest": "daily",
                 "digest_time": "18:00",
