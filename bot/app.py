@@ -19,6 +19,7 @@ from aiohttp.abc import AbstractResolver
 from bot.articles.llm import LlmBackend
 from bot.clock import Clock, SystemClock
 from bot.config import Config
+from bot.delivery.changes import ChangeTracker
 from bot.delivery.service import DeliveryService
 from bot.delivery.worker import DeliveryWorker, Notifier, Sender
 from bot.fetch import Fetcher, make_session
@@ -251,6 +252,8 @@ def _build(
 
     poller.on_new_articles.append(wake_delivery)
     poller.on_held_back.append(delivery.report_held_back)  # moderators hear of held-back items
+    # Articles that change: edits queued for subscriptions that ask for them.
+    poller.on_items_seen.append(ChangeTracker(storage, clock, wake=delivery.wake).on_items_seen)
     poller.on_failing.append(delivery.report_failing_feed)  # ... and of a feed failing for long
     admin = FeedAdmin(
         storage,

@@ -155,3 +155,40 @@ WHOLE_ARCHIVE: Final = WholeArchive()
 
 ArchiveScope = GuildScope | WholeArchive
 """Whose view of the archive a read is made for; members only ever get a `GuildScope`."""
+
+
+ON_CHANGE_CHOICES: Final = ("ignore", "edit")
+DIGEST_CHOICES: Final = ("daily", "weekly")
+"""What a subscription does when a posted article's title, standfirst or image changes."""
+
+
+@dataclass(frozen=True)
+class Rhythm:
+    """When and how a subscription's announcements go out (`bot.delivery.rhythm` decides).
+
+    Quiet hours are local times ('HH:MM') in the server's time zone: posts wait from
+    `quiet_start` until `quiet_end` and are released in order afterwards. `daily_cap` counts
+    posts per local day; what exceeds it waits for the next day. A digest replaces instant
+    posts with one scheduled message (`bot.announce.digest`).
+    """
+
+    quiet_start: str | None = None
+    quiet_end: str | None = None
+    daily_cap: int | None = None
+    on_change: str = "ignore"
+    digest: str | None = None
+    """'daily' or 'weekly': new items wait for one scheduled message instead of instant posts."""
+    digest_time: str | None = None
+    """The digest's local time, 'HH:MM'."""
+    digest_day: int | None = None
+    """Weekly digests: the day, 0 = Monday."""
+    digest_size: int = 10
+    """Items listed per digest; more wait for the next one."""
+
+    @property
+    def is_default(self) -> bool:
+        """Whether nothing is set (every post goes out as soon as it can, changes ignored)."""
+        return self == Rhythm()
+
+
+DEFAULT_RHYTHM: Final = Rhythm()

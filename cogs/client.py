@@ -99,6 +99,9 @@ class PaperboyBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
             guild_ready_timeout=config.bot.guild_ready_timeout_seconds,
             max_messages=None,
+            # A 429 asking for more than a minute (an Announcement channel's hourly publish
+            # limit) raises instead of sleeping inside the request: the worker reschedules.
+            max_ratelimit_timeout=60.0,
             http_trace=self._rest_trace(),
             **sharding,
         )

@@ -11,11 +11,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.announce.digest import DAYS
 from bot.announce.filters import display_text
 from bot.announce.render import MessagePlan
 from bot.announce.template import format_date
 from bot.errors import InvalidInput
-from bot.models import FORMATS, MentionRule
+from bot.models import DIGEST_CHOICES, FORMATS, ON_CHANGE_CHOICES, MentionRule
 from bot.services.admin import (
     ChannelInfo,
     FilterTest,
@@ -25,6 +26,8 @@ from bot.services.admin import (
     shown,
 )
 from bot.services.portability import MAX_IMPORT_BYTES, GuildDirectory
+from bot.services.rhythm import RhythmChange, change_rhythm
+from bot.services.rhythm import describe as describe_rhythm
 from cogs._checks import channel_info, is_moderator, require_moderator
 from cogs._render import allowed_mentions_of, embed_of, view_of
 from cogs.builder import open_builder
@@ -36,6 +39,11 @@ PAGE_SIZE = 10
 DATE_FORMAT = "%d %b %Y %H:%M %Z"
 FORMAT_CHOICES = [app_commands.Choice(name=name, value=name) for name in FORMATS]
 NO_MENTIONS = discord.AllowedMentions.none()
+ON_CHANGE_OPTIONS = [app_commands.Choice(name=name, value=name) for name in ON_CHANGE_CHOICES]
+DIGEST_OPTIONS = [app_commands.Choice(name=name, value=name) for name in (*DIGEST_CHOICES, "off")]
+DAY_OPTIONS = [
+    app_commands.Choice(name=day.title(), value=number) for number, day in enumerate(DAYS)
+]
 
 
 def _when(moment: datetime | None, timezone: str) -> str:
@@ -288,7 +296,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
     @app_commands.command(name="add")
     @app_commands.describe(
         url="The feed's address, or the site's home page (Paperboy finds the feed)",
-        channel="Where new articles are announced",
+        channel="Where new articles are announced: a channel, a thread or a forum post",
         format="embed (default), text, forum (forum channels) or webhook",
         mention="A role to ping with each announcement",
         include='Only announce matching articles, e.g. housing OR title:"rent strike"',
@@ -304,7 +312,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         self,
         interaction: discord.Interaction[Any],
         url: app_commands.Range[str, 1, 2048],
-        channel: discord.TextChannel | discord.ForumChannel,
+        channel: discord.TextChannel | discord.ForumChannel | discord.Thread,
         format: str | None = None,
         mention: discord.Role | None = None,
         # Past the filter limit (1,000), so the bot's own message names the limit and the place.
@@ -434,6 +442,62 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         )
         await interaction.response.send_message(
             f"Updated {summary_line(updated)}", ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    @app_commands.command(name="rhythm")
+    @app_commands.describe(
+        subscription="The subscription to pace",
+        quiet_start="Hold posts from this local time (HH:MM, the server's time zone)",
+        quiet_end="... until this local time (HH:MM); held posts then go out in order",
+        no_quiet="Remove the quiet hours",
+        daily_cap="At most this many posts per local day; the rest wait for the next day",
+        no_cap="Remove the daily cap",
+        on_change="When a posted article's title, standfirst or image changes",
+        digest="Post new items as one scheduled digest instead of one by one (off: instant)",
+        digest_time="The digest's local time (HH:MM, the server's time zone)",
+        digest_day="A weekly digest's day",
+        digest_size="Items per digest (the rest wait for the next one)",
+    )
+    @app_commands.choices(on_change=ON_CHANGE_OPTIONS, digest=DIGEST_OPTIONS)
+    @app_commands.choices(digest_day=DAY_OPTIONS)
+    @app_commands.autocomplete(subscription=subscription_autocomplete)
+    async def rhythm(
+        self,
+        interaction: discord.Interaction[Any],
+        subscription: str,
+        quiet_start: app_commands.Range[str, 1, 5] | None = None,
+        quiet_end: app_commands.Range[str, 1, 5] | None = None,
+        no_quiet: bool = False,
+        daily_cap: app_commands.Range[int, 1, 1000] | None = None,
+        no_cap: bool = False,
+        on_change: str | None = None,
+        digest: str | None = None,
+        digest_time: app_commands.Range[str, 1, 5] | None = None,
+        digest_day: int | None = None,
+        digest_size: app_commands.Range[int, 1, 50] | None = None,
+    ) -> None:
+        """Quiet hours, a daily cap, digests, edits of changed articles (no options: show them)."""
+        change = RhythmChange(
+            quiet_start,
+            quiet_end,
+            no_quiet,
+            daily_cap,
+            no_cap,
+            on_change,
+            digest,
+            digest_time,
+            digest_day,
+            digest_size,
+        )
+        sub_id = await self._subscription_id(interaction, subscription)
+        item, rhythm = await change_rhythm(
+            self.admin, _guild_id(interaction), interaction.user.id, sub_id, change
+        )
+        verb = "Rhythm of" if change.empty else "Updated the rhythm of"
+        await interaction.response.send_message(
+            f"{verb} `#{item.id}` → <#{item.channel_id}>: {describe_rhythm(rhythm)}.",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
         )
 
     @app_commands.command(name="pause")

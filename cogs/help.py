@@ -60,9 +60,12 @@ class Help(commands.Cog):
         lines = help_lines(
             self.bot.tree, interaction.permissions, moderator=moderator, in_guild=in_guild
         )
-        text = "**Paperboy commands you can use**\n" + "\n".join(lines)
+        # An embed holds 4,096 characters: a moderator's list outgrew a message's 2,000.
+        embed = discord.Embed(
+            title="Paperboy commands you can use", description="\n".join(lines)[:4096]
+        )
         await interaction.response.send_message(
-            text[:2000], ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            embed=embed, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
         )
 
 

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 import aiohttp
 import discord
 
-from bot.announce.render import marker_of_custom_id
+from bot.announce.render import MessagePlan, marker_of_custom_id
 from bot.announce.tags import ForumTag, choose_tags
-from bot.delivery.worker import Outgoing, RetryLater, SentMessage
+from bot.delivery.worker import Outgoing, OutgoingEdit, RetryLater, SentMessage
 from bot.errors import DeliveryError
 from bot.services.admin import Change, shown
 from bot.storage import ChannelWebhook
@@ -34,6 +34,7 @@ HISTORY_LOOKBACK = 50
 THREAD_LOOKBACK = 25
 """Most recent active forum posts searched for a marker after a crash."""
 UNKNOWN_WEBHOOK = 10015
+ALREADY_CROSSPOSTED = 40033
 WEBHOOK_NAME = "Paperboy"
 
 
@@ -137,8 +138,10 @@ class DiscordSender:
                     "That channel cannot take announcements.", permanent=True, status=400
                 )
             if outgoing.format == "webhook" and isinstance(channel, discord.TextChannel):
-                return await self._send_webhook(channel, outgoing)
-            return await self._send_text(channel, outgoing)
+                sent = await self._send_webhook(channel, outgoing)
+            else:
+                sent = await self._send_text(channel, outgoing)
+            return _in_announcement_channel(sent, channel)
         except DeliveryError:
             raise
         except (*TRANSIENT_ERRORS, discord.ClientException) as error:
@@ -219,7 +222,7 @@ class DiscordSender:
                 # Deleted by someone: never used again; make a fresh one and try once more.
                 await self.bot.app.storage.forget_channel_webhook(channel.id, webhook.id)
                 continue
-            return SentMessage(message.id)
+            return SentMessage(message.id, await _open_thread(channel, message.id, plan))
         raise DeliveryError("The channel's webhook keeps disappearing.", permanent=True, status=404)
 
     async def find_existing(self, outgoing: Outgoing) -> SentMessage | None:
@@ -239,7 +242,28 @@ class DiscordSender:
                     message, marker, bot_user_id=self._bot_user_id(), webhook_id=webhook_id
                 ):
                     thread = message.thread
-                    return SentMessage(message.id, thread.id if thread else None)
+                    found = SentMessage(message.id, thread.id if thread else None)
+                    return _in_announcement_channel(found, channel)
+            return None
+        except DeliveryError:
+            raise
+        except TRANSIENT_ERRORS as error:
+            raise delivery_error(error) from error
+
+    async def find_shown(self, outgoing: Outgoing) -> SentMessage | None:
+        """Look among recent posts by Paperboy (bot or its webhook) for one showing the plan."""
+        try:
+            channel = await self._channel(outgoing.channel_id)
+            if not isinstance(channel, discord.abc.Messageable):
+                return None
+            stored = await self.bot.app.storage.channel_webhook(outgoing.channel_id)
+            webhook_id = stored.webhook_id if stored is not None else None
+            bot_user_id = self._bot_user_id()
+            async for message in channel.history(limit=HISTORY_LOOKBACK):
+                if posted_by_paperboy(
+                    message, bot_user_id=bot_user_id, webhook_id=webhook_id
+                ) and shows_plan(message, outgoing.plan):
+                    return _in_announcement_channel(SentMessage(message.id), channel)
             return None
         except DeliveryError:
             raise
@@ -267,6 +291,114 @@ class DiscordSender:
             if carries_marker(starter, marker, bot_user_id=bot_user_id):
                 return SentMessage(starter.id, thread.id)
         return None
+
+    async def publish(self, channel_id: int, message_id: int) -> None:
+        """Publish (crosspost) an announcement to the servers following its channel."""
+        try:
+            channel = await self._channel(channel_id)
+            if not isinstance(channel, discord.TextChannel):
+                raise DeliveryError(
+                    "Only announcements in an Announcement channel can be published.",
+                    permanent=True,
+                    status=400,
+                )
+            await channel.get_partial_message(message_id).publish()
+        except DeliveryError:
+            raise
+        except discord.HTTPException as error:
+            if error.code == ALREADY_CROSSPOSTED:
+                return  # published before a crash or retry: done
+            raise delivery_error(error) from error
+        except TRANSIENT_ERRORS as error:
+            raise delivery_error(error) from error
+
+    async def edit(self, edit: OutgoingEdit) -> None:
+        """Show a changed article in the message Paperboy posted (webhook posts via the
+        channel's webhook, which alone may edit them)."""
+        plan = edit.plan
+        try:
+            if edit.format == "webhook":
+                stored = await self.bot.app.storage.channel_webhook(edit.channel_id)
+                if stored is None:
+                    raise DeliveryError(
+                        "The webhook that posted this announcement is gone.",
+                        permanent=True,
+                        status=404,
+                    )
+                webhook = discord.Webhook.partial(stored.webhook_id, stored.token, client=self.bot)
+                await webhook.edit_message(
+                    edit.message_id,
+                    content=plan.content or None,
+                    embeds=[embed_of(e) for e in plan.embeds],
+                    view=view_of(plan) or discord.utils.MISSING,
+                    allowed_mentions=allowed_mentions_of(plan),
+                )
+                return
+            channel = await self._channel(edit.channel_id)
+            if not isinstance(channel, discord.TextChannel | discord.Thread | discord.VoiceChannel):
+                raise DeliveryError("That channel cannot be edited in.", permanent=True, status=400)
+            await channel.get_partial_message(edit.message_id).edit(
+                content=plan.content or None,
+                embeds=[embed_of(e) for e in plan.embeds],
+                view=view_of(plan) or None,
+                allowed_mentions=allowed_mentions_of(plan),
+            )
+        except DeliveryError:
+            raise
+        except (*TRANSIENT_ERRORS, discord.ClientException) as error:
+            raise delivery_error(error) from error
+
+    async def edit_applied(self, edit: OutgoingEdit) -> bool:
+        """Whether the posted message already shows the edit (after a crash mid-edit)."""
+        try:
+            channel = await self._channel(edit.channel_id)
+            if not isinstance(channel, discord.TextChannel | discord.Thread | discord.VoiceChannel):
+                raise DeliveryError("That channel cannot be edited in.", permanent=True, status=400)
+            message = await channel.fetch_message(edit.message_id)
+        except DeliveryError:
+            raise
+        except (*TRANSIENT_ERRORS, discord.ClientException) as error:
+            raise delivery_error(error) from error
+        return shows_plan(message, edit.plan)
+
+
+def shows_plan(message: discord.Message, plan: MessagePlan) -> bool:
+    """Whether a message's visible text (content, embed titles, descriptions, images) is the
+    plan's: an edit that reached Discord before a crash is not made again."""
+    if (message.content or "") != plan.content or len(message.embeds) != len(plan.embeds):
+        return False
+    for shown_embed, planned in zip(message.embeds, plan.embeds, strict=True):
+        if (shown_embed.title or "") != planned.title:
+            return False
+        if (shown_embed.description or "") != planned.description:
+            return False
+        if (shown_embed.image.url or None) != (planned.image_url or None):
+            return False
+    return True
+
+
+def _in_announcement_channel(
+    sent: SentMessage, channel: discord.abc.GuildChannel | discord.Thread | discord.abc.Messageable
+) -> SentMessage:
+    """Mark a post in an Announcement channel as one to publish to following servers."""
+    if isinstance(channel, discord.TextChannel) and channel.is_news():
+        return SentMessage(sent.message_id, sent.thread_id, publishable=True)
+    return sent
+
+
+async def _open_thread(
+    channel: discord.TextChannel, message_id: int, plan: MessagePlan
+) -> int | None:
+    """Open the discussion thread a subscription asked for under a posted message; a failure
+    is logged, never a reason to post again (the announcement is out)."""
+    if not plan.thread_name:
+        return None
+    try:
+        thread = await channel.get_partial_message(message_id).create_thread(name=plan.thread_name)
+    except discord.HTTPException as error:
+        log.warning("Could not open a thread on message %s: %s", message_id, error)
+        return None
+    return thread.id
 
 
 class DiscordNotifier:

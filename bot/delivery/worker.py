@@ -25,17 +25,18 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+from bot.announce import digest
 from bot.announce.plan import archived_announcement, subscription_view
 from bot.announce.render import MessagePlan, render_plan
 from bot.clock import Clock
 from bot.config import Config
-from bot.delivery import notices
+from bot.delivery import notices, rhythm
 from bot.delivery.pacing import Candidate, WindowBudget, plan_round, retry_delay
 from bot.errors import DeliveryError, InvalidInput
 from bot.metrics import Metrics
-from bot.models import WHOLE_ARCHIVE
+from bot.models import WHOLE_ARCHIVE, Rhythm
 from bot.shards import ShardSet
-from bot.storage import Delivery, Storage
+from bot.storage import Delivery, DigestCandidate, DigestPage, EditRow, PublishRow, Storage
 from bot.tasks import WakeSignal
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,21 @@ class SentMessage:
 
     message_id: int
     thread_id: int | None = None
+    publishable: bool = False
+    """Posted in an Announcement channel: Paperboy publishes it to following servers."""
+
+
+@dataclass(frozen=True)
+class OutgoingEdit:
+    """A posted announcement to show again with a changed article (its new plan)."""
+
+    edit_id: int
+    guild_id: int
+    channel_id: int
+    """Where the message is: the thread for a forum post, else the subscription's channel."""
+    message_id: int
+    format: str
+    plan: MessagePlan
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,23 @@ class Sender(Protocol):
 
     async def find_existing(self, outgoing: Outgoing) -> SentMessage | None:
         """Look for this announcement's marker/nonce among the channel's recent posts."""
+        ...
+
+    async def publish(self, channel_id: int, message_id: int) -> None:
+        """Publish (crosspost) a message of an Announcement channel; done if it already was."""
+        ...
+
+    async def edit(self, edit: OutgoingEdit) -> None:
+        """Replace a posted announcement's content with the edit's plan."""
+        ...
+
+    async def edit_applied(self, edit: OutgoingEdit) -> bool:
+        """Whether the message already shows the edit's plan (reconciling after a crash)."""
+        ...
+
+    async def find_shown(self, outgoing: Outgoing) -> SentMessage | None:
+        """Look among the channel's recent posts by Paperboy for one showing this plan (digest
+        pages carry no marker: their text is unique to them)."""
         ...
 
 
@@ -219,6 +252,14 @@ class DeliveryWorker:
                 return None
             await self.reconcile()
         _, next_due = await self._start_due()
+        digests, edits, publishes = await self.storage.rhythm_work()
+        for later in (
+            await self._digest_due() if digests else None,
+            await self._edit_due() if edits else None,
+            await self._publish_due() if publishes else None,
+        ):
+            if later is not None and (next_due is None or later < next_due):
+                next_due = later
         return next_due
 
     async def tell_notices(self) -> int:
@@ -265,13 +306,67 @@ class DeliveryWorker:
                     message_id=found.message_id,
                     thread_id=found.thread_id,
                     now=self.clock.now(),
+                    publish=found.publishable,
                 )
                 log.info("Delivery %s was already posted (message %s)", delivery.id, found)
             else:
                 await self.storage.release_claim(delivery.id)
             settled += 1
-        self._needs_reconcile = retry_later
-        return settled
+        settled_edits, edits_wait = await self._reconcile_edits()
+        settled_pages, pages_wait = await self._reconcile_digest_pages()
+        self._needs_reconcile = retry_later or edits_wait or pages_wait
+        return settled + settled_edits + settled_pages
+
+    async def _reconcile_digest_pages(self) -> tuple[int, bool]:
+        """Settle digest pages left claimed: found in the channel -> sent, else pending again."""
+        settled = 0
+        retry_later = False
+        for page in await self.storage.claimed_digest_pages(shards=self.shards):
+            outgoing = self._page_outgoing(page)
+            try:
+                found = None if outgoing is None else await self.sender.find_shown(outgoing)
+            except DeliveryError:
+                retry_later = True
+                continue
+            now = self.clock.now()
+            if found is not None:
+                await self.storage.digest_page_sent(page.id, message_id=found.message_id, now=now)
+            else:
+                await self.storage.release_digest_page(page.id, not_before=now, reason="")
+            settled += 1
+        return settled, retry_later
+
+    async def _reconcile_edits(self) -> tuple[int, bool]:
+        """Settle edits left claimed: the message already shows the edit -> sent, else pending
+        again (so a crash between claim and edit yields exactly one edit)."""
+        settled = 0
+        retry_later = False
+        for row in await self.storage.claimed_edits(shards=self.shards):
+            edit = self._prepare_edit(row)
+            now = self.clock.now()
+            if edit is None:
+                await self.storage.settle_edit(
+                    row.id, state="failed", reason="unreadable message plan", now=now
+                )
+                settled += 1
+                continue
+            try:
+                applied = await self.sender.edit_applied(edit)
+            except DeliveryError as error:
+                if error.permanent:
+                    await self.storage.settle_edit(
+                        row.id, state="failed", reason=str(error), now=now
+                    )
+                    settled += 1
+                else:
+                    retry_later = True
+                continue
+            if applied:
+                await self.storage.settle_edit(row.id, state="sent", reason="", now=now)
+            else:
+                await self.storage.reschedule_edit(row.id, not_before=now, reason="")
+            settled += 1
+        return settled, retry_later
 
     # -- delivering -----------------------------------------------------------------------------
 
@@ -290,6 +385,10 @@ class DeliveryWorker:
         heads = await self.storage.next_deliveries(shards=self.shards)
         now = self.clock.now()
         pending = {d.id: d for d in heads if d.state == "pending" and d.id not in in_flight}
+        for held in await self._hold_for_rhythm(
+            [d for d in pending.values() if d.not_before <= now], now
+        ):
+            pending.pop(held)
         plan = plan_round(
             [Candidate(d.id, d.channel_id, d.not_before) for d in pending.values()],
             last_sent=self._last_sent,
@@ -360,7 +459,11 @@ class DeliveryWorker:
             return Outcome.RETRY
         now = self.clock.now()
         await self.storage.mark_sent(
-            delivery.id, message_id=sent.message_id, thread_id=sent.thread_id, now=now
+            delivery.id,
+            message_id=sent.message_id,
+            thread_id=sent.thread_id,
+            now=now,
+            publish=sent.publishable,
         )
         assert self._last_sent is not None
         # The channel's pace counts from when the post left, as Discord's bucket does; counting
@@ -459,3 +562,311 @@ class DeliveryWorker:
                 await self.notifier.tell_moderators(delivery.guild_id, text)
             except Exception:
                 log.exception("Could not tell guild %s's moderators", delivery.guild_id)
+
+    # -- rhythm: quiet hours and daily caps -----------------------------------------------------
+
+    async def _hold_for_rhythm(self, due: list[Delivery], now: datetime) -> list[int]:
+        """Queue heads that must wait (quiet hours, daily cap): rescheduled with the reason
+        `/feeds why` shows; the rows behind them wait too, so order is kept. Returns their ids."""
+        rhythms = await self.storage.rhythms(sorted({d.subscription_id for d in due}))
+        # Listed in a digest (even one made before digests were turned off): sent with its page.
+        held = sorted(await self.storage.digested([d.id for d in due])) if due else []
+        timezones: dict[int, str] = {}
+        for delivery in due:
+            chosen = rhythms.get(delivery.subscription_id)
+            if chosen is None or delivery.id in held:
+                continue
+            if chosen.digest is not None and chosen.daily_cap is None:
+                held.append(delivery.id)  # it goes out in a digest (`_digest_due`)
+                continue
+            if delivery.guild_id not in timezones:
+                settings = await self.storage.guild_settings(delivery.guild_id)
+                timezones[delivery.guild_id] = settings.timezone
+            timezone = timezones[delivery.guild_id]
+            sent_today = 0
+            if chosen.daily_cap is not None:
+                since = rhythm.local_day_start(now, timezone)
+                sent_today = await self.storage.sent_since(delivery.subscription_id, since)
+            hold = rhythm.hold_for(now, chosen, timezone, sent_today=sent_today)
+            if hold is None:
+                continue
+            over_cap = hold.reason.startswith(rhythm.CAP_REASON)
+            if over_cap and chosen.digest is not None:
+                # A cap with a digest: what exceeds the cap goes to the next digest.
+                hold = self._to_next_digest(chosen, hold, timezone, now)
+            await self.storage.reschedule_delivery(
+                delivery.id, not_before=hold.until, reason=hold.reason
+            )
+            held.append(delivery.id)
+            if over_cap:
+                await self._tell_cap_once(delivery, chosen, timezone, now)
+        return held
+
+    @staticmethod
+    def _to_next_digest(
+        chosen: Rhythm, hold: rhythm.Hold, timezone: str, now: datetime
+    ) -> rhythm.Hold:
+        assert chosen.digest_time is not None
+        weekday = chosen.digest_day if chosen.digest == "weekly" else None
+        at = rhythm.parse_clock(chosen.digest_time)
+        where = f"{chosen.digest} digest at {chosen.digest_time}"
+        return rhythm.Hold(
+            digest.next_slot(now, at=at, weekday=weekday, timezone=timezone),
+            f"{rhythm.DIGEST_REASON} {where} ({hold.reason})",
+        )
+
+    async def _tell_cap_once(
+        self, delivery: Delivery, chosen: Rhythm, timezone: str, now: datetime
+    ) -> None:
+        day = rhythm.local_day_start(now, timezone).isoformat()
+        key = f"daily-cap:{delivery.subscription_id}:{day}"
+        if not await self.storage.remember_notice(delivery.guild_id, key, now=now):
+            return
+        then = (
+            f"go to the next {chosen.digest} digest, at {chosen.digest_time}"
+            if chosen.digest is not None
+            else "wait, in order, and go out from the start of the next day"
+        )
+        text = (
+            f"Subscription #{delivery.subscription_id} reached its daily cap of "
+            f"{chosen.daily_cap} posts in <#{delivery.channel_id}>. Newer articles {then}. "
+            "/feeds why shows each one's fate."
+        )
+        try:
+            await self.notifier.tell_moderators(delivery.guild_id, text)
+        except Exception:
+            log.exception("Could not tell guild %s's moderators", delivery.guild_id)
+
+    # -- edits ----------------------------------------------------------------------------------
+
+    def _prepare_edit(self, row: EditRow) -> OutgoingEdit | None:
+        try:
+            plan = MessagePlan.from_json(row.payload)
+        except InvalidInput:
+            log.warning("Edit %s has no usable message plan; dropped", row.id)
+            return None
+        channel_id = row.thread_id if row.format == "forum" and row.thread_id else row.channel_id
+        return OutgoingEdit(row.id, row.guild_id, channel_id, row.message_id, row.format, plan)
+
+    async def _edit_due(self) -> datetime | None:
+        """Apply the edits due now, one at a time; returns when the next one is due."""
+        if self._needs_reconcile:
+            return None
+        next_due: datetime | None = None
+        for row in await self.storage.next_edits(shards=self.shards):
+            if row.state != "pending":
+                continue
+            if row.not_before > self.clock.now():
+                next_due = row.not_before if next_due is None else min(next_due, row.not_before)
+                continue
+            await self.apply_edit(row)
+        return next_due
+
+    async def apply_edit(self, row: EditRow) -> Outcome:
+        """Claim, edit and settle one edit; returns how it ended."""
+        edit = self._prepare_edit(row)
+        if edit is None:
+            await self.storage.settle_edit(
+                row.id, state="failed", reason="unreadable message plan", now=self.clock.now()
+            )
+            return Outcome.REFUSED
+        if not await self.storage.claim_edit(row.id, now=self.clock.now()):
+            return Outcome.SKIPPED
+        try:
+            await self.sender.edit(edit)
+        except DeliveryError as error:
+            if error.permanent:
+                # The message was deleted, or can no longer be edited: nothing to retry.
+                await self.storage.settle_edit(
+                    row.id, state="failed", reason=str(error), now=self.clock.now()
+                )
+                return Outcome.REFUSED
+            retry_after = error.retry_after if isinstance(error, RetryLater) else None
+            delay = retry_delay(row.attempts + 1, retry_after)
+            await self.storage.reschedule_edit(
+                row.id,
+                not_before=self.clock.now() + timedelta(seconds=delay),
+                reason=str(error),
+            )
+            return Outcome.RETRY
+        await self.storage.settle_edit(row.id, state="sent", reason="", now=self.clock.now())
+        return Outcome.SENT
+
+    # -- publishing in Announcement channels ----------------------------------------------------
+
+    async def _publish_due(self) -> datetime | None:
+        """Publish waiting announcements in order, at most 10 per channel per hour; a channel
+        whose queue is held tells its moderators once. Returns when to look again."""
+        queue = await self.storage.open_publishes(shards=self.shards)
+        next_due: datetime | None = None
+        by_channel: dict[int, list[PublishRow]] = {}
+        for row in queue:
+            by_channel.setdefault(row.channel_id, []).append(row)
+        for channel_id, rows in by_channel.items():
+            later = await self._publish_channel(channel_id, rows)
+            if later is not None and (next_due is None or later < next_due):
+                next_due = later
+        await self.storage.end_publish_holds()
+        return next_due
+
+    async def _publish_channel(self, channel_id: int, rows: list[PublishRow]) -> datetime | None:
+        now = self.clock.now()
+        published = await self.storage.publish_times(channel_id, now - rhythm.PUBLISH_WINDOW)
+        for index, row in enumerate(rows):
+            if row.not_before > now:
+                return row.not_before  # in order: nothing behind it goes first
+            allowance = rhythm.publish_allowance(now, published)
+            if allowance.allowed == 0:
+                assert allowance.next_free_at is not None
+                await self._hold_publishes(rows[index:], allowance.next_free_at, now)
+                return allowance.next_free_at
+            try:
+                await self.sender.publish(row.channel_id, row.message_id)
+            except DeliveryError as error:
+                if error.permanent:
+                    await self.storage.fail_publish(row.outbox_id, str(error))
+                    continue
+                retry_after = error.retry_after if isinstance(error, RetryLater) else None
+                until = now + timedelta(seconds=retry_delay(1, retry_after))
+                if error.status == 429:
+                    # Discord counted publishes Paperboy did not make (a moderator's own).
+                    await self._hold_publishes(rows[index:], until, now)
+                else:
+                    await self.storage.delay_publish(
+                        row.outbox_id, not_before=until, reason=str(error)
+                    )
+                return until
+            await self.storage.mark_published(row.outbox_id, now=now)
+            published.append(now)
+        return None
+
+    async def _hold_publishes(self, rows: list[PublishRow], until: datetime, now: datetime) -> None:
+        for row in rows:
+            await self.storage.delay_publish(
+                row.outbox_id, not_before=until, reason=rhythm.PUBLISH_LIMIT_REASON
+            )
+        if not await self.storage.hold_publishes(rows[0].channel_id, now=now):
+            return  # moderators were told when this hold began
+        text = rhythm.held_notice(rows[0].channel_id, len(rows), until)
+        try:
+            await self.notifier.tell_moderators(rows[0].guild_id, text)
+        except Exception:
+            log.exception("Could not tell guild %s's moderators", rows[0].guild_id)
+
+    # -- digests --------------------------------------------------------------------------------
+
+    async def _digest_due(self) -> datetime | None:
+        """Form each digest whose scheduled moment has come (once per moment), send digest
+        pages in order, and keep the other open rows waiting; returns when to look again."""
+        if self._needs_reconcile:
+            return None
+        now = self.clock.now()
+        next_due: datetime | None = None
+        for subscription_id, chosen in (
+            await self.storage.digest_rhythms(shards=self.shards)
+        ).items():
+            upcoming = await self._form_digest(subscription_id, chosen, now)
+            if upcoming is not None and (next_due is None or upcoming < next_due):
+                next_due = upcoming
+        sent_one = True
+        while sent_one:  # a digest's next page is due as soon as the one before it is sent
+            sent_one = False
+            for page in await self.storage.open_digest_pages(shards=self.shards):
+                if page.state != "pending":
+                    continue
+                if page.not_before > self.clock.now():
+                    due = page.not_before
+                    next_due = due if next_due is None else min(next_due, due)
+                    continue
+                sent_one = await self._send_page(page) == Outcome.SENT or sent_one
+        return next_due
+
+    async def _form_digest(
+        self, subscription_id: int, chosen: Rhythm, now: datetime
+    ) -> datetime | None:
+        subscription = await self.storage.subscription(subscription_id)
+        if subscription is None or chosen.digest is None or chosen.digest_time is None:
+            return None
+        timezone = (await self.storage.guild_settings(subscription.guild_id)).timezone
+        at = rhythm.parse_clock(chosen.digest_time)
+        weekday = chosen.digest_day if chosen.digest == "weekly" else None
+        slot = digest.last_slot(now, at=at, weekday=weekday, timezone=timezone)
+        upcoming = digest.next_slot(now, at=at, weekday=weekday, timezone=timezone)
+        last = await self.storage.last_digest_slot(subscription_id)
+        if last is None:
+            # Newly in digest mode: the first digest is the next scheduled one, not one whose
+            # moment passed before the moderators asked for digests.
+            await self.storage.form_digest(subscription_id, slot, [], now=now)
+        elif slot > last:
+            candidates = await self.storage.undigested(subscription_id, limit=chosen.digest_size)
+            items = await self._digest_items(candidates)
+            feed = await self.storage.feed(subscription.feed_id)
+            pages = digest.digest_pages(
+                items,
+                heading=digest.digest_heading(chosen.digest, slot, timezone),
+                feed_title=feed.display_name if feed is not None else "",
+            )
+            # Recorded even when empty: each scheduled moment is served once.
+            await self.storage.form_digest(
+                subscription_id,
+                slot,
+                [(plan.to_json(), outbox_ids) for plan, outbox_ids in pages],
+                now=now,
+            )
+        if chosen.daily_cap is None:  # with a cap, only what exceeds it waits for the digest
+            reason = f"{rhythm.DIGEST_REASON} {chosen.digest} digest at {chosen.digest_time}"
+            await self.storage.queue_for_digest(subscription_id, next_at=upcoming, reason=reason)
+        return upcoming
+
+    async def _digest_items(self, candidates: list[DigestCandidate]) -> list[digest.DigestItem]:
+        archived = await self.storage.archived_articles(
+            WHOLE_ARCHIVE, [c.article_id for c in candidates]
+        )
+        items = []
+        for candidate in candidates:
+            article = archived.get(candidate.article_id)
+            if article is None:
+                continue  # gone from the archive: nothing to list
+            summary = article.description or article.excerpt
+            items.append(
+                digest.DigestItem(candidate.outbox_id, article.title, article.url, summary)
+            )
+        return items
+
+    def _page_outgoing(self, page: DigestPage) -> Outgoing | None:
+        try:
+            plan = MessagePlan.from_json(page.payload)
+        except InvalidInput:
+            log.warning("Digest page %s has no usable message plan", page.id)
+            return None
+        return Outgoing(
+            outbox_id=page.id,
+            guild_id=page.guild_id,
+            channel_id=page.channel_id,
+            format="embed" if page.format == "forum" else page.format,
+            plan=plan,
+            nonce=f"pbd{page.id}",
+        )
+
+    async def _send_page(self, page: DigestPage) -> Outcome:
+        """Claim, post and settle one digest page (its items become sent with it)."""
+        outgoing = self._page_outgoing(page)
+        if outgoing is None:
+            return Outcome.SKIPPED
+        if not await self.storage.claim_digest_page(page.id, now=self.clock.now()):
+            return Outcome.SKIPPED
+        try:
+            sent = await self.sender.send(outgoing)
+        except DeliveryError as error:
+            retry_after = error.retry_after if isinstance(error, RetryLater) else None
+            delay = retry_delay(page.attempts + 1, retry_after)
+            await self.storage.release_digest_page(
+                page.id,
+                not_before=self.clock.now() + timedelta(seconds=delay),
+                reason=str(error),
+            )
+            return Outcome.RETRY
+        await self.storage.digest_page_sent(
+            page.id, message_id=sent.message_id, now=self.clock.now()
+        )
+        return Outcome.SENT

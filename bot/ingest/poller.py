@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from bot.announce.changes import ItemsSeen
 from bot.announce.plan import (
     HeldBack,
     HeldBackEvent,
@@ -169,6 +170,8 @@ class Poller:
         self.on_new_articles: list[NewArticlesHook] = []
         self.on_held_back: list[HeldBackHook] = []
         """Called after a poll that held items back, once per guild (moderators are told)."""
+        self.on_items_seen: list[Callable[[ItemsSeen], Awaitable[object]]] = []
+        """Told every item of each successful poll (changed articles: `bot.delivery.changes`)."""
         self.on_failing: list[FailingHook] = []
         """Called when a feed crosses the failing threshold and its moderators were not told."""
         self.push: PushSource | None = None
@@ -460,6 +463,15 @@ class Poller:
             await run_hooks(self.on_new_articles, event, what=f"on_new_articles for feed {feed.id}")
         for held in held_back_events(feed.id, notes):
             await run_hooks(self.on_held_back, held, what=f"on_held_back for feed {feed.id}")
+        if self.on_items_seen and usable:
+            seen = ItemsSeen(
+                feed.id,
+                tuple(
+                    announcement_article(article_id, item, parsed)
+                    for (item, _), article_id in zip(usable, ids, strict=True)
+                ),
+            )
+            await run_hooks(self.on_items_seen, seen, what=f"on_items_seen for feed {feed.id}")
         return FeedPollOutcome(
             feed.id,
             ok=True,

@@ -7,7 +7,7 @@ say when a feed first showed the article. `explain` turns those facts into sente
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,11 +16,12 @@ from bot.announce.plan import archived_announcement, subscription_view
 from bot.announce.template import format_date
 from bot.clock import Clock
 from bot.config import Config
+from bot.delivery.rhythm import CAP_REASON, DIGEST_REASON, QUIET_REASON
 from bot.errors import InvalidInput
 from bot.feeds import canonical_url
 from bot.models import MODERATOR_PAUSE_REASON, Feed, GuildScope, Subscription
 from bot.services.admin import MAX_URL_CHARS, shown
-from bot.storage import ArchivedArticle, DeliveryRecord, Sighting, Storage
+from bot.storage import ArchivedArticle, DeliveryRecord, RhythmFacts, Sighting, Storage
 
 DATE_FORMAT = "%d %B %Y %H:%M %Z"
 
@@ -74,12 +75,15 @@ def explain(
     subscriptions: Sequence[tuple[Subscription, Feed]],
     timezone: str,
     config: Config,
+    rhythm_facts: Mapping[int, RhythmFacts] | None = None,
+    head_reasons: Mapping[int, str] | None = None,
     mentions: Mapping[int, Sequence[RuleOutcome]] | None = None,
 ) -> Explanation:
     """The fate of one article for a guild, from its sightings and delivery rows. Pure.
 
-    `mentions` holds, per subscription id, its mention rules' outcomes on the article, named
-    after a delivery that was (or will be) posted.
+    Per subscription id: `rhythm_facts` holds its publish and edits; `head_reasons` why the head
+    of its queue waits (which holds every row behind it too); `mentions` its mention rules'
+    outcomes on the article, named after a delivery that was (or will be) posted.
     """
     mentions = mentions or {}
 
@@ -141,12 +145,41 @@ def explain(
                 else "."
             )
             lines.append(f"Delivered to {where} on {moment}{link}")
+            facts = (rhythm_facts or {}).get(subscription.id)
+            if facts is not None:
+                lines.extend(rhythm_lines(facts, link.removeprefix(": "), when))
         elif record.state == "failed":
             attempts = f"{record.attempts} attempt{'s' if record.attempts != 1 else ''}"
             lines.append(
                 f"Failed in {where} after {attempts}: {shown(record.reason or 'no reason kept')}. "
                 "/feeds resume retries it."
             )
+        elif (
+            record.state == "pending"
+            and not record.reason
+            and (
+                (head_reasons or {})
+                .get(subscription.id, "")
+                .startswith((QUIET_REASON, CAP_REASON, DIGEST_REASON))
+            )
+        ):
+            reason = (head_reasons or {})[subscription.id]
+            lines.append(
+                f"Waiting in {where} behind earlier articles, which wait for this reason: "
+                f"{shown(reason)}; they go out in order."
+            )
+        elif record.state == "pending" and record.reason.startswith(QUIET_REASON):
+            lines.append(
+                f"Waiting for quiet hours to end in {where} ({shown(record.reason)}); held posts "
+                "go out in order."
+            )
+        elif record.state == "pending" and record.reason.startswith(CAP_REASON):
+            lines.append(
+                f"Held in {where}: the subscription's {shown(record.reason)} today; it goes out "
+                "at the start of the next day."
+            )
+        elif record.state == "pending" and record.reason.startswith(DIGEST_REASON):
+            lines.append(f"In {where}: {shown(record.reason)} (not posted on its own).")
         elif record.state in ("pending", "claimed"):
             lines.append(f"Waiting to be posted in {where} (queued on {when(record.created_at)}).")
         else:
@@ -162,6 +195,25 @@ def explain(
                 f"Mention rules of subscription {subscription.id} on this article: {described}."
             )
     return Explanation(url, title, tuple(lines))
+
+
+def rhythm_lines(facts: RhythmFacts, link: str, when: Callable[[datetime], str]) -> list[str]:
+    """What happened to a delivered post since: published to followers (or held), edited."""
+    lines = []
+    if facts.publish_state == "published":
+        lines.append("Published to the servers following the Announcement channel.")
+    elif facts.publish_state == "pending":
+        why = f" ({shown(facts.publish_reason)})" if facts.publish_reason else ""
+        lines.append(f"Waiting to be published to following servers{why}.")
+    elif facts.publish_state == "failed":
+        lines.append(f"Could not be published to following servers: {shown(facts.publish_reason)}.")
+    if facts.edits_sent:
+        moment = when(facts.last_edit_at) if facts.last_edit_at else "an unrecorded time"
+        times = "once" if facts.edits_sent == 1 else f"{facts.edits_sent} times"
+        lines.append(f"Edited {times} since, as the article changed (last on {moment}): {link}")
+    if facts.edits_open:
+        lines.append("The article changed again; the post is waiting to be edited.")
+    return lines
 
 
 class Diagnoser:
@@ -191,10 +243,16 @@ class Diagnoser:
             article = await self.storage.archived_article(scope, url=url)
         sightings: list[Sighting] = []
         deliveries: list[DeliveryRecord] = []
+        facts: dict[int, RhythmFacts] = {}
+        heads: dict[int, str] = {}
         pairs: list[tuple[Subscription, Feed]] = []
         if article is not None:
             sightings = await self.storage.article_sightings(article.id, guild_id)
             deliveries = await self.storage.article_deliveries(article.id, guild_id)
+            facts = await self.storage.rhythm_facts(article.id, guild_id)
+            heads = await self.storage.queue_head_reasons(
+                [d.subscription_id for d in deliveries if d.state == "pending"]
+            )
             for subscription in await self.storage.guild_subscriptions(guild_id):
                 feed = await self.storage.feed(subscription.feed_id)
                 assert feed is not None
@@ -225,5 +283,7 @@ class Diagnoser:
             subscriptions=pairs,
             timezone=settings.timezone,
             config=self.config,
+            rhythm_facts=facts,
+            head_reasons=heads,
             mentions=mentions,
         )

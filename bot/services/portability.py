@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET  # DTDs are refused before parsing, see _read_opml
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bot.announce.filters import display_text, keyword_list_as_filter
@@ -21,8 +21,9 @@ from bot.announce.message import MessageSettings
 from bot.announce.template import validate_timezone
 from bot.clock import Clock, to_iso
 from bot.config import Config
+from bot.delivery.rhythm import validate_rhythm
 from bot.errors import InvalidInput, PaperboyError
-from bot.models import GuildSettings, NewSubscription
+from bot.models import DEFAULT_RHYTHM, GuildSettings, NewSubscription, Rhythm
 from bot.services.admin import (
     ChannelInfo,
     FeedAdmin,
@@ -35,6 +36,7 @@ from bot.services.admin import (
     validate_subscription_name,
     validate_template_text,
 )
+from bot.services.rhythm import start_digests
 from bot.storage import ImportedSubscription, Storage, SubscriptionLimitReached
 
 EXPORT_FORMAT = "paperboy-export"
@@ -103,6 +105,30 @@ class _Entry:
     name: str = ""
     message: MessageSettings = field(default_factory=MessageSettings)
     mention_rules: tuple[tuple[int, str], ...] = ()
+    rhythm: Rhythm = DEFAULT_RHYTHM
+
+
+def _rhythm_of(raw: Any) -> Rhythm:
+    """An exported `rhythm` object read back and checked (absent: the defaults)."""
+    if raw is None:
+        return DEFAULT_RHYTHM
+    if not isinstance(raw, dict):
+        raise InvalidInput(
+            "rhythm must be an object with quiet_start, quiet_end, daily_cap, on_change."
+        )
+    quiet_start, quiet_end = raw.get("quiet_start"), raw.get("quiet_end")
+    cap, on_change = raw.get("daily_cap"), raw.get("on_change", "ignore")
+    digest, digest_time = raw.get("digest"), raw.get("digest_time")
+    day, size = raw.get("digest_day"), raw.get("digest_size", 10)
+    texts = (quiet_start, quiet_end, digest, digest_time)
+    if not all(isinstance(v, str | None) for v in texts) or not isinstance(on_change, str):
+        raise InvalidInput("rhythm times (HH:MM), digest and on_change must be text.")
+    for name, number in (("daily_cap", cap), ("digest_day", day), ("digest_size", size)):
+        if number is not None and (isinstance(number, bool) or not isinstance(number, int)):
+            raise InvalidInput(f"rhythm.{name} must be a whole number.")
+    return validate_rhythm(
+        Rhythm(quiet_start, quiet_end, cap, on_change, digest, digest_time, day, size or 10)
+    )
 
 
 def _ref(object_id: int | None, names: Mapping[int, str]) -> dict[str, Any] | None:
@@ -149,6 +175,7 @@ class Portability:
         subscriptions = []
         for item in await self.admin.subscriptions(guild_id):
             sub, feed = item.subscription, item.feed
+            rhythm = await self.storage.subscription_rhythm(sub.id)
             subscriptions.append(
                 {
                     "feed_url": feed.url,
@@ -168,6 +195,7 @@ class Portability:
                     "paused": sub.paused,
                     "name": sub.name,
                     "message": MessageSettings.from_json(sub.message_settings).as_dict(),
+                    "rhythm": asdict(rhythm),
                 }
             )
         document = {
@@ -288,6 +316,11 @@ class Portability:
             label = (
                 f"{shown(entry.feed_title or entry.feed_url)} → #{shown(entry.channel.name, 100)}"
             )
+            if new_id and not entry.rhythm.is_default:
+                await self.storage.set_rhythm(new_id, entry.rhythm)
+                added = await self.storage.subscription(new_id)
+                if added is not None:
+                    await start_digests(self.storage, added, entry.rhythm, now=now)
             if new_id:
                 report.added.append(f"{label} (subscription {new_id})")
             else:
@@ -459,6 +492,7 @@ class Portability:
             interval_seconds=interval,
             name=validate_subscription_name(sub_name) if sub_name.strip() else "",
             message=settings,
+            rhythm=_rhythm_of(raw.get("rhythm")),
             mention_rules=_mention_rules(raw.get("mention_rules"), directory),
         )
 

@@ -20,6 +20,7 @@ from bot.storage._leases import LeaseStore
 from bot.storage._mentions import MentionStore
 from bot.storage._ops import OpsStore
 from bot.storage._outbox import OutboxStore
+from bot.storage._rhythm import RhythmStore
 from bot.storage._search import SearchStore, fts_query, sqlite_ln
 from bot.storage._sources import SourceStore
 from bot.storage._subscriptions import SubscriptionLimitReached, SubscriptionStore
@@ -33,6 +34,7 @@ class Storage(
     SubscriptionStore,
     MentionStore,
     OutboxStore,
+    RhythmStore,
     AlertStore,
     SearchStore,
     OpsStore,

@@ -141,14 +141,33 @@ class OutboxStore(Database):
             return cursor.rowcount == 1
 
     async def mark_sent(
-        self, outbox_id: int, *, message_id: int, thread_id: int | None, now: datetime
+        self,
+        outbox_id: int,
+        *,
+        message_id: int,
+        thread_id: int | None,
+        now: datetime,
+        publish: bool = False,
     ) -> None:
-        """Discord has the post: remember its id; the row is done for good."""
-        await self.execute(
-            "UPDATE outbox SET state = 'sent', sent_at = ?, message_id = ?, thread_id = ?, "
-            "reason = '' WHERE id = ? AND state IN ('pending', 'claimed')",
-            (to_iso(now), message_id, thread_id, outbox_id),
-        )
+        """Discord has the post: remember its id; the row is done for good.
+
+        `publish`: the post is in an Announcement channel, so it joins that channel's publish
+        queue in the same transaction (a crash cannot lose the publish of a recorded post).
+        """
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE outbox SET state = 'sent', sent_at = ?, message_id = ?, thread_id = ?, "
+                "reason = '' WHERE id = ? AND state IN ('pending', 'claimed')",
+                (to_iso(now), message_id, thread_id, outbox_id),
+            )
+            if publish and cursor.rowcount == 1:
+                await conn.execute(
+                    "INSERT INTO publishes (outbox_id, guild_id, channel_id, message_id, "
+                    "not_before, created_at) SELECT o.id, s.guild_id, o.channel_id, ?, ?, ? "
+                    "FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id "
+                    "WHERE o.id = ? ON CONFLICT DO NOTHING",
+                    (message_id, to_iso(now), to_iso(now), outbox_id),
+                )
 
     async def reschedule_delivery(
         self, outbox_id: int, *, not_before: datetime, reason: str, count_attempt: bool = False

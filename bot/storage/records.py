@@ -333,9 +333,13 @@ __all__ = [
     "ArchivedArticle",
     "ArticleRef",
     "ArticleText",
+    "ChangedPost",
     "ChannelWebhook",
     "Delivery",
     "DeliveryRecord",
+    "DigestCandidate",
+    "DigestPage",
+    "EditRow",
     "FeedHealth",
     "FeedItemRef",
     "ImportedSubscription",
@@ -346,9 +350,90 @@ __all__ = [
     "OutboxRecord",
     "OutboxRow",
     "PendingArticle",
+    "PublishRow",
     "RecentDelivery",
+    "RhythmFacts",
     "SearchHit",
     "SeedRow",
     "Sighting",
     "WebSubSubscription",
 ]
+
+
+@dataclass(frozen=True)
+class PublishRow:
+    """An announcement waiting to be published (crossposted) from an Announcement channel."""
+
+    outbox_id: int
+    guild_id: int
+    channel_id: int
+    message_id: int
+    not_before: datetime
+
+
+@dataclass(frozen=True)
+class ChangedPost:
+    """An announcement of an article (posted, or waiting) in a subscription that edits it
+    when the article changes."""
+
+    outbox_id: int
+    subscription_id: int
+    guild_id: int
+    channel_id: int
+    message_id: int | None
+    format: str
+    state: str
+
+
+@dataclass(frozen=True)
+class EditRow:
+    """One open edit: the new plan for a posted message, claimed before Discord is asked."""
+
+    id: int
+    outbox_id: int
+    guild_id: int
+    channel_id: int
+    message_id: int
+    thread_id: int | None
+    format: str
+    payload: str
+    state: str
+    attempts: int
+    not_before: datetime
+
+
+@dataclass(frozen=True)
+class RhythmFacts:
+    """What `/feeds why` adds about one article in one subscription: publish and edits."""
+
+    outbox_id: int
+    publish_state: str | None
+    publish_reason: str
+    edits_sent: int
+    edits_open: int
+    last_edit_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DigestPage:
+    """One message of a digest, sent in order like a post (claimed first, then sent)."""
+
+    id: int
+    digest_id: int
+    page: int
+    subscription_id: int
+    guild_id: int
+    channel_id: int
+    format: str
+    payload: str
+    state: str
+    attempts: int
+    not_before: datetime
+
+
+@dataclass(frozen=True)
+class DigestCandidate:
+    """An open outbox row of a digest subscription, not yet in any digest."""
+
+    outbox_id: int
+    article_id: int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 from dataclasses import dataclass
 
@@ -21,6 +22,9 @@ class RestFault:
     code: int = 0
     message: str = ""
     hits: int = 0
+    hang: bool = False
+    """Hold the request unanswered until `Faults.release_hangs()` (a process killed meanwhile
+    never hears back); with `after_effect`, Discord has done the work before it hangs."""
 
     def matches(self, method: str, path: str) -> bool:
         """Whether this fault applies to a request (and still has uses left)."""
@@ -38,6 +42,7 @@ class Faults:
         self.rest: list[RestFault] = []
         self.forbidden_channels: set[int] = set()
         self.missing_channels: set[int] = set()
+        self.released = asyncio.Event()
 
     def rate_limit(
         self,
@@ -93,6 +98,21 @@ class Faults:
         self.rest.append(fault)
         return fault
 
+    def hang(
+        self, method: str, path_pattern: str, *, times: int = 1, after_effect: bool = False
+    ) -> RestFault:
+        """Hold the next `times` matching requests unanswered (before or after their effect)."""
+        self.released.clear()
+        fault = RestFault(
+            method, path_pattern, 0, times=times, after_effect=after_effect, hang=True
+        )
+        self.rest.append(fault)
+        return fault
+
+    def release_hangs(self) -> None:
+        """Answer the held requests (with a 500: whoever sent them has usually gone)."""
+        self.released.set()
+
     def forbid_channel(self, channel_id: int) -> None:
         """Every request on this channel gets 403 Missing Permissions."""
         self.forbidden_channels.add(channel_id)
@@ -102,7 +122,8 @@ class Faults:
         self.missing_channels.add(channel_id)
 
     def clear(self) -> None:
-        """Remove every fault."""
+        """Remove every fault (held requests are released)."""
+        self.released.set()
         self.rest.clear()
         self.forbidden_channels.clear()
         self.missing_channels.clear()

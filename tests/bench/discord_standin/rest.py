@@ -29,9 +29,12 @@ from .state import (
     DM,
     FLAG_REQUIRE_TAG,
     FORUM,
+    MSG_CROSSPOSTED,
     MSG_EPHEMERAL,
     MSG_LOADING,
+    NEWS,
     PUBLIC_THREAD,
+    PUBLISHES_PER_HOUR,
     Channel,
     Perm,
     iso_now,
@@ -194,6 +197,11 @@ class RestApi:
             ("DELETE", "/channels/{channel_id}/messages/{message_id}", self.delete_message),
             (
                 "POST",
+                "/channels/{channel_id}/messages/{message_id}/crosspost",
+                self.crosspost,
+            ),
+            (
+                "POST",
                 "/channels/{channel_id}/messages/{message_id}/threads",
                 self.thread_from_message,
             ),
@@ -282,6 +290,12 @@ class RestApi:
                 scope = limit_headers.pop("X-RateLimit-Scope", "user")
                 return _too_many(retry, is_global=is_global, scope=scope, headers=limit_headers)
         fault = self.s.faults.take(request.method, path)
+        if fault is not None and fault.hang:
+            if fault.after_effect:
+                await handler(request)
+            self.s.recorder.notify()
+            await self.s.faults.released.wait()
+            return self._fault_response(500, 0, "")
         if fault is not None and fault.status == 429:
             self.s.recorder.rate_limited.append(record)
             return _too_many(
@@ -441,6 +455,8 @@ class RestApi:
             or message["components"]
         ):
             raise ApiError(400, 50006, "Cannot send an empty message")
+        message_id = int(message["id"])
+        self.s.edit_counts[message_id] = self.s.edit_counts.get(message_id, 0) + 1
 
     # ----- identity ------------------------------------------------------------------
     async def get_me(self, request: web.Request) -> web.StreamResponse:
@@ -660,6 +676,32 @@ class RestApi:
         if message["author"]["id"] != str(self.s.bot_user.id):
             raise ApiError(403, 50005, "Cannot edit a message authored by another user")
         self._edit(message, request[PAYLOAD], request)
+        await self.s.gateway.dispatch("MESSAGE_UPDATE", message)
+        return json_response(200, message)
+
+    async def crosspost(self, request: web.Request) -> web.StreamResponse:
+        """POST /channels/{id}/messages/{mid}/crosspost: publish to following servers.
+
+        Discord's rules: Announcement channels (type 5) only; the bot's own message needs Send
+        Messages, anyone else's (a webhook's too) Manage Messages; a message is published once
+        (40033 after); and 10 publishes per channel per hour, answered by 429 past that.
+        """
+        channel = self._channel(request)
+        message = self._message(channel, request.match_info["message_id"])
+        if channel.type != NEWS:
+            raise ApiError(400, 50024, "Cannot execute action on this channel type")
+        own = message["author"]["id"] == str(self.s.bot_user.id) and not message.get("webhook_id")
+        self.s.require(channel, Perm.SEND_MESSAGES if own else Perm.MANAGE_MESSAGES)
+        if int(message.get("flags") or 0) & MSG_CROSSPOSTED:
+            raise ApiError(400, 40033, "This message has already been crossposted")
+        now = self.s.crosspost_clock()
+        recent = [t for t in self.s.crossposts.get(channel.id, []) if t > now - 3600]
+        if len(recent) >= PUBLISHES_PER_HOUR:
+            self.s.recorder.rate_limited.append(self.s.recorder.requests[-1])
+            retry = recent[-PUBLISHES_PER_HOUR] + 3600 - now
+            return _too_many(retry, is_global=False, scope="shared", headers={})
+        self.s.crossposts[channel.id] = [*recent, now]
+        message["flags"] = int(message.get("flags") or 0) | MSG_CROSSPOSTED
         await self.s.gateway.dispatch("MESSAGE_UPDATE", message)
         return json_response(200, message)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from types import TracebackType
@@ -117,6 +118,12 @@ class DiscordStandIn:
         self.guild_commands: dict[int, list[dict[str, Any]]] = {}
         self.sync_log: list[tuple[int | None, list[dict[str, Any]]]] = []
         self.webhooks: dict[int, dict[str, Any]] = {}
+        # Edits applied to each message (PATCH by channel or by webhook), to prove exactly once.
+        self.edit_counts: dict[int, int] = {}
+        # Publishes (crossposts) per Announcement channel: when each was made, by
+        # `crosspost_clock` (seconds; tests with a fake clock pass theirs), for the hourly limit.
+        self.crossposts: dict[int, list[float]] = {}
+        self.crosspost_clock: Callable[[], float] = time.monotonic
         # Uploaded files by attachment id: served at /attachments/{id}/{filename} like the CDN.
         self.attachments: dict[int, StoredAttachment] = {}
         self.attachment_downloads: list[int] = []  # ids, in the order they were fetched

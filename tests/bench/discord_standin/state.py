@@ -21,11 +21,15 @@ PRIVATE_THREAD = 12
 FORUM = 15
 THREAD_TYPES = frozenset({NEWS_THREAD, PUBLIC_THREAD, PRIVATE_THREAD})
 
+PUBLISHES_PER_HOUR = 10
+"""Discord's limit on publishing (crossposting) from one Announcement channel."""
+
 # Channel flags.
 FLAG_PINNED = 1 << 1
 FLAG_REQUIRE_TAG = 1 << 4
 
 # Message flags.
+MSG_CROSSPOSTED = 1 << 0
 MSG_EPHEMERAL = 1 << 6
 MSG_LOADING = 1 << 7
 
