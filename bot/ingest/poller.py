@@ -179,6 +179,8 @@ class Poller:
         self._limit = asyncio.Semaphore(max(1, concurrency))
         self._rng = rng or random.Random()  # jitter, not security
         self._wake = WakeSignal()
+        self.first_round_done = asyncio.Event()
+        """Set once `run()` has finished its first round (tests start from a quiet poller)."""
         self._in_flight: set[int] = set()
         # Checks that changed only validators and schedule, not yet written (see _note_unchanged).
         self._unchanged: list[NotModifiedCheck] = []
@@ -342,10 +344,11 @@ class Poller:
             return FeedPollOutcome(feed.id, ok=True, not_modified=True)
 
         seeding = feed.last_success_at is None
-        # Items the feed already has are skipped before they are normalised, in the worker.
+        # Items the feed already has are skipped before they are normalised, in the worker,
+        # unless a subscription edits or reposts articles that change: it must see them all.
         known_keys = (
             []
-            if seeding
+            if seeding or await self.storage.feed_follows_changes(feed.id)
             else await self.storage.recent_entry_keys(feed.id, limit=self._known_keys_limit)
         )
         read = await read_document(
@@ -510,6 +513,7 @@ class Poller:
                 await self.poll_due()
             except Exception:
                 log.exception("A polling round failed; the next round retries")
+            self.first_round_done.set()
             await self._sleep_until_due()
 
     async def _sleep_until_due(self) -> None:

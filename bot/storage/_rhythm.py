@@ -108,6 +108,17 @@ class RhythmStore(Database):
             found.update({int(row["subscription_id"]): _rhythm(row) for row in rows})
         return found
 
+    async def feed_follows_changes(self, feed_id: int) -> bool:
+        """Whether any subscription of the feed acts when a posted article changes (edit or
+        repost): its polls must then read known items too, not skip them by key."""
+        found = await self.scalar(
+            "SELECT 1 FROM subscription_rhythm r JOIN subscriptions s "
+            "ON s.id = r.subscription_id WHERE s.feed_id = ? AND r.on_change != 'ignore' "
+            "LIMIT 1",
+            (feed_id,),
+        )
+        return found is not None
+
     async def set_rhythm(self, subscription_id: int, rhythm: Rhythm) -> None:
         """Store a subscription's rhythm (the defaults remove the row)."""
         if rhythm.is_default:

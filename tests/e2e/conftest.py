@@ -3,6 +3,7 @@ local news site. Scenarios drive it the way users do: slash commands, clicks, an
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -83,6 +84,9 @@ def make_bench(tmp_path: Path) -> BenchFactory:
             seed = discord_standin.populate_default()
             bot = PaperboyBot(config)
             async with running_client(discord_standin, bot):
+                # The background poller starts once it holds the poll lease; a test that adds a
+                # feed before its first round would race it for the feed's first poll.
+                await asyncio.wait_for(bot.app.poller.first_round_done.wait(), 30)
                 yield Bench(discord_standin, seed, site, bot, config)
             discord_standin.assert_no_unknown_routes()
 
