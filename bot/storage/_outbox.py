@@ -9,13 +9,13 @@ head of its queue) may be sent, which keeps announcements in order even across r
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from bot.clock import from_iso, to_iso
 from bot.storage._articles import _categories, _when
 from bot.storage._base import Database
+from bot.storage._connection import Row
 from bot.storage.records import ChannelWebhook, Delivery, DeliveryRecord, OutboxRecord, SeedRow
 
 _DELIVERY_COLUMNS = (
@@ -24,7 +24,7 @@ _DELIVERY_COLUMNS = (
 )
 
 
-def _delivery(row: sqlite3.Row) -> Delivery:
+def _delivery(row: Row) -> Delivery:
     return Delivery(
         id=int(row["id"]),
         subscription_id=int(row["subscription_id"]),
@@ -42,7 +42,7 @@ def _delivery(row: sqlite3.Row) -> Delivery:
     )
 
 
-def _record(row: sqlite3.Row) -> OutboxRecord:
+def _record(row: Row) -> OutboxRecord:
     return OutboxRecord(
         id=int(row["id"]),
         subscription_id=int(row["subscription_id"]),
@@ -57,14 +57,17 @@ def _record(row: sqlite3.Row) -> OutboxRecord:
     )
 
 
-def _role_ids(raw: str | None) -> tuple[int, ...]:
-    """A plan's allowed_role_ids, as json_extract returns them; () when absent or damaged."""
-    if not raw:
+def _role_ids(payload: str | None) -> tuple[int, ...]:
+    """A stored plan's allowed_role_ids; () when absent or damaged (skipped rows have no plan).
+
+    Read here rather than with SQL's JSON functions, which SQLite and PostgreSQL spell apart."""
+    if not payload:
         return ()
     try:
-        values = json.loads(raw)
+        plan = json.loads(payload)
     except ValueError:
         return ()
+    values = plan.get("allowed_role_ids") if isinstance(plan, dict) else None
     if not isinstance(values, list):
         return ()
     return tuple(v for v in values if isinstance(v, int) and not isinstance(v, bool))
@@ -313,9 +316,7 @@ class OutboxStore(Database):
         rows = await self.fetch_all(
             "SELECT o.subscription_id, o.channel_id, o.state, o.reason, o.attempts, o.sent_at, "
             "o.message_id, o.created_at, "
-            # The plan's allowed roles; NULL for skipped rows (no plan) or a damaged one.
-            "CASE WHEN json_valid(o.payload) THEN json_extract(o.payload, '$.allowed_role_ids') "
-            "END AS roles FROM outbox o "
+            "o.payload FROM outbox o "
             "JOIN subscriptions s ON s.id = o.subscription_id "
             "WHERE o.article_id = ? AND s.guild_id = ? ORDER BY o.id",
             (article_id, guild_id),
@@ -330,7 +331,7 @@ class OutboxStore(Database):
                 sent_at=_when(r["sent_at"]),
                 message_id=r["message_id"],
                 created_at=from_iso(r["created_at"]),
-                pinged_role_ids=_role_ids(r["roles"]),
+                pinged_role_ids=_role_ids(r["payload"]),
             )
             for r in rows
         ]

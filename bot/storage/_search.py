@@ -203,7 +203,7 @@ class SearchStore(Database):
         """Full-text search of `scope`, safe for any user text: all words first, else any word."""
         limit = max(1, min(int(limit), 100))
         offset = max(0, int(offset))
-        visible, params = visible_condition(scope, "a.id")
+        visible, params = visible_condition(scope, "a.id", self.dialect)
         for operator in ("AND", "OR"):
             expression = fts_query(query, operator=operator)
             if not expression:
