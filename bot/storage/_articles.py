@@ -141,7 +141,8 @@ class ArticleStore(Database):
         rows = await self.fetch_all(
             "SELECT id, url, canonical_url, title, excerpt, feed_content_html, text_attempts "
             "FROM articles WHERE text_status = 'pending' "
-            "AND (? IS NULL OR text_retry_at IS NULL OR text_retry_at <= ?) ORDER BY id LIMIT ?",
+            "AND (CAST(? AS TEXT) IS NULL OR text_retry_at IS NULL OR text_retry_at <= ?) "
+            "ORDER BY id LIMIT ?",
             (to_iso(now) if now else None, to_iso(now) if now else None, limit),
         )
         return [

@@ -28,8 +28,8 @@ _INTERVALS = (
     "(SELECT {aggregate}(s.interval_seconds) FROM subscriptions s "
     "WHERE s.feed_id = feeds.id AND s.active = 1 AND s.paused = 0) AS subscription_intervals"
 )
-_FEED_SELECT = "SELECT feeds.*, " + _INTERVALS.format(aggregate="json_group_array") + " FROM feeds"
-_FEED_SELECT_PG = "SELECT feeds.*, " + _INTERVALS.format(aggregate="json_agg") + " FROM feeds"
+_FEED_SELECT = f"SELECT feeds.*, {_INTERVALS.format(aggregate='json_group_array')} FROM feeds"  # noqa: S608 - constants
+_FEED_SELECT_PG = f"SELECT feeds.*, {_INTERVALS.format(aggregate='json_agg')} FROM feeds"  # noqa: S608 - constants
 
 
 def feed_select(dialect: Dialect) -> str:
@@ -246,7 +246,9 @@ class FeedStore(Database):
     ) -> AsyncIterator[PollTransaction]:
         """One poll's writes as a unit of work: committed together, or rolled back on any error."""
         async with self.transaction() as conn:
-            async with conn.execute(f"{feed_select(conn.dialect)} WHERE id = ?", (feed_id,)) as cursor:
+            async with conn.execute(
+                f"{feed_select(conn.dialect)} WHERE id = ?", (feed_id,)
+            ) as cursor:
                 row = await cursor.fetchone()
             if row is None:
                 raise NotFound(f"There is no feed number {feed_id}.")
@@ -273,7 +275,8 @@ class FeedStore(Database):
     async def feeds_to_report_failing(self, threshold: int) -> list[Feed]:
         """Feeds failing `threshold` times in a row whose moderators were not told yet."""
         rows = await self.fetch_all(
-            f"{feed_select(self.dialect)} WHERE consecutive_failures >= ? AND failing_notified = 0 ORDER BY id",
+            f"{feed_select(self.dialect)} WHERE consecutive_failures >= ? "
+            "AND failing_notified = 0 ORDER BY id",
             (threshold,),
         )
         return [_feed(row) for row in rows]

@@ -63,7 +63,7 @@ async def test_healthz_follows_the_gateway_and_a_read_only_database(
 
         # The writer's own connection goes read-only (reads use a second connection, and a
         # transaction cannot turn query_only off again, so the pragma is set outside one).
-        writer = bench.app.storage._conn
+        writer = bench.app.storage._sqlite().raw
         await writer.execute("PRAGMA query_only = ON")
         try:
             status, body = await get(bench, "/healthz")
