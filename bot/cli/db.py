@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 async def _migrate(args: argparse.Namespace, ctx: CommandContext) -> int:
     storage = await ctx.storage()
-    version = await storage.scalar("PRAGMA user_version")
+    version = await storage.schema_version()
     print(f"{storage.path}: schema version {version} (latest {latest_version()})")
     return 0
 

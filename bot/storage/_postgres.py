@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
-from urllib.parse import urlsplit, urlunsplit
 
 from bot.storage._connection import Connection, Cursor, Dialect, Params, Row, returns_rows
 
@@ -111,15 +110,3 @@ class PgConnection(Connection):
 def is_postgres_url(target: object) -> bool:
     """Whether a database target names a PostgreSQL server rather than a SQLite file."""
     return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, fit for logs and `paperboy db info`."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit(parts._replace(netloc=user + host))

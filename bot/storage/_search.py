@@ -100,7 +100,7 @@ class SearchStore(Database):
                 )
                 await conn.executemany(
                     "INSERT INTO term_frequencies (term, documents) VALUES (?, 1) "
-                    "ON CONFLICT (term) DO UPDATE SET documents = documents + 1",
+                    "ON CONFLICT (term) DO UPDATE SET documents = term_frequencies.documents + 1",
                     [(term,) for term, _, _ in terms],
                 )
                 change = (1 if terms else 0) - (1 if old else 0)
