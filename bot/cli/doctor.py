@@ -32,7 +32,9 @@ async def _doctor(args: argparse.Namespace, ctx: CommandContext) -> int:
     storage = None
     # Doctor never creates a database: a missing file is reported, not made (a PostgreSQL
     # database is the operator's to create, so opening it never makes one either).
-    if ctx.config.database.url or await asyncio.to_thread(Path(ctx.config.database.path).exists):
+    if bool(ctx.config.database.url) or await asyncio.to_thread(
+        Path(ctx.config.database.path).exists
+    ):
         try:
             storage = await ctx.storage()
         except PaperboyError:

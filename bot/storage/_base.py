@@ -29,9 +29,10 @@ from typing import Any, Self
 
 import aiosqlite
 
+from bot.config import redact_url
 from bot.errors import StorageError
 from bot.storage._connection import Connection, Dialect, Params, Row, SqliteConnection
-from bot.storage._postgres import WRITE_LOCK_KEY, PgConnection, is_postgres_url, redacted
+from bot.storage._postgres import WRITE_LOCK_KEY, PgConnection, is_postgres_url
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ class Database:
     async def _open_postgres(cls, url: str, busy_timeout_ms: int, migrate: bool) -> Self:
         import asyncpg
 
-        db = cls(redacted(url), dialect="postgresql")
+        db = cls(redact_url(url), dialect="postgresql")
         try:
             # lock_timeout plays SQLite's busy_timeout: how long a writer waits for another
             # process's transaction (the advisory lock) before failing.
