@@ -49,7 +49,7 @@ def ts_query(text: str, *, operator: str = "AND") -> str:
 # weighted A and the body D, so ts_rank's weights {D, C, B, A} give the title FTS5's 4:1 bm25
 # weight. Normalisation 1 divides by 1 + log(length), as bm25 discounts long articles.
 _PG_CONFIG = "'english'::regconfig"
-_PG_RANK = f"ts_rank('{{{BODY_BM25_WEIGHT / TITLE_BM25_WEIGHT}, 0, 0, 1.0}}', s.document, q, 1)"
+_PG_RANK = f"ts_rank('{{{BODY_BM25_WEIGHT / TITLE_BM25_WEIGHT}, 0, 0, 1.0}}', fts.document, q, 1)"
 _PG_QUERY = f"to_tsquery({_PG_CONFIG}, ?)"
 
 
@@ -231,12 +231,12 @@ class SearchStore(Database):
         expression = ts_query(" ".join(query_words), operator="OR")
         if not expression:
             return []
-        visible, params = visible_condition(scope, "s.article_id", self.dialect)
+        visible, params = visible_condition(scope, "fts.article_id", self.dialect)
         rows = await self.fetch_all(
             "SELECT a.id, a.title, a.url, a.published_at FROM ("  # noqa: S608
-            f"SELECT s.article_id AS id, {_PG_RANK} AS score FROM articles_fts s, "
-            f"{_PG_QUERY} q WHERE s.document @@ q AND {visible} "
-            "ORDER BY score DESC, s.article_id LIMIT ?"
+            f"SELECT fts.article_id AS id, {_PG_RANK} AS score FROM articles_fts fts, "
+            f"{_PG_QUERY} q WHERE fts.document @@ q AND {visible} "
+            "ORDER BY score DESC, fts.article_id LIMIT ?"
             ") AS best JOIN articles a ON a.id = best.id ORDER BY best.score DESC, a.id",
             (expression, *params, limit + len(exclude_ids)),
         )
@@ -276,7 +276,7 @@ class SearchStore(Database):
         self, scope: ArchiveScope, query: str, limit: int, offset: int
     ) -> list[SearchHit]:
         """`search_articles` on PostgreSQL: the same words, the same all-then-any rule."""
-        visible, params = visible_condition(scope, "s.article_id", self.dialect)
+        visible, params = visible_condition(scope, "fts.article_id", self.dialect)
         for operator in ("AND", "OR"):
             expression = ts_query(query, operator=operator)
             if not expression:
@@ -286,9 +286,9 @@ class SearchStore(Database):
                 "SELECT a.id, a.title, a.url, a.published_at, best.score, "  # noqa: S608
                 f"ts_headline({_PG_CONFIG}, a.title, best.q, {_PG_TITLE_HEADLINE}) AS title_hl, "
                 f"ts_headline({_PG_CONFIG}, a.text, best.q, {_PG_SNIPPET}) AS snip FROM ("
-                f"SELECT s.article_id AS id, q, {_PG_RANK} AS score FROM articles_fts s, "
-                f"{_PG_QUERY} q WHERE s.document @@ q AND {visible} "
-                "ORDER BY score DESC, s.article_id LIMIT ? OFFSET ?"
+                f"SELECT fts.article_id AS id, q, {_PG_RANK} AS score FROM articles_fts fts, "
+                f"{_PG_QUERY} q WHERE fts.document @@ q AND {visible} "
+                "ORDER BY score DESC, fts.article_id LIMIT ? OFFSET ?"
                 ") AS best JOIN articles a ON a.id = best.id ORDER BY best.score DESC, a.id",
                 (expression, *params, limit, offset),
             )
