@@ -6,6 +6,7 @@ cluster (`tests/pgcluster.py`, started once per session) when the server binarie
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -64,6 +65,8 @@ def pg_cluster() -> Iterator[Cluster]:
     """A PostgreSQL server for the session, with a migrated template database."""
     binaries = server_binaries()
     if binaries is None:
+        if os.environ.get("PAPERBOY_REQUIRE_POSTGRESQL"):  # CI: never skip the half silently
+            pytest.fail(PG_MISSING)
         pytest.skip(PG_MISSING)
     cluster = Cluster(binaries)
     try:

@@ -3,6 +3,7 @@ local news site. Scenarios drive it the way users do: slash commands, clicks, an
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -71,13 +72,35 @@ def message_text(message: dict[str, Any]) -> str:
 
 BenchFactory = Callable[..., AbstractAsyncContextManager[Bench]]
 
+ENGINE_VARIABLE = "PAPERBOY_TEST_ENGINE"
+"""`PAPERBOY_TEST_ENGINE=postgresql pytest tests/e2e` runs every scenario on PostgreSQL."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The bot under test keeps its state on SQLite; scenarios marked `both_engines` run on
+    PostgreSQL too, and PAPERBOY_TEST_ENGINE picks one engine for all of them."""
+    if "bench_engine" not in metafunc.fixturenames:
+        return
+    chosen = os.environ.get(ENGINE_VARIABLE, "")
+    if chosen:
+        engines = [chosen]
+    elif metafunc.definition.get_closest_marker("both_engines"):
+        engines = ["sqlite", "postgresql"]
+    else:
+        engines = ["sqlite"]
+    metafunc.parametrize("bench_engine", engines)
+
 
 @pytest.fixture
-def make_bench(tmp_path: Path) -> BenchFactory:
+def make_bench(tmp_path: Path, bench_engine: str, request: pytest.FixtureRequest) -> BenchFactory:
     """Build a bench with config overrides: `async with make_bench(fetch={...}) as bench:`."""
 
     @asynccontextmanager
     async def factory(**sections: dict[str, object]) -> AsyncIterator[Bench]:
+        if bench_engine == "postgresql":
+            cluster = request.getfixturevalue("pg_cluster")
+            database = {**sections.get("database", {}), "url": await cluster.new_database()}
+            sections = {**sections, "database": database}
         config = make_config(tmp_path, **sections)
         async with DiscordStandIn() as discord_standin, NewsSite() as site:
             seed = discord_standin.populate_default()
