@@ -338,12 +338,21 @@ class Database:
                 finally:
                     self._writing = None
                 return
-            async with self._pool.acquire() as raw, raw.transaction():
-                await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK_KEY)
+            async with self._pool.acquire() as raw:
                 pg = PgConnection(raw)
-                self._writing = pg
                 try:
+                    # BEGIN and the lock in one round trip (simple protocol: no parameters).
+                    await raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+                    self._writing = pg
                     yield pg
+                except BaseException:
+                    try:
+                        await raw.execute("ROLLBACK")
+                    except Exception:  # broken or busy (a cancelled statement): drop it
+                        raw.terminate()
+                    raise
+                else:
+                    await raw.execute("COMMIT")
                 finally:
                     self._writing = None
 
