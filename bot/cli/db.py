@@ -60,6 +60,11 @@ async def _migrate(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 async def _backup(args: argparse.Namespace, ctx: CommandContext) -> int:
+    if ctx.config.database.url:
+        raise PaperboyError(
+            "db backup copies the SQLite file; for PostgreSQL use its own tools "
+            f"(pg_dump {ctx.config.database.where()})."
+        )
     source = ctx.config.database.path
     await asyncio.to_thread(backup_database, source, args.path)
     print(f"Backed up {source} to {args.path}", file=sys.stderr)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import archive, delivery, idle, latency, parse_cost, polling
+from bench import archive, delivery, idle, latency, parse_cost, pg_cost, polling
 from bench.__main__ import markdown_table, rows_of
 from bench.feedserver import changed_in_cycle, version_at
 
@@ -48,6 +48,19 @@ async def test_polling_smoke_serves_ten_percent_new_and_the_rest_304() -> None:
     else:
         assert "skipped" in reader and result["vs_reader"] is None
     assert markdown_table(rows_of("polling", [result])).count("\n") > 2
+
+
+async def test_pg_cost_smoke_polls_the_same_farm_on_both_engines() -> None:
+    result = await pg_cost.measure(40, cycles=1)
+    if "skipped" in result:
+        pytest.skip(result["skipped"])
+    for engine in ("sqlite", "postgresql"):
+        run = result[engine]
+        assert (run["seed"]["polled"], run["seed"]["errors"]) == (40, 0), engine
+        cycle = run["cycles"][0]
+        assert (cycle["polled"], cycle["errors"], cycle["changed"]) == (40, 0, 4), engine
+    assert result["wall_ratio"] > 0 and result["cpu_ratio"] > 0
+    assert markdown_table(rows_of("pg_cost", [result])).count("\n") > 2
 
 
 def test_parse_cost_smoke_compares_parsers() -> None:
