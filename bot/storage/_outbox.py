@@ -370,9 +370,14 @@ class OutboxStore(Database):
                 "failing_notified = 0 WHERE id = ?",
                 (to_iso(now), feed_id),
             )
+            # The NOT EXISTS leaves out what outbox_once_per_channel would refuse (one row per
+            # article in a subscription, so the rows updated never collide with each other).
             cursor = await conn.execute(
-                "UPDATE OR IGNORE outbox SET state = 'pending', reason = '', attempts = 0, "
-                "not_before = ?, claimed_at = NULL WHERE subscription_id = ? AND state = 'failed'",
+                "UPDATE outbox SET state = 'pending', reason = '', attempts = 0, "
+                "not_before = ?, claimed_at = NULL WHERE subscription_id = ? AND state = 'failed' "
+                "AND NOT EXISTS (SELECT 1 FROM outbox live WHERE live.channel_id = "
+                "outbox.channel_id AND live.article_id = outbox.article_id "
+                "AND live.state IN ('pending', 'claimed', 'sent'))",
                 (to_iso(now), subscription_id),
             )
             return cursor.rowcount
