@@ -84,6 +84,13 @@ def split_statements(script: str) -> list[str]:
     return statements
 
 
+async def _session_is_clean(connection: Any) -> None:
+    """asyncpg's pool runs this instead of its reset query on every release (a round trip per
+    read): Paperboy never changes session state (no SET, LISTEN, cursors or session-level
+    locks; its advisory lock ends with the transaction), and asyncpg still rolls back any
+    transaction left open before calling it."""
+
+
 class Database:
     """The connections to one database (a SQLite file or a PostgreSQL server) and their rules."""
 
@@ -148,6 +155,7 @@ class Database:
                 url,
                 min_size=1,
                 max_size=10,
+                reset=_session_is_clean,
                 server_settings={
                     "lock_timeout": str(int(busy_timeout_ms)),
                     "application_name": "paperboy",
