@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from bot.models import WHOLE_ARCHIVE, GuildScope, NewSubscription
-from bot.storage import OutboxRow, Storage
+from bot.storage import OutboxRow, Storage, copy_source_rows, copy_sqlite_to_postgres
 from tests.bench.news_site import NewsSite
 from tests.builders import NOW, READER_NOW, build_archive
 from tests.pgcluster import Cluster
@@ -90,3 +90,49 @@ async def test_db_copy_moves_everything_and_refuses_a_non_empty_target(
     assert again.returncode == 1
     assert "is not empty" in again.stderr and "feeds (2 rows)" in again.stderr
     assert "createdb" in again.stderr
+
+
+async def test_db_copy_reports_progress_in_batches_of_every_table(
+    tmp_path: Path, pg_cluster: Cluster
+) -> None:
+    counts = await fill(tmp_path / "bot.db")
+    source = await Storage.open(tmp_path / "bot.db")
+    target = await Storage.open(await pg_cluster.new_database())
+    reported: list[tuple[str, int]] = []
+    try:
+        planned = await copy_source_rows(source)
+        copied = await copy_sqlite_to_postgres(
+            source,
+            target,
+            batch_size=5,
+            progress=lambda table, rows: reported.append((table, rows)),
+        )
+    finally:
+        await source.close()
+        await target.close()
+    assert planned == counts == copied
+    # Parents before children: an article before the entries and deliveries that name it.
+    order = list(planned)
+    assert order.index("feeds") < order.index("feed_entries") > order.index("articles")
+    assert order.index("guild_articles") < order.index("outbox")
+    assert all(0 < rows <= 5 for _, rows in reported)
+    for table, count in counts.items():
+        assert sum(rows for name, rows in reported if name == table) == count
+
+
+def test_db_backup_on_postgresql_points_at_pg_dump_without_the_password(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(
+        '[database]\nurl = "postgresql://bot:s3cret@db.example/paper"\n'
+    )
+    done = paperboy("db", "backup", "x.db", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "pg_dump postgresql://bot:***@db.example/paper" in done.stderr
+    assert "s3cret" not in done.stderr
+
+
+def test_db_copy_refuses_a_target_that_is_not_postgresql(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(f'[database]\npath = "{tmp_path / "bot.db"}"\n')
+    done = paperboy("db", "copy", "--to", "mysql://x@y/z", cwd=tmp_path)
+    assert done.returncode == 1 and "must be a postgresql:// URL" in done.stderr
+    missing = paperboy("db", "copy", "--to", "postgresql://x@127.0.0.1:1/z", cwd=tmp_path)
+    assert missing.returncode == 1 and "There is no SQLite database at" in missing.stderr
