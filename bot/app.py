@@ -5,6 +5,8 @@ Discord-free: what talks to Discord comes once through `App.attach_discord` (REA
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import ssl
 from contextlib import AsyncExitStack
@@ -24,13 +26,16 @@ from bot.ingest.archiver import Archiver
 from bot.ingest.poller import IDLE_WAKE_SECONDS, NewArticlesEvent, Poller
 from bot.ingest.subscriber import WebSubSubscriber
 from bot.ingest.websub import check_public_url
+from bot.lease import LeaseKeeper
 from bot.metrics import EVENT_LOOP_STALLS, POOL_JOBS_KILLED, Metrics
 from bot.services.admin import ChangeLog, FeedAdmin
 from bot.services.alerts import AlertService
+from bot.services.builder import MessageBuilder
 from bot.services.diagnose import Diagnoser
 from bot.services.portability import Portability
 from bot.services.quotas import MemberQuotas
 from bot.services.reader import ReaderService
+from bot.shards import ShardSet, per_process_rate
 from bot.storage import Storage
 from bot.tasks import TaskOwner
 from bot.watchdog import LoopWatchdog
@@ -57,6 +62,7 @@ class App:
     admin: FeedAdmin  # moderator commands: /feeds and /settings share this one
     diagnoser: Diagnoser  # /feeds why
     portability: Portability  # /feeds export and import
+    builder: MessageBuilder  # /feeds message: the message builder's drafts
     pool: WorkPool  # worker processes for untrusted CPU work (parsing, extraction, summaries)
     watchdog: LoopWatchdog  # counts event-loop stalls (shown in /feeds status)
     llm: LlmBackend | None = None  # optional summaries; its own session, only to its server
@@ -65,21 +71,41 @@ class App:
     health: Health = field(default_factory=Health)  # the Discord layer reports the gateway here
     ops: OpsServer | None = None  # the operator endpoint, when [http] listen is set
     websub: WebSubSubscriber | None = None  # WebSub push, when [websub] public_url is set
+    poll_lease: LeaseKeeper | None = None  # held while this process polls (start_background)
     _worker: DeliveryWorker | None = field(default=None, init=False, repr=False)  # attach_discord
 
-    def attach_discord(self, *, sender: Sender, notifier: Notifier, change_log: ChangeLog) -> None:
+    def attach_discord(
+        self,
+        *,
+        sender: Sender,
+        notifier: Notifier,
+        change_log: ChangeLog,
+        shards: ShardSet | None = None,
+    ) -> None:
         """Connect the Discord-facing pieces, once, after login: the delivery worker is built
-        around `sender` and `notifier`, and every configuration change goes to `change_log`."""
+        around `sender` and `notifier`, and every configuration change goes to `change_log`.
+
+        With `shards`, the worker delivers only those shards' servers' rows; every bot process
+        sends at most its share of the global budget (`[scale] bot_processes`)."""
         if self._worker is not None:
             raise RuntimeError("Discord is already attached to this App")
+        announcements = self.config.announcements
+        share = per_process_rate(
+            announcements.global_rate_per_second, self.config.scale.bot_processes
+        )
+        worker_config = dataclasses.replace(
+            self.config,
+            announcements=dataclasses.replace(announcements, global_rate_per_second=share),
+        )
         self._worker = DeliveryWorker(
             self.storage,
             sender,
             notifier,
-            self.config,
+            worker_config,
             self.clock,
             notice_source=self.delivery,
             metrics=self.metrics,
+            shards=shards,
         )
         self.delivery.on_work(self._worker.wake)
         self.admin.on_change.append(change_log.post_change)
@@ -91,13 +117,42 @@ class App:
             raise RuntimeError("attach_discord() must be called before the worker is used")
         return self._worker
 
-    def start_background(self) -> None:
-        """Start polling and archiving; `close()` stops them."""
+    def start_background(self, *, poll: bool = True, shared: bool = False) -> None:
+        """Start polling and archiving; `close()` stops them.
+
+        Polling runs under the poll lease, so one process polls a database however many run.
+        `poll=False`: this process leaves polling to `paperboy worker`. `shared`: other processes
+        use the database too, so look for the work they commit every `[scale] check_seconds`
+        (feeds to poll, announcements to deliver)."""
         self.watchdog.start()
-        self.tasks.spawn(self.poller.run(), name="poller")
-        self.tasks.spawn(self.archiver.run(), name="archiver")
+        if poll:
+            lease = LeaseKeeper(
+                self.storage, self.clock, seconds=self.config.scale.poll_lease_seconds
+            )
+            self.poll_lease = lease
+            self.health.polls = lease.held.is_set  # a waiting standby is not a stale poller
+            self.tasks.spawn(lease.run(self._poll), name="poll lease")
+        else:
+            self.health.polls = lambda: False
+        if shared:
+            self.tasks.spawn(self._look_for_others_work(), name="shared work")
+
+    async def _poll(self) -> None:
+        """Poll, archive and keep WebSub subscriptions until cancelled (while the poll lease is
+        held: hubs are subscribed to by the one process that polls)."""
+        work = [self.poller.run(), self.archiver.run()]
         if self.websub is not None:
-            self.tasks.spawn(self.websub.run(), name="websub")
+            work.append(self.websub.run())
+        await asyncio.gather(*work)
+
+    async def _look_for_others_work(self) -> None:
+        """Wake the poller and the delivery worker now and then: rows committed by another
+        process (a feed added through a shard process, announcements a worker polled) carry no
+        in-process wake. A wake when nothing waits costs one query each."""
+        while True:
+            await asyncio.sleep(self.config.scale.check_seconds)
+            self.poller.wake()
+            self.delivery.wake()
 
     async def close(self) -> None:
         """Stop background work, then release the HTTP session and the database."""
@@ -250,6 +305,7 @@ def _build(
         admin=admin,
         diagnoser=Diagnoser(storage, config, clock),
         portability=Portability(storage, config, clock, admin),
+        builder=MessageBuilder(admin),
         pool=pool,
         watchdog=watchdog,
         llm=llm,

@@ -334,6 +334,31 @@ class WorkersConfig:
 
 
 @dataclass(frozen=True)
+class ScaleConfig:
+    """Several processes on one database: shard processes and `paperboy worker` (README,
+    Running at scale)."""
+
+    bot_processes: int = _opt(
+        1,
+        "Bot processes sharing one token; each sends at most global_rate_per_second / this.",
+        lo=1,
+        hi=1024,
+    )
+    poll_lease_seconds: float = _opt(
+        30.0,
+        "Only the holder of this lease polls; a killed holder's polling resumes within it.",
+        lo=1.0,
+        hi=3600.0,
+    )
+    check_seconds: float = _opt(
+        2.0,
+        "How often a process that shares the database looks for work others committed.",
+        lo=0.1,
+        hi=300.0,
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration."""
 
@@ -347,6 +372,7 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     workers: WorkersConfig = field(default_factory=WorkersConfig)
+    scale: ScaleConfig = field(default_factory=ScaleConfig)
     websub: WebSubConfig = field(default_factory=WebSubConfig)
     source: str = field(default="(defaults)", compare=False)
 

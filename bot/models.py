@@ -65,6 +65,10 @@ class Subscription:
     post keeps it waiting for the resume."""
     interval_seconds: int | None = None
     """How often this server wants the feed checked (None: the configured default)."""
+    name: str = ""
+    """Tells apart several subscriptions of one feed in one channel ('' for the unnamed one)."""
+    message_settings: str = ""
+    """The message builder's choices as JSON (`bot.announce.message.MessageSettings`)."""
 
     @property
     def state(self) -> str:
@@ -90,6 +94,8 @@ class NewSubscription:
     fallback_tag_id: int | None = None
     created_by: int | None = None
     interval_seconds: int | None = None
+    name: str = ""
+    message_settings: str = ""
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,11 @@ class Health:
     def __init__(self) -> None:
         self.gateway_connected = False
         self.gateway_changed_at: datetime | None = None
+        self.expects_gateway = True
+        """False in `paperboy worker`, which never connects to Discord."""
+        self.polls: Callable[[], bool] = lambda: True
+        """Whether this process should be polling now (False without the poll lease, or in a
+        shard process started with --no-poll): only then is a stale polling round a problem."""
 
     def gateway_up(self, now: datetime) -> None:
         """The Discord layer is connected (ready or resumed)."""
@@ -204,10 +209,11 @@ class OpsServer:
 
     async def problems(self) -> list[str]:
         """The current health problems (empty: healthy)."""
+        now = self.clock.now()
         return health_problems(
-            now=self.clock.now(),
-            gateway_connected=self.health.gateway_connected,
-            last_poll_round=self.last_poll_round(),
+            now=now,
+            gateway_connected=self.health.gateway_connected or not self.health.expects_gateway,
+            last_poll_round=self.last_poll_round() if self.health.polls() else now,
             started_at=self.started_at,
             stale_after=self.stale_after,
             write_problem=await self.storage.write_problem(),

@@ -18,6 +18,7 @@ from discord.ext import commands
 from bot.app import App, open_app
 from bot.config import Config
 from bot.errors import PaperboyError
+from bot.shards import ShardSet
 from cogs._tree import PaperboyTree
 from cogs.outlets import DiscordChangeLog, DiscordNotifier, DiscordSender
 
@@ -75,11 +76,21 @@ class PaperboyBot(commands.Bot):
     Cogs take this type and reach the core through `bot.app`.
     """
 
-    def __init__(self, config: Config, *, app: App | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        app: App | None = None,
+        shards: ShardSet | None = None,
+        poll: bool = True,
+    ) -> None:
         self._app: App | None = None  # opened (or taken from `app`) in setup_hook; set first,
         # since `dispatch` and the REST trace look at it
         intents = discord.Intents.none()
         intents.guilds = True  # channels, roles, forum tags, joins and leaves
+        sharding: dict[str, Any] = {}
+        if shards is not None:  # AutoShardedClient's options (ShardedPaperboyBot)
+            sharding = {"shard_ids": shards.ordered, "shard_count": shards.count}
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -89,8 +100,13 @@ class PaperboyBot(commands.Bot):
             guild_ready_timeout=config.bot.guild_ready_timeout_seconds,
             max_messages=None,
             http_trace=self._rest_trace(),
+            **sharding,
         )
         self.config = config
+        self.shard_set = shards
+        """The shards this process serves (None: one unsharded connection, every server)."""
+        self.poll = poll
+        """Whether this process polls feeds (under the poll lease) or leaves it to a worker."""
         self._given_app = app
         point_at(config.bot.api_base_url, config.bot.gateway_url)
 
@@ -150,13 +166,18 @@ class PaperboyBot(commands.Bot):
             sender=DiscordSender(self),
             notifier=DiscordNotifier(self),
             change_log=DiscordChangeLog(self),
+            shards=self.shard_set,
         )
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.config.bot.sync_commands:
             synced = await self.tree.sync()
             log.info("Synced %d application commands", len(synced))
-        self.app.start_background()
+        # Sharded or not polling: other processes write the same database.
+        shared = self.shard_set is not None or not self.poll
+        self.app.start_background(poll=self.poll, shared=shared)
+        if self.shard_set is not None:
+            log.info("Serving %s", self.shard_set.describe())
         if self.application_id:
             log.info("Invite Paperboy with: %s", invite_url(self.application_id))
 
@@ -166,3 +187,15 @@ class PaperboyBot(commands.Bot):
         app = self._app
         if app is not None and self._given_app is None:
             await app.close()
+
+
+class ShardedPaperboyBot(PaperboyBot, commands.AutoShardedBot):
+    """Paperboy on some of the bot's shards (`paperboy run --shards 0-3 --shard-count 8`):
+    discord.py's AutoShardedBot with `shard_ids`, one gateway connection per shard."""
+
+
+def make_bot(config: Config, *, shards: ShardSet | None = None, poll: bool = True) -> PaperboyBot:
+    """The plain client when no sharding is asked (the default), the auto-sharded one else."""
+    if shards is None:
+        return PaperboyBot(config, poll=poll)
+    return ShardedPaperboyBot(config, shards=shards, poll=poll)

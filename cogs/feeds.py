@@ -27,6 +27,7 @@ from bot.services.admin import (
 from bot.services.portability import MAX_IMPORT_BYTES, GuildDirectory
 from cogs._checks import channel_info, is_moderator, require_moderator
 from cogs._render import allowed_mentions_of, embed_of, view_of
+from cogs.builder import open_builder
 from cogs.client import PaperboyBot
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,9 @@ def summary_line(item: SubscriptionSummary) -> str:
     state = sub.state + (
         f" ({shown(sub.pause_reason, 80)})" if sub.paused and sub.pause_reason else ""
     )
+    named = f" “{shown(sub.name, 40)}”" if sub.name else ""
     return (
-        f"`#{sub.id}` **{shown(item.feed.display_name, 80)}** → <#{sub.channel_id}> · "
+        f"`#{sub.id}` **{shown(item.feed.display_name, 80)}**{named} → <#{sub.channel_id}> · "
         f"{sub.format} · {state}"
     )
 
@@ -268,14 +270,18 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
 
     async def subscription_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
-    ) -> list[app_commands.Choice[int]]:
-        """This guild's subscriptions only, and only for moderators."""
+    ) -> list[app_commands.Choice[str]]:
+        """This guild's subscriptions only (named ones with their name), only for moderators."""
         if interaction.guild_id is None or not await is_moderator(interaction):
             return []
         return [
-            app_commands.Choice(name=label, value=sub_id)
+            app_commands.Choice(name=label, value=str(sub_id))
             for label, sub_id in await self.admin.choices(interaction.guild_id, current)
         ]
+
+    async def _subscription_id(self, interaction: discord.Interaction[Any], text: str) -> int:
+        """The subscription picked from the list, or typed as its number or name."""
+        return await self.admin.resolve(_guild_id(interaction), text)
 
     # -- commands -------------------------------------------------------------------------------
 
@@ -291,6 +297,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         interval="Seconds between checks of this feed for this server",
         thread="Open a discussion thread under each announcement",
         shorts="YouTube channels: include Shorts (default yes; no follows videos only)",
+        name="A name telling apart several subscriptions of one feed in one channel",
     )
     @app_commands.choices(format=FORMAT_CHOICES)
     async def add(
@@ -307,6 +314,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         interval: app_commands.Range[int, 1, 604800] | None = None,
         thread: bool | None = None,
         shorts: bool | None = None,
+        name: app_commands.Range[str, 1, 100] | None = None,
     ) -> None:
         """Announce a feed's new articles in a channel."""
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -320,12 +328,15 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
             template=template,
             interval_seconds=interval,
             auto_thread=thread,
+            name=name,
         )
         result = await self.admin.add(
             guild_id, interaction.user.id, url, target, options, youtube_shorts=shorts is not False
         )
+        named = f" “{shown(result.subscription.name, 40)}”" if result.subscription.name else ""
         intro = (
-            f"Added `#{result.subscription.id}`: **{shown(result.feed.display_name, 100)}** "
+            f"Added `#{result.subscription.id}`{named}: "
+            f"**{shown(result.feed.display_name, 100)}** "
             f"({result.feed.url}) → <#{target.id}> as {result.subscription.format}. "
             f"Recognised: {shown(result.recognised, 200)}. "
             f"The feed has {result.item_count} items."
@@ -352,9 +363,10 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
     @app_commands.command(name="remove")
     @app_commands.describe(subscription="The subscription to remove")
     @app_commands.autocomplete(subscription=subscription_autocomplete)
-    async def remove(self, interaction: discord.Interaction[Any], subscription: int) -> None:
+    async def remove(self, interaction: discord.Interaction[Any], subscription: str) -> None:
         """Stop announcing a feed in a channel."""
-        gone = await self.admin.remove(_guild_id(interaction), interaction.user.id, subscription)
+        sub_id = await self._subscription_id(interaction, subscription)
+        gone = await self.admin.remove(_guild_id(interaction), interaction.user.id, sub_id)
         await interaction.response.send_message(
             f"Removed {summary_line(gone)}", ephemeral=True, allowed_mentions=NO_MENTIONS
         )
@@ -370,13 +382,14 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         template="Text format ('-' goes back to the default)",
         interval="Seconds between checks of this feed for this server",
         thread="Open a discussion thread under each announcement",
+        name="Its name among subscriptions of this feed in this channel ('-' removes it)",
     )
     @app_commands.choices(format=FORMAT_CHOICES)
     @app_commands.autocomplete(subscription=subscription_autocomplete)
     async def edit(
         self,
         interaction: discord.Interaction[Any],
-        subscription: int,
+        subscription: str,
         format: str | None = None,
         mention: discord.Role | None = None,
         no_mention: bool = False,
@@ -385,6 +398,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         template: app_commands.Range[str, 1, 1500] | None = None,
         interval: app_commands.Range[int, 1, 604800] | None = None,
         thread: bool | None = None,
+        name: app_commands.Range[str, 1, 100] | None = None,
     ) -> None:
         """Change how a subscription announces."""
         guild_id = _guild_id(interaction)
@@ -392,7 +406,8 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         def cleared(value: str | None) -> str | None:
             return "" if value is not None and value.strip() == "-" else value
 
-        current = await self.admin.storage.subscription(subscription, guild_id=guild_id)
+        sub_id = await self._subscription_id(interaction, subscription)
+        current = await self.admin.storage.subscription(sub_id, guild_id=guild_id)
         target = (
             _resolve_channel(interaction, current.channel_id)
             if current is not None
@@ -403,7 +418,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         updated = await self.admin.edit(
             guild_id,
             interaction.user.id,
-            subscription,
+            sub_id,
             SubscriptionOptions(
                 format=format,
                 mention_role_id=mention.id if mention else None,
@@ -413,6 +428,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
                 template=cleared(template),
                 interval_seconds=interval,
                 auto_thread=thread,
+                name=cleared(name),
             ),
             target,
         )
@@ -423,9 +439,10 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
     @app_commands.command(name="pause")
     @app_commands.describe(subscription="The subscription to pause")
     @app_commands.autocomplete(subscription=subscription_autocomplete)
-    async def pause(self, interaction: discord.Interaction[Any], subscription: int) -> None:
+    async def pause(self, interaction: discord.Interaction[Any], subscription: str) -> None:
         """Stop announcing a subscription for now."""
-        item = await self.admin.pause(_guild_id(interaction), interaction.user.id, subscription)
+        sub_id = await self._subscription_id(interaction, subscription)
+        item = await self.admin.pause(_guild_id(interaction), interaction.user.id, sub_id)
         await interaction.response.send_message(
             f"Paused {summary_line(item)}", ephemeral=True, allowed_mentions=NO_MENTIONS
         )
@@ -433,11 +450,10 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
     @app_commands.command(name="resume")
     @app_commands.describe(subscription="The subscription to resume")
     @app_commands.autocomplete(subscription=subscription_autocomplete)
-    async def resume(self, interaction: discord.Interaction[Any], subscription: int) -> None:
+    async def resume(self, interaction: discord.Interaction[Any], subscription: str) -> None:
         """Resume a paused subscription; the feed is checked now and failed posts retried."""
-        item, retried = await self.admin.resume(
-            _guild_id(interaction), interaction.user.id, subscription
-        )
+        sub_id = await self._subscription_id(interaction, subscription)
+        item, retried = await self.admin.resume(_guild_id(interaction), interaction.user.id, sub_id)
         extra = f" {retried} failed deliveries will be tried again." if retried else ""
         await interaction.response.send_message(
             f"Resumed {summary_line(item)}. The feed will be checked now.{extra}",
@@ -448,11 +464,20 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
     @app_commands.command(name="preview")
     @app_commands.describe(subscription="The subscription to preview")
     @app_commands.autocomplete(subscription=subscription_autocomplete)
-    async def preview(self, interaction: discord.Interaction[Any], subscription: int) -> None:
+    async def preview(self, interaction: discord.Interaction[Any], subscription: str) -> None:
         """Show privately how the feed's newest item would be posted."""
+        sub_id = await self._subscription_id(interaction, subscription)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        plan = await self.admin.preview(_guild_id(interaction), subscription)
-        await send_preview(interaction, f"Preview of subscription `#{subscription}`:", plan)
+        plan = await self.admin.preview(_guild_id(interaction), sub_id)
+        await send_preview(interaction, f"Preview of subscription `#{sub_id}`:", plan)
+
+    @app_commands.command(name="message")
+    @app_commands.describe(subscription="The subscription whose announcements to design")
+    @app_commands.autocomplete(subscription=subscription_autocomplete)
+    async def message(self, interaction: discord.Interaction[Any], subscription: str) -> None:
+        """Design how a subscription's announcements look, with a live private preview."""
+        sub_id = await self._subscription_id(interaction, subscription)
+        await open_builder(interaction, self.bot.app.builder, sub_id)
 
     @app_commands.command(name="test-filter")
     @app_commands.describe(
@@ -463,12 +488,13 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
     async def test_filter(
         self,
         interaction: discord.Interaction[Any],
-        subscription: int,
+        subscription: str,
         filter: app_commands.Range[str, 1, 2000],
     ) -> None:
         """Try a filter on the feed's 20 newest items, privately; nothing is saved."""
+        sub_id = await self._subscription_id(interaction, subscription)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        result = await self.admin.test_filter(_guild_id(interaction), subscription, filter)
+        result = await self.admin.test_filter(_guild_id(interaction), sub_id, filter)
         await interaction.followup.send(
             filter_test_text(result), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
@@ -487,13 +513,14 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
     async def mention_add(
         self,
         interaction: discord.Interaction[Any],
-        subscription: int,
+        subscription: str,
         role: discord.Role,
         filter: app_commands.Range[str, 1, 2000] | None = None,
     ) -> None:
         """Ping a role with a subscription's announcements, optionally only matching ones."""
+        sub_id = await self._subscription_id(interaction, subscription)
         rule = await self.admin.add_mention_rule(
-            _guild_id(interaction), interaction.user.id, subscription, role.id, filter or ""
+            _guild_id(interaction), interaction.user.id, sub_id, role.id, filter or ""
         )
         condition = (
             f"when an article matches `{shown(rule.filter, 300)}`"
@@ -501,7 +528,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
             else "with every announcement"
         )
         await interaction.response.send_message(
-            f"Subscription `#{subscription}` now pings <@&{role.id}> {condition}.",
+            f"Subscription `#{sub_id}` now pings <@&{role.id}> {condition}.",
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
@@ -512,14 +539,15 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
     )
     @app_commands.autocomplete(subscription=subscription_autocomplete)
     async def mention_remove(
-        self, interaction: discord.Interaction[Any], subscription: int, role: discord.Role
+        self, interaction: discord.Interaction[Any], subscription: str, role: discord.Role
     ) -> None:
         """Stop pinging a role through a subscription's mention rule."""
+        sub_id = await self._subscription_id(interaction, subscription)
         await self.admin.remove_mention_rule(
-            _guild_id(interaction), interaction.user.id, subscription, role.id
+            _guild_id(interaction), interaction.user.id, sub_id, role.id
         )
         await interaction.response.send_message(
-            f"Subscription `#{subscription}` no longer pings <@&{role.id}> through a rule.",
+            f"Subscription `#{sub_id}` no longer pings <@&{role.id}> through a rule.",
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
@@ -527,9 +555,10 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
     @mention.command(name="list")
     @app_commands.describe(subscription="The subscription whose mention rules to show")
     @app_commands.autocomplete(subscription=subscription_autocomplete)
-    async def mention_list(self, interaction: discord.Interaction[Any], subscription: int) -> None:
+    async def mention_list(self, interaction: discord.Interaction[Any], subscription: str) -> None:
         """Show which roles a subscription pings, and when."""
-        summary, rules = await self.admin.mention_rules(_guild_id(interaction), subscription)
+        sub_id = await self._subscription_id(interaction, subscription)
+        summary, rules = await self.admin.mention_rules(_guild_id(interaction), sub_id)
         text = (
             f"{summary_line(summary)}\nPings: "
             f"{mentions_text(summary.subscription.mention_role_id, rules)}"
@@ -542,12 +571,17 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
     @app_commands.describe(subscription="One subscription (default: all of them)")
     @app_commands.autocomplete(subscription=subscription_autocomplete)
     async def status(
-        self, interaction: discord.Interaction[Any], subscription: int | None = None
+        self, interaction: discord.Interaction[Any], subscription: str | None = None
     ) -> None:
         """Show feed health: last check, errors, next check, pending and failed posts."""
         guild_id = _guild_id(interaction)
         timezone = await self._timezone(guild_id)
-        report = await self.admin.status(guild_id, subscription)
+        sub_id = (
+            await self._subscription_id(interaction, subscription)
+            if subscription is not None
+            else None
+        )
+        report = await self.admin.status(guild_id, sub_id)
         if not report:
             text = "This server has no subscriptions yet; add one with /feeds add."
         else:

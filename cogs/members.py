@@ -273,9 +273,10 @@ async def answer_related(
 
 class SummaryButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"pb:summary:(?P<article_id>[0-9]{1,19})",
+    template=r"pb:summary:(?P<article_id>[0-9]{1,19})(?::pb-o[0-9]{1,19})?",
 ):
-    """The Summary button of an announcement (custom id `pb:summary:<article id>`)."""
+    """The Summary button of an announcement (custom id `pb:summary:<article id>`, then the
+    delivery marker `:pb-o<outbox id>` on posts that carry one)."""
 
     def __init__(self, article_id: int) -> None:
         super().__init__(discord.ui.Button(label="Summary", custom_id=f"pb:summary:{article_id}"))
@@ -304,9 +305,10 @@ class SummaryButton(
 
 class RelatedButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"pb:related:(?P<article_id>[0-9]{1,19})",
+    template=r"pb:related:(?P<article_id>[0-9]{1,19})(?::pb-o[0-9]{1,19})?",
 ):
-    """The Related button of an announcement (custom id `pb:related:<article id>`)."""
+    """The Related button of an announcement (custom id `pb:related:<article id>`, then the
+    delivery marker on posts that carry one)."""
 
     def __init__(self, article_id: int) -> None:
         super().__init__(discord.ui.Button(label="Related", custom_id=f"pb:related:{article_id}"))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 import discord
 
+from bot.announce.render import marker_of_custom_id
 from bot.announce.tags import ForumTag, choose_tags
 from bot.delivery.worker import Outgoing, RetryLater, SentMessage
 from bot.errors import DeliveryError
@@ -53,16 +54,31 @@ def posted_by_paperboy(
     return message.author.id == bot_user_id and message.interaction_metadata is None
 
 
+def _custom_ids(components: list[discord.Component]) -> list[str]:
+    found: list[str] = []
+    for component in components:
+        if isinstance(component, discord.ActionRow):
+            found.extend(_custom_ids(list(component.children)))
+        else:
+            custom_id = getattr(component, "custom_id", None)
+            if isinstance(custom_id, str):
+                found.append(custom_id)
+    return found
+
+
 def carries_marker(
     message: discord.Message, marker: str, *, bot_user_id: int, webhook_id: int | None = None
 ) -> bool:
     """Whether a message is Paperboy's announcement with this marker: posted by Paperboy
-    (`posted_by_paperboy`) and carrying the marker as a whole token in its content or an
-    embed footer."""
+    (`posted_by_paperboy`) and carrying the marker in one of its buttons' custom ids, which
+    members never read. Posts made before the marker moved there carry it as a whole token at
+    the end of the content or an embed footer; they are still recognised."""
     if not marker or not posted_by_paperboy(
         message, bot_user_id=bot_user_id, webhook_id=webhook_id
     ):
         return False
+    if any(marker_of_custom_id(c) == marker for c in _custom_ids(list(message.components))):
+        return True
     pattern = _marker_pattern(marker)
     if pattern.search(message.content or ""):
         return True

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from bot.announce import filters, policy
 from bot.announce.mentions import MentionRuleView
+from bot.announce.message import MessageSettings
 from bot.announce.render import AnnouncementArticle, SubscriptionView, render_plan
 from bot.announce.template import DEFAULT_TEMPLATE
 from bot.config import AnnouncementsConfig
@@ -92,6 +93,8 @@ def subscription_view(
         auto_thread=subscription.auto_thread,
         timezone=timezone,
         fallback_tag_id=subscription.fallback_tag_id,
+        message=MessageSettings.from_json(subscription.message_settings),
+        name=subscription.name,
     )
 
 
@@ -245,6 +248,7 @@ def announcement_article(
         site_name=site_name,
         feed_title=feed.title,
         feed_icon_url=feed.icon_url,
+        feed_url=feed.feed_url,
     )
 
 
@@ -264,6 +268,7 @@ def archived_announcement(article: ArchivedArticle, feed: Feed | None) -> Announ
         site_name=article.site_name,
         feed_title=feed.title if feed else "",
         feed_icon_url=(feed.icon_url or None) if feed else None,
+        feed_url=feed.url if feed else "",
     )
 
 

@@ -27,22 +27,28 @@ from bot.announce.limits import (
     truncate,
 )
 from bot.announce.mentions import MentionRuleView, pinged_roles
+from bot.announce.message import DEFAULT_COLOR, FIELD_TITLES, MessageSettings
 from bot.announce.tags import ForumTag, choose_tags
 from bot.announce.template import (
     DEFAULT_DATE_FORMAT,
     DEFAULT_TEMPLATE,
-    format_date,
-    render_template,
+    Part,
+    Placeholder,
+    published_text,
+    render_parts,
     validate_template,
 )
+from bot.articles.sentences import split_sentences
 from bot.articles.textpolicy import is_genuine_standfirst, opening_sentences, without_yoast
 from bot.clock import to_iso
 from bot.errors import InvalidInput
 
 Format = Literal["embed", "text", "forum", "webhook"]
 FORMATS: Final = get_args(Format)
-DEFAULT_COLOR: Final = 0xB3202A
 SUMMARY_CHARS: Final = 300
+CONTENT_CHARS: Final = 1000
+"""What `{content}` without `:N` shows at most."""
+WORDS_PER_MINUTE: Final = 200
 UNTITLED: Final = "Untitled article"
 FALLBACK_USERNAME: Final = "Paperboy"
 # Discord refuses webhook names containing these (docs: "Webhook names cannot contain 'clyde'",
@@ -69,6 +75,7 @@ class AnnouncementArticle:
     site_icon_url: str | None = None
     feed_title: str = ""
     feed_icon_url: str | None = None
+    feed_url: str = ""
 
     def __post_init__(self) -> None:
         if self.published is not None and self.published.tzinfo is None:
@@ -93,6 +100,8 @@ class SubscriptionView:
     forum_requires_tag: bool = False
     fallback_tag_id: int | None = None
     can_apply_moderated_tags: bool = False
+    message: MessageSettings = field(default_factory=MessageSettings)
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -182,9 +191,23 @@ class MessagePlan:
 
 
 def delivery_marker(outbox_id: int) -> str:
-    """The small tag that lets the sender recognise its own post after a crash; a preview
-    (no outbox row, id 0) carries none."""
+    """The tag that lets the sender recognise its own post after a crash; a preview (no outbox
+    row, id 0) carries none. Members never read it: it travels only in the custom ids of the
+    announcement's buttons (`marked_custom_id`), never in content, footers or titles."""
     return f"pb-o{outbox_id}" if outbox_id > 0 else ""
+
+
+def marked_custom_id(custom_id: str, marker: str) -> str:
+    """A button's custom id carrying the delivery marker as its last `:` part."""
+    return f"{custom_id}:{marker}" if marker else custom_id
+
+
+def marker_of_custom_id(custom_id: str) -> str:
+    """The delivery marker a Paperboy button's custom id carries, or ''."""
+    if not custom_id.startswith("pb:"):
+        return ""
+    last = custom_id.rsplit(":", 1)[-1]
+    return last if last.startswith("pb-o") and last[4:].isdigit() else ""
 
 
 def _blurb(source: str, limit: int) -> str:
@@ -222,14 +245,90 @@ def _plain_title(article: AnnouncementArticle) -> str:
     return truncate(hostile_to_plain(article.title), limits.THREAD_NAME_LIMIT) or UNTITLED
 
 
-def _published_text(article: AnnouncementArticle, subscription: SubscriptionView) -> str:
+def _published_text(
+    article: AnnouncementArticle, subscription: SubscriptionView, option: str = ""
+) -> str:
     if article.published is None:
         return ""
     try:
-        return format_date(article.published, subscription.timezone, subscription.date_format)
+        return published_text(
+            article.published, option, subscription.timezone, subscription.date_format
+        )
     except InvalidInput:
         # A setting stored before validation existed must not stop announcements.
-        return format_date(article.published, "UTC", DEFAULT_DATE_FORMAT)
+        return published_text(article.published, option, "UTC", DEFAULT_DATE_FORMAT)
+
+
+def reading_time_text(article: AnnouncementArticle) -> str:
+    """'4 min read' from the article's full text (or its excerpt); '' when there is none."""
+    words = len((article.text or article.excerpt).split())
+    if not words:
+        return ""
+    return f"{max(1, round(words / WORDS_PER_MINUTE))} min read"
+
+
+def cut_text(source: str, limit: int) -> str:
+    """Whole opening sentences under `limit` characters, else a cut at a word with an ellipsis."""
+    return _blurb(source, limit)
+
+
+def placeholder_value(
+    article: AnnouncementArticle,
+    subscription: SubscriptionView,
+    placeholder: Placeholder,
+    *,
+    plain: bool = False,
+) -> str:
+    """The safe text for one placeholder: markdown-escaped for content and descriptions, plain
+    for footers (which Discord shows without markdown). Mentions are neutralised either way."""
+
+    def clean(text: str, limit: int, *, single_line: bool = True) -> str:
+        made_safe = (
+            hostile_to_plain(text) if plain else hostile_to_markdown(text, single_line=single_line)
+        )
+        return truncate(made_safe, limit)
+
+    length = placeholder.length
+    match placeholder.name:
+        case "title":
+            return clean(article.title, 256) or UNTITLED
+        case "url":
+            return safe_url(article.url) or ""
+        case "author":
+            return clean(article.author, 100)
+        case "summary":
+            limit = length or SUMMARY_CHARS
+            return clean(summary_text(article, limit), 2 * limit, single_line=False)
+        case "content":
+            limit = length or CONTENT_CHARS
+            source = article.text or article.excerpt or article.standfirst
+            return clean(cut_text(source, limit), 2 * limit, single_line=False)
+        case "image":
+            return safe_image_url(article.image_url) or ""
+        case "categories":
+            return _categories_text(article.categories, 200)
+        case "feed":
+            return clean(article.feed_title, 100)
+        case "feed_url":
+            return safe_url(article.feed_url) or ""
+        case "published":
+            return _published_text(article, subscription, placeholder.option)
+        case "reading_time":
+            return reading_time_text(article)
+    return ""
+
+
+def _rendered(
+    parts: tuple[Part, ...],
+    article: AnnouncementArticle,
+    subscription: SubscriptionView,
+    *,
+    plain: bool = False,
+) -> str:
+    body = render_parts(parts, lambda p: placeholder_value(article, subscription, p, plain=plain))
+    # Neutralise again after substitution: a template's own text, or a value ending next to it,
+    # could otherwise spell a mention such as "<" + "@&1>".
+    return neutralise_mentions(body).strip()
 
 
 def _categories_text(categories: tuple[str, ...], limit: int) -> str:
@@ -249,55 +348,96 @@ def _categories_text(categories: tuple[str, ...], limit: int) -> str:
     return f"{', '.join(shown)} and {len(names) - len(shown)} more"
 
 
-def build_embed(article: AnnouncementArticle, marker: str) -> EmbedPlan:
-    """The embed shared by the embed, forum and webhook formats."""
-    title = truncate(hostile_to_markdown(article.title, single_line=True), limits.EMBED_TITLE_LIMIT)
-    description = truncate(
-        hostile_to_markdown(summary_text(article)), limits.EMBED_DESCRIPTION_LIMIT
-    )
+def _description(article: AnnouncementArticle, settings: MessageSettings) -> str:
+    if settings.description_unit == "sentences":
+        source = summary_text(article, limits.EMBED_DESCRIPTION_LIMIT)
+        text = " ".join(split_sentences(source)[: settings.description_length])
+    else:
+        text = summary_text(article, settings.description_length)
+    return truncate(hostile_to_markdown(text), limits.EMBED_DESCRIPTION_LIMIT)
+
+
+def _fields(article: AnnouncementArticle, settings: MessageSettings) -> tuple[EmbedField, ...]:
+    values = {
+        "categories": lambda: _categories_text(article.categories, limits.EMBED_FIELD_VALUE_LIMIT),
+        "reading_time": lambda: reading_time_text(article),
+        "author": lambda: truncate(
+            hostile_to_markdown(article.author, single_line=True), limits.EMBED_FIELD_VALUE_LIMIT
+        ),
+    }
+    shown = ((FIELD_TITLES[name], values[name]()) for name in settings.fields)
+    return tuple(EmbedField(title, value, False) for title, value in shown if value)
+
+
+def _footer(
+    article: AnnouncementArticle, subscription: SubscriptionView, settings: MessageSettings
+) -> str:
+    if settings.footer:
+        try:
+            parts = validate_template(settings.footer, what="the footer")
+            return truncate(
+                _rendered(parts, article, subscription, plain=True), limits.EMBED_FOOTER_LIMIT
+            )
+        except InvalidInput:
+            pass  # a stored footer that no longer validates: the default one
     site = hostile_to_plain(article.site_name) or hostile_to_plain(article.feed_title)
-    footer = " · ".join(part for part in (truncate(site, 200), marker) if part)
-    categories = _categories_text(article.categories, limits.EMBED_FIELD_VALUE_LIMIT)
-    fields = (EmbedField("Topics", categories, False),) if categories else ()
+    return truncate(site, 200)
+
+
+def build_embed(
+    article: AnnouncementArticle, subscription: SubscriptionView | None = None
+) -> EmbedPlan:
+    """The embed shared by the embed, forum and webhook formats, shaped by the subscription's
+    message settings (the defaults give the announcement Paperboy always posted)."""
+    subscription = subscription or SubscriptionView(id=0)
+    settings = subscription.message
+    title = truncate(hostile_to_markdown(article.title, single_line=True), limits.EMBED_TITLE_LIMIT)
+    image = safe_image_url(article.image_url)
     return EmbedPlan(
         title=title or UNTITLED,
         url=safe_url(article.url),
-        description=description,
-        author_name=truncate(hostile_to_plain(article.author), limits.EMBED_AUTHOR_LIMIT),
-        image_url=safe_image_url(article.image_url),
-        footer_text=truncate(footer, limits.EMBED_FOOTER_LIMIT),
+        description=_description(article, settings),
+        author_name=truncate(hostile_to_plain(article.author), limits.EMBED_AUTHOR_LIMIT)
+        if settings.show_author
+        else "",
+        image_url=image if settings.image == "large" else None,
+        thumbnail_url=image if settings.image == "thumbnail" else None,
+        footer_text=_footer(article, subscription, settings),
         footer_icon_url=safe_image_url(article.site_icon_url)
         or safe_image_url(article.feed_icon_url),
-        timestamp=to_iso(article.published) if article.published else None,
-        fields=fields,
+        timestamp=to_iso(article.published) if article.published and settings.timestamp else None,
+        color=settings.color,
+        fields=_fields(article, settings),
     )
 
 
 def _text_content(article: AnnouncementArticle, subscription: SubscriptionView, room: int) -> str:
-    template = subscription.template
     try:
-        validate_template(template)
+        parts = validate_template(subscription.template)
     except InvalidInput:
-        template = DEFAULT_TEMPLATE  # a stored template that no longer validates
-    values = {
-        "title": truncate(hostile_to_markdown(article.title, single_line=True), 256) or UNTITLED,
-        "url": safe_url(article.url) or "",
-        "author": truncate(hostile_to_markdown(article.author, single_line=True), 100),
-        "summary": truncate(hostile_to_markdown(summary_text(article)), 2 * SUMMARY_CHARS),
-        "categories": _categories_text(article.categories, 200),
-        "feed": truncate(hostile_to_markdown(article.feed_title, single_line=True), 100),
-        "published": _published_text(article, subscription),
-    }
-    # Neutralise again after substitution: a template's own text, or a value ending next to it,
-    # could otherwise spell a mention such as "<" + "@&1>".
-    body = neutralise_mentions(render_template(template, values)).strip()
-    return truncate(body, room) or truncate(values["title"], room)
+        parts = validate_template(DEFAULT_TEMPLATE)  # a stored template that no longer validates
+    body = _rendered(parts, article, subscription)
+    title = placeholder_value(article, subscription, Placeholder("title"))
+    return truncate(body, room) or truncate(title, room)
 
 
-def _buttons(article: AnnouncementArticle) -> tuple[ButtonPlan, ...]:
+def _content_above_embed(
+    article: AnnouncementArticle, subscription: SubscriptionView, room: int
+) -> str:
+    template = subscription.message.content
+    if not template:
+        return ""
+    try:
+        parts = validate_template(template, what="the content above the embed")
+    except InvalidInput:
+        return ""  # a stored template that no longer validates shows nothing
+    return truncate(_rendered(parts, article, subscription), room)
+
+
+def _buttons(article: AnnouncementArticle, marker: str) -> tuple[ButtonPlan, ...]:
     buttons = [
-        ButtonPlan("Summary", custom_id=f"pb:summary:{article.id}"),
-        ButtonPlan("Related", custom_id=f"pb:related:{article.id}"),
+        ButtonPlan("Summary", custom_id=marked_custom_id(f"pb:summary:{article.id}", marker)),
+        ButtonPlan("Related", custom_id=marked_custom_id(f"pb:related:{article.id}", marker)),
     ]
     link = safe_url(article.url, limit=limits.BUTTON_URL_LIMIT)
     if link:
@@ -322,13 +462,14 @@ def render_plan(
     embeds: tuple[EmbedPlan, ...] = ()
 
     if subscription.format == "text":
-        suffix = f"\n-# {marker}" if marker else ""
         prefix = f"{mention}\n" if mention else ""
-        room = limits.CONTENT_LIMIT - len(prefix) - len(suffix)
-        content = prefix + _text_content(article, subscription, room) + suffix
+        room = limits.CONTENT_LIMIT - len(prefix)
+        content = prefix + _text_content(article, subscription, room)
     else:
-        content = mention
-        embeds = (build_embed(article, marker),)
+        room = limits.CONTENT_LIMIT - len(mention) - 1
+        above = _content_above_embed(article, subscription, room)
+        content = "\n".join(part for part in (mention, above) if part)
+        embeds = (build_embed(article, subscription),)
         if subscription.format == "forum":
             thread_name = _plain_title(article)
             tags = choose_tags(
@@ -339,9 +480,14 @@ def render_plan(
                 can_apply_moderated=subscription.can_apply_moderated_tags,
             )
         elif subscription.format == "webhook":
-            username = webhook_username(article.feed_title, article.site_name)
-            avatar_url = safe_image_url(article.feed_icon_url) or safe_image_url(
-                article.site_icon_url
+            settings = subscription.message
+            username = settings.webhook_name or webhook_username(
+                article.feed_title, article.site_name
+            )
+            avatar_url = (
+                safe_image_url(settings.webhook_avatar_url or None)
+                or safe_image_url(article.feed_icon_url)
+                or safe_image_url(article.site_icon_url)
             )
     return MessagePlan(
         content=content,
@@ -351,7 +497,7 @@ def render_plan(
         applied_tag_ids=tags,
         username=username,
         avatar_url=avatar_url,
-        buttons=_buttons(article),
+        buttons=_buttons(article, marker),
         marker=marker,
     )
 

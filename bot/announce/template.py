@@ -1,28 +1,47 @@
 """Moderator-written message templates and date formats, validated up front and rendered safely.
 
-Templates use `{name}` placeholders and `{{`/`}}` for literal braces. Rendering is a tiny
-substitution of known names only, never `str.format`, so `{title.__class__}` and friends cannot
-reach Python objects. Dates use a small strftime subset formatted here, in English, so the
-output does not depend on the host's locale.
+Templates use `{name}` placeholders, some with an option (`{summary:200}`, `{published:date}`),
+and `{{`/`}}` for literal braces. Parsing is one left-to-right scan (linear in the template's
+length, no regular expressions), and rendering substitutes known names only, never
+`str.format`, so `{title.__class__}` and friends cannot reach Python objects. Dates use a small
+strftime subset formatted here, in English, so the output does not depend on the host's locale;
+a template never carries strftime text itself, only one of `PUBLISHED_FORMATS`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import InvalidInput
 
-PLACEHOLDERS: Final = ("title", "url", "author", "summary", "categories", "feed", "published")
+PLACEHOLDERS: Final = (
+    "title", "url", "author", "summary", "content", "image", "categories", "feed", "feed_url",
+    "published", "reading_time",
+)  # fmt: skip
+LENGTH_PLACEHOLDERS: Final = frozenset({"summary", "content"})
+"""Placeholders that take `:N`, a cut at whole sentences or words under N characters."""
+PUBLISHED_FORMATS: Final = {
+    "date": "2 October 2026 (the server's time zone)",
+    "time": "09:30 (the server's time zone)",
+    "datetime": "2 October 2026 09:30 (the server's time zone)",
+    "iso": "2026-10-02T09:30:00+00:00 (UTC)",
+    "relative": "Discord's 'in 2 hours' / '3 days ago', shown in each reader's own words",
+    "local": "Discord's date and time, shown in each reader's own time zone",
+    "local-date": "Discord's long date, shown in each reader's own time zone",
+}
+"""The options `{published:FORMAT}` accepts, with what each shows."""
+CUT_MIN: Final = 10
+CUT_MAX: Final = 4000
 DEFAULT_TEMPLATE: Final = "**{title}**\n{url}"
 DEFAULT_DATE_FORMAT: Final = "%d %B %Y %H:%M"
 TEMPLATE_MAX_CHARS: Final = 1500
 DATE_FORMAT_MAX_CHARS: Final = 100
+_SHOWN_MAX = 40
 
-_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 _MONTHS: Final = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
@@ -31,56 +50,161 @@ _WEEKDAYS: Final = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Sat
 DATE_DIRECTIVES: Final = "aAbBdeHIjmMpSyYzZ%"
 
 
-def _parse(template: str) -> list[tuple[str, str]]:
-    """Split a template into ("text", literal) and ("field", name) parts, or raise InvalidInput."""
-    parts: list[tuple[str, str]] = []
-    position = 0
-    for match in _TOKEN.finditer(template):
-        if match.start() > position:
-            parts.append(("text", template[position : match.start()]))
-        piece = match.group(0)
-        if piece in ("{{", "}}"):
-            parts.append(("text", piece[0]))
-        elif piece == "{":
-            raise InvalidInput(
-                f"The template has a '{{' at character {match.start() + 1} that is never closed; "
-                "write {{ for a literal brace."
-            )
-        elif piece == "}":
-            raise InvalidInput(
-                f"The template has a '}}' at character {match.start() + 1} with no matching '{{'; "
-                "write }} for a literal brace."
-            )
-        else:
-            name = match.group(1)
-            if name.strip().lower() not in PLACEHOLDERS:
-                known = ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
-                shown = name if len(name) <= 40 else name[:40] + "…"
-                raise InvalidInput(f"Unknown placeholder {{{shown}}}; you can use {known}.")
-            parts.append(("field", name.strip().lower()))
-        position = match.end()
-    if position < len(template):
-        parts.append(("text", template[position:]))
-    return parts
+@dataclass(frozen=True)
+class Placeholder:
+    """One `{name}` or `{name:option}` of a template; `option` is '' when none was given."""
+
+    name: str
+    option: str = ""
+
+    @property
+    def length(self) -> int | None:
+        """The N of `{summary:N}`/`{content:N}`, else None."""
+        return int(self.option) if self.option and self.name in LENGTH_PLACEHOLDERS else None
 
 
-def validate_template(text: str) -> None:
-    """Raise InvalidInput with a specific message unless `text` is a usable template."""
-    if not text.strip():
-        raise InvalidInput("The template is empty; write some text, for example **{title}** {url}.")
-    if len(text) > TEMPLATE_MAX_CHARS:
+Part = str | Placeholder
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= _SHOWN_MAX else text[:_SHOWN_MAX] + "…"
+
+
+def _known() -> str:
+    return ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
+
+
+def _placeholder(inner: str, what: str) -> Placeholder:
+    """The placeholder written between braces, or InvalidInput naming what is wrong with it."""
+    name, colon, option = inner.partition(":")
+    name, option = name.strip().lower(), option.strip()
+    if name not in PLACEHOLDERS:
         raise InvalidInput(
-            f"The template is {len(text)} characters long; "
-            f"the most allowed is {TEMPLATE_MAX_CHARS}."
+            f"Unknown placeholder {{{_shown(inner)}}} in {what}; you can use {_known()}."
         )
-    _parse(text)
+    if not colon:
+        return Placeholder(name)
+    if name in LENGTH_PLACEHOLDERS:
+        if not option.isascii() or not option.isdigit() or len(option) > 5:
+            raise InvalidInput(
+                f"{{{_shown(inner)}}} in {what} needs a number of characters after the colon, "
+                f"for example {{{name}:200}}."
+            )
+        if not CUT_MIN <= int(option) <= CUT_MAX:
+            raise InvalidInput(
+                f"{{{name}:{option}}} in {what} asks for {int(option)} characters; use a number "
+                f"from {CUT_MIN} to {CUT_MAX}."
+            )
+        return Placeholder(name, str(int(option)))
+    if name == "published":
+        if option.lower() not in PUBLISHED_FORMATS:
+            raise InvalidInput(
+                f"{{published:{_shown(option)}}} in {what} is not a date format Paperboy knows; "
+                f"use one of {', '.join(PUBLISHED_FORMATS)}."
+            )
+        return Placeholder(name, option.lower())
+    raise InvalidInput(
+        f"Unknown placeholder {{{_shown(inner)}}} in {what}: only {{summary:N}}, {{content:N}} "
+        "and {published:FORMAT} take an option after a colon."
+    )
+
+
+def parse_template(template: str, what: str = "the template") -> tuple[Part, ...]:
+    """Split a template into literal text and placeholders in one scan, or raise InvalidInput
+    naming the first problem (`what` says which text field, for the message)."""
+    parts: list[Part] = []
+    text: list[str] = []
+    index, size = 0, len(template)
+    while index < size:
+        char = template[index]
+        if char == "{" and template.startswith("{{", index):
+            text.append("{")
+            index += 2
+        elif char == "}" and template.startswith("}}", index):
+            text.append("}")
+            index += 2
+        elif char == "}":
+            raise InvalidInput(
+                f"{what.capitalize()} has a '}}' at character {index + 1} with no matching "
+                "'{'; write }} for a literal brace."
+            )
+        elif char == "{":
+            end = index + 1
+            while end < size and template[end] not in "{}":
+                end += 1
+            if end == size or template[end] == "{":
+                raise InvalidInput(
+                    f"{what.capitalize()} has a '{{' at character {index + 1} that is never "
+                    "closed; write {{ for a literal brace."
+                )
+            if text:
+                parts.append("".join(text))
+                text = []
+            parts.append(_placeholder(template[index + 1 : end], what))
+            index = end + 1
+        else:
+            # Copy the run of plain characters up to the next brace at once.
+            end = index
+            while end < size and template[end] not in "{}":
+                end += 1
+            text.append(template[index:end])
+            index = end
+    if text:
+        parts.append("".join(text))
+    return tuple(parts)
+
+
+def validate_template(
+    text: str,
+    *,
+    what: str = "the template",
+    max_chars: int = TEMPLATE_MAX_CHARS,
+    allow_empty: bool = False,
+) -> tuple[Part, ...]:
+    """The parsed template, or InvalidInput with a specific message naming the problem."""
+    if not text.strip() and not allow_empty:
+        raise InvalidInput(
+            f"{what.capitalize()} is empty; write some text, for example **{{title}}** {{url}}."
+        )
+    if len(text) > max_chars:
+        raise InvalidInput(
+            f"{what.capitalize()} is {len(text)} characters long; the most allowed is {max_chars}."
+        )
+    return parse_template(text, what)
+
+
+def render_parts(parts: tuple[Part, ...], value_of: Callable[[Placeholder], str]) -> str:
+    """Join parsed parts, asking `value_of` (which makes values safe) for each placeholder."""
+    return "".join(part if isinstance(part, str) else value_of(part) for part in parts)
 
 
 def render_template(template: str, values: Mapping[str, str]) -> str:
-    """Substitute known placeholders with `values` (already made safe by the caller)."""
-    return "".join(
-        value if kind == "text" else values.get(value, "") for kind, value in _parse(template)
-    )
+    """Substitute placeholders by name with `values` (already made safe by the caller); options
+    are ignored here."""
+    return render_parts(parse_template(template), lambda p: values.get(p.name, ""))
+
+
+def published_text(moment: datetime, option: str, timezone: str, date_format: str) -> str:
+    """`{published}` or `{published:FORMAT}` for an aware datetime."""
+    stamp = int(moment.timestamp())
+    match option:
+        case "":
+            return format_date(moment, timezone, date_format)
+        case "date":
+            return format_date(moment, timezone, "%e %B %Y")
+        case "time":
+            return format_date(moment, timezone, "%H:%M")
+        case "datetime":
+            return format_date(moment, timezone, "%e %B %Y %H:%M")
+        case "iso":
+            return format_date(moment, "UTC", "%Y-%m-%dT%H:%M:%S+00:00")
+        case "relative":
+            return f"<t:{stamp}:R>"
+        case "local":
+            return f"<t:{stamp}:f>"
+        case "local-date":
+            return f"<t:{stamp}:D>"
+    raise InvalidInput(f"{option!r} is not a date format Paperboy knows.")
 
 
 def validate_date_format(fmt: str) -> None:

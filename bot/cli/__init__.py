@@ -24,6 +24,7 @@ from bot.errors import PaperboyError
 
 COMMAND_MODULES = (
     "bot.cli.run",
+    "bot.cli.worker",
     "bot.cli.db",
     "bot.cli.feeds",
     "bot.cli.articles",
@@ -45,7 +46,10 @@ EXAMPLES: dict[str, str] = {
 Global options (--config, --log-level, --log-format, --quiet) go before or after the command.""",
     "run": """examples:
   DISCORD_TOKEN=... paperboy run --config config.toml
-  paperboy run --log-format json        one JSON object per log line, for log collectors""",
+  paperboy run --log-format json        one JSON object per log line, for log collectors
+  paperboy run --shards 0-3 --shard-count 8 --no-poll   shards 0..3 of 8; a worker polls""",
+    "worker": """examples:
+  paperboy worker --config config.toml   poll feeds and archive pages beside shard processes""",
     "db": """examples:
   paperboy db migrate
   paperboy db backup /backups/paperboy-$(date +%F).db

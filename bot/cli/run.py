@@ -1,4 +1,4 @@
-"""`paperboy run`: start the bot."""
+"""`paperboy run`: start the bot, on every server or on some shards (README, Running at scale)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import sys
 from bot.cli._context import CommandContext
 from bot.config import TOKEN_ENV
 from bot.errors import ConfigError
+from bot.shards import ShardSet, parse_shards
 from bot.web import parse_listen
 
 log = logging.getLogger(__name__)
@@ -28,10 +29,47 @@ TOKEN_HELP = (
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `run` command."""
     run = subparsers.add_parser("run", help="start the bot (needs DISCORD_TOKEN)")
+    scale = run.add_argument_group("running at scale (README)")
+    scale.add_argument(
+        "--shards",
+        metavar="IDS",
+        help="serve only these shards, e.g. 0-3 or 0,2,5 (needs --shard-count)",
+    )
+    scale.add_argument(
+        "--shard-count",
+        type=int,
+        metavar="N",
+        help="shards the bot runs in all, across every process (alone: all N in this process)",
+    )
+    scale.add_argument(
+        "--no-poll",
+        action="store_true",
+        help="do not poll feeds: leave it to `paperboy worker`",
+    )
     run.set_defaults(handler=_run)
 
 
+def shards_from_args(shards: str | None, shard_count: int | None) -> ShardSet | None:
+    """The shards `--shards` and `--shard-count` ask for; None: no sharding (the default).
+    Raises ConfigError with the fix."""
+    if shards is None and shard_count is None:
+        return None
+    if shard_count is None:
+        raise ConfigError(
+            "--shards needs --shard-count: the number of shards the bot runs across every "
+            "process (e.g. --shards 0-3 --shard-count 8)."
+        )
+    if shards is None:
+        shards = f"0-{max(shard_count, 1) - 1}"  # all of them
+    return parse_shards(shards, shard_count)
+
+
 async def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
+    try:
+        shards = shards_from_args(args.shards, args.shard_count)
+    except ConfigError as error:
+        print(f"paperboy: {error}", file=sys.stderr)
+        return EXIT_USAGE
     token = os.environ.get(TOKEN_ENV, "").strip()
     if not token:
         print(TOKEN_HELP, file=sys.stderr)
@@ -42,9 +80,9 @@ async def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
         print(f"paperboy: {ctx.config.source}: {error}", file=sys.stderr)
         return EXIT_USAGE
     # The only place the core reaches into the Discord layer: start it.
-    from cogs.client import LoginRejected, PaperboyBot
+    from cogs.client import LoginRejected, make_bot
 
-    bot = PaperboyBot(ctx.config)
+    bot = make_bot(ctx.config, shards=shards, poll=not args.no_poll)
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
 

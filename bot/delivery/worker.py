@@ -34,6 +34,7 @@ from bot.delivery.pacing import Candidate, WindowBudget, plan_round, retry_delay
 from bot.errors import DeliveryError, InvalidInput
 from bot.metrics import Metrics
 from bot.models import WHOLE_ARCHIVE
+from bot.shards import ShardSet
 from bot.storage import Delivery, Storage
 from bot.tasks import WakeSignal
 
@@ -134,8 +135,12 @@ class DeliveryWorker:
         *,
         notice_source: NoticeSource | None = None,
         metrics: Metrics | None = None,
+        shards: ShardSet | None = None,
     ) -> None:
         self.storage = storage
+        self.shards = shards
+        """A sharded process delivers (and reconciles) only its own servers' rows: a channel's
+        rows are only ever claimed by the one process serving its server, so stay in order."""
         self.metrics = metrics or Metrics()
         self.notice_source = notice_source
         self.sender = sender
@@ -239,7 +244,7 @@ class DeliveryWorker:
         """
         settled = 0
         retry_later = False
-        for delivery in await self.storage.claimed_deliveries():
+        for delivery in await self.storage.claimed_deliveries(shards=self.shards):
             outgoing = await self._prepare(delivery)
             if outgoing is None:
                 settled += 1
@@ -282,7 +287,7 @@ class DeliveryWorker:
         # that the read still shows as pending.
         in_flight = set(self._in_flight)
         busy_channels = {channel for channel, _ in self._in_flight.values()}
-        heads = await self.storage.next_deliveries()
+        heads = await self.storage.next_deliveries(shards=self.shards)
         now = self.clock.now()
         pending = {d.id: d for d in heads if d.state == "pending" and d.id not in in_flight}
         plan = plan_round(

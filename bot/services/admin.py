@@ -20,8 +20,9 @@ from bot.announce import filters
 from bot.announce.filters import FilterError, parse_filter
 from bot.announce.limits import escape_markdown, neutralise_mentions
 from bot.announce.mentions import MAX_RULES_PER_SUBSCRIPTION
+from bot.announce.message import MessageSettings
 from bot.announce.plan import announcement_article, archived_announcement, subscription_view
-from bot.announce.render import MessagePlan, render_plan
+from bot.announce.render import AnnouncementArticle, MessagePlan, render_plan
 from bot.announce.template import validate_template, validate_timezone
 from bot.clock import Clock
 from bot.config import Config
@@ -50,6 +51,7 @@ from bot.workpool import WorkPool
 log = logging.getLogger(__name__)
 
 MAX_URL_CHARS = 2048
+MAX_NAME_CHARS = 40
 MAX_INTERVAL_SECONDS = 7 * 86400
 PREVIEW_OUTBOX_ID = 0
 """Previews are never stored, so their delivery marker uses no real outbox id."""
@@ -121,6 +123,7 @@ class SubscriptionOptions:
     interval_seconds: int | None = None
     auto_thread: bool | None = None
     clear_mention: bool = False
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -274,6 +277,29 @@ def validate_interval(seconds: int | None, config: Config) -> int | None:
     return seconds
 
 
+def validate_subscription_name(text: str) -> str:
+    """A subscription's name as it will be shown: one line, 1-40 characters, with a letter (so
+    it is never mistaken for a subscription number)."""
+    name = " ".join(clean_text(text, single_line=True).split())
+    if not name:
+        raise InvalidInput("The name is empty; give a short name such as Strikes or Housing.")
+    if len(name) > MAX_NAME_CHARS:
+        raise InvalidInput(
+            f"The name is {len(name)} characters long; the most allowed is {MAX_NAME_CHARS}."
+        )
+    if not any(c.isalpha() for c in name):
+        raise InvalidInput("A subscription's name needs at least one letter, such as Strikes.")
+    if name != neutralise_mentions(name) or any(c in name for c in "<>`*_~|"):
+        raise InvalidInput("A subscription's name cannot contain mentions or markdown (<>`*_~|).")
+    return name
+
+
+def subscription_label(subscription: Subscription, feed: Feed) -> str:
+    """How a subscription is named in lists and answers: number, feed, then its own name."""
+    label = f"#{subscription.id} {feed.display_name}"
+    return f"{label} · {subscription.name}" if subscription.name else label
+
+
 def validate_template_text(text: str) -> str:
     """The template as written, once it is known to be usable."""
     validate_template(text)
@@ -382,6 +408,7 @@ class FeedAdmin:
         include = validate_filter(options.include or "", "include")
         exclude = validate_filter(options.exclude or "", "exclude")
         template = validate_template_text(options.template) if options.template else ""
+        name = validate_subscription_name(options.name) if options.name else ""
         interval = validate_interval(options.interval_seconds, self.config)
         check_channel_fit(format_name, channel, auto_thread=bool(options.auto_thread))
         limit = self.config.moderation.max_subscriptions_per_guild
@@ -403,7 +430,7 @@ class FeedAdmin:
         existing = await self.storage.feed_by_url(feed_url)
         if existing is not None:
             for other in await self.storage.feed_subscriptions(existing.id, active_only=False):
-                if other.channel_id == channel.id:
+                if other.channel_id == channel.id and other.name.casefold() == name.casefold():
                     raise InvalidInput(self._duplicate_message(other, existing, channel))
         feed = await self.storage.add_feed(
             feed_url,
@@ -424,6 +451,7 @@ class FeedAdmin:
             auto_thread=bool(options.auto_thread),
             created_by=user_id,
             interval_seconds=interval,
+            name=name,
         )
         # Counted again inside the insert's transaction: concurrent adds all passed the check
         # above before their fetches.
@@ -435,7 +463,8 @@ class FeedAdmin:
             guild_id,
             user_id,
             "feed.add",
-            f"subscription {subscription.id}: {feed_url} → #{channel.name} ({format_name})",
+            f"subscription {subscription.id}: {feed_url} → #{channel.name} ({format_name})"
+            + (f" named {name!r}" if name else ""),
         )
         if feed.last_success_at is None and self.poll_feed is not None:
             await self.poll_feed(feed.id)
@@ -455,9 +484,11 @@ class FeedAdmin:
     @staticmethod
     def _duplicate_message(other: Subscription | None, feed: Feed, channel: ChannelInfo) -> str:
         number = f" (subscription {other.id})" if other is not None else ""
+        named = f" under the name {shown(other.name, 60)!r}" if other and other.name else ""
         return (
-            f"{shown(feed.display_name)} already goes to #{shown(channel.name, 100)}{number}; "
-            "nothing was added. Use /feeds edit to change it."
+            f"{shown(feed.display_name)} already goes to #{shown(channel.name, 100)}{number}"
+            f"{named}; nothing was added. Use /feeds edit to change it, or give this one a "
+            "different name with the name option to announce the feed there a second way."
         )
 
     # -- list, remove, edit, pause, resume ------------------------------------------------------
@@ -481,11 +512,36 @@ class FeedAdmin:
         needle = current.strip().lower()
         found = []
         for item in await self.subscriptions(guild_id):
-            label = f"#{item.subscription.id} {item.feed.display_name}"
+            label = subscription_label(item.subscription, item.feed)
             if needle and needle not in label.lower():
                 continue
             found.append((clean_text(label, single_line=True)[:100], item.subscription.id))
         return found[:limit]
+
+    async def resolve(self, guild_id: int, text: str) -> int:
+        """The id of the subscription a moderator picked or typed: its number (12 or #12), or
+        its name (ignoring case). NotFound or InvalidInput say what to do otherwise."""
+        cleaned = text.strip().removeprefix("#").strip()
+        if cleaned.isascii() and cleaned.isdigit() and len(cleaned) <= 19:
+            return int(cleaned)
+        wanted = cleaned.casefold()
+        matches = [
+            s
+            for s in await self.storage.guild_subscriptions(guild_id)
+            if s.name and s.name.casefold() == wanted
+        ]
+        if len(matches) == 1:
+            return matches[0].id
+        if not matches:
+            raise NotFound(
+                f"No subscription in this server is called {shown(text, 60)!r}; pick one from "
+                "the list, or see /feeds list."
+            )
+        numbers = ", ".join(f"#{s.id}" for s in matches)
+        raise InvalidInput(
+            f"{len(matches)} subscriptions are called {shown(text, 60)!r} ({numbers}, in "
+            "different channels); pick one from the list or give its number."
+        )
 
     async def remove(
         self, guild_id: int, user_id: int, subscription_id: int
@@ -528,6 +584,21 @@ class FeedAdmin:
             changes["mention_role_id"] = None
         if options.auto_thread is not None:
             changes["auto_thread"] = options.auto_thread
+        if options.name is not None:
+            name = validate_subscription_name(options.name) if options.name.strip() else ""
+            for other in await self.storage.feed_subscriptions(feed.id, active_only=False):
+                same_place = other.channel_id == subscription.channel_id
+                if (
+                    other.id != subscription.id
+                    and same_place
+                    and other.name.casefold() == (name.casefold())
+                ):
+                    taken = f"the name {shown(name, 60)!r}" if name else "no name"
+                    raise InvalidInput(
+                        f"Subscription {other.id} already announces this feed in that channel "
+                        f"with {taken}; choose another name."
+                    )
+            changes["name"] = name
         interval = validate_interval(options.interval_seconds, self.config)
         if not changes and interval is None:
             raise InvalidInput("Nothing to change: give at least one option to /feeds edit.")
@@ -594,6 +665,12 @@ class FeedAdmin:
             timezone=await self._timezone(guild_id),
             mention_rules=await self.storage.mention_rules(subscription.id),
         )
+        article = await self.newest_article(guild_id, feed)
+        return render_plan(article, view, outbox_id=PREVIEW_OUTBOX_ID)
+
+    async def newest_article(self, guild_id: int, feed: Feed) -> AnnouncementArticle:
+        """The feed's newest item as an announcement shows it: from the archive, else read
+        live; NotFound when the feed has no items."""
         article_id = await self.storage.newest_feed_article_id(feed.id)
         archived = None
         if article_id is not None:
@@ -602,15 +679,35 @@ class FeedAdmin:
                 GuildScope(guild_id), article_id=article_id
             )
         if archived is not None:
-            article = archived_announcement(archived, feed)
-            return render_plan(article, view, outbox_id=PREVIEW_OUTBOX_ID)
+            return archived_announcement(archived, feed)
         parsed = await self._fetch_live(feed)
         if not parsed.items:
             raise NotFound(
                 f"{shown(feed.display_name)} has no items yet, so there is nothing to preview."
             )
-        article = announcement_article(PREVIEW_OUTBOX_ID, parsed.items[0], parsed)
-        return render_plan(article, view, outbox_id=PREVIEW_OUTBOX_ID)
+        return announcement_article(PREVIEW_OUTBOX_ID, parsed.items[0], parsed)
+
+    async def subscription_and_feed(
+        self, guild_id: int, subscription_id: int
+    ) -> tuple[Subscription, Feed]:
+        """One of this guild's subscriptions with its feed; NotFound for any other id."""
+        return await self._own(guild_id, subscription_id)
+
+    async def save_message_settings(
+        self, guild_id: int, user_id: int, subscription_id: int, settings: MessageSettings
+    ) -> SubscriptionSummary:
+        """Store the message builder's choices for one subscription (used from the next post)."""
+        subscription, _ = await self._own(guild_id, subscription_id)
+        stored = "" if settings == MessageSettings() else settings.to_json()
+        await self.storage.update_subscription(subscription.id, message_settings=stored)
+        await self.record(
+            guild_id,
+            user_id,
+            "feed.message",
+            f"subscription {subscription.id}: {shown(settings.to_json(), 1200)}",
+        )
+        updated, feed = await self._own(guild_id, subscription.id)
+        return SubscriptionSummary(updated, feed)
 
     # -- /feeds test-filter ---------------------------------------------------------------------
 
@@ -803,5 +900,7 @@ __all__ = [
     "check_channel_fit",
     "may_moderate",
     "shown",
+    "subscription_label",
     "timezone_choices",
+    "validate_subscription_name",
 ]

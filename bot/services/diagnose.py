@@ -109,7 +109,8 @@ def explain(
     seen_feeds = {s.feed_id: s for s in sightings}
     for subscription, feed in subscriptions:
         record = by_subscription.get(subscription.id)
-        where = f"<#{subscription.channel_id}> (subscription {subscription.id})"
+        named = f" {shown(subscription.name, 40)!r}" if subscription.name else ""
+        where = f"<#{subscription.channel_id}> (subscription {subscription.id}{named})"
         if record is None:
             seen = seen_feeds.get(feed.id)
             if seen is None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.announce.filters import display_text, keyword_list_as_filter
 from bot.announce.mentions import MAX_RULES_PER_SUBSCRIPTION
+from bot.announce.message import MessageSettings
 from bot.announce.template import validate_timezone
 from bot.clock import Clock, to_iso
 from bot.config import Config
@@ -31,6 +32,7 @@ from bot.services.admin import (
     validate_filter,
     validate_format,
     validate_interval,
+    validate_subscription_name,
     validate_template_text,
 )
 from bot.storage import ImportedSubscription, Storage, SubscriptionLimitReached
@@ -98,6 +100,8 @@ class _Entry:
     auto_thread: bool
     paused: bool
     interval_seconds: int | None
+    name: str = ""
+    message: MessageSettings = field(default_factory=MessageSettings)
     mention_rules: tuple[tuple[int, str], ...] = ()
 
 
@@ -162,6 +166,8 @@ class Portability:
                     "template": sub.template,
                     "auto_thread": sub.auto_thread,
                     "paused": sub.paused,
+                    "name": sub.name,
+                    "message": MessageSettings.from_json(sub.message_settings).as_dict(),
                 }
             )
         document = {
@@ -246,6 +252,8 @@ class Portability:
                     template=e.template,
                     auto_thread=e.auto_thread,
                     created_by=user_id,
+                    name=e.name,
+                    message_settings="" if e.message == MessageSettings() else e.message.to_json(),
                 ),
                 mention_rules=e.mention_rules,
             )
@@ -418,6 +426,14 @@ class Portability:
             if mention is None:
                 raise InvalidInput("the role to mention does not exist in this server.")
         template = text("template")
+        sub_name = text("name")
+        message = raw.get("message") or {}
+        if not isinstance(message, dict):
+            raise InvalidInput("message must be an object of message builder settings.")
+        try:
+            settings = MessageSettings().with_changes(message)
+        except InvalidInput as error:
+            raise InvalidInput(f"the message settings are not valid: {error}") from None
 
         def filter_text(name: str) -> str:
             written = text(name)
@@ -441,6 +457,8 @@ class Portability:
             auto_thread=auto_thread,
             paused=paused,
             interval_seconds=interval,
+            name=validate_subscription_name(sub_name) if sub_name.strip() else "",
+            message=settings,
             mention_rules=_mention_rules(raw.get("mention_rules"), directory),
         )
 
@@ -448,12 +466,13 @@ class Portability:
         self, guild_id: int, entries: list[_Entry], report: ImportReport
     ) -> list[_Entry]:
         """Drop entries already subscribed or repeated in the file (reported as skipped)."""
-        existing: set[tuple[str, int]] = set()
+        existing: set[tuple[str, int, str]] = set()
         for item in await self.admin.subscriptions(guild_id):
-            existing.add((item.feed.url, item.subscription.channel_id))
+            sub = item.subscription
+            existing.add((item.feed.url, sub.channel_id, sub.name.casefold()))
         to_add: list[_Entry] = []
         for entry in entries:
-            key = (entry.feed_url, entry.channel.id)
+            key = (entry.feed_url, entry.channel.id, entry.name.casefold())
             label = (
                 f"{shown(entry.feed_title or entry.feed_url)} → #{shown(entry.channel.name, 100)}"
             )

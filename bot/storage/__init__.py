@@ -18,6 +18,7 @@ from bot.storage._base import (
 )
 from bot.storage._copy import copy_source_rows, copy_sqlite_to_postgres
 from bot.storage._feeds import FeedStore, PollTransaction
+from bot.storage._leases import LeaseStore
 from bot.storage._mentions import MentionStore
 from bot.storage._ops import OpsStore
 from bot.storage._outbox import OutboxStore
@@ -37,6 +38,7 @@ class Storage(
     AlertStore,
     SearchStore,
     OpsStore,
+    LeaseStore,
     WebSubStore,
     SourceStore,
 ):

@@ -175,6 +175,9 @@ class Database:
         """Set the write connection's pragmas; True if the database is in WAL mode."""
         conn = self._sqlite()
         try:
+            # First, so that every statement below (switching a new file to WAL too) waits for
+            # another process's lock instead of failing at once.
+            await conn.raw.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             async with conn.raw.execute("PRAGMA journal_mode = WAL") as cursor:
                 row = await cursor.fetchone()
             mode = str(row[0] if row else "").lower()
@@ -182,7 +185,6 @@ class Database:
                 log.warning("SQLite refused WAL mode (got %s); concurrent backups may block", mode)
             await conn.raw.execute("PRAGMA synchronous = FULL")
             await conn.raw.execute("PRAGMA foreign_keys = ON")
-            await conn.raw.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         except sqlite3.DatabaseError as error:
             raise StorageError(f"{self.path} is not a usable SQLite database: {error}") from None
         return mode == "wal"
@@ -282,7 +284,12 @@ class Database:
         steps = migrations(self.dialect)
         latest = len(steps)
         goal = latest if target is None else target
-        async with self._write_transaction() as conn:
+        current = await self.schema_version()
+        if latest >= current >= goal and current > 0:
+            return current  # up to date: no write lock needed (a read-only file opens too)
+        # Under the write lock, read again: another process (a shard process starting beside a
+        # worker) may have migrated meanwhile.
+        async with self._write_transaction(foreign_keys_off=True) as conn:
             current = await self.schema_version()
             if current > latest:
                 raise StorageError(
@@ -313,11 +320,22 @@ class Database:
                 await conn.raw.execute("DELETE FROM schema_version")
                 await conn.raw.execute("INSERT INTO schema_version VALUES ($1)", goal)
             else:
+                # Foreign keys were off (SQLite's table-rebuild procedure): check every
+                # reference before the commit.
+                async with conn.execute("PRAGMA foreign_key_check") as cursor:
+                    broken = await cursor.fetchall()
+                if broken:
+                    raise StorageError(
+                        f"Migrating {self.path} would break {len(broken)} references "
+                        f"(first in table {broken[0][0]}); nothing was changed."
+                    )
                 await conn.execute(f"PRAGMA user_version = {int(goal)}")
             return goal
 
     @asynccontextmanager
-    async def _write_transaction(self) -> AsyncIterator[Connection]:
+    async def _write_transaction(
+        self, *, foreign_keys_off: bool = False
+    ) -> AsyncIterator[Connection]:
         """Begin, yield the connection, commit (or roll back on error), holding the write lock.
 
         SQLite: `BEGIN IMMEDIATE` takes the database's one write lock at the start. PostgreSQL:
@@ -326,25 +344,36 @@ class Database:
         READ COMMITTED statement reads what was committed when it starts, every read after that
         lock sees all earlier transactions. The read-then-write verbs keep their meaning with no
         retry loop (SERIALIZABLE would fail and need one).
+
+        `foreign_keys_off` (migrations): SQLite's procedure for rebuilding a table turns foreign
+        keys off outside the transaction (the pragma does nothing inside one), so dropping a
+        rebuilt table does not cascade; the migration checks every reference before it commits.
+        PostgreSQL alters tables in place and keeps its checks on.
         """
         async with self._exclusive():
             if self._pool is None:
                 conn = self._sqlite()
-                await conn.raw.execute("BEGIN IMMEDIATE")
-                self._writing = conn
+                if foreign_keys_off:
+                    await conn.raw.execute("PRAGMA foreign_keys = OFF")
                 try:
-                    yield conn
-                except BaseException:
-                    await conn.raw.execute("ROLLBACK")
-                    raise
-                else:
+                    await conn.raw.execute("BEGIN IMMEDIATE")
+                    self._writing = conn
                     try:
-                        await conn.raw.execute("COMMIT")
-                    except sqlite3.Error:
+                        yield conn
+                    except BaseException:
                         await conn.raw.execute("ROLLBACK")
                         raise
+                    else:
+                        try:
+                            await conn.raw.execute("COMMIT")
+                        except sqlite3.Error:
+                            await conn.raw.execute("ROLLBACK")
+                            raise
+                    finally:
+                        self._writing = None
                 finally:
-                    self._writing = None
+                    if foreign_keys_off:
+                        await conn.raw.execute("PRAGMA foreign_keys = ON")
                 return
             async with self._pool.acquire() as raw:
                 pg = PgConnection(raw)

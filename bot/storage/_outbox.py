@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from bot.clock import from_iso, to_iso
+from bot.shards import ShardSet
 from bot.storage._articles import _categories, _when
 from bot.storage._base import Database
 from bot.storage._connection import Row
@@ -22,6 +23,15 @@ _DELIVERY_COLUMNS = (
     "o.id, o.subscription_id, o.article_id, o.channel_id, o.state, o.payload, o.attempts, "
     "o.not_before, o.claimed_at, s.guild_id, s.format, s.fallback_tag_id, a.categories"
 )
+
+
+def _shard_filter(shards: ShardSet | None) -> tuple[str, list[int]]:
+    """The condition that keeps a process to its own servers' rows (`s` is subscriptions):
+    Discord's own rule, `(guild_id >> 22) % shard_count`, which PostgreSQL computes the same."""
+    if shards is None:
+        return "", []
+    marks = ", ".join("?" * len(shards.ids))
+    return f" AND ((s.guild_id >> 22) % ?) IN ({marks})", [shards.count, *shards.ordered]
 
 
 def _delivery(row: Row) -> Delivery:
@@ -78,29 +88,36 @@ class OutboxStore(Database):
 
     # -- finding work ---------------------------------------------------------------------------
 
-    async def next_deliveries(self, *, limit: int = 200) -> list[Delivery]:
-        """The head of each active, unpaused subscription's queue, earliest due first.
+    async def next_deliveries(
+        self, *, limit: int = 200, shards: ShardSet | None = None
+    ) -> list[Delivery]:
+        """The head of each active, unpaused subscription's queue, earliest due first; with
+        `shards`, only the heads of those shards' servers.
 
         Heads may be `claimed` (in flight, or left by a crash); the worker skips those.
         """
+        condition, params = _shard_filter(shards)
         rows = await self.fetch_all(
             f"SELECT {_DELIVERY_COLUMNS} FROM outbox o "  # noqa: S608 - fixed column list
             "JOIN subscriptions s ON s.id = o.subscription_id "
             "JOIN articles a ON a.id = o.article_id "
             "WHERE o.id IN (SELECT min(id) FROM outbox WHERE state IN ('pending', 'claimed') "
-            "GROUP BY subscription_id) AND s.active = 1 AND s.paused = 0 "
+            f"GROUP BY subscription_id) AND s.active = 1 AND s.paused = 0{condition} "
             "ORDER BY o.not_before, o.id LIMIT ?",
-            (limit,),
+            (*params, limit),
         )
         return [_delivery(row) for row in rows]
 
-    async def claimed_deliveries(self) -> list[Delivery]:
-        """Rows left claimed (after a crash, these may or may not have been posted)."""
+    async def claimed_deliveries(self, *, shards: ShardSet | None = None) -> list[Delivery]:
+        """Rows left claimed (after a crash, these may or may not have been posted); with
+        `shards`, only those of the shards' servers (another process's claims are its own)."""
+        condition, params = _shard_filter(shards)
         rows = await self.fetch_all(
             f"SELECT {_DELIVERY_COLUMNS} FROM outbox o "  # noqa: S608 - fixed column list
             "JOIN subscriptions s ON s.id = o.subscription_id "
             "JOIN articles a ON a.id = o.article_id "
-            "WHERE o.state = 'claimed' ORDER BY o.id"
+            f"WHERE o.state = 'claimed'{condition} ORDER BY o.id",
+            params,
         )
         return [_delivery(row) for row in rows]
 

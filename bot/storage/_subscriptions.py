@@ -25,6 +25,8 @@ EDITABLE = frozenset(
         "template",
         "auto_thread",
         "fallback_tag_id",
+        "message_settings",
+        "name",
     }
 )
 
@@ -49,6 +51,8 @@ def _subscription(row: Row) -> Subscription:
         created_at=from_iso(row["created_at"]),
         paused_by_moderator=bool(row["paused_by_moderator"]),
         interval_seconds=row["interval_seconds"],
+        name=row["name"],
+        message_settings=row["message_settings"],
     )
 
 
@@ -72,7 +76,8 @@ async def insert_subscription(
     limit: int | None = None,
 ) -> int | None:
     """Insert inside the caller's transaction; the new id, or None if this feed already goes to
-    this channel. A `paused_reason` creates it paused, as a moderator's pause.
+    this channel under the same name. A `paused_reason` creates it paused, as a moderator's
+    pause.
 
     With `limit`, a row that would take the guild past `limit` subscriptions raises
     `SubscriptionLimitReached` (the caller's transaction then rolls back). Counted here, inside
@@ -80,9 +85,9 @@ async def insert_subscription(
     async with conn.execute(
         "INSERT INTO subscriptions (guild_id, channel_id, feed_id, format, mention_role_id, "
         "include_filter, exclude_filter, template, auto_thread, fallback_tag_id, paused, "
-        "pause_reason, paused_by_moderator, created_by, created_at, interval_seconds) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (feed_id, channel_id) DO NOTHING RETURNING id",
+        "pause_reason, paused_by_moderator, created_by, created_at, interval_seconds, name, "
+        "message_settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (feed_id, channel_id, name) DO NOTHING RETURNING id",
         (
             new.guild_id,
             new.channel_id,
@@ -100,6 +105,8 @@ async def insert_subscription(
             new.created_by,
             to_iso(now),
             new.interval_seconds,
+            new.name,
+            new.message_settings,
         ),
     ) as cursor:
         row = await cursor.fetchone()
@@ -179,7 +186,8 @@ class SubscriptionStore(Database):
     async def add_subscription(
         self, new: NewSubscription, *, now: datetime, limit: int | None = None
     ) -> Subscription | None:
-        """Create a subscription; None if this feed already goes to this channel. With `limit`,
+        """Create a subscription; None if this feed already goes to this channel under this name
+        (names ignore case). With `limit`,
         raises `SubscriptionLimitReached` instead of taking the guild past it."""
         async with self.transaction() as conn:
             new_id = await insert_subscription(conn, new, now=now, limit=limit)
@@ -320,9 +328,10 @@ class SubscriptionStore(Database):
     ) -> list[int]:
         """Create feeds and subscriptions (and settings) in one transaction; new ids in order.
 
-        A subscription whose feed already goes to its channel is skipped (id 0 in the result),
-        so running the same import twice changes nothing. With `limit`, an import that would
-        take the guild past it raises `SubscriptionLimitReached` and changes nothing.
+        A subscription whose feed already goes to its channel under its name is skipped (id 0
+        in the result), so running the same import twice changes nothing. With `limit`, an
+        import that would take the guild past it raises `SubscriptionLimitReached` and changes
+        nothing.
         """
         created: list[int] = []
         async with self.transaction() as conn:

@@ -277,6 +277,15 @@ class RecentDelivery:
 
 
 @dataclass(frozen=True)
+class Lease:
+    """Who holds the lease `name` (`bot.lease`), and until when."""
+
+    name: str
+    holder: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class WebSubSubscription:
     """A feed's WebSub hub and Paperboy's subscription there (`bot.ingest.websub` decides).
 
@@ -318,6 +327,7 @@ __all__ = [
     "FeedHealth",
     "FeedItemRef",
     "ImportedSubscription",
+    "Lease",
     "NewArticle",
     "NewEntry",
     "OutboxRecord",

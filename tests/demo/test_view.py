@@ -71,7 +71,7 @@ def test_an_embed_shows_every_part_with_its_colour_and_hostile_text_inert() -> N
         "fields": [{"name": "Topics", "value": HOSTILE}],
         "image": {"url": "javascript:alert(4)"},
         "footer": {
-            "text": "The Weekly Worker · pb-o1",
+            "text": "The Weekly Worker · Politics",
             "icon_url": 'https://x.org/i.png" onload="',
         },
     }
@@ -81,7 +81,7 @@ def test_an_embed_shows_every_part_with_its_colour_and_hostile_text_inert() -> N
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert '<a href="https://example.org/author"' in html
     assert "<img" not in html  # neither the javascript: image nor the broken icon URL
-    assert "The Weekly Worker · pb-o1" in html
+    assert "The Weekly Worker · Politics" in html
 
 
 async def test_a_message_shows_author_buttons_and_names_instead_of_mentions() -> None:

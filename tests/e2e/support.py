@@ -9,6 +9,7 @@ from bot.app import App
 from bot.models import NewSubscription
 from tests.bench.discord_standin import Seed
 from tests.e2e.conftest import Bench
+from tests.markers import marker_of
 
 # Sample articles carry fixed dates, so the age limit is off; posts go out without pacing.
 FAST = {"per_channel_interval_seconds": 0.0, "max_age_days": 0.0}
@@ -55,11 +56,7 @@ async def ready_text_channel(bench: Bench, fmt: str = "text") -> tuple[int, int]
 def announcements(bench: Bench) -> list[dict[str, Any]]:
     """The announcements (messages carrying an outbox marker) posted in #general so far."""
 
-    def marked(message: dict[str, Any]) -> bool:
-        footers = [(e.get("footer") or {}).get("text", "") for e in message.get("embeds") or []]
-        return "pb-o" in (message.get("content") or "") or any("pb-o" in f for f in footers)
-
-    return [m for m in bench.discord.messages_in(bench.seed.general_id) if marked(m)]
+    return [m for m in bench.discord.messages_in(bench.seed.general_id) if marker_of(m)]
 
 
 async def wait_for_count(bench: Bench, count: int) -> None:

@@ -16,6 +16,7 @@ from bot.delivery.worker import Outgoing, delivery_nonce
 from bot.models import GuildSettings, NewSubscription
 from cogs.outlets import DiscordSender
 from tests.e2e.conftest import Bench, BenchFactory
+from tests.markers import marker_of
 
 FAST = {"per_channel_interval_seconds": 0.0, "global_rate_per_second": 45.0, "max_age_days": 0.0}
 
@@ -50,8 +51,7 @@ def posted_titles(bench: Bench, channel_id: int) -> list[str]:
     titles = []
     for message in bench.discord.messages_in(channel_id):
         embeds: list[dict[str, Any]] = message.get("embeds") or []
-        footer = (embeds[0].get("footer") or {}).get("text", "") if embeds else ""
-        if "pb-o" in footer:
+        if embeds and marker_of(message):
             titles.append(embeds[0]["title"])
     return titles
 
@@ -188,7 +188,7 @@ async def test_after_a_crash_a_forum_post_is_found_even_once_its_thread_is_archi
             if channel.parent_id == bench.seed.forum_id:
                 channel.archived = True  # a long outage: Discord archived the post's thread
         [post] = [m for m in bench.discord.messages_in(bench.seed.forum_id) if m.get("embeds")]
-        marker = post["embeds"][0]["footer"]["text"].rsplit(" ", 1)[-1]
+        marker = marker_of(post)
         outbox_id = int(marker.removeprefix("pb-o"))
         outgoing = Outgoing(
             outbox_id=outbox_id,

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import os
 import random
-import re
 import signal
 import sys
 from collections import Counter
@@ -32,6 +31,7 @@ from bot.storage import Storage
 from tests.bench.discord_standin import DiscordStandIn, Seed
 from tests.bench.news_site import NewsSite
 from tests.bench.news_site_articles import SampleArticle
+from tests.markers import marker_of
 
 SOAK = os.environ.get("PAPERBOY_SOAK") == "1"
 KILLS = 50 if SOAK else 10
@@ -40,7 +40,6 @@ KILL_LOOP_BUDGET_SECONDS = 900.0 if SOAK else 35.0
 only if it managed fewer than half its kills, which means the machine is far too slow."""
 MAX_KILL_DELAY_SECONDS = 1.5
 FIRST_PUBLISHED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-MARKER = re.compile(r"pb-o(\d+)")
 
 pytestmark = pytest.mark.timeout(1200 if SOAK else 110)
 
@@ -136,11 +135,7 @@ async def start_bot(tmp_path: Path, config_path: Path, token: str, run: int) -> 
 
 def announcements(standin: DiscordStandIn, channel_id: int) -> list[dict[str, Any]]:
     """The bot's marked announcements in the channel, oldest first."""
-    return [
-        m
-        for m in standin.messages_in(channel_id, include_threads=False)
-        if MARKER.search(m.get("content") or "")
-    ]
+    return [m for m in standin.messages_in(channel_id, include_threads=False) if marker_of(m)]
 
 
 def announced_urls(messages: list[dict[str, Any]], urls: set[str]) -> Counter[str]:

@@ -212,7 +212,7 @@ async def test_resume_unpauses_wakes_delivery_and_forgets_backoff(
         )
         bench.discord.faults.clear()
         polled = bench.site.next_request("/feed/")
-        resumed = await bench.command("feeds resume", {"subscription": sub.id})
+        resumed = await bench.command("feeds resume", {"subscription": str(sub.id)})
         assert "Resumed `#1`" in message_text(await resumed.reply())
         # The worker sleeps up to 30 s when idle: a post within seconds means resume woke it.
         posted = await bench.discord.next_message(bench.seed.news_id, timeout=5)

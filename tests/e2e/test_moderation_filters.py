@@ -58,7 +58,7 @@ async def test_role_rule_pings_only_on_matching_items_and_allows_only_that_role(
         housing = bench.discord.add_role(bench.seed.guild_id, "Housing news")
         added = await bench.command(
             "feeds mention add",
-            {"subscription": sub_id, "role": housing.id, "filter": HOUSING_FILTER},
+            {"subscription": str(sub_id), "role": housing.id, "filter": HOUSING_FILTER},
         )
         reply = await added.reply()
         assert reply["flags"] & 64
@@ -95,8 +95,8 @@ async def test_role_rule_pings_only_on_matching_items_and_allows_only_that_role(
                 bench.seed.guild_id, bench.seed.admin_id, command, {"subscription": ""},
                 "subscription",
             )  # fmt: skip
-            assert [choice["value"] for choice in offered] == [sub_id], command
-        listing = await bench.command("feeds mention list", {"subscription": sub_id})
+            assert [choice["value"] for choice in offered] == [str(sub_id)], command
+        listing = await bench.command("feeds mention list", {"subscription": str(sub_id)})
         assert f"<@&{housing.id}> if `" in message_text(await listing.reply())
         listing = await bench.command("feeds list")
         assert f"pings <@&{housing.id}> (filtered)" in message_text(await listing.reply())
@@ -150,7 +150,7 @@ async def test_test_filter_shows_what_is_then_posted(make_bench: BenchFactory) -
         bench.site.publish(sport)
 
         tested = await bench.command(
-            "feeds test-filter", {"subscription": sub_id, "filter": HOUSING_FILTER}
+            "feeds test-filter", {"subscription": str(sub_id), "filter": HOUSING_FILTER}
         )
         reply = await tested.reply(15.0)
         text = message_text(reply)
@@ -161,7 +161,7 @@ async def test_test_filter_shows_what_is_then_posted(make_bench: BenchFactory) -
         assert stored is not None and stored.include_filter == ""  # the test saved nothing
 
         edited = await bench.command(
-            "feeds edit", {"subscription": sub_id, "include": HOUSING_FILTER}
+            "feeds edit", {"subscription": str(sub_id), "include": HOUSING_FILTER}
         )
         assert "Updated" in message_text(await edited.reply())
         await bench.app.poller.poll_feed(feed_id)
@@ -182,28 +182,28 @@ async def test_bad_filters_get_a_specific_private_answer_and_change_nothing(
         attempts = [
             (
                 "feeds edit",
-                {"subscription": sub_id, "include": "(housing OR rent"},
+                {"subscription": str(sub_id), "include": "(housing OR rent"},
                 "The include filter is not valid: The ( at position 1 is never closed",
             ),
             (
                 "feeds edit",
-                {"subscription": sub_id, "exclude": too_long},
+                {"subscription": str(sub_id), "exclude": too_long},
                 "The exclude filter is not valid: The filter is 1,001 characters long; "
                 "the most allowed is 1,000.",
             ),
             (
                 "feeds mention add",
-                {"subscription": sub_id, "role": role.id, "filter": "sport)"},
+                {"subscription": str(sub_id), "role": role.id, "filter": "sport)"},
                 "The mention rule's filter is not valid: The ) at position 6 has no (",
             ),
             (
                 "feeds mention add",
-                {"subscription": sub_id, "role": role.id, "filter": too_long},
+                {"subscription": str(sub_id), "role": role.id, "filter": too_long},
                 "The filter is 1,001 characters long",
             ),
             (
                 "feeds test-filter",
-                {"subscription": sub_id, "filter": "titel:rent"},
+                {"subscription": str(sub_id), "filter": "titel:rent"},
                 "Unknown field 'titel:' at position 1; use title:",
             ),
         ]

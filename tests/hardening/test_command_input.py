@@ -93,8 +93,8 @@ async def test_filter_commands_answer_hostile_filters_with_a_sentence(bench: Ben
     deep = "(" * 50 + "a" + ")" * 50
     for text in [*HOSTILE, deep, "/(a+)+$/", "NOT " * 300 + "x", "title:/[/"]:
         for command, options in (
-            ("feeds test-filter", {"subscription": subscription.id, "filter": text}),
-            ("feeds mention add", {"subscription": subscription.id, "role": role.id,
+            ("feeds test-filter", {"subscription": str(subscription.id), "filter": text}),
+            ("feeds mention add", {"subscription": str(subscription.id), "role": role.id,
                                    "filter": text}),
         ):  # fmt: skip
             reply = await reply_of(bench, command, options, bench.seed.admin_id)
@@ -156,7 +156,7 @@ async def test_ids_from_another_guild_are_not_found_and_left_untouched(bench: Be
         ("feeds mention list", {}),
         ("feeds mention add", {"role": bench.seed.admin_role_id}),
     ):
-        options = {"subscription": foreign.id, **extra}
+        options = {"subscription": str(foreign.id), **extra}
         answer = await answer_of(bench, command, options, bench.seed.admin_id)
         assert_no_bug(answer, command)
         assert str(other_guild.id) not in answer and "424242" not in answer

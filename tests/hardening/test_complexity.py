@@ -25,7 +25,9 @@ import pytest
 
 from bot.announce import filters
 from bot.announce.filters import matches, parse_filter
+from bot.announce.message import MessageSettings
 from bot.announce.render import AnnouncementArticle, SubscriptionView, render_plan
+from bot.announce.template import parse_template
 from bot.articles.extract import extract_article
 from bot.articles.summarize import summarize
 from bot.errors import PaperboyError
@@ -340,6 +342,40 @@ def test_template_render(format_: Any, shape: str) -> None:
         return render_plan(article_of(text), subscription, outbox_id=1)
 
     assert_near_linear(render, SHAPES[shape], memory_cap=160 * MIB, wrap=same)
+
+
+TEMPLATE_SHAPES = {
+    "many-placeholders": Shape("many-placeholders", repeat("{title}{summary:200}{published:iso}")),
+    "unclosed-braces": Shape("unclosed-braces", repeat("{ab")),
+    "escaped-braces": Shape("escaped-braces", repeat("{{}}x")),
+    "bad-options": Shape("bad-options", repeat("{content:x")),
+}
+
+
+@pytest.mark.parametrize("shape", list(TEMPLATE_SHAPES))
+def test_template_parse(shape: str) -> None:
+    # The parser itself, past the length check that guards it in use: one scan, no regex.
+    assert_near_linear(parse_template, TEMPLATE_SHAPES[shape], memory_cap=160 * MIB, wrap=same)
+
+
+@pytest.mark.parametrize("shape", ["sentences", "long-run", "whitespace-run"])
+def test_message_settings_render(shape: str) -> None:
+    # Every new placeholder and builder setting over hostile article text.
+    settings = MessageSettings().with_changes(
+        {
+            "footer": "{feed} {published:relative} {reading_time}",
+            "content": "{content:4000} {summary:4000} {categories}",
+            "fields": ["categories", "reading_time", "author"],
+            "description_unit": "sentences",
+            "description_length": 10,
+        }
+    )
+    subscription = SubscriptionView(id=1, message=settings)
+
+    def render(text: str) -> object:
+        return render_plan(article_of(text), subscription, outbox_id=1)
+
+    assert_near_linear(render, SHAPES[shape], memory_cap=160 * MIB, wrap=same, scale=HEAVY_SCALE)
 
 
 @pytest.mark.parametrize("shape", ["sentences", "long-run", "whitespace-run"])

@@ -11,6 +11,7 @@ from typing import Any
 from bot.models import NewSubscription
 from tests.e2e.conftest import Bench, BenchFactory, message_text
 from tests.hardening.discord_output import output_problems
+from tests.markers import marker_of
 
 FAST = {"per_channel_interval_seconds": 0.0, "global_rate_per_second": 45.0, "max_age_days": 0.0}
 
@@ -30,23 +31,12 @@ async def subscribed(bench: Bench, channel_id: int, fmt: str = "text") -> tuple[
 
 
 def marked(bench: Bench, channel_id: int) -> list[dict[str, Any]]:
-    """Announcements (they carry a pb-o marker) in a channel."""
-
-    def is_announcement(message: dict[str, Any]) -> bool:
-        footers = [(e.get("footer") or {}).get("text", "") for e in message.get("embeds") or []]
-        return "pb-o" in (message.get("content") or "") or any("pb-o" in f for f in footers)
-
-    return [m for m in bench.discord.messages_in(channel_id) if is_announcement(m)]
+    """Announcements (their buttons carry a pb-o marker) in a channel."""
+    return [m for m in bench.discord.messages_in(channel_id) if marker_of(m)]
 
 
 def markers(messages: list[dict[str, Any]]) -> list[str]:
-    found = []
-    for message in messages:
-        text = (message.get("content") or "") + "".join(
-            (e.get("footer") or {}).get("text", "") for e in message.get("embeds") or []
-        )
-        found.append(text[text.index("pb-o") :].split()[0])
-    return found
+    return [marker_of(message) for message in messages]
 
 
 async def publish_and_wait(bench: Bench, feed_id: int, channel_id: int, count: int) -> list[str]:
@@ -191,7 +181,7 @@ async def test_a_403_mid_run_pauses_without_a_loop_and_loses_nothing_after_resum
             posts_before + 1
         )
         bench.discord.faults.clear()
-        answer = await bench.command("feeds resume", {"subscription": subscription_id})
+        answer = await bench.command("feeds resume", {"subscription": str(subscription_id)})
         assert "error id" not in message_text(await answer.reply(10))
         await bench.discord.wait_until(
             lambda: len(marked(bench, channel)) >= 4, timeout=30, what="the held-back posts"

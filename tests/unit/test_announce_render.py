@@ -25,6 +25,7 @@ from bot.announce.render import (
     MessagePlan,
     SubscriptionView,
     is_genuine_standfirst,
+    marker_of_custom_id,
     plan_violations,
     render_plan,
     summary_text,
@@ -172,24 +173,36 @@ def test_plan_matches_golden_file(name: str) -> None:
 def test_every_announcement_carries_summary_related_and_read_buttons() -> None:
     plan = render_plan(ARTICLE, EMBED, outbox_id=1)
     assert [(b.label, b.custom_id, b.url) for b in plan.buttons] == [
-        ("Summary", "pb:summary:123", None),
-        ("Related", "pb:related:123", None),
+        ("Summary", "pb:summary:123:pb-o1", None),
+        ("Related", "pb:related:123:pb-o1", None),
         ("Read", None, ARTICLE.url),
     ]
     assert plan.marker == "pb-o1"
-    assert plan.embeds[0].footer_text.endswith("pb-o1")
 
 
-def test_text_format_marker_ends_the_content() -> None:
-    plan = render_plan(ARTICLE, TEXT, outbox_id=77)
-    assert plan.content.endswith("\n-# pb-o77")
+def test_the_delivery_marker_is_only_in_button_custom_ids() -> None:
+    for subscription in (EMBED, TEXT):
+        plan = render_plan(ARTICLE, subscription, outbox_id=77)
+        assert plan.marker == "pb-o77"
+        shown = plan.content + "".join(
+            e.title + e.description + e.footer_text + e.author_name for e in plan.embeds
+        )
+        assert "pb-o" not in shown
+        assert [marker_of_custom_id(b.custom_id or "") for b in plan.buttons][:2] == ["pb-o77"] * 2
+
+
+def test_marker_of_custom_id_reads_only_paperboy_markers() -> None:
+    assert marker_of_custom_id("pb:summary:5:pb-o12") == "pb-o12"
+    assert marker_of_custom_id("pb:summary:5") == ""
+    assert marker_of_custom_id("other:summary:5:pb-o12") == ""
+    assert marker_of_custom_id("pb:summary:5:pb-o12x") == ""
 
 
 def test_a_preview_carries_no_delivery_marker() -> None:
     text = render_plan(ARTICLE, TEXT, outbox_id=0)
     embed = render_plan(ARTICLE, EMBED, outbox_id=0)
-    assert text.marker == "" and "pb-o" not in text.content
-    assert "pb-o" not in (embed.embeds[0].footer_text or "")
+    assert text.marker == "" and embed.marker == ""
+    assert all(":pb-o" not in (b.custom_id or "") for b in (*text.buttons, *embed.buttons))
 
 
 def test_hostile_title_pings_nobody() -> None:

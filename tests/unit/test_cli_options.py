@@ -26,6 +26,7 @@ ARGUMENTS: dict[str, list[str]] = {
     "summarize": ["page.html"],
     "related": ["some text"],
     "search": ["rent"],
+    "worker": [],
 }
 
 

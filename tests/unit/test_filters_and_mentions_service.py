@@ -14,7 +14,6 @@ import pytest
 from bot.announce import filters
 from bot.announce.filters import UnbalancedParentheses
 from bot.errors import InvalidInput, NotFound
-from bot.models import NewSubscription
 from bot.services.admin import ChannelInfo, SubscriptionOptions
 from bot.services.portability import GuildDirectory, Portability
 from bot.storage import Storage, migrations
@@ -156,27 +155,34 @@ async def test_migration_marks_keyword_lists_and_keeps_their_meaning(tmp_path: P
     [version] = [number for number, name, _ in migrations() if "mention_rules" in name]
     db = await Storage.open(tmp_path / "old.db", migrate=False)
     try:
+        # Rows written with SQL of their time: today's storage verbs know today's schema only.
         await db.migrate(target=version - 1)
         feed = await db.add_feed("https://paper.example/feed", now=NOW)
         for channel, include in ((1, "housing, rent strike"), (2, "")):
-            await db.add_subscription(
-                NewSubscription(GUILD, channel, feed.id, "embed", include_filter=include),
-                now=NOW,
+            await db.execute(
+                "INSERT INTO subscriptions (guild_id, channel_id, feed_id, format, "
+                "include_filter, created_at) VALUES (?, ?, ?, 'embed', ?, ?)",
+                (GUILD, channel, feed.id, include, NOW.isoformat()),
             )
         await db.migrate(target=version)
-        first, second = await db.guild_subscriptions(GUILD)
-        await db.set_mention_rule(first.id, 77, "housing", created_by=None, now=NOW, limit=10)
+        rows = await db.fetch_all("SELECT id, include_filter FROM subscriptions ORDER BY id")
+        (first_id, first_include), (_, second_include) = [tuple(row) for row in rows]
+        await db.execute(
+            "INSERT INTO mention_rules (subscription_id, role_id, filter, created_at) "
+            "VALUES (?, 77, 'housing', ?)",
+            (first_id, NOW.isoformat()),
+        )
         # Later migrations (a rebuilt subscriptions table, say) must keep rules and filters.
         await db.migrate()
-        rules = await db.mention_rules(first.id)
+        rules = await db.mention_rules(first_id)
         assert [(rule.role_id, rule.filter) for rule in rules] == [(77, "housing")]
         assert [s.include_filter for s in await db.guild_subscriptions(GUILD)] == [
-            first.include_filter,
+            first_include,
             "",
         ]
     finally:
         await db.close()
-    assert first.include_filter == filters.LEGACY_PREFIX + "housing, rent strike"
-    assert second.include_filter == ""
-    stored = filters.parse_stored(first.include_filter)
+    assert first_include == filters.LEGACY_PREFIX + "housing, rent strike"
+    assert second_include == ""
+    stored = filters.parse_stored(first_include)
     assert stored.to_text() == 'housing OR "rent strike"'

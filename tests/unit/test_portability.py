@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.announce.message import MessageSettings
 from bot.errors import InvalidInput
 from bot.services.admin import ChannelInfo, SubscriptionOptions
 from bot.services.portability import MAX_IMPORT_BYTES, GuildDirectory, Portability
@@ -172,3 +173,36 @@ async def test_the_polling_interval_travels_per_subscription_and_stays_per_serve
     mine = await bench.admin.subscriptions(GUILD)
     assert [s.subscription.interval_seconds for s in mine] == [600, 3600]
     assert sorted(mine[0].feed.subscription_intervals, key=str) == [600, 86400]
+
+
+async def test_names_and_message_settings_travel_and_bad_ones_are_refused(
+    ported: tuple[AdminBench, Portability],
+) -> None:
+    bench, portability = ported
+    feed = bench.site.feed_url
+    await bench.admin.add(GUILD, MOD, feed, NEWS, SubscriptionOptions(include="strike"))
+    named = await bench.admin.add(
+        GUILD, MOD, feed, NEWS, SubscriptionOptions(include="housing", name="Housing")
+    )
+    settings = MessageSettings().with_changes(
+        {"color": "#00ff00", "image": "thumbnail", "footer": "{feed} · {published:date}"}
+    )
+    await bench.admin.save_message_settings(GUILD, MOD, named.subscription.id, settings)
+    data = await portability.export(GUILD, HOME)
+
+    report = await portability.import_file(OTHER_GUILD, MOD, data, AWAY)
+    assert len(report.added) == 2
+    theirs = {
+        s.subscription.name: s.subscription for s in await bench.admin.subscriptions(OTHER_GUILD)
+    }
+    assert set(theirs) == {"", "Housing"}
+    assert MessageSettings.from_json(theirs["Housing"].message_settings) == settings
+    assert theirs[""].message_settings == ""  # the default stays the default
+    again = await portability.import_file(OTHER_GUILD, MOD, data, AWAY)
+    assert again.added == [] and len(again.skipped) == 2  # named ones are told apart
+
+    document = json.loads(data)
+    document["subscriptions"][1]["message"]["color"] = "not a colour"
+    with pytest.raises(InvalidInput, match="Entry 2: the message settings are not valid"):
+        await portability.import_file(OTHER_GUILD + 1, MOD, json.dumps(document).encode(), AWAY)
+    assert await bench.admin.subscriptions(OTHER_GUILD + 1) == []

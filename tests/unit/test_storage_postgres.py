@@ -115,7 +115,7 @@ async def _postgres_columns(storage: Storage) -> dict[str, list[str]]:
     return found
 
 
-@pytest.mark.parametrize("version", [1, 8, None])
+@pytest.mark.parametrize("version", [1, 8, 11, None])
 async def test_both_engines_have_the_same_tables_and_columns_at_each_version(
     pg_cluster: Cluster, tmp_path: Path, version: int | None
 ) -> None:
@@ -127,7 +127,12 @@ async def test_both_engines_have_the_same_tables_and_columns_at_each_version(
         await pg.migrate(target=version)
         assert await pg.schema_version() == (version or len(migrations()))
         expected = _sqlite_columns(tmp_path / "lite.db")
-        assert await _postgres_columns(pg) == {t: expected[t] for t in sorted(expected)}
+        # The same columns; their order may differ where SQLite rebuilt a table that PostgreSQL
+        # altered in place (every verb names its columns).
+        found = await _postgres_columns(pg)
+        assert {t: sorted(c) for t, c in found.items()} == {
+            t: sorted(expected[t]) for t in sorted(expected)
+        }
     finally:
         await pg.close()
 

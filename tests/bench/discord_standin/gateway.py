@@ -1,4 +1,11 @@
-"""The gateway websocket: HELLO, heartbeats, IDENTIFY/READY/GUILD_CREATE, RESUME, op 7 and op 9."""
+"""The gateway websocket: HELLO, heartbeats, IDENTIFY/READY/GUILD_CREATE, RESUME, op 7 and op 9.
+
+Sharding as Discord does it: IDENTIFY may carry `shard: [shard_id, shard_count]`; that session is
+told only of the guilds with `(guild_id >> 22) % shard_count == shard_id` (READY, GUILD_CREATE)
+and receives only their events and interactions; DMs go to shard 0. A shard outside its count is
+closed with 4010, and a session that would hold more than `max_guilds_per_session` guilds with
+4011 (sharding required).
+"""
 
 from __future__ import annotations
 
@@ -47,6 +54,24 @@ _GUILDS_EVENTS = {
     "GUILD_ROLE_DELETE",
 }
 _MESSAGE_EVENTS = {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE"}
+_GUILD_ITSELF_EVENTS = {"GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"}  # the guild id is "id"
+
+CLOSE_INVALID_SHARD = 4010
+CLOSE_SHARDING_REQUIRED = 4011
+DISCORD_MAX_GUILDS_PER_SESSION = 2500
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """Discord's rule (kept here too: the stand-in does not import the bot)."""
+    return (guild_id >> 22) % shard_count
+
+
+def event_guild(event: str, data: dict[str, Any]) -> int | None:
+    """The guild an event belongs to, or None (a DM, or not guild-bound)."""
+    if event in _GUILD_ITSELF_EVENTS:
+        return int(data["id"])
+    guild_id = data.get("guild_id")
+    return int(guild_id) if guild_id else None
 
 
 class Connection:
@@ -83,6 +108,17 @@ class Session:
     conn: Connection | None = None
     invalidated: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    shard: tuple[int, int] | None = None
+    """(shard_id, shard_count) from IDENTIFY; None: unsharded, every guild."""
+
+    def serves(self, guild_id: int | None) -> bool:
+        """Whether this session is told of `guild_id` (None: DMs, which go to shard 0)."""
+        if self.shard is None:
+            return True
+        shard_id, shard_count = self.shard
+        if guild_id is None:
+            return shard_id == 0
+        return shard_of(guild_id, shard_count) == shard_id
 
 
 class Gateway:
@@ -99,6 +135,14 @@ class Gateway:
         self.heartbeats = 0
         self.identify_payloads: list[dict[str, Any]] = []
         self.compression_seen: list[str | None] = []
+        self.recommended_shards = 1
+        """GET /gateway/bot's `shards` (what auto-sharded clients start when given no count)."""
+        self.max_concurrency = 1
+        """GET /gateway/bot's `session_start_limit.max_concurrency`."""
+        self.max_guilds_per_session = DISCORD_MAX_GUILDS_PER_SESSION
+        """More guilds than this on one session closes it with 4011; tests lower it."""
+        self.refused_identifies: list[tuple[int, str]] = []
+        """(close code, reason) of every IDENTIFY refused for its shard."""
         self._accepting = asyncio.Event()
         self._accepting.set()
         self._handlers: set[asyncio.Task[Any]] = set()
@@ -118,9 +162,26 @@ class Gateway:
         """Whether a session currently has a live websocket."""
         return self.current is not None and self.current.conn is not None
 
-    async def drop(self, code: int = 4000) -> None:
-        """Close the live websocket with a resumable close code (the session survives)."""
-        session = self.current
+    def connected_shards(self) -> set[tuple[int, int]]:
+        """(shard_id, shard_count) of every sharded session with a live websocket."""
+        return {
+            s.shard
+            for s in self.sessions.values()
+            if s.shard is not None and s.conn is not None and not s.invalidated
+        }
+
+    def session_of_shard(self, shard_id: int) -> Session | None:
+        """The live (not invalidated) session that identified as `shard_id`, if any."""
+        for session in reversed(list(self.sessions.values())):
+            shard = session.shard
+            if shard is not None and shard[0] == shard_id and not session.invalidated:
+                return session
+        return None
+
+    async def drop(self, code: int = 4000, *, shard: int | None = None) -> None:
+        """Close the live websocket with a resumable close code (the session survives);
+        `shard` picks a sharded session, else the latest session is dropped."""
+        session = self.current if shard is None else self.session_of_shard(shard)
         if session is None or session.conn is None:
             raise AssertionError("stand-in: no gateway connection to drop")
         conn = session.conn
@@ -147,8 +208,9 @@ class Gateway:
     # ----- dispatch ------------------------------------------------------------------
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
         """Queue an event for every live session (buffered while disconnected) and flush."""
+        guild_id = event_guild(event, data)
         for session in list(self.sessions.values()):
-            if session.invalidated:
+            if session.invalidated or not session.serves(guild_id):
                 continue
             filtered = self._filter(session, event, data)
             if filtered is None:
@@ -231,19 +293,36 @@ class Gateway:
         if data.get("token") != self.standin.token:
             await conn.ws.close(code=4004, message=b"Authentication failed.")
             return None
-        self.identify_count += 1
-        session = Session(session_id=secrets.token_hex(16), intents=int(data.get("intents", 0)))
-        self.sessions[session.session_id] = session
-        if self.current is not None:
-            self.current.invalidated = True
-        self.current = session
+        shard, problem = _read_shard(data.get("shard"))
+        if problem:
+            await self._refuse(conn, CLOSE_INVALID_SHARD, problem)
+            return None
         standin = self.standin
-        guild_ids = standin.bot_guild_ids()
+        probe = Session(session_id="", intents=0, shard=shard)
+        guild_ids = [g for g in standin.bot_guild_ids() if probe.serves(g)]
+        if len(guild_ids) > self.max_guilds_per_session:
+            await self._refuse(
+                conn,
+                CLOSE_SHARDING_REQUIRED,
+                f"Sharding required: this session would hold {len(guild_ids)} guilds.",
+            )
+            return None
+        self.identify_count += 1
+        session = Session(
+            session_id=secrets.token_hex(16), intents=int(data.get("intents", 0)), shard=shard
+        )
+        # A new IDENTIFY replaces the session of the same shard; other shards' sessions live on.
+        for earlier in self.sessions.values():
+            if earlier.shard == shard:
+                earlier.invalidated = True
+        self.sessions[session.session_id] = session
+        self.current = session
         ready = {
             "v": 10,
             "user": {**standin.bot_user.to_json(), "verified": True, "mfa_enabled": False},
             "guilds": [{"id": str(g), "unavailable": True} for g in guild_ids],
             "session_id": session.session_id,
+            **({"shard": list(shard)} if shard is not None else {}),
             "resume_gateway_url": standin.gateway_url,
             "application": {"id": str(standin.application_id), "flags": 0},
             "private_channels": [],
@@ -256,6 +335,11 @@ class Gateway:
         await self._flush(session)
         standin.recorder.notify()
         return session
+
+    async def _refuse(self, conn: Connection, code: int, reason: str) -> None:
+        self.refused_identifies.append((code, reason))
+        await conn.ws.close(code=code, message=reason.encode()[:120])
+        self.standin.recorder.notify()
 
     async def _resume(self, conn: Connection, data: dict[str, Any]) -> Session | None:
         session = self.sessions.get(str(data.get("session_id")))
@@ -289,7 +373,23 @@ class Gateway:
         }
         if data.get("nonce") is not None:
             chunk["nonce"] = data["nonce"]
-        session = self.current
-        if session is not None and session.conn is conn:
-            self._append(session, "GUILD_MEMBERS_CHUNK", chunk)
-            await self._flush(session)
+        for session in list(self.sessions.values()):
+            if session.conn is conn:
+                self._append(session, "GUILD_MEMBERS_CHUNK", chunk)
+                await self._flush(session)
+
+
+def _read_shard(value: Any) -> tuple[tuple[int, int] | None, str]:
+    """IDENTIFY's `shard` field as (shard_id, shard_count), or a reason to close with 4010."""
+    if value is None:
+        return None, ""
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        return None, f"Invalid shard: {value!r} is not [shard_id, shard_count]."
+    shard_id, shard_count = value
+    if shard_count < 1 or not 0 <= shard_id < shard_count:
+        return None, f"Invalid shard: {shard_id} is not a shard of {shard_count}."
+    return (shard_id, shard_count), ""

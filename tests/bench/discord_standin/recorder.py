@@ -20,6 +20,8 @@ class RecordedRequest:
     json: Any
     status: int = 0
     files: list[str] = field(default_factory=list)
+    via: str = ""
+    """The name in /via/<name>/... when the client's base URL had one (which process asked)."""
 
 
 class Recorder:

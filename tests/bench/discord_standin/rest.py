@@ -36,7 +36,7 @@ from .state import (
     Perm,
     iso_now,
 )
-from .validation import ApiError, invalid_form_body, validate_message
+from .validation import ApiError, invalid_form_body, validate_message, validate_modal
 
 if TYPE_CHECKING:
     from .server import DiscordStandIn
@@ -163,6 +163,9 @@ def _too_many(
     return json_response(429, body, all_headers)
 
 
+VIA_PREFIX = "/via/{via}"
+
+
 class RestApi:
     """Registers the REST routes on an aiohttp app."""
 
@@ -216,11 +219,20 @@ class RestApi:
             ("PATCH", "/webhooks/{webhook_id}/{token}/messages/{message_id}", self.webhook_edit),
             ("DELETE", "/webhooks/{webhook_id}/{token}/messages/{message_id}", self.webhook_delete),
         ]
-        for method, path, handler in routes:
-            app.router.add_route(method, prefix + path, self._wrap(method, path, handler))
-        app.router.add_route("*", prefix + "/{tail:.*}", self.unknown)
+        # The same API again under /via/<name>: a process given that base URL is told apart in
+        # the record (`RecordedRequest.via`), e.g. which shard process answered or posted.
+        for base in (prefix, VIA_PREFIX + prefix):
+            for method, path, handler in routes:
+                app.router.add_route(method, base + path, self._wrap(method, path, handler))
+            app.router.add_route("*", base + "/{tail:.*}", self.unknown)
 
     # ----- plumbing ------------------------------------------------------------------
+    def _api_path(self, request: web.Request) -> str:
+        """The path below the API prefix (and below /via/<name>, if the request came that way)."""
+        via = request.match_info.get("via")
+        skip = len(self.prefix) + (len(f"/via/{via}") if via is not None else 0)
+        return request.path[skip:]
+
     def _wrap(self, method: str, template: str, handler: Handler) -> Handler:
         needs_auth = not template.startswith(("/interactions/", "/webhooks/"))
         bucket = hashlib.sha1(f"{method} {template}".encode()).hexdigest()[:16]
@@ -262,7 +274,7 @@ class RestApi:
                 request.match_info.get(k, "")
                 for k in ("channel_id", "guild_id", "webhook_id", "token")
             )
-            exempt = request.path.startswith(self.prefix + "/interactions/")
+            exempt = self._api_path(request).startswith("/interactions/")
             limit_headers, err, retry = self.s.rate_limits.check(bucket, major, exempt)
             if err is not None:
                 self.s.recorder.rate_limited.append(record)
@@ -324,10 +336,11 @@ class RestApi:
                     payload = text
         request[PAYLOAD] = payload if payload is not None else {}
         request[FILES] = files
-        path = request.path[len(self.prefix) :]
+        path = self._api_path(request)
         record = RecordedRequest(
             method=request.method,
             path=path,
+            via=request.match_info.get("via", ""),
             query=dict(request.query),
             json=payload,
             files=[f["filename"] for f in files],
@@ -476,12 +489,12 @@ class RestApi:
             200,
             {
                 "url": self.s.gateway_url.rstrip("/"),
-                "shards": 1,
+                "shards": self.s.gateway.recommended_shards,
                 "session_start_limit": {
                     "total": 1000,
                     "remaining": 1000,
                     "reset_after": 0,
-                    "max_concurrency": 1,
+                    "max_concurrency": self.s.gateway.max_concurrency,
                 },
             },
         )
@@ -1096,18 +1109,8 @@ class RestApi:
                         }
                     }
                 )
-        elif cb_type == MODAL and not data.get("custom_id"):
-            raise invalid_form_body(
-                {
-                    "data": {
-                        "custom_id": {
-                            "_errors": [
-                                {"code": "BASE_TYPE_REQUIRED", "message": "This field is required"}
-                            ]
-                        }
-                    }
-                }
-            )
+        elif cb_type == MODAL:
+            validate_modal(data)
         handle.acknowledged = True
         handle.responses.append(
             InteractionResponse("callback", data, type=cb_type, message=message)

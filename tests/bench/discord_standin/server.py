@@ -44,7 +44,7 @@ from .state import (
     channel_permissions,
     iso_now,
 )
-from .validation import ApiError
+from .validation import ApiError, modal_text_inputs
 
 API_PREFIX = "/api/v10"
 _MENTION = re.compile(r"<@!?(\d+)>")
@@ -162,6 +162,11 @@ class DiscordStandIn:
         """Value for discord.http.Route.BASE (and `[bot] api_base_url`)."""
         return f"http://127.0.0.1:{self.port}{API_PREFIX}"
 
+    def api_base_url_via(self, name: str) -> str:
+        """The REST base URL for one client among several: its requests are recorded with
+        `via=name`, so a test can tell which process made them."""
+        return f"http://127.0.0.1:{self.port}/via/{name}{API_PREFIX}"
+
     @property
     def gateway_url(self) -> str:
         """Value for DiscordWebSocket.DEFAULT_GATEWAY (and `[bot] gateway_url`)."""
@@ -196,10 +201,14 @@ class DiscordStandIn:
         owner: User | None = None,
         bot_permissions: int = Perm.EVERYONE_DEFAULT | Perm.MANAGE_WEBHOOKS | Perm.MANAGE_THREADS,
         bot_member: bool = True,
+        shard: tuple[int, int] | None = None,
     ) -> Guild:
-        """Create a guild with an @everyone role and (by default) the bot in it."""
+        """Create a guild with an @everyone role and (by default) the bot in it; `shard`
+        (shard_id, shard_count) picks an id Discord would deal to that shard."""
         owner = owner or self.add_user(f"{name} owner")
-        guild = Guild(self.snowflakes.next(), name, owner.id)
+        snowflakes = self.snowflakes
+        guild_id = snowflakes.next() if shard is None else snowflakes.next_on_shard(*shard)
+        guild = Guild(guild_id, name, owner.id)
         guild.roles[guild.id] = Role(guild.id, "@everyone", Perm.EVERYONE_DEFAULT)
         guild.members[owner.id] = Member(owner)
         self.guilds[guild.id] = guild
@@ -280,13 +289,16 @@ class DiscordStandIn:
         self.channel_messages[channel.id] = []
         return channel
 
-    def populate_default(self, name: str = "Paperboy Test Guild") -> Seed:
+    def populate_default(
+        self, name: str = "Paperboy Test Guild", *, shard: tuple[int, int] | None = None
+    ) -> Seed:
         """A guild with #general, #news, a forum with tags (REQUIRE_TAG), an admin and a member.
 
         Call it again with another `name` for a second server with the same shape (and its own
-        members), to test what one server can see of another's.
+        members), to test what one server can see of another's; `shard` (shard_id, shard_count)
+        puts the server on that shard.
         """
-        guild = self.add_guild(name)
+        guild = self.add_guild(name, shard=shard)
         admin_role = self.add_role(guild.id, "Moderators", Perm.MANAGE_GUILD)
         general = self.add_channel(guild.id, "general")
         news = self.add_channel(guild.id, "news", type=5)
@@ -657,6 +669,9 @@ class DiscordStandIn:
                 option["value"] = str(value)
             elif spec.get("choices") and value not in [c["value"] for c in spec["choices"]]:
                 raise StandInUsageError(f"{value!r} is not one of the choices of {name!r}")
+            elif kind == 3 and not isinstance(value, str):
+                # Discord's client sends what the member typed or picked: always a string.
+                raise StandInUsageError(f"option {name!r} is a string, not {value!r}")
             elif kind in (6, 7, 8, 9):
                 option["value"] = str(value)
                 self._resolve(kind, int(value), resolved, guild_id)
@@ -867,7 +882,10 @@ class DiscordStandIn:
     async def click(
         self, user_id: int, message_id: int, custom_id: str, *, values: list[str] | None = None
     ) -> InteractionHandle:
-        """A member clicks a button (or picks select values) on a message."""
+        """A member clicks a button, or picks `values` in a select menu, on a message.
+
+        Like Discord's client, a select must be given values among its options and within its
+        min/max, a button none; anything else is a StandInUsageError."""
         message = self.messages.get(message_id) or self.ephemeral_messages.get(message_id)
         if message is None:
             raise StandInUsageError(f"no message {message_id}")
@@ -878,7 +896,22 @@ class DiscordStandIn:
             raise StandInUsageError(f"component {custom_id!r} is disabled")
         channel = self.channels[int(message["channel_id"])]
         data: dict[str, Any] = {"custom_id": custom_id, "component_type": component["type"]}
-        if values is not None:
+        if component["type"] == 2:
+            if values is not None:
+                raise StandInUsageError(f"{custom_id!r} is a button; buttons take no values")
+            if component.get("style") == 5:
+                raise StandInUsageError(f"{custom_id!r} is a link button; it sends no interaction")
+        else:
+            if values is None:
+                raise StandInUsageError(f"{custom_id!r} is a select menu; pick values")
+            low, high = int(component.get("min_values", 1)), int(component.get("max_values", 1))
+            if not low <= len(values) <= high:
+                raise StandInUsageError(
+                    f"{custom_id!r} takes {low} to {high} values, not {len(values)}"
+                )
+            known = [o.get("value") for o in component.get("options") or []]
+            if component["type"] == 3 and any(v not in known for v in values):
+                raise StandInUsageError(f"{values!r} are not all options of {custom_id!r}: {known}")
             data["values"] = values
         guild_id = channel.guild_id
         assert guild_id is not None
@@ -889,26 +922,43 @@ class DiscordStandIn:
     async def submit_modal(
         self, after: InteractionHandle, user_id: int, values: dict[str, str]
     ) -> InteractionHandle:
-        """A member submits the modal the bot opened in answer to `after`."""
+        """A member fills in and submits the modal the bot opened in answer to `after`.
+
+        `values` maps text inputs' custom ids to what the member typed; an input left out keeps
+        its pre-filled value, as in Discord's client. The client enforces required inputs and
+        lengths, so breaking them is a StandInUsageError. A modal opened from a message's
+        component carries that message, so the bot may update it (callback type 7)."""
         callback = await after.callback()
         if callback.type != 9:
             raise StandInUsageError("the bot did not answer with a modal")
         modal = callback.data
+        inputs = modal_text_inputs(modal)
+        unknown = set(values) - {str(i.get("custom_id")) for i in inputs}
+        if unknown:
+            raise StandInUsageError(f"the modal has no inputs {sorted(unknown)}")
         rows = []
-        for row in modal.get("components") or []:
-            inner = []
-            for comp in row.get("components") or []:
-                inner.append(
-                    {
-                        "type": comp["type"],
-                        "custom_id": comp["custom_id"],
-                        "value": values.get(comp["custom_id"], ""),
-                    }
-                )
-            rows.append({"type": row.get("type", 1), "components": inner})
+        for text_input in inputs:
+            custom_id = str(text_input["custom_id"])
+            value = values.get(custom_id, text_input.get("value") or "")
+            low = int(text_input.get("min_length", 0))
+            high = int(text_input.get("max_length", 4000))
+            if text_input.get("required", True) and not value:
+                raise StandInUsageError(f"{custom_id!r} is required")
+            if value and not low <= len(value) <= high:
+                raise StandInUsageError(f"{custom_id!r} takes {low} to {high} characters")
+            rows.append(
+                {"type": 1, "components": [{"type": 4, "custom_id": custom_id, "value": value}]}
+            )
         data = {"custom_id": modal["custom_id"], "components": rows}
         guild_id = int(after.payload["guild_id"])
-        return await self._send_interaction(MODAL_SUBMIT, guild_id, user_id, after.channel_id, data)
+        opened_on = after.payload.get("message")
+        message = None
+        if opened_on is not None:  # Discord sends the message as it is now
+            mid = int(opened_on["id"])
+            message = self.messages.get(mid) or self.ephemeral_messages.get(mid) or opened_on
+        return await self._send_interaction(
+            MODAL_SUBMIT, guild_id, user_id, after.channel_id, data, message=message
+        )
 
     # ----- bot perspective helpers used by REST --------------------------------------
     def bot_permissions_in(self, channel: Channel) -> int:

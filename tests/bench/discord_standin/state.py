@@ -88,6 +88,18 @@ class SnowflakeFactory:
             self._last = max(candidate, self._last + 1)
             return self._last
 
+    def next_on_shard(self, shard_id: int, shard_count: int) -> int:
+        """A new snowflake that Discord's `(id >> 22) % shard_count` puts on `shard_id`."""
+        with self._lock:
+            now_ms = int(datetime.now(UTC).timestamp() * 1000) - DISCORD_EPOCH_MS
+            moment = max(now_ms, self._last >> 22)
+            moment += (shard_id - moment) % shard_count
+            candidate = (moment << 22) | (next(self._counter) & 0xFFF)
+            if candidate <= self._last:  # that millisecond is used up: the shard's next one
+                candidate = ((moment + shard_count) << 22) | (next(self._counter) & 0xFFF)
+            self._last = candidate
+            return candidate
+
 
 def iso_now() -> str:
     """Current UTC time as Discord formats timestamps."""

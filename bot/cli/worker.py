@@ -1,0 +1,71 @@
+"""`paperboy worker`: poll feeds and archive pages without connecting to Discord.
+
+Beside shard processes started with `paperboy run --no-poll` (README, Running at scale). Polling
+runs under the poll lease, so a second worker on the same database waits, and takes over within
+`[scale] poll_lease_seconds` if the first is killed. Announcements it commits are delivered by
+the bot process serving each server, which looks for them every `[scale] check_seconds`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from bot.app import App, open_app
+from bot.cli._context import CommandContext
+from bot.errors import ConfigError
+from bot.web import parse_listen
+
+log = logging.getLogger(__name__)
+
+EXIT_USAGE = 2
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `worker` command."""
+    worker = subparsers.add_parser(
+        "worker", help="poll feeds and archive pages, without Discord (beside shard processes)"
+    )
+    worker.set_defaults(handler=_worker)
+
+
+async def _worker(args: argparse.Namespace, ctx: CommandContext) -> int:
+    try:
+        parse_listen(ctx.config.http)
+    except ConfigError as error:
+        print(f"paperboy: {ctx.config.source}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+
+    def request_stop(signame: str) -> None:
+        if not stopping.is_set():
+            log.info("Received %s; shutting down", signame)
+            stopping.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, request_stop, sig.name)
+    app = await open_app(ctx.config)
+    try:
+        app.health.expects_gateway = False  # /healthz: no Discord here, by design
+        app.start_background(poll=True, shared=True)
+        app.tasks.spawn(_drop_notices(app), name="notices")
+        log.info("Worker started: polling feeds and archiving pages (no Discord connection)")
+        await stopping.wait()
+        return 0
+    finally:
+        await app.close()  # cancels polling; the poll lease is released for the next worker
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def _drop_notices(app: App) -> None:
+    """Moderator notices raised while polling (held-back items, a failing feed) need Discord,
+    which this process lacks: log them rather than let them pile up in memory."""
+    while True:
+        await asyncio.sleep(app.config.scale.check_seconds)
+        for notice in app.delivery.take_notices():
+            log.warning("Not told to guild %s (no Discord here): %s", notice.guild_id, notice.text)

@@ -1,0 +1,369 @@
+"""Sharded processes on one SQLite file: two `paperboy run --shards N --shard-count 2 --no-poll`
+processes and `paperboy worker`, real subprocesses against the Discord stand-in and the news site.
+
+Each process talks to the stand-in through its own REST base URL (`/via/<name>`), so the record
+says which process answered a command or posted an announcement. A server on shard 0 and one on
+shard 1: each server's commands are answered, and its announcements posted, by its shard's
+process only; the worker polls (the shard processes never take the poll lease); a second worker
+waits, and takes over when the first is killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.bench.discord_standin import DiscordStandIn, InteractionHandle, Seed
+from tests.bench.news_site import NewsSite
+from tests.bench.news_site_articles import SampleArticle
+
+pytestmark = pytest.mark.timeout(240)
+
+COUNT = 2
+MARKER = re.compile(r"pb-o(\d+)")
+FIRST_PUBLISHED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+LEASE_HELD = "Holding the poller lease"
+
+
+def shard_article(number: int) -> SampleArticle:
+    """A short article for this test; its slug makes its URL unique."""
+    return SampleArticle(
+        title=f"Shard dispatch {number}",
+        slug=f"shard-dispatch-{number}",
+        author="Scale Desk",
+        published=FIRST_PUBLISHED + timedelta(minutes=number),
+        topic="unions",
+        categories=("Unions",),
+        standfirst=None,
+        image=None,
+        paragraphs=(f"Dispatch number {number} from the sharded newsroom.",),
+    )
+
+
+def write_config(tmp_path: Path, standin: DiscordStandIn, name: str) -> Path:
+    """One process's config: the shared database, its own REST base URL."""
+    path = tmp_path / f"config-{name}.toml"
+    path.write_text(
+        "[bot]\n"
+        f'api_base_url = "{standin.api_base_url_via(name)}"\n'
+        f'gateway_url = "{standin.gateway_url}"\n'
+        "guild_ready_timeout_seconds = 0.05\n"
+        "reidentify_delay_seconds = 0\n"
+        f'[database]\npath = "{tmp_path / "bot.db"}"\n'
+        "[fetch]\nallow_private_addresses = true\n"
+        "[feeds]\nmin_interval_seconds = 1\ndefault_interval_seconds = 1\n"
+        "fetch_full_text = false\n"
+        "[announcements]\nper_channel_interval_seconds = 0\nmax_age_days = 0\n"
+        "max_new_per_poll = 100\nbacklog_count = 1\n"
+        "[scale]\nbot_processes = 2\ncheck_seconds = 0.2\npoll_lease_seconds = 3\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+class Processes:
+    """The child processes of one test; each logs to its own file; all killed at the end."""
+
+    def __init__(self, tmp_path: Path, standin: DiscordStandIn) -> None:
+        self.tmp_path = tmp_path
+        self.standin = standin
+        self.running: dict[str, asyncio.subprocess.Process] = {}
+
+    async def start(self, name: str, *command: str) -> asyncio.subprocess.Process:
+        env = {k: v for k, v in os.environ.items() if k != "PAPERBOY_CONFIG"}
+        env["DISCORD_TOKEN"] = self.standin.token
+        config = write_config(self.tmp_path, self.standin, name)
+        with (self.tmp_path / f"{name}.log").open("ab") as log:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                "--config",
+                str(config),
+                *command,
+                cwd=self.tmp_path,
+                env=env,
+                stdout=log,
+                stderr=log,
+            )
+        self.running[name] = process
+        return process
+
+    def log(self, name: str) -> str:
+        return (self.tmp_path / f"{name}.log").read_text(encoding="utf-8", errors="replace")
+
+    async def wait_for_log(self, name: str, needle: str, timeout: float = 30) -> None:
+        """Wait until the process logged `needle` (its log is a file; read it as it grows)."""
+        process = self.running[name]
+        async with asyncio.timeout(timeout):
+            while needle not in self.log(name):
+                if process.returncode is not None:
+                    raise AssertionError(
+                        f"{name} ended before logging {needle!r}:\n{self.log(name)}"
+                    )
+                # Polling a file the child writes: there is no event to wait on across processes.
+                await asyncio.sleep(0.05)
+
+    async def kill(self, name: str) -> None:
+        process = self.running.pop(name)
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+
+    async def stop_all(self) -> dict[str, int]:
+        codes: dict[str, int] = {}
+        for name, process in list(self.running.items()):
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(TimeoutError):
+                codes[name] = await asyncio.wait_for(process.wait(), 30)
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        self.running.clear()
+        return codes
+
+
+@contextlib.asynccontextmanager
+async def processes(tmp_path: Path, standin: DiscordStandIn) -> AsyncIterator[Processes]:
+    running = Processes(tmp_path, standin)
+    try:
+        yield running
+    finally:
+        await running.stop_all()
+
+
+def announcements(standin: DiscordStandIn, channel_id: int) -> list[dict[str, Any]]:
+    return [
+        m
+        for m in standin.messages_in(channel_id, include_threads=False)
+        if MARKER.search(m.get("content") or "")
+    ]
+
+
+def posts_by_process(standin: DiscordStandIn, channel_id: int) -> set[str]:
+    """Which processes posted messages into the channel."""
+    return {r.via for r in standin.recorder.requests_to("POST", f"/channels/{channel_id}/messages")}
+
+
+def answered_by(standin: DiscordStandIn, handle: InteractionHandle) -> set[str]:
+    """Which processes sent the answer (callback, follow-ups, edits) to one interaction."""
+    return {r.via for r in standin.recorder.requests if handle.token in r.path}
+
+
+async def add_feed(standin: DiscordStandIn, world: Seed, site: NewsSite) -> InteractionHandle:
+    handle = await standin.invoke(
+        world.guild_id,
+        world.admin_id,
+        "feeds add",
+        {"url": site.feed_url, "channel": world.news_id, "format": "text"},
+    )
+    reply = await handle.reply(timeout=30)
+    assert "news" in str(reply).lower() or reply, reply
+    return handle
+
+
+async def test_shard_processes_serve_their_own_servers_and_a_worker_polls(
+    tmp_path: Path,
+) -> None:
+    async with (
+        DiscordStandIn() as standin,
+        NewsSite(initially_published=2, feed_size=200) as site,
+        processes(tmp_path, standin) as running,
+    ):
+        on_zero = standin.populate_default("Shard zero", shard=(0, COUNT))
+        on_one = standin.populate_default("Shard one", shard=(1, COUNT))
+        # All three start together on a new database file (one migrates, the others wait).
+        await running.start("p0", "run", "--shards", "0", "--shard-count", "2", "--no-poll")
+        await running.start("p1", "run", "--shards", "1", "--shard-count", "2", "--no-poll")
+        await running.start("worker", "worker")
+        await standin.wait_until(
+            lambda: standin.gateway.connected_shards() == {(0, COUNT), (1, COUNT)},
+            timeout=60,
+            what="both shard processes connected",
+        )
+        await running.wait_for_log("worker", LEASE_HELD)
+        await standin.wait_until(
+            lambda: standin.synced_commands(), timeout=30, what="the commands synced"
+        )
+
+        # Commands: each server's /feeds add is answered by its shard's process only.
+        add_zero = await add_feed(standin, on_zero, site)
+        add_one = await add_feed(standin, on_one, site)
+        assert answered_by(standin, add_zero) == {"p0"}
+        assert answered_by(standin, add_one) == {"p1"}
+
+        # New articles: the worker polls, each shard process posts to its own server.
+        published = []
+        for number in range(1, 4):
+            published.append(site.article_url(site.publish(shard_article(number), at=None)))
+        for world in (on_zero, on_one):
+            await standin.wait_until(
+                lambda world=world: all(
+                    any(
+                        url in (m.get("content") or "")
+                        for m in announcements(standin, world.news_id)
+                    )
+                    for url in published
+                ),
+                timeout=60,
+                what=f"the new articles announced in {world.guild_id}",
+            )
+        assert posts_by_process(standin, on_zero.news_id) == {"p0"}
+        assert posts_by_process(standin, on_one.news_id) == {"p1"}
+        for world in (on_zero, on_one):
+            messages = announcements(standin, world.news_id)
+            ids = [int(MARKER.search(m["content"]).group(1)) for m in messages]  # type: ignore[union-attr]
+            assert len(ids) == len(set(ids)), "an announcement was posted twice"
+            assert ids == sorted(ids), "announcements out of order"
+            order = [next(u for u in published if u in m["content"]) for m in messages[-3:]]
+            assert order == published
+        # The shard processes never polled; only the worker held the lease.
+        assert LEASE_HELD not in running.log("p0") + running.log("p1")
+
+        # A second worker waits; when the first is killed it takes over and polling goes on.
+        await running.start("worker2", "worker")
+        await running.wait_for_log("worker2", "Another process holds the poller lease")
+        await running.kill("worker")
+        await running.wait_for_log("worker2", LEASE_HELD)
+        late = site.article_url(site.publish(shard_article(4), at=None))
+        for world in (on_zero, on_one):
+            await standin.wait_until(
+                lambda world=world: any(
+                    late in (m.get("content") or "") for m in announcements(standin, world.news_id)
+                ),
+                timeout=60,
+                what="the article published after the takeover",
+            )
+        codes = await running.stop_all()
+        assert codes == {"p0": 0, "p1": 0, "worker2": 0}, codes
+        for name in ("p0", "p1", "worker2"):
+            assert "Traceback" not in running.log(name), running.log(name)
+
+
+KILLS = 6
+KILL_LOOP_BUDGET_SECONDS = 60.0
+"""The loop stops early (fewer kills) rather than run past this; fewer than half fails it."""
+
+
+async def subscribe_before_start(config: Path, site: NewsSite, worlds: list[Seed]) -> None:
+    """Add the feed, read it once (its items count as seen), subscribe each server's #news."""
+    from bot.app import open_app
+    from bot.config import load
+    from bot.models import NewSubscription
+
+    app = await open_app(load(config))
+    try:
+        now = app.clock.now()
+        feed = await app.storage.add_feed(site.feed_url, now=now)
+        outcome = await app.poller.poll_feed(feed.id)
+        assert outcome.ok and outcome.seeded, outcome
+        for world in worlds:
+            subscription = await app.storage.add_subscription(
+                NewSubscription(
+                    guild_id=world.guild_id,
+                    channel_id=world.news_id,
+                    feed_id=feed.id,
+                    format="text",
+                ),
+                now=now,
+            )
+            assert subscription is not None
+            await app.delivery.seed_new_subscription(subscription.id)
+    finally:
+        await app.close()
+
+
+async def test_killing_shard_processes_mid_delivery_loses_and_repeats_nothing(
+    tmp_path: Path,
+) -> None:
+    seed_value = int(os.environ.get("PAPERBOY_CRASH_SEED") or random.randrange(2**32))
+    rng = random.Random(seed_value)  # kill moments and publishing, not security
+    print(f"shard kill test seed: {seed_value} (replay with PAPERBOY_CRASH_SEED={seed_value})")
+    loop = asyncio.get_running_loop()
+    published: list[str] = []
+    numbers = iter(range(1, 1000))
+    async with (
+        DiscordStandIn() as standin,
+        NewsSite(initially_published=2, feed_size=200) as site,
+        processes(tmp_path, standin) as running,
+    ):
+        worlds = [
+            standin.populate_default("Shard zero", shard=(0, COUNT)),
+            standin.populate_default("Shard one", shard=(1, COUNT)),
+        ]
+        await subscribe_before_start(write_config(tmp_path, standin, "setup"), site, worlds)
+
+        def publish() -> None:
+            published.append(site.article_url(site.publish(shard_article(next(numbers)), at=None)))
+
+        def posts_seen(shard: int) -> int:
+            channel = worlds[shard].news_id
+            return len(standin.recorder.requests_to("POST", f"/channels/{channel}/messages"))
+
+        async def start_shard(shard: int) -> None:
+            await running.start(
+                f"p{shard}", "run", "--shards", str(shard), "--shard-count", "2", "--no-poll"
+            )
+
+        await running.start("worker", "worker")
+        for shard in (0, 1):
+            await start_shard(shard)
+        kills = 0
+        deadline = loop.time() + KILL_LOOP_BUDGET_SECONDS
+        while kills < KILLS and loop.time() < deadline:
+            shard = rng.randrange(COUNT)
+            before = posts_seen(shard)
+            for _ in range(rng.randint(1, 3)):
+                publish()
+            # Kill the moment Discord sees a post (between claim and `sent` at best), or a
+            # random moment after it: both land in the middle of a delivery round.
+            with contextlib.suppress(AssertionError):
+                await standin.wait_until(
+                    lambda shard=shard, before=before: posts_seen(shard) > before,
+                    timeout=20,
+                    what=f"a post by shard {shard}'s process",
+                )
+            if rng.random() < 0.5:
+                await asyncio.sleep(rng.uniform(0, 0.2))  # the random kill moment (a stimulus)
+            await running.kill(f"p{shard}")
+            kills += 1
+            await start_shard(shard)
+
+        publish()
+        try:
+            for world in worlds:
+                await standin.wait_until(
+                    lambda world=world: all(
+                        any(
+                            url in (m.get("content") or "")
+                            for m in announcements(standin, world.news_id)
+                        )
+                        for url in published
+                    ),
+                    timeout=60,
+                    what=f"all {len(published)} articles announced in {world.guild_id}",
+                )
+        except AssertionError:
+            print(f"seed {seed_value}; logs in {tmp_path}")
+            raise
+        assert kills >= KILLS // 2, f"only {kills} kills fitted in the time budget"
+        for shard, world in enumerate(worlds):
+            messages = announcements(standin, world.news_id)
+            found = [[u for u in published if u in m["content"]] for m in messages]
+            assert found[0] == []  # the backlog item announced on subscribing (backlog_count 1)
+            urls = [u for names in found[1:] for u in names]
+            assert len(urls) == len(messages) - 1, "an announcement names no published article"
+            assert urls == published, f"seed {seed_value}: lost, repeated or out of order"
+            assert posts_by_process(standin, world.news_id) == {f"p{shard}"}
+        print(f"shard kill test: {kills} kills, {len(published)} articles, seed {seed_value}")
