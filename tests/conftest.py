@@ -60,6 +60,26 @@ def pytest_report_header() -> str:
     return f"PostgreSQL: {binaries} (the storage tests run on SQLite and on PostgreSQL)"
 
 
+ENGINE_VARIABLE = "PAPERBOY_TEST_ENGINE"
+"""`PAPERBOY_TEST_ENGINE=postgresql pytest tests/e2e tests/hardening` runs every bench scenario
+on PostgreSQL."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The bot under test keeps its state on SQLite; scenarios marked `both_engines` run on
+    PostgreSQL too, and PAPERBOY_TEST_ENGINE picks one engine for all of them."""
+    if "bench_engine" not in metafunc.fixturenames:
+        return
+    chosen = os.environ.get(ENGINE_VARIABLE, "")
+    if chosen:
+        engines = [chosen]
+    elif metafunc.definition.get_closest_marker("both_engines"):
+        engines = ["sqlite", "postgresql"]
+    else:
+        engines = ["sqlite"]
+    metafunc.parametrize("bench_engine", engines)
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[Cluster]:
     """A PostgreSQL server for the session, with a migrated template database."""

@@ -3,7 +3,6 @@ local news site. Scenarios drive it the way users do: slash commands, clicks, an
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -71,24 +70,6 @@ def message_text(message: dict[str, Any]) -> str:
 
 
 BenchFactory = Callable[..., AbstractAsyncContextManager[Bench]]
-
-ENGINE_VARIABLE = "PAPERBOY_TEST_ENGINE"
-"""`PAPERBOY_TEST_ENGINE=postgresql pytest tests/e2e` runs every scenario on PostgreSQL."""
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """The bot under test keeps its state on SQLite; scenarios marked `both_engines` run on
-    PostgreSQL too, and PAPERBOY_TEST_ENGINE picks one engine for all of them."""
-    if "bench_engine" not in metafunc.fixturenames:
-        return
-    chosen = os.environ.get(ENGINE_VARIABLE, "")
-    if chosen:
-        engines = [chosen]
-    elif metafunc.definition.get_closest_marker("both_engines"):
-        engines = ["sqlite", "postgresql"]
-    else:
-        engines = ["sqlite"]
-    metafunc.parametrize("bench_engine", engines)
 
 
 @pytest.fixture
