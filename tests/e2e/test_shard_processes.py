@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import os
 import random
-import re
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -27,11 +26,11 @@ import pytest
 from tests.bench.discord_standin import DiscordStandIn, InteractionHandle, Seed
 from tests.bench.news_site import NewsSite
 from tests.bench.news_site_articles import SampleArticle
+from tests.markers import marker_of
 
 pytestmark = pytest.mark.timeout(240)
 
 COUNT = 2
-MARKER = re.compile(r"pb-o(\d+)")
 FIRST_PUBLISHED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LEASE_HELD = "Holding the poller lease"
 
@@ -144,11 +143,7 @@ async def processes(tmp_path: Path, standin: DiscordStandIn) -> AsyncIterator[Pr
 
 
 def announcements(standin: DiscordStandIn, channel_id: int) -> list[dict[str, Any]]:
-    return [
-        m
-        for m in standin.messages_in(channel_id, include_threads=False)
-        if MARKER.search(m.get("content") or "")
-    ]
+    return [m for m in standin.messages_in(channel_id, include_threads=False) if marker_of(m)]
 
 
 def posts_by_process(standin: DiscordStandIn, channel_id: int) -> set[str]:
@@ -223,7 +218,7 @@ async def test_shard_processes_serve_their_own_servers_and_a_worker_polls(
         assert posts_by_process(standin, on_one.news_id) == {"p1"}
         for world in (on_zero, on_one):
             messages = announcements(standin, world.news_id)
-            ids = [int(MARKER.search(m["content"]).group(1)) for m in messages]  # type: ignore[union-attr]
+            ids = [int(marker_of(m).removeprefix("pb-o")) for m in messages]
             assert len(ids) == len(set(ids)), "an announcement was posted twice"
             assert ids == sorted(ids), "announcements out of order"
             order = [next(u for u in published if u in m["content"]) for m in messages[-3:]]
