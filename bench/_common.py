@@ -99,11 +99,12 @@ async def insert_articles_bulk(
         for url, title, text in rows:
             cursor = await conn.execute(
                 "INSERT INTO articles (canonical_url, url, title, text, published_at, "
-                "text_status, first_seen_at) VALUES (?, ?, ?, ?, ?, 'done', ?)",
+                "text_status, first_seen_at) VALUES (?, ?, ?, ?, ?, 'done', ?) RETURNING id",
                 (url, url, title, text, published_iso, stamp),
             )
-            assert cursor.lastrowid is not None
-            ids.append(int(cursor.lastrowid))
+            row = await cursor.fetchone()
+            assert row is not None
+            ids.append(int(row[0]))
     return ids
 
 
