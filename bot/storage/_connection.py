@@ -5,6 +5,13 @@ The verbs write SQL in a portable subset (`?` placeholders, `ON CONFLICT ... DO 
 passes it to aiosqlite unchanged, `PgConnection` (bot/storage/_postgres.py) numbers the
 placeholders for PostgreSQL. Where the two SQL dialects must differ (full-text search, JSON), a
 verb asks `conn.dialect` or `Database.dialect` and picks its variant.
+
+PostgreSQL is stricter than SQLite in a few ways portable SQL respects: a condition is a boolean
+(`active = 1`, `1 = 1`, never a bare integer); a parameter whose type nothing in the statement
+fixes needs a cast (`CAST(? AS TEXT) IS NULL`); a column in `ON CONFLICT ... DO UPDATE SET` is
+qualified by its table (`documents = term_frequencies.documents + 1`); `INSERT OR IGNORE` and
+`UPDATE OR IGNORE` are spelled `ON CONFLICT DO NOTHING` and `NOT EXISTS`; ids come back by
+RETURNING.
 """
 
 from __future__ import annotations
@@ -43,7 +50,8 @@ def returns_rows(sql: str) -> bool:
 
 @dataclass
 class Cursor:
-    """A finished statement: its rows (all fetched), the rows it changed, SQLite's last rowid."""
+    """A finished statement: its rows (all fetched) and the rows it changed. `lastrowid` is
+    SQLite's only (None on PostgreSQL): portable code asks for ids with RETURNING."""
 
     rows: list[Row] = field(default_factory=list)
     rowcount: int = -1
