@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run demo test lint types contracts unit bench bench-deps browser clean
+.PHONY: run demo test lint types contracts unit bench bench-deps browser postgresql clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,20 @@ browser:
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-liberation; \
 	else \
 		echo "$(CHROMIUM) is missing; as root run: apt-get install chromium (the browser test is skipped without it)"; \
+	fi
+
+# Debian's PostgreSQL server binaries, for the PostgreSQL half of the tests (tests/pgcluster.py
+# starts a throwaway cluster from them; nothing is left running). Installs them only when running
+# as root and they are missing; otherwise says what to do. The package's own cluster is not
+# needed, so it is not started.
+PG_BIN_GLOB := /usr/lib/postgresql/*/bin/initdb
+postgresql:
+	@if ls $(PG_BIN_GLOB) >/dev/null 2>&1; then \
+		echo "PostgreSQL server binaries: $$(ls $(PG_BIN_GLOB) | head -n 1 | xargs dirname)"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; \
+	else \
+		echo "PostgreSQL server binaries are missing; as root run: apt-get install postgresql (the PostgreSQL half of the tests is skipped without them)"; \
 	fi
 
 lint: $(STAMP_TEST)

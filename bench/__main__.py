@@ -1,7 +1,7 @@
 """Run every benchmark and print one table (`make bench`).
 
-    .venv/bin/python -m bench                     # all seven, full size (about 15 minutes)
-    .venv/bin/python -m bench --smoke             # all seven, tiny (about half a minute)
+    .venv/bin/python -m bench                     # all eight, full size (about 15 minutes)
+    .venv/bin/python -m bench --smoke             # all eight, tiny (about half a minute)
     .venv/bin/python -m bench --only polling idle # a selection
 
 Each benchmark runs in its own process (`python -m bench.NAME --json FILE`), so one cannot
@@ -25,7 +25,16 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = REPO_ROOT / "bench" / "results"
-BENCHMARKS = ("polling", "parse_cost", "latency", "push_latency", "delivery", "archive", "idle")
+BENCHMARKS = (
+    "polling",
+    "pg_cost",
+    "parse_cost",
+    "latency",
+    "push_latency",
+    "delivery",
+    "archive",
+    "idle",
+)
 Row = tuple[str, str, str, str]
 
 

@@ -73,11 +73,12 @@ async def insert_article(
     async with storage.transaction() as conn:
         cursor = await conn.execute(
             "INSERT INTO articles (canonical_url, url, title, text, description, published_at, "
-            "text_status, first_seen_at) VALUES (?, ?, ?, ?, ?, ?, 'done', ?)",
+            "text_status, first_seen_at) VALUES (?, ?, ?, ?, ?, ?, 'done', ?) RETURNING id",
             (url, url, title, text, description, published_iso, to_iso(datetime.now(UTC))),
         )
-        assert cursor.lastrowid is not None
-        return int(cursor.lastrowid)
+        row = await cursor.fetchone()
+        assert row is not None
+        return int(row[0])
 
 
 def chunked(items: list[str], size: int) -> Iterator[list[str]]:
@@ -98,11 +99,12 @@ async def insert_articles_bulk(
         for url, title, text in rows:
             cursor = await conn.execute(
                 "INSERT INTO articles (canonical_url, url, title, text, published_at, "
-                "text_status, first_seen_at) VALUES (?, ?, ?, ?, ?, 'done', ?)",
+                "text_status, first_seen_at) VALUES (?, ?, ?, ?, ?, 'done', ?) RETURNING id",
                 (url, url, title, text, published_iso, stamp),
             )
-            assert cursor.lastrowid is not None
-            ids.append(int(cursor.lastrowid))
+            row = await cursor.fetchone()
+            assert row is not None
+            ids.append(int(row[0]))
     return ids
 
 

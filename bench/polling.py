@@ -73,10 +73,35 @@ def reset_peak_rss() -> None:
         Path("/proc/self/clear_refs").write_text("5")
 
 
+SERVER_PID = 0
+"""A PostgreSQL server's postmaster (bench.pg_cost): its CPU counts as the bot's, since the
+database's work is part of a cycle's cost (SQLite's runs in this process's threads anyway)."""
+
+
 def cpu_seconds() -> float:
-    """User plus system CPU of this process, all threads (aiosqlite's included)."""
+    """User plus system CPU of this process, all threads (aiosqlite's included), plus the
+    PostgreSQL server's processes when SERVER_PID is set."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    own = usage.ru_utime + usage.ru_stime
+    return own + server_cpu_seconds(SERVER_PID) if SERVER_PID else own
+
+
+def server_cpu_seconds(postmaster: int) -> float:
+    """CPU of a PostgreSQL server: the postmaster, its live children, and the children it has
+    already reaped (the postmaster's cutime and cstime)."""
+    tick = float(os.sysconf("SC_CLK_TCK"))
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if pid == postmaster:
+            total += sum(int(v) for v in fields[11:15]) / tick  # utime stime cutime cstime
+        elif ppid == postmaster:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def host_count(feeds: int) -> int:
@@ -142,7 +167,9 @@ def load_average() -> list[float]:
     return [round(value, 2) for value in os.getloadavg()]
 
 
-async def paperboy_worker(feeds: int, port: int, cycles: int, folder: Path) -> dict[str, Any]:
+async def paperboy_worker(
+    feeds: int, port: int, cycles: int, folder: Path, *, database_url: str = ""
+) -> dict[str, Any]:
     """Seed N feeds, then measure `cycles` cycles; runs in its own process."""
     from bot.clock import FakeClock
     from bot.config import from_mapping
@@ -154,7 +181,7 @@ async def paperboy_worker(feeds: int, port: int, cycles: int, folder: Path) -> d
 
     config = from_mapping(
         {
-            "database": {"path": str(folder / "poll.db")},
+            "database": {"path": str(folder / "poll.db"), "url": database_url},
             "fetch": {"allow_private_addresses": True},
             # Real sites live on many addresses; the farm's all share 127.0.0.1, so the
             # per-address limit is raised to what many addresses would allow together.
@@ -162,7 +189,7 @@ async def paperboy_worker(feeds: int, port: int, cycles: int, folder: Path) -> d
         }
     )
     clock = FakeClock(datetime.now(UTC))
-    storage = await Storage.open(config.database.path)
+    storage = await Storage.open(config.database.target())
     session = make_session(config.fetch, "Paperboy-bench", resolver=FarmResolver())
     pool = WorkPool(config.workers)
     paperboy_cpu = PaperboyCpu(pool)
@@ -676,10 +703,22 @@ def main() -> None:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--sample", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--server-pid", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help="also write the results here as JSON")
     args = parser.parse_args()
     if args.worker == "paperboy":
-        result = asyncio.run(paperboy_worker(args.feeds[0], args.port, args.cycles, args.folder))
+        global SERVER_PID
+        SERVER_PID = args.server_pid
+        result = asyncio.run(
+            paperboy_worker(
+                args.feeds[0],
+                args.port,
+                args.cycles,
+                args.folder,
+                database_url=args.database_url,
+            )
+        )
         print(json.dumps(result))
         return
     if args.worker == "reader":

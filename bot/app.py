@@ -185,7 +185,7 @@ async def open_app(
     opened = AsyncExitStack()  # what to close, newest first, if wiring fails half-way
     try:
         storage = await Storage.open(
-            config.database.path, busy_timeout_ms=config.database.busy_timeout_ms
+            config.database.target(), busy_timeout_ms=config.database.busy_timeout_ms
         )
         opened.push_async_callback(storage.close)
         http = make_session(config.fetch, config.user_agent(), resolver=resolver, tls=tls)

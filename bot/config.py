@@ -13,6 +13,7 @@ import typing
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from bot.errors import ConfigError
 
@@ -68,9 +69,33 @@ class DatabaseConfig:
     """Where state is kept."""
 
     path: str = _opt("paperboy.db", "SQLite database file, created if missing.")
+    url: str = _opt(
+        "",
+        "PostgreSQL instead of the SQLite file: postgresql://user@host:5432/dbname "
+        "(empty: SQLite). A password is better kept in ~/.pgpass or PGPASSWORD than here.",
+    )
     busy_timeout_ms: int = _opt(
         5000, "How long a statement waits for a lock before failing.", lo=0, hi=600_000
     )
+
+    def target(self) -> str:
+        """What `Storage.open` takes: the PostgreSQL URL when set, else the SQLite file."""
+        return self.url or self.path
+
+    def where(self) -> str:
+        """The database in words for messages: the file, or the URL without its password."""
+        return redact_url(self.url) if self.url else self.path
+
+
+def redact_url(url: str) -> str:
+    """A database URL without its password, fit for logs and messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 @dataclass(frozen=True)

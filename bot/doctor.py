@@ -239,9 +239,11 @@ class Doctor:
 
     async def check_database(self) -> None:
         """The database opened, is migrated and takes writes."""
-        where = self.config.database.path
+        where = self.config.database.where()
         if self.storage is None:
-            missing = not await asyncio.to_thread(os.path.exists, where)
+            missing = not self.config.database.url and not await asyncio.to_thread(
+                os.path.exists, where
+            )
             self.add(
                 "database",
                 where,
@@ -250,12 +252,14 @@ class Doctor:
                 "`paperboy db migrate` (or the first `paperboy run`) creates it; check "
                 "[database] path if it should exist."
                 if missing
+                else "Check [database] url, that the server runs and this user may connect."
+                if self.config.database.url
                 else "Check [database] path, the file's owner and mode, and that its directory "
                 "exists and is writable.",
             )
             return
         problem = await self.storage.write_problem()
-        version = await self.storage.scalar("PRAGMA user_version")
+        version = await self.storage.schema_version()
         if problem:
             self.add(
                 "database",

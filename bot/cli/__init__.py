@@ -57,6 +57,8 @@ Global options (--config, --log-level, --log-format, --quiet) go before or after
     "db migrate": "example:\n  paperboy db migrate --config config.toml",
     "db backup": "example:\n  paperboy db backup /backups/paperboy-$(date +%F).db",
     "db info": "example:\n  paperboy db info --config config.toml",
+    "db copy": "example (stop the bot first; the target must be empty):\n"
+    "  paperboy db copy --to postgresql://paperboy@db.example:5432/paperboy",
     "feed": "example:\n  paperboy feed check https://example.org/ --json",
     "feed check": """examples:
   paperboy feed check https://example.org/            finds the feed from the home page

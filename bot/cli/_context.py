@@ -34,12 +34,13 @@ class CommandContext:
         return not self.quiet and sys.stderr.isatty()
 
     async def storage(self) -> Storage:
-        """The migrated database named by `[database] path`."""
+        """The migrated database named by `[database] url`, else `[database] path`."""
         if self._storage is None:
             from bot.storage import Storage
 
             self._storage = await Storage.open(
-                self.config.database.path, busy_timeout_ms=self.config.database.busy_timeout_ms
+                self.config.database.target(),
+                busy_timeout_ms=self.config.database.busy_timeout_ms,
             )
         return self._storage
 

@@ -30,8 +30,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 async def _doctor(args: argparse.Namespace, ctx: CommandContext) -> int:
     storage = None
-    # Doctor never creates a database: a missing file is reported, not made.
-    if await asyncio.to_thread(Path(ctx.config.database.path).exists):
+    # Doctor never creates a database: a missing file is reported, not made (a PostgreSQL
+    # database is the operator's to create, so opening it never makes one either).
+    if bool(ctx.config.database.url) or await asyncio.to_thread(
+        Path(ctx.config.database.path).exists
+    ):
         try:
             storage = await ctx.storage()
         except PaperboyError:

@@ -1,6 +1,7 @@
 """All SQL lives in this package; `Storage` joins the `_` modules' verbs (README, Architecture).
 
-The schema is the numbered `migrations/*.sql` files, tracked in `PRAGMA user_version`.
+The schema is the numbered `migrations/*.sql` files, tracked in `PRAGMA user_version`; on
+PostgreSQL their twins in `migrations/postgresql/`, tracked in the `schema_version` table.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from bot.storage._base import (
     migrations,
     split_statements,
 )
+from bot.storage._copy import copy_source_rows, copy_sqlite_to_postgres
 from bot.storage._feeds import FeedStore, PollTransaction
 from bot.storage._leases import LeaseStore
 from bot.storage._mentions import MentionStore
@@ -51,6 +53,8 @@ __all__ = [
     "Storage",
     "SubscriptionLimitReached",
     "backup_database",
+    "copy_source_rows",
+    "copy_sqlite_to_postgres",
     "fts_query",
     "latest_version",
     "migrations",

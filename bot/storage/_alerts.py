@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
-import aiosqlite
-
 from bot.clock import from_iso, to_iso
 from bot.storage._base import Database, chunks
+from bot.storage._connection import Connection, Row
 from bot.storage.records import Alert, AlertMemberState
 
 AddOutcome = Literal["added", "duplicate", "full"]
 
 
-def _alert(row: sqlite3.Row) -> Alert:
+def _alert(row: Row) -> Alert:
     return Alert(
         id=int(row["id"]),
         user_id=int(row["user_id"]),
@@ -26,16 +24,14 @@ def _alert(row: sqlite3.Row) -> Alert:
     )
 
 
-async def _alert_row(
-    conn: aiosqlite.Connection, user_id: int, guild_id: int, folded: str
-) -> sqlite3.Row | None:
+async def _alert_row(conn: Connection, user_id: int, guild_id: int, folded: str) -> Row | None:
     """The member's alert with this folded term in the guild, read inside a transaction."""
     async with conn.execute(
         "SELECT id, user_id, guild_id, term, created_at FROM alerts "
         "WHERE user_id = ? AND guild_id = ? AND folded = ?",
         (user_id, guild_id, folded),
     ) as cursor:
-        row: sqlite3.Row | None = await cursor.fetchone()
+        row: Row | None = await cursor.fetchone()
     return row
 
 
@@ -66,13 +62,14 @@ class AlertStore(Database):
                 row = await cursor.fetchone()
             if row is not None and int(row[0]) >= max_alerts:
                 return "full", None
-            cursor = await conn.execute(
+            async with conn.execute(
                 "INSERT INTO alerts (user_id, guild_id, term, folded, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?) RETURNING id",
                 (user_id, guild_id, term, folded, to_iso(now)),
-            )
-            alert_id = cursor.lastrowid
-            assert alert_id is not None
+            ) as cursor:
+                inserted = await cursor.fetchone()
+            assert inserted is not None
+            alert_id = int(inserted[0])
         return "added", Alert(alert_id, user_id, guild_id, term, from_iso(to_iso(now)))
 
     async def member_alerts(self, user_id: int, guild_id: int) -> list[Alert]:

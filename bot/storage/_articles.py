@@ -4,15 +4,13 @@ summary cache, and the reads members' commands and previews make of them."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
-
-import aiosqlite
 
 from bot.clock import from_iso, to_iso
 from bot.models import ArchiveScope
 from bot.storage._base import Database, chunks
+from bot.storage._connection import Connection, Row, json_values
 from bot.storage._scope import visible_condition, visible_ids
 from bot.storage.records import (
     AlertArticle,
@@ -56,17 +54,17 @@ def _article_row(article: NewArticle, now: datetime) -> tuple[object, ...]:
     )
 
 
-async def _article_ids(conn: aiosqlite.Connection, urls: Sequence[str]) -> dict[str, int]:
+async def _article_ids(conn: Connection, urls: Sequence[str]) -> dict[str, int]:
     async with conn.execute(
-        "SELECT canonical_url, id FROM articles "
-        "WHERE canonical_url IN (SELECT value FROM json_each(?))",
+        "SELECT canonical_url, id FROM articles "  # noqa: S608 - a constant subquery
+        f"WHERE canonical_url IN ({json_values(conn.dialect)})",
         (json.dumps(list(urls)),),
     ) as cursor:
         return {str(row[0]): int(row[1]) for row in await cursor.fetchall()}
 
 
 async def _archive_articles(
-    conn: aiosqlite.Connection, articles: Sequence[NewArticle], now: datetime
+    conn: Connection, articles: Sequence[NewArticle], now: datetime
 ) -> list[tuple[int, bool]]:
     """Each article's id, and whether this call created it: rows are keyed by canonical URL, and
     an existing one is left as it is.
@@ -111,7 +109,7 @@ def _when(value: str | None) -> datetime | None:
     return from_iso(value) if value else None
 
 
-def _article(row: sqlite3.Row) -> ArchivedArticle:
+def _article(row: Row) -> ArchivedArticle:
     return ArchivedArticle(
         id=int(row["id"]),
         canonical_url=row["canonical_url"],
@@ -145,7 +143,7 @@ def _like_pattern(text: str) -> str:
 _NEWEST = "coalesce(a.published_at, a.first_seen_at) DESC, a.id DESC"
 
 
-def _ref(row: sqlite3.Row) -> ArticleRef:
+def _ref(row: Row) -> ArticleRef:
     return ArticleRef(
         id=int(row["id"]),
         title=str(row["title"]),
@@ -183,7 +181,8 @@ class ArticleStore(Database):
         rows = await self.fetch_all(
             "SELECT id, url, canonical_url, title, excerpt, feed_content_html, text_attempts "
             "FROM articles WHERE text_status = 'pending' "
-            "AND (? IS NULL OR text_retry_at IS NULL OR text_retry_at <= ?) ORDER BY id LIMIT ?",
+            "AND (CAST(? AS TEXT) IS NULL OR text_retry_at IS NULL OR text_retry_at <= ?) "
+            "ORDER BY id LIMIT ?",
             (to_iso(now) if now else None, to_iso(now) if now else None, limit),
         )
         return [
@@ -260,7 +259,7 @@ class ArticleStore(Database):
         self, scope: ArchiveScope, *, article_id: int | None = None, url: str | None = None
     ) -> ArchivedArticle | None:
         """An archived article in `scope` by id, or by canonical URL (else the URL as linked)."""
-        visible, params = visible_condition(scope, "a.id")
+        visible, params = visible_condition(scope, "a.id", self.dialect)
         if article_id is not None:
             row = await self.fetch_one(
                 f"SELECT a.* FROM articles a WHERE a.id = ? AND {visible}",  # noqa: S608
@@ -280,9 +279,11 @@ class ArticleStore(Database):
         """Those of the archived articles with these ids that are in `scope`, by id."""
         if not article_ids:
             return {}
-        visible, params = visible_condition(scope, "a.id")
+        visible, params = visible_condition(scope, "a.id", self.dialect)
+        # One JSON parameter for any number of ids (no statement per size of the list).
+        each_id = json_values(self.dialect, "bigint")
         rows = await self.fetch_all(
-            "SELECT a.* FROM articles a WHERE a.id IN (SELECT value FROM json_each(?)) "  # noqa: S608
+            f"SELECT a.* FROM articles a WHERE a.id IN ({each_id}) "  # noqa: S608
             f"AND {visible}",
             (json.dumps([int(i) for i in article_ids]), *params),
         )
@@ -305,7 +306,7 @@ class ArticleStore(Database):
 
     async def article_text(self, scope: ArchiveScope, article_id: int) -> ArticleText | None:
         """An archived article's title and texts, or None (also when it is outside `scope`)."""
-        visible, params = visible_condition(scope, "a.id")
+        visible, params = visible_condition(scope, "a.id", self.dialect)
         row = await self.fetch_one(
             "SELECT a.id, a.title, a.url, a.description, a.excerpt, a.text FROM articles a "  # noqa: S608
             f"WHERE a.id = ? AND {visible}",
@@ -324,7 +325,7 @@ class ArticleStore(Database):
 
     async def article_id_for_url(self, scope: ArchiveScope, url: str) -> int | None:
         """The id of the article in `scope` at this (canonical or original) URL, or None."""
-        visible, params = visible_condition(scope, "a.id")
+        visible, params = visible_condition(scope, "a.id", self.dialect)
         value = await self.scalar(
             "SELECT id FROM (SELECT a.id FROM articles a WHERE a.canonical_url = ? "  # noqa: S608
             "UNION ALL SELECT a.id FROM articles a WHERE a.url = ?) AS a "
@@ -336,7 +337,7 @@ class ArticleStore(Database):
     async def article_refs(self, scope: ArchiveScope, ids: Sequence[int]) -> dict[int, ArticleRef]:
         """Title, URL and date of each archived article among `ids` that is in `scope`."""
         found: dict[int, ArticleRef] = {}
-        visible, params = visible_condition(scope, "a.id")
+        visible, params = visible_condition(scope, "a.id", self.dialect)
         for chunk in chunks(list(ids)):
             marks = ",".join("?" * len(chunk))
             rows = await self.fetch_all(
@@ -380,7 +381,7 @@ class ArticleStore(Database):
         """The archived articles among `ids` in `scope`, in id order, with what alerts look at."""
         found: list[AlertArticle] = []
         wanted = sorted(set(ids))
-        visible, params = visible_condition(scope, "a.id")
+        visible, params = visible_condition(scope, "a.id", self.dialect)
         for chunk in chunks(wanted):
             marks = ",".join("?" * len(chunk))
             rows = await self.fetch_all(
@@ -423,9 +424,10 @@ class ArticleStore(Database):
     ) -> list[ArticleRef]:
         """Newest articles in `scope` whose title contains `text` (any case), for autocomplete."""
         ids, params = visible_ids(scope)
+        like = "LIKE" if self.dialect == "sqlite" else "ILIKE"  # SQLite's LIKE ignores case
         rows = await self.fetch_all(
             "SELECT a.id, a.title, a.url, a.published_at FROM articles a "  # noqa: S608
-            f"WHERE a.id IN ({ids}) AND a.title LIKE ? ESCAPE '\\' AND a.title != '' "
+            f"WHERE a.id IN ({ids}) AND a.title {like} ? ESCAPE '\\' AND a.title != '' "
             f"ORDER BY {_NEWEST} LIMIT ?",
             (*params, _like_pattern(text), limit),
         )
@@ -435,7 +437,7 @@ class ArticleStore(Database):
         """The newest article in `scope` with exactly this title (any case), or None."""
         ids, params = visible_ids(scope)
         value = await self.scalar(
-            "SELECT a.id FROM articles a WHERE a.title = ? COLLATE NOCASE "  # noqa: S608
+            "SELECT a.id FROM articles a WHERE lower(a.title) = lower(?) "  # noqa: S608
             f"AND a.id IN ({ids}) ORDER BY {_NEWEST} LIMIT 1",
             (title, *params),
         )

@@ -10,27 +10,31 @@ the schema; the verbs insert with ON CONFLICT DO NOTHING and act only on rows re
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-
-import aiosqlite
 
 from bot.clock import from_iso, to_iso
 from bot.errors import NotFound
 from bot.models import Feed
 from bot.storage._articles import _archive_articles, _when
 from bot.storage._base import Database
+from bot.storage._connection import Connection, Dialect, Row, json_values
 from bot.storage.records import FeedItemRef, NewArticle, NewEntry, NotModifiedCheck, OutboxRow
 
 # Every feed read carries the intervals its active, unpaused subscriptions asked for (NULL: the
 # default), as a JSON array, so the scheduler can take the shortest without another query.
-_FEED_SELECT = (
-    "SELECT feeds.*, (SELECT json_group_array(s.interval_seconds) FROM subscriptions s "
-    "WHERE s.feed_id = feeds.id AND s.active = 1 AND s.paused = 0) AS subscription_intervals "
-    "FROM feeds"
+_INTERVALS = (
+    "(SELECT {aggregate}(s.interval_seconds) FROM subscriptions s "
+    "WHERE s.feed_id = feeds.id AND s.active = 1 AND s.paused = 0) AS subscription_intervals"
 )
+_FEED_SELECT = f"SELECT feeds.*, {_INTERVALS.format(aggregate='json_group_array')} FROM feeds"  # noqa: S608 - constants
+_FEED_SELECT_PG = f"SELECT feeds.*, {_INTERVALS.format(aggregate='json_agg')} FROM feeds"  # noqa: S608 - constants
+
+
+def feed_select(dialect: Dialect) -> str:
+    """The select every feed read uses, in `dialect`."""
+    return _FEED_SELECT if dialect == "sqlite" else _FEED_SELECT_PG
 
 
 def _intervals(raw: str | None) -> tuple[int | None, ...]:
@@ -38,7 +42,7 @@ def _intervals(raw: str | None) -> tuple[int | None, ...]:
     return tuple(None if value is None else int(value) for value in values)
 
 
-def _feed(row: sqlite3.Row) -> Feed:
+def _feed(row: Row) -> Feed:
     return Feed(
         id=row["id"],
         url=row["url"],
@@ -62,7 +66,7 @@ def _feed(row: sqlite3.Row) -> Feed:
 class PollTransaction:
     """The domain verbs of one poll of one feed, all inside one write transaction."""
 
-    def __init__(self, conn: aiosqlite.Connection, feed: Feed, now: datetime) -> None:
+    def __init__(self, conn: Connection, feed: Feed, now: datetime) -> None:
         self._conn = conn
         self.feed = feed
         self.now = now
@@ -97,11 +101,12 @@ class PollTransaction:
         article_ids = [entry.article_id for entry in entries]
         # One read for both questions, each half through its own index (an OR would scan the
         # feed's whole history): which keys are recorded, which articles the feed already shows.
+        dialect = self._conn.dialect
         async with self._conn.execute(
-            "SELECT 0, entry_key FROM feed_entries WHERE feed_id = ? "
-            "AND entry_key IN (SELECT value FROM json_each(?)) "
-            "UNION ALL SELECT 1, article_id FROM feed_entries WHERE feed_id = ? "
-            "AND article_id IN (SELECT value FROM json_each(?))",
+            "SELECT 0, entry_key FROM feed_entries WHERE feed_id = ? "  # noqa: S608 - constants
+            f"AND entry_key IN ({json_values(dialect)}) "
+            "UNION ALL SELECT 1, CAST(article_id AS TEXT) FROM feed_entries WHERE feed_id = ? "
+            f"AND article_id IN ({json_values(dialect, 'bigint')})",
             (feed_id, json.dumps(keys), feed_id, json.dumps(article_ids)),
         ) as cursor:
             rows = await cursor.fetchall()
@@ -221,12 +226,12 @@ class FeedStore(Database):
 
     async def feed(self, feed_id: int) -> Feed | None:
         """One feed, or None."""
-        row = await self.fetch_one(f"{_FEED_SELECT} WHERE id = ?", (feed_id,))
+        row = await self.fetch_one(f"{feed_select(self.dialect)} WHERE id = ?", (feed_id,))
         return None if row is None else _feed(row)
 
     async def feed_by_url(self, url: str) -> Feed | None:
         """The feed whose document is at `url`, or None."""
-        row = await self.fetch_one(f"{_FEED_SELECT} WHERE url = ?", (url,))
+        row = await self.fetch_one(f"{feed_select(self.dialect)} WHERE url = ?", (url,))
         return None if row is None else _feed(row)
 
     async def check_feed_by(self, feed_id: int, moment: datetime) -> None:
@@ -252,7 +257,8 @@ class FeedStore(Database):
         """The feeds `due_feed_ids` names, read in the same single query (a round's poller
         needs every row, and one read per feed costs more than the check of an unchanged one)."""
         rows = await self.fetch_all(
-            f"{_FEED_SELECT} WHERE next_check_at <= ? ORDER BY next_check_at, id LIMIT ?",
+            f"{feed_select(self.dialect)} WHERE next_check_at <= ? ORDER BY next_check_at, id "
+            "LIMIT ?",
             (to_iso(now), limit),
         )
         return [_feed(row) for row in rows]
@@ -267,7 +273,9 @@ class FeedStore(Database):
     ) -> AsyncIterator[PollTransaction]:
         """One poll's writes as a unit of work: committed together, or rolled back on any error."""
         async with self.transaction() as conn:
-            async with conn.execute(f"{_FEED_SELECT} WHERE id = ?", (feed_id,)) as cursor:
+            async with conn.execute(
+                f"{feed_select(conn.dialect)} WHERE id = ?", (feed_id,)
+            ) as cursor:
                 row = await cursor.fetchone()
             if row is None:
                 raise NotFound(f"There is no feed number {feed_id}.")
@@ -337,7 +345,8 @@ class FeedStore(Database):
     async def feeds_to_report_failing(self, threshold: int) -> list[Feed]:
         """Feeds failing `threshold` times in a row whose moderators were not told yet."""
         rows = await self.fetch_all(
-            f"{_FEED_SELECT} WHERE consecutive_failures >= ? AND failing_notified = 0 ORDER BY id",
+            f"{feed_select(self.dialect)} WHERE consecutive_failures >= ? "
+            "AND failing_notified = 0 ORDER BY id",
             (threshold,),
         )
         return [_feed(row) for row in rows]

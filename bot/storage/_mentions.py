@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
 
 from bot.clock import from_iso, to_iso
 from bot.models import MentionRule
 from bot.storage._base import Database
+from bot.storage._connection import Row
 
 
-def _rule(row: sqlite3.Row) -> MentionRule:
+def _rule(row: Row) -> MentionRule:
     return MentionRule(
         id=row["id"],
         subscription_id=row["subscription_id"],

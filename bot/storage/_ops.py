@@ -5,11 +5,9 @@ Read-only verbs (except the probe, which rolls back): cheap enough to run at eve
 
 from __future__ import annotations
 
-import sqlite3
-
 from bot.storage._articles import _when
 from bot.storage._base import Database
-from bot.storage._feeds import _FEED_SELECT, _feed
+from bot.storage._feeds import _feed, feed_select
 from bot.storage.records import FeedHealth, RecentDelivery
 
 
@@ -26,23 +24,6 @@ class OpsStore(Database):
         depth.update({row[0]: int(row[1]) for row in rows})
         return depth
 
-    async def write_problem(self) -> str | None:
-        """None if a write transaction can start and write; else SQLite's reason, in words.
-
-        The probe rewrites one row to its own value and rolls back, so it changes nothing."""
-        try:
-            async with self._write_lock:
-                await self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    await self._conn.execute(
-                        "UPDATE related_index_stats SET documents = documents WHERE id = 1"
-                    )
-                finally:
-                    await self._conn.execute("ROLLBACK")
-        except sqlite3.Error as error:
-            return f"the database is not writable ({error})"
-        return None
-
     async def feed_health(self) -> list[FeedHealth]:
         """Every feed with subscriptions, with its open and failed announcements."""
         # The feed columns come from the same select every feed verb uses (it grows with the model).
@@ -50,12 +31,12 @@ class OpsStore(Database):
             f"""
             SELECT f.*,
                    (SELECT COUNT(*) FROM subscriptions s
-                     WHERE s.feed_id = f.id AND s.active) AS subs,
+                     WHERE s.feed_id = f.id AND s.active = 1) AS subs,
                    (SELECT COUNT(*) FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id
                      WHERE s.feed_id = f.id AND o.state IN ('pending', 'claimed')) AS pending,
                    (SELECT COUNT(*) FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id
                      WHERE s.feed_id = f.id AND o.state = 'failed') AS failed
-              FROM ({_FEED_SELECT}) f
+              FROM ({feed_select(self.dialect)}) f
              ORDER BY f.consecutive_failures DESC, f.id
             """  # noqa: S608 - a constant select, no input in the text
         )

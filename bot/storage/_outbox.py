@@ -9,7 +9,6 @@ head of its queue) may be sent, which keeps announcements in order even across r
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -17,6 +16,7 @@ from bot.clock import from_iso, to_iso
 from bot.shards import ShardSet
 from bot.storage._articles import _categories, _when
 from bot.storage._base import Database
+from bot.storage._connection import Row
 from bot.storage.records import ChannelWebhook, Delivery, DeliveryRecord, OutboxRecord, SeedRow
 
 _DELIVERY_COLUMNS = (
@@ -34,7 +34,7 @@ def _shard_filter(shards: ShardSet | None) -> tuple[str, list[int]]:
     return f" AND ((s.guild_id >> 22) % ?) IN ({marks})", [shards.count, *shards.ordered]
 
 
-def _delivery(row: sqlite3.Row) -> Delivery:
+def _delivery(row: Row) -> Delivery:
     return Delivery(
         id=int(row["id"]),
         subscription_id=int(row["subscription_id"]),
@@ -52,7 +52,7 @@ def _delivery(row: sqlite3.Row) -> Delivery:
     )
 
 
-def _record(row: sqlite3.Row) -> OutboxRecord:
+def _record(row: Row) -> OutboxRecord:
     return OutboxRecord(
         id=int(row["id"]),
         subscription_id=int(row["subscription_id"]),
@@ -67,14 +67,17 @@ def _record(row: sqlite3.Row) -> OutboxRecord:
     )
 
 
-def _role_ids(raw: str | None) -> tuple[int, ...]:
-    """A plan's allowed_role_ids, as json_extract returns them; () when absent or damaged."""
-    if not raw:
+def _role_ids(payload: str | None) -> tuple[int, ...]:
+    """A stored plan's allowed_role_ids; () when absent or damaged (skipped rows have no plan).
+
+    Read here rather than with SQL's JSON functions, which SQLite and PostgreSQL spell apart."""
+    if not payload:
         return ()
     try:
-        values = json.loads(raw)
+        plan = json.loads(payload)
     except ValueError:
         return ()
+    values = plan.get("allowed_role_ids") if isinstance(plan, dict) else None
     if not isinstance(values, list):
         return ()
     return tuple(v for v in values if isinstance(v, int) and not isinstance(v, bool))
@@ -349,9 +352,7 @@ class OutboxStore(Database):
         rows = await self.fetch_all(
             "SELECT o.subscription_id, o.channel_id, o.state, o.reason, o.attempts, o.sent_at, "
             "o.message_id, o.created_at, "
-            # The plan's allowed roles; NULL for skipped rows (no plan) or a damaged one.
-            "CASE WHEN json_valid(o.payload) THEN json_extract(o.payload, '$.allowed_role_ids') "
-            "END AS roles FROM outbox o "
+            "o.payload FROM outbox o "
             "JOIN subscriptions s ON s.id = o.subscription_id "
             "WHERE o.article_id = ? AND s.guild_id = ? ORDER BY o.id",
             (article_id, guild_id),
@@ -366,7 +367,7 @@ class OutboxStore(Database):
                 sent_at=_when(r["sent_at"]),
                 message_id=r["message_id"],
                 created_at=from_iso(r["created_at"]),
-                pinged_role_ids=_role_ids(r["roles"]),
+                pinged_role_ids=_role_ids(r["payload"]),
             )
             for r in rows
         ]
@@ -405,9 +406,14 @@ class OutboxStore(Database):
                 "failing_notified = 0 WHERE id = ?",
                 (to_iso(now), feed_id),
             )
+            # The NOT EXISTS leaves out what outbox_once_per_channel would refuse (one row per
+            # article in a subscription, so the rows updated never collide with each other).
             cursor = await conn.execute(
-                "UPDATE OR IGNORE outbox SET state = 'pending', reason = '', attempts = 0, "
-                "not_before = ?, claimed_at = NULL WHERE subscription_id = ? AND state = 'failed'",
+                "UPDATE outbox SET state = 'pending', reason = '', attempts = 0, "
+                "not_before = ?, claimed_at = NULL WHERE subscription_id = ? AND state = 'failed' "
+                "AND NOT EXISTS (SELECT 1 FROM outbox live WHERE live.channel_id = "
+                "outbox.channel_id AND live.article_id = outbox.article_id "
+                "AND live.state IN ('pending', 'claimed', 'sent'))",
                 (to_iso(now), subscription_id),
             )
             return cursor.rowcount

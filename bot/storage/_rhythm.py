@@ -8,7 +8,6 @@ A row left `claimed` by a crash is reconciled by looking at the message itself.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -17,6 +16,7 @@ from bot.models import DEFAULT_RHYTHM, Rhythm
 from bot.shards import ShardSet
 from bot.storage._articles import _when
 from bot.storage._base import Database, chunks
+from bot.storage._connection import Row
 from bot.storage.records import (
     ChangedPost,
     DigestCandidate,
@@ -35,7 +35,7 @@ def _shards(shards: ShardSet | None, column: str = "s.guild_id") -> tuple[str, l
     return f" AND (({column} >> 22) % ?) IN ({marks})", [shards.count, *shards.ordered]
 
 
-def _rhythm(row: sqlite3.Row) -> Rhythm:
+def _rhythm(row: Row) -> Rhythm:
     cap, day = row["daily_cap"], row["digest_day"]
     return Rhythm(
         quiet_start=row["quiet_start"],
@@ -55,7 +55,7 @@ _EDIT_COLUMNS = (
 )
 
 
-def _edit(row: sqlite3.Row) -> EditRow:
+def _edit(row: Row) -> EditRow:
     return EditRow(
         id=int(row["id"]),
         outbox_id=int(row["outbox_id"]),

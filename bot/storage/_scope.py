@@ -17,24 +17,28 @@ from __future__ import annotations
 from typing import Any
 
 from bot.models import ArchiveScope, GuildScope
+from bot.storage._connection import Dialect
 
-# CROSS JOIN fixes the order: the few feeds that showed this article first, then one probe of
-# `subscriptions_by_feed_guild` each; the other way round costs a probe per subscription of the
-# server for every FTS match.
+# CROSS JOIN fixes SQLite's join order: the few feeds that showed this article first, then one
+# probe of `subscriptions_by_feed_guild` each; the other way round costs a probe per subscription
+# of the server for every FTS match. PostgreSQL has no CROSS JOIN ... ON and plans by statistics.
 _SUBSCRIBED = (
-    "SELECT 1 FROM feed_entries fe CROSS JOIN subscriptions s ON s.feed_id = fe.feed_id "
+    "SELECT 1 FROM feed_entries fe {join} subscriptions s ON s.feed_id = fe.feed_id "
     "WHERE fe.article_id = {column} AND s.guild_id = ? AND s.active = 1"
 )
 _ANNOUNCED = "SELECT 1 FROM guild_articles ga WHERE ga.guild_id = ? AND ga.article_id = {column}"
 
 
-def visible_condition(scope: ArchiveScope, column: str) -> tuple[str, list[Any]]:
+def visible_condition(
+    scope: ArchiveScope, column: str, dialect: Dialect = "sqlite"
+) -> tuple[str, list[Any]]:
     """A WHERE condition true when the article id in `column` is in `scope`, and its params."""
     if not isinstance(scope, GuildScope):
-        return "1", []
+        return "1 = 1", []
     guild = int(scope.guild_id)
+    join = "CROSS JOIN" if dialect == "sqlite" else "JOIN"
     sql = (
-        f"(EXISTS ({_SUBSCRIBED.format(column=column)}) "
+        f"(EXISTS ({_SUBSCRIBED.format(column=column, join=join)}) "
         f"OR EXISTS ({_ANNOUNCED.format(column=column)}))"
     )
     return sql, [guild, guild]

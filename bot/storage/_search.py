@@ -21,14 +21,36 @@ TITLE_BM25_WEIGHT = 4.0
 BODY_BM25_WEIGHT = 1.0
 
 
-def fts_query(text: str, *, operator: str = "AND") -> str:
-    """An FTS5 MATCH expression from any user text: each word quoted, so no syntax survives."""
+def _query_tokens(text: str) -> list[str]:
     # The first tokens only, found lazily: a long text costs no list of all its words.
     matched = itertools.islice(_QUERY_TOKEN.finditer(text), MAX_QUERY_TOKENS)
-    tokens = [match.group() for match in matched]
+    return [match.group() for match in matched]
+
+
+def fts_query(text: str, *, operator: str = "AND") -> str:
+    """An FTS5 MATCH expression from any user text: each word quoted, so no syntax survives."""
     # \w+ never holds a double quote; doubling any anyway keeps the quoting obviously safe.
-    quoted = ['"' + token.replace('"', '""') + '"' for token in tokens]
+    quoted = ['"' + token.replace('"', '""') + '"' for token in _query_tokens(text)]
     return f" {operator} ".join(quoted)
+
+
+def ts_query(text: str, *, operator: str = "AND") -> str:
+    """The same words as a PostgreSQL `to_tsquery` text: each word single-quoted (a lexeme, no
+    operator inside it), joined with & or |, so no syntax from the user survives."""
+    joiner = " & " if operator == "AND" else " | "
+    # \w+ never holds a quote or a backslash; escaping them anyway keeps the quoting safe.
+    quoted = [
+        "'" + token.replace("\\", "\\\\").replace("'", "''") + "'" for token in _query_tokens(text)
+    ]
+    return joiner.join(quoted)
+
+
+# PostgreSQL's full-text search (migrations/postgresql/0001): one tsvector per article, the title
+# weighted A and the body D, so ts_rank's weights {D, C, B, A} give the title FTS5's 4:1 bm25
+# weight. Normalisation 1 divides by 1 + log(length), as bm25 discounts long articles.
+_PG_CONFIG = "'english'::regconfig"
+_PG_RANK = f"ts_rank('{{{BODY_BM25_WEIGHT / TITLE_BM25_WEIGHT}, 0, 0, 1.0}}', fts.document, q, 1)"
+_PG_QUERY = f"to_tsquery({_PG_CONFIG}, ?)"
 
 
 # The TF-IDF weight of a stored term t (joined with its frequency row f) among `?` indexed
@@ -78,7 +100,7 @@ class SearchStore(Database):
                 )
                 await conn.executemany(
                     "INSERT INTO term_frequencies (term, documents) VALUES (?, 1) "
-                    "ON CONFLICT (term) DO UPDATE SET documents = documents + 1",
+                    "ON CONFLICT (term) DO UPDATE SET documents = term_frequencies.documents + 1",
                     [(term,) for term, _, _ in terms],
                 )
                 change = (1 if terms else 0) - (1 if old else 0)
@@ -147,7 +169,7 @@ class SearchStore(Database):
 
     async def _ensure_ln(self) -> None:
         # SQLite has ln() only when built with its math functions (most builds since 3.35).
-        if self._ln_ready:
+        if self._ln_ready or self.dialect != "sqlite":
             return
         try:
             await self.scalar("SELECT ln(1.0)")
@@ -175,6 +197,8 @@ class SearchStore(Database):
         exclude_ids: Sequence[int] = (),
     ) -> list[ArticleRef]:
         """Articles in `scope` matching any of the words, best bm25 first (title heavier)."""
+        if self.dialect == "postgresql":
+            return await self._pg_related_candidates(scope, query_words, limit, exclude_ids)
         expression = fts_query(" ".join(query_words), operator="OR")
         if not expression:
             return []
@@ -197,13 +221,37 @@ class SearchStore(Database):
         excluded = set(exclude_ids)
         return [_ref(row) for row in rows if int(row["id"]) not in excluded][:limit]
 
+    async def _pg_related_candidates(
+        self,
+        scope: ArchiveScope,
+        query_words: Sequence[str],
+        limit: int,
+        exclude_ids: Sequence[int],
+    ) -> list[ArticleRef]:
+        expression = ts_query(" ".join(query_words), operator="OR")
+        if not expression:
+            return []
+        visible, params = visible_condition(scope, "fts.article_id", self.dialect)
+        rows = await self.fetch_all(
+            "SELECT a.id, a.title, a.url, a.published_at FROM ("  # noqa: S608
+            f"SELECT fts.article_id AS id, {_PG_RANK} AS score FROM articles_fts fts, "
+            f"{_PG_QUERY} q WHERE fts.document @@ q AND {visible} "
+            "ORDER BY score DESC, fts.article_id LIMIT ?"
+            ") AS best JOIN articles a ON a.id = best.id ORDER BY best.score DESC, a.id",
+            (expression, *params, limit + len(exclude_ids)),
+        )
+        excluded = set(exclude_ids)
+        return [_ref(row) for row in rows if int(row["id"]) not in excluded][:limit]
+
     async def search_articles(
         self, scope: ArchiveScope, query: str, limit: int = 10, offset: int = 0
     ) -> list[SearchHit]:
         """Full-text search of `scope`, safe for any user text: all words first, else any word."""
         limit = max(1, min(int(limit), 100))
         offset = max(0, int(offset))
-        visible, params = visible_condition(scope, "a.id")
+        if self.dialect == "postgresql":
+            return await self._pg_search(scope, query, limit, offset)
+        visible, params = visible_condition(scope, "a.id", self.dialect)
         for operator in ("AND", "OR"):
             expression = fts_query(query, operator=operator)
             if not expression:
@@ -223,3 +271,44 @@ class SearchStore(Database):
                     for row in rows
                 ]
         return []
+
+    async def _pg_search(
+        self, scope: ArchiveScope, query: str, limit: int, offset: int
+    ) -> list[SearchHit]:
+        """`search_articles` on PostgreSQL: the same words, the same all-then-any rule."""
+        visible, params = visible_condition(scope, "fts.article_id", self.dialect)
+        for operator in ("AND", "OR"):
+            expression = ts_query(query, operator=operator)
+            if not expression:
+                return []
+            # Rank and cut first; headlines (which re-read the text) only for the page shown.
+            rows = await self.fetch_all(
+                "SELECT a.id, a.title, a.url, a.published_at, best.score, "  # noqa: S608
+                f"ts_headline({_PG_CONFIG}, a.title, best.q, {_PG_TITLE_HEADLINE}) AS title_hl, "
+                f"ts_headline({_PG_CONFIG}, a.text, best.q, {_PG_SNIPPET}) AS snip FROM ("
+                f"SELECT fts.article_id AS id, q, {_PG_RANK} AS score FROM articles_fts fts, "
+                f"{_PG_QUERY} q WHERE fts.document @@ q AND {visible} "
+                "ORDER BY score DESC, fts.article_id LIMIT ? OFFSET ?"
+                ") AS best JOIN articles a ON a.id = best.id ORDER BY best.score DESC, a.id",
+                (expression, *params, limit, offset),
+            )
+            if rows or operator == "OR":
+                return [
+                    SearchHit(
+                        _ref(row), row["title_hl"], _ellipsis(row["snip"]), float(row["score"])
+                    )
+                    for row in rows
+                ]
+        return []
+
+
+# ts_headline's options: the title whole with its matches marked, as FTS5's highlight(); from the
+# body a fragment of at most 24 words around the matches, as FTS5's snippet(..., 24).
+_PG_TITLE_HEADLINE = "'StartSel=**, StopSel=**, HighlightAll=true'"
+_PG_SNIPPET = "'StartSel=**, StopSel=**, MaxWords=24, MinWords=12, MaxFragments=1'"
+
+
+def _ellipsis(fragment: str | None) -> str:
+    """FTS5's snippet marks a cut text with …; ts_headline does not, so mark it here."""
+    text = (fragment or "").strip()
+    return f"…{text}…" if text else ""

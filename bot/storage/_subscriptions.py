@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import fields, replace
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from bot.clock import from_iso, to_iso
 from bot.errors import InvalidInput
 from bot.models import AuditEntry, GuildSettings, NewSubscription, Subscription
 from bot.storage._base import Database
+from bot.storage._connection import Connection, Row
 from bot.storage.records import ImportedSubscription
 
 _SUBSCRIPTION_COLUMNS = ", ".join(f.name for f in fields(Subscription))
@@ -33,7 +31,7 @@ EDITABLE = frozenset(
 )
 
 
-def _subscription(row: sqlite3.Row) -> Subscription:
+def _subscription(row: Row) -> Subscription:
     return Subscription(
         id=row["id"],
         guild_id=row["guild_id"],
@@ -70,7 +68,7 @@ class SubscriptionLimitReached(InvalidInput):
 
 
 async def insert_subscription(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     new: NewSubscription,
     *,
     now: datetime,

@@ -6,12 +6,12 @@ record what happened. Secrets and callback ids are made by the caller and only s
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime, timedelta
 
 from bot.clock import to_iso
 from bot.storage._articles import _when
 from bot.storage._base import Database
+from bot.storage._connection import Row
 from bot.storage.records import WebSubSubscription
 
 _SELECT = (
@@ -20,7 +20,7 @@ _SELECT = (
 )
 
 
-def _subscription(row: sqlite3.Row) -> WebSubSubscription:
+def _subscription(row: Row) -> WebSubSubscription:
     return WebSubSubscription(
         feed_id=int(row["feed_id"]),
         hub_url=row["hub_url"],

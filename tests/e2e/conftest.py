@@ -74,11 +74,15 @@ BenchFactory = Callable[..., AbstractAsyncContextManager[Bench]]
 
 
 @pytest.fixture
-def make_bench(tmp_path: Path) -> BenchFactory:
+def make_bench(tmp_path: Path, bench_engine: str, request: pytest.FixtureRequest) -> BenchFactory:
     """Build a bench with config overrides: `async with make_bench(fetch={...}) as bench:`."""
 
     @asynccontextmanager
     async def factory(**sections: dict[str, object]) -> AsyncIterator[Bench]:
+        if bench_engine == "postgresql":
+            cluster = request.getfixturevalue("pg_cluster")
+            database = {**sections.get("database", {}), "url": await cluster.new_database()}
+            sections = {**sections, "database": database}
         config = make_config(tmp_path, **sections)
         async with DiscordStandIn() as discord_standin, NewsSite() as site:
             seed = discord_standin.populate_default()

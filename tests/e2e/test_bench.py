@@ -17,4 +17,4 @@ async def test_bot_is_ready_with_the_seed_guild_and_synced_commands(bench: Bench
     synced = {command["name"] for command in bench.discord.synced_commands()}
     tree = {command.name for command in bench.bot.tree.get_commands()}
     assert synced == tree
-    assert await bench.app.storage.scalar("PRAGMA user_version") >= 1
+    assert await bench.app.storage.schema_version() >= 1

@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 import aiohttp
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import Bench, BenchFactory
@@ -46,8 +47,13 @@ def event_once(bench: Bench, name: str) -> asyncio.Event:
 
 
 async def test_healthz_follows_the_gateway_and_a_read_only_database(
-    make_bench: BenchFactory,
+    make_bench: BenchFactory, bench_engine: str
 ) -> None:
+    if bench_engine != "sqlite":
+        pytest.skip(
+            "makes the database read-only with SQLite's PRAGMA query_only; the PostgreSQL "
+            "write probe is tested in tests/unit/test_storage_postgres.py"
+        )
     async with make_bench(http=HTTP) as bench:
         await bench.app.poller.poll_due()  # a polling round has finished
         assert await get(bench, "/healthz") == (200, "ok\n")
@@ -63,7 +69,7 @@ async def test_healthz_follows_the_gateway_and_a_read_only_database(
 
         # The writer's own connection goes read-only (reads use a second connection, and a
         # transaction cannot turn query_only off again, so the pragma is set outside one).
-        writer = bench.app.storage._conn
+        writer = bench.app.storage._sqlite().raw
         await writer.execute("PRAGMA query_only = ON")
         try:
             status, body = await get(bench, "/healthz")

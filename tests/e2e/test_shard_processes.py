@@ -50,8 +50,11 @@ def shard_article(number: int) -> SampleArticle:
     )
 
 
-def write_config(tmp_path: Path, standin: DiscordStandIn, name: str) -> Path:
-    """One process's config: the shared database, its own REST base URL."""
+def write_config(
+    tmp_path: Path, standin: DiscordStandIn, name: str, database_url: str = ""
+) -> Path:
+    """One process's config: the shared database (the SQLite file, or a PostgreSQL database
+    when `database_url` is given), its own REST base URL."""
     path = tmp_path / f"config-{name}.toml"
     path.write_text(
         "[bot]\n"
@@ -59,7 +62,7 @@ def write_config(tmp_path: Path, standin: DiscordStandIn, name: str) -> Path:
         f'gateway_url = "{standin.gateway_url}"\n'
         "guild_ready_timeout_seconds = 0.05\n"
         "reidentify_delay_seconds = 0\n"
-        f'[database]\npath = "{tmp_path / "bot.db"}"\n'
+        f'[database]\npath = "{tmp_path / "bot.db"}"\nurl = "{database_url}"\n'
         "[fetch]\nallow_private_addresses = true\n"
         "[feeds]\nmin_interval_seconds = 1\ndefault_interval_seconds = 1\n"
         "fetch_full_text = false\n"
@@ -74,15 +77,16 @@ def write_config(tmp_path: Path, standin: DiscordStandIn, name: str) -> Path:
 class Processes:
     """The child processes of one test; each logs to its own file; all killed at the end."""
 
-    def __init__(self, tmp_path: Path, standin: DiscordStandIn) -> None:
+    def __init__(self, tmp_path: Path, standin: DiscordStandIn, database_url: str = "") -> None:
         self.tmp_path = tmp_path
         self.standin = standin
+        self.database_url = database_url
         self.running: dict[str, asyncio.subprocess.Process] = {}
 
     async def start(self, name: str, *command: str) -> asyncio.subprocess.Process:
         env = {k: v for k, v in os.environ.items() if k != "PAPERBOY_CONFIG"}
         env["DISCORD_TOKEN"] = self.standin.token
-        config = write_config(self.tmp_path, self.standin, name)
+        config = write_config(self.tmp_path, self.standin, name, self.database_url)
         with (self.tmp_path / f"{name}.log").open("ab") as log:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -134,8 +138,10 @@ class Processes:
 
 
 @contextlib.asynccontextmanager
-async def processes(tmp_path: Path, standin: DiscordStandIn) -> AsyncIterator[Processes]:
-    running = Processes(tmp_path, standin)
+async def processes(
+    tmp_path: Path, standin: DiscordStandIn, database_url: str = ""
+) -> AsyncIterator[Processes]:
+    running = Processes(tmp_path, standin, database_url)
     try:
         yield running
     finally:
@@ -168,13 +174,24 @@ async def add_feed(standin: DiscordStandIn, world: Seed, site: NewsSite) -> Inte
     return handle
 
 
+async def shared_database(bench_engine: str, request: pytest.FixtureRequest) -> str:
+    """'' (the SQLite file in tmp_path), or a new, empty PostgreSQL database every process
+    points at (the processes migrate it as they start)."""
+    if bench_engine == "sqlite":
+        return ""
+    cluster = request.getfixturevalue("pg_cluster")
+    return str(await cluster.new_database(migrated=False))
+
+
+@pytest.mark.both_engines
 async def test_shard_processes_serve_their_own_servers_and_a_worker_polls(
-    tmp_path: Path,
+    tmp_path: Path, bench_engine: str, request: pytest.FixtureRequest
 ) -> None:
+    url = await shared_database(bench_engine, request)
     async with (
         DiscordStandIn() as standin,
         NewsSite(initially_published=2, feed_size=200) as site,
-        processes(tmp_path, standin) as running,
+        processes(tmp_path, standin, url) as running,
     ):
         on_zero = standin.populate_default("Shard zero", shard=(0, COUNT))
         on_one = standin.populate_default("Shard one", shard=(1, COUNT))
@@ -279,9 +296,11 @@ async def subscribe_before_start(config: Path, site: NewsSite, worlds: list[Seed
         await app.close()
 
 
+@pytest.mark.both_engines
 async def test_killing_shard_processes_mid_delivery_loses_and_repeats_nothing(
-    tmp_path: Path,
+    tmp_path: Path, bench_engine: str, request: pytest.FixtureRequest
 ) -> None:
+    url = await shared_database(bench_engine, request)
     seed_value = int(os.environ.get("PAPERBOY_CRASH_SEED") or random.randrange(2**32))
     rng = random.Random(seed_value)  # kill moments and publishing, not security
     print(f"shard kill test seed: {seed_value} (replay with PAPERBOY_CRASH_SEED={seed_value})")
@@ -291,13 +310,13 @@ async def test_killing_shard_processes_mid_delivery_loses_and_repeats_nothing(
     async with (
         DiscordStandIn() as standin,
         NewsSite(initially_published=2, feed_size=200) as site,
-        processes(tmp_path, standin) as running,
+        processes(tmp_path, standin, url) as running,
     ):
         worlds = [
             standin.populate_default("Shard zero", shard=(0, COUNT)),
             standin.populate_default("Shard one", shard=(1, COUNT)),
         ]
-        await subscribe_before_start(write_config(tmp_path, standin, "setup"), site, worlds)
+        await subscribe_before_start(write_config(tmp_path, standin, "setup", url), site, worlds)
 
         def publish() -> None:
             published.append(site.article_url(site.publish(shard_article(next(numbers)), at=None)))

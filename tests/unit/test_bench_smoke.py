@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import archive, delivery, idle, latency, parse_cost, polling
+from bench import archive, delivery, idle, latency, parse_cost, pg_cost, polling
 from bench.__main__ import markdown_table, rows_of
 from bench.feedserver import changed_in_cycle, version_at
 
@@ -54,6 +54,19 @@ async def test_pool_overhead_smoke_runs_jobs_through_real_workers() -> None:
     result = await polling.pool_overhead(jobs=20)
     assert result["jobs"] == 20 and result["payload_bytes"] > 40_000
     assert result["bot_cpu_ms_per_job"] > 0 and result["wall_ms_per_job"] > 0
+
+
+async def test_pg_cost_smoke_polls_the_same_farm_on_both_engines() -> None:
+    result = await pg_cost.measure(40, cycles=1)
+    if "skipped" in result:
+        pytest.skip(result["skipped"])
+    for engine in ("sqlite", "postgresql"):
+        run = result[engine]
+        assert (run["seed"]["polled"], run["seed"]["errors"]) == (40, 0), engine
+        cycle = run["cycles"][0]
+        assert (cycle["polled"], cycle["errors"], cycle["changed"]) == (40, 0, 4), engine
+    assert result["wall_ratio"] > 0 and result["cpu_ratio"] > 0
+    assert markdown_table(rows_of("pg_cost", [result])).count("\n") > 2
 
 
 def test_parse_cost_smoke_compares_parsers() -> None:

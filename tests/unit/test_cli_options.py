@@ -20,6 +20,7 @@ ARGUMENTS: dict[str, list[str]] = {
     "db migrate": [],
     "db info": [],
     "db backup": ["copy.db"],
+    "db copy": ["--to", "postgresql://x@y/z"],
     "feed check": ["https://example.org/"],
     "archive import": ["https://example.org/sitemap.xml"],
     "extract": ["page.html"],

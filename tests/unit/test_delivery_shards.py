@@ -107,12 +107,12 @@ async def world(storage: Storage) -> dict[int, int]:
 
 
 async def test_two_processes_deliver_only_their_shards_once_each_in_order(
-    tmp_path: Path,
+    tmp_path: Path, database_target: str
 ) -> None:
     cfg = config(tmp_path)
     clock = FakeClock(NOW)
     posts = Posts()
-    one, two = await Storage.open(cfg.database.path), await Storage.open(cfg.database.path)
+    one, two = await Storage.open(database_target), await Storage.open(database_target)
     try:
         channel_guild = await world(one)
         shard_sets = {"p0": parse_shards("0", COUNT), "p1": parse_shards("1", COUNT)}
@@ -147,9 +147,8 @@ async def test_two_processes_deliver_only_their_shards_once_each_in_order(
         await two.close()
 
 
-async def test_claim_queries_see_only_their_shards(tmp_path: Path) -> None:
-    cfg = config(tmp_path)
-    storage = await Storage.open(cfg.database.path)
+async def test_claim_queries_see_only_their_shards(database_target: str) -> None:
+    storage = await Storage.open(database_target)
     try:
         channel_guild = await world(storage)
         everything = await storage.next_deliveries()
@@ -164,11 +163,13 @@ async def test_claim_queries_see_only_their_shards(tmp_path: Path) -> None:
         await storage.close()
 
 
-async def test_reconciling_leaves_another_process_claims_alone(tmp_path: Path) -> None:
+async def test_reconciling_leaves_another_process_claims_alone(
+    tmp_path: Path, database_target: str
+) -> None:
     """A process starting up must not release a row another process is sending right now."""
     cfg = config(tmp_path)
     clock = FakeClock(NOW)
-    storage = await Storage.open(cfg.database.path)
+    storage = await Storage.open(database_target)
     try:
         await world(storage)
         heads = await storage.next_deliveries()

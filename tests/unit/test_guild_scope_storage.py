@@ -315,7 +315,7 @@ async def test_scoped_candidate_query_is_driven_by_indexes(archive: Archive) -> 
         statements.append(sql)
 
     # Reads run on the read connection (the writer's when there is none, as in memory).
-    connection = storage._reader or storage._conn
+    connection = (storage._reader or storage._sqlite()).raw
     await connection.set_trace_callback(trace)
     try:
         await storage.related_candidate_refs(B, ["rent", "strike"], 40)

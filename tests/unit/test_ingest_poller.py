@@ -150,7 +150,7 @@ class Env:
         )
         return subscription.id
 
-    async def count(self, table: str, where: str = "1") -> int:
+    async def count(self, table: str, where: str = "1 = 1") -> int:
         return int(await self.storage.scalar(f"SELECT count(*) FROM {table} WHERE {where}"))
 
 

@@ -25,8 +25,8 @@ def keeper(storage: Storage, clock: FakeClock, holder: str, *, alive: bool = Tru
     )
 
 
-async def test_second_holder_waits_then_takes_over_after_the_expiry(tmp_path: Path) -> None:
-    path = tmp_path / "shared.db"
+async def test_second_holder_waits_then_takes_over_after_the_expiry(database_target: str) -> None:
+    path = database_target
     clock = FakeClock(NOW)
     # Two handles on one file, as two processes have.
     first_db, second_db = await Storage.open(path), await Storage.open(path)
@@ -53,9 +53,9 @@ async def test_second_holder_waits_then_takes_over_after_the_expiry(tmp_path: Pa
         await second_db.close()
 
 
-async def test_a_clean_stop_hands_the_lease_over_at_once(tmp_path: Path) -> None:
+async def test_a_clean_stop_hands_the_lease_over_at_once(database_target: str) -> None:
     clock = FakeClock(NOW)
-    async with _storage(tmp_path) as storage:
+    async with _storage(database_target) as storage:
         first = keeper(storage, clock, "host-a/100/aa")
         second = keeper(storage, clock, "host-b/200/bb")
         assert await first.try_take()
@@ -63,9 +63,9 @@ async def test_a_clean_stop_hands_the_lease_over_at_once(tmp_path: Path) -> None
         assert await second.try_take()
 
 
-async def test_a_dead_holder_on_this_machine_is_taken_over_at_once(tmp_path: Path) -> None:
+async def test_a_dead_holder_on_this_machine_is_taken_over_at_once(database_target: str) -> None:
     clock = FakeClock(NOW)
-    async with _storage(tmp_path) as storage:
+    async with _storage(database_target) as storage:
         assert await keeper(storage, clock, "host-a/100/aa").try_take()
         # Same machine, process 100 no longer runs (kill -9, then a restart).
         assert await keeper(storage, clock, "host-a/300/cc", alive=False).try_take()
@@ -89,9 +89,9 @@ def test_may_take_decides_from_holder_expiry_and_liveness() -> None:
     assert make_holder("h", 5).startswith("h/5/")
 
 
-async def test_run_does_the_work_only_while_holding(tmp_path: Path) -> None:
+async def test_run_does_the_work_only_while_holding(database_target: str) -> None:
     clock = FakeClock(NOW)
-    async with _storage(tmp_path) as storage:
+    async with _storage(database_target) as storage:
         other = keeper(storage, clock, "host-b/200/bb")
         assert await other.try_take()
         mine = LeaseKeeper(
@@ -116,8 +116,11 @@ async def test_run_does_the_work_only_while_holding(tmp_path: Path) -> None:
 
 
 @asynccontextmanager
-async def _storage(tmp_path: Path, name: str = "lease.db") -> AsyncIterator[Storage]:
-    storage = await Storage.open(tmp_path / name)
+async def _storage(target: str | Path, name: str = "lease.db") -> AsyncIterator[Storage]:
+    """The database at `target`: a PostgreSQL URL, or a folder for a SQLite file `name`."""
+    storage = await Storage.open(
+        target if str(target).startswith("postgresql:") else Path(target) / name
+    )
     try:
         yield storage
     finally:

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -81,8 +80,8 @@ ARCHIVE = {
 
 
 @pytest.fixture
-async def archive(tmp_path: Path):  # type: ignore[no-untyped-def]
-    storage = await Storage.open(tmp_path / "t.db")
+async def archive(database_target: str):  # type: ignore[no-untyped-def]
+    storage = await Storage.open(database_target)
     topics: dict[int, str] = {}
     for topic, articles in ARCHIVE.items():
         for number, (title, text) in enumerate(articles):

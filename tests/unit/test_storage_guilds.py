@@ -15,11 +15,12 @@ NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 async def make_feed(storage: Storage, url: str = "https://example.org/feed/") -> int:
     async with storage.transaction() as conn:
         cursor = await conn.execute(
-            "INSERT INTO feeds (url, next_check_at, created_at) VALUES (?, ?, ?)",
+            "INSERT INTO feeds (url, next_check_at, created_at) VALUES (?, ?, ?) RETURNING id",
             (url, NOW.isoformat(), NOW.isoformat()),
         )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        row = await cursor.fetchone()
+        assert row is not None
+        return int(row[0])
 
 
 async def test_guild_settings_default_then_stored(storage: Storage) -> None:

@@ -13,10 +13,10 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import aiosqlite
 import pytest
 
 from bot.storage import Storage
+from bot.storage._connection import Connection
 from tests.builders import NOW, outbox_setup
 
 PLAN = '{"content": "the finished plan"}'
@@ -32,7 +32,7 @@ READS: dict[str, Read] = {
 NOTHING: dict[str, Any] = {"fetch_all": [], "fetch_one": None, "scalar": 0, "next_deliveries": []}
 
 
-async def insert_half_built_row(conn: aiosqlite.Connection, sub: int, article: int) -> int:
+async def insert_half_built_row(conn: Connection, sub: int, article: int) -> int:
     """The poller's first step: the row exists, its payload is not stored yet."""
     async with conn.execute(
         "INSERT INTO outbox (subscription_id, article_id, channel_id, state, reason, payload, "
@@ -174,7 +174,11 @@ async def test_a_read_started_after_a_commit_sees_it_while_another_read_is_open(
         # Another task's fetch_all between its execute and its fetch (aiosqlite runs them as two
         # steps, and other tasks' reads may be queued between them).
         # Many rows, so the statement is still open after its first step.
-        sql = "SELECT name FROM sqlite_master"
+        sql = (
+            "SELECT name FROM sqlite_master"
+            if storage.dialect == "sqlite"
+            else "SELECT tablename FROM pg_tables"
+        )
         async with storage._reading() as conn, conn.execute(sql) as cursor:
             opened.set()
             await finish.wait()

@@ -93,3 +93,24 @@ async def test_notices_are_given_once(storage: Storage) -> None:
     assert await storage.remember_notice(1, "held-back:3", now=NOW)
     assert not await storage.remember_notice(1, "held-back:3", now=NOW)
     assert await storage.remember_notice(2, "held-back:3", now=NOW)
+
+
+async def test_retry_now_sends_failed_rows_again_unless_the_channel_has_the_article(
+    storage: Storage,
+) -> None:
+    articles, [sub] = await outbox_setup(storage)
+    first, second, _ = await pending(storage, sub, 10, articles)
+    for row in (first, second):
+        await storage.pause_for_refusal(row, [sub], reason="Missing Access", row_failed=True)
+    # The first article reached the channel meanwhile through another feed's subscription.
+    other_feed = await storage.add_feed("https://other.example/feed/", now=NOW)
+    other = await storage.add_subscription(
+        NewSubscription(guild_id=1, channel_id=10, feed_id=other_feed.id, format="embed"), now=NOW
+    )
+    assert other is not None
+    [elsewhere] = await pending(storage, other.id, 10, articles[:1])
+    await storage.set_paused(sub, False, "")
+    assert await storage.retry_now(sub, other_feed.id, now=NOW) == 1
+    states = {r.id: r.state for r in await storage.subscription_outbox(sub)}
+    assert states[first] == "failed" and states[second] == "pending"
+    assert (await storage.outbox_record(elsewhere)).state == "pending"  # type: ignore[union-attr]

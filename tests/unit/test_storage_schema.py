@@ -73,7 +73,7 @@ async def test_failed_migration_leaves_database_untouched(
     before = schema_of(path)
     real = migrations()
     broken = (len(real) + 1, "broken", "CREATE TABLE half_done (x);\nSELECT no_such_function();\n")
-    monkeypatch.setattr("bot.storage._base.migrations", lambda: [*real, broken])
+    monkeypatch.setattr("bot.storage._base.migrations", lambda dialect="sqlite": [*real, broken])
     with pytest.raises(sqlite3.OperationalError, match="no_such_function"):
         await Storage.open(path)
     assert schema_of(path) == before  # the half-applied step was rolled back
