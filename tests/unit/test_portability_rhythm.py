@@ -47,7 +47,7 @@ async def test_the_rhythm_travels_with_its_subscription(tmp_path: Path) -> None:
         ({"quiet_start": "22:00"}, "both a start and an end"),
         ({"quiet_start": "25:00", "quiet_end": "07:00"}, "not a time of day"),
         ({"daily_cap": "5"}, "whole number"),
-        ({"on_change": "shout"}, "ignore it, or edit"),
+        ({"on_change": "shout"}, "edit the posted message, or repost"),
         ("loud", "must be an object"),
     ],
 )
