@@ -608,16 +608,25 @@ class RhythmStore(Database):
         return found
 
     async def rhythm_facts(self, article_id: int, guild_id: int) -> dict[int, RhythmFacts]:
-        """Per subscription of the guild: the article's publish state and edits."""
+        """Per subscription of the guild: the article's publish state, edits and reposts (of
+        its first announcement; reposts are the subscription's later rows of the article)."""
+        reposts = (
+            "FROM outbox r WHERE r.subscription_id = o.subscription_id "
+            "AND r.article_id = o.article_id AND r.version != ''"
+        )
         rows = await self.fetch_all(
-            "SELECT o.id, o.subscription_id, p.state AS publish_state, p.reason AS publish_reason, "
+            "SELECT o.id, o.subscription_id, p.state AS publish_state, p.reason AS publish_reason, "  # noqa: S608
             "(SELECT count(*) FROM outbox_edits e WHERE e.outbox_id = o.id AND e.state = 'sent') "
             "AS edits_sent, (SELECT count(*) FROM outbox_edits e WHERE e.outbox_id = o.id "
             "AND e.state IN ('pending', 'claimed')) AS edits_open, (SELECT max(sent_at) FROM "
-            "outbox_edits e WHERE e.outbox_id = o.id AND e.state = 'sent') AS last_edit_at "
+            "outbox_edits e WHERE e.outbox_id = o.id AND e.state = 'sent') AS last_edit_at, "
+            f"(SELECT count(*) {reposts} AND r.state = 'sent') AS reposts_sent, "
+            f"(SELECT count(*) {reposts} AND r.state IN ('pending', 'claimed')) AS reposts_open, "
+            f"(SELECT r.message_id {reposts} AND r.state = 'sent' ORDER BY r.id DESC LIMIT 1) "
+            "AS last_repost_message_id "
             "FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id "
             "LEFT JOIN publishes p ON p.outbox_id = o.id "
-            "WHERE o.article_id = ? AND s.guild_id = ?",
+            "WHERE o.article_id = ? AND s.guild_id = ? AND o.version = ''",
             (article_id, guild_id),
         )
         return {
@@ -628,6 +637,9 @@ class RhythmStore(Database):
                 edits_sent=int(r["edits_sent"]),
                 edits_open=int(r["edits_open"]),
                 last_edit_at=_when(r["last_edit_at"]),
+                reposts_sent=int(r["reposts_sent"]),
+                reposts_open=int(r["reposts_open"]),
+                last_repost_message_id=r["last_repost_message_id"],
             )
             for r in rows
         }
