@@ -11,10 +11,10 @@ from pathlib import Path
 
 from bot.announce.changes import ItemsSeen, as_update, content_hash, repost_action
 from bot.announce.render import AnnouncementArticle
-from bot.clock import FakeClock
+from bot.clock import FakeClock, to_iso
 from bot.delivery.changes import ChangeTracker
 from bot.models import Rhythm
-from bot.storage import NewArticle, NewEntry, OutboxRow, Storage
+from bot.storage import Database, NewArticle, NewEntry, OutboxRow, Storage
 from tests.builders import NOW, subscribe
 
 URL = "https://paper.example/1/"
@@ -112,3 +112,73 @@ async def test_the_tracker_queues_one_repost_per_new_version(tmp_path: Path) -> 
         assert await storage.first_hash(article_id) == content_hash(first)
     finally:
         await storage.close()
+
+
+async def test_migration_keeps_the_outbox_and_rhythms_and_allows_one_row_per_version(
+    tmp_path: Path,
+) -> None:
+    db = await Database.open(tmp_path / "old.db", migrate=False)
+    try:
+        await db.migrate(target=14)
+        stamp = to_iso(NOW)
+        async with db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO feeds (id, url, next_check_at, created_at) "
+                "VALUES (1, 'https://a.example/feed', ?, ?)",
+                (stamp, stamp),
+            )
+            await conn.execute(
+                "INSERT INTO articles (id, canonical_url, url, first_seen_at) "
+                "VALUES (5, 'https://a.example/5', 'https://a.example/5', ?)",
+                (stamp,),
+            )
+            await conn.execute(
+                "INSERT INTO subscriptions (id, guild_id, channel_id, feed_id, format, "
+                "created_at) VALUES (1, 1, 11, 1, 'text', ?)",
+                (stamp,),
+            )
+            await conn.execute(
+                "INSERT INTO subscription_rhythm (subscription_id, on_change, daily_cap) "
+                "VALUES (1, 'edit', 4)"
+            )
+            await conn.execute(
+                "INSERT INTO outbox (id, subscription_id, article_id, channel_id, state, "
+                "message_id, not_before, created_at) VALUES (7, 1, 5, 11, 'sent', 900, ?, ?)",
+                (stamp, stamp),
+            )
+            await conn.execute(
+                "INSERT INTO outbox_edits (outbox_id, content_hash, payload, not_before, "
+                "created_at) VALUES (7, 'h2', '{}', ?, ?)",
+                (stamp, stamp),
+            )
+            await conn.execute(
+                "INSERT INTO article_versions (article_id, content_hash) VALUES (5, 'h2')"
+            )
+        await db.migrate()
+        row = await db.fetch_one("SELECT version, message_id FROM outbox WHERE id = 7")
+        assert row is not None and (row["version"], row["message_id"]) == ("", 900)
+        assert await db.scalar("SELECT outbox_id FROM outbox_edits") == 7
+        assert await db.scalar("SELECT first_hash FROM article_versions") == "h2"
+        assert await db.scalar("SELECT daily_cap FROM subscription_rhythm") == 4
+        insert = (
+            "INSERT INTO outbox (subscription_id, article_id, channel_id, state, not_before, "
+            "created_at, version) VALUES (1, 5, 11, 'pending', ?, ?, ?) ON CONFLICT DO NOTHING"
+        )
+        async with db.transaction() as conn:
+            await conn.execute("UPDATE subscription_rhythm SET on_change = 'repost'")
+            added = await conn.execute(insert, (stamp, stamp, "h3"))
+            assert added.rowcount == 1
+            again = await conn.execute(insert, (stamp, stamp, "h3"))
+            assert again.rowcount == 0  # one row per version
+            first = await conn.execute(insert, (stamp, stamp, ""))
+            assert first.rowcount == 0  # the first announcement is still once
+        # The guild's archive view still follows sends: the outbox's triggers were made again.
+        triggers = await db.fetch_all(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'outbox'"
+        )
+        assert {t["name"] for t in triggers} == {
+            "guild_articles_on_insert",
+            "guild_articles_on_sent",
+        }
+    finally:
+        await db.close()
