@@ -7,6 +7,7 @@ subscription, titled "Updated: ..."; one still waiting is re-rendered instead (a
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from bot.announce.changes import ItemsSeen, as_update, content_hash, repost_action
@@ -14,7 +15,8 @@ from bot.announce.render import AnnouncementArticle
 from bot.clock import FakeClock, to_iso
 from bot.delivery.changes import ChangeTracker
 from bot.models import Rhythm
-from bot.storage import Database, NewArticle, NewEntry, OutboxRow, Storage
+from bot.services.diagnose import rhythm_lines
+from bot.storage import Database, NewArticle, NewEntry, OutboxRow, RhythmFacts, Storage
 from tests.builders import NOW, subscribe
 
 URL = "https://paper.example/1/"
@@ -182,3 +184,23 @@ async def test_migration_keeps_the_outbox_and_rhythms_and_allows_one_row_per_ver
         }
     finally:
         await db.close()
+
+
+def test_feeds_why_tells_reposts_made_and_waiting() -> None:
+    facts = RhythmFacts(
+        outbox_id=7,
+        publish_state=None,
+        publish_reason="",
+        edits_sent=0,
+        edits_open=0,
+        last_edit_at=None,
+        reposts_sent=2,
+        reposts_open=1,
+        last_repost_message_id=900,
+    )
+    lines = rhythm_lines(facts, "first-link", lambda moment: "then", repost_link="latest-link")
+    assert lines == [
+        "Reposted 2 times since, as a new announcement of each new version (latest): latest-link",
+        "The article changed; its new version is waiting to be reposted.",
+    ]
+    assert rhythm_lines(replace(facts, reposts_sent=0, reposts_open=0), "x", str) == []
