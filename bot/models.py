@@ -157,9 +157,10 @@ ArchiveScope = GuildScope | WholeArchive
 """Whose view of the archive a read is made for; members only ever get a `GuildScope`."""
 
 
-ON_CHANGE_CHOICES: Final = ("ignore", "edit")
+ON_CHANGE_CHOICES: Final = ("ignore", "edit", "repost")
+"""What a subscription does when a posted article's title, standfirst or image changes: nothing,
+edit the posted message, or post the new version as a new announcement."""
 DIGEST_CHOICES: Final = ("daily", "weekly")
-"""What a subscription does when a posted article's title, standfirst or image changes."""
 
 
 @dataclass(frozen=True)

@@ -175,5 +175,7 @@ def validate_rhythm(rhythm: Rhythm) -> Rhythm:
     if not 1 <= rhythm.digest_size <= MAX_DIGEST_SIZE:
         raise InvalidInput(f"A digest lists between 1 and {MAX_DIGEST_SIZE} items.")
     if rhythm.on_change not in ON_CHANGE_CHOICES:
-        raise InvalidInput("When an article changes: ignore it, or edit the posted message.")
+        raise InvalidInput(
+            "When an article changes: ignore it, edit the posted message, or repost it."
+        )
     return rhythm

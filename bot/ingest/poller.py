@@ -344,11 +344,12 @@ class Poller:
             return FeedPollOutcome(feed.id, ok=True, not_modified=True)
 
         seeding = feed.last_success_at is None
-        # Items the feed already has are skipped before they are normalised, in the worker,
-        # unless a subscription edits or reposts articles that change: it must see them all.
+        # Items the feed already has are skipped before they are normalised, in the worker;
+        # not when a subscription edits or reposts changed articles: `on_items_seen` must see
+        # every item to notice one that changed.
         known_keys = (
             []
-            if seeding or await self.storage.feed_follows_changes(feed.id)
+            if seeding or await self.storage.feed_tracks_changes(feed.id)
             else await self.storage.recent_entry_keys(feed.id, limit=self._known_keys_limit)
         )
         read = await read_document(

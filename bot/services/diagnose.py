@@ -147,7 +147,14 @@ def explain(
             lines.append(f"Delivered to {where} on {moment}{link}")
             facts = (rhythm_facts or {}).get(subscription.id)
             if facts is not None:
-                lines.extend(rhythm_lines(facts, link.removeprefix(": "), when))
+                repost_link = (
+                    message_link(guild_id, record.channel_id, facts.last_repost_message_id)
+                    if facts.last_repost_message_id
+                    else None
+                )
+                lines.extend(
+                    rhythm_lines(facts, link.removeprefix(": "), when, repost_link=repost_link)
+                )
         elif record.state == "failed":
             attempts = f"{record.attempts} attempt{'s' if record.attempts != 1 else ''}"
             lines.append(
@@ -197,8 +204,15 @@ def explain(
     return Explanation(url, title, tuple(lines))
 
 
-def rhythm_lines(facts: RhythmFacts, link: str, when: Callable[[datetime], str]) -> list[str]:
-    """What happened to a delivered post since: published to followers (or held), edited."""
+def rhythm_lines(
+    facts: RhythmFacts,
+    link: str,
+    when: Callable[[datetime], str],
+    *,
+    repost_link: str | None = None,
+) -> list[str]:
+    """What happened to a delivered post since: published to followers (or held), edited,
+    reposted (`repost_link`: the latest repost's message)."""
     lines = []
     if facts.publish_state == "published":
         lines.append("Published to the servers following the Announcement channel.")
@@ -213,6 +227,14 @@ def rhythm_lines(facts: RhythmFacts, link: str, when: Callable[[datetime], str])
         lines.append(f"Edited {times} since, as the article changed (last on {moment}): {link}")
     if facts.edits_open:
         lines.append("The article changed again; the post is waiting to be edited.")
+    if facts.reposts_sent:
+        times = "once" if facts.reposts_sent == 1 else f"{facts.reposts_sent} times"
+        latest = f": {repost_link}" if repost_link else "."
+        lines.append(
+            f"Reposted {times} since, as a new announcement of each new version (latest){latest}"
+        )
+    if facts.reposts_open:
+        lines.append("The article changed; its new version is waiting to be reposted.")
     return lines
 
 

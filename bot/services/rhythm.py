@@ -80,11 +80,10 @@ def describe(rhythm: Rhythm) -> str:
         else "no quiet hours"
     )
     cap = f"at most {rhythm.daily_cap} a day" if rhythm.daily_cap else "no daily cap"
-    changes = (
-        "edits posts when articles change"
-        if rhythm.on_change == "edit"
-        else ("ignores changed articles")
-    )
+    changes = {
+        "edit": "edits posts when articles change",
+        "repost": "reposts articles when they change",
+    }.get(rhythm.on_change, "ignores changed articles")
     if rhythm.digest == "weekly" and rhythm.digest_day is not None:
         digest = (
             f"a weekly digest on {DAYS[rhythm.digest_day].title()} at {rhythm.digest_time} "

@@ -354,7 +354,8 @@ class OutboxStore(Database):
             "o.message_id, o.created_at, "
             "o.payload FROM outbox o "
             "JOIN subscriptions s ON s.id = o.subscription_id "
-            "WHERE o.article_id = ? AND s.guild_id = ? ORDER BY o.id",
+            # The first announcements; reposts of later versions are in `rhythm_facts`.
+            "WHERE o.article_id = ? AND s.guild_id = ? AND o.version = '' ORDER BY o.id",
             (article_id, guild_id),
         )
         return [

@@ -23,6 +23,7 @@ from bot.storage.records import (
     DigestPage,
     EditRow,
     PublishRow,
+    Repost,
     RhythmFacts,
 )
 
@@ -107,17 +108,6 @@ class RhythmStore(Database):
             )
             found.update({int(row["subscription_id"]): _rhythm(row) for row in rows})
         return found
-
-    async def feed_follows_changes(self, feed_id: int) -> bool:
-        """Whether any subscription of the feed acts when a posted article changes (edit or
-        repost): its polls must then read known items too, not skip them by key."""
-        found = await self.scalar(
-            "SELECT 1 FROM subscription_rhythm r JOIN subscriptions s "
-            "ON s.id = r.subscription_id WHERE s.feed_id = ? AND r.on_change != 'ignore' "
-            "LIMIT 1",
-            (feed_id,),
-        )
-        return found is not None
 
     async def set_rhythm(self, subscription_id: int, rhythm: Rhythm) -> None:
         """Store a subscription's rhythm (the defaults remove the row)."""
@@ -232,6 +222,17 @@ class RhythmStore(Database):
 
     # -- article versions and edits -------------------------------------------------------------
 
+    async def feed_tracks_changes(self, feed_id: int) -> bool:
+        """Whether an active subscription of the feed edits or reposts articles that change
+        (its polls must then read every item, known ones too)."""
+        value = await self.scalar(
+            "SELECT 1 FROM subscriptions s JOIN subscription_rhythm r "
+            "ON r.subscription_id = s.id WHERE s.feed_id = ? AND s.active = 1 "
+            "AND r.on_change IN ('edit', 'repost') LIMIT 1",
+            (feed_id,),
+        )
+        return value is not None
+
     async def article_hashes(self, article_ids: Sequence[int]) -> dict[int, str]:
         """The last content hash seen of each article (articles never hashed are left out)."""
         found: dict[int, str] = {}
@@ -251,21 +252,30 @@ class RhythmStore(Database):
             return
         async with self.transaction() as conn:
             await conn.executemany(
-                "INSERT INTO article_versions (article_id, content_hash) VALUES (?, ?) "
-                "ON CONFLICT (article_id) DO NOTHING",
-                versions,
+                "INSERT INTO article_versions (article_id, content_hash, first_hash) "
+                "VALUES (?, ?, ?) ON CONFLICT (article_id) DO NOTHING",
+                [(article_id, content_hash, content_hash) for article_id, content_hash in versions],
             )
 
+    async def first_hash(self, article_id: int) -> str | None:
+        """The fingerprint the article had when Paperboy first saw it (what its first
+        announcement showed), or None if never fingerprinted."""
+        value = await self.scalar(
+            "SELECT first_hash FROM article_versions WHERE article_id = ?", (article_id,)
+        )
+        return None if value is None else str(value)
+
     async def changed_posts(self, article_id: int) -> list[ChangedPost]:
-        """The article's announcements, posted or waiting, in subscriptions that edit on
-        change (a waiting one is posted with the new version instead)."""
+        """The article's announcements, posted or waiting, in subscriptions that edit or repost
+        on change (a waiting one is posted with the new version instead), oldest first."""
         rows = await self.fetch_all(
             "SELECT o.id, o.subscription_id, s.guild_id, o.channel_id, o.message_id, s.format, "
-            "o.state FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id "
+            "o.state, r.on_change, o.version FROM outbox o "
+            "JOIN subscriptions s ON s.id = o.subscription_id "
             "JOIN subscription_rhythm r ON r.subscription_id = s.id "
             "WHERE o.article_id = ? AND o.state IN ('pending', 'claimed', 'sent') "
             "AND (o.state != 'sent' OR o.message_id IS NOT NULL) "
-            "AND r.on_change = 'edit' AND s.active = 1 ORDER BY o.id",
+            "AND r.on_change IN ('edit', 'repost') AND s.active = 1 ORDER BY o.id",
             (article_id,),
         )
         return [
@@ -277,6 +287,8 @@ class RhythmStore(Database):
                 r["message_id"],
                 r["format"],
                 r["state"],
+                r["on_change"],
+                r["version"],
             )
             for r in rows
         ]
@@ -288,14 +300,19 @@ class RhythmStore(Database):
         plans: Sequence[tuple[ChangedPost, str]],
         *,
         now: datetime,
+        reposts: Sequence[Repost] = (),
+        seen: Sequence[ChangedPost] = (),
     ) -> int | None:
         """Remember an article's new version, in one transaction with what it changes: each
-        posted announcement gets an edit queued (once per version), each waiting one its plan
-        replaced. Returns how many edits were queued, or None (nothing done: try again on the
-        next poll) when a post was in flight or changed state since `plans` were made."""
+        posted announcement in `plans` gets an edit queued (once per version), each waiting one
+        its plan replaced, and each of `reposts` a new outbox row announcing this version (at
+        most once per subscription and version: the outbox's uniqueness). Returns how many edits
+        and reposts were queued, or None (nothing done: try again on the next poll) when a post
+        was in flight or changed state since `plans` were made (`seen`: the announcements the
+        decisions were made from, checked the same way)."""
         queued = 0
         async with self.transaction() as conn:
-            for post, _ in plans:
+            for post in [*seen, *(post for post, _ in plans)]:
                 async with conn.execute(
                     "SELECT state FROM outbox WHERE id = ?", (post.outbox_id,)
                 ) as cursor:
@@ -303,9 +320,10 @@ class RhythmStore(Database):
                 if row is None or row[0] != post.state or post.state == "claimed":
                     return None
             await conn.execute(
-                "INSERT INTO article_versions (article_id, content_hash) VALUES (?, ?) "
-                "ON CONFLICT (article_id) DO UPDATE SET content_hash = excluded.content_hash",
-                (article_id, content_hash),
+                "INSERT INTO article_versions (article_id, content_hash, first_hash) "
+                "VALUES (?, ?, ?) ON CONFLICT (article_id) "
+                "DO UPDATE SET content_hash = excluded.content_hash",
+                (article_id, content_hash, content_hash),
             )
             for post, payload in plans:
                 if post.state == "pending":
@@ -320,6 +338,29 @@ class RhythmStore(Database):
                     (post.outbox_id, content_hash, payload, to_iso(now), to_iso(now)),
                 )
                 queued += cursor.rowcount
+            for repost in reposts:
+                async with conn.execute(
+                    "INSERT INTO outbox (subscription_id, article_id, channel_id, state, "
+                    "not_before, created_at, version) VALUES (?, ?, ?, 'pending', ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING RETURNING id",
+                    (
+                        repost.subscription_id,
+                        article_id,
+                        repost.channel_id,
+                        to_iso(now),
+                        to_iso(now),
+                        content_hash,
+                    ),
+                ) as cursor:
+                    inserted = await cursor.fetchone()
+                if inserted is None:
+                    continue  # this version was announced in this subscription already
+                outbox_id = int(inserted[0])
+                await conn.execute(
+                    "UPDATE outbox SET payload = ? WHERE id = ?",
+                    (repost.render(outbox_id), outbox_id),
+                )
+                queued += 1
         return queued
 
     async def next_edits(self, *, limit: int = 50, shards: ShardSet | None = None) -> list[EditRow]:
@@ -567,16 +608,25 @@ class RhythmStore(Database):
         return found
 
     async def rhythm_facts(self, article_id: int, guild_id: int) -> dict[int, RhythmFacts]:
-        """Per subscription of the guild: the article's publish state and edits."""
+        """Per subscription of the guild: the article's publish state, edits and reposts (of
+        its first announcement; reposts are the subscription's later rows of the article)."""
+        reposts = (
+            "FROM outbox r WHERE r.subscription_id = o.subscription_id "
+            "AND r.article_id = o.article_id AND r.version != ''"
+        )
         rows = await self.fetch_all(
-            "SELECT o.id, o.subscription_id, p.state AS publish_state, p.reason AS publish_reason, "
+            "SELECT o.id, o.subscription_id, p.state AS publish_state, p.reason AS publish_reason, "  # noqa: S608
             "(SELECT count(*) FROM outbox_edits e WHERE e.outbox_id = o.id AND e.state = 'sent') "
             "AS edits_sent, (SELECT count(*) FROM outbox_edits e WHERE e.outbox_id = o.id "
             "AND e.state IN ('pending', 'claimed')) AS edits_open, (SELECT max(sent_at) FROM "
-            "outbox_edits e WHERE e.outbox_id = o.id AND e.state = 'sent') AS last_edit_at "
+            "outbox_edits e WHERE e.outbox_id = o.id AND e.state = 'sent') AS last_edit_at, "
+            f"(SELECT count(*) {reposts} AND r.state = 'sent') AS reposts_sent, "
+            f"(SELECT count(*) {reposts} AND r.state IN ('pending', 'claimed')) AS reposts_open, "
+            f"(SELECT r.message_id {reposts} AND r.state = 'sent' ORDER BY r.id DESC LIMIT 1) "
+            "AS last_repost_message_id "
             "FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id "
             "LEFT JOIN publishes p ON p.outbox_id = o.id "
-            "WHERE o.article_id = ? AND s.guild_id = ?",
+            "WHERE o.article_id = ? AND s.guild_id = ? AND o.version = ''",
             (article_id, guild_id),
         )
         return {
@@ -587,6 +637,9 @@ class RhythmStore(Database):
                 edits_sent=int(r["edits_sent"]),
                 edits_open=int(r["edits_open"]),
                 last_edit_at=_when(r["last_edit_at"]),
+                reposts_sent=int(r["reposts_sent"]),
+                reposts_open=int(r["reposts_open"]),
+                last_repost_message_id=r["last_repost_message_id"],
             )
             for r in rows
         }

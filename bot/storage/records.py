@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -352,6 +353,7 @@ __all__ = [
     "PendingArticle",
     "PublishRow",
     "RecentDelivery",
+    "Repost",
     "RhythmFacts",
     "SearchHit",
     "SeedRow",
@@ -373,8 +375,8 @@ class PublishRow:
 
 @dataclass(frozen=True)
 class ChangedPost:
-    """An announcement of an article (posted, or waiting) in a subscription that edits it
-    when the article changes."""
+    """An announcement of an article (posted, or waiting) in a subscription that edits or
+    reposts it when the article changes."""
 
     outbox_id: int
     subscription_id: int
@@ -383,6 +385,20 @@ class ChangedPost:
     message_id: int | None
     format: str
     state: str
+    on_change: str = "edit"
+    """The subscription's choice: 'edit' or 'repost'."""
+    version: str = ""
+    """'' for the first announcement; a repost's content hash."""
+
+
+@dataclass(frozen=True)
+class Repost:
+    """A new announcement of an article's new version, to queue in a subscription's outbox;
+    `render(outbox_id)` gives its stored message plan."""
+
+    subscription_id: int
+    channel_id: int
+    render: Callable[[int], str]
 
 
 @dataclass(frozen=True)
@@ -412,6 +428,9 @@ class RhythmFacts:
     edits_sent: int
     edits_open: int
     last_edit_at: datetime | None
+    reposts_sent: int = 0
+    reposts_open: int = 0
+    last_repost_message_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -41,13 +41,27 @@ async def test_the_rhythm_travels_with_its_subscription(tmp_path: Path) -> None:
         assert await bench.storage.subscription_rhythm(theirs.subscription.id) == paced
 
 
+async def test_repost_travels_with_its_subscription(tmp_path: Path) -> None:
+    async for bench in admin_bench(tmp_path):
+        portability = Portability(bench.storage, bench.config, bench.clock, bench.admin)
+        added = await bench.admin.add(GUILD, MOD, bench.site.feed_url, NEWS, SubscriptionOptions())
+        await bench.storage.set_rhythm(added.subscription.id, Rhythm(on_change="repost"))
+        data = await portability.export(GUILD, HOME)
+        assert json.loads(data)["subscriptions"][0]["rhythm"]["on_change"] == "repost"
+        await portability.import_file(OTHER_GUILD, MOD, data, AWAY)
+        [theirs] = await bench.admin.subscriptions(OTHER_GUILD)
+        assert await bench.storage.subscription_rhythm(theirs.subscription.id) == Rhythm(
+            on_change="repost"
+        )
+
+
 @pytest.mark.parametrize(
     ("rhythm", "message"),
     [
         ({"quiet_start": "22:00"}, "both a start and an end"),
         ({"quiet_start": "25:00", "quiet_end": "07:00"}, "not a time of day"),
         ({"daily_cap": "5"}, "whole number"),
-        ({"on_change": "shout"}, "ignore it, or edit"),
+        ({"on_change": "shout"}, "edit the posted message, or repost"),
         ("loud", "must be an object"),
     ],
 )
