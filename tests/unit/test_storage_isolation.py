@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -196,11 +197,20 @@ async def test_a_read_started_after_a_commit_sees_it_while_another_read_is_open(
     assert await late == PLAN
 
 
-async def test_a_transaction_cancelled_at_begin_leaves_none_open(storage: Storage) -> None:
+async def test_a_transaction_cancelled_at_begin_leaves_none_open(tmp_path: Path) -> None:
+    # SQLite's: aiosqlite runs statements in order in one thread, where BEGIN can be queued.
+    storage = await Storage.open(str(tmp_path / "cancel.db"))
+    try:
+        await _cancel_at_begin(storage)
+    finally:
+        await storage.close()
+
+
+async def _cancel_at_begin(storage: Storage) -> None:
     # A slow statement keeps aiosqlite's thread busy, so the transaction's BEGIN is still queued
     # when its task is cancelled (shutdown cancelling the poller just as a batch is written).
     slow = asyncio.create_task(
-        storage._conn.execute(
+        storage._sqlite().raw.execute(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000) "
             "SELECT count(*) FROM n"
         )
@@ -223,4 +233,4 @@ async def test_a_transaction_cancelled_at_begin_leaves_none_open(storage: Storag
     # transaction".
     async with storage.transaction() as conn:
         await conn.execute("UPDATE related_index_stats SET documents = documents")
-    assert not storage._conn.in_transaction
+    assert not storage._sqlite().raw.in_transaction
