@@ -12,9 +12,14 @@ import shutil
 import subprocess
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
+from bot.cli import build_parser
+from bot.config import load
+from bot.shards import parse_shards
 from tests.conftest import REPO_ROOT
 
 UNIT = REPO_ROOT / "deploy" / "paperboy.service"
@@ -120,3 +125,45 @@ def test_everything_the_image_copies_exists_and_is_not_docker_ignored() -> None:
             assert (REPO_ROOT / source).exists(), source
             top = source.rstrip("/").split("/")[0]
             assert f"!{top}" in ignored, f"{top} is excluded by .dockerignore"
+
+
+COMPOSE = REPO_ROOT / "compose.yaml"
+COMPOSE_CONFIG = REPO_ROOT / "deploy" / "config.compose.toml"
+
+
+def compose_services() -> dict[str, dict[str, Any]]:
+    services: dict[str, dict[str, Any]] = yaml.safe_load(COMPOSE.read_text("utf-8"))["services"]
+    return services
+
+
+def test_compose_runs_postgresql_two_shard_processes_and_two_workers() -> None:
+    services = compose_services()
+    assert services["postgres"]["image"].startswith("postgres:")
+    assert "healthcheck" in services["postgres"]
+    paperboy = {name: s for name, s in services.items() if name != "postgres"}
+    roles = {name: s["command"][s["command"].index("json") + 1] for name, s in paperboy.items()}
+    assert sorted(roles.values()) == ["run", "run", "worker", "worker"]
+    for name, service in paperboy.items():
+        assert service["depends_on"]["postgres"]["condition"] == "service_healthy", name
+        # Every command is one the real command line accepts.
+        build_parser().parse_args(service["command"])
+
+
+def test_compose_shards_cover_every_shard_once_and_split_the_budget() -> None:
+    shard_services = [
+        build_parser().parse_args(s["command"])
+        for s in compose_services().values()
+        if "--shards" in s.get("command", [])
+    ]
+    counts = {args.shard_count for args in shard_services}
+    assert len(counts) == 1, "every shard process must be told the same --shard-count"
+    (count,) = counts
+    served = sorted(
+        shard for args in shard_services for shard in parse_shards(args.shards, count).ids
+    )
+    assert served == list(range(count))
+    assert all(args.no_poll for args in shard_services)
+    config = load(COMPOSE_CONFIG)
+    assert config.scale.bot_processes == len(shard_services)
+    assert config.database.url.startswith("postgresql://")
+    assert ":" not in config.database.url.split("//", 1)[1].split("@", 1)[0], "no password here"
