@@ -15,7 +15,7 @@ from bot.storage._base import (
     migrations,
     split_statements,
 )
-from bot.storage._feeds import FeedStore, PollTransaction
+from bot.storage._feeds import ClaimLost, FeedStore, PollTransaction
 from bot.storage._leases import LeaseStore
 from bot.storage._mentions import MentionStore
 from bot.storage._ops import OpsStore
@@ -44,6 +44,7 @@ class Storage(
 
 
 __all__ = [
+    "ClaimLost",
     "Database",
     "PollTransaction",
     "Storage",
