@@ -39,7 +39,7 @@ are the sums over the processes and their pool workers. The farm counts requests
 each cycle says how many feeds were asked for twice (double polls) and never (missed).
 
     .venv/bin/python -m bench.polling --feeds 10000 --processes 2 --cycles 3
-    .venv/bin/python -m bench.polling --feeds 100000 --processes 1 --cycles 2 [--cache-mb 256]
+    .venv/bin/python -m bench.polling --feeds 100000 --processes 2,1,1c256 --cycles 2
 """
 
 from __future__ import annotations
@@ -251,100 +251,124 @@ async def _seed_database(feeds: int, port: int, folder: Path, start: float) -> f
     return time.perf_counter() - started
 
 
+def parse_phases(text: str) -> list[tuple[int, int]]:
+    """`2,1,1c256`: cycles with 2 processes, then with 1, then with 1 at a 256 MB page cache
+    (each phase starts its own processes on the same, already seeded, database)."""
+    phases = []
+    for part in text.split(","):
+        count, _, cache = part.partition("c")
+        phases.append((int(count), int(cache or 0)))
+    return phases
+
+
+async def _start_pollers(port: int, folder: str, start: float, count: int, cache_mb: int) -> Any:
+    children = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "bench.polling", "--worker", "shared", "--port", str(port)),
+            *("--folder", folder, "--start", str(start), "--cache-mb", str(cache_mb)),
+            cwd=REPO_ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        for _ in range(count)
+    ]
+    for child in children:
+        assert child.stdout is not None
+        json.loads(await asyncio.wait_for(child.stdout.readline(), 120))
+    return children
+
+
+async def _stop_pollers(children: list[Any]) -> None:
+    for child in children:
+        if child.stdin is not None:
+            child.stdin.close()
+    for child in children:
+        try:
+            await asyncio.wait_for(child.wait(), 60)
+        except TimeoutError:
+            child.kill()
+            await child.wait()
+
+
+async def _shared_cycle(port: int, children: list[Any], cycle: int) -> dict[str, Any]:
+    """Start cycle `cycle` in every process at once; the farm's and the processes' account."""
+    await control(port, "cycle", n=cycle)
+    wall = time.perf_counter()
+    for child in children:
+        child.stdin.write(f"cycle {cycle}\n".encode())
+        await child.stdin.drain()
+    answers = [json.loads(await child.stdout.readline()) for child in children]
+    wall_s = time.perf_counter() - wall
+    counted = await control(port, "requests")
+    served = await control(port, "stats")
+    result = {
+        "cycle": cycle,
+        "processes": len(children),
+        "wall_s": round(wall_s, 2),
+        "cpu_s": round(sum(a["cpu_s"] for a in answers), 2),
+        "workers_cpu_s": round(sum(a["workers_cpu_s"] for a in answers), 2),
+        "per_process_wall_s": [round(a["wall_s"], 2) for a in answers],
+        "per_process_polled": [a["polled"] for a in answers],
+        "errors": sum(a["errors"] for a in answers),
+        "changed": int(served.get("200", 0)),
+        "not_modified": int(served.get("304", 0)),
+        "double_polled": counted["double_polled"],
+        "extra_requests": counted["extra_requests"],
+        "missed": counted["missed"],
+        "peak_rss_mb_sum": round(sum(a["peak_rss_mb"] for a in answers), 1),
+        "load_average": load_average(),
+    }
+    print(json.dumps(result), file=sys.stderr, flush=True)  # progress: a long run's cycles
+    return result
+
+
 async def measure_shared(
-    feeds: int, *, processes: int, cycles: int, latency_ms: float = 0.0, cache_mb: int = 0
+    feeds: int, *, phases: list[tuple[int, int]], cycles: int, latency_ms: float = 0.0
 ) -> dict[str, Any]:
-    """N polling processes on one database and one farm: per cycle, wall time until the last
-    is done, their summed CPU and peak RSS, and the farm's double polls and missed feeds."""
+    """Polling processes on one database and one farm: the first phase's processes seed it, then
+    each phase runs `cycles` cycles; per cycle, wall time until the last process is done, their
+    summed CPU and peak RSS, and the farm's double polls and missed feeds."""
     load_before = load_average()
     start = float(int(time.time()))
+    cycle = 0
+    results = []
     async with farm_process(feeds, latency_ms=latency_ms) as port:
         with tempfile.TemporaryDirectory(prefix="paperboy-bench-shared-") as folder:
             setup_s = await _seed_database(feeds, port, Path(folder), start)
-            children = [
-                await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "bench.polling",
-                    "--worker",
-                    "shared",
-                    "--port",
-                    str(port),
-                    "--folder",
-                    folder,
-                    "--start",
-                    str(start),
-                    "--cache-mb",
-                    str(cache_mb),
-                    cwd=REPO_ROOT,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                )
-                for _ in range(processes)
-            ]
-            try:
-                for child in children:
-                    assert child.stdout is not None
-                    json.loads(await asyncio.wait_for(child.stdout.readline(), 120))
-
-                async def one_cycle(cycle: int) -> dict[str, Any]:
-                    await control(port, "cycle", n=cycle)
-                    wall = time.perf_counter()
-                    for child in children:
-                        assert child.stdin is not None
-                        child.stdin.write(f"cycle {cycle}\n".encode())
-                        await child.stdin.drain()
-                    answers = []
-                    for child in children:
-                        assert child.stdout is not None
-                        answers.append(json.loads(await child.stdout.readline()))
-                    wall_s = time.perf_counter() - wall
-                    counted = await control(port, "requests")
-                    served = await control(port, "stats")
-                    return {
-                        "cycle": cycle,
-                        "wall_s": round(wall_s, 2),
-                        "cpu_s": round(sum(a["cpu_s"] for a in answers), 2),
-                        "workers_cpu_s": round(sum(a["workers_cpu_s"] for a in answers), 2),
-                        "per_process_wall_s": [round(a["wall_s"], 2) for a in answers],
-                        "per_process_polled": [a["polled"] for a in answers],
-                        "errors": sum(a["errors"] for a in answers),
-                        "changed": int(served.get("200", 0)),
-                        "not_modified": int(served.get("304", 0)),
-                        "double_polled": counted["double_polled"],
-                        "extra_requests": counted["extra_requests"],
-                        "missed": counted["missed"],
-                        "peak_rss_mb_sum": round(sum(a["peak_rss_mb"] for a in answers), 1),
-                        "load_average": load_average(),
+            print(json.dumps({"setup_s": setup_s}), file=sys.stderr, flush=True)
+            seed: dict[str, Any] = {}
+            for count, cache_mb in phases:
+                children = await _start_pollers(port, folder, start, count, cache_mb)
+                try:
+                    if not seed:
+                        seed = await _shared_cycle(port, children, cycle)
+                    runs = []
+                    for _ in range(cycles):
+                        cycle += 1
+                        runs.append(await _shared_cycle(port, children, cycle))
+                finally:
+                    await _stop_pollers(children)
+                results.append(
+                    {
+                        "processes": count,
+                        "cache_mb": cache_mb,
+                        "cycles": runs,
+                        "wall_s": round(statistics.median(r["wall_s"] for r in runs), 2),
+                        "cpu_s": round(statistics.median(r["cpu_s"] for r in runs), 2),
+                        "double_polled": sum(r["double_polled"] for r in runs),
+                        "missed": sum(r["missed"] for r in runs),
+                        "peak_rss_mb_sum": max(r["peak_rss_mb_sum"] for r in runs),
                     }
-
-                seed = await one_cycle(0)
-                runs = [await one_cycle(cycle) for cycle in range(1, cycles + 1)]
-            finally:
-                for child in children:
-                    if child.stdin is not None:
-                        child.stdin.close()
-                for child in children:
-                    try:
-                        await asyncio.wait_for(child.wait(), 60)
-                    except TimeoutError:
-                        child.kill()
-                        await child.wait()
+                )
     return {
         "feeds": feeds,
-        "processes": processes,
-        "cache_mb": cache_mb,
         "latency_ms": latency_ms,
         "setup_s": round(setup_s, 1),
         "load_average_before": load_before,
         "load_average_after": load_average(),
         "seed": seed,
-        "cycles": runs,
-        "wall_s": round(statistics.median(r["wall_s"] for r in runs), 2),
-        "cpu_s": round(statistics.median(r["cpu_s"] for r in runs), 2),
-        "double_polled": sum(r["double_polled"] for r in [seed, *runs]),
-        "missed": sum(r["missed"] for r in [seed, *runs]),
-        "peak_rss_mb_sum": max(r["peak_rss_mb_sum"] for r in runs),
+        "phases": results,
     }
 
 
@@ -880,13 +904,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--processes",
-        type=int,
-        default=0,
-        help="measure N polling processes sharing the database and farm (issue #15) instead",
+        default="",
+        help="measure polling processes sharing the database and farm (issue #15) instead: "
+        "'2', or phases on the same seeded database such as '2,1,1c256' (c: page cache MB)",
     )
-    parser.add_argument(
-        "--cache-mb", type=int, default=0, help="with --processes: PRAGMA cache_size in MB"
-    )
+    parser.add_argument("--cache-mb", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument(
         "--worker", choices=("paperboy", "naive", "reader", "shared"), help=argparse.SUPPRESS
     )
@@ -908,10 +930,9 @@ def main() -> None:
             asyncio.run(
                 measure_shared(
                     n,
-                    processes=args.processes,
+                    phases=parse_phases(args.processes),
                     cycles=args.cycles,
                     latency_ms=args.latency_ms,
-                    cache_mb=args.cache_mb,
                 )
             )
             for n in args.feeds
