@@ -62,7 +62,13 @@ def may_take(
     this machine that no longer runs (or an earlier life of our own process id)."""
     if current.holder == me or current.expires_at <= now:
         return True
-    host, _, rest = current.holder.partition("/")
+    return holder_gone(current.holder, me, alive=alive)
+
+
+def holder_gone(holder: str, me: str, *, alive: Callable[[int], bool] = process_alive) -> bool:
+    """Whether `holder` is a process on this machine that no longer runs, or an earlier life of
+    our own process id (its leases and claims can be taken at once, without their expiry)."""
+    host, _, rest = holder.partition("/")
     my_host, _, my_rest = me.partition("/")
     pid_text = rest.partition("/")[0]
     if host != my_host or not pid_text.isdigit():

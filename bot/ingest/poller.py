@@ -36,7 +36,7 @@ from bot.feeds import ParsedFeed, parse_feed_off_loop
 from bot.fetch import Fetcher, FetchResult, kinds
 from bot.ingest import schedule
 from bot.ingest.sitemaps import MAX_PAGE_READS_PER_POLL, read_document
-from bot.lease import make_holder
+from bot.lease import holder_gone, make_holder
 from bot.metrics import Metrics
 from bot.models import Feed, Subscription
 from bot.storage import ClaimLost, NewEntry, NotModifiedCheck, PollTransaction, Storage
@@ -219,7 +219,7 @@ class Poller:
         """
         batch = max(MIN_CLAIM_BATCH, CLAIM_BATCH_PER_SLOT * self._concurrency)
         waiting: deque[Feed] = deque()
-        running: set[asyncio.Task[FeedPollOutcome]] = set()
+        running: dict[asyncio.Task[FeedPollOutcome], int] = {}
         outcomes: list[FeedPollOutcome] = []
         exhausted = False
         try:
@@ -238,11 +238,13 @@ class Poller:
                     waiting.extend(feed for feed in claimed if feed.id not in self._in_flight)
                 while waiting and len(running) < self._concurrency:
                     feed = waiting.popleft()
-                    running.add(asyncio.create_task(self._poll_claimed(feed)))
+                    running[asyncio.create_task(self._poll_claimed(feed))] = feed.id
                 if not running:
                     break
-                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                outcomes += [task.result() for task in done]
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    del running[task]
+                    outcomes.append(task.result())
         finally:
             # Also when cancelled (shutdown): what is written need not be checked again, and
             # feeds claimed but not polled go back to the other processes at once.
@@ -250,7 +252,8 @@ class Poller:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
             await self.flush_unchanged()
-            await self._release([feed.id for feed in waiting])
+            # Only rows still claimed by us are cleared: a poll that committed cleared its own.
+            await self._release([feed.id for feed in waiting] + list(running.values()))
         self.last_round_at = self.clock.now()
         return PollReport(outcomes)
 
@@ -585,8 +588,21 @@ class Poller:
             views.append((subscription, view))
         return views
 
+    async def take_back_dead_claims(self) -> None:
+        """Clear the claims of processes on this machine that no longer run (this process's own
+        earlier life, after a crash), so their feeds are polled now rather than after the claims'
+        expiry. Claims of other machines' processes wait for their expiry."""
+        for holder in await self.storage.claim_holders():
+            if holder != self.holder and holder_gone(holder, self.holder):
+                count = await self.storage.release_holder_claims(holder)
+                log.info("Took back %d feed claims of %s, which no longer runs", count, holder)
+
     async def run(self) -> None:
         """Poll due feeds, then sleep until the next is due or `wake()`; runs until cancelled."""
+        try:
+            await self.take_back_dead_claims()
+        except Exception:
+            log.exception("Could not look for dead processes' feed claims; they expire instead")
         while True:
             self._wake.clear()
             try:

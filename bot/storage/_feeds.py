@@ -341,6 +341,24 @@ class FeedStore(Database):
             (holder, json.dumps(list(feed_ids))),
         )
 
+    async def claim_holders(self) -> list[str]:
+        """Every holder that has feeds claimed now (expired or not)."""
+        rows = await self.fetch_all(
+            "SELECT DISTINCT claimed_by FROM feeds WHERE claimed_by IS NOT NULL ORDER BY 1"
+        )
+        return [str(row[0]) for row in rows]
+
+    async def release_holder_claims(self, holder: str) -> int:
+        """Clear every claim of `holder` (a process known to be dead); returns how many."""
+        async with (
+            self.transaction() as conn,
+            conn.execute(
+                f"UPDATE feeds SET {_CLEAR_CLAIM} WHERE claimed_by = ? RETURNING id",  # noqa: S608 - fixed SQL fragments
+                (holder,),
+            ) as cursor,
+        ):
+            return len(await cursor.fetchall())
+
     async def feed_claim(self, feed_id: int) -> tuple[str | None, datetime | None]:
         """Who holds the feed's claim and until when (None, None: nobody); for tools and tests."""
         row = await self.fetch_one(

@@ -244,3 +244,27 @@ async def test_late_bookkeeping_and_failures_of_a_lost_claim_are_not_written(
         feed = await b.storage.feed(ids[0])
         assert feed is not None and feed.etag == '"b"'
         assert await b.storage.feed_claim(ids[0]) == (None, None)
+
+
+async def test_a_restart_takes_back_its_earlier_lifes_claims_but_not_another_machines(
+    tmp_path: Path,
+) -> None:
+    """After a crash the restarted process (same machine, a holder of the same process id or a
+    dead one) polls the feeds its earlier life had claimed at once, not after the expiry; claims
+    of a process on another machine are left to expire."""
+    clock = FakeClock(START)
+    async with FeedServer() as server, _two_processes(tmp_path, server, clock) as (a, _):
+        await _add_feeds(a.storage, server, clock, 4)
+        expiry = clock.now() + timedelta(seconds=CLAIM_SECONDS)
+        earlier_life = "host/100/old"  # a's own process id (its holder is host/100/aa)
+        elsewhere = "otherhost/100/aa"
+        for holder, limit in ((earlier_life, 3), (elsewhere, 1)):
+            await a.storage.claim_due_feeds(
+                clock.now(), holder=holder, expires_at=expiry, limit=limit
+            )
+
+        await a.take_back_dead_claims()
+        report = await a.poll_due()
+
+        assert report.polled == 3
+        assert await a.storage.claim_holders() == [elsewhere]
