@@ -357,7 +357,7 @@ class FeedStore(Database):
                 (holder,),
             ) as cursor,
         ):
-            return len(await cursor.fetchall())
+            return len(list(await cursor.fetchall()))
 
     async def feed_claim(self, feed_id: int) -> tuple[str | None, datetime | None]:
         """Who holds the feed's claim and until when (None, None: nobody); for tools and tests."""
