@@ -168,6 +168,8 @@ class FeedFarm:
         self.cycle = 0
         self.epoch = epoch or datetime.now(UTC).replace(microsecond=0)
         self.answers: Counter[str] = Counter()
+        self.per_feed: Counter[int] = Counter()
+        """Requests per feed since the last cycle change (double polls, missed feeds)."""
         self._answered = asyncio.Condition()
 
     async def wait_for_answers(self, status: str, count: int) -> None:
@@ -195,6 +197,7 @@ class FeedFarm:
         if not 0 <= index < self.feeds:
             await self._count("404")
             raise web.HTTPNotFound()
+        self.per_feed[index] += 1
         etag = self.etag(index)
         if request.headers.get("If-None-Match") == etag:
             await self._count("304")
@@ -211,11 +214,25 @@ class FeedFarm:
         """Move the farm to cycle `n` (new items appear) and reset the answer counts."""
         self.cycle = int(request.query["n"])
         self.answers.clear()
+        self.per_feed.clear()
         return web.json_response({"cycle": self.cycle})
 
     async def stats(self, request: web.Request) -> web.Response:
         """Answers given since the last cycle change."""
         return web.json_response({"cycle": self.cycle, **self.answers})
+
+    async def requests(self, request: web.Request) -> web.Response:
+        """Per-feed request counts since the last cycle change, summed up: feeds asked for
+        once, more than once (double polls, with the extra requests), and never (missed)."""
+        return web.json_response(
+            {
+                "cycle": self.cycle,
+                "polled_once": sum(1 for n in self.per_feed.values() if n == 1),
+                "double_polled": sum(1 for n in self.per_feed.values() if n > 1),
+                "extra_requests": sum(n - 1 for n in self.per_feed.values() if n > 1),
+                "missed": self.feeds - len(self.per_feed),
+            }
+        )
 
     def app(self) -> web.Application:
         """The aiohttp application serving the farm."""
@@ -223,6 +240,7 @@ class FeedFarm:
         app.router.add_get("/feed/{index}.xml", self.feed)
         app.router.add_post("/_control/cycle", self.set_cycle)
         app.router.add_get("/_control/stats", self.stats)
+        app.router.add_get("/_control/requests", self.requests)
         return app
 
 

@@ -29,6 +29,17 @@ linearly to N (it is strictly sequential, so time scales with the number of feed
 
 The machine's load averages before and after are recorded with each size: on a shared machine
 the contenders are only comparable within one run.
+
+`--processes N` measures sharing instead (issue #15): N polling processes, each built like
+`paperboy worker` (its own database handle on the one file, its own session, worker pool and
+holder name), poll one farm together, claiming feeds per feed. The bench process seeds the
+database, then starts every cycle in all of them at once (one fake time, moved 400 s a cycle)
+and takes the cycle's wall time until the last one has nothing left to claim; CPU and peak RSS
+are the sums over the processes and their pool workers. The farm counts requests per feed, so
+each cycle says how many feeds were asked for twice (double polls) and never (missed).
+
+    .venv/bin/python -m bench.polling --feeds 10000 --processes 2 --cycles 3
+    .venv/bin/python -m bench.polling --feeds 100000 --processes 2,1,1c256 --cycles 2
 """
 
 from __future__ import annotations
@@ -165,6 +176,225 @@ class PaperboyCpu:
 def load_average() -> list[float]:
     """The machine's 1, 5 and 15 minute load averages (it is shared: say how busy it was)."""
     return [round(value, 2) for value in os.getloadavg()]
+
+
+def _bench_config(folder: Path) -> Any:
+    from bot.config import from_mapping
+
+    return from_mapping(
+        {
+            "database": {"path": str(folder / "poll.db")},
+            "fetch": {"allow_private_addresses": True},
+            # Real sites live on many addresses; the farm's all share 127.0.0.1, so the
+            # per-address limit is raised to what many addresses would allow together.
+            "limits": {"per_ip_concurrency": 256},
+        }
+    )
+
+
+async def _set_cache_size(storage: Any, cache_mb: int) -> None:
+    """`PRAGMA cache_size` on both of the handle's connections (a bench-only experiment)."""
+    for conn in (storage._conn, storage._reader):  # an experiment, not the bot
+        if conn is not None:
+            await conn.raw.execute(f"PRAGMA cache_size = {-1024 * cache_mb}")
+
+
+async def shared_worker(port: int, folder: Path, start: float, cache_mb: int) -> None:
+    """One of `--processes N`: a poller like `paperboy worker`'s on the shared database; polls a
+    whole cycle each time the bench writes `cycle K` on stdin, answers one JSON line."""
+    from bot.clock import FakeClock
+    from bot.fetch import Fetcher, make_session
+    from bot.ingest.poller import Poller
+    from bot.storage import Storage
+    from bot.workpool import WorkPool
+
+    config = _bench_config(folder)
+    clock = FakeClock(datetime.fromtimestamp(start, UTC))
+    storage = await Storage.open(config.database.path)
+    if cache_mb:
+        await _set_cache_size(storage, cache_mb)
+    session = make_session(config.fetch, "Paperboy-bench", resolver=FarmResolver())
+    pool = WorkPool(config.workers)
+    cpu_of = PaperboyCpu(pool)
+    poller = Poller(
+        storage, Fetcher(session, config.fetch, limits=config.limits), config, clock,
+        concurrency=config.fetch.max_concurrency, pool=pool,
+    )  # fmt: skip
+    loop = asyncio.get_running_loop()
+    try:
+        print(json.dumps({"ready": True, "holder": poller.holder}), flush=True)
+        while line := await loop.run_in_executor(None, sys.stdin.readline):
+            cycle = int(line.split()[1])
+            target = datetime.fromtimestamp(start + cycle * CYCLE_ADVANCE_SECONDS, UTC)
+            clock.advance((target - clock.now()).total_seconds())
+            reset_peak_rss()
+            cpu, wall, workers = cpu_of(), time.perf_counter(), cpu_of.workers()
+            polled, errors = await _poll_cycle(poller)
+            print(
+                json.dumps(
+                    {
+                        "wall_s": time.perf_counter() - wall,
+                        "cpu_s": cpu_of() - cpu,
+                        "workers_cpu_s": cpu_of.workers() - workers,
+                        "polled": polled,
+                        "errors": errors,
+                        "peak_rss_mb": cpu_of.peak_rss_mb(),
+                    }
+                ),
+                flush=True,
+            )
+    finally:
+        await pool.close()
+        await session.close()
+        await storage.close()
+
+
+async def _seed_database(feeds: int, port: int, folder: Path, start: float) -> float:
+    """The shared database: N feeds with one subscription each (as `paperboy_worker` makes)."""
+    from bot.models import NewSubscription
+    from bot.storage import Storage
+
+    config = _bench_config(folder)
+    now = datetime.fromtimestamp(start, UTC)
+    storage = await Storage.open(config.database.path)
+    started = time.perf_counter()
+    try:
+        hosts = host_count(feeds)
+        for index in range(feeds):
+            feed = await storage.add_feed(feed_url(port, index, hosts=hosts), now=now)
+            await storage.add_subscription(
+                NewSubscription(
+                    guild_id=1000 + index // 100,
+                    channel_id=5000 + index // 10,
+                    feed_id=feed.id,
+                    format="embed",
+                ),
+                now=now,
+            )
+    finally:
+        await storage.close()
+    return time.perf_counter() - started
+
+
+def parse_phases(text: str) -> list[tuple[int, int]]:
+    """`2,1,1c256`: cycles with 2 processes, then with 1, then with 1 at a 256 MB page cache
+    (each phase starts its own processes on the same, already seeded, database)."""
+    phases = []
+    for part in text.split(","):
+        count, _, cache = part.partition("c")
+        phases.append((int(count), int(cache or 0)))
+    return phases
+
+
+async def _start_pollers(port: int, folder: str, start: float, count: int, cache_mb: int) -> Any:
+    children = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "bench.polling", "--worker", "shared", "--port", str(port)),
+            *("--folder", folder, "--start", str(start), "--cache-mb", str(cache_mb)),
+            cwd=REPO_ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        for _ in range(count)
+    ]
+    for child in children:
+        assert child.stdout is not None
+        json.loads(await asyncio.wait_for(child.stdout.readline(), 120))
+    return children
+
+
+async def _stop_pollers(children: list[Any]) -> None:
+    for child in children:
+        if child.stdin is not None:
+            child.stdin.close()
+    for child in children:
+        try:
+            await asyncio.wait_for(child.wait(), 60)
+        except TimeoutError:
+            child.kill()
+            await child.wait()
+
+
+async def _shared_cycle(port: int, children: list[Any], cycle: int) -> dict[str, Any]:
+    """Start cycle `cycle` in every process at once; the farm's and the processes' account."""
+    await control(port, "cycle", n=cycle)
+    wall = time.perf_counter()
+    for child in children:
+        child.stdin.write(f"cycle {cycle}\n".encode())
+        await child.stdin.drain()
+    answers = [json.loads(await child.stdout.readline()) for child in children]
+    wall_s = time.perf_counter() - wall
+    counted = await control(port, "requests")
+    served = await control(port, "stats")
+    result = {
+        "cycle": cycle,
+        "processes": len(children),
+        "wall_s": round(wall_s, 2),
+        "cpu_s": round(sum(a["cpu_s"] for a in answers), 2),
+        "workers_cpu_s": round(sum(a["workers_cpu_s"] for a in answers), 2),
+        "per_process_wall_s": [round(a["wall_s"], 2) for a in answers],
+        "per_process_polled": [a["polled"] for a in answers],
+        "errors": sum(a["errors"] for a in answers),
+        "changed": int(served.get("200", 0)),
+        "not_modified": int(served.get("304", 0)),
+        "double_polled": counted["double_polled"],
+        "extra_requests": counted["extra_requests"],
+        "missed": counted["missed"],
+        "peak_rss_mb_sum": round(sum(a["peak_rss_mb"] for a in answers), 1),
+        "load_average": load_average(),
+    }
+    print(json.dumps(result), file=sys.stderr, flush=True)  # progress: a long run's cycles
+    return result
+
+
+async def measure_shared(
+    feeds: int, *, phases: list[tuple[int, int]], cycles: int, latency_ms: float = 0.0
+) -> dict[str, Any]:
+    """Polling processes on one database and one farm: the first phase's processes seed it, then
+    each phase runs `cycles` cycles; per cycle, wall time until the last process is done, their
+    summed CPU and peak RSS, and the farm's double polls and missed feeds."""
+    load_before = load_average()
+    start = float(int(time.time()))
+    cycle = 0
+    results = []
+    async with farm_process(feeds, latency_ms=latency_ms) as port:
+        with tempfile.TemporaryDirectory(prefix="paperboy-bench-shared-") as folder:
+            setup_s = await _seed_database(feeds, port, Path(folder), start)
+            print(json.dumps({"setup_s": setup_s}), file=sys.stderr, flush=True)
+            seed: dict[str, Any] = {}
+            for count, cache_mb in phases:
+                children = await _start_pollers(port, folder, start, count, cache_mb)
+                try:
+                    if not seed:
+                        seed = await _shared_cycle(port, children, cycle)
+                    runs = []
+                    for _ in range(cycles):
+                        cycle += 1
+                        runs.append(await _shared_cycle(port, children, cycle))
+                finally:
+                    await _stop_pollers(children)
+                results.append(
+                    {
+                        "processes": count,
+                        "cache_mb": cache_mb,
+                        "cycles": runs,
+                        "wall_s": round(statistics.median(r["wall_s"] for r in runs), 2),
+                        "cpu_s": round(statistics.median(r["cpu_s"] for r in runs), 2),
+                        "double_polled": sum(r["double_polled"] for r in runs),
+                        "missed": sum(r["missed"] for r in runs),
+                        "peak_rss_mb_sum": max(r["peak_rss_mb_sum"] for r in runs),
+                    }
+                )
+    return {
+        "feeds": feeds,
+        "latency_ms": latency_ms,
+        "setup_s": round(setup_s, 1),
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
+        "seed": seed,
+        "phases": results,
+    }
 
 
 async def paperboy_worker(
@@ -699,7 +929,17 @@ def main() -> None:
         action="store_true",
         help="only measure one worker-pool job's own cost (pickling, pipe, hand-offs)",
     )
-    parser.add_argument("--worker", choices=("paperboy", "naive", "reader"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--processes",
+        default="",
+        help="measure polling processes sharing the database and farm (issue #15) instead: "
+        "'2', or phases on the same seeded database such as '2,1,1c256' (c: page cache MB)",
+    )
+    parser.add_argument("--cache-mb", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--worker", choices=("paperboy", "naive", "reader", "shared"), help=argparse.SUPPRESS
+    )
+    parser.add_argument("--start", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--sample", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
@@ -720,6 +960,26 @@ def main() -> None:
             )
         )
         print(json.dumps(result))
+        return
+    if args.worker == "shared":
+        asyncio.run(shared_worker(args.port, args.folder, args.start, args.cache_mb))
+        return
+    if args.processes:
+        shared = [
+            asyncio.run(
+                measure_shared(
+                    n,
+                    phases=parse_phases(args.processes),
+                    cycles=args.cycles,
+                    latency_ms=args.latency_ms,
+                )
+            )
+            for n in args.feeds
+        ]
+        text = json.dumps(shared, indent=2)
+        print(text)
+        if args.json:
+            args.json.write_text(text + "\n", encoding="utf-8")
         return
     if args.worker == "reader":
         result = asyncio.run(reader_worker(args.feeds[0], args.port, args.cycles, args.folder))

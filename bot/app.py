@@ -72,7 +72,7 @@ class App:
     health: Health = field(default_factory=Health)  # the Discord layer reports the gateway here
     ops: OpsServer | None = None  # the operator endpoint, when [http] listen is set
     websub: WebSubSubscriber | None = None  # WebSub push, when [websub] public_url is set
-    poll_lease: LeaseKeeper | None = None  # held while this process polls (start_background)
+    poll_lease: LeaseKeeper | None = None  # held while this process archives (start_background)
     _worker: DeliveryWorker | None = field(default=None, init=False, repr=False)  # attach_discord
 
     def attach_discord(
@@ -121,27 +121,31 @@ class App:
     def start_background(self, *, poll: bool = True, shared: bool = False) -> None:
         """Start polling and archiving; `close()` stops them.
 
-        Polling runs under the poll lease, so one process polls a database however many run.
-        `poll=False`: this process leaves polling to `paperboy worker`. `shared`: other processes
-        use the database too, so look for the work they commit every `[scale] check_seconds`
-        (feeds to poll, announcements to deliver)."""
+        Every polling process polls its share of the due feeds (per-feed claims, in the name of
+        its lease holder); archiving and WebSub renewals run under the poll lease, so one process
+        does them however many run. `poll=False`: this process leaves polling to
+        `paperboy worker`. `shared`: other processes use the database too, so look for the work
+        they commit every `[scale] check_seconds` (feeds to poll, announcements to deliver)."""
         self.watchdog.start()
         if poll:
             lease = LeaseKeeper(
-                self.storage, self.clock, seconds=self.config.scale.poll_lease_seconds
+                self.storage,
+                self.clock,
+                seconds=self.config.scale.poll_lease_seconds,
+                holder=self.poller.holder,
             )
             self.poll_lease = lease
-            self.health.polls = lease.held.is_set  # a waiting standby is not a stale poller
-            self.tasks.spawn(lease.run(self._poll), name="poll lease")
+            self.tasks.spawn(self.poller.run(), name="poller")
+            self.tasks.spawn(lease.run(self._leased_work), name="poll lease")
         else:
             self.health.polls = lambda: False
         if shared:
             self.tasks.spawn(self._look_for_others_work(), name="shared work")
 
-    async def _poll(self) -> None:
-        """Poll, archive and keep WebSub subscriptions until cancelled (while the poll lease is
-        held: hubs are subscribed to by the one process that polls)."""
-        work = [self.poller.run(), self.archiver.run()]
+    async def _leased_work(self) -> None:
+        """Archive and keep WebSub subscriptions until cancelled (while the poll lease is held:
+        one process fetches the pages and subscribes to hubs, however many poll)."""
+        work = [self.archiver.run()]
         if self.websub is not None:
             work.append(self.websub.run())
         await asyncio.gather(*work)

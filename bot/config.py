@@ -346,9 +346,17 @@ class ScaleConfig:
     )
     poll_lease_seconds: float = _opt(
         30.0,
-        "Only the holder of this lease polls; a killed holder's polling resumes within it.",
+        "Only the holder of this lease archives pages and renews WebSub subscriptions; "
+        "a killed holder's work resumes within it.",
         lo=1.0,
         hi=3600.0,
+    )
+    feed_claim_seconds: float = _opt(
+        300.0,
+        "A poll round claims its due feeds for this long (longer than a fetch's deadline); "
+        "a killed process's claimed feeds are polled by another after it.",
+        lo=5.0,
+        hi=86_400.0,
     )
     check_seconds: float = _opt(
         2.0,

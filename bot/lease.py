@@ -1,4 +1,7 @@
-"""Leases: only one process at a time does a piece of work (polling, on SQLite).
+"""Leases: only one process at a time does a piece of work (archiving and WebSub renewals).
+
+Polling itself is shared by per-feed claims (`Storage.claim_due_feeds`), in the name of the
+process's holder name (`make_holder`).
 
 The holder renews its lease well before it expires; a process that finds the lease held waits and
 tries again, and takes it once it has expired: a killed holder's work resumes elsewhere within the
@@ -24,7 +27,8 @@ from bot.storage import Lease, Storage
 log = logging.getLogger(__name__)
 
 POLL_LEASE = "poller"
-"""The lease a process holds while it polls feeds and archives pages."""
+"""The lease a process holds while it archives pages and renews WebSub subscriptions (its name
+predates per-feed claims, when the holder also was the one process that polled)."""
 RENEWALS_PER_EXPIRY = 3
 """The holder renews three times per expiry, so a slow renewal still lands before it runs out."""
 
@@ -58,7 +62,13 @@ def may_take(
     this machine that no longer runs (or an earlier life of our own process id)."""
     if current.holder == me or current.expires_at <= now:
         return True
-    host, _, rest = current.holder.partition("/")
+    return holder_gone(current.holder, me, alive=alive)
+
+
+def holder_gone(holder: str, me: str, *, alive: Callable[[int], bool] = process_alive) -> bool:
+    """Whether `holder` is a process on this machine that no longer runs, or an earlier life of
+    our own process id (its leases and claims can be taken at once, without their expiry)."""
+    host, _, rest = holder.partition("/")
     my_host, _, my_rest = me.partition("/")
     pid_text = rest.partition("/")[0]
     if host != my_host or not pid_text.isdigit():

@@ -1,8 +1,10 @@
 """`paperboy worker`: poll feeds and archive pages without connecting to Discord.
 
-Beside shard processes started with `paperboy run --no-poll` (README, Running at scale). Polling
-runs under the poll lease, so a second worker on the same database waits, and takes over within
-`[scale] poll_lease_seconds` if the first is killed. Announcements it commits are delivered by
+Beside shard processes started with `paperboy run --no-poll` (README, Running at scale). Every
+worker polls its share of the due feeds (per-feed claims; a killed worker's feeds are polled by
+another within `[scale] feed_claim_seconds` plus one interval); archiving and WebSub renewals run
+under the poll lease, so one worker does them and another takes over within
+`[scale] poll_lease_seconds` if it is killed. Announcements it commits are delivered by
 the bot process serving each server, which looks for them every `[scale] check_seconds`.
 """
 
@@ -57,7 +59,7 @@ async def _worker(args: argparse.Namespace, ctx: CommandContext) -> int:
         await stopping.wait()
         return 0
     finally:
-        await app.close()  # cancels polling; the poll lease is released for the next worker
+        await app.close()  # cancels polling, gives back unused claims, releases the lease
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
 

@@ -12,9 +12,10 @@ import functools
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.announce.changes import ItemsSeen
@@ -36,9 +37,10 @@ from bot.feeds import ParsedFeed, parse_feed_off_loop
 from bot.fetch import Fetcher, FetchResult, kinds
 from bot.ingest import schedule
 from bot.ingest.sitemaps import MAX_PAGE_READS_PER_POLL, read_document
+from bot.lease import holder_gone, make_holder
 from bot.metrics import Metrics
 from bot.models import Feed, Subscription
-from bot.storage import NewEntry, NotModifiedCheck, PollTransaction, Storage
+from bot.storage import ClaimLost, NewEntry, NotModifiedCheck, PollTransaction, Storage
 from bot.tasks import WakeSignal, run_hooks
 from bot.workpool import WorkPool
 
@@ -57,6 +59,14 @@ NOT_MODIFIED_BATCH = 500
 """Unchanged feeds' bookkeeping is written this many feeds at a time (or at a round's end)."""
 NOT_MODIFIED_MAX_DELAY_SECONDS = 0.5
 """... or once the oldest unwritten check is this old, whichever comes first."""
+CLAIM_BATCH_PER_SLOT = 2
+"""A round claims due feeds this many per request slot at a time: enough to keep every slot
+busy, few enough that a claimed feed waits for its turn far less than the claim lasts."""
+MIN_CLAIM_BATCH = 16
+CLAIM_LOST_KIND = "claim_lost"
+"""The outcome of a poll whose result was dropped: another process took the feed over."""
+CLAIMED_KIND = "claimed"
+"""The outcome of a one-off check of a feed another process is polling right now."""
 
 
 @dataclass(frozen=True)
@@ -157,8 +167,12 @@ class Poller:
         rng: random.Random | None = None,
         metrics: Metrics | None = None,
         pool: WorkPool | None = None,
+        holder: str | None = None,
     ) -> None:
         self.storage = storage
+        self.holder = holder or make_holder()
+        """Whose name this process claims feeds in (its lease holder name, `bot.lease`)."""
+        self.claim_seconds = config.scale.feed_claim_seconds
         self.metrics = metrics or Metrics()
         self.last_round_at: datetime | None = None
         """When `poll_due()` last finished a round (operator health)."""
@@ -176,7 +190,8 @@ class Poller:
         """Called when a feed crosses the failing threshold and its moderators were not told."""
         self.push: PushSource | None = None
         """WebSub push, when configured: told of each fetch, asked for the polling interval."""
-        self._limit = asyncio.Semaphore(max(1, concurrency))
+        self._concurrency = max(1, concurrency)
+        self._limit = asyncio.Semaphore(self._concurrency)
         self._rng = rng or random.Random()  # jitter, not security
         self._wake = WakeSignal()
         self.first_round_done = asyncio.Event()
@@ -200,26 +215,83 @@ class Poller:
         self._wake.set()
 
     async def poll_due(self) -> PollReport:
-        """Poll every due feed, a bounded number at a time; one feed's failure stays its own."""
-        # Rows as of the round's start: a poll that overlaps (an operator's check) at worst sends
-        # an older validator, which costs a full read and announces nothing twice.
-        due = await self.storage.due_feeds(self.clock.now())
-        due = [feed for feed in due if feed.id not in self._in_flight]
+        """Poll every due feed, a bounded number at a time; one feed's failure stays its own.
 
-        async def bounded(feed: Feed) -> FeedPollOutcome:
-            async with self._limit:
-                return await self._poll_feed(feed.id, feed)
-
+        Due feeds are claimed in small batches as request slots free up, so processes sharing the
+        database each poll their own (a feed has one claim holder at a time), and a claimed feed
+        waits for its turn far less than `[scale] feed_claim_seconds`. Each poll's write clears
+        its feed's claim; claims not used (shutdown, no request slot) are given back.
+        """
+        batch = max(MIN_CLAIM_BATCH, CLAIM_BATCH_PER_SLOT * self._concurrency)
+        waiting: deque[Feed] = deque()
+        running: dict[asyncio.Task[FeedPollOutcome], int] = {}
+        outcomes: list[FeedPollOutcome] = []
+        exhausted = False
         try:
-            outcomes = await asyncio.gather(*(bounded(feed) for feed in due))
+            while True:
+                if not exhausted and len(waiting) < self._concurrency:
+                    # Rows as of the claim: a poll that overlaps (an operator's check) at worst
+                    # sends an older validator, which costs a full read and announces nothing twice.
+                    now = self.clock.now()
+                    claimed = await self.storage.claim_due_feeds(
+                        now,
+                        holder=self.holder,
+                        expires_at=now + timedelta(seconds=self.claim_seconds),
+                        limit=batch,
+                    )
+                    exhausted = len(claimed) < batch
+                    waiting.extend(feed for feed in claimed if feed.id not in self._in_flight)
+                while waiting and len(running) < self._concurrency:
+                    feed = waiting.popleft()
+                    running[asyncio.create_task(self._poll_claimed(feed))] = feed.id
+                if not running:
+                    break
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    del running[task]
+                    outcomes.append(task.result())
         finally:
-            # Also when cancelled (shutdown): what is written need not be checked again.
+            # Also when cancelled (shutdown): what is written need not be checked again, and
+            # feeds claimed but not polled go back to the other processes at once.
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
             await self.flush_unchanged()
+            # Only rows still claimed by us are cleared: a poll that committed cleared its own.
+            await self._release([feed.id for feed in waiting] + list(running.values()))
         self.last_round_at = self.clock.now()
-        return PollReport(list(outcomes))
+        return PollReport(outcomes)
+
+    async def _poll_claimed(self, feed: Feed) -> FeedPollOutcome:
+        async with self._limit:
+            outcome = await self._poll_feed(feed.id, feed)
+        if outcome.error_kind == kinds.BUSY:
+            await self._release([feed.id])  # nothing was written: it stays due for anyone
+        return outcome
+
+    async def _release(self, feed_ids: list[int]) -> None:
+        if not feed_ids:
+            return
+        try:
+            await asyncio.shield(self.storage.release_claims(feed_ids, holder=self.holder))
+        except Exception:
+            # The claims then simply expire and the feeds are taken again after that.
+            log.exception("Giving back %d feed claims failed", len(feed_ids))
 
     async def poll_feed(self, feed_id: int) -> FeedPollOutcome:
-        """Check one feed now, whatever its schedule; never raises for the feed's own faults."""
+        """Check one feed now, whatever its schedule; never raises for the feed's own faults.
+
+        Another process polling the feed right now (its claim) is left to it: the outcome then
+        says `claimed` and nothing is written."""
+        now = self.clock.now()
+        claimed = await self.storage.claim_feed(
+            feed_id,
+            holder=self.holder,
+            now=now,
+            expires_at=now + timedelta(seconds=self.claim_seconds),
+        )
+        if not claimed:
+            return FeedPollOutcome(feed_id, ok=False, error_kind=CLAIMED_KIND)
         try:
             return await self._poll_feed(feed_id)
         finally:
@@ -236,13 +308,14 @@ class Poller:
             if not batch:
                 return
             try:
-                await self.storage.record_not_modified(batch)
+                await self.storage.record_not_modified(batch, holder=self.holder)
             except Exception:
                 # Not the fault of the feed whose poll filled the batch, nor a reason to stop
                 # the round: those feeds stay due and are checked again, like after a crash.
                 log.exception(
                     "Recording %d unchanged feeds failed; they are checked again", len(batch)
                 )
+                await self._release([check.feed_id for check in batch])
 
     async def _note_unchanged(self, check: NotModifiedCheck) -> None:
         # A 304 changes only validators and schedule: no transaction of its own, but a place in
@@ -273,6 +346,8 @@ class Poller:
                 outcome = FeedPollOutcome(feed.id, ok=False, error_kind=kinds.BUSY)
             else:
                 outcome = await self._record_failure(feed, error.kind, str(error), error)
+        except ClaimLost:
+            outcome = self._claim_lost(feed)
         except Exception:
             log.exception("Polling feed %s (%s) failed unexpectedly", feed.id, feed.url)
             outcome = await self._record_failure(feed, INTERNAL_KIND, INTERNAL_MESSAGE, None)
@@ -286,6 +361,16 @@ class Poller:
             seconds=time.perf_counter() - started,
         )
         return outcome
+
+    @staticmethod
+    def _claim_lost(feed: Feed) -> FeedPollOutcome:
+        # Our claim expired (a stalled process) and another process took the feed over: its
+        # result stands, ours is dropped whole, so the feed is neither wound back nor announced
+        # twice.
+        log.warning(
+            "Feed %s (%s): dropped a late poll result; another process polled it", feed.id, feed.url
+        )
+        return FeedPollOutcome(feed.id, ok=False, error_kind=CLAIM_LOST_KIND)
 
     async def _record_failure(
         self, feed: Feed, kind: str, message: str, error: Exception | None
@@ -301,9 +386,17 @@ class Poller:
             jitter=self._jitter(),
             retry_after=retry_after,
         )
-        failures = await self.storage.record_poll_failure(
-            feed.id, kind=kind, message=message, now=now, next_check_at=next_check
-        )
+        try:
+            failures = await self.storage.record_poll_failure(
+                feed.id,
+                kind=kind,
+                message=message,
+                now=now,
+                next_check_at=next_check,
+                holder=self.holder,
+            )
+        except ClaimLost:
+            return self._claim_lost(feed)
         log.info("Feed %s (%s) failed (%s): %s", feed.id, feed.url, kind, message)
         if schedule.is_failing(failures, self.settings) and not (feed.failing_notified):
             await run_hooks(self.on_failing, feed.id, what=f"on_failing for feed {feed.id}")
@@ -411,7 +504,7 @@ class Poller:
         async def finish(tx: PollTransaction) -> None:
             return None
 
-        return await self._ingest(feed, parsed, now, finish)
+        return await self._ingest(feed, parsed, now, finish, claimed=False)
 
     async def _ingest(
         self,
@@ -419,6 +512,8 @@ class Poller:
         parsed: ParsedFeed,
         now: datetime,
         finish: Callable[[PollTransaction], Awaitable[None]],
+        *,
+        claimed: bool = True,
     ) -> FeedPollOutcome:
         """Record a parsed document's items and plan their delivery, in one transaction that
         `finish` completes (a poll records its validators and next check there)."""
@@ -427,7 +522,10 @@ class Poller:
         linked = [(item, article_of(item)) for item in reversed(parsed.items)]
         usable = [(item, article) for item, article in linked if article is not None]
         notes: list[HeldBack] = []
-        async with self.storage.poll_transaction(feed.id, now=now) as tx:
+        # A poll's result is guarded by the feed's claim; pushed content has no claim and needs
+        # none (it leaves the feed's row alone; entries and deliveries are unique).
+        holder = self.holder if claimed else None
+        async with self.storage.poll_transaction(feed.id, now=now, holder=holder) as tx:
             seeded = tx.first_poll
             ids = await tx.upsert_articles([article for _, article in usable])
             new_to_feed = await tx.insert_entries(
@@ -506,8 +604,21 @@ class Poller:
             views.append((subscription, view))
         return views
 
+    async def take_back_dead_claims(self) -> None:
+        """Clear the claims of processes on this machine that no longer run (this process's own
+        earlier life, after a crash), so their feeds are polled now rather than after the claims'
+        expiry. Claims of other machines' processes wait for their expiry."""
+        for holder in await self.storage.claim_holders():
+            if holder != self.holder and holder_gone(holder, self.holder):
+                count = await self.storage.release_holder_claims(holder)
+                log.info("Took back %d feed claims of %s, which no longer runs", count, holder)
+
     async def run(self) -> None:
         """Poll due feeds, then sleep until the next is due or `wake()`; runs until cancelled."""
+        try:
+            await self.take_back_dead_claims()
+        except Exception:
+            log.exception("Could not look for dead processes' feed claims; they expire instead")
         while True:
             self._wake.clear()
             try:

@@ -17,7 +17,7 @@ from bot.storage._base import (
     split_statements,
 )
 from bot.storage._copy import copy_source_rows, copy_sqlite_to_postgres
-from bot.storage._feeds import FeedStore, PollTransaction
+from bot.storage._feeds import ClaimLost, FeedStore, PollTransaction
 from bot.storage._leases import LeaseStore
 from bot.storage._mentions import MentionStore
 from bot.storage._ops import OpsStore
@@ -48,6 +48,7 @@ class Storage(
 
 
 __all__ = [
+    "ClaimLost",
     "Database",
     "PollTransaction",
     "Storage",

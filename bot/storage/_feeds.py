@@ -5,6 +5,10 @@ the feed's new validators and next check are written together or not at all, so 
 leaves no trace and the next poll simply does the work again. Uniqueness (one article per
 canonical URL, one entry per feed and key, one delivery per channel and article) is enforced by
 the schema; the verbs insert with ON CONFLICT DO NOTHING and act only on rows really inserted.
+
+Several processes may poll one database: a round claims its due feeds (`claim_due_feeds`), and
+every write of a poll's result clears the claim and is guarded by it, so a feed is polled by one
+process at a time and a late result of a process whose claim was taken over changes nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +41,19 @@ def feed_select(dialect: Dialect) -> str:
     return _FEED_SELECT if dialect == "sqlite" else _FEED_SELECT_PG
 
 
+# A poll's result is written only while the poll may still speak for the feed: the claim is its
+# own (or nobody's: a one-off check, a single process) and no later check was recorded since.
+_CLAIM_GUARD = (
+    "(claimed_by IS NULL OR claimed_by = ?) AND (last_checked_at IS NULL OR last_checked_at <= ?)"
+)
+_CLEAR_CLAIM = "claimed_by = NULL, claim_expires_at = NULL"
+
+
+class ClaimLost(Exception):
+    """A poll's result arrived after another process took the feed's claim over (this one's had
+    expired) or recorded a later check: it is dropped, and nothing of it is written."""
+
+
 def _intervals(raw: str | None) -> tuple[int | None, ...]:
     values = json.loads(raw or "[]")
     return tuple(None if value is None else int(value) for value in values)
@@ -61,6 +78,12 @@ def _feed(row: Row) -> Feed:
         created_at=from_iso(row["created_at"]),
         subscription_intervals=_intervals(row["subscription_intervals"]),
     )
+
+
+def _may_record(row: Row, holder: str, now: datetime) -> bool:
+    # _CLAIM_GUARD, for a row already read inside the transaction.
+    claimed_by, last_checked = row["claimed_by"], _when(row["last_checked_at"])
+    return claimed_by in (None, holder) and (last_checked is None or last_checked <= now)
 
 
 class PollTransaction:
@@ -182,10 +205,11 @@ class PollTransaction:
     ) -> None:
         """Mark the poll a success: new validators and next check, failures and warning reset."""
         await self._conn.execute(
-            "UPDATE feeds SET etag = ?, last_modified = ?, next_check_at = ?, last_checked_at = ?,"
+            "UPDATE feeds SET etag = ?, last_modified = ?, next_check_at = ?, last_checked_at = ?,"  # noqa: S608 - fixed SQL fragments
             " last_success_at = ?, last_error_kind = NULL, last_error_message = NULL, "
             "consecutive_failures = 0, failing_notified = 0, title = coalesce(?, title), "
-            "site_url = coalesce(?, site_url), icon_url = coalesce(?, icon_url) WHERE id = ?",
+            "site_url = coalesce(?, site_url), icon_url = coalesce(?, icon_url), "
+            f"{_CLEAR_CLAIM} WHERE id = ?",
             (
                 etag,
                 last_modified,
@@ -267,11 +291,101 @@ class FeedStore(Database):
         """When the next feed falls due, or None when there are no feeds."""
         return _when(await self.scalar("SELECT min(next_check_at) FROM feeds"))
 
+    async def claim_due_feeds(
+        self, now: datetime, *, holder: str, expires_at: datetime, limit: int
+    ) -> list[Feed]:
+        """Claim up to `limit` due feeds nobody holds (or whose claim expired) for `holder`,
+        the longest-waiting first, and return them; feeds `holder` already holds are left out.
+
+        One statement: on SQLite writers are serialised (BEGIN IMMEDIATE), so two processes never
+        claim one feed; PostgreSQL runs it with `FOR UPDATE SKIP LOCKED` in the sub-select.
+        """
+        # PostgreSQL's writers are serialised too (the advisory lock), so SKIP LOCKED only
+        # matters for rows a future concurrent writer holds; it never waits on one.
+        skip_locked = " FOR UPDATE SKIP LOCKED" if self.dialect == "postgresql" else ""
+        async with self.transaction() as conn:
+            async with conn.execute(
+                "UPDATE feeds SET claimed_by = ?, claim_expires_at = ? WHERE id IN ("  # noqa: S608 - constants
+                "SELECT id FROM feeds WHERE next_check_at <= ? "
+                "AND (claim_expires_at IS NULL OR claim_expires_at <= ?) "
+                f"ORDER BY next_check_at, id LIMIT ?{skip_locked}) RETURNING id",
+                (holder, to_iso(expires_at), to_iso(now), to_iso(now), limit),
+            ) as cursor:
+                ids = [int(row[0]) for row in await cursor.fetchall()]
+            if not ids:
+                return []
+            async with conn.execute(
+                f"{feed_select(conn.dialect)} WHERE id IN ({json_values(conn.dialect, 'bigint')}) "
+                "ORDER BY next_check_at, id",
+                (json.dumps(ids),),
+            ) as cursor:
+                return [_feed(row) for row in await cursor.fetchall()]
+
+    async def claim_feed(
+        self, feed_id: int, *, holder: str, now: datetime, expires_at: datetime
+    ) -> bool:
+        """Claim one feed whatever its schedule (an operator's check): True unless another
+        holder's claim on it is still running. Raises NotFound for an unknown feed."""
+        async with self.transaction() as conn:
+            async with conn.execute(
+                "UPDATE feeds SET claimed_by = ?, claim_expires_at = ? WHERE id = ? AND "
+                "(claimed_by IS NULL OR claimed_by = ? OR claim_expires_at <= ?) RETURNING id",
+                (holder, to_iso(expires_at), feed_id, holder, to_iso(now)),
+            ) as cursor:
+                if await cursor.fetchone() is not None:
+                    return True
+            async with conn.execute("SELECT 1 FROM feeds WHERE id = ?", (feed_id,)) as cursor:
+                if await cursor.fetchone() is None:
+                    raise NotFound(f"There is no feed number {feed_id}.")
+            return False
+
+    async def release_claims(self, feed_ids: Sequence[int], *, holder: str) -> None:
+        """Give up claims of feeds `holder` did not poll after all (shutdown, no request slot):
+        another process may take them at once instead of after the expiry."""
+        if not feed_ids:
+            return
+        await self.execute(
+            f"UPDATE feeds SET {_CLEAR_CLAIM} WHERE claimed_by = ? "  # noqa: S608 - fixed SQL fragments
+            f"AND id IN ({json_values(self.dialect, 'bigint')})",
+            (holder, json.dumps(list(feed_ids))),
+        )
+
+    async def claim_holders(self) -> list[str]:
+        """Every holder that has feeds claimed now (expired or not)."""
+        rows = await self.fetch_all(
+            "SELECT DISTINCT claimed_by FROM feeds WHERE claimed_by IS NOT NULL ORDER BY 1"
+        )
+        return [str(row[0]) for row in rows]
+
+    async def release_holder_claims(self, holder: str) -> int:
+        """Clear every claim of `holder` (a process known to be dead); returns how many."""
+        async with (
+            self.transaction() as conn,
+            conn.execute(
+                f"UPDATE feeds SET {_CLEAR_CLAIM} WHERE claimed_by = ? RETURNING id",  # noqa: S608 - fixed SQL fragments
+                (holder,),
+            ) as cursor,
+        ):
+            return len(list(await cursor.fetchall()))
+
+    async def feed_claim(self, feed_id: int) -> tuple[str | None, datetime | None]:
+        """Who holds the feed's claim and until when (None, None: nobody); for tools and tests."""
+        row = await self.fetch_one(
+            "SELECT claimed_by, claim_expires_at FROM feeds WHERE id = ?", (feed_id,)
+        )
+        if row is None:
+            raise NotFound(f"There is no feed number {feed_id}.")
+        return row["claimed_by"], _when(row["claim_expires_at"])
+
     @asynccontextmanager
     async def poll_transaction(
-        self, feed_id: int, *, now: datetime
+        self, feed_id: int, *, now: datetime, holder: str | None = None
     ) -> AsyncIterator[PollTransaction]:
-        """One poll's writes as a unit of work: committed together, or rolled back on any error."""
+        """One poll's writes as a unit of work: committed together, or rolled back on any error.
+
+        With `holder` (a poll's result), raises `ClaimLost` before writing anything if another
+        process holds the feed's claim or recorded a check later than `now`.
+        """
         async with self.transaction() as conn:
             async with conn.execute(
                 f"{feed_select(conn.dialect)} WHERE id = ?", (feed_id,)
@@ -279,24 +393,30 @@ class FeedStore(Database):
                 row = await cursor.fetchone()
             if row is None:
                 raise NotFound(f"There is no feed number {feed_id}.")
+            if holder is not None and not _may_record(row, holder, now):
+                raise ClaimLost(f"feed {feed_id}: another process holds or polled it since")
             yield PollTransaction(conn, _feed(row), now)
 
-    async def record_not_modified(self, checks: Sequence[NotModifiedCheck]) -> None:
+    async def record_not_modified(
+        self, checks: Sequence[NotModifiedCheck], *, holder: str | None = None
+    ) -> None:
         """Record many feeds' successful checks that changed nothing else, in one transaction.
 
         What `finish_success` records, without title or icon. A check older than the feed's last
-        recorded one (another poll of it committed in the meantime) is left out, so a late batch
-        never winds a feed back. Losing a batch (a crash) only leaves those feeds due, with their
+        recorded one (another poll of it committed in the meantime), or of a feed another process
+        holds the claim of, is left out, so a late batch never winds a feed back. The claims of
+        the feeds recorded are cleared.
+        Losing a batch (a crash) only leaves those feeds due, with their
         old validators: they are checked again, which announces nothing twice.
         """
         if not checks:
             return
         async with self.transaction() as conn:
             await conn.executemany(
-                "UPDATE feeds SET etag = ?, last_modified = ?, next_check_at = ?, "
+                "UPDATE feeds SET etag = ?, last_modified = ?, next_check_at = ?, "  # noqa: S608 - fixed SQL fragments
                 "last_checked_at = ?, last_success_at = ?, last_error_kind = NULL, "
-                "last_error_message = NULL, consecutive_failures = 0, failing_notified = 0 "
-                "WHERE id = ? AND (last_checked_at IS NULL OR last_checked_at <= ?)",
+                "last_error_message = NULL, consecutive_failures = 0, failing_notified = 0, "
+                f"{_CLEAR_CLAIM} WHERE id = ? AND {_CLAIM_GUARD}",
                 [
                     (
                         check.etag,
@@ -305,6 +425,7 @@ class FeedStore(Database):
                         to_iso(check.checked_at),
                         to_iso(check.checked_at),
                         check.feed_id,
+                        holder or "",
                         to_iso(check.checked_at),
                     )
                     for check in checks
@@ -325,21 +446,34 @@ class FeedStore(Database):
         return [str(row[0]) for row in rows]
 
     async def record_poll_failure(
-        self, feed_id: int, *, kind: str, message: str, now: datetime, next_check_at: datetime
+        self,
+        feed_id: int,
+        *,
+        kind: str,
+        message: str,
+        now: datetime,
+        next_check_at: datetime,
+        holder: str | None = None,
     ) -> int:
-        """Remember a failed check (the feed is never removed); returns the consecutive failures."""
-        async with (
-            self.transaction() as conn,
-            conn.execute(
-                "UPDATE feeds SET last_checked_at = ?, last_error_kind = ?, last_error_message = ?,"
-                " consecutive_failures = consecutive_failures + 1, next_check_at = ? "
-                "WHERE id = ? RETURNING consecutive_failures",
-                (to_iso(now), kind, message, to_iso(next_check_at), feed_id),
-            ) as cursor,
-        ):
-            row = await cursor.fetchone()
-        if row is None:
-            raise NotFound(f"There is no feed number {feed_id}.")
+        """Remember a failed check (the feed is never removed) and clear its claim; returns the
+        consecutive failures. With `holder`, raises `ClaimLost` (writing nothing) if another
+        process holds the feed's claim or recorded a later check."""
+        guard = f" AND {_CLAIM_GUARD}" if holder is not None else ""
+        guard_args = (holder, to_iso(now)) if holder is not None else ()
+        async with self.transaction() as conn:
+            async with conn.execute(
+                "UPDATE feeds SET last_checked_at = ?, last_error_kind = ?, last_error_message = ?,"  # noqa: S608 - fixed SQL fragments
+                " consecutive_failures = consecutive_failures + 1, next_check_at = ?, "
+                f"{_CLEAR_CLAIM} WHERE id = ?{guard} RETURNING consecutive_failures",
+                (to_iso(now), kind, message, to_iso(next_check_at), feed_id, *guard_args),
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                async with conn.execute("SELECT 1 FROM feeds WHERE id = ?", (feed_id,)) as cursor:
+                    exists = await cursor.fetchone() is not None
+                if exists:
+                    raise ClaimLost(f"feed {feed_id}: another process holds or polled it since")
+                raise NotFound(f"There is no feed number {feed_id}.")
         return int(row[0])
 
     async def feeds_to_report_failing(self, threshold: int) -> list[Feed]:

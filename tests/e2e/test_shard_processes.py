@@ -5,7 +5,8 @@ Each process talks to the stand-in through its own REST base URL (`/via/<name>`)
 says which process answered a command or posted an announcement. A server on shard 0 and one on
 shard 1: each server's commands are answered, and its announcements posted, by its shard's
 process only; the worker polls (the shard processes never take the poll lease); a second worker
-waits, and takes over when the first is killed.
+waits for the lease (archiving; it polls its share of the feeds meanwhile), and takes it over
+when the first is killed.
 """
 
 from __future__ import annotations

@@ -620,11 +620,11 @@ class FlakyBookkeeping(Storage):
 
     failures = 0
 
-    async def record_not_modified(self, checks: Any) -> None:
+    async def record_not_modified(self, checks: Any, *, holder: str | None = None) -> None:
         if self.failures:
             self.failures -= 1
             raise OSError("disk I/O error")
-        await super().record_not_modified(checks)
+        await super().record_not_modified(checks, holder=holder)
 
 
 async def test_a_batch_that_cannot_be_written_leaves_its_feeds_due_and_fails_none(

@@ -130,8 +130,8 @@ async def _storage(target: str | Path, name: str = "lease.db") -> AsyncIterator[
 async def test_health_of_a_standby_worker_and_a_shard_process_that_does_not_poll(
     tmp_path: Path,
 ) -> None:
-    """/healthz: neither a worker (no Discord by design) nor a --no-poll shard process nor a
-    standby worker waiting for the lease reports a stale polling round."""
+    """/healthz: neither a worker (no Discord by design) nor a --no-poll shard process reports a
+    stale polling round; a worker that waits for the lease (archiving) still polls its share."""
     clock = FakeClock(NOW)
     config = make_config(tmp_path, http={"listen": "127.0.0.1:0"})
     async with _storage(tmp_path, "paperboy.db") as other:  # the config's database
@@ -144,7 +144,8 @@ async def test_health_of_a_standby_worker_and_a_shard_process_that_does_not_poll
             worker.health.expects_gateway = False
             worker.start_background(poll=True, shared=True)
             assert worker.poll_lease is not None
-            assert not await worker.poll_lease.try_take()  # the other holds it: a standby
+            assert not await worker.poll_lease.try_take()  # the other archives
+            await worker.poller.poll_due()  # ... but every worker polls its share of the feeds
             assert await worker.ops.problems() == []
         finally:
             await worker.close()
