@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
-from bot.app import App
-from bot.models import NewSubscription
-from tests.bench.discord_standin import Seed
+from bot.app import App, open_app
+from bot.config import load
+from bot.models import NewSubscription, Rhythm
+from tests.bench.discord_standin import DiscordStandIn, Seed
+from tests.bench.news_site import NewsSite
 from tests.e2e.conftest import Bench
 from tests.markers import marker_of
 
@@ -81,3 +86,68 @@ async def follow_site(app: App, seed: Seed, feed_url: str, *, archive: bool = Fa
     while archive and (await app.archiver.archive_pending()).total:
         pass
     return feed.id
+
+
+# -- a real bot process, for the crash tests ------------------------------------------------
+
+
+def write_config(tmp_path: Path, standin: DiscordStandIn) -> Path:
+    """A config pointing the bot at the stand-in, with fast polling and no pacing."""
+    path = tmp_path / "config.toml"
+    path.write_text(
+        "[bot]\n"
+        f'api_base_url = "{standin.api_base_url}"\n'
+        f'gateway_url = "{standin.gateway_url}"\n'
+        "guild_ready_timeout_seconds = 0.05\n"
+        "reidentify_delay_seconds = 0\n"
+        f'[database]\npath = "{tmp_path / "bot.db"}"\n'
+        "[fetch]\nallow_private_addresses = true\n"
+        "[feeds]\nmin_interval_seconds = 1\ndefault_interval_seconds = 1\n"
+        "fetch_full_text = false\n"
+        "[announcements]\nper_channel_interval_seconds = 0\nmax_age_days = 0\n"
+        "backlog_count = 0\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+async def start_bot(tmp_path: Path, config_path: Path, token: str, run: int) -> Any:
+    """`python -m bot run` as a child process, logging to a file."""
+    env = {k: v for k, v in os.environ.items() if k != "PAPERBOY_CONFIG"}
+    env["DISCORD_TOKEN"] = token
+    log_file = (tmp_path / f"run-{run}.log").open("wb")
+    try:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "--config",
+            str(config_path),
+            "run",
+            cwd=tmp_path,
+            env=env,
+            stdout=log_file,
+            stderr=log_file,
+        )
+    finally:
+        log_file.close()
+
+
+async def subscribe_following_changes(
+    config_path: Path, site: NewsSite, world: Seed, on_change: str
+) -> int:
+    """#general follows the site (text format) and acts on articles that change (`on_change`),
+    set up by an app of its own before the bot process starts."""
+    app = await open_app(load(config_path))
+    try:
+        now = app.clock.now()
+        feed = await app.storage.add_feed(site.feed_url, now=now)
+        assert (await app.poller.poll_feed(feed.id)).seeded
+        subscription = await app.storage.add_subscription(
+            NewSubscription(world.guild_id, world.general_id, feed.id, "text"), now=now
+        )
+        assert subscription is not None
+        await app.storage.set_rhythm(subscription.id, Rhythm(on_change=on_change))
+        return subscription.id
+    finally:
+        await app.close()

@@ -10,81 +10,18 @@ bot is killed with SIGKILL, and a new process must end with exactly one edit app
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.app import open_app
-from bot.config import load
-from bot.models import NewSubscription, Rhythm
 from bot.storage import Storage
-from tests.bench.discord_standin import DiscordStandIn, Seed
+from tests.bench.discord_standin import DiscordStandIn
 from tests.bench.news_site import NewsSite
+from tests.e2e.support import start_bot, subscribe_following_changes, write_config
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def write_config(tmp_path: Path, standin: DiscordStandIn) -> Path:
-    """A config pointing the bot at the stand-in, with fast polling and no pacing."""
-    path = tmp_path / "config.toml"
-    path.write_text(
-        "[bot]\n"
-        f'api_base_url = "{standin.api_base_url}"\n'
-        f'gateway_url = "{standin.gateway_url}"\n'
-        "guild_ready_timeout_seconds = 0.05\n"
-        "reidentify_delay_seconds = 0\n"
-        f'[database]\npath = "{tmp_path / "bot.db"}"\n'
-        "[fetch]\nallow_private_addresses = true\n"
-        "[feeds]\nmin_interval_seconds = 1\ndefault_interval_seconds = 1\n"
-        "fetch_full_text = false\n"
-        "[announcements]\nper_channel_interval_seconds = 0\nmax_age_days = 0\n"
-        "backlog_count = 0\n",
-        encoding="utf-8",
-    )
-    return path
-
-
-async def subscribe_with_edits(config_path: Path, site: NewsSite, world: Seed) -> int:
-    """#general follows the site (text format) and edits posts when articles change."""
-    app = await open_app(load(config_path))
-    try:
-        now = app.clock.now()
-        feed = await app.storage.add_feed(site.feed_url, now=now)
-        assert (await app.poller.poll_feed(feed.id)).seeded
-        subscription = await app.storage.add_subscription(
-            NewSubscription(world.guild_id, world.general_id, feed.id, "text"), now=now
-        )
-        assert subscription is not None
-        await app.storage.set_rhythm(subscription.id, Rhythm(on_change="edit"))
-        return subscription.id
-    finally:
-        await app.close()
-
-
-async def start_bot(tmp_path: Path, config_path: Path, token: str, run: int) -> Any:
-    """`python -m bot run` as a child process, logging to a file."""
-    env = {k: v for k, v in os.environ.items() if k != "PAPERBOY_CONFIG"}
-    env["DISCORD_TOKEN"] = token
-    log_file = (tmp_path / f"run-{run}.log").open("wb")
-    try:
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "--config",
-            str(config_path),
-            "run",
-            cwd=tmp_path,
-            env=env,
-            stdout=log_file,
-            stderr=log_file,
-        )
-    finally:
-        log_file.close()
 
 
 async def edit_states(path: Path) -> list[str]:
@@ -105,7 +42,7 @@ async def test_sigkill_between_claim_and_edit_yields_exactly_one_edit(
         world = standin.populate_default()
         general = world.general_id
         config_path = write_config(tmp_path, standin)
-        await subscribe_with_edits(config_path, site, world)
+        await subscribe_following_changes(config_path, site, world, "edit")
         item = site.publish_next()
         process: Any = await start_bot(tmp_path, config_path, standin.token, 0)
         try:

@@ -17,32 +17,12 @@ from typing import Any
 
 import pytest
 
-from bot.app import open_app
-from bot.config import load
-from bot.models import NewSubscription, Rhythm
 from bot.storage import Storage
-from tests.bench.discord_standin import DiscordStandIn, Seed
+from tests.bench.discord_standin import DiscordStandIn
 from tests.bench.news_site import NewsSite
-from tests.e2e.test_crash_edit import start_bot, write_config
+from tests.e2e.support import start_bot, subscribe_following_changes, write_config
 
 pytestmark = pytest.mark.timeout(120)
-
-
-async def subscribe_with_reposts(config_path: Path, site: NewsSite, world: Seed) -> int:
-    """#general follows the site (text format) and reposts articles when they change."""
-    app = await open_app(load(config_path))
-    try:
-        now = app.clock.now()
-        feed = await app.storage.add_feed(site.feed_url, now=now)
-        assert (await app.poller.poll_feed(feed.id)).seeded
-        subscription = await app.storage.add_subscription(
-            NewSubscription(world.guild_id, world.general_id, feed.id, "text"), now=now
-        )
-        assert subscription is not None
-        await app.storage.set_rhythm(subscription.id, Rhythm(on_change="repost"))
-        return subscription.id
-    finally:
-        await app.close()
 
 
 async def outbox_states(path: Path, subscription_id: int) -> list[str]:
@@ -62,7 +42,7 @@ async def test_sigkill_between_claim_and_post_yields_exactly_one_repost(
         world = standin.populate_default()
         general = world.general_id
         config_path = write_config(tmp_path, standin)
-        subscription = await subscribe_with_reposts(config_path, site, world)
+        subscription = await subscribe_following_changes(config_path, site, world, "repost")
         item = site.publish_next()
         original = item.title
         path = f"/channels/{general}/messages"
