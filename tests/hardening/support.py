@@ -285,9 +285,12 @@ class RecordingFetcher(Fetcher):
 RSS_HEAD = b"<?xml version='1.0'?>"
 
 
-def many_items_feed(count: int) -> bytes:
+def many_items_feed(count: int, *, head: bytes = RSS_HEAD) -> bytes:
     """An RSS feed of `count` minimal items (a feed that is large only by its item count)."""
     items = b"".join(b"<item><guid>g%d</guid><title>t</title></item>" % i for i in range(count))
-    return (
-        RSS_HEAD + b"<rss version='2.0'><channel><title>Many</title>" + items + b"</channel></rss>"
-    )
+    return head + b"<rss version='2.0'><channel><title>Many</title>" + items + b"</channel></rss>"
+
+
+SLOW_PATH_HEAD = b"<?xml version='1.0' encoding='ISO-8859-1'?>"
+"""A declared non-UTF-8 encoding: the fast parse path refuses it, so feedparser reads the feed
+(tests of the parse deadline need a read that is slow on any machine, however quiet)."""

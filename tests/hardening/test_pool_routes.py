@@ -20,7 +20,7 @@ from bot.storage import Storage
 from bot.workpool import JobTimedOut, WorkPool
 from tests.bench.news_site import pathological_page
 from tests.conftest import make_config
-from tests.hardening.support import NOW, many_items_feed, web_server
+from tests.hardening.support import NOW, SLOW_PATH_HEAD, many_items_feed, web_server
 
 URL = "https://p.example/feed"
 
@@ -41,7 +41,9 @@ async def test_a_feed_parsed_in_a_worker_equals_one_parsed_here(quick_pool: Work
 
 async def test_a_feed_past_the_deadline_is_a_too_slow_feed_error(quick_pool: WorkPool) -> None:
     with pytest.raises(FeedError) as caught:
-        await parse_feed_off_loop(many_items_feed(10_000), url=URL, now=NOW, pool=quick_pool)
+        await parse_feed_off_loop(
+            many_items_feed(10_000, head=SLOW_PATH_HEAD), url=URL, now=NOW, pool=quick_pool
+        )
     assert caught.value.kind == "too-slow"
     assert str(caught.value) == "Reading this feed took too long (over 0.5 s), so Paperboy stopped."
 
@@ -49,7 +51,7 @@ async def test_a_feed_past_the_deadline_is_a_too_slow_feed_error(quick_pool: Wor
 async def test_the_poller_records_a_feed_stopped_at_the_deadline(
     storage: Storage, tmp_path: Path, quick_pool: WorkPool
 ) -> None:
-    body = many_items_feed(10_000)
+    body = many_items_feed(10_000, head=SLOW_PATH_HEAD)
 
     async def serve(request: web.Request) -> web.Response:
         return web.Response(body=body, content_type="application/rss+xml")
