@@ -20,7 +20,9 @@ FROM ${BASE_IMAGE} AS build
 # defaults. Build arguments are not kept in the final stage.
 ARG PIP_INDEX_URL
 ARG PIP_CERT
-RUN python3 -m venv /opt/paperboy
+# --upgrade-deps: a current pip. Debian's (23.0) misses extras spelt with `_` where the package
+# now says `-` (PEP 685), e.g. jusText's lxml[html_clean], and leaves lxml_html_clean out.
+RUN python3 -m venv --upgrade-deps /opt/paperboy
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY bot ./bot

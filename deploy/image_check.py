@@ -34,6 +34,15 @@ EXPECTED_UID = "10001"
 CONNECT_TIMEOUT_SECONDS = 90.0
 HEALTHY_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 20
+ARTICLE_TITLE = "Flood plan came too late, tenants say"
+ARTICLE_PARAGRAPH = (
+    "Council tenants in the valley say the flooding plan came too late for the homes on the "
+    "river bank, and that the repairs promised last winter have still not begun. "
+) * 6
+ARTICLE = (
+    f"<html><head><title>{ARTICLE_TITLE}</title></head><body><article><h1>{ARTICLE_TITLE}</h1>"
+    f"<p>{ARTICLE_PARAGRAPH}</p><p>{ARTICLE_PARAGRAPH}</p></article></body></html>"
+)
 
 
 class Checks:
@@ -108,7 +117,7 @@ async def wait_healthy(name: str) -> tuple[int, str]:
         await asyncio.sleep(1)  # polling an external process: no event to wait on
 
 
-async def check_image(checks: Checks, image: str) -> None:
+async def check_image(checks: Checks, image: str, workdir: Path) -> None:
     """What the image says about itself, and what it does without Discord."""
     status, output = await podman("image", "inspect", image)
     if not checks.check(status == 0, f"image {image} exists", "" if status == 0 else output):
@@ -126,6 +135,63 @@ async def check_image(checks: Checks, image: str) -> None:
     checks.check(status == 0, "paperboy --version", output.splitlines()[-1] if output else "")
     status, output = await podman("run", "--rm", *run_options(), "--entrypoint", "id", image, "-u")
     checks.check(output == EXPECTED_UID, f"commands run as uid {EXPECTED_UID}", output)
+    await check_extract(checks, image, workdir)
+    await check_health_fails_when_silent(checks, image)
+
+
+async def check_extract(checks: Checks, image: str, workdir: Path) -> None:
+    """`paperboy extract` on a page, offline: every library extraction imports is installed (a
+    pip that dropped an extra once left lxml_html_clean out, and extraction crashed)."""
+    article = workdir / "article.html"
+    article.write_text(ARTICLE, encoding="utf-8")
+    article.chmod(0o644)
+    status, output = await podman(
+        "run",
+        "--rm",
+        *run_options(),
+        "--network=none",
+        "--volume",
+        f"{article}:/srv/article.html:ro",
+        image,
+        "extract",
+        "--json",
+        "/srv/article.html",
+    )
+    try:
+        title = json.loads(output.splitlines()[-1])["title"] if status == 0 else ""
+    except (ValueError, IndexError, KeyError):
+        title = ""
+    checks.check(title == ARTICLE_TITLE, "paperboy extract (offline)", title or output[-300:])
+
+
+async def check_health_fails_when_silent(checks: Checks, image: str) -> None:
+    """The HEALTHCHECK reports unhealthy when nothing answers /healthz (a process that sleeps
+    instead of Paperboy), so its pass below means something."""
+    name = f"paperboy-image-check-silent-{os.getpid()}"
+    status, output = await podman(
+        "run",
+        "--detach",
+        "--name",
+        name,
+        *run_options(),
+        "--network=none",
+        "--health-interval=disable",
+        "--entrypoint",
+        "python",
+        image,
+        "-c",
+        "import time; time.sleep(120)",
+    )
+    try:
+        if status == 0:
+            status, output = await podman("healthcheck", "run", name, within=30)
+        checks.check(
+            status not in (0, -1) and "unhealthy" in output,
+            "podman healthcheck run fails when nothing answers /healthz",
+            output.splitlines()[-1] if output else f"exit status {status}",
+        )
+    finally:
+        await podman("rm", "--force", "--time", "0", name)
 
 
 async def check_running(checks: Checks, image: str, workdir: Path) -> None:
@@ -207,7 +273,7 @@ async def check_container(checks: Checks, standin: DiscordStandIn, name: str) ->
 async def run_checks(image: str, workdir: Path) -> Checks:
     """Every check, in order; the running ones only if the image passed its own."""
     checks = Checks()
-    await check_image(checks, image)
+    await check_image(checks, image, workdir)
     if checks.failed == 0:
         await check_running(checks, image, workdir)
     return checks
