@@ -191,7 +191,7 @@ async def check_health_fails_when_silent(checks: Checks, image: str) -> None:
             output.splitlines()[-1] if output else f"exit status {status}",
         )
     finally:
-        await podman("rm", "--force", "--time", "0", name)
+        await podman("rm", "--force", "--volumes", "--time", "0", name)
 
 
 async def check_running(checks: Checks, image: str, workdir: Path) -> None:
