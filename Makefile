@@ -71,7 +71,10 @@ DEBIAN_SUITE ?= bookworm
 DEBIAN_SOURCES ?= $(firstword $(wildcard /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list))
 # What python:3.11-slim has that Paperboy uses: Python with venv, CA certificates, /etc/services.
 BASE_PACKAGES := python3,python3-venv,ca-certificates,netbase
-BASE_SLIMMING := --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' \
+# The merged-usr hook makes the merged /usr itself, so the usrmerge package (and Perl, 55 MB) stays
+# out; documentation and translations are not installed.
+BASE_SLIMMING := --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+	--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' \
 	--dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
 	--dpkgopt='path-include=/usr/share/doc/*/copyright'
 
