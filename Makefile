@@ -91,10 +91,13 @@ PODMAN = podman$(if $(CGROUP_HYBRID), --runtime runc)
 PODMAN_RUN_OPTS = $(if $(NO_SYS_RESOURCE),--ulimit nofile=$(shell ulimit -Hn):$(shell ulimit -Hn) \
 	--ulimit nproc=4096:4096)
 # pip in the build trusts what this machine's pip trusts (a TLS-inspecting proxy's CA, through
-# $$PIP_CERT or the system bundle) and uses $$PIP_INDEX_URL if set; neither stays in the image.
+# $PIP_CERT or the system bundle) and uses $PIP_INDEX_URL if set; neither stays in the image.
+# The bundle is mounted over the base's own during each RUN: a mount on a new path would leave an
+# empty file there in the image.
 PIP_CA_BUNDLE ?= $(or $(PIP_CERT),/etc/ssl/certs/ca-certificates.crt)
-PIP_BUILD_OPTS = $(if $(wildcard $(PIP_CA_BUNDLE)),--volume $(PIP_CA_BUNDLE):/run/host-ca.crt:ro \
-	--build-arg PIP_CERT=/run/host-ca.crt) $(if $(PIP_INDEX_URL),--build-arg PIP_INDEX_URL=$(PIP_INDEX_URL))
+IMAGE_CA_BUNDLE := /etc/ssl/certs/ca-certificates.crt
+PIP_BUILD_OPTS = $(if $(wildcard $(PIP_CA_BUNDLE)),--volume $(PIP_CA_BUNDLE):$(IMAGE_CA_BUNDLE):ro \
+	--build-arg PIP_CERT=$(IMAGE_CA_BUNDLE)) $(if $(PIP_INDEX_URL),--build-arg PIP_INDEX_URL=$(PIP_INDEX_URL))
 
 # podman and mmdebstrap (and runc where crun cannot run), from Debian, when running as root and
 # missing; otherwise says what to do.
