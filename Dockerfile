@@ -3,6 +3,8 @@
 #   docker build -t paperboy .
 #   docker run -d --name paperboy -e DISCORD_TOKEN=... -v paperboy-data:/data paperboy
 #
+# Without a container registry, on Debian with podman: `make image` and `make image-check`.
+#
 # The configuration is /etc/paperboy/config.toml (PAPERBOY_CONFIG); the image ships
 # deploy/config.container.toml there. Mount your own over it, keeping `[database] path` under /data:
 #   -v "$PWD/config.toml:/etc/paperboy/config.toml:ro"
