@@ -3,22 +3,39 @@
 #   docker build -t paperboy .
 #   docker run -d --name paperboy -e DISCORD_TOKEN=... -v paperboy-data:/data paperboy
 #
+# Without a container registry, on Debian with podman: `make image` and `make image-check`.
+#
 # The configuration is /etc/paperboy/config.toml (PAPERBOY_CONFIG); the image ships
 # deploy/config.container.toml there. Mount your own over it, keeping `[database] path` under /data:
 #   -v "$PWD/config.toml:/etc/paperboy/config.toml:ro"
 
-# Build stage: turn the source into a wheel, so no build tools end up in the final image.
-FROM python:3.11-slim AS build
+# The base: any Debian-like image with Python 3.11 and its venv module. The default is the
+# official slim image; `make image` builds a local Debian bookworm base without a registry and
+# passes it with --build-arg BASE_IMAGE=localhost/paperboy-base:bookworm.
+ARG BASE_IMAGE=python:3.11-slim
+
+# Build stage: Paperboy and its dependencies installed into a virtual environment at
+# /opt/paperboy, which the final stage copies whole, so no build tools or wheels end up there.
+# A venv works on both bases: Debian's own Python refuses `pip install` outside one (PEP 668).
+FROM ${BASE_IMAGE} AS build
+# Optional, for a build behind a package mirror or a TLS-inspecting proxy; unset, pip uses its
+# defaults. Build arguments are not kept in the final stage.
+ARG PIP_INDEX_URL
+ARG PIP_CERT
+# --upgrade-deps: a current pip. Debian's (23.0) misses extras spelt with `_` where the package
+# now says `-` (PEP 685), e.g. jusText's lxml[html_clean], and leaves lxml_html_clean out.
+RUN python3 -m venv --upgrade-deps /opt/paperboy
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY cogs ./cogs
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+RUN /opt/paperboy/bin/pip install --no-cache-dir --disable-pip-version-check . \
+    && /opt/paperboy/bin/pip uninstall --yes --disable-pip-version-check pip
 
-FROM python:3.11-slim
+FROM ${BASE_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/paperboy/bin:$PATH \
     PAPERBOY_CONFIG=/etc/paperboy/config.toml
 # A fixed, unprivileged uid owns only /data (the SQLite file, its -wal/-shm and backups).
 RUN groupadd --system --gid 10001 paperboy \
@@ -26,8 +43,7 @@ RUN groupadd --system --gid 10001 paperboy \
     && mkdir -p /data /etc/paperboy \
     && chown paperboy:paperboy /data \
     && chmod 0700 /data
-COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+COPY --from=build /opt/paperboy /opt/paperboy
 COPY deploy/config.container.toml /etc/paperboy/config.toml
 USER paperboy
 WORKDIR /data
