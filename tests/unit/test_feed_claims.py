@@ -24,7 +24,7 @@ from bot.ingest.poller import CLAIM_LOST_KIND, Poller
 from bot.storage import ClaimLost, NotModifiedCheck, Storage
 from tests.builders import subscribe
 from tests.conftest import make_config
-from tests.unit.test_ingest_poller import START, FeedServer, Reply, item, rss
+from tests.feed_server import START, FeedServer, Reply, item, rss
 
 CLAIM_SECONDS = 300.0
 BOTH_ASK_WAIT_SECONDS = 10.0
