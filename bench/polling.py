@@ -132,6 +132,29 @@ async def _poll_cycle(poller: Any) -> tuple[int, int]:
         errors += len(report.failed)
 
 
+PROFILE_VARIABLE = "PAPERBOY_BENCH_PROFILE"
+
+
+@contextlib.contextmanager
+def _profiled(name: str) -> Any:
+    """With PAPERBOY_BENCH_PROFILE=folder, profile the bot's event loop thread over a cycle
+    (cProfile, written to folder/name.prof); a developer's tool, off in every reported run."""
+    folder = os.environ.get(PROFILE_VARIABLE)
+    if not folder:
+        yield
+        return
+    import cProfile
+
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        yield
+    finally:
+        profile.disable()
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        profile.dump_stats(str(Path(folder) / f"{name}.prof"))
+
+
 def process_cpu_seconds(pid: int) -> float:
     """User plus system CPU of another live process (a pool worker), from /proc; 0 if gone."""
     try:
@@ -459,7 +482,8 @@ async def paperboy_worker(
             clock.advance(CYCLE_ADVANCE_SECONDS)
             reset_peak_rss()
             cpu, wall, workers = paperboy_cpu(), time.perf_counter(), paperboy_cpu.workers()
-            polled, errors = await _poll_cycle(poller)
+            with _profiled(f"cycle{cycle}"):
+                polled, errors = await _poll_cycle(poller)
             wall_s, cpu_s = time.perf_counter() - wall, paperboy_cpu() - cpu
             workers_s = paperboy_cpu.workers() - workers
             served = await control(port, "stats")
@@ -482,7 +506,8 @@ async def paperboy_worker(
         await control(port, "cycle", n=cycles)
         clock.advance(CYCLE_ADVANCE_SECONDS)
         cpu, wall = paperboy_cpu(), time.perf_counter()
-        unchanged_polled, unchanged_errors = await _poll_cycle(poller)
+        with _profiled("all304"):
+            unchanged_polled, unchanged_errors = await _poll_cycle(poller)
         unchanged = {
             "wall_s": round(time.perf_counter() - wall, 2),
             "cpu_s": round(paperboy_cpu() - cpu, 2),

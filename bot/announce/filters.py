@@ -32,6 +32,7 @@ from typing import Any, Final, Literal, Protocol
 
 import re2  # linear-time regular expressions; stdlib `re` backtracks
 
+from bot.announce import keywords
 from bot.announce.keywords import FilterSpec, fold, parse_keyword_list
 from bot.errors import InvalidInput
 from bot.textutil import clean_text
@@ -63,23 +64,14 @@ _FIELD_LABELS: Final[dict[str, str]] = {
 }
 
 
-class FilterableArticle(Protocol):
-    """What filters look at; `render.AnnouncementArticle` satisfies it."""
+class FilterableArticle(keywords.FilterableArticle, Protocol):
+    """What filters look at: what keyword lists look at, plus the link and the text;
+    `render.AnnouncementArticle` satisfies it."""
 
-    @property
-    def title(self) -> str: ...
     @property
     def url(self) -> str: ...
     @property
-    def author(self) -> str: ...
-    @property
-    def standfirst(self) -> str: ...
-    @property
-    def excerpt(self) -> str: ...
-    @property
     def text(self) -> str: ...
-    @property
-    def categories(self) -> tuple[str, ...]: ...
 
 
 # -- errors -------------------------------------------------------------------------------------

@@ -49,6 +49,15 @@ def _canonical_host(host: str) -> str | None:
             return None
 
 
+# A URL already in canonical form as far as the full rules go: lowercase scheme and ASCII host,
+# no user, no port or a non-default one without leading zeros, a path free of percent escapes,
+# no query or fragment. Most feeds' links and guids are such; they come back unchanged.
+_ALREADY_CANONICAL = re.compile(
+    r"(?P<scheme>https?)://[a-z0-9-]+(?:\.[a-z0-9-]+)*(?::(?P<port>[1-9][0-9]{0,4}))?"
+    r"/[A-Za-z0-9._~!$&'()*+,;=:@/-]*"
+)
+
+
 def canonical_url(url: str) -> str:
     """One spelling per page: lowercase scheme and IDNA host, no default port, fragment or trackers.
 
@@ -56,6 +65,16 @@ def canonical_url(url: str) -> str:
     http(s) URL with a host comes back stripped but otherwise unchanged.
     """
     url = url.strip()
+    simple = _ALREADY_CANONICAL.fullmatch(url)
+    if simple is not None:
+        port = simple["port"]
+        if port is None or (int(port) <= 65535 and port != _DEFAULT_PORTS[simple["scheme"]]):
+            return url  # what the full rules would give, without splitting and joining it
+    return _canonical_by_the_rules(url)
+
+
+def _canonical_by_the_rules(url: str) -> str:
+    """canonical_url's rules, applied in full to a stripped URL."""
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -8,6 +8,7 @@ is one of `bot.fetch.kinds` and whose message is a sentence a user can read.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
 import ssl
 from collections.abc import AsyncIterator, Callable
@@ -140,7 +141,10 @@ class HostLimiter:
         counts[1] += 1
         self._notify(host, counts)
         try:
-            async with asyncio.timeout(wait):
+            if semaphore.locked():
+                async with asyncio.timeout(wait):
+                    await semaphore.acquire()
+            else:  # a free slot is taken at once: no timer to arm (most fetches)
                 await semaphore.acquire()
         except TimeoutError:
             counts[1] -= 1
@@ -169,6 +173,7 @@ class HostLimiter:
 _SUFFIXES: PublicSuffixList | None = None
 
 
+@functools.lru_cache(maxsize=16384)
 def site_of(host: str) -> str:
     """The registrable domain a host belongs to (a1.example.co.uk -> example.co.uk).
 
@@ -325,14 +330,17 @@ class Fetcher:
         # counted, since that is our own queueing and not the server being slow.
         budget = self._config.total_timeout_seconds
         for _hop in range(self._config.max_redirects + 1):
-            host = URL(current).host or ""
+            # `current` is check_url's or redirect_target's output, already encoded: parsed once
+            # here and handed to aiohttp as is, not parsed and quoted again at every step.
+            target = URL(current, encoded=True)
+            host = target.host or ""
             site = site_of(host)
             try:
                 async with self.host_limiter.hold(site, wait=wait):
                     started = loop.time()
                     try:
                         async with asyncio.timeout(budget):
-                            address = await self._address_of(current, host)
+                            address = await self._address_of(target, host)
                     except TimeoutError:
                         raise self._timeout_error(host) from None
                     budget -= loop.time() - started
@@ -340,7 +348,7 @@ class Fetcher:
                         started = loop.time()
                         try:
                             async with asyncio.timeout(budget):
-                                outcome = await self._one_hop(current, headers, cap, now)
+                                outcome = await self._one_hop(target, host, headers, cap, now)
                         except TimeoutError:
                             raise self._timeout_error(host) from None
                         budget -= loop.time() - started
@@ -348,13 +356,13 @@ class Fetcher:
                 raise self._busy_error(host, site, str(expired), wait) from None
             if isinstance(outcome, FetchResult):
                 return outcome
-            target = redirect_target(current, outcome, allow_private=allow_private)
-            if target in visited:
+            following = redirect_target(current, outcome, allow_private=allow_private)
+            if following in visited:
                 raise FetchError(
                     kinds.REDIRECTS, f"The server at {host} sent Paperboy round in a redirect loop."
                 )
-            visited.add(target)
-            current = target
+            visited.add(following)
+            current = following
             if budget <= 0:
                 raise self._timeout_error(host)
         raise FetchError(
@@ -383,7 +391,7 @@ class Fetcher:
         except aiohttp.ClientError as error:
             raise self._translate(error, host) from None
 
-    async def _address_of(self, url: str, host: str) -> str:
+    async def _address_of(self, url: URL, host: str) -> str:
         """The IP address the session will dial first for this URL's host.
 
         Asked of the session's own connector, so the private-network guard applies and the
@@ -392,8 +400,7 @@ class Fetcher:
         connector = self._session.connector
         if not isinstance(connector, aiohttp.TCPConnector):
             return host
-        parsed = URL(url)
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        port = url.port or (443 if url.scheme == "https" else 80)
         try:
             results = await connector._resolve_host(host, port)
         except OSError:
@@ -422,10 +429,10 @@ class Fetcher:
         )
 
     async def _one_hop(
-        self, url: str, headers: dict[str, str], cap: int, now: datetime
+        self, url: URL, host: str, headers: dict[str, str], cap: int, now: datetime
     ) -> FetchResult | str | None:
         """One request: a FetchResult, or the Location of a redirect (possibly None)."""
-        host = URL(url).host or "the server"
+        host = host or "the server"
         try:
             async with self._session.get(
                 url, headers=headers, allow_redirects=False, max_redirects=0

@@ -40,7 +40,14 @@ from bot.ingest.sitemaps import MAX_PAGE_READS_PER_POLL, read_document
 from bot.lease import holder_gone, make_holder
 from bot.metrics import Metrics
 from bot.models import Feed, Subscription
-from bot.storage import ClaimLost, NewEntry, NotModifiedCheck, PollTransaction, Storage
+from bot.storage import (
+    ClaimLost,
+    FeedReader,
+    NewEntry,
+    NotModifiedCheck,
+    PollTransaction,
+    Storage,
+)
 from bot.tasks import WakeSignal, run_hooks
 from bot.workpool import WorkPool
 
@@ -437,12 +444,13 @@ class Poller:
             return FeedPollOutcome(feed.id, ok=True, not_modified=True)
 
         seeding = feed.last_success_at is None
+        readers = await self.storage.feed_readers(feed.id)
         # Items the feed already has are skipped before they are normalised, in the worker;
         # not when a subscription edits or reposts changed articles: `on_items_seen` must see
         # every item to notice one that changed.
         known_keys = (
             []
-            if seeding or await self.storage.feed_tracks_changes(feed.id)
+            if seeding or any(reader.tracks_changes for reader in readers)
             else await self.storage.recent_entry_keys(feed.id, limit=self._known_keys_limit)
         )
         read = await read_document(
@@ -474,7 +482,7 @@ class Poller:
                 icon_url=parsed.icon_url,
             )
 
-        outcome = await self._ingest(feed, parsed, now, finish)
+        outcome = await self._ingest(feed, parsed, now, finish, readers=readers)
         if self.push is not None and outcome.new_to_feed and not outcome.seeded:
             await self.push.poll_found_new(
                 feed.id, len(outcome.new_to_feed), since=feed.last_success_at, now=now
@@ -514,10 +522,12 @@ class Poller:
         finish: Callable[[PollTransaction], Awaitable[None]],
         *,
         claimed: bool = True,
+        readers: list[FeedReader] | None = None,
     ) -> FeedPollOutcome:
         """Record a parsed document's items and plan their delivery, in one transaction that
-        `finish` completes (a poll records its validators and next check there)."""
-        subscriptions = await self._subscription_views(feed.id)
+        `finish` completes (a poll records its validators and next check there). `readers`:
+        the feed's subscriptions as the poll read them before parsing (read here otherwise)."""
+        subscriptions = await self._subscription_views(feed.id, readers)
         # Oldest first, so article ids grow with publication and ties keep feed order reversed.
         linked = [(item, article_of(item)) for item in reversed(parsed.items)]
         usable = [(item, article) for item, article in linked if article is not None]
@@ -585,24 +595,24 @@ class Poller:
         )
 
     async def _subscription_views(
-        self, feed_id: int
+        self, feed_id: int, readers: list[FeedReader] | None = None
     ) -> list[tuple[Subscription, SubscriptionView]]:
         # Paused ones too: a pause after a refusal keeps new articles waiting for the resume.
-        subscriptions = await self.storage.feed_subscriptions(feed_id, include_paused=True)
-        timezones: dict[int, str] = {}
-        rules = await self.storage.mention_rules_of(s.id for s in subscriptions)
-        views = []
-        for subscription in subscriptions:
-            if subscription.guild_id not in timezones:
-                settings = await self.storage.guild_settings(subscription.guild_id)
-                timezones[subscription.guild_id] = settings.timezone
-            view = subscription_view(
-                subscription,
-                timezone=timezones[subscription.guild_id],
-                mention_rules=rules.get(subscription.id, ()),
+        if readers is None:
+            readers = await self.storage.feed_readers(feed_id)
+        with_rules = [r.subscription.id for r in readers if r.has_mention_rules]
+        rules = await self.storage.mention_rules_of(with_rules) if with_rules else {}
+        return [
+            (
+                reader.subscription,
+                subscription_view(
+                    reader.subscription,
+                    timezone=reader.timezone,
+                    mention_rules=rules.get(reader.subscription.id, ()),
+                ),
             )
-            views.append((subscription, view))
-        return views
+            for reader in readers
+        ]
 
     async def take_back_dead_claims(self) -> None:
         """Clear the claims of processes on this machine that no longer run (this process's own

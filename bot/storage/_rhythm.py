@@ -222,17 +222,6 @@ class RhythmStore(Database):
 
     # -- article versions and edits -------------------------------------------------------------
 
-    async def feed_tracks_changes(self, feed_id: int) -> bool:
-        """Whether an active subscription of the feed edits or reposts articles that change
-        (its polls must then read every item, known ones too)."""
-        value = await self.scalar(
-            "SELECT 1 FROM subscriptions s JOIN subscription_rhythm r "
-            "ON r.subscription_id = s.id WHERE s.feed_id = ? AND s.active = 1 "
-            "AND r.on_change IN ('edit', 'repost') LIMIT 1",
-            (feed_id,),
-        )
-        return value is not None
-
     async def article_hashes(self, article_ids: Sequence[int]) -> dict[int, str]:
         """The last content hash seen of each article (articles never hashed are left out)."""
         found: dict[int, str] = {}

@@ -12,7 +12,7 @@ from bot.errors import InvalidInput
 from bot.models import AuditEntry, GuildSettings, NewSubscription, Subscription
 from bot.storage._base import Database
 from bot.storage._connection import Connection, Row
-from bot.storage.records import ImportedSubscription
+from bot.storage.records import FeedReader, ImportedSubscription
 
 _SUBSCRIPTION_COLUMNS = ", ".join(f.name for f in fields(Subscription))
 # Columns a moderator may change with /feeds edit.
@@ -227,6 +227,32 @@ class SubscriptionStore(Database):
             sql += " AND active = 1" if include_paused else " AND active = 1 AND paused = 0"
         rows = await self.fetch_all(sql + " ORDER BY id", (feed_id,))
         return [_subscription(row) for row in rows]
+
+    async def feed_readers(self, feed_id: int) -> list[FeedReader]:
+        """The feed's active subscriptions, paused ones too, each with its guild's time zone and
+        two flags (mention rules, change tracking): what a poll plans with, in one statement
+        instead of four (a poll makes these reads for every feed that changed)."""
+        columns = ", ".join(f"s.{f.name}" for f in fields(Subscription))
+        rows = await self.fetch_all(
+            f"SELECT {columns}, g.timezone AS guild_timezone, "  # noqa: S608 - column names
+            "EXISTS (SELECT 1 FROM mention_rules m WHERE m.subscription_id = s.id) "
+            "AS has_mention_rules, "
+            "EXISTS (SELECT 1 FROM subscription_rhythm r WHERE r.subscription_id = s.id "
+            "AND r.on_change IN ('edit', 'repost')) AS tracks_changes "
+            "FROM subscriptions s LEFT JOIN guilds g ON g.id = s.guild_id "
+            "WHERE s.feed_id = ? AND s.active = 1 ORDER BY s.id",
+            (feed_id,),
+        )
+        default_timezone = GuildSettings(guild_id=0).timezone
+        return [
+            FeedReader(
+                subscription=_subscription(row),
+                timezone=row["guild_timezone"] or default_timezone,
+                has_mention_rules=bool(row["has_mention_rules"]),
+                tracks_changes=bool(row["tracks_changes"]),
+            )
+            for row in rows
+        ]
 
     async def count_guild_subscriptions(self, guild_id: int) -> int:
         """How many subscriptions a guild has (for the per-guild limit)."""

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.models import Feed, NewSubscription
+from bot.models import Feed, NewSubscription, Subscription
 
 
 @dataclass(frozen=True)
@@ -327,6 +327,18 @@ class WebSubSubscription:
         return f"WebSubSubscription(feed_id={self.feed_id}, state={self.state!r}, secret=...)"
 
 
+@dataclass(frozen=True)
+class FeedReader:
+    """One active subscription of a feed (paused ones too), with what a poll needs besides it:
+    its guild's time zone, whether it has mention rules, and whether it edits or reposts
+    articles that change. Read for a poll in one statement (`feed_readers`)."""
+
+    subscription: Subscription
+    timezone: str
+    has_mention_rules: bool
+    tracks_changes: bool
+
+
 __all__ = [
     "Alert",
     "AlertArticle",
@@ -343,6 +355,7 @@ __all__ = [
     "EditRow",
     "FeedHealth",
     "FeedItemRef",
+    "FeedReader",
     "ImportedSubscription",
     "Lease",
     "NewArticle",

@@ -7,6 +7,7 @@ clock (one machine's time) and one loopback feed server, which counts the reques
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -23,9 +24,10 @@ from bot.ingest.poller import CLAIM_LOST_KIND, Poller
 from bot.storage import ClaimLost, NotModifiedCheck, Storage
 from tests.builders import subscribe
 from tests.conftest import make_config
-from tests.unit.test_ingest_poller import START, FeedServer, Reply, item, rss
+from tests.feed_server import START, FeedServer, Reply, item, rss
 
 CLAIM_SECONDS = 300.0
+BOTH_ASK_WAIT_SECONDS = 10.0
 
 
 class GatedFeedServer(FeedServer):
@@ -44,6 +46,31 @@ class GatedFeedServer(FeedServer):
             await self.release.wait()
             self.requests.append(request)
             return web.Response(body=reply.body, content_type="application/rss+xml")
+        return await super()._handle(request)
+
+
+class BothAskServer(FeedServer):
+    """Answers nothing until both processes (told apart by their User-Agent) have asked for a
+    feed, so each is sure to have claimed a share before the other can finish the cycle."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.agents: set[str] = set()
+        self.both_asked = asyncio.Event()
+
+    def new_cycle(self) -> None:
+        self.requests.clear()
+        self.agents.clear()
+        self.both_asked.clear()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        self.agents.add(request.headers.get("User-Agent", ""))
+        if len(self.agents) >= 2:
+            self.both_asked.set()
+        # Bounded, so a process that never asks fails the test's "both took a share" check
+        # instead of hanging it.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.both_asked.wait(), BOTH_ASK_WAIT_SECONDS)
         return await super()._handle(request)
 
 
@@ -66,7 +93,11 @@ async def _two_processes(
     first = await Storage.open(path)
     second = await Storage.open(path)
     try:
-        async with make_session(config.fetch, "test") as session:
+        # A session each, as two processes have, told apart by their User-Agent.
+        async with (
+            make_session(config.fetch, "test-0") as session_0,
+            make_session(config.fetch, "test-1") as session_1,
+        ):
             pollers = tuple(
                 Poller(
                     storage,
@@ -77,7 +108,7 @@ async def _two_processes(
                     rng=random.Random(n),
                     holder=f"host/{100 + n}/aa",
                 )
-                for n, storage in enumerate((first, second))
+                for n, (storage, session) in enumerate(((first, session_0), (second, session_1)))
             )
             yield pollers[0], pollers[1]
     finally:
@@ -114,10 +145,12 @@ async def test_two_processes_claim_disjoint_sets_of_due_feeds(tmp_path: Path) ->
 
 async def test_two_pollers_poll_every_due_feed_exactly_once_per_cycle(tmp_path: Path) -> None:
     clock = FakeClock(START)
-    async with FeedServer() as server, _two_processes(tmp_path, server, clock) as (a, b):
+    # Without the wait for both, one process may poll all 60 while the other's first claim
+    # still sleeps in SQLite's busy handler: correct (each feed once), but no sharing to see.
+    async with BothAskServer() as server, _two_processes(tmp_path, server, clock) as (a, b):
         await _add_feeds(a.storage, server, clock, 60)
         for cycle in range(3):
-            server.requests.clear()
+            server.new_cycle()
             if cycle:
                 clock.advance(3600)  # every feed due again
                 for n in range(0, 60, 10):  # some feeds changed

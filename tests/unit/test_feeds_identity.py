@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.provisional import urls
 
-from bot.feeds import canonical_url, entry_key, parse_feed, resolve_http_url
+from bot.feeds import canonical_url, entry_key, identity, parse_feed, resolve_http_url
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -122,3 +122,35 @@ def test_edited_date_and_description_keep_the_key(guid: str, link: str) -> None:
     after = parse_feed(edited, url="https://x.example/feed", now=NOW).items[0]
     assert before.published != after.published and before.summary != after.summary
     assert before.key == after.key
+
+
+_URL_PIECES = st.sampled_from(
+    ["http", "https", "HTTP", "://", "/", ":", "80", "443", "0", "08080", "8080", "99999",
+     "a", "B", "example", ".", "-", "xn--bcher-kva", "é", "%2f", "%2F", "?", "#", "&", "=",
+     "utm_source", "p", "1", "@", "user", "[::1]", "~", "'", "(", ";", " ", "\t", "//"]
+)  # fmt: skip
+
+
+_URL_SHAPED = st.builds(
+    "{}://{}{}{}".format,
+    st.sampled_from(["http", "https", "Http"]),
+    st.lists(_URL_PIECES, min_size=1, max_size=4).map("".join),
+    st.sampled_from(["", ":80", ":443", ":8080", ":080", ":65536", ":0", ":"]),
+    st.lists(_URL_PIECES, max_size=8).map("".join),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(st.lists(_URL_PIECES, max_size=14).map("".join), _URL_SHAPED, urls()))
+def test_the_shortcut_for_canonical_urls_gives_what_the_full_rules_give(url: str) -> None:
+    """canonical_url returns a URL unchanged when it already looks canonical; on any input that
+    must be exactly what splitting and rejoining it by the full rules gives."""
+    assert canonical_url(url) == identity._canonical_by_the_rules(url.strip())
+
+
+def test_the_shortcut_keeps_the_rules_for_default_and_padded_ports() -> None:
+    assert canonical_url("http://a.example:80/x") == "http://a.example/x"
+    assert canonical_url("https://a.example:443/") == "https://a.example/"
+    assert canonical_url("http://a.example:080/x") == "http://a.example/x"
+    assert canonical_url("http://a.example:8080/x") == "http://a.example:8080/x"
+    assert canonical_url("https://a.example/story-1/") == "https://a.example/story-1/"

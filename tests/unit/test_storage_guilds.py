@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.models import GuildSettings, NewSubscription
+from bot.models import GuildSettings, NewSubscription, Rhythm
 from bot.storage import Storage
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -82,3 +82,44 @@ async def test_audit_log_newest_first(storage: Storage) -> None:
     await storage.record_change(2, 43, "feeds add", "other guild", now=NOW)
     entries = await storage.audit_entries(1)
     assert [e.action for e in entries] == ["feeds remove", "feeds add"]
+
+
+async def test_feed_readers_carry_what_a_poll_plans_with(storage: Storage) -> None:
+    """One read gives a poll each active subscription (paused ones too) with its guild's time
+    zone (the default when the guild set none), whether it has mention rules and whether it
+    edits or reposts changed articles; inactive subscriptions and other feeds are left out."""
+    feed, other_feed = await make_feed(storage), await make_feed(storage, "https://other.test/f")
+    await storage.update_guild_settings(
+        GuildSettings(guild_id=1, timezone="Europe/Berlin"), now=NOW
+    )
+
+    async def subscribe(guild_id: int, channel_id: int, feed_id: int = feed) -> int:
+        added = await storage.add_subscription(
+            NewSubscription(
+                guild_id=guild_id, channel_id=channel_id, feed_id=feed_id, format="embed"
+            ),
+            now=NOW,
+        )
+        assert added is not None
+        return added.id
+
+    plain, pinging, editing, paused = [await subscribe(1, c) for c in (10, 11, 12, 13)]
+    await subscribe(1, 14)  # its channel is deleted below
+    elsewhere = await subscribe(2, 20)
+    await subscribe(1, 15, other_feed)
+    await storage.set_mention_rule(
+        pinging, role_id=99, filter_text="", created_by=None, now=NOW, limit=10
+    )
+    await storage.set_rhythm(editing, Rhythm(on_change="edit"))
+    await storage.set_rhythm(plain, Rhythm(on_change="ignore", daily_cap=3))
+    await storage.set_paused(paused, True, "a moderator paused it")
+    await storage.deactivate_channel(14)
+
+    readers = await storage.feed_readers(feed)
+
+    assert [r.subscription.id for r in readers] == [plain, pinging, editing, paused, elsewhere]
+    assert [r.timezone for r in readers] == ["Europe/Berlin"] * 4 + ["UTC"]
+    assert [r.has_mention_rules for r in readers] == [False, True, False, False, False]
+    assert [r.tracks_changes for r in readers] == [False, False, True, False, False]
+    assert readers[3].subscription.paused
+    assert await storage.feed_readers(feed + other_feed + 100) == []
