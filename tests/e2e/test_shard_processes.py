@@ -1,5 +1,6 @@
-"""Sharded processes on one SQLite file: two `paperboy run --shards N --shard-count 2 --no-poll`
-processes and `paperboy worker`, real subprocesses against the Discord stand-in and the news site.
+"""Sharded processes on one database (a SQLite file, or PostgreSQL): two `paperboy run --shards N
+--shard-count 2 --no-poll` processes and `paperboy worker`, real subprocesses against the Discord
+stand-in and the news site.
 
 Each process talks to the stand-in through its own REST base URL (`/via/<name>`), so the record
 says which process answered a command or posted an announcement. A server on shard 0 and one on
@@ -73,7 +74,6 @@ async def add_feed(standin: DiscordStandIn, world: Seed, site: NewsSite) -> Inte
     return handle
 
 
-@pytest.mark.both_engines
 async def test_shard_processes_serve_their_own_servers_and_a_worker_polls(
     tmp_path: Path, bench_engine: str, request: pytest.FixtureRequest
 ) -> None:
@@ -157,7 +157,6 @@ KILLS = 10
 """Issue #15 asks for at least ten kills of a shard process mid-delivery on PostgreSQL."""
 
 
-@pytest.mark.both_engines
 async def test_killing_shard_processes_mid_delivery_loses_and_repeats_nothing(
     tmp_path: Path, bench_engine: str, request: pytest.FixtureRequest
 ) -> None:

@@ -1,6 +1,6 @@
 """`paperboy worker` killed in the middle of a poll, again and again (issue #15, faults).
 
-Real processes on one shared database (SQLite, and PostgreSQL with `both_engines`): two workers
+Real processes on one shared database (SQLite, and PostgreSQL like every e2e scenario): two workers
 poll the news-site stand-in's feed (and three filler feeds on a second site, so a worker holds
 several claims at once), one bot process (`run --no-poll`) delivers to two channels that follow
 the feed. Each round publishes one to three articles, then kills (SIGKILL) the worker whose
@@ -97,7 +97,6 @@ async def wait_for_request(
     assert done(), what
 
 
-@pytest.mark.both_engines
 async def test_killing_workers_mid_poll_loses_and_repeats_nothing(
     tmp_path: Path, bench_engine: str, request: pytest.FixtureRequest
 ) -> None:
