@@ -15,8 +15,11 @@ request for the feed arrives, at a random moment, and starts a replacement:
 
 Nothing may be lost or repeated: in the end each channel holds every published article exactly
 once, in publication order. Every feed the victim held a claim on at its death is polled by
-another worker within the claim expiry (`[scale] feed_claim_seconds`) plus one interval. The
-seed (PAPERBOY_CRASH_SEED replays it), each round's mode and delay are printed.
+another worker within the claim expiry (`[scale] feed_claim_seconds`) plus one interval (here
+sooner: the replacement, on the same machine, sees the victim's process is gone and takes its
+claims back as it starts; `test_shared_polling.py` shows a running worker waiting out the
+expiry). The seed (PAPERBOY_CRASH_SEED replays it), each round's mode, delay, the claims the
+victim held and each take-over's delay are printed.
 """
 
 from __future__ import annotations
