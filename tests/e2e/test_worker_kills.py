@@ -12,14 +12,17 @@ request for the feed arrives, at a random moment, and starts a replacement:
   never sent; the test checks that the feed's claim is still the victim's after its death.
 - *released* rounds: the site answers, and the kill lands a random moment later: while the
   worker parses, writes, runs its hooks, or just after.
+- *late* rounds (two of the held ones): the replacement starts only after the surviving worker
+  took the victim's feeds over, which it does once their claims expire, as a worker on another
+  machine would (it cannot see that the victim's process is gone).
 
 Nothing may be lost or repeated: in the end each channel holds every published article exactly
 once, in publication order. Every feed the victim held a claim on at its death is polled by
-another worker within the claim expiry (`[scale] feed_claim_seconds`) plus one interval (here
-sooner: the replacement, on the same machine, sees the victim's process is gone and takes its
-claims back as it starts; `test_shared_polling.py` shows a running worker waiting out the
-expiry). The seed (PAPERBOY_CRASH_SEED replays it), each round's mode, delay, the claims the
-victim held and each take-over's delay are printed.
+another worker within the claim expiry (`[scale] feed_claim_seconds`) plus one interval: in
+late rounds by the survivor once the claims expire (never before); in the others sooner, as the
+replacement, on the same machine, sees the victim's process is gone and takes its claims back
+as it starts. The seed (PAPERBOY_CRASH_SEED replays it), each round's mode and delay, the claims
+the victim held and each take-over's delay are printed.
 """
 
 from __future__ import annotations
@@ -54,6 +57,9 @@ KILLS = 10
 """Issue #15 asks for at least ten kills of a worker mid-poll on PostgreSQL."""
 RELEASED_ROUNDS = 2
 """Rounds whose feed answer is sent before the kill (the rest hold it until after the kill)."""
+LATE_ROUNDS = 2
+"""Held rounds whose replacement starts only after the surviving worker took the victim's feeds
+over, which it may do only once their claims expire (as for a worker on another machine)."""
 CLAIM_SECONDS = 5.0  # the shortest `[scale] feed_claim_seconds` allows
 INTERVAL = 1.0
 SLACK = 6.0
@@ -112,6 +118,7 @@ async def test_killing_workers_mid_poll_loses_and_repeats_nothing(
     loop = asyncio.get_running_loop()
     started = loop.time()
     released_rounds = set(rng.sample(range(KILLS), RELEASED_ROUNDS))
+    late_rounds = set(rng.sample(sorted(set(range(KILLS)) - released_rounds), LATE_ROUNDS))
     published: list[str] = []
     numbers = iter(range(1, 1000))
     async with (
@@ -160,6 +167,7 @@ async def test_killing_workers_mid_poll_loses_and_repeats_nothing(
             takeovers: list[float] = []  # seconds from a kill to its feeds' next fetches
             for round_number in range(KILLS):
                 held = round_number not in released_rounds
+                late = round_number in late_rounds
                 # The next request for the feed is held unanswered: set it before publishing,
                 # so the request that takes it is one that may bring the new articles.
                 site.set_fault(feed_path, Hang(times=1))
@@ -190,8 +198,10 @@ async def test_killing_workers_mid_poll_loses_and_repeats_nothing(
                     f"round {round_number + 1}: killed {victim} (pid {pid}) "
                     f"{'holding the answer' if held else 'after the answer'}, {delay:.3f} s "
                     f"after its feed request; it held the claims of feeds {held_claims}"
+                    + ("; replaced after the take-over" if late else "")
                 )
-                replacement = await start_worker()
+                if not late:
+                    replacement = await start_worker()
 
                 def fetched_by_another(feed: int, marks: dict[int, int], victim: str) -> bool:
                     owner, path = watched[feed]
@@ -210,6 +220,11 @@ async def test_killing_workers_mid_poll_loses_and_repeats_nothing(
                 )
                 takeovers.append(loop.time() - killed_at)
                 assert takeovers[-1] <= TAKEOVER_BOUND
+                if late:
+                    # The survivor alone: it waited for the claims to run out, then polled.
+                    expiry = max(until for i, (_, until) in claims.items() if i in held_claims)
+                    assert datetime.now(UTC) >= expiry - timedelta(seconds=0.2), expiry
+                    replacement = await start_worker()
                 # Two workers again before the next kill.
                 await running.wait_for_log(replacement, WORKER_STARTED, timeout=60)
         finally:
