@@ -5,6 +5,7 @@ passes when the test says so."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -62,6 +63,9 @@ async def running_bot(
     try:
         bot = PaperboyBot(config, app=app)
         async with running_client(discord, bot):
+            # As make_bench does: a feed added before the background poller's first round is
+            # over may be polled (seeded) by that round rather than by the test's own poll.
+            await asyncio.wait_for(bot.app.poller.first_round_done.wait(), 30)
             yield Bench(discord, seed, site, bot, config)
     finally:
         await app.close()
