@@ -143,9 +143,15 @@ types: $(STAMP_TEST)
 contracts: $(STAMP_TEST)
 	$(BIN)/lint-imports
 
+# Every test, in one pytest run. The storage tests and every end-to-end scenario that keeps the
+# bot's state run twice, on SQLite and on PostgreSQL (a throwaway cluster from the server
+# binaries, see `make postgresql`); without the binaries the PostgreSQL half is skipped and the
+# test header says so in one line (PAPERBOY_REQUIRE_POSTGRESQL=1, as .ci/run sets, fails instead).
+# PAPERBOY_TEST_ENGINE=sqlite (or postgresql) runs the end-to-end scenarios on one engine only.
 unit: $(STAMP_TEST)
 	$(BIN)/pytest
 
+# Lint, formatting, types, import contracts, and every test on both engines (see `unit`).
 test: lint types contracts unit
 
 bench: $(STAMP_TEST)

@@ -2,6 +2,7 @@
 
 `storage` runs its test twice: on a SQLite file, and on a database of a throwaway PostgreSQL
 cluster (`tests/pgcluster.py`, started once per session) when the server binaries are installed.
+So does every end-to-end scenario that keeps the bot's state (`bench_engine`, `bench_database`).
 """
 
 from __future__ import annotations
@@ -57,27 +58,47 @@ def pytest_report_header() -> str:
     binaries = server_binaries()
     if binaries is None:
         return PG_MISSING
-    return f"PostgreSQL: {binaries} (the storage tests run on SQLite and on PostgreSQL)"
+    return (
+        f"PostgreSQL: {binaries} (the storage tests and the end-to-end scenarios run on SQLite "
+        "and on PostgreSQL)"
+    )
 
 
 ENGINE_VARIABLE = "PAPERBOY_TEST_ENGINE"
-"""`PAPERBOY_TEST_ENGINE=postgresql pytest tests/e2e tests/hardening` runs every bench scenario
-on PostgreSQL."""
+"""`PAPERBOY_TEST_ENGINE=postgresql pytest tests/e2e` runs the bench scenarios on PostgreSQL
+only (`sqlite`: on SQLite only), for a quicker run of one half."""
+E2E = Path(__file__).resolve().parent / "e2e"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """The bot under test keeps its state on SQLite; scenarios marked `both_engines` run on
-    PostgreSQL too, and PAPERBOY_TEST_ENGINE picks one engine for all of them."""
+    """Every end-to-end scenario that keeps the bot's state (it asks for `bench_engine`) runs on
+    SQLite and on PostgreSQL; elsewhere, scenarios marked `both_engines` do, the rest on SQLite.
+    PAPERBOY_TEST_ENGINE picks one engine for all of them."""
     if "bench_engine" not in metafunc.fixturenames:
         return
     chosen = os.environ.get(ENGINE_VARIABLE, "")
+    in_e2e = E2E in Path(str(metafunc.definition.path)).parents
     if chosen:
         engines = [chosen]
-    elif metafunc.definition.get_closest_marker("both_engines"):
+    elif in_e2e or metafunc.definition.get_closest_marker("both_engines"):
         engines = ["sqlite", "postgresql"]
     else:
         engines = ["sqlite"]
-    metafunc.parametrize("bench_engine", engines)
+    only_sqlite = metafunc.definition.get_closest_marker("sqlite_only")
+    if only_sqlite is None:
+        metafunc.parametrize("bench_engine", engines)
+        return
+    # A scenario about SQLite itself: on PostgreSQL it is reported skipped, with its reason.
+    reason = f"SQLite only: {only_sqlite.args[0]}"
+    metafunc.parametrize(
+        "bench_engine",
+        [
+            e if e == "sqlite" else pytest.param(e, marks=pytest.mark.skip(reason=reason))
+            for e in engines
+        ]
+        if chosen
+        else ["sqlite"],
+    )
 
 
 @pytest.fixture(scope="session")
@@ -95,6 +116,21 @@ def pg_cluster() -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+async def bench_database(bench_engine: str, request: pytest.FixtureRequest) -> str:
+    """Where a bench scenario's bot keeps its state, as `[database] url`: '' for the SQLite file
+    its config names in tmp_path, or the URL of a fresh, migrated PostgreSQL database."""
+    if bench_engine == "sqlite":
+        return ""
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    return await cluster.new_database()
+
+
+def storage_target(url: str, sqlite_file: Path) -> str:
+    """What `Storage.open` takes for a bench database: the PostgreSQL URL, or the SQLite file."""
+    return url or str(sqlite_file)
 
 
 @pytest.fixture(params=ENGINES)

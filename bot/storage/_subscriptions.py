@@ -413,6 +413,6 @@ class SubscriptionStore(Database):
     async def active_subscriptions(self) -> list[Subscription]:
         """Every subscription still in a guild and channel the bot is in, by guild and channel."""
         rows = await self.fetch_all(
-            "SELECT * FROM subscriptions WHERE active ORDER BY guild_id, channel_id, id"
+            "SELECT * FROM subscriptions WHERE active = 1 ORDER BY guild_id, channel_id, id"
         )
         return [_subscription(row) for row in rows]

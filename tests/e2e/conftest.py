@@ -74,14 +74,13 @@ BenchFactory = Callable[..., AbstractAsyncContextManager[Bench]]
 
 
 @pytest.fixture
-def make_bench(tmp_path: Path, bench_engine: str, request: pytest.FixtureRequest) -> BenchFactory:
+def make_bench(tmp_path: Path, bench_database: str) -> BenchFactory:
     """Build a bench with config overrides: `async with make_bench(fetch={...}) as bench:`."""
 
     @asynccontextmanager
     async def factory(**sections: dict[str, object]) -> AsyncIterator[Bench]:
-        if bench_engine == "postgresql":
-            cluster = request.getfixturevalue("pg_cluster")
-            database = {**sections.get("database", {}), "url": await cluster.new_database()}
+        if bench_database:
+            database = {**sections.get("database", {}), "url": bench_database}
             sections = {**sections, "database": database}
         config = make_config(tmp_path, **sections)
         async with DiscordStandIn() as discord_standin, NewsSite() as site:

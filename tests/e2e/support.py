@@ -91,8 +91,9 @@ async def follow_site(app: App, seed: Seed, feed_url: str, *, archive: bool = Fa
 # -- a real bot process, for the crash tests ------------------------------------------------
 
 
-def write_config(tmp_path: Path, standin: DiscordStandIn) -> Path:
-    """A config pointing the bot at the stand-in, with fast polling and no pacing."""
+def write_config(tmp_path: Path, standin: DiscordStandIn, database_url: str = "") -> Path:
+    """A config pointing the bot at the stand-in, with fast polling and no pacing; its state in
+    tmp_path's bot.db, or at `database_url` (PostgreSQL)."""
     path = tmp_path / "config.toml"
     path.write_text(
         "[bot]\n"
@@ -100,7 +101,7 @@ def write_config(tmp_path: Path, standin: DiscordStandIn) -> Path:
         f'gateway_url = "{standin.gateway_url}"\n'
         "guild_ready_timeout_seconds = 0.05\n"
         "reidentify_delay_seconds = 0\n"
-        f'[database]\npath = "{tmp_path / "bot.db"}"\n'
+        f'[database]\npath = "{tmp_path / "bot.db"}"\nurl = "{database_url}"\n'
         "[fetch]\nallow_private_addresses = true\n"
         "[feeds]\nmin_interval_seconds = 1\ndefault_interval_seconds = 1\n"
         "fetch_full_text = false\n"

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
-
 from bot.announce.render import MessagePlan
 from bot.delivery.worker import Outgoing, delivery_nonce
 from bot.models import GuildSettings, NewSubscription
@@ -56,7 +54,6 @@ def posted_titles(bench: Bench, channel_id: int) -> list[str]:
     return titles
 
 
-@pytest.mark.both_engines
 async def test_new_articles_arrive_once_in_order_in_text_forum_and_webhook(
     make_bench: BenchFactory,
 ) -> None:

@@ -15,12 +15,14 @@ from tests.e2e.support import announced_title, delivery_settled
 from tests.e2e.test_announce_rhythm import MONDAY_MORNING, posts_in, running_bot, subscribe
 
 
-async def test_a_corrected_title_is_reposted_once_edited_once_and_ignored(tmp_path: Path) -> None:
+async def test_a_corrected_title_is_reposted_once_edited_once_and_ignored(
+    tmp_path: Path, bench_database: str
+) -> None:
     clock = FakeClock(MONDAY_MORNING)
     async with DiscordStandIn() as discord, NewsSite(feed_size=30) as site:
         seed = discord.populate_default()
         quiet = discord.add_channel(seed.guild_id, "quiet").id
-        async with running_bot(tmp_path, discord, seed, site, clock) as bench:
+        async with running_bot(tmp_path, bench_database, discord, seed, site, clock) as bench:
             general, news = seed.general_id, seed.news_id
             feed_id, reposting = await subscribe(bench, general)
             others = {}

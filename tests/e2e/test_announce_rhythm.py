@@ -5,6 +5,7 @@ passes when the test says so."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,28 +31,41 @@ CROSSPOSTED = 1 << 0
 
 @asynccontextmanager
 async def rhythm_bench(
-    tmp_path: Path, *, start: datetime = MONDAY_MORNING
+    tmp_path: Path, database_url: str, *, start: datetime = MONDAY_MORNING
 ) -> AsyncIterator[tuple[Bench, FakeClock]]:
     """The bench with a fake clock for the bot and the stand-in's hourly publish limit."""
     clock = FakeClock(start)
     async with DiscordStandIn() as discord, NewsSite(feed_size=30) as site:
         discord.crosspost_clock = lambda: clock.now().timestamp()
         seed = discord.populate_default()
-        async with running_bot(tmp_path, discord, seed, site, clock) as bench:
+        async with running_bot(tmp_path, database_url, discord, seed, site, clock) as bench:
             yield bench, clock
         discord.assert_no_unknown_routes()
 
 
 @asynccontextmanager
 async def running_bot(
-    tmp_path: Path, discord: DiscordStandIn, seed: Seed, site: NewsSite, clock: FakeClock
+    tmp_path: Path,
+    database_url: str,
+    discord: DiscordStandIn,
+    seed: Seed,
+    site: NewsSite,
+    clock: FakeClock,
 ) -> AsyncIterator[Bench]:
-    """One run of the bot on the database in `tmp_path` (again: a restart), on the fake clock."""
-    config = make_config(tmp_path, announcements={**FAST_HIGH_RATE, "max_new_per_poll": 100})
+    """One run of the bot on the database in `tmp_path` or at `database_url` (again: a
+    restart), on the fake clock."""
+    config = make_config(
+        tmp_path,
+        database={"url": database_url},
+        announcements={**FAST_HIGH_RATE, "max_new_per_poll": 100},
+    )
     app = await open_app(config, clock=clock)
     try:
         bot = PaperboyBot(config, app=app)
         async with running_client(discord, bot):
+            # As make_bench does: a feed added before the background poller's first round is
+            # over may be polled (seeded) by that round rather than by the test's own poll.
+            await asyncio.wait_for(bot.app.poller.first_round_done.wait(), 30)
             yield Bench(discord, seed, site, bot, config)
     finally:
         await app.close()
@@ -99,8 +113,9 @@ def wake_worker(bench: Bench) -> None:
 
 async def test_the_eleventh_publish_in_an_hour_waits_in_order_and_moderators_hear_once(
     tmp_path: Path,
+    bench_database: str,
 ) -> None:
-    async with rhythm_bench(tmp_path) as (bench, clock):
+    async with rhythm_bench(tmp_path, bench_database) as (bench, clock):
         await log_to_general(bench)
         news = bench.seed.news_id
         feed_id, _ = await subscribe(bench, news)
@@ -156,8 +171,10 @@ async def test_the_eleventh_publish_in_an_hour_waits_in_order_and_moderators_hea
         assert len(notices(bench, "Announcement channel")) == 1
 
 
-async def test_the_stand_in_refuses_the_eleventh_publish_in_an_hour(tmp_path: Path) -> None:
-    async with rhythm_bench(tmp_path) as (bench, clock):
+async def test_the_stand_in_refuses_the_eleventh_publish_in_an_hour(
+    tmp_path: Path, bench_database: str
+) -> None:
+    async with rhythm_bench(tmp_path, bench_database) as (bench, clock):
         news = bench.discord.channels[bench.seed.news_id]
         general = bench.discord.channels[bench.seed.general_id]
         bot = bench.discord.bot_user.to_json()
@@ -196,9 +213,13 @@ async def test_the_stand_in_refuses_the_eleventh_publish_in_an_hour(tmp_path: Pa
             assert response.status == 200
 
 
-async def test_quiet_hours_hold_posts_and_release_them_in_order(tmp_path: Path) -> None:
+async def test_quiet_hours_hold_posts_and_release_them_in_order(
+    tmp_path: Path, bench_database: str
+) -> None:
     # 21:30 UTC is 22:30 in Berlin (winter): inside quiet hours 22:00-07:00 local.
-    async with rhythm_bench(tmp_path, start=datetime(2026, 12, 7, 21, 30, tzinfo=UTC)) as (
+    async with rhythm_bench(
+        tmp_path, bench_database, start=datetime(2026, 12, 7, 21, 30, tzinfo=UTC)
+    ) as (
         bench,
         clock,
     ):
@@ -242,8 +263,9 @@ async def test_quiet_hours_hold_posts_and_release_them_in_order(tmp_path: Path) 
 
 async def test_a_daily_cap_holds_the_rest_until_the_next_day_and_tells_once(
     tmp_path: Path,
+    bench_database: str,
 ) -> None:
-    async with rhythm_bench(tmp_path) as (bench, clock):
+    async with rhythm_bench(tmp_path, bench_database) as (bench, clock):
         await log_to_general(bench)
         news = bench.seed.news_id
         feed_id, subscription = await subscribe(bench, news)
@@ -274,8 +296,10 @@ async def test_a_daily_cap_holds_the_rest_until_the_next_day_and_tells_once(
         assert len(notices(bench, "daily cap")) == 1
 
 
-async def test_a_changed_article_edits_its_post_exactly_once(tmp_path: Path) -> None:
-    async with rhythm_bench(tmp_path) as (bench, _):
+async def test_a_changed_article_edits_its_post_exactly_once(
+    tmp_path: Path, bench_database: str
+) -> None:
+    async with rhythm_bench(tmp_path, bench_database) as (bench, _):
         general = bench.seed.general_id
         feed_id, subscription = await subscribe(bench, general)
         reply = await bench.command(
@@ -310,8 +334,10 @@ async def test_a_changed_article_edits_its_post_exactly_once(tmp_path: Path) -> 
         assert f"/{general}/{post['id']}" in text
 
 
-async def test_an_unchanged_subscription_ignores_changes(tmp_path: Path) -> None:
-    async with rhythm_bench(tmp_path) as (bench, _):
+async def test_an_unchanged_subscription_ignores_changes(
+    tmp_path: Path, bench_database: str
+) -> None:
+    async with rhythm_bench(tmp_path, bench_database) as (bench, _):
         general = bench.seed.general_id
         feed_id, _ = await subscribe(bench, general)
         item = bench.site.publish_next()
@@ -325,8 +351,10 @@ async def test_an_unchanged_subscription_ignores_changes(tmp_path: Path) -> None
         assert bench.discord.edit_counts == {}
 
 
-async def test_a_thread_is_a_target_and_webhook_posts_open_threads(tmp_path: Path) -> None:
-    async with rhythm_bench(tmp_path) as (bench, _):
+async def test_a_thread_is_a_target_and_webhook_posts_open_threads(
+    tmp_path: Path, bench_database: str
+) -> None:
+    async with rhythm_bench(tmp_path, bench_database) as (bench, _):
         general = bench.discord.channels[bench.seed.general_id]
         # An existing thread as the target, added by /feeds add.
         thread = await _open_thread(bench, general.id, "Strike coverage")
@@ -427,12 +455,14 @@ def plain(title: str) -> str:
     return hostile_to_markdown(title, single_line=True)
 
 
-async def test_a_digest_across_a_restart_lists_every_item_once(tmp_path: Path) -> None:
+async def test_a_digest_across_a_restart_lists_every_item_once(
+    tmp_path: Path, bench_database: str
+) -> None:
     clock = FakeClock(MONDAY_MORNING)
     async with DiscordStandIn() as discord, NewsSite(feed_size=30) as site:
         seed = discord.populate_default()
         general = seed.general_id
-        async with running_bot(tmp_path, discord, seed, site, clock) as bench:
+        async with running_bot(tmp_path, bench_database, discord, seed, site, clock) as bench:
             feed_id, subscription = await subscribe(bench, general)
             reply = await bench.command(
                 "feeds rhythm",
@@ -446,7 +476,7 @@ async def test_a_digest_across_a_restart_lists_every_item_once(tmp_path: Path) -
             why = await bench.command("feeds why", {"url": site.article_url(published[0])})
             assert "queued for the daily digest at 18:00" in await bench.reply_text(why)
 
-        async with running_bot(tmp_path, discord, seed, site, clock) as bench:
+        async with running_bot(tmp_path, bench_database, discord, seed, site, clock) as bench:
             published += [site.publish_next() for _ in range(2)]
             await bench.app.poller.poll_feed(feed_id)
             await delivery_settled(bench)
@@ -466,7 +496,7 @@ async def test_a_digest_across_a_restart_lists_every_item_once(tmp_path: Path) -
                 ("sent", int(digest["id"]))
             }
 
-        async with running_bot(tmp_path, discord, seed, site, clock) as bench:
+        async with running_bot(tmp_path, bench_database, discord, seed, site, clock) as bench:
             # Another restart at the same moment serves the slot no second time.
             await delivery_settled(bench)
             clock.advance(24 * 3600)  # the next day's slot, with nothing new: no message
@@ -484,8 +514,10 @@ async def test_a_digest_across_a_restart_lists_every_item_once(tmp_path: Path) -
         discord.assert_no_unknown_routes()
 
 
-async def test_a_digest_lists_up_to_n_pages_beyond_ten_and_keeps_the_rest(tmp_path: Path) -> None:
-    async with rhythm_bench(tmp_path) as (bench, clock):
+async def test_a_digest_lists_up_to_n_pages_beyond_ten_and_keeps_the_rest(
+    tmp_path: Path, bench_database: str
+) -> None:
+    async with rhythm_bench(tmp_path, bench_database) as (bench, clock):
         news = bench.seed.news_id
         feed_id, subscription = await subscribe(bench, news)
         reply = await bench.command(
@@ -527,12 +559,14 @@ async def test_a_digest_lists_up_to_n_pages_beyond_ten_and_keeps_the_rest(tmp_pa
         ]
 
 
-async def test_a_digest_page_posted_but_not_recorded_is_not_posted_again(tmp_path: Path) -> None:
+async def test_a_digest_page_posted_but_not_recorded_is_not_posted_again(
+    tmp_path: Path, bench_database: str
+) -> None:
     clock = FakeClock(MONDAY_MORNING)
     async with DiscordStandIn() as discord, NewsSite(feed_size=30) as site:
         seed = discord.populate_default()
         general = seed.general_id
-        async with running_bot(tmp_path, discord, seed, site, clock) as bench:
+        async with running_bot(tmp_path, bench_database, discord, seed, site, clock) as bench:
             feed_id, subscription = await subscribe(bench, general)
             await bench.app.storage.set_rhythm(
                 subscription, Rhythm(digest="daily", digest_time="09:30")
@@ -548,7 +582,7 @@ async def test_a_digest_page_posted_but_not_recorded_is_not_posted_again(tmp_pat
                 lambda: len(digests_in(bench, general)) == 1, timeout=20, what="the digest post"
             )
         discord.faults.clear()
-        async with running_bot(tmp_path, discord, seed, site, clock) as bench:
+        async with running_bot(tmp_path, bench_database, discord, seed, site, clock) as bench:
             await delivery_settled(bench)
             [digest] = digests_in(bench, general)
             assert listed_titles(digest) == [plain(item.title) for item in published]
@@ -556,8 +590,10 @@ async def test_a_digest_page_posted_but_not_recorded_is_not_posted_again(tmp_pat
             assert {row.message_id for row in rows if row.state == "sent"} == {int(digest["id"])}
 
 
-async def test_webhook_posts_and_forum_posts_are_edited_too(tmp_path: Path) -> None:
-    async with rhythm_bench(tmp_path) as (bench, _):
+async def test_webhook_posts_and_forum_posts_are_edited_too(
+    tmp_path: Path, bench_database: str
+) -> None:
+    async with rhythm_bench(tmp_path, bench_database) as (bench, _):
         general, forum = bench.seed.general_id, bench.seed.forum_id
         feed_id, by_webhook = await subscribe(bench, general, "webhook")
         in_forum = await bench.app.storage.add_subscription(
@@ -598,8 +634,10 @@ async def test_webhook_posts_and_forum_posts_are_edited_too(tmp_path: Path) -> N
         assert len(posted()) == 2
 
 
-async def test_turning_digests_off_posts_what_waited_at_once_in_order(tmp_path: Path) -> None:
-    async with rhythm_bench(tmp_path) as (bench, _):
+async def test_turning_digests_off_posts_what_waited_at_once_in_order(
+    tmp_path: Path, bench_database: str
+) -> None:
+    async with rhythm_bench(tmp_path, bench_database) as (bench, _):
         general = bench.seed.general_id
         feed_id, subscription = await subscribe(bench, general)
         await bench.command(
@@ -624,8 +662,9 @@ async def test_turning_digests_off_posts_what_waited_at_once_in_order(tmp_path: 
 
 async def test_with_a_cap_and_a_digest_what_exceeds_the_cap_goes_to_the_digest(
     tmp_path: Path,
+    bench_database: str,
 ) -> None:
-    async with rhythm_bench(tmp_path) as (bench, clock):
+    async with rhythm_bench(tmp_path, bench_database) as (bench, clock):
         await log_to_general(bench)
         news = bench.seed.news_id
         feed_id, subscription = await subscribe(bench, news)
@@ -673,13 +712,14 @@ async def test_with_a_cap_and_a_digest_what_exceeds_the_cap_goes_to_the_digest(
 
 async def test_a_publish_that_reached_discord_before_a_stop_is_not_made_twice(
     tmp_path: Path,
+    bench_database: str,
 ) -> None:
     clock = FakeClock(MONDAY_MORNING)
     async with DiscordStandIn() as discord, NewsSite(feed_size=30) as site:
         discord.crosspost_clock = lambda: clock.now().timestamp()
         seed = discord.populate_default()
         news = seed.news_id
-        async with running_bot(tmp_path, discord, seed, site, clock) as bench:
+        async with running_bot(tmp_path, bench_database, discord, seed, site, clock) as bench:
             feed_id, _ = await subscribe(bench, news)
             # Discord publishes, but the answer never comes back: the bot stops meanwhile.
             discord.faults.hang("POST", f"/channels/{news}/messages/*/crosspost", after_effect=True)
@@ -691,7 +731,7 @@ async def test_a_publish_that_reached_discord_before_a_stop_is_not_made_twice(
                 what="the publish",
             )
         discord.faults.clear()
-        async with running_bot(tmp_path, discord, seed, site, clock) as bench:
+        async with running_bot(tmp_path, bench_database, discord, seed, site, clock) as bench:
             await delivery_settled(bench)
             [post] = posts_in(bench, news)
             crossposts = [
@@ -710,8 +750,12 @@ async def test_a_publish_that_reached_discord_before_a_stop_is_not_made_twice(
             assert int(post["flags"]) & CROSSPOSTED
 
 
-async def test_an_article_that_changes_while_held_is_posted_as_it_is_now(tmp_path: Path) -> None:
-    async with rhythm_bench(tmp_path, start=datetime(2026, 12, 7, 23, 0, tzinfo=UTC)) as (
+async def test_an_article_that_changes_while_held_is_posted_as_it_is_now(
+    tmp_path: Path, bench_database: str
+) -> None:
+    async with rhythm_bench(
+        tmp_path, bench_database, start=datetime(2026, 12, 7, 23, 0, tzinfo=UTC)
+    ) as (
         bench,
         clock,
     ):

@@ -19,12 +19,13 @@ import pytest
 from bot.storage import Storage
 from tests.bench.discord_standin import DiscordStandIn
 from tests.bench.news_site import NewsSite
+from tests.conftest import storage_target
 from tests.e2e.support import start_bot, subscribe_following_changes, write_config
 
 pytestmark = pytest.mark.timeout(120)
 
 
-async def edit_states(path: Path) -> list[str]:
+async def edit_states(path: str) -> list[str]:
     """The states of every row in the outbox of edits (read beside the running bot)."""
     storage = await Storage.open(path, migrate=False)
     try:
@@ -36,12 +37,13 @@ async def edit_states(path: Path) -> list[str]:
 
 @pytest.mark.parametrize("applied_before_kill", [False, True], ids=["before-edit", "after-edit"])
 async def test_sigkill_between_claim_and_edit_yields_exactly_one_edit(
-    tmp_path: Path, applied_before_kill: bool
+    tmp_path: Path, bench_database: str, applied_before_kill: bool
 ) -> None:
     async with DiscordStandIn() as standin, NewsSite(initially_published=3) as site:
         world = standin.populate_default()
         general = world.general_id
-        config_path = write_config(tmp_path, standin)
+        config_path = write_config(tmp_path, standin, bench_database)
+        database = storage_target(bench_database, tmp_path / "bot.db")
         await subscribe_following_changes(config_path, site, world, "edit")
         item = site.publish_next()
         process: Any = await start_bot(tmp_path, config_path, standin.token, 0)
@@ -68,7 +70,7 @@ async def test_sigkill_between_claim_and_edit_yields_exactly_one_edit(
             process.send_signal(signal.SIGKILL)
             await process.wait()
             process = None
-            assert await edit_states(tmp_path / "bot.db") == ["claimed"]
+            assert await edit_states(database) == ["claimed"]
             assert standin.edit_counts.get(message_id, 0) == (1 if applied_before_kill else 0)
             standin.faults.clear()  # the held request is answered to nobody
 
@@ -96,4 +98,4 @@ async def test_sigkill_between_claim_and_edit_yields_exactly_one_edit(
         assert patches() == (1 if applied_before_kill else 2)
         assert "(updated)" in standin.messages[message_id]["content"]
         assert len(posts()) == 1
-        assert await edit_states(tmp_path / "bot.db") == ["sent"]
+        assert await edit_states(database) == ["sent"]

@@ -31,6 +31,7 @@ from bot.storage import Storage
 from tests.bench.discord_standin import DiscordStandIn, Seed
 from tests.bench.news_site import NewsSite
 from tests.bench.news_site_articles import SampleArticle
+from tests.conftest import storage_target
 from tests.markers import marker_of
 
 SOAK = os.environ.get("PAPERBOY_SOAK") == "1"
@@ -62,8 +63,9 @@ def crash_article(number: int) -> SampleArticle:
     )
 
 
-def write_config(tmp_path: Path, standin: DiscordStandIn) -> Path:
-    """A config pointing the bot at the stand-in, with fast polling and no pacing."""
+def write_config(tmp_path: Path, standin: DiscordStandIn, database_url: str) -> Path:
+    """A config pointing the bot at the stand-in, with fast polling and no pacing; its state in
+    tmp_path's bot.db, or at `database_url` (PostgreSQL)."""
     path = tmp_path / "config.toml"
     path.write_text(
         "[bot]\n"
@@ -71,7 +73,7 @@ def write_config(tmp_path: Path, standin: DiscordStandIn) -> Path:
         f'gateway_url = "{standin.gateway_url}"\n'
         "guild_ready_timeout_seconds = 0.05\n"
         "reidentify_delay_seconds = 0\n"
-        f'[database]\npath = "{tmp_path / "bot.db"}"\n'
+        f'[database]\npath = "{tmp_path / "bot.db"}"\nurl = "{database_url}"\n'
         "[fetch]\nallow_private_addresses = true\n"
         "[feeds]\nmin_interval_seconds = 1\ndefault_interval_seconds = 1\n"
         # Page archiving is not under test here; leaving it off keeps a shared machine calmer.
@@ -149,7 +151,7 @@ def announced_urls(messages: list[dict[str, Any]], urls: set[str]) -> Counter[st
     return counts
 
 
-async def print_unsent_rows(path: Path, subscription_id: int) -> None:
+async def print_unsent_rows(path: str, subscription_id: int) -> None:
     """On failure, say which deliveries are not `sent` and why (a timeout alone says nothing)."""
     storage = await Storage.open(path, migrate=False)
     try:
@@ -168,7 +170,7 @@ def article_numbers() -> Iterator[int]:
 
 
 async def test_sigkill_during_polling_and_delivery_loses_and_repeats_nothing(
-    tmp_path: Path,
+    tmp_path: Path, bench_database: str
 ) -> None:
     seed_value = int(os.environ.get("PAPERBOY_CRASH_SEED") or random.randrange(2**32))
     rng = random.Random(seed_value)  # kill moments and publishing, not security
@@ -181,7 +183,8 @@ async def test_sigkill_during_polling_and_delivery_loses_and_repeats_nothing(
     async with DiscordStandIn() as standin, NewsSite(initially_published=3, feed_size=200) as site:
         world = standin.populate_default()
         channel_id = world.general_id
-        config_path = write_config(tmp_path, standin)
+        config_path = write_config(tmp_path, standin, bench_database)
+        database = storage_target(bench_database, tmp_path / "bot.db")
         subscription_id = await subscribe_before_first_start(config_path, site, world)
 
         def publish() -> None:
@@ -245,7 +248,7 @@ async def test_sigkill_during_polling_and_delivery_loses_and_repeats_nothing(
             process = None
         except BaseException:
             print(f"crash test failed after {kills} kills; seed {seed_value}; logs in {tmp_path}")
-            await print_unsent_rows(tmp_path / "bot.db", subscription_id)
+            await print_unsent_rows(database, subscription_id)
             raise
         finally:
             if process is not None and process.returncode is None:
@@ -260,7 +263,7 @@ async def test_sigkill_during_polling_and_delivery_loses_and_repeats_nothing(
         assert not missing, f"seed {seed_value}: never announced: {missing}"
         assert len(announcements(standin, channel_id)) == len(published)
 
-        storage = await Storage.open(tmp_path / "bot.db")
+        storage = await Storage.open(database)
         try:
             rows = await storage.subscription_outbox(subscription_id)
         finally:

@@ -20,12 +20,13 @@ import pytest
 from bot.storage import Storage
 from tests.bench.discord_standin import DiscordStandIn
 from tests.bench.news_site import NewsSite
+from tests.conftest import storage_target
 from tests.e2e.support import start_bot, subscribe_following_changes, write_config
 
 pytestmark = pytest.mark.timeout(120)
 
 
-async def outbox_states(path: Path, subscription_id: int) -> list[str]:
+async def outbox_states(path: str, subscription_id: int) -> list[str]:
     """The states of the subscription's outbox rows, oldest first (read beside the bot)."""
     storage = await Storage.open(path, migrate=False)
     try:
@@ -36,12 +37,13 @@ async def outbox_states(path: Path, subscription_id: int) -> list[str]:
 
 @pytest.mark.parametrize("posted_before_kill", [False, True], ids=["before-post", "after-post"])
 async def test_sigkill_between_claim_and_post_yields_exactly_one_repost(
-    tmp_path: Path, posted_before_kill: bool
+    tmp_path: Path, bench_database: str, posted_before_kill: bool
 ) -> None:
     async with DiscordStandIn() as standin, NewsSite(initially_published=3) as site:
         world = standin.populate_default()
         general = world.general_id
-        config_path = write_config(tmp_path, standin)
+        config_path = write_config(tmp_path, standin, bench_database)
+        database = storage_target(bench_database, tmp_path / "bot.db")
         subscription = await subscribe_following_changes(config_path, site, world, "repost")
         item = site.publish_next()
         original = item.title
@@ -73,8 +75,7 @@ async def test_sigkill_between_claim_and_post_yields_exactly_one_repost(
             process.send_signal(signal.SIGKILL)
             await process.wait()
             process = None
-            db = tmp_path / "bot.db"
-            assert await outbox_states(db, subscription) == ["sent", "claimed"]
+            assert await outbox_states(database, subscription) == ["sent", "claimed"]
             assert len(reposts()) == (1 if posted_before_kill else 0)
             standin.faults.clear()  # the held request is answered to nobody
 
@@ -102,4 +103,4 @@ async def test_sigkill_between_claim_and_post_yields_exactly_one_repost(
         assert len(posts()) == 2
         assert requests() == before + (1 if posted_before_kill else 2)
         assert "(updated)" in reposts()[0]["content"]
-        assert await outbox_states(tmp_path / "bot.db", subscription) == ["sent", "sent"]
+        assert await outbox_states(database, subscription) == ["sent", "sent"]

@@ -19,14 +19,16 @@ from tests.bench.news_site import NewsSite
 from tests.conftest import make_config
 
 
-def write_config(tmp_path: Path, standin: DiscordStandIn) -> tuple[Path, Config]:
+def write_config(tmp_path: Path, standin: DiscordStandIn, database_url: str) -> tuple[Path, Config]:
     path = tmp_path / "config.toml"
     path.write_text(
-        f'[database]\npath = "{tmp_path / "paperboy.db"}"\n'
+        f'[database]\npath = "{tmp_path / "paperboy.db"}"\nurl = "{database_url}"\n'
         f'[bot]\napi_base_url = "{standin.api_base_url}"\n'
         "[fetch]\nallow_private_addresses = true\n"
     )
-    return path, make_config(tmp_path, bot={"api_base_url": standin.api_base_url})
+    return path, make_config(
+        tmp_path, bot={"api_base_url": standin.api_base_url}, database={"url": database_url}
+    )
 
 
 async def doctor(config_path: Path, *args: str, token: str) -> tuple[int, str]:
@@ -80,6 +82,7 @@ def problems(report: dict[str, Any], check: str) -> list[dict[str, Any]]:
 
 async def test_doctor_finds_a_channel_without_send_messages_and_a_failing_feed(
     tmp_path: Path,
+    bench_database: str,
 ) -> None:
     async with DiscordStandIn() as standin, NewsSite() as site:
         seed = standin.populate_default()
@@ -88,7 +91,7 @@ async def test_doctor_finds_a_channel_without_send_messages_and_a_failing_feed(
             "locked",
             overwrites=[Overwrite(seed.guild_id, 0, deny=Perm.SEND_MESSAGES)],
         )
-        config_path, config = write_config(tmp_path, standin)
+        config_path, config = write_config(tmp_path, standin, bench_database)
         await subscribe(config, seed.guild_id, seed.general_id, site.feed_url)
         await subscribe(config, seed.guild_id, locked.id, site.feed_url)
         failing = await subscribe(
@@ -121,10 +124,11 @@ async def test_doctor_finds_a_channel_without_send_messages_and_a_failing_feed(
 
 async def test_doctor_on_a_healthy_setup_exits_0_and_a_bad_token_is_named(
     tmp_path: Path,
+    bench_database: str,
 ) -> None:
     async with DiscordStandIn() as standin, NewsSite() as site:
         seed = standin.populate_default()
-        config_path, config = write_config(tmp_path, standin)
+        config_path, config = write_config(tmp_path, standin, bench_database)
         feed_id = await subscribe(config, seed.guild_id, seed.general_id, site.feed_url)
         await poll(config, feed_id, 1)
         status, table = await doctor(config_path, token=standin.token)

@@ -89,10 +89,10 @@ async def follow(app: App, seed: Seed, site: NewsSite) -> tuple[int, set[int]]:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
+async def world(tmp_path: Path, bench_database: str) -> AsyncIterator[World]:
     samples = load_articles()
     half = len(samples) // 2
-    config = make_config(tmp_path)
+    config = make_config(tmp_path, database={"url": bench_database})
     async with (
         DiscordStandIn() as discord,
         NewsSite(samples[:half], initially_published=8) as site_a,

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
-import pytest
-
 from bot.articles.sentences import split_sentences
 from bot.models import WHOLE_ARCHIVE
 from cogs.alerts import AlertSender
@@ -84,7 +82,6 @@ async def test_summary_of_a_captioned_page_never_shows_a_caption(bench: Bench) -
                 assert caption.removeprefix("Photo:").strip()[:40] not in text
 
 
-@pytest.mark.both_engines
 async def test_summarize_article_menu_and_announcement_buttons(bench: Bench) -> None:
     await follow_site(bench.app, bench.seed, bench.site.feed_url, archive=True)
     item = item_where(bench, standfirst=True)
@@ -130,7 +127,6 @@ async def test_summarize_article_menu_and_announcement_buttons(bench: Bench) -> 
     assert bench.site.article_url(item) not in str(reply["embeds"][0]["description"])
 
 
-@pytest.mark.both_engines
 async def test_related_puts_the_same_topic_first(bench: Bench) -> None:
     await follow_site(bench.app, bench.seed, bench.site.feed_url, archive=True)
     topics = {bench.site.article_url(i): i.topic for i in bench.site.items}
@@ -148,7 +144,6 @@ async def test_related_puts_the_same_topic_first(bench: Bench) -> None:
     assert topics[first] == item.topic
 
 
-@pytest.mark.both_engines
 async def test_search_reads_operators_as_words(bench: Bench) -> None:
     await follow_site(bench.app, bench.seed, bench.site.feed_url, archive=True)
     for query in ('"unbalanced', "NEAR(", "strike NEAR( workers", "workers"):
@@ -162,7 +157,6 @@ async def test_search_reads_operators_as_words(bench: Bench) -> None:
     assert "No articles in the archive match" in message_text(await handle.reply(10))
 
 
-@pytest.mark.both_engines
 async def test_alert_dm_arrives_and_closed_dms_disable_alerts_with_a_note(bench: Bench) -> None:
     feed_id = await follow_site(bench.app, bench.seed, bench.site.feed_url, archive=True)
     next_article = bench.site.unpublished[0]
@@ -197,7 +191,6 @@ async def test_alert_dm_arrives_and_closed_dms_disable_alerts_with_a_note(bench:
     assert [r for r in handle.responses if r.kind == "followup"] == []
 
 
-@pytest.mark.both_engines
 async def test_latest_autocomplete_and_alert_management(bench: Bench) -> None:
     feed_id = await follow_site(bench.app, bench.seed, bench.site.feed_url, archive=True)
     member = bench.seed.member_id

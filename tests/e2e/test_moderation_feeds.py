@@ -179,7 +179,6 @@ async def test_every_settings_change_is_posted_to_the_log_channel(bench: Bench) 
     assert "`settings.timezone`" in entry["content"]
 
 
-@pytest.mark.both_engines
 async def test_resume_unpauses_wakes_delivery_and_forgets_backoff(
     make_bench: BenchFactory,
 ) -> None:

@@ -46,14 +46,13 @@ def event_once(bench: Bench, name: str) -> asyncio.Event:
     return seen
 
 
+@pytest.mark.sqlite_only(
+    "makes the database read-only with SQLite's PRAGMA query_only; the PostgreSQL write probe "
+    "is tested in tests/unit/test_storage_postgres.py"
+)
 async def test_healthz_follows_the_gateway_and_a_read_only_database(
-    make_bench: BenchFactory, bench_engine: str
+    make_bench: BenchFactory,
 ) -> None:
-    if bench_engine != "sqlite":
-        pytest.skip(
-            "makes the database read-only with SQLite's PRAGMA query_only; the PostgreSQL "
-            "write probe is tested in tests/unit/test_storage_postgres.py"
-        )
     async with make_bench(http=HTTP) as bench:
         await bench.app.poller.poll_due()  # a polling round has finished
         assert await get(bench, "/healthz") == (200, "ok\n")

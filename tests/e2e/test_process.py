@@ -11,12 +11,12 @@ from pathlib import Path
 from tests.bench.discord_standin import DiscordStandIn
 
 
-def write_config(tmp_path: Path, standin: DiscordStandIn) -> Path:
+def write_config(tmp_path: Path, standin: DiscordStandIn, database_url: str) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(
         f'[bot]\napi_base_url = "{standin.api_base_url}"\ngateway_url = "{standin.gateway_url}"\n'
         "guild_ready_timeout_seconds = 0.5\n"
-        f'[database]\npath = "{tmp_path / "bot.db"}"\n'
+        f'[database]\npath = "{tmp_path / "bot.db"}"\nurl = "{database_url}"\n'
         "[fetch]\nallow_private_addresses = true\n",
         encoding="utf-8",
     )
@@ -50,10 +50,14 @@ async def read_until(stream: asyncio.StreamReader, needle: str, collected: list[
             return
 
 
-async def test_runs_logs_invite_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+async def test_runs_logs_invite_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, bench_database: str
+) -> None:
     async with DiscordStandIn() as standin:
         standin.populate_default()
-        process = await start(tmp_path, write_config(tmp_path, standin), standin.token)
+        process = await start(
+            tmp_path, write_config(tmp_path, standin, bench_database), standin.token
+        )
         assert process.stderr is not None
         lines: list[str] = []
         await asyncio.wait_for(read_until(process.stderr, "Invite Paperboy with", lines), 30)
@@ -68,9 +72,13 @@ async def test_runs_logs_invite_and_stops_cleanly_on_sigterm(tmp_path: Path) -> 
         assert standin.token not in rest
 
 
-async def test_token_discord_rejects_exits_2_with_one_clear_line(tmp_path: Path) -> None:
+async def test_token_discord_rejects_exits_2_with_one_clear_line(
+    tmp_path: Path, bench_database: str
+) -> None:
     async with DiscordStandIn() as standin:
-        process = await start(tmp_path, write_config(tmp_path, standin), "not-the-token")
+        process = await start(
+            tmp_path, write_config(tmp_path, standin, bench_database), "not-the-token"
+        )
         _, stderr = await asyncio.wait_for(process.communicate(), 30)
         text = stderr.decode()
         assert process.returncode == 2, text

@@ -1,5 +1,6 @@
-"""Sharded processes on one SQLite file: two `paperboy run --shards N --shard-count 2 --no-poll`
-processes and `paperboy worker`, real subprocesses against the Discord stand-in and the news site.
+"""Sharded processes on one database (a SQLite file, or PostgreSQL): two `paperboy run --shards N
+--shard-count 2 --no-poll` processes and `paperboy worker`, real subprocesses against the Discord
+stand-in and the news site.
 
 Each process talks to the stand-in through its own REST base URL (`/via/<name>`), so the record
 says which process answered a command or posted an announcement. A server on shard 0 and one on
@@ -15,18 +16,23 @@ import asyncio
 import contextlib
 import os
 import random
-import signal
-import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.bench.discord_standin import DiscordStandIn, InteractionHandle, Seed
 from tests.bench.news_site import NewsSite
 from tests.bench.news_site_articles import SampleArticle
+from tests.e2e.processes import (
+    announcements,
+    news_channels,
+    posts_by_process,
+    processes,
+    shared_database,
+    subscribe_before_start,
+    write_config,
+)
 from tests.markers import marker_of
 
 pytestmark = pytest.mark.timeout(240)
@@ -51,113 +57,6 @@ def shard_article(number: int) -> SampleArticle:
     )
 
 
-def write_config(
-    tmp_path: Path, standin: DiscordStandIn, name: str, database_url: str = ""
-) -> Path:
-    """One process's config: the shared database (the SQLite file, or a PostgreSQL database
-    when `database_url` is given), its own REST base URL."""
-    path = tmp_path / f"config-{name}.toml"
-    path.write_text(
-        "[bot]\n"
-        f'api_base_url = "{standin.api_base_url_via(name)}"\n'
-        f'gateway_url = "{standin.gateway_url}"\n'
-        "guild_ready_timeout_seconds = 0.05\n"
-        "reidentify_delay_seconds = 0\n"
-        f'[database]\npath = "{tmp_path / "bot.db"}"\nurl = "{database_url}"\n'
-        "[fetch]\nallow_private_addresses = true\n"
-        "[feeds]\nmin_interval_seconds = 1\ndefault_interval_seconds = 1\n"
-        "fetch_full_text = false\n"
-        "[announcements]\nper_channel_interval_seconds = 0\nmax_age_days = 0\n"
-        "max_new_per_poll = 100\nbacklog_count = 1\n"
-        "[scale]\nbot_processes = 2\ncheck_seconds = 0.2\npoll_lease_seconds = 3\n",
-        encoding="utf-8",
-    )
-    return path
-
-
-class Processes:
-    """The child processes of one test; each logs to its own file; all killed at the end."""
-
-    def __init__(self, tmp_path: Path, standin: DiscordStandIn, database_url: str = "") -> None:
-        self.tmp_path = tmp_path
-        self.standin = standin
-        self.database_url = database_url
-        self.running: dict[str, asyncio.subprocess.Process] = {}
-
-    async def start(self, name: str, *command: str) -> asyncio.subprocess.Process:
-        env = {k: v for k, v in os.environ.items() if k != "PAPERBOY_CONFIG"}
-        env["DISCORD_TOKEN"] = self.standin.token
-        config = write_config(self.tmp_path, self.standin, name, self.database_url)
-        with (self.tmp_path / f"{name}.log").open("ab") as log:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                "--config",
-                str(config),
-                *command,
-                cwd=self.tmp_path,
-                env=env,
-                stdout=log,
-                stderr=log,
-            )
-        self.running[name] = process
-        return process
-
-    def log(self, name: str) -> str:
-        return (self.tmp_path / f"{name}.log").read_text(encoding="utf-8", errors="replace")
-
-    async def wait_for_log(self, name: str, needle: str, timeout: float = 30) -> None:
-        """Wait until the process logged `needle` (its log is a file; read it as it grows)."""
-        process = self.running[name]
-        async with asyncio.timeout(timeout):
-            while needle not in self.log(name):
-                if process.returncode is not None:
-                    raise AssertionError(
-                        f"{name} ended before logging {needle!r}:\n{self.log(name)}"
-                    )
-                # Polling a file the child writes: there is no event to wait on across processes.
-                await asyncio.sleep(0.05)
-
-    async def kill(self, name: str) -> None:
-        process = self.running.pop(name)
-        process.send_signal(signal.SIGKILL)
-        await process.wait()
-
-    async def stop_all(self) -> dict[str, int]:
-        codes: dict[str, int] = {}
-        for name, process in list(self.running.items()):
-            if process.returncode is None:
-                process.send_signal(signal.SIGTERM)
-            with contextlib.suppress(TimeoutError):
-                codes[name] = await asyncio.wait_for(process.wait(), 30)
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-        self.running.clear()
-        return codes
-
-
-@contextlib.asynccontextmanager
-async def processes(
-    tmp_path: Path, standin: DiscordStandIn, database_url: str = ""
-) -> AsyncIterator[Processes]:
-    running = Processes(tmp_path, standin, database_url)
-    try:
-        yield running
-    finally:
-        await running.stop_all()
-
-
-def announcements(standin: DiscordStandIn, channel_id: int) -> list[dict[str, Any]]:
-    return [m for m in standin.messages_in(channel_id, include_threads=False) if marker_of(m)]
-
-
-def posts_by_process(standin: DiscordStandIn, channel_id: int) -> set[str]:
-    """Which processes posted messages into the channel."""
-    return {r.via for r in standin.recorder.requests_to("POST", f"/channels/{channel_id}/messages")}
-
-
 def answered_by(standin: DiscordStandIn, handle: InteractionHandle) -> set[str]:
     """Which processes sent the answer (callback, follow-ups, edits) to one interaction."""
     return {r.via for r in standin.recorder.requests if handle.token in r.path}
@@ -175,16 +74,6 @@ async def add_feed(standin: DiscordStandIn, world: Seed, site: NewsSite) -> Inte
     return handle
 
 
-async def shared_database(bench_engine: str, request: pytest.FixtureRequest) -> str:
-    """'' (the SQLite file in tmp_path), or a new, empty PostgreSQL database every process
-    points at (the processes migrate it as they start)."""
-    if bench_engine == "sqlite":
-        return ""
-    cluster = request.getfixturevalue("pg_cluster")
-    return str(await cluster.new_database(migrated=False))
-
-
-@pytest.mark.both_engines
 async def test_shard_processes_serve_their_own_servers_and_a_worker_polls(
     tmp_path: Path, bench_engine: str, request: pytest.FixtureRequest
 ) -> None:
@@ -264,40 +153,10 @@ async def test_shard_processes_serve_their_own_servers_and_a_worker_polls(
             assert "Traceback" not in running.log(name), running.log(name)
 
 
-KILLS = 6
-KILL_LOOP_BUDGET_SECONDS = 60.0
-"""The loop stops early (fewer kills) rather than run past this; fewer than half fails it."""
+KILLS = 10
+"""Issue #15 asks for at least ten kills of a shard process mid-delivery on PostgreSQL."""
 
 
-async def subscribe_before_start(config: Path, site: NewsSite, worlds: list[Seed]) -> None:
-    """Add the feed, read it once (its items count as seen), subscribe each server's #news."""
-    from bot.app import open_app
-    from bot.config import load
-    from bot.models import NewSubscription
-
-    app = await open_app(load(config))
-    try:
-        now = app.clock.now()
-        feed = await app.storage.add_feed(site.feed_url, now=now)
-        outcome = await app.poller.poll_feed(feed.id)
-        assert outcome.ok and outcome.seeded, outcome
-        for world in worlds:
-            subscription = await app.storage.add_subscription(
-                NewSubscription(
-                    guild_id=world.guild_id,
-                    channel_id=world.news_id,
-                    feed_id=feed.id,
-                    format="text",
-                ),
-                now=now,
-            )
-            assert subscription is not None
-            await app.delivery.seed_new_subscription(subscription.id)
-    finally:
-        await app.close()
-
-
-@pytest.mark.both_engines
 async def test_killing_shard_processes_mid_delivery_loses_and_repeats_nothing(
     tmp_path: Path, bench_engine: str, request: pytest.FixtureRequest
 ) -> None:
@@ -305,7 +164,7 @@ async def test_killing_shard_processes_mid_delivery_loses_and_repeats_nothing(
     seed_value = int(os.environ.get("PAPERBOY_CRASH_SEED") or random.randrange(2**32))
     rng = random.Random(seed_value)  # kill moments and publishing, not security
     print(f"shard kill test seed: {seed_value} (replay with PAPERBOY_CRASH_SEED={seed_value})")
-    loop = asyncio.get_running_loop()
+    started = asyncio.get_running_loop().time()
     published: list[str] = []
     numbers = iter(range(1, 1000))
     async with (
@@ -317,7 +176,9 @@ async def test_killing_shard_processes_mid_delivery_loses_and_repeats_nothing(
             standin.populate_default("Shard zero", shard=(0, COUNT)),
             standin.populate_default("Shard one", shard=(1, COUNT)),
         ]
-        await subscribe_before_start(write_config(tmp_path, standin, "setup", url), site, worlds)
+        await subscribe_before_start(
+            write_config(tmp_path, standin, "setup", url), site, news_channels(worlds)
+        )
 
         def publish() -> None:
             published.append(site.article_url(site.publish(shard_article(next(numbers)), at=None)))
@@ -335,11 +196,11 @@ async def test_killing_shard_processes_mid_delivery_loses_and_repeats_nothing(
         for shard in (0, 1):
             await start_shard(shard)
         kills = 0
-        deadline = loop.time() + KILL_LOOP_BUDGET_SECONDS
-        while kills < KILLS and loop.time() < deadline:
+        while kills < KILLS:
             shard = rng.randrange(COUNT)
             before = posts_seen(shard)
-            for _ in range(rng.randint(1, 3)):
+            batch = rng.randint(1, 3)
+            for _ in range(batch):
                 publish()
             # Kill the moment Discord sees a post (between claim and `sent` at best), or a
             # random moment after it: both land in the middle of a delivery round.
@@ -349,10 +210,15 @@ async def test_killing_shard_processes_mid_delivery_loses_and_repeats_nothing(
                     timeout=20,
                     what=f"a post by shard {shard}'s process",
                 )
-            if rng.random() < 0.5:
-                await asyncio.sleep(rng.uniform(0, 0.2))  # the random kill moment (a stimulus)
+            delay = rng.uniform(0, 0.2) if rng.random() < 0.5 else 0.0
+            if delay:
+                await asyncio.sleep(delay)  # the random kill moment (a stimulus)
             await running.kill(f"p{shard}")
             kills += 1
+            print(
+                f"kill {kills}: shard {shard}, {batch} published, "
+                f"{posts_seen(shard) - before} posted before the kill, {delay:.3f} s after a post"
+            )
             await start_shard(shard)
 
         publish()
@@ -372,7 +238,6 @@ async def test_killing_shard_processes_mid_delivery_loses_and_repeats_nothing(
         except AssertionError:
             print(f"seed {seed_value}; logs in {tmp_path}")
             raise
-        assert kills >= KILLS // 2, f"only {kills} kills fitted in the time budget"
         for shard, world in enumerate(worlds):
             messages = announcements(standin, world.news_id)
             found = [[u for u in published if u in m["content"]] for m in messages]
@@ -381,4 +246,8 @@ async def test_killing_shard_processes_mid_delivery_loses_and_repeats_nothing(
             assert len(urls) == len(messages) - 1, "an announcement names no published article"
             assert urls == published, f"seed {seed_value}: lost, repeated or out of order"
             assert posts_by_process(standin, world.news_id) == {f"p{shard}"}
-        print(f"shard kill test: {kills} kills, {len(published)} articles, seed {seed_value}")
+        elapsed = asyncio.get_running_loop().time() - started
+        print(
+            f"shard kill test: {kills} kills, {len(published)} articles, {elapsed:.0f} s, "
+            f"seed {seed_value}"
+        )

@@ -1,5 +1,6 @@
-"""Two `paperboy worker` processes poll one database together (issue #15): real subprocesses,
-a loopback feed farm that logs every request (which feed, when, which worker's User-Agent).
+"""Two `paperboy worker` processes poll one database together (issue #15), on SQLite and on
+PostgreSQL: real subprocesses, a loopback feed farm that logs every request (which feed, when,
+which worker's User-Agent).
 
 Each due feed is fetched by one worker at a time: no feed is fetched twice within its interval
 (a double poll), none waits much longer than its interval (a missed one), and both workers take
@@ -13,7 +14,6 @@ import asyncio
 import itertools
 import os
 import signal
-import sqlite3
 import sys
 import time
 from collections import defaultdict
@@ -28,6 +28,7 @@ from aiohttp import web
 
 from bench.feedserver import render_feed
 from bot.storage import Storage
+from tests.conftest import storage_target
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -97,10 +98,10 @@ async def logging_farm() -> AsyncIterator[LoggingFarm]:
         await runner.cleanup()
 
 
-def write_config(tmp_path: Path, name: str) -> Path:
+def write_config(tmp_path: Path, name: str, database_url: str) -> Path:
     path = tmp_path / f"{name}.toml"
     path.write_text(
-        f'[database]\npath = "{tmp_path / "shared.db"}"\n'
+        f'[database]\npath = "{tmp_path / "shared.db"}"\nurl = "{database_url}"\n'
         f'[fetch]\nallow_private_addresses = true\nuser_agent = "worker-{name}"\n'
         # Claim batches of 16 (2 per request slot) against 60 feeds: both workers get a share.
         "per_host_concurrency = 16\nmax_concurrency = 8\n"
@@ -114,12 +115,13 @@ def write_config(tmp_path: Path, name: str) -> Path:
     return path
 
 
-async def start_worker(tmp_path: Path, name: str) -> asyncio.subprocess.Process:
+async def start_worker(tmp_path: Path, name: str, database_url: str) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if k != "PAPERBOY_CONFIG"}
+    config = write_config(tmp_path, name, database_url)
     with (tmp_path / f"{name}.log").open("ab") as log:
         return await asyncio.create_subprocess_exec(
             sys.executable,
-            *("-m", "bot", "--config", str(write_config(tmp_path, name)), "worker"),
+            *("-m", "bot", "--config", str(config), "worker"),
             cwd=tmp_path,
             env=env,
             stdout=log,
@@ -127,29 +129,24 @@ async def start_worker(tmp_path: Path, name: str) -> asyncio.subprocess.Process:
         )
 
 
-def claims_of(database: Path, pid: int) -> dict[int, float]:
+async def claims_of(storage: Storage, pid: int) -> dict[int, float]:
     """Feeds whose claim a process holds now, with the claim's expiry (time.time() scale)."""
-    with sqlite3.connect(database) as conn:
-        rows = conn.execute(
-            "SELECT id, claim_expires_at FROM feeds WHERE claimed_by LIKE ?", (f"%/{pid}/%",)
-        ).fetchall()
+    rows = await storage.fetch_all(
+        "SELECT id, claim_expires_at FROM feeds WHERE claimed_by LIKE ?", (f"%/{pid}/%",)
+    )
     # Feed ids run 1..N in the order the feeds were added: feed index = id - 1.
     return {int(i) - 1: datetime.fromisoformat(e).timestamp() for i, e in rows}
 
 
 async def test_two_workers_share_the_feeds_and_a_killed_ones_are_taken_over(
-    tmp_path: Path,
+    tmp_path: Path, bench_database: str
 ) -> None:
-    database = tmp_path / "shared.db"
     async with logging_farm() as farm:
-        storage = await Storage.open(database)
-        try:
-            for index in range(FEEDS):
-                url = f"http://127.0.0.1:{farm.port}/feed/{index}.xml"
-                await storage.add_feed(url, now=datetime.now(UTC))
-        finally:
-            await storage.close()
-        workers = {name: await start_worker(tmp_path, name) for name in ("a", "b")}
+        storage = await Storage.open(storage_target(bench_database, tmp_path / "shared.db"))
+        for index in range(FEEDS):
+            url = f"http://127.0.0.1:{farm.port}/feed/{index}.xml"
+            await storage.add_feed(url, now=datetime.now(UTC))
+        workers = {name: await start_worker(tmp_path, name, bench_database) for name in ("a", "b")}
         try:
             # Three cycles at least: every feed fetched three times.
             await farm.wait_until(
@@ -173,13 +170,13 @@ async def test_two_workers_share_the_feeds_and_a_killed_ones_are_taken_over(
             # Kill worker a while it holds claims (read from the database it writes).
             victim = workers.pop("a")
             async with asyncio.timeout(30):
-                while not (held := claims_of(database, victim.pid)):  # noqa: ASYNC110
+                while not (held := await claims_of(storage, victim.pid)):  # noqa: ASYNC110
                     # The claims live in the child's database: nothing to wait on but the file.
                     await asyncio.sleep(0.02)
             victim.send_signal(signal.SIGKILL)
             killed_at = time.time()
             await victim.wait()
-            held = claims_of(database, victim.pid) or held  # as they stand after its death
+            held = await claims_of(storage, victim.pid) or held  # as they stand after its death
 
             def taken_over() -> bool:
                 by_b = farm.by_feed("worker-b")
@@ -198,4 +195,5 @@ async def test_two_workers_share_the_feeds_and_a_killed_ones_are_taken_over(
                 process.send_signal(signal.SIGTERM)
             for process in workers.values():
                 await asyncio.wait_for(process.wait(), 30)
+            await storage.close()
         assert all(p.returncode == 0 for p in workers.values())

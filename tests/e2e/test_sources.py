@@ -36,10 +36,10 @@ def certificate_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @asynccontextmanager
 async def sources_bench(
-    tmp_path: Path, certificate_dir: Path
+    tmp_path: Path, database_url: str, certificate_dir: Path
 ) -> AsyncIterator[tuple[Bench, PlatformSites]]:
     """The end-to-end bench with the platform stand-ins reachable under their real names."""
-    config = make_config(tmp_path, announcements=FAST_HIGH_RATE)
+    config = make_config(tmp_path, database={"url": database_url}, announcements=FAST_HIGH_RATE)
     async with (
         DiscordStandIn() as discord_standin,
         NewsSite() as site,
@@ -94,9 +94,9 @@ async def add_and_see_the_next_post(
 
 
 async def test_video_and_social_sources_are_added_by_pasting_and_announced(
-    tmp_path: Path, certificate_dir: Path
+    tmp_path: Path, bench_database: str, certificate_dir: Path
 ) -> None:
-    async with sources_bench(tmp_path, certificate_dir) as (bench, sites):
+    async with sources_bench(tmp_path, bench_database, certificate_dir) as (bench, sites):
         await add_and_see_the_next_post(
             bench,
             sites,
@@ -134,9 +134,9 @@ async def test_video_and_social_sources_are_added_by_pasting_and_announced(
 
 
 async def test_newsletters_blogs_and_a_site_without_a_feed_are_announced(
-    tmp_path: Path, certificate_dir: Path
+    tmp_path: Path, bench_database: str, certificate_dir: Path
 ) -> None:
-    async with sources_bench(tmp_path, certificate_dir) as (bench, sites):
+    async with sources_bench(tmp_path, bench_database, certificate_dir) as (bench, sites):
         cases: list[tuple[Platform, str, str]] = [
             (
                 "substack",

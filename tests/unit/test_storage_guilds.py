@@ -76,6 +76,23 @@ async def test_pause_resume_and_leaving_guild(storage: Storage) -> None:
     assert await storage.deactivate_channel(10) == 1
 
 
+async def test_active_subscriptions_leave_out_the_deactivated_on_both_engines(
+    storage: Storage,
+) -> None:
+    # `paperboy doctor` reads these; on PostgreSQL a bare `WHERE active` on the 0/1 flag was an
+    # error (WHERE wants a boolean), so doctor crashed there.
+    feed = await make_feed(storage)
+    for guild_id, channel_id in ((2, 20), (1, 11), (1, 10)):
+        added = await storage.add_subscription(
+            NewSubscription(guild_id=guild_id, channel_id=channel_id, feed_id=feed, format="text"),
+            now=NOW,
+        )
+        assert added is not None
+    assert await storage.deactivate_channel(11) == 1
+    active = await storage.active_subscriptions()
+    assert [(s.guild_id, s.channel_id) for s in active] == [(1, 10), (2, 20)]
+
+
 async def test_audit_log_newest_first(storage: Storage) -> None:
     await storage.record_change(1, 42, "feeds add", "https://example.org/feed/", now=NOW)
     await storage.record_change(1, 42, "feeds remove", "#1", now=NOW)
