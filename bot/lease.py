@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 POLL_LEASE = "poller"
 """The lease a process holds while it archives pages and renews WebSub subscriptions (its name
 predates per-feed claims, when the holder also was the one process that polled)."""
+LEASED_WORK = {POLL_LEASE: "archiving pages and renewing WebSub subscriptions"}
+"""What each lease's holder does, for the logs: the name alone misleads since polling is shared."""
 RENEWALS_PER_EXPIRY = 3
 """The holder renews three times per expiry, so a slow renewal still lands before it runs out."""
 
@@ -95,6 +97,7 @@ class LeaseKeeper:
         self.storage = storage
         self.clock = clock
         self.name = name
+        self._work = LEASED_WORK.get(name, f"{name} work")
         self.seconds = seconds
         self.holder = holder or make_holder()
         self._alive = alive
@@ -132,15 +135,17 @@ class LeaseKeeper:
                     if not waiting_logged:
                         current = await self.storage.lease(self.name)
                         log.info(
-                            "Another process holds the %s lease (%s); waiting for it",
+                            "Another process holds the %s lease (%s), so it does the %s; this "
+                            "one takes over if that process stops",
                             self.name,
                             current.holder if current else "?",
+                            self._work,
                         )
                         waiting_logged = True
                     await asyncio.sleep(pause)
                     continue
                 waiting_logged = False
-                log.info("Holding the %s lease as %s", self.name, self.holder)
+                log.info("Holding the %s lease as %s: %s", self.name, self.holder, self._work)
                 task = asyncio.create_task(work(), name=f"{self.name} (leased)")
                 try:
                     await self._keep(task, pause)

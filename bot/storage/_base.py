@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 # SQLite's default limit on "?" parameters in one statement is 32766; stay well below.
 CHUNK = 900
+WAL_SWITCH_RETRY_SECONDS = 0.02
+"""How often a new file's switch to WAL is retried while another process holds it locked."""
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -178,9 +180,7 @@ class Database:
             # First, so that every statement below (switching a new file to WAL too) waits for
             # another process's lock instead of failing at once.
             await conn.raw.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            async with conn.raw.execute("PRAGMA journal_mode = WAL") as cursor:
-                row = await cursor.fetchone()
-            mode = str(row[0] if row else "").lower()
+            mode = await self._switch_to_wal(conn, busy_timeout_ms)
             if self.path != ":memory:" and mode != "wal":
                 log.warning("SQLite refused WAL mode (got %s); concurrent backups may block", mode)
             await conn.raw.execute("PRAGMA synchronous = FULL")
@@ -188,6 +188,37 @@ class Database:
         except sqlite3.DatabaseError as error:
             raise StorageError(f"{self.path} is not a usable SQLite database: {error}") from None
         return mode == "wal"
+
+    async def _switch_to_wal(self, conn: SqliteConnection, busy_timeout_ms: int) -> str:
+        """`PRAGMA journal_mode = WAL`, retried while another process holds the file locked;
+        the journal mode it reports.
+
+        Switching a new file to WAL needs an exclusive lock, and SQLite refuses it at once,
+        without its busy handler, while another connection holds a write lock on the file: two
+        processes opening a new database together (a worker and a shard process starting at
+        once) then failed one of them with "database is locked". It is retried for as long as
+        `busy_timeout` would have waited.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + busy_timeout_ms / 1000
+        waiting_logged = False
+        while True:
+            try:
+                async with conn.raw.execute("PRAGMA journal_mode = WAL") as cursor:
+                    row = await cursor.fetchone()
+                return str(row[0] if row else "").lower()
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error).lower():
+                    raise
+                if loop.time() >= deadline:
+                    raise StorageError(
+                        f"The database {self.path} stayed locked by another process for "
+                        f"{busy_timeout_ms / 1000:g} seconds, so Paperboy could not open it."
+                    ) from None
+                if not waiting_logged:
+                    log.info("%s is locked by another process; waiting to open it", self.path)
+                    waiting_logged = True
+                await asyncio.sleep(WAL_SWITCH_RETRY_SECONDS)
 
     async def _open_reader(self, busy_timeout_ms: int) -> None:
         """The read connection. `query_only` makes a write through it an error, not a surprise."""
