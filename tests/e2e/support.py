@@ -113,10 +113,10 @@ def write_config(tmp_path: Path, standin: DiscordStandIn, database_url: str = ""
 
 
 async def start_bot(tmp_path: Path, config_path: Path, token: str, run: int) -> Any:
-    """`python -m bot run` as a child process, logging to a file."""
+    """`python -m bot run` as a child process; its log goes to a file (a pipe could fill up)."""
     env = {k: v for k, v in os.environ.items() if k != "PAPERBOY_CONFIG"}
     env["DISCORD_TOKEN"] = token
-    log_file = (tmp_path / f"run-{run}.log").open("wb")
+    log_file = (tmp_path / f"run-{run:03d}.log").open("wb")
     try:
         return await asyncio.create_subprocess_exec(
             sys.executable,
@@ -131,7 +131,7 @@ async def start_bot(tmp_path: Path, config_path: Path, token: str, run: int) -> 
             stderr=log_file,
         )
     finally:
-        log_file.close()
+        log_file.close()  # the child has its own copy of the descriptor
 
 
 async def subscribe_following_changes(

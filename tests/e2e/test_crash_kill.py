@@ -15,7 +15,6 @@ import contextlib
 import os
 import random
 import signal
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -32,6 +31,7 @@ from tests.bench.discord_standin import DiscordStandIn, Seed
 from tests.bench.news_site import NewsSite
 from tests.bench.news_site_articles import SampleArticle
 from tests.conftest import storage_target
+from tests.e2e.support import start_bot
 from tests.markers import marker_of
 
 SOAK = os.environ.get("PAPERBOY_SOAK") == "1"
@@ -111,28 +111,6 @@ async def subscribe_before_first_start(config_path: Path, site: NewsSite, world:
         return subscription.id
     finally:
         await app.close()
-
-
-async def start_bot(tmp_path: Path, config_path: Path, token: str, run: int) -> Any:
-    """`python -m bot run` as a child process; its log goes to a file (a pipe could fill up)."""
-    env = {k: v for k, v in os.environ.items() if k != "PAPERBOY_CONFIG"}
-    env["DISCORD_TOKEN"] = token
-    log_file = (tmp_path / f"run-{run:03d}.log").open("wb")
-    try:
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "--config",
-            str(config_path),
-            "run",
-            cwd=tmp_path,
-            env=env,
-            stdout=log_file,
-            stderr=log_file,
-        )
-    finally:
-        log_file.close()  # the child has its own copy of the descriptor
 
 
 def announcements(standin: DiscordStandIn, channel_id: int) -> list[dict[str, Any]]:
