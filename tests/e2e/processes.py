@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,27 @@ import pytest
 
 from tests.bench.discord_standin import DiscordStandIn, Seed
 from tests.bench.news_site import NewsSite
+from tests.bench.news_site_articles import SampleArticle
 from tests.markers import marker_of
 
 Settings = Mapping[str, Mapping[str, object]]
+FIRST_PUBLISHED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def dispatch(number: int, newsroom: str) -> SampleArticle:
+    """A short article for a scale-out scenario, a minute after the one before; its slug makes
+    its URL unique (`newsroom` names the scenario: "Shard", "Worker")."""
+    return SampleArticle(
+        title=f"{newsroom} dispatch {number}",
+        slug=f"{newsroom.lower()}-dispatch-{number}",
+        author="Scale Desk",
+        published=FIRST_PUBLISHED + timedelta(minutes=number),
+        topic="unions",
+        categories=("Unions",),
+        standfirst=None,
+        image=None,
+        paragraphs=(f"Dispatch number {number} from the {newsroom.lower()} newsroom.",),
+    )
 
 
 def _toml_value(value: object) -> str:

@@ -91,9 +91,12 @@ async def follow_site(app: App, seed: Seed, feed_url: str, *, archive: bool = Fa
 # -- a real bot process, for the crash tests ------------------------------------------------
 
 
-def write_config(tmp_path: Path, standin: DiscordStandIn, database_url: str = "") -> Path:
+def write_config(
+    tmp_path: Path, standin: DiscordStandIn, database_url: str = "", *, announcements: str = ""
+) -> Path:
     """A config pointing the bot at the stand-in, with fast polling and no pacing; its state in
-    tmp_path's bot.db, or at `database_url` (PostgreSQL)."""
+    tmp_path's bot.db, or at `database_url` (PostgreSQL). `announcements`: more lines of that
+    section."""
     path = tmp_path / "config.toml"
     path.write_text(
         "[bot]\n"
@@ -104,9 +107,10 @@ def write_config(tmp_path: Path, standin: DiscordStandIn, database_url: str = ""
         f'[database]\npath = "{tmp_path / "bot.db"}"\nurl = "{database_url}"\n'
         "[fetch]\nallow_private_addresses = true\n"
         "[feeds]\nmin_interval_seconds = 1\ndefault_interval_seconds = 1\n"
+        # Page archiving is not under test here; leaving it off keeps a shared machine calmer.
         "fetch_full_text = false\n"
         "[announcements]\nper_channel_interval_seconds = 0\nmax_age_days = 0\n"
-        "backlog_count = 0\n",
+        "backlog_count = 0\n" + announcements,
         encoding="utf-8",
     )
     return path

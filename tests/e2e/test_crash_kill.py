@@ -31,7 +31,7 @@ from tests.bench.discord_standin import DiscordStandIn, Seed
 from tests.bench.news_site import NewsSite
 from tests.bench.news_site_articles import SampleArticle
 from tests.conftest import storage_target
-from tests.e2e.support import start_bot
+from tests.e2e.support import start_bot, write_config
 from tests.markers import marker_of
 
 SOAK = os.environ.get("PAPERBOY_SOAK") == "1"
@@ -61,28 +61,6 @@ def crash_article(number: int) -> SampleArticle:
             "Supporters brought tea, and the night shift stayed to cheer the day shift in.",
         ),
     )
-
-
-def write_config(tmp_path: Path, standin: DiscordStandIn, database_url: str) -> Path:
-    """A config pointing the bot at the stand-in, with fast polling and no pacing; its state in
-    tmp_path's bot.db, or at `database_url` (PostgreSQL)."""
-    path = tmp_path / "config.toml"
-    path.write_text(
-        "[bot]\n"
-        f'api_base_url = "{standin.api_base_url}"\n'
-        f'gateway_url = "{standin.gateway_url}"\n'
-        "guild_ready_timeout_seconds = 0.05\n"
-        "reidentify_delay_seconds = 0\n"
-        f'[database]\npath = "{tmp_path / "bot.db"}"\nurl = "{database_url}"\n'
-        "[fetch]\nallow_private_addresses = true\n"
-        "[feeds]\nmin_interval_seconds = 1\ndefault_interval_seconds = 1\n"
-        # Page archiving is not under test here; leaving it off keeps a shared machine calmer.
-        "fetch_full_text = false\n"
-        "[announcements]\nper_channel_interval_seconds = 0\nmax_age_days = 0\n"
-        "max_new_per_poll = 100\nbacklog_count = 0\nglobal_rate_per_second = 45\n",
-        encoding="utf-8",
-    )
-    return path
 
 
 async def subscribe_before_first_start(config_path: Path, site: NewsSite, world: Seed) -> int:
@@ -161,7 +139,12 @@ async def test_sigkill_during_polling_and_delivery_loses_and_repeats_nothing(
     async with DiscordStandIn() as standin, NewsSite(initially_published=3, feed_size=200) as site:
         world = standin.populate_default()
         channel_id = world.general_id
-        config_path = write_config(tmp_path, standin, bench_database)
+        config_path = write_config(
+            tmp_path,
+            standin,
+            bench_database,
+            announcements="max_new_per_poll = 100\nglobal_rate_per_second = 45\n",
+        )
         database = storage_target(bench_database, tmp_path / "bot.db")
         subscription_id = await subscribe_before_first_start(config_path, site, world)
 

@@ -16,16 +16,15 @@ import asyncio
 import contextlib
 import os
 import random
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.bench.discord_standin import DiscordStandIn, InteractionHandle, Seed
 from tests.bench.news_site import NewsSite
-from tests.bench.news_site_articles import SampleArticle
 from tests.e2e.processes import (
     announcements,
+    dispatch,
     news_channels,
     posts_by_process,
     processes,
@@ -38,23 +37,7 @@ from tests.markers import marker_of
 pytestmark = pytest.mark.timeout(240)
 
 COUNT = 2
-FIRST_PUBLISHED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LEASE_HELD = "Holding the poller lease"
-
-
-def shard_article(number: int) -> SampleArticle:
-    """A short article for this test; its slug makes its URL unique."""
-    return SampleArticle(
-        title=f"Shard dispatch {number}",
-        slug=f"shard-dispatch-{number}",
-        author="Scale Desk",
-        published=FIRST_PUBLISHED + timedelta(minutes=number),
-        topic="unions",
-        categories=("Unions",),
-        standfirst=None,
-        image=None,
-        paragraphs=(f"Dispatch number {number} from the sharded newsroom.",),
-    )
 
 
 def answered_by(standin: DiscordStandIn, handle: InteractionHandle) -> set[str]:
@@ -108,7 +91,7 @@ async def test_shard_processes_serve_their_own_servers_and_a_worker_polls(
         # New articles: the worker polls, each shard process posts to its own server.
         published = []
         for number in range(1, 4):
-            published.append(site.article_url(site.publish(shard_article(number), at=None)))
+            published.append(site.article_url(site.publish(dispatch(number, "Shard"), at=None)))
         for world in (on_zero, on_one):
             await standin.wait_until(
                 lambda world=world: all(
@@ -138,7 +121,7 @@ async def test_shard_processes_serve_their_own_servers_and_a_worker_polls(
         await running.wait_for_log("worker2", "Another process holds the poller lease")
         await running.kill("worker")
         await running.wait_for_log("worker2", LEASE_HELD)
-        late = site.article_url(site.publish(shard_article(4), at=None))
+        late = site.article_url(site.publish(dispatch(4, "Shard"), at=None))
         for world in (on_zero, on_one):
             await standin.wait_until(
                 lambda world=world: any(
@@ -181,7 +164,9 @@ async def test_killing_shard_processes_mid_delivery_loses_and_repeats_nothing(
         )
 
         def publish() -> None:
-            published.append(site.article_url(site.publish(shard_article(next(numbers)), at=None)))
+            published.append(
+                site.article_url(site.publish(dispatch(next(numbers), "Shard"), at=None))
+            )
 
         def posts_seen(shard: int) -> int:
             channel = worlds[shard].news_id

@@ -40,10 +40,10 @@ import pytest
 from bot.storage import Storage
 from tests.bench.discord_standin import DiscordStandIn
 from tests.bench.news_site import Hang, NewsSite
-from tests.bench.news_site_articles import SampleArticle
 from tests.conftest import storage_target
 from tests.e2e.processes import (
     announced_urls,
+    dispatch,
     posts_by_process,
     processes,
     shared_database,
@@ -65,23 +65,7 @@ INTERVAL = 1.0
 SLACK = 6.0
 """Room for a loaded two-core machine: a replacement worker's start, loop pauses."""
 TAKEOVER_BOUND = CLAIM_SECONDS + INTERVAL + SLACK
-FIRST_PUBLISHED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 WORKER_STARTED = "Worker started"
-
-
-def dispatch(number: int) -> SampleArticle:
-    """A short article for this test; its slug makes its URL unique."""
-    return SampleArticle(
-        title=f"Worker dispatch {number}",
-        slug=f"worker-dispatch-{number}",
-        author="Scale Desk",
-        published=FIRST_PUBLISHED + timedelta(minutes=number),
-        topic="unions",
-        categories=("Unions",),
-        standfirst=None,
-        image=None,
-        paragraphs=(f"Dispatch number {number} from the polled newsroom.",),
-    )
 
 
 def worker_settings(name: str) -> dict[str, dict[str, object]]:
@@ -144,7 +128,7 @@ async def test_killing_workers_mid_poll_loses_and_repeats_nothing(
             feed_path = watched[feed_id][1]
 
             def publish() -> None:
-                item = site.publish(dispatch(next(numbers)), at=None)
+                item = site.publish(dispatch(next(numbers), "Worker"), at=None)
                 published.append(site.article_url(item))
 
             generation = iter(range(1, 1000))
