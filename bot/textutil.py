@@ -16,6 +16,17 @@ _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")
 
 def clean_text(text: str, *, single_line: bool = False) -> str:
     """Normalise to NFC, drop control and bidi-override characters, tidy whitespace."""
+    if text.isascii() and text.isprintable():
+        # The common case (guids, links, short titles): NFC, the UTF-8 round trip and the
+        # control filter change nothing, and the only whitespace is the plain space.
+        if "  " in text or text.startswith(" ") or text.endswith(" "):
+            return " ".join(text.split())
+        return text
+    return clean_text_fully(text, single_line=single_line)
+
+
+def clean_text_fully(text: str, *, single_line: bool = False) -> str:
+    """`clean_text` without its shortcut for printable ASCII (the rules it must agree with)."""
     text = unicodedata.normalize("NFC", text)
     # Lone surrogates cannot be encoded to UTF-8 and would break Discord and SQLite alike.
     text = text.encode("utf-8", "replace").decode("utf-8")

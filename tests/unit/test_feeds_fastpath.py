@@ -346,3 +346,59 @@ def test_plain_html_is_left_alone_by_feedparsers_resolver_and_sanitiser(fragment
 )  # fmt: skip
 def test_html_feedparser_may_rewrite_is_not_plain(fragment: str) -> None:
     assert not is_plain_html(fragment)
+
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@st.composite
+def rfc822_like_dates(draw: st.DrawFn) -> str:
+    """Dates in and around the common RFC 822 form: out-of-range fields, odd zones, other case."""
+    weekday = draw(st.sampled_from(("", *(f"{day}, " for day in _WEEKDAYS), "mon, ", "Mon ")))
+    # Mostly in range, so the shortcut's arithmetic is exercised, not only its refusals.
+    number = draw(st.one_of(st.integers(1, 28), st.integers(0, 99)))
+    day = draw(st.sampled_from((f"{number:02d}", str(number))))
+    month = draw(st.sampled_from((*_MONTH_NAMES, "dec", "DEC", "Sept")))
+    year = f"{draw(st.integers(0, 9999)):04d}"
+    clock = ":".join(
+        f"{draw(st.one_of(st.integers(0, top), st.integers(0, 99))):02d}" for top in (23, 59, 59)
+    )
+    zone = draw(
+        st.sampled_from(
+            (
+                "GMT",
+                f"{draw(st.sampled_from('+-'))}{draw(st.integers(0, 9999)):04d}",
+                "UTC",
+                "EST",
+                "Z",
+                "+05:30",
+            )
+        )
+    )
+    separator = draw(st.sampled_from((" ", " ", " ", "  ")))
+    return separator.join((weekday + day, month, year, clock, zone))
+
+
+@given(rfc822_like_dates())
+@settings(max_examples=3000, deadline=None)
+def test_the_common_date_form_is_read_exactly_as_feedparser_reads_it(text: str) -> None:
+    from bot.feeds.fast import _Reader, feedparser_date
+
+    assert _Reader.date(text) == feedparser_date(text)
+
+
+def test_the_common_date_form_takes_the_shortcut_and_odd_ones_do_not() -> None:
+    from bot.feeds.fast import _COMMON_RFC822, _Reader
+
+    # Not vacuous: the bench's and WordPress's form is read by the shortcut, to the same value.
+    assert _COMMON_RFC822.fullmatch("Sat, 05 Dec 2026 19:10:11 +0000")
+    assert _Reader.date("Sat, 05 Dec 2026 19:10:11 +0130") == datetime(
+        2026, 12, 5, 17, 40, 11, tzinfo=UTC
+    )
+    assert _Reader.date("Sat, 05 Dec 2026 19:10:11 GMT") == datetime(
+        2026, 12, 5, 19, 10, 11, tzinfo=UTC
+    )
+    # Out of range for the shortcut: feedparser decides (its other readers may still read it).
+    assert _Reader.date("Sat, 31 Feb 2026 19:10:11 +0000") is None
+    assert _Reader.date("2026-12-05T19:10:11Z") == datetime(2026, 12, 5, 19, 10, 11, tzinfo=UTC)

@@ -37,3 +37,17 @@ def test_html_to_text_never_fails_and_is_clean(html: str) -> None:
 
 def test_strip_unsafe_keeps_whitespace() -> None:
     assert strip_unsafe("<pre>  a\n\n\n\tb</pre>\u202e") == "<pre>  a\n\n\n\tb</pre>"
+
+
+@given(
+    st.one_of(st.text(alphabet=st.characters(max_codepoint=0x7F)), st.text()),
+    st.booleans(),
+)
+def test_the_printable_ascii_shortcut_cleans_as_the_full_rules_do(
+    text: str, single_line: bool
+) -> None:
+    from bot.textutil import clean_text_fully
+
+    assert clean_text(text, single_line=single_line) == clean_text_fully(
+        text, single_line=single_line
+    )
