@@ -179,3 +179,44 @@ def test_public_images_are_kept() -> None:
         limits.safe_image_url("https://cdn.paper.example/a.png")
         == "https://cdn.paper.example/a.png"
     )
+
+
+def test_below_combining_marks_every_code_point_is_its_own_grapheme_except_cr_lf() -> None:
+    """The ground `graphemes`' shortcut stands on, checked for every pair in the range against
+    the regex module's own segmentation (the shortcut's range ends where combining marks start)."""
+    import regex
+
+    cluster = regex.compile(r"\X")
+    joined = [
+        (first, second)
+        for first in range(0x300)
+        for second in range(0x300)
+        if cluster.fullmatch(chr(first) + chr(second))
+    ]
+    assert joined == [(0x0D, 0x0A)]
+    # Not vacuous: the first combining mark does join what stands before it.
+    assert cluster.fullmatch("e\u0301")
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x330)), st.integers(0, 80))
+@settings(max_examples=1000, deadline=None)
+def test_the_grapheme_shortcut_splits_and_cuts_as_full_segmentation_does(
+    text: str, limit: int
+) -> None:
+    assert graphemes(text) == limits._GRAPHEME.findall(text)
+    full = limits._GRAPHEME.findall(text[: limit + 64])
+    fitted, used = [], 0
+    for found in full:
+        if used + len(found) > limit:
+            break
+        fitted.append(found)
+        used += len(found)
+    assert limits._fit_graphemes(text, limit) == fitted
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x3000), max_size=40))
+@settings(max_examples=1000, deadline=None)
+def test_unsafe_url_characters_are_those_a_url_must_percent_encode(tail: str) -> None:
+    url = "https://example.com/" + tail
+    unsafe = any(ch.isspace() or ch in '<>"\\`\x7f' or ord(ch) < 32 for ch in url)
+    assert (limits._URL_UNSAFE.search(url) is not None) == unsafe
