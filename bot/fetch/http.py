@@ -11,8 +11,7 @@ import asyncio
 import functools
 import importlib.util
 import ssl
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
@@ -131,9 +130,17 @@ class HostLimiter:
         if self._on_change is not None:
             self._on_change(host, counts[0], counts[1])
 
-    @asynccontextmanager
-    async def hold(self, host: str, *, wait: float | None = None) -> AsyncIterator[None]:
-        """Hold one of the key's slots for the block; SlotWaitExpired after `wait` seconds."""
+    def hold(
+        self, host: str, *, wait: float | None = None, pause: asyncio.Timeout | None = None
+    ) -> _Slot:
+        """Hold one of the key's slots for the `async with` block; SlotWaitExpired after `wait`
+        seconds. A `pause` deadline stands still while this waits for a slot: that wait is our
+        own queueing, not the time a server takes."""
+        return _Slot(self, host, wait, pause)
+
+    async def _acquire(
+        self, host: str, wait: float | None, pause: asyncio.Timeout | None
+    ) -> tuple[asyncio.Semaphore, list[int]]:
         entry = self._slots.get(host)
         if entry is None:
             entry = self._slots[host] = (asyncio.Semaphore(self._limit), [0, 0])
@@ -142,8 +149,7 @@ class HostLimiter:
         self._notify(host, counts)
         try:
             if semaphore.locked():
-                async with asyncio.timeout(wait):
-                    await semaphore.acquire()
+                await self._wait_for_slot(semaphore, wait, pause)
             else:  # a free slot is taken at once: no timer to arm (most fetches)
                 await semaphore.acquire()
         except TimeoutError:
@@ -157,17 +163,57 @@ class HostLimiter:
         counts[1] -= 1
         counts[0] += 1
         self._notify(host, counts)
+        return entry
+
+    @staticmethod
+    async def _wait_for_slot(
+        semaphore: asyncio.Semaphore, wait: float | None, pause: asyncio.Timeout | None
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = pause.when() if pause is not None else None
+        if pause is not None:
+            pause.reschedule(None)
+        started = loop.time()
         try:
-            yield
+            async with asyncio.timeout(wait):
+                await semaphore.acquire()
         finally:
-            semaphore.release()
-            counts[0] -= 1
-            self._notify(host, counts)
-            self._forget_if_idle(host, counts)
+            if pause is not None and deadline is not None:
+                pause.reschedule(deadline + (loop.time() - started))
+
+    def _release(self, host: str, semaphore: asyncio.Semaphore, counts: list[int]) -> None:
+        semaphore.release()
+        counts[0] -= 1
+        self._notify(host, counts)
+        self._forget_if_idle(host, counts)
 
     def _forget_if_idle(self, host: str, counts: list[int]) -> None:
         if counts == [0, 0]:
             self._slots.pop(host, None)
+
+
+class _Slot:
+    """`HostLimiter.hold`'s context manager (a class, not a generator: one per request)."""
+
+    __slots__ = ("_entry", "_host", "_limiter", "_pause", "_wait")
+
+    def __init__(
+        self, limiter: HostLimiter, host: str, wait: float | None, pause: asyncio.Timeout | None
+    ) -> None:
+        self._limiter = limiter
+        self._host = host
+        self._wait = wait
+        self._pause = pause
+        self._entry: tuple[asyncio.Semaphore, list[int]] | None = None
+
+    async def __aenter__(self) -> None:
+        self._entry = await self._limiter._acquire(self._host, self._wait, self._pause)
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._entry is not None:
+            semaphore, counts = self._entry
+            self._entry = None
+            self._limiter._release(self._host, semaphore, counts)
 
 
 _SUFFIXES: PublicSuffixList | None = None
@@ -294,6 +340,11 @@ class Fetcher:
         self.ip_limiter = (
             ip_limiter if ip_limiter is not None else HostLimiter(self._limits.per_ip_concurrency)
         )
+        # `fetch` bounds each hop with its own deadline: aiohttp's total timer would be a second
+        # timer armed and cancelled per request for the same bound.
+        self._hop_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=config.connect_timeout_seconds
+        )
 
     async def fetch(
         self,
@@ -337,21 +388,17 @@ class Fetcher:
             site = site_of(host)
             try:
                 async with self.host_limiter.hold(site, wait=wait):
-                    started = loop.time()
+                    # One deadline for the address and the request; it stands still while the
+                    # request waits for a slot of the address.
+                    deadline = asyncio.timeout(budget)
                     try:
-                        async with asyncio.timeout(budget):
+                        async with deadline:
                             address = await self._address_of(target, host)
+                            async with self.ip_limiter.hold(address, wait=wait, pause=deadline):
+                                outcome = await self._one_hop(target, host, headers, cap, now)
                     except TimeoutError:
                         raise self._timeout_error(host) from None
-                    budget -= loop.time() - started
-                    async with self.ip_limiter.hold(address, wait=wait):
-                        started = loop.time()
-                        try:
-                            async with asyncio.timeout(budget):
-                                outcome = await self._one_hop(target, host, headers, cap, now)
-                        except TimeoutError:
-                            raise self._timeout_error(host) from None
-                        budget -= loop.time() - started
+                    budget = (deadline.when() or loop.time()) - loop.time()
             except SlotWaitExpired as expired:
                 raise self._busy_error(host, site, str(expired), wait) from None
             if isinstance(outcome, FetchResult):
@@ -435,7 +482,11 @@ class Fetcher:
         host = host or "the server"
         try:
             async with self._session.get(
-                url, headers=headers, allow_redirects=False, max_redirects=0
+                url,
+                headers=headers,
+                allow_redirects=False,
+                max_redirects=0,
+                timeout=self._hop_timeout,
             ) as response:
                 if response.status in _REDIRECT_STATUSES:
                     return response.headers.get("Location")

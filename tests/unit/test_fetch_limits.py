@@ -210,3 +210,36 @@ async def test_a_zero_wait_still_takes_a_free_slot() -> None:
             async with limiter.hold("example.org", wait=0):
                 raise AssertionError("the only slot is taken")
     assert len(limiter) == 0
+
+
+async def test_waiting_for_an_address_slot_does_not_use_up_the_fetch_time_limit() -> None:
+    """The slot wait is our own queueing: a fetch that waits 0.6 s for the address and then
+    gets its answer in 0.3 s fits a 0.8 s limit (it would not, counted together)."""
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.3)
+        return web.Response(text="<html><p>ok</p></html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/page", slow)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    config = FetchConfig(allow_private_addresses=True, total_timeout_seconds=0.8)
+    try:
+        async with make_session(config, "test", resolver=LoopbackResolver()) as session:
+            fetcher = Fetcher(session, config, limits=LimitsConfig(per_ip_concurrency=1))
+            loop = asyncio.get_running_loop()
+            async with fetcher.ip_limiter.hold("127.0.0.1"):
+                started = loop.time()
+                fetch = asyncio.create_task(
+                    fetcher.fetch(f"http://news.example:{port}/page", kind="page", now=FETCH_NOW)
+                )
+                await asyncio.sleep(0.6)
+            result = await fetch
+            took = loop.time() - started
+    finally:
+        await runner.cleanup()
+    assert result.status == 200
+    assert took > config.total_timeout_seconds  # not vacuous: wait and answer exceed the limit
