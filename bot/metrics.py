@@ -81,6 +81,10 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        # Every poll counts one: the children are looked up once (labels() checks and locks).
+        self._poll_results = {
+            result: self.polls.labels(result) for result in ("ok", "not_modified", "failed")
+        }
         self.poll_failures = Counter(
             "paperboy_poll_failures",
             "Failed feed polls, by error class (timeout, http-5xx, ...).",
@@ -158,7 +162,7 @@ class Metrics:
     ) -> None:
         """Count one feed poll and how long it took."""
         result = "failed" if not ok else "not_modified" if not_modified else "ok"
-        self.polls.labels(result).inc()
+        self._poll_results[result].inc()
         if error_kind:
             self.poll_failures.labels(error_kind).inc()
         if new:

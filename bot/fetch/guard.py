@@ -9,6 +9,7 @@ an earlier check, only the address being connected to counts.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import socket
@@ -129,6 +130,13 @@ def check_url(url: str, *, allow_private: bool = False) -> str:
     Kinds raised: ``invalid-url`` and ``private-address`` (literal IPs only; names are checked
     when dialled).
     """
+    return _checked_url(url, allow_private)
+
+
+# A pure function of its arguments, asked again for every feed at every poll; a refusal raises
+# and so is never remembered.
+@functools.lru_cache(maxsize=32_768)
+def _checked_url(url: str, allow_private: bool) -> str:
     text = url.strip()
     if not text:
         raise _invalid("That is not a web address: it is empty.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib.util
+import re
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,6 +100,10 @@ def make_session(
         trust_env=False,  # a proxy from the environment would bypass the private-network guard
         auto_decompress=True,
     )
+
+
+# Anything but tab and printable ASCII: a validator carrying it is not sent back.
+_HEADER_UNSAFE = re.compile(r"[^\t\x20-\x7e]")
 
 
 class SlotWaitExpired(Exception):
@@ -257,7 +262,7 @@ def redirect_target(current_url: str, location: str | None, *, allow_private: bo
 
 
 def _is_header_safe(value: str) -> bool:
-    return len(value) <= 1024 and all(32 <= ord(ch) < 127 or ch == "\t" for ch in value)
+    return len(value) <= 1024 and _HEADER_UNSAFE.search(value) is None
 
 
 def _status_phrase(status: int) -> str:
