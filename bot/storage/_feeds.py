@@ -89,16 +89,17 @@ def _may_record(row: Row, holder: str, now: datetime) -> bool:
 class PollTransaction:
     """The domain verbs of one poll of one feed, all inside one write transaction."""
 
-    def __init__(self, conn: Connection, feed: Feed, now: datetime) -> None:
+    def __init__(self, conn: Connection, feed_id: int, *, first_poll: bool, now: datetime) -> None:
         self._conn = conn
-        self.feed = feed
+        self.feed_id = feed_id
+        self._first_poll = first_poll
         self.now = now
         self.inserted_article_ids: list[int] = []
 
     @property
     def first_poll(self) -> bool:
         """True until the feed has been read successfully once: its items are then only seeded."""
-        return self.feed.last_success_at is None
+        return self._first_poll
 
     async def upsert_articles(self, articles: Sequence[NewArticle]) -> list[int]:
         """The article id of each input, in order, creating the rows that do not exist yet.
@@ -119,7 +120,7 @@ class PollTransaction:
         """
         if not entries:
             return []
-        feed_id = self.feed.id
+        feed_id = self.feed_id
         keys = [entry.entry_key for entry in entries]
         article_ids = [entry.article_id for entry in entries]
         # One read for both questions, each half through its own index (an OR would scan the
@@ -219,7 +220,7 @@ class PollTransaction:
                 title,
                 site_url,
                 icon_url,
-                self.feed.id,
+                self.feed_id,
             ),
         )
 
@@ -387,15 +388,19 @@ class FeedStore(Database):
         process holds the feed's claim or recorded a check later than `now`.
         """
         async with self.transaction() as conn:
+            # Only what the claim guard and the seeding rule read (the full feed select also
+            # gathers its subscriptions' intervals, a poll's most costly read of this row).
             async with conn.execute(
-                f"{feed_select(conn.dialect)} WHERE id = ?", (feed_id,)
+                "SELECT claimed_by, last_checked_at, last_success_at FROM feeds WHERE id = ?",
+                (feed_id,),
             ) as cursor:
                 row = await cursor.fetchone()
             if row is None:
                 raise NotFound(f"There is no feed number {feed_id}.")
             if holder is not None and not _may_record(row, holder, now):
                 raise ClaimLost(f"feed {feed_id}: another process holds or polled it since")
-            yield PollTransaction(conn, _feed(row), now)
+            first_poll = row["last_success_at"] is None
+            yield PollTransaction(conn, feed_id, first_poll=first_poll, now=now)
 
     async def record_not_modified(
         self, checks: Sequence[NotModifiedCheck], *, holder: str | None = None
