@@ -568,21 +568,24 @@ class Fetcher:
     @staticmethod
     async def _read_capped(response: aiohttp.ClientResponse, cap: int, host: str) -> bytes:
         """Stream the decompressed body, stopping as soon as it passes the cap."""
-        too_large = FetchError(
-            kinds.TOO_LARGE,
-            f"The document at {host} is larger than {cap // 1024} KiB, so Paperboy did not "
-            "read it.",
-        )
+
+        def too_large() -> FetchError:
+            return FetchError(
+                kinds.TOO_LARGE,
+                f"The document at {host} is larger than {cap // 1024} KiB, so Paperboy did not "
+                "read it.",
+            )
+
         declared = response.content_length
         if declared is not None and declared > cap:
             response.close()
-            raise too_large
+            raise too_large()
         body = bytearray()
         async for chunk in response.content.iter_chunked(_CHUNK_SIZE):
             body += chunk
             if len(body) > cap:
                 response.close()  # drop the connection rather than drain a hostile body
-                raise too_large
+                raise too_large()
         return bytes(body)
 
     @staticmethod
