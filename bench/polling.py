@@ -56,12 +56,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bench._common import print_report
-from bench.feedserver import FarmResolver, control, farm_process, feed_url
+from bench.feedserver import FarmResolver, changed_in_cycle, control, farm_process, feed_url
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HOSTS_PER_FEED = 0.1
@@ -518,12 +518,16 @@ async def paperboy_worker(
             "errors": unchanged_errors,
             "not_modified": int((await control(port, "stats")).get("304", 0)),
         }
+        changed_only = await _changed_only_cycle(
+            poller, storage, paperboy_cpu, clock, port=port, feeds=feeds, cycle=cycles + 1
+        )
         per_304_ms = 1000 * unchanged["cpu_s"] / max(1, unchanged_polled)
         cycle_cpu = statistics.median(r["cpu_s"] for r in runs)
         changed_count = statistics.median(r["changed"] for r in runs)
         unchanged_count = feeds - changed_count
         return {
             "all_304_cycle": unchanged,
+            "changed_only_cycle": changed_only,
             "cpu_ms_per_304": round(per_304_ms, 2),
             "cpu_ms_per_changed_net": round(
                 (1000 * cycle_cpu - per_304_ms * unchanged_count) / max(1, changed_count), 2
@@ -548,6 +552,57 @@ async def paperboy_worker(
         await pool.close()
         await session.close()
         await storage.close()
+
+
+async def _changed_only_cycle(
+    poller: Any,
+    storage: Any,
+    paperboy_cpu: PaperboyCpu,
+    clock: Any,
+    *,
+    port: int,
+    feeds: int,
+    cycle: int,
+) -> dict[str, Any]:
+    """A cycle that polls only the feeds gaining an item in `cycle` (the others are made not
+    due): the CPU of a changed feed measured directly, not as a cycle's CPU less its 304s."""
+    hosts = host_count(feeds)
+    changed_urls = [
+        feed_url(port, index, hosts=hosts)
+        for index in range(feeds)
+        if changed_in_cycle(index, cycle)
+    ]
+    await control(port, "cycle", n=cycle)
+    clock.advance(CYCLE_ADVANCE_SECONDS)
+    from bot.clock import to_iso
+
+    due = to_iso(clock.now())
+    # A bench-only nudge of the schedule, through the storage handle's one-statement verb.
+    await storage.execute("UPDATE feeds SET next_check_at = ?", (to_iso(clock.now() + _FAR),))
+    for start in range(0, len(changed_urls), 500):
+        chunk = changed_urls[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        await storage.execute(
+            f"UPDATE feeds SET next_check_at = ? WHERE url IN ({marks})",
+            (due, *chunk),
+        )
+    cpu, wall, workers = paperboy_cpu(), time.perf_counter(), paperboy_cpu.workers()
+    with _profiled("changed_only"):
+        polled, errors = await _poll_cycle(poller)
+    cpu_s, workers_s = paperboy_cpu() - cpu, paperboy_cpu.workers() - workers
+    answered = int((await control(port, "stats")).get("200", 0))
+    return {
+        "wall_s": round(time.perf_counter() - wall, 2),
+        "cpu_s": round(cpu_s, 2),
+        "workers_cpu_s": round(workers_s, 2),
+        "polled": polled,
+        "changed": answered,
+        "errors": errors,
+        "cpu_ms_per_changed": round(1000 * cpu_s / max(1, answered), 2),
+    }
+
+
+_FAR = timedelta(days=365)
 
 
 # ---------------------------------------------------------------- the pool's own cost
@@ -866,6 +921,14 @@ def summary_rows(results: list[dict[str, Any]]) -> list[tuple[str, str, str, str
                 "CPU per unchanged (304) / changed feed",
                 f"{p['cpu_ms_per_304']} / {p['cpu_ms_per_changed_net']} ms",
                 "<= 0.3 / <= 3 ms",
+            ),
+            (
+                name,
+                "CPU per changed feed, measured alone (a cycle of only the changed feeds)",
+                f"{p['changed_only_cycle']['cpu_ms_per_changed']} ms "
+                f"({p['changed_only_cycle']['changed']} feeds, of which workers "
+                f"{p['changed_only_cycle']['workers_cpu_s']} s)",
+                "<= 3 ms",
             ),
             (
                 name,
