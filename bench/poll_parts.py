@@ -1,0 +1,173 @@
+"""Where a changed feed's CPU goes: polls run one at a time, each part's CPU timed on its own.
+
+A developer's tool beside `bench.polling` (not part of `python -m bench`): with one poll at a
+time, the loop thread's CPU between two points belongs to that poll alone, which a cycle of 64
+concurrent polls cannot say. The worker's share is the pool's processes' CPU.
+
+    .venv/bin/python -m bench.poll_parts --feeds 300 --cycles 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.feedserver import FarmResolver, changed_in_cycle, control, farm_process, feed_url
+from bench.polling import CYCLE_ADVANCE_SECONDS, PaperboyCpu, _poll_cycle, host_count
+
+_PARTS = (
+    "fetch (42 KB body)",
+    "read subscriptions",
+    "read known keys",
+    "hand-off to the worker (loop side)",
+    "record and plan (transaction)",
+    "  of which planning",
+    "  of which rendering",
+)
+
+
+def _timed(parts: Counter[str], name: str, call: Callable[..., Awaitable[Any]]) -> Any:
+    @functools.wraps(call)
+    async def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.thread_time()
+        try:
+            return await call(*args, **kwargs)
+        finally:
+            parts[name] += time.thread_time() - started
+
+    return timed
+
+
+def _timed_sync(parts: Counter[str], name: str, call: Callable[..., Any]) -> Any:
+    @functools.wraps(call)
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.thread_time()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            parts[name] += time.thread_time() - started
+
+    return timed
+
+
+async def measure(feeds: int, cycles: int) -> dict[str, Any]:
+    """Seed `feeds` farm feeds (one subscription each), then poll each cycle's changed feeds
+    one at a time; per poll: the loop thread's CPU by part, the process's, the workers'."""
+    import bot.ingest.poller as poller_module
+    from bot.clock import FakeClock
+    from bot.config import from_mapping
+    from bot.fetch import Fetcher, make_session
+    from bot.ingest.poller import Poller
+    from bot.models import NewSubscription
+    from bot.storage import Storage
+    from bot.workpool import WorkPool
+
+    # Printed in this order: the poll's steps as they happen.
+    parts: Counter[str] = Counter(dict.fromkeys(_PARTS, 0.0))
+    async with farm_process(feeds) as port:
+        with tempfile.TemporaryDirectory(prefix="paperboy-parts-") as folder:
+            config = from_mapping(
+                {
+                    "database": {"path": str(Path(folder) / "poll.db")},
+                    "fetch": {"allow_private_addresses": True},
+                    "limits": {"per_ip_concurrency": 256},
+                }
+            )
+            clock = FakeClock(datetime.now(UTC))
+            storage = await Storage.open(config.database.target())
+            session = make_session(config.fetch, "Paperboy-bench", resolver=FarmResolver())
+            pool = WorkPool(config.workers)
+            cpu = PaperboyCpu(pool)
+            try:
+                ids = []
+                for index in range(feeds):
+                    url = feed_url(port, index, hosts=host_count(feeds))
+                    feed = await storage.add_feed(url, now=clock.now())
+                    subscription = NewSubscription(
+                        guild_id=1000 + index // 100,
+                        channel_id=5000 + index // 10,
+                        feed_id=feed.id,
+                        format="embed",
+                    )
+                    await storage.add_subscription(subscription, now=clock.now())
+                    ids.append(feed.id)
+                fetcher = Fetcher(session, config.fetch, limits=config.limits)
+                poller = Poller(storage, fetcher, config, clock, concurrency=64, pool=pool)
+                await control(port, "cycle", n=0)
+                await _poll_cycle(poller)  # the seed
+                # Instance attributes and the poller module's names: the bench's own process.
+                fetcher.fetch = _timed(parts, "fetch (42 KB body)", fetcher.fetch)  # type: ignore[method-assign]
+                storage.feed_readers = _timed(parts, "read subscriptions", storage.feed_readers)  # type: ignore[method-assign]
+                storage.recent_entry_keys = _timed(
+                    parts, "read known keys", storage.recent_entry_keys
+                )  # type: ignore[method-assign]
+                poller_module.read_document = _timed(
+                    parts, "hand-off to the worker (loop side)", poller_module.read_document
+                )  # type: ignore[assignment]
+                poller_module.render_payload = _timed_sync(
+                    parts, "  of which rendering", poller_module.render_payload
+                )  # type: ignore[assignment]
+                poller_module.plan_outbox = _timed_sync(
+                    parts, "  of which planning", poller_module.plan_outbox
+                )  # type: ignore[assignment]
+                poller._ingest = _timed(parts, "record and plan (transaction)", poller._ingest)  # type: ignore[method-assign]
+                loop_cpu = process_cpu = all_cpu = 0.0
+                polls = 0
+                for cycle in range(1, cycles + 1):
+                    await control(port, "cycle", n=cycle)
+                    clock.advance(CYCLE_ADVANCE_SECONDS)
+                    for index, feed_id in enumerate(ids):
+                        if not changed_in_cycle(index, cycle):
+                            continue
+                        feed = await storage.feed(feed_id)
+                        assert feed is not None
+                        thread, process, everything = time.thread_time(), time.process_time(), cpu()
+                        outcome = await poller._poll(feed)
+                        loop_cpu += time.thread_time() - thread
+                        process_cpu += time.process_time() - process
+                        all_cpu += cpu() - everything
+                        polls += 1
+                        if not (outcome.ok and outcome.outbox_rows == 1):
+                            raise RuntimeError(
+                                f"a changed feed's poll did not plan one post: {outcome}"
+                            )
+            finally:
+                await pool.close()
+                await session.close()
+                await storage.close()
+
+    def per_poll(seconds: float) -> float:
+        return round(1000 * seconds / max(1, polls), 3)
+
+    return {
+        "polls": polls,
+        "ms_per_poll": {
+            "everything (bot + workers)": per_poll(all_cpu),
+            "bot process (loop + SQLite's thread)": per_poll(process_cpu),
+            "loop thread": per_poll(loop_cpu),
+            **{name: per_poll(seconds) for name, seconds in parts.items()},
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--feeds", type=int, default=300)
+    parser.add_argument("--cycles", type=int, default=5)
+    args = parser.parse_args()
+    result = asyncio.run(measure(args.feeds, args.cycles))
+    print(f"{result['polls']} changed feeds polled one at a time; CPU per poll:")
+    for name, value in result["ms_per_poll"].items():
+        print(f"  {name:40s} {value:7.3f} ms")
+
+
+if __name__ == "__main__":
+    main()
