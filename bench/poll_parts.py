@@ -14,14 +14,19 @@ import asyncio
 import functools
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.feedserver import FarmResolver, changed_in_cycle, control, farm_process, feed_url
-from bench.polling import CYCLE_ADVANCE_SECONDS, PaperboyCpu, _poll_cycle, host_count
+from bench.feedserver import FarmResolver, changed_in_cycle, control, farm_process
+from bench.polling import (
+    CYCLE_ADVANCE_SECONDS,
+    PaperboyCpu,
+    _bench_config,
+    _poll_cycle,
+    add_farm_feeds,
+)
 
 _PARTS = (
     "fetch (42 KB body)",
@@ -34,7 +39,7 @@ _PARTS = (
 )
 
 
-def _timed(parts: Counter[str], name: str, call: Callable[..., Awaitable[Any]]) -> Any:
+def _timed(parts: dict[str, float], name: str, call: Callable[..., Awaitable[Any]]) -> Any:
     @functools.wraps(call)
     async def timed(*args: Any, **kwargs: Any) -> Any:
         started = time.thread_time()
@@ -46,7 +51,7 @@ def _timed(parts: Counter[str], name: str, call: Callable[..., Awaitable[Any]]) 
     return timed
 
 
-def _timed_sync(parts: Counter[str], name: str, call: Callable[..., Any]) -> Any:
+def _timed_sync(parts: dict[str, float], name: str, call: Callable[..., Any]) -> Any:
     @functools.wraps(call)
     def timed(*args: Any, **kwargs: Any) -> Any:
         started = time.thread_time()
@@ -63,62 +68,39 @@ async def measure(feeds: int, cycles: int) -> dict[str, Any]:
     one at a time; per poll: the loop thread's CPU by part, the process's, the workers'."""
     import bot.ingest.poller as poller_module
     from bot.clock import FakeClock
-    from bot.config import from_mapping
     from bot.fetch import Fetcher, make_session
     from bot.ingest.poller import Poller
-    from bot.models import NewSubscription
     from bot.storage import Storage
     from bot.workpool import WorkPool
 
     # Printed in this order: the poll's steps as they happen.
-    parts: Counter[str] = Counter(dict.fromkeys(_PARTS, 0.0))
+    parts: dict[str, float] = dict.fromkeys(_PARTS, 0.0)
     async with farm_process(feeds) as port:
         with tempfile.TemporaryDirectory(prefix="paperboy-parts-") as folder:
-            config = from_mapping(
-                {
-                    "database": {"path": str(Path(folder) / "poll.db")},
-                    "fetch": {"allow_private_addresses": True},
-                    "limits": {"per_ip_concurrency": 256},
-                }
-            )
+            config = _bench_config(Path(folder))
             clock = FakeClock(datetime.now(UTC))
             storage = await Storage.open(config.database.target())
             session = make_session(config.fetch, "Paperboy-bench", resolver=FarmResolver())
             pool = WorkPool(config.workers)
             cpu = PaperboyCpu(pool)
             try:
-                ids = []
-                for index in range(feeds):
-                    url = feed_url(port, index, hosts=host_count(feeds))
-                    feed = await storage.add_feed(url, now=clock.now())
-                    subscription = NewSubscription(
-                        guild_id=1000 + index // 100,
-                        channel_id=5000 + index // 10,
-                        feed_id=feed.id,
-                        format="embed",
-                    )
-                    await storage.add_subscription(subscription, now=clock.now())
-                    ids.append(feed.id)
+                ids = await add_farm_feeds(storage, feeds, port, clock.now())
                 fetcher = Fetcher(session, config.fetch, limits=config.limits)
                 poller = Poller(storage, fetcher, config, clock, concurrency=64, pool=pool)
                 await control(port, "cycle", n=0)
                 await _poll_cycle(poller)  # the seed
                 # Instance attributes and the poller module's names: the bench's own process.
-                fetcher.fetch = _timed(parts, "fetch (42 KB body)", fetcher.fetch)  # type: ignore[method-assign]
-                storage.feed_readers = _timed(parts, "read subscriptions", storage.feed_readers)  # type: ignore[method-assign]
-                storage.recent_entry_keys = _timed(
-                    parts, "read known keys", storage.recent_entry_keys
-                )  # type: ignore[method-assign]
-                poller_module.read_document = _timed(
-                    parts, "hand-off to the worker (loop side)", poller_module.read_document
-                )  # type: ignore[assignment]
-                poller_module.render_payload = _timed_sync(
-                    parts, "  of which rendering", poller_module.render_payload
-                )  # type: ignore[assignment]
-                poller_module.plan_outbox = _timed_sync(
-                    parts, "  of which planning", poller_module.plan_outbox
-                )  # type: ignore[assignment]
-                poller._ingest = _timed(parts, "record and plan (transaction)", poller._ingest)  # type: ignore[method-assign]
+                timed_parts: list[tuple[Any, str, str, Any]] = [
+                    (fetcher, "fetch", _PARTS[0], _timed),
+                    (storage, "feed_readers", _PARTS[1], _timed),
+                    (storage, "recent_entry_keys", _PARTS[2], _timed),
+                    (poller_module, "read_document", _PARTS[3], _timed),
+                    (poller, "_ingest", _PARTS[4], _timed),
+                    (poller_module, "plan_outbox", _PARTS[5], _timed_sync),
+                    (poller_module, "render_payload", _PARTS[6], _timed_sync),
+                ]
+                for owner, name, label, wrap in timed_parts:
+                    setattr(owner, name, wrap(parts, label, getattr(owner, name)))
                 loop_cpu = process_cpu = all_cpu = 0.0
                 polls = 0
                 for cycle in range(1, cycles + 1):

@@ -275,9 +275,30 @@ async def shared_worker(port: int, folder: Path, start: float, cache_mb: int) ->
         await storage.close()
 
 
+async def add_farm_feeds(storage: Any, feeds: int, port: int, now: datetime) -> list[int]:
+    """The farm's first `feeds` feeds, each with one subscription (100 feeds a server, 10 a
+    channel), added to `storage`; their ids, in farm order."""
+    from bot.models import NewSubscription
+
+    hosts = host_count(feeds)
+    ids = []
+    for index in range(feeds):
+        feed = await storage.add_feed(feed_url(port, index, hosts=hosts), now=now)
+        await storage.add_subscription(
+            NewSubscription(
+                guild_id=1000 + index // 100,
+                channel_id=5000 + index // 10,
+                feed_id=feed.id,
+                format="embed",
+            ),
+            now=now,
+        )
+        ids.append(feed.id)
+    return ids
+
+
 async def _seed_database(feeds: int, port: int, folder: Path, start: float) -> float:
     """The shared database: N feeds with one subscription each (as `paperboy_worker` makes)."""
-    from bot.models import NewSubscription
     from bot.storage import Storage
 
     config = _bench_config(folder)
@@ -285,18 +306,7 @@ async def _seed_database(feeds: int, port: int, folder: Path, start: float) -> f
     storage = await Storage.open(config.database.path)
     started = time.perf_counter()
     try:
-        hosts = host_count(feeds)
-        for index in range(feeds):
-            feed = await storage.add_feed(feed_url(port, index, hosts=hosts), now=now)
-            await storage.add_subscription(
-                NewSubscription(
-                    guild_id=1000 + index // 100,
-                    channel_id=5000 + index // 10,
-                    feed_id=feed.id,
-                    format="embed",
-                ),
-                now=now,
-            )
+        await add_farm_feeds(storage, feeds, port, now)
     finally:
         await storage.close()
     return time.perf_counter() - started
@@ -431,7 +441,6 @@ async def paperboy_worker(
     from bot.config import from_mapping
     from bot.fetch import Fetcher, make_session
     from bot.ingest.poller import Poller
-    from bot.models import NewSubscription
     from bot.storage import Storage
     from bot.workpool import WorkPool
 
@@ -452,17 +461,7 @@ async def paperboy_worker(
     try:
         hosts = host_count(feeds)
         started = time.perf_counter()
-        for index in range(feeds):
-            feed = await storage.add_feed(feed_url(port, index, hosts=hosts), now=clock.now())
-            await storage.add_subscription(
-                NewSubscription(
-                    guild_id=1000 + index // 100,
-                    channel_id=5000 + index // 10,
-                    feed_id=feed.id,
-                    format="embed",
-                ),
-                now=clock.now(),
-            )
+        await add_farm_feeds(storage, feeds, port, clock.now())
         setup_seconds = time.perf_counter() - started
         # Built as bot/app.py builds it.
         poller = Poller(

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import html
 import re
-import time
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,7 +30,7 @@ from feedparser.urls import _urljoin, make_safe_absolute_uri, resolve_relative_u
 from lxml import etree
 
 from bot.feeds.models import ParsedFeed, RawEntry, RawFeed
-from bot.feeds.parse import normalise_feed, parse_feed, quick_key
+from bot.feeds.parse import normalise_feed, parse_feed, quick_key, struct_to_datetime
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
@@ -118,13 +117,7 @@ _MONTHS = {
 
 def feedparser_date(value: str) -> datetime | None:
     """A date string as feedparser reads it, in UTC, or None when it reads none."""
-    parsed = _parse_date(value)
-    if not isinstance(parsed, time.struct_time):
-        return None
-    try:
-        return datetime(*parsed[:5], min(parsed[5], 59), tzinfo=UTC)
-    except (ValueError, OverflowError, TypeError):
-        return None
+    return struct_to_datetime(_parse_date(value))
 
 
 class Refused(Exception):

@@ -240,7 +240,8 @@ def _feed_icon(feed: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _struct_to_datetime(value: Any) -> datetime | None:
+def struct_to_datetime(value: Any) -> datetime | None:
+    """feedparser's date (a UTC struct_time) as an aware datetime; None for anything else."""
     if not isinstance(value, time.struct_time):
         return None
     try:
@@ -275,8 +276,8 @@ def _raw_entry(entry: Mapping[str, Any]) -> RawEntry:
         guid=_text_of(_get(entry, "id")) or None,
         link=_text_of(_get(entry, "link")) or None,
         title_html=_detail_html(entry, "title"),
-        published=_struct_to_datetime(_get(entry, "published_parsed")),
-        updated=_struct_to_datetime(_get(entry, "updated_parsed")),
+        published=struct_to_datetime(_get(entry, "published_parsed")),
+        updated=struct_to_datetime(_get(entry, "updated_parsed")),
         author=_text_of(_get(entry, "author")) or None,
         categories=tuple(categories),
         summary_html=summary_html,
