@@ -130,13 +130,19 @@ def check_url(url: str, *, allow_private: bool = False) -> str:
     Kinds raised: ``invalid-url`` and ``private-address`` (literal IPs only; names are checked
     when dialled).
     """
-    return _checked_url(url, allow_private)
+    return _check(url, allow_private)
 
 
-# A pure function of its arguments, asked again for every feed at every poll; a refusal raises
-# and so is never remembered.
-@functools.lru_cache(maxsize=32_768)
-def _checked_url(url: str, allow_private: bool) -> str:
+def check_feed_url(url: str, *, allow_private: bool = False) -> str:
+    """`check_url` for a followed feed's address, asked again at every poll: the answers for
+    addresses of up to 512 characters are remembered (16,384 of them, at most about 20 MB).
+    Only moderators add feeds; addresses from members' commands go through `check_url`."""
+    if len(url) > _REMEMBERED_URL_CHARS:
+        return _check(url, allow_private)
+    return _remembered_check(url, allow_private)
+
+
+def _check(url: str, allow_private: bool) -> str:
     text = url.strip()
     if not text:
         raise _invalid("That is not a web address: it is empty.")
@@ -180,6 +186,11 @@ def _checked_url(url: str, allow_private: bool) -> str:
     if len(normalised) > MAX_URL_LENGTH:
         raise _invalid(f"That web address is longer than {MAX_URL_LENGTH} characters.")
     return normalised
+
+
+_REMEMBERED_URL_CHARS = 512
+# `_check` is a pure function of its arguments; a refusal raises and so is never remembered.
+_remembered_check = functools.lru_cache(maxsize=16_384)(_check)
 
 
 class PrivateDialRefused(OSError):

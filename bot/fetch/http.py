@@ -29,6 +29,7 @@ from bot.fetch import kinds
 from bot.fetch.guard import (
     GuardedConnector,
     PrivateDialRefused,
+    check_feed_url,
     check_url,
     parse_ip_host,
     private_address_error,
@@ -372,7 +373,8 @@ class Fetcher:
             raise ValueError(f"unknown fetch kind {kind!r}")
         wait = self._limits.slot_wait_seconds if slot_wait is None else slot_wait
         allow_private = self._config.allow_private_addresses
-        current = check_url(url, allow_private=allow_private)
+        checked = check_feed_url if kind == "feed" else check_url
+        current = checked(url, allow_private=allow_private)
         headers = {"Accept": ACCEPT[kind]}
         # Validators were once sent by a server; a damaged one is dropped, not sent on.
         if etag and _is_header_safe(etag):

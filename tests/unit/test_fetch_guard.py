@@ -285,3 +285,24 @@ async def test_an_answer_mixing_public_and_private_addresses_is_refused() -> Non
 @pytest.mark.parametrize("address", ["fec0::1", "fec0:0:0:ffff::1", "feff:ffff::1"])
 def test_site_local_ipv6_is_not_public(address: str) -> None:
     assert non_public_reason(ipaddress.IPv6Address(address)) == "site-local"
+
+
+def test_a_feed_url_check_is_remembered_only_for_short_addresses_and_answers_as_check_url() -> None:
+    from bot.fetch import guard
+
+    short = "https://example.org/feed.xml#top"
+    long = "https://example.org/" + "a" * 600
+    before = guard._remembered_check.cache_info()
+    assert guard.check_feed_url(short) == check_url(short) == "https://example.org/feed.xml"
+    assert guard.check_feed_url(short) == check_url(short)
+    assert guard.check_feed_url(long) == check_url(long)
+    after = guard._remembered_check.cache_info()
+    assert after.hits - before.hits >= 1  # the second short check was remembered
+    assert after.currsize - before.currsize <= 1  # the long address never was
+    # Refusals are never remembered: the private address is refused each time it is asked.
+    for _ in range(2):
+        with pytest.raises(FetchError):
+            guard.check_feed_url("http://127.0.0.1/feed")
+    assert guard.check_feed_url("http://127.0.0.1/feed", allow_private=True) == (
+        "http://127.0.0.1/feed"
+    )
