@@ -99,7 +99,7 @@ _NO_ATTRIBUTES: frozenset[str] = frozenset()
 
 # The form nearly every RSS feed writes its dates in (RFC 2822's, English names, numeric or GMT
 # zone). feedparser reads it with its RFC 822 reader after its W3DTF reader declines it; this
-# reads it the same way (a Hypothesis test holds the two together) at a fifth of the cost.
+# reads it the same way (a Hypothesis test holds the two together) at a third of the cost.
 # Anything else, including other case or spacing, goes to feedparser.
 _COMMON_RFC822 = re.compile(
     r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(\d{1,2}) "

@@ -134,9 +134,10 @@ def check_url(url: str, *, allow_private: bool = False) -> str:
 
 
 def check_feed_url(url: str, *, allow_private: bool = False) -> str:
-    """`check_url` for a followed feed's address, asked again at every poll: the answers for
-    addresses of up to 512 characters are remembered (16,384 of them, at most about 20 MB).
-    Only moderators add feeds; addresses from members' commands go through `check_url`."""
+    """`check_url` for feed fetches (polls, moderators' checks, a feed's sitemaps), which ask
+    again for the same addresses: answers for addresses of up to 512 characters are remembered,
+    16,384 of them, at most about 20 MB whoever fills it. Members' page addresses go through
+    `check_url` and are never remembered."""
     if len(url) > _REMEMBERED_URL_CHARS:
         return _check(url, allow_private)
     return _remembered_check(url, allow_private)
