@@ -77,13 +77,15 @@ class Metrics:
         r = self.registry
         self.polls = Counter(
             "paperboy_polls",
-            "Feed polls, by result (ok, not_modified, failed).",
+            "Feed polls, by result (ok, not_modified, failed, deferred: not the feed's failure;"
+            " it is polled again).",
             ["result"],
             registry=r,
         )
         # Every poll counts one: the children are looked up once (labels() checks and locks).
         self._poll_results = {
-            result: self.polls.labels(result) for result in ("ok", "not_modified", "failed")
+            result: self.polls.labels(result)
+            for result in ("ok", "not_modified", "failed", "deferred")
         }
         self.poll_failures = Counter(
             "paperboy_poll_failures",
@@ -158,12 +160,24 @@ class Metrics:
 
     # ----- events ------------------------------------------------------------------
     def observe_poll(
-        self, *, ok: bool, not_modified: bool, error_kind: str | None, new: int, seconds: float
+        self,
+        *,
+        ok: bool,
+        not_modified: bool,
+        error_kind: str | None,
+        new: int,
+        seconds: float,
+        deferred: bool = False,
     ) -> None:
-        """Count one feed poll and how long it took."""
-        result = "failed" if not ok else "not_modified" if not_modified else "ok"
+        """Count one feed poll and how long it took. A `deferred` poll is no failure of the
+        feed's (our own request slots stayed full, or another process's result stood): it is
+        counted apart, so failure rates and alerts speak of feeds only."""
+        if deferred:
+            result = "deferred"
+        else:
+            result = "failed" if not ok else "not_modified" if not_modified else "ok"
         self._poll_results[result].inc()
-        if error_kind:
+        if error_kind and not deferred:
             self.poll_failures.labels(error_kind).inc()
         if new:
             self.new_articles.inc(new)

@@ -366,6 +366,7 @@ class Poller:
             error_kind=outcome.error_kind,
             new=len(outcome.new_to_feed),
             seconds=time.perf_counter() - started,
+            deferred=outcome.error_kind in (kinds.BUSY, CLAIM_LOST_KIND),
         )
         return outcome
 

@@ -83,6 +83,12 @@ def _config(tmp_path: Path) -> Config:
     )
 
 
+def _polls(poller: Poller, result: str) -> float:
+    """The poller's `paperboy_polls_total` count for one result."""
+    value = poller.metrics.registry.get_sample_value("paperboy_polls_total", {"result": result})
+    return value or 0.0
+
+
 @asynccontextmanager
 async def _two_processes(
     tmp_path: Path, server: FeedServer, clock: FakeClock, *, concurrency: int = 2
@@ -226,6 +232,10 @@ async def test_a_late_result_after_the_claim_was_taken_over_changes_nothing(
 
         assert taken_over.polled == 1 and taken_over.outbox_rows == 1
         assert [o.error_kind for o in late.outcomes] == [CLAIM_LOST_KIND]
+        # Not the feed's failure: counted apart, so failure alerts speak of feeds only.
+        assert _polls(a, "deferred") == 1 and _polls(a, "failed") == 0
+        failures = {"kind": CLAIM_LOST_KIND}
+        assert a.metrics.registry.get_sample_value("paperboy_poll_failures_total", failures) is None
         assert await a.storage.scalar("SELECT count(*) FROM outbox") == 1
         assert await a.storage.feed(feed.id) == after_b  # not wound back
         assert await a.storage.feed_claim(feed.id) == (None, None)

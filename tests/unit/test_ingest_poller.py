@@ -18,8 +18,8 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from bot.announce.render import MessagePlan
 from bot.clock import FakeClock
 from bot.config import Config
-from bot.errors import NotFound
-from bot.fetch import Fetcher, make_session
+from bot.errors import FetchError, NotFound
+from bot.fetch import Fetcher, kinds, make_session
 from bot.ingest.poller import NewArticlesEvent, Poller
 from bot.storage import PollTransaction, Storage
 from tests.builders import subscribe
@@ -550,3 +550,25 @@ async def test_a_batch_that_cannot_be_written_leaves_its_feeds_due_and_fails_non
             assert again.polled == 3 and await storage.due_feed_ids(clock.now()) == []
     finally:
         await storage.close()
+
+
+async def test_a_poll_that_waited_for_our_own_request_slots_is_deferred_not_failed(
+    env: Env,
+) -> None:
+    """Paperboy's own request slots stayed full: the site was never asked, so neither the feed's
+    health nor the failure metrics count it; the poll is counted as deferred."""
+    feed_id = await env.add_feed("/feed", rss([item(1)]))
+
+    async def busy(*args: Any, **kwargs: Any) -> Any:
+        raise FetchError(kinds.BUSY, "Paperboy is busy; try again in 20 seconds.", retry_after=20)
+
+    env.fetcher.fetch = busy  # type: ignore[method-assign]
+    outcome = await env.poller.poll_feed(feed_id)
+
+    assert outcome.error_kind == kinds.BUSY and not outcome.ok
+    feed = await env.storage.feed(feed_id)
+    assert feed is not None and feed.consecutive_failures == 0 and feed.last_error_kind is None
+    registry = env.poller.metrics.registry
+    assert registry.get_sample_value("paperboy_polls_total", {"result": "deferred"}) == 1
+    assert registry.get_sample_value("paperboy_polls_total", {"result": "failed"}) == 0
+    assert registry.get_sample_value("paperboy_poll_failures_total", {"kind": kinds.BUSY}) is None
