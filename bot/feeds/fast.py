@@ -37,15 +37,26 @@ CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
 DC = "{http://purl.org/dc/elements/1.1/}"
 MEDIA = "{http://search.yahoo.com/mrss/}"
 XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
+# Qualified names compared for every element (built once, not per comparison).
+_ATOM_LINK = f"{ATOM}link"
+_CONTENT_ENCODED = f"{CONTENT}encoded"
+_DC_CREATOR = f"{DC}creator"
+_DC_DATE = f"{DC}date"
+_MEDIA_CONTENT = f"{MEDIA}content"
+_MEDIA_THUMBNAIL = f"{MEDIA}thumbnail"
 
 # Elements whose value the fast path reads (anything it does not know is refused).
 _RSS_CHANNEL_READ = frozenset({"title", "link", "description", "image"})
 _RSS_IMAGE_CHILDREN = frozenset({"url", "title", "link", "width", "height", "description"})
 _RSS_ITEM_READ = frozenset(
-    {"title", "link", "guid", "pubDate", f"{DC}date", "author", f"{DC}creator", "category",
-     "description", f"{CONTENT}encoded", "enclosure", f"{MEDIA}content", f"{MEDIA}thumbnail"}
+    {"title", "link", "guid", "pubDate", _DC_DATE, "author", _DC_CREATOR, "category",
+     "description", _CONTENT_ENCODED, "enclosure", _MEDIA_CONTENT, _MEDIA_THUMBNAIL}
 )  # fmt: skip
-_RSS_ITEM_REPEATABLE = frozenset({"category", f"{MEDIA}content", f"{MEDIA}thumbnail"})
+_RSS_ITEM_REPEATABLE = frozenset({"category", _MEDIA_CONTENT, _MEDIA_THUMBNAIL})
+_RSS_ITEM_MEDIA = frozenset({_MEDIA_CONTENT, _MEDIA_THUMBNAIL})
+# Pairs feedparser files under one field: an item with both is refused.
+_RSS_ITEM_DATES = frozenset({"pubDate", _DC_DATE})
+_RSS_ITEM_AUTHORS = frozenset({"author", _DC_CREATOR})
 # Leaf elements feedparser keeps in fields Paperboy never reads; their text cannot leak into ours.
 _RSS_CHANNEL_IGNORED = frozenset(
     {"language", "copyright", "managingEditor", "webMaster", "pubDate", "lastBuildDate",
@@ -342,7 +353,9 @@ class _Reader:
 
     @staticmethod
     def check_attributes(element: Any, allowed: frozenset[str]) -> None:
-        for name, value in element.attrib.items():
+        if not element.keys():
+            return  # most elements carry none, and `keys` is lxml's cheapest way to ask
+        for name, value in element.items():
             if name not in allowed or _redecoded(value):
                 raise Refused(f"attribute {name}")
 
@@ -363,7 +376,7 @@ class _Reader:
             if tag == "item":
                 entries.append(self.rss_item(child))
                 continue
-            if tag == f"{ATOM}link":
+            if tag == _ATOM_LINK:
                 # WordPress's rel="self": feedparser files it under links, never as the site.
                 rel = self.atom_link(child)[1]
                 if child.get("rel") is None or rel == "alternate":
@@ -425,7 +438,7 @@ class _Reader:
                 raise Refused(f"repeated {tag}")
             seen.add(tag)
             self.rss_item_field(tag, child, fields)
-        if {"pubDate", f"{DC}date"} <= seen or {"author", f"{DC}creator"} <= seen:
+        if seen >= _RSS_ITEM_DATES or seen >= _RSS_ITEM_AUTHORS:
             raise Refused("two elements for one field")
         guid = fields.get("guid")
 
@@ -476,7 +489,7 @@ class _Reader:
             if child.get("type", "").lower().startswith("image/") and child.get("url"):
                 fields["images"].append(child.get("url"))
             return
-        if tag in (f"{MEDIA}content", f"{MEDIA}thumbnail"):
+        if tag in _RSS_ITEM_MEDIA:
             self.media(tag, child, fields)
             return
         if tag == "guid":
@@ -499,13 +512,13 @@ class _Reader:
             fields["link"] = value  # resolved by rss_link, once the item is known to be new
         elif tag == "pubDate":
             fields["published"] = self.date(value)
-        elif tag == f"{DC}date":
+        elif tag == _DC_DATE:
             fields["updated"] = self.date(value)
-        elif tag in ("author", f"{DC}creator"):
+        elif tag in _RSS_ITEM_AUTHORS:
             fields["author"] = value
         elif tag == "description":
             fields["summary"] = value
-        elif tag == f"{CONTENT}encoded":
+        elif tag == _CONTENT_ENCODED:
             fields["content"] = value
 
     def rss_link(self, value: str) -> str:
@@ -516,7 +529,7 @@ class _Reader:
     def media(self, tag: str, child: Any, fields: dict[str, Any]) -> None:
         if len(child) or (child.text or "").strip():
             raise Refused("media element with content")
-        if tag == f"{MEDIA}thumbnail":
+        if tag == _MEDIA_THUMBNAIL:
             self.check_attributes(child, _THUMBNAIL_ATTRIBUTES)
             fields["thumbnails"].append(child.get("url", ""))
             return
