@@ -5,14 +5,21 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bot.app import App, open_app
+from bot.clock import FakeClock
 from bot.config import load
 from bot.models import NewSubscription, Rhythm
+from cogs.client import PaperboyBot
 from tests.bench.discord_standin import DiscordStandIn, Seed
+from tests.bench.discord_standin.harness import running_client
 from tests.bench.news_site import NewsSite
+from tests.conftest import make_config
 from tests.e2e.conftest import Bench
 from tests.markers import marker_of
 
@@ -156,3 +163,54 @@ async def subscribe_following_changes(
         return subscription.id
     finally:
         await app.close()
+
+
+# -- a bot run on a fake clock (delivery rhythm and reposts) ------------------------------------
+
+MONDAY_MORNING = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+
+@asynccontextmanager
+async def running_bot(
+    tmp_path: Path,
+    database_url: str,
+    discord: DiscordStandIn,
+    seed: Seed,
+    site: NewsSite,
+    clock: FakeClock,
+) -> AsyncIterator[Bench]:
+    """One run of the bot on the database in `tmp_path` or at `database_url` (again: a
+    restart), on the fake clock."""
+    config = make_config(
+        tmp_path,
+        database={"url": database_url},
+        announcements={**FAST_HIGH_RATE, "max_new_per_poll": 100},
+    )
+    app = await open_app(config, clock=clock)
+    try:
+        bot = PaperboyBot(config, app=app)
+        async with running_client(discord, bot):
+            # As make_bench does: a feed added before the background poller's first round is
+            # over may be polled (seeded) by that round rather than by the test's own poll.
+            await asyncio.wait_for(bot.app.poller.first_round_done.wait(), 30)
+            yield Bench(discord, seed, site, bot, config)
+    finally:
+        await app.close()
+
+
+async def subscribe(bench: Bench, channel_id: int, fmt: str = "embed") -> tuple[int, int]:
+    """A subscription of `channel_id` to the site's feed, read once (no backlog)."""
+    now = bench.app.clock.now()
+    feed = await bench.app.storage.add_feed(bench.site.feed_url, now=now)
+    assert (await bench.app.poller.poll_feed(feed.id)).seeded
+    subscription = await bench.app.storage.add_subscription(
+        NewSubscription(bench.seed.guild_id, channel_id, feed.id, fmt),  # type: ignore[arg-type]
+        now=now,
+    )
+    assert subscription is not None
+    return feed.id, subscription.id
+
+
+def posts_in(bench: Bench, channel_id: int) -> list[dict[str, Any]]:
+    """The bot's embed announcements in a channel, oldest first."""
+    return [m for m in bench.discord.messages_in(channel_id, include_threads=False) if m["embeds"]]

@@ -11,8 +11,14 @@ from bot.clock import FakeClock
 from bot.models import NewSubscription, Rhythm
 from tests.bench.discord_standin import DiscordStandIn
 from tests.bench.news_site import NewsSite
-from tests.e2e.support import announced_title, delivery_settled
-from tests.e2e.test_announce_rhythm import MONDAY_MORNING, posts_in, running_bot, subscribe
+from tests.e2e.support import (
+    MONDAY_MORNING,
+    announced_title,
+    delivery_settled,
+    posts_in,
+    running_bot,
+    subscribe,
+)
 
 
 async def test_a_corrected_title_is_reposted_once_edited_once_and_ignored(
