@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import functools
+import pstats
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -63,7 +65,9 @@ def _timed_sync(parts: dict[str, float], name: str, call: Callable[..., Any]) ->
     return timed
 
 
-async def measure(feeds: int, cycles: int) -> dict[str, Any]:
+async def measure(
+    feeds: int, cycles: int, profile: cProfile.Profile | None = None
+) -> dict[str, Any]:
     """Seed `feeds` farm feeds (one subscription each), then poll each cycle's changed feeds
     one at a time; per poll: the loop thread's CPU by part, the process's, the workers'."""
     import bot.ingest.poller as poller_module
@@ -112,7 +116,11 @@ async def measure(feeds: int, cycles: int) -> dict[str, Any]:
                         feed = await storage.feed(feed_id)
                         assert feed is not None
                         thread, process, everything = time.thread_time(), time.process_time(), cpu()
+                        if profile is not None:
+                            profile.enable()
                         outcome = await poller._poll(feed)
+                        if profile is not None:
+                            profile.disable()
                         loop_cpu += time.thread_time() - thread
                         process_cpu += time.process_time() - process
                         all_cpu += cpu() - everything
@@ -144,11 +152,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--feeds", type=int, default=300)
     parser.add_argument("--cycles", type=int, default=5)
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also profile the loop thread's polls (deterministic profiler: its overhead "
+        "inflates the parts) and print the N functions with the most own time",
+    )
     args = parser.parse_args()
-    result = asyncio.run(measure(args.feeds, args.cycles))
+    profile = cProfile.Profile(time.thread_time) if args.profile else None
+    result = asyncio.run(measure(args.feeds, args.cycles, profile))
     print(f"{result['polls']} changed feeds polled one at a time; CPU per poll:")
     for name, value in result["ms_per_poll"].items():
         print(f"  {name:40s} {value:7.3f} ms")
+    if profile is not None:
+        pstats.Stats(profile).sort_stats("tottime").print_stats(args.profile)
 
 
 if __name__ == "__main__":
