@@ -136,7 +136,7 @@ lint: $(STAMP_TEST)
 	$(BIN)/ruff format --check .
 
 types: $(STAMP_TEST)
-	$(BIN)/mypy bot
+	$(BIN)/mypy bot bench
 
 # The import contracts in pyproject.toml's [tool.importlinter]: no discord in bot/, storage's
 # private modules stay private, and the layers README.md's architecture section draws.

@@ -95,11 +95,11 @@ def pages(smoke: bool) -> Iterator[tuple[str, str, str]]:
         yield "golden", path.read_text(encoding="utf-8"), ""
     if not bbc_available():
         return
-    for number, article in enumerate(load_bbc(20 // 5 if smoke else None), start=1000):
-        paragraphs = tuple(p for p in article.body.split("\n") if p.strip())
-        item = _item(number, article.title, article.standfirst, paragraphs)
-        yield "bbc-theme", article_page(SITE, item, []), article.body
-        yield "bbc-bare", _bare_page(article.title, paragraphs), article.body
+    for number, bbc in enumerate(load_bbc(20 // 5 if smoke else None), start=1000):
+        paragraphs = tuple(p for p in bbc.body.split("\n") if p.strip())
+        item = _item(number, bbc.title, bbc.standfirst, paragraphs)
+        yield "bbc-theme", article_page(SITE, item, []), bbc.body
+        yield "bbc-bare", _bare_page(bbc.title, paragraphs), bbc.body
 
 
 def run(smoke: bool) -> dict[str, Any]:

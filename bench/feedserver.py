@@ -253,7 +253,9 @@ async def running_farm(farm: FeedFarm) -> AsyncIterator[int]:
     await site.start()
     server = site._server
     assert server is not None
-    port = int(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+    sockets = getattr(server, "sockets", None)  # an asyncio.Server's, which aiohttp types loosely
+    assert sockets
+    port = int(sockets[0].getsockname()[1])
     try:
         yield port
     finally:

@@ -195,7 +195,13 @@ def survival(corpus_limit: int | None) -> dict[str, Any]:
     import fastfeedparser
 
     files = corpus_files(HOSTILE_FOLDERS, corpus_limit)
-    counts = {"documents": len(files), "with_entries": 0, "raised": 0, "fewer": 0, "title": 0}
+    counts: dict[str, float] = {
+        "documents": len(files),
+        "with_entries": 0,
+        "raised": 0,
+        "fewer": 0,
+        "title": 0,
+    }
     counts |= {"gated_to_fast": 0, "gated_failed": 0}
     examples: list[str] = []
     for path in files:

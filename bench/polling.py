@@ -669,7 +669,7 @@ def _resolve_farm_names_to_loopback() -> None:
             host = "127.0.0.1"
         return original(host, *args, **kwargs)
 
-    socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
+    socket.getaddrinfo = getaddrinfo
 
 
 async def reader_worker(feeds: int, port: int, cycles: int, folder: Path) -> dict[str, Any]:
@@ -825,7 +825,7 @@ async def measure(
 def _over(slow: dict[str, Any], fast: dict[str, Any], key: str) -> float | None:
     if "skipped" in slow:
         return None
-    return round(slow[key] / max(fast[key], 1e-9), 1)
+    return round(float(slow[key]) / max(float(fast[key]), 1e-9), 1)
 
 
 def _ratios(paperboy: dict[str, Any], reader: dict[str, Any]) -> dict[str, float] | None:

@@ -118,7 +118,7 @@ def bench_summaries(articles: list[Any]) -> dict[str, Any]:
             scores[name].append(
                 (rouge_n(text, reference, 1), rouge_n(text, reference, 2), rouge_l(text, reference))
             )
-    table = {}
+    table: dict[str, Any] = {}
     for name, rows in scores.items():
         table[name] = {
             metric: round(100 * statistics.fmean(row[i] for row in rows), 1)
@@ -146,7 +146,7 @@ def bench_summary_speed(articles: list[Any], runs: int) -> dict[str, Any]:
         timings = []
         for text in texts:
             started = time.perf_counter()
-            summarize("A title", text, style=style)  # type: ignore[arg-type]
+            summarize("A title", text, style=style)
             timings.append(time.perf_counter() - started)
         result[f"{style}_p95_ms"] = _ms(_p95(timings))
     result["words"] = round(statistics.fmean(len(t.split()) for t in texts))
