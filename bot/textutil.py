@@ -101,15 +101,75 @@ class _TextExtractor(HTMLParser):
             self.pieces.append(_HTML_WHITESPACE.sub(" ", data))
 
 
+# What HTMLParser searches for after an opener (html.parser and _markupbase, Python 3.11).
+_COMMENT_OPEN = re.compile("<!--")
+_COMMENT_CLOSE = re.compile(r"--\s*>")
+_SECTION_OPEN = re.compile(r"<!\[(?i:temp|cdata|ignore|include|rcdata)(?![-_.a-zA-Z0-9])")
+_SECTION_CLOSE = re.compile(r"]\s*]\s*>")
+_WORD_SECTION_OPEN = re.compile(r"<!\[(?i:if|else|endif)(?![-_.a-zA-Z0-9])")  # Word's <![if ...]>
+_WORD_SECTION_CLOSE = re.compile(r"]\s*>")
+
+
+def _escape_unclosed(
+    html: str, opener: re.Pattern[str], close: re.Pattern[str], searched_from: int
+) -> str:
+    """`html` with the `<` of every `opener` whose close (searched for from `searched_from`
+    characters after the opener's start, as HTMLParser does) does not come, written as `&lt;`.
+
+    Python 3.11's HTMLParser (3.11.7 here; CPython gh-135462, CVE-2025-6069) searches the rest
+    of the text for the close of each such opener and, finding none, moves on by a few
+    characters: time quadratic in the input. Escaped, the opener is text, as HTMLParser makes
+    it at the end of the text, and costs nothing.
+    """
+    last_close = -1
+    for found in close.finditer(html):
+        last_close = found.start()
+    return opener.sub(
+        lambda found: (
+            found.group()
+            if found.start() + searched_from <= last_close
+            else "&lt;" + found.group()[1:]
+        ),
+        html,
+    )
+
+
+def _linear_markup(html: str) -> str:
+    """`html` rewritten so that HTMLParser reads it in linear time, with the same text for every
+    construct it can close; what it cannot close becomes text (as it does at the end anyway)."""
+    last_gt = html.rfind(">")
+    head, tail = html[: last_gt + 1], html[last_gt + 1 :]
+    # After the last `>` no tag, comment or declaration can end: all of it is text.
+    tail = tail.replace("<", "&lt;")
+    if "<!" in head:
+        head = _escape_unclosed(head, _COMMENT_OPEN, _COMMENT_CLOSE, 4)
+        head = _escape_unclosed(head, _SECTION_OPEN, _SECTION_CLOSE, 3)
+        head = _escape_unclosed(head, _WORD_SECTION_OPEN, _WORD_SECTION_CLOSE, 3)
+    return head + tail
+
+
+def _extract_text(html: str) -> str:
+    extractor = _TextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    return "".join(extractor.pieces)
+
+
 def html_to_text(html: str) -> str:
-    """Plain text of an HTML fragment: tags dropped, entities unescaped once, paragraphs kept."""
+    """Plain text of an HTML fragment: tags dropped, entities unescaped once, paragraphs kept.
+
+    Linear in the length of `html`, whatever it holds (see `_linear_markup`).
+    """
     if "<" not in html and "&" not in html:
         return clean_text(_HTML_WHITESPACE.sub(" ", html))
-    extractor = _TextExtractor()
     # Markers must not be forgeable by the input itself.
-    extractor.feed(html.replace("\x00", ""))
-    extractor.close()
-    text = "".join(extractor.pieces)
+    html = _linear_markup(html.replace("\x00", ""))
+    try:
+        text = _extract_text(html)
+    except AssertionError:
+        # Python 3.11's _markupbase raises on a marked section it cannot name ("<![ x"): read
+        # every declaration as text instead.
+        text = _extract_text(html.replace("<!", "&lt;!"))
     text = text.replace(_PARAGRAPH, "\n\n").replace(_LINE, "\n")
     return clean_text(text)
 

@@ -425,8 +425,7 @@ def _sane_date(moment: datetime | None, now: datetime) -> datetime | None:
 
 def _author_name(raw: str) -> str | None:
     """The author's name; an e-mail address beside it ("a@b (Name)", "Name <a@b>") is dropped."""
-    # The author line is never sanitized by feedparser, and HTMLParser is quadratic on unclosed
-    # markup ("<a <a <a..."): only a name's worth of it is read.
+    # The author line is never sanitized by feedparser: only a name's worth of it is read.
     text = clean_text(html_to_text(raw[:_MAX_AUTHOR_SOURCE_CHARS]), single_line=True)
     for pattern in _AUTHOR_WITH_EMAIL:
         match = pattern.fullmatch(text)
