@@ -320,3 +320,20 @@ def test_legacy_feeds_decode_in_the_whatwg_order(
     headers = {"Content-Type": content_type} if content_type else {}
     feed = parse_feed(body.encode("cp1252"), url=URL, now=NOW, headers=headers)
     assert feed.items[0].title == "\u201cCaf\u00e9\u201d"
+
+
+@pytest.mark.parametrize("fast", [False, True], ids=["feedparser", "fast path"])
+def test_an_author_holding_a_marked_section_python_cannot_name_is_text(fast: bool) -> None:
+    # Authors reach html_to_text unsanitised; Python 3.11's HTMLParser raised AssertionError on
+    # "<![ x", and the whole feed failed to read.
+    from bot.feeds.fast import parse_feed_fast_or_full
+
+    body = (
+        b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+        b"<link>https://paper.example/</link><item><title>One</title>"
+        b"<link>https://paper.example/1</link><author>&lt;![ x</author>"
+        b"<description>Text</description></item></channel></rss>"
+    )
+    read = parse_feed_fast_or_full if fast else parse_feed
+    feed = read(body, url=URL, now=NOW)
+    assert [(item.title, item.author) for item in feed.items] == [("One", "<![ x")]
