@@ -21,13 +21,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.feedserver import FarmResolver, changed_in_cycle, control, farm_process
+from bench.feedserver import changed_in_cycle, control, farm_process
 from bench.polling import (
     CYCLE_ADVANCE_SECONDS,
-    PaperboyCpu,
     _bench_config,
     _poll_cycle,
     add_farm_feeds,
+    bench_paperboy,
 )
 
 _PARTS = (
@@ -72,25 +72,17 @@ async def measure(
     one at a time; per poll: the loop thread's CPU by part, the process's, the workers'."""
     import bot.ingest.poller as poller_module
     from bot.clock import FakeClock
-    from bot.fetch import Fetcher, make_session
-    from bot.ingest.poller import Poller
-    from bot.storage import Storage
-    from bot.workpool import WorkPool
 
     # Printed in this order: the poll's steps as they happen.
     parts: dict[str, float] = dict.fromkeys(_PARTS, 0.0)
     async with farm_process(feeds) as port:
         with tempfile.TemporaryDirectory(prefix="paperboy-parts-") as folder:
-            config = _bench_config(Path(folder))
             clock = FakeClock(datetime.now(UTC))
-            storage = await Storage.open(config.database.target())
-            session = make_session(config.fetch, "Paperboy-bench", resolver=FarmResolver())
-            pool = WorkPool(config.workers)
-            cpu = PaperboyCpu(pool)
-            try:
+            config = _bench_config(Path(folder))
+            async with bench_paperboy(config, clock, concurrency=64) as paperboy:
+                storage, fetcher, poller = paperboy.storage, paperboy.fetcher, paperboy.poller
+                cpu = paperboy.cpu
                 ids = await add_farm_feeds(storage, feeds, port, clock.now())
-                fetcher = Fetcher(session, config.fetch, limits=config.limits)
-                poller = Poller(storage, fetcher, config, clock, concurrency=64, pool=pool)
                 await control(port, "cycle", n=0)
                 await _poll_cycle(poller)  # the seed
                 # Instance attributes and the poller module's names: the bench's own process.
@@ -129,10 +121,6 @@ async def measure(
                             raise RuntimeError(
                                 f"a changed feed's poll did not plan one post: {outcome}"
                             )
-            finally:
-                await pool.close()
-                await session.close()
-                await storage.close()
 
     def per_poll(seconds: float) -> float:
         return round(1000 * seconds / max(1, polls), 3)

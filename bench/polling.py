@@ -56,6 +56,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -229,25 +231,11 @@ async def shared_worker(port: int, folder: Path, start: float, cache_mb: int) ->
     """One of `--processes N`: a poller like `paperboy worker`'s on the shared database; polls a
     whole cycle each time the bench writes `cycle K` on stdin, answers one JSON line."""
     from bot.clock import FakeClock
-    from bot.fetch import Fetcher, make_session
-    from bot.ingest.poller import Poller
-    from bot.storage import Storage
-    from bot.workpool import WorkPool
 
-    config = _bench_config(folder)
     clock = FakeClock(datetime.fromtimestamp(start, UTC))
-    storage = await Storage.open(config.database.path)
-    if cache_mb:
-        await _set_cache_size(storage, cache_mb)
-    session = make_session(config.fetch, "Paperboy-bench", resolver=FarmResolver())
-    pool = WorkPool(config.workers)
-    cpu_of = PaperboyCpu(pool)
-    poller = Poller(
-        storage, Fetcher(session, config.fetch, limits=config.limits), config, clock,
-        concurrency=config.fetch.max_concurrency, pool=pool,
-    )  # fmt: skip
     loop = asyncio.get_running_loop()
-    try:
+    async with bench_paperboy(_bench_config(folder), clock, cache_mb=cache_mb) as paperboy:
+        poller, cpu_of = paperboy.poller, paperboy.cpu
         print(json.dumps({"ready": True, "holder": poller.holder}), flush=True)
         while line := await loop.run_in_executor(None, sys.stdin.readline):
             cycle = int(line.split()[1])
@@ -269,6 +257,42 @@ async def shared_worker(port: int, folder: Path, start: float, cache_mb: int) ->
                 ),
                 flush=True,
             )
+
+
+@dataclass
+class BenchPaperboy:
+    """A bench's Paperboy: its storage, fetcher, worker pool and poller, and their CPU meter."""
+
+    storage: Any
+    fetcher: Any
+    pool: Any
+    poller: Any
+    cpu: PaperboyCpu
+
+
+@contextlib.asynccontextmanager
+async def bench_paperboy(
+    config: Any, clock: Any, *, concurrency: int = 0, cache_mb: int = 0
+) -> AsyncIterator[BenchPaperboy]:
+    """Paperboy's polling parts, built as bot/app.py builds them (the farm's names resolved to
+    loopback), closed on the way out. `concurrency` 0: the config's."""
+    from bot.fetch import Fetcher, make_session
+    from bot.ingest.poller import Poller
+    from bot.storage import Storage
+    from bot.workpool import WorkPool
+
+    storage = await Storage.open(config.database.target())
+    session = make_session(config.fetch, "Paperboy-bench", resolver=FarmResolver())
+    pool = WorkPool(config.workers)
+    try:
+        if cache_mb:
+            await _set_cache_size(storage, cache_mb)
+        fetcher = Fetcher(session, config.fetch, limits=config.limits)
+        poller = Poller(
+            storage, fetcher, config, clock,
+            concurrency=concurrency or config.fetch.max_concurrency, pool=pool,
+        )  # fmt: skip
+        yield BenchPaperboy(storage, fetcher, pool, poller, PaperboyCpu(pool))
     finally:
         await pool.close()
         await session.close()
@@ -438,27 +462,15 @@ async def paperboy_worker(
 ) -> dict[str, Any]:
     """Seed N feeds, then measure `cycles` cycles; runs in its own process."""
     from bot.clock import FakeClock
-    from bot.fetch import Fetcher, make_session
-    from bot.ingest.poller import Poller
-    from bot.storage import Storage
-    from bot.workpool import WorkPool
 
-    config = _bench_config(folder, database_url)
     clock = FakeClock(datetime.now(UTC))
-    storage = await Storage.open(config.database.target())
-    session = make_session(config.fetch, "Paperboy-bench", resolver=FarmResolver())
-    pool = WorkPool(config.workers)
-    paperboy_cpu = PaperboyCpu(pool)
-    try:
+    async with bench_paperboy(_bench_config(folder, database_url), clock) as paperboy:
+        storage, pool, poller = paperboy.storage, paperboy.pool, paperboy.poller
+        paperboy_cpu = paperboy.cpu
         hosts = host_count(feeds)
         started = time.perf_counter()
         feed_ids = await add_farm_feeds(storage, feeds, port, clock.now())
         setup_seconds = time.perf_counter() - started
-        # Built as bot/app.py builds it.
-        poller = Poller(
-            storage, Fetcher(session, config.fetch, limits=config.limits), config, clock,
-            concurrency=config.fetch.max_concurrency, pool=pool,
-        )  # fmt: skip
         await control(port, "cycle", n=0)
         cpu, wall = paperboy_cpu(), time.perf_counter()
         seeded, seed_errors = await _poll_cycle(poller)
@@ -538,10 +550,6 @@ async def paperboy_worker(
             "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
             "peak_rss_with_seed_mb": max(seed["peak_rss_mb"], *(r["peak_rss_mb"] for r in runs)),
         }
-    finally:
-        await pool.close()
-        await session.close()
-        await storage.close()
 
 
 async def _changed_only_cycle(
