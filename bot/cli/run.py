@@ -64,6 +64,23 @@ def shards_from_args(shards: str | None, shard_count: int | None) -> ShardSet | 
     return parse_shards(shards, shard_count)
 
 
+async def stop_client(runner: asyncio.Task[None]) -> None:
+    """Stop the client's task; the caller closes the client after.
+
+    Closing alone is not enough while the gateway handshake is under way: discord.py's
+    reconnect path then reads the session it has not got yet and raises AttributeError
+    (Rapptz/discord.py#10520), and an auto-sharded client retries a shard that failed to
+    connect every 5 s for ever. Cancelled, the client stops wherever it is. The cancel is
+    repeated because Python 3.11's `asyncio.wait_for`, through which discord.py awaits the
+    handshake, drops a cancel that arrives as the handshake completes (CPython gh-86296).
+    """
+    while not runner.done():
+        runner.cancel()
+        await asyncio.wait({runner}, timeout=0.5)
+    if not runner.cancelled() and runner.exception() is not None:
+        runner.result()  # it failed before the cancel reached it: re-raise (login rejected...)
+
+
 async def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
     try:
         shards = shards_from_args(args.shards, args.shard_count)
@@ -101,8 +118,7 @@ async def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
         if runner in done:
             runner.result()  # re-raise a login or start-up failure
             return 0
-        await bot.close()
-        await runner
+        await stop_client(runner)
         return 0
     except LoginRejected as error:
         print(f"paperboy: {error}", file=sys.stderr)

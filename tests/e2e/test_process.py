@@ -8,6 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.bench.discord_standin import DiscordStandIn
 
 
@@ -23,7 +25,9 @@ def write_config(tmp_path: Path, standin: DiscordStandIn, database_url: str) -> 
     return path
 
 
-async def start(tmp_path: Path, config: Path, token: str) -> asyncio.subprocess.Process:
+async def start(
+    tmp_path: Path, config: Path, token: str, *run_args: str
+) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if k != "PAPERBOY_CONFIG"}
     env["DISCORD_TOKEN"] = token
     return await asyncio.create_subprocess_exec(
@@ -33,6 +37,7 @@ async def start(tmp_path: Path, config: Path, token: str) -> asyncio.subprocess.
         "--config",
         str(config),
         "run",
+        *run_args,
         cwd=tmp_path,
         env=env,
         stdout=asyncio.subprocess.PIPE,
@@ -84,3 +89,28 @@ async def test_token_discord_rejects_exits_2_with_one_clear_line(
         assert process.returncode == 2, text
         assert "Discord rejected the token in DISCORD_TOKEN" in text
         assert "Traceback" not in text
+
+
+@pytest.mark.parametrize("run_args", [(), ("--shard-count", "2")], ids=["one-session", "sharded"])
+async def test_sigterm_during_the_gateway_handshake_stops_cleanly(
+    tmp_path: Path, bench_database: str, run_args: tuple[str, ...]
+) -> None:
+    # discord.py cannot be closed while it waits for HELLO: its reconnect path reads the
+    # session it has not got yet (AttributeError, Rapptz/discord.py#10520), and a shard that
+    # fails to connect is retried every 5 s for ever. Both must still stop on SIGTERM.
+    async with DiscordStandIn() as standin:
+        standin.populate_default()
+        standin.gateway.hold_hello()
+        process = await start(
+            tmp_path, write_config(tmp_path, standin, bench_database), standin.token, *run_args
+        )
+        assert process.stderr is not None
+        await standin.recorder.wait_for(
+            lambda: standin.gateway.connection_count or None, 30, "the bot's gateway connection"
+        )
+        process.send_signal(signal.SIGTERM)
+        rest = (await asyncio.wait_for(process.stderr.read(), 30)).decode()
+        assert await process.wait() == 0, rest
+        assert "Received SIGTERM; shutting down" in rest
+        assert "Traceback" not in rest
+        assert "Retrying" not in rest

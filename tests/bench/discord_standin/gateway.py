@@ -145,6 +145,8 @@ class Gateway:
         """(close code, reason) of every IDENTIFY refused for its shard."""
         self._accepting = asyncio.Event()
         self._accepting.set()
+        self._greeting = asyncio.Event()
+        self._greeting.set()
         self._handlers: set[asyncio.Task[Any]] = set()
 
     # ----- test controls -------------------------------------------------------------
@@ -156,6 +158,15 @@ class Gateway:
         """End an outage begun by hold_connections()."""
         self._accepting.set()
         self.standin.recorder.notify()
+
+    def hold_hello(self) -> None:
+        """New gateway connections are accepted but not greeted: the handshake hangs before
+        HELLO until release_hello()."""
+        self._greeting.clear()
+
+    def release_hello(self) -> None:
+        """Greet the connections held by hold_hello()."""
+        self._greeting.set()
 
     @property
     def connected(self) -> bool:
@@ -262,6 +273,7 @@ class Gateway:
         conn = Connection(ws, compress=compression == "zlib-stream")
         self.connection_count += 1
         self.standin.recorder.notify()
+        await self._greeting.wait()
         await conn.send({"op": OP_HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms}})
         session: Session | None = None
         try:
