@@ -18,6 +18,7 @@ from bot.storage._base import (
 )
 from bot.storage._copy import copy_source_rows, copy_sqlite_to_postgres
 from bot.storage._feeds import ClaimLost, FeedStore, PollTransaction
+from bot.storage._handoffs import HandoffStore
 from bot.storage._leases import LeaseStore
 from bot.storage._mentions import MentionStore
 from bot.storage._ops import OpsStore
@@ -43,6 +44,7 @@ class Storage(
     LeaseStore,
     WebSubStore,
     SourceStore,
+    HandoffStore,
 ):
     """The database with every table's verbs."""
 

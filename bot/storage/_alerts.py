@@ -90,6 +90,10 @@ class AlertStore(Database):
             await conn.execute("DELETE FROM alerts WHERE id = ?", (row["id"],))
         return _alert(row)
 
+    async def has_alerts(self) -> bool:
+        """Whether any member of any guild has set an alert."""
+        return await self.scalar("SELECT 1 FROM alerts LIMIT 1") is not None
+
     async def alerts_in_guilds(self, guild_ids: Sequence[int]) -> list[Alert]:
         """Every alert set in these guilds by members whose alerts are switched on."""
         found: list[Alert] = []
