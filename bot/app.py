@@ -20,11 +20,12 @@ from bot.articles.llm import LlmBackend
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.delivery.changes import ChangeTracker
+from bot.delivery.notices import ModeratorNotice
 from bot.delivery.service import DeliveryService
 from bot.delivery.worker import DeliveryWorker, Notifier, Sender
 from bot.fetch import Fetcher, make_session
 from bot.ingest.archiver import Archiver
-from bot.ingest.poller import IDLE_WAKE_SECONDS, NewArticlesEvent, Poller
+from bot.ingest.poller import IDLE_WAKE_SECONDS, NewArticlesEvent, NewArticlesHook, Poller
 from bot.ingest.subscriber import WebSubSubscriber
 from bot.ingest.websub import check_public_url
 from bot.lease import LeaseKeeper
@@ -38,7 +39,7 @@ from bot.services.quotas import MemberQuotas
 from bot.services.reader import ReaderService
 from bot.shards import ShardSet, per_process_rate
 from bot.storage import Storage
-from bot.tasks import TaskOwner
+from bot.tasks import TaskOwner, run_hooks
 from bot.watchdog import LoopWatchdog
 from bot.web import Health, OpsServer, parse_listen
 from bot.workpool import WorkPool
@@ -73,6 +74,8 @@ class App:
     ops: OpsServer | None = None  # the operator endpoint, when [http] listen is set
     websub: WebSubSubscriber | None = None  # WebSub push, when [websub] public_url is set
     poll_lease: LeaseKeeper | None = None  # held while this process archives (start_background)
+    on_handed_articles: list[NewArticlesHook] = field(default_factory=list)
+    """Alert senders: new articles a process without Discord polled and handed over."""
     _worker: DeliveryWorker | None = field(default=None, init=False, repr=False)  # attach_discord
 
     def attach_discord(
@@ -153,11 +156,62 @@ class App:
     async def _look_for_others_work(self) -> None:
         """Wake the poller and the delivery worker now and then: rows committed by another
         process (a feed added through a shard process, announcements a worker polled) carry no
-        in-process wake. A wake when nothing waits costs one query each."""
+        in-process wake. A wake when nothing waits costs one query each. With Discord here,
+        also take what a process without it handed over (`hand_over_to_bot_processes`)."""
         while True:
             await asyncio.sleep(self.config.scale.check_seconds)
             self.poller.wake()
             self.delivery.wake()
+            if self._worker is not None:
+                try:
+                    await self.take_handoffs()
+                except Exception:
+                    log.exception("Taking the work other processes handed over failed")
+
+    async def take_handoffs(self) -> None:
+        """Queue the notices handed over for this process's servers, and give the new articles
+        handed over to the alert senders (each hand-off is taken by one process only)."""
+        shards = self.worker.shards
+        handed = await self.storage.take_handed_notices(shards=shards)
+        self.delivery.queue_notices([ModeratorNotice(guild, text) for guild, text in handed])
+        for feed_id, article_ids in await self.storage.take_handed_alerts():
+            event = NewArticlesEvent(feed_id, article_ids, seeded=False)
+            await run_hooks(self.on_handed_articles, event, what=f"handed alerts, feed {feed_id}")
+
+    def hand_over_to_bot_processes(self) -> None:
+        """Without Discord here (`paperboy worker`): leave moderators' notices and new articles
+        for keyword alerts in the database, for the bot processes to post and send."""
+        self.poller.on_new_articles.append(self._hand_over_alerts)
+        self.tasks.spawn(self._hand_over_notices(), name="hand over notices")
+
+    async def _hand_over_alerts(self, event: NewArticlesEvent) -> None:
+        # A feed's first poll only seeds: nobody is alerted of it. No alerts anywhere: no row.
+        if event.seeded or not event.article_ids or not await self.storage.has_alerts():
+            return
+        await self.storage.hand_over_alerts(event.feed_id, event.article_ids, now=self.clock.now())
+
+    async def _hand_over_notices(self) -> None:
+        try:
+            while True:
+                await asyncio.sleep(self.config.scale.check_seconds)
+                await self._hand_over_waiting_notices()
+        finally:
+            # A clean stop hands over what waits too (the database closes after the tasks).
+            await asyncio.shield(self._hand_over_waiting_notices())
+
+    async def _hand_over_waiting_notices(self) -> None:
+        taken = self.delivery.take_notices()
+        if not taken:
+            return
+        try:
+            await self.storage.hand_over_notices(
+                [(notice.guild_id, notice.text) for notice in taken], now=self.clock.now()
+            )
+        except Exception:
+            # Told at most once: a notice that cannot be handed over is logged instead.
+            log.exception("Could not hand %d moderators' notices over", len(taken))
+            for notice in taken:
+                log.warning("Not told to guild %s: %s", notice.guild_id, notice.text)
 
     async def close(self) -> None:
         """Stop background work, then release the HTTP session and the database."""

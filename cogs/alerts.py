@@ -1,7 +1,8 @@
 """The alert DM sender: after each poll commits new articles, matching members get a direct message.
 
-The poller calls `on_new_articles` after its commit; the hook only queues the event, so polling
-never waits for Discord. One worker sends the DMs in order. A refusal that will not change
+The poller calls `on_new_articles` after its commit (or, for a `paperboy worker`'s polls, the
+App after taking the worker's hand-off); the hook only queues the event, so polling never waits
+for Discord. One worker sends the DMs in order. A refusal that will not change
 (closed DMs: 403 with code 50007; an unknown user) switches that member's alerts off, and
 `cogs.members` tells them the next time they use a command.
 """
@@ -67,13 +68,14 @@ class AlertSender(commands.Cog):
     async def cog_load(self) -> None:
         """Hook into the poller and start the sending worker."""
         self.bot.app.poller.on_new_articles.append(self.on_new_articles)
+        self.bot.app.on_handed_articles.append(self.on_new_articles)  # a worker's polls
         self._worker = self.bot.app.tasks.spawn(self._run(), name="alert-sender")
 
     async def cog_unload(self) -> None:
         """Unhook and stop the worker (queued alerts are dropped; their claims stay)."""
-        hooks = self.bot.app.poller.on_new_articles
-        if self.on_new_articles in hooks:
-            hooks.remove(self.on_new_articles)
+        for hooks in (self.bot.app.poller.on_new_articles, self.bot.app.on_handed_articles):
+            if self.on_new_articles in hooks:
+                hooks.remove(self.on_new_articles)
         if self._worker is not None:
             self._worker.cancel()
 

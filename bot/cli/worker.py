@@ -5,7 +5,8 @@ worker polls its share of the due feeds (per-feed claims; a killed worker's feed
 another within `[scale] feed_claim_seconds` plus one interval); archiving and WebSub renewals run
 under the poll lease, so one worker does them and another takes over within
 `[scale] poll_lease_seconds` if it is killed. Announcements it commits are delivered by
-the bot process serving each server, which looks for them every `[scale] check_seconds`.
+the bot process serving each server, which looks for them every `[scale] check_seconds`; the
+moderators' notices and keyword alerts of its polls are handed over the same way (migration 0017).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import logging
 import signal
 import sys
 
-from bot.app import App, open_app
+from bot.app import open_app
 from bot.cli._context import CommandContext
 from bot.errors import ConfigError
 from bot.web import parse_listen
@@ -54,7 +55,7 @@ async def _worker(args: argparse.Namespace, ctx: CommandContext) -> int:
     try:
         app.health.expects_gateway = False  # /healthz: no Discord here, by design
         app.start_background(poll=True, shared=True)
-        app.tasks.spawn(_drop_notices(app), name="notices")
+        app.hand_over_to_bot_processes()  # notices and alerts need Discord: the bot processes'
         log.info("Worker started: polling feeds and archiving pages (no Discord connection)")
         await stopping.wait()
         return 0
@@ -62,12 +63,3 @@ async def _worker(args: argparse.Namespace, ctx: CommandContext) -> int:
         await app.close()  # cancels polling, gives back unused claims, releases the lease
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-
-
-async def _drop_notices(app: App) -> None:
-    """Moderator notices raised while polling (held-back items, a failing feed) need Discord,
-    which this process lacks: log them rather than let them pile up in memory."""
-    while True:
-        await asyncio.sleep(app.config.scale.check_seconds)
-        for notice in app.delivery.take_notices():
-            log.warning("Not told to guild %s (no Discord here): %s", notice.guild_id, notice.text)

@@ -83,6 +83,12 @@ class DeliveryService:
             self.wake()
         return bool(channels_by_guild)
 
+    def queue_notices(self, handed: list[notices.ModeratorNotice]) -> None:
+        """Queue notices another process raised (`paperboy worker`, which has no Discord)."""
+        if handed:
+            self._notices.extend(handed)
+            self.wake()
+
     def take_notices(self) -> list[notices.ModeratorNotice]:
         """Hand over the notices waiting to be posted (the worker calls this every round)."""
         taken, self._notices = self._notices, []

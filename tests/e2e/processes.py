@@ -44,6 +44,11 @@ def dispatch(number: int, newsroom: str) -> SampleArticle:
     )
 
 
+def shard_process(shard: int, count: int) -> tuple[str, ...]:
+    """The command of a shard process that leaves polling to workers."""
+    return ("run", "--shards", str(shard), "--shard-count", str(count), "--no-poll")
+
+
 def _toml_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -24,7 +24,6 @@ from cogs.alerts import AlertSender
 from cogs.client import PaperboyBot
 from tests.bench.discord_standin import DiscordStandIn, Seed
 from tests.bench.discord_standin.harness import running_client
-from tests.bench.discord_standin.state import DM
 from tests.bench.news_site import NewsSite
 from tests.bench.news_site_articles import load_articles
 from tests.bench.news_site_render import SiteItem
@@ -250,18 +249,12 @@ async def test_alerts_fire_only_for_this_servers_feeds(world: World) -> None:
         outcome = await world.app.poller.poll_feed(other.feed_id)
         assert outcome.new_articles, outcome
         await asyncio.wait_for(sender.idle.wait(), 10)
-        titles = [dm["embeds"][0]["title"] for dm in _dms_to(world, other.seed.member_id)]
+        titles = [
+            dm["embeds"][0]["title"]
+            for dm in world.discord.direct_messages_to(other.seed.member_id)
+        ]
         assert coming.title in titles
         assert all(
-            dm["embeds"][0]["title"] != coming.title for dm in _dms_to(world, viewer.seed.member_id)
+            dm["embeds"][0]["title"] != coming.title
+            for dm in world.discord.direct_messages_to(viewer.seed.member_id)
         )
-
-
-def _dms_to(world: World, user_id: int) -> list[dict[str, Any]]:
-    found = []
-    for message in world.discord.message_log:
-        channel = world.discord.channels.get(int(message["channel_id"]))
-        recipient = channel.recipient if channel is not None and channel.type == DM else None
-        if recipient is not None and recipient.id == user_id:
-            found.append(message)
-    return found

@@ -7,26 +7,14 @@ and the archiver fetches and extracts each article page.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+from typing import cast
 
 from bot.articles.sentences import split_sentences
 from bot.models import WHOLE_ARCHIVE
 from cogs.alerts import AlertSender
-from tests.bench.discord_standin.state import DM
 from tests.bench.news_site_render import SiteItem
 from tests.e2e.conftest import Bench, message_text
 from tests.e2e.support import follow_site
-
-
-def dms_to(bench: Bench, user_id: int) -> list[dict[str, Any]]:
-    """Direct messages the bot sent to a user."""
-    found = []
-    for message in bench.discord.message_log:
-        channel = bench.discord.channels.get(int(message["channel_id"]))
-        recipient = channel.recipient if channel is not None and channel.type == DM else None
-        if recipient is not None and recipient.id == user_id:
-            found.append(message)
-    return found
 
 
 def item_where(bench: Bench, *, standfirst: bool, captions: bool | None = None) -> SiteItem:
@@ -173,10 +161,10 @@ async def test_alert_dm_arrives_and_closed_dms_disable_alerts_with_a_note(bench:
     assert outcome.new_articles, outcome
     await asyncio.wait_for(sender.idle.wait(), 10)
 
-    [dm] = dms_to(bench, bench.seed.member_id)
+    [dm] = bench.discord.direct_messages_to(bench.seed.member_id)
     assert dm["embeds"][0]["title"] == next_article.title
     assert keyword in dm["embeds"][0]["footer"]["text"]
-    assert dms_to(bench, bench.seed.closed_dms_id) == []
+    assert bench.discord.direct_messages_to(bench.seed.closed_dms_id) == []
 
     listed = await bench.app.alerts.list_alerts(bench.seed.closed_dms_id, bench.seed.guild_id)
     assert listed.disabled

@@ -28,6 +28,7 @@ from tests.e2e.processes import (
     news_channels,
     posts_by_process,
     processes,
+    shard_process,
     shared_database,
     subscribe_before_start,
     write_config,
@@ -69,8 +70,8 @@ async def test_shard_processes_serve_their_own_servers_and_a_worker_polls(
         on_zero = standin.populate_default("Shard zero", shard=(0, COUNT))
         on_one = standin.populate_default("Shard one", shard=(1, COUNT))
         # All three start together on a new database file (one migrates, the others wait).
-        await running.start("p0", "run", "--shards", "0", "--shard-count", "2", "--no-poll")
-        await running.start("p1", "run", "--shards", "1", "--shard-count", "2", "--no-poll")
+        await running.start("p0", *shard_process(0, COUNT))
+        await running.start("p1", *shard_process(1, COUNT))
         await running.start("worker", "worker")
         await standin.wait_until(
             lambda: standin.gateway.connected_shards() == {(0, COUNT), (1, COUNT)},
@@ -173,9 +174,7 @@ async def test_killing_shard_processes_mid_delivery_loses_and_repeats_nothing(
             return len(standin.recorder.requests_to("POST", f"/channels/{channel}/messages"))
 
         async def start_shard(shard: int) -> None:
-            await running.start(
-                f"p{shard}", "run", "--shards", str(shard), "--shard-count", "2", "--no-poll"
-            )
+            await running.start(f"p{shard}", *shard_process(shard, COUNT))
 
         await running.start("worker", "worker")
         for shard in (0, 1):

@@ -478,6 +478,16 @@ class DiscordStandIn:
             )
         ]
 
+    def direct_messages_to(self, user_id: int) -> list[dict[str, Any]]:
+        """Direct messages the bot sent to a user (oldest first)."""
+        found = []
+        for message in self.message_log:
+            channel = self.channels.get(int(message["channel_id"]))
+            recipient = channel.recipient if channel is not None and channel.type == DM else None
+            if recipient is not None and recipient.id == user_id:
+                found.append(message)
+        return found
+
     async def next_message(
         self, channel_id: int, timeout: float = 5.0, *, author_id: int | None = None
     ) -> dict[str, Any]:
