@@ -6,6 +6,8 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -25,12 +27,15 @@ def write_config(tmp_path: Path, standin: DiscordStandIn, database_url: str) -> 
     return path
 
 
-async def start(
+@asynccontextmanager
+async def paperboy_run(
     tmp_path: Path, config: Path, token: str, *run_args: str
-) -> asyncio.subprocess.Process:
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`python -m bot run` with `token`; killed at the end if still running (a failed test
+    must not leave a bot behind)."""
     env = {k: v for k, v in os.environ.items() if k != "PAPERBOY_CONFIG"}
     env["DISCORD_TOKEN"] = token
-    return await asyncio.create_subprocess_exec(
+    process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
@@ -43,6 +48,33 @@ async def start(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def exit_and_output(
+    process: asyncio.subprocess.Process, timeout: float = 30
+) -> tuple[int, str]:
+    """The exit code and everything else the process writes to stderr; one still running after
+    `timeout` is killed, and the test fails with what it wrote."""
+    assert process.stderr is not None
+    lines: list[str] = []
+
+    async def drain(stream: asyncio.StreamReader) -> None:
+        while line := await stream.readline():
+            lines.append(line.decode())
+
+    try:
+        await asyncio.wait_for(drain(process.stderr), timeout)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise AssertionError(f"still running {timeout} s on:\n" + "".join(lines)) from None
+    return await process.wait(), "".join(lines)
 
 
 async def read_until(stream: asyncio.StreamReader, needle: str, collected: list[str]) -> None:
@@ -60,19 +92,18 @@ async def test_runs_logs_invite_and_stops_cleanly_on_sigterm(
 ) -> None:
     async with DiscordStandIn() as standin:
         standin.populate_default()
-        process = await start(
-            tmp_path, write_config(tmp_path, standin, bench_database), standin.token
-        )
-        assert process.stderr is not None
-        lines: list[str] = []
-        await asyncio.wait_for(read_until(process.stderr, "Invite Paperboy with", lines), 30)
-        invite = lines[-1]
-        assert "scope=bot+applications.commands" in invite
-        assert "permissions=" in invite
-        assert standin.token not in "".join(lines)
-        process.send_signal(signal.SIGTERM)
-        rest = (await asyncio.wait_for(process.stderr.read(), 30)).decode()
-        assert await process.wait() == 0, rest
+        config = write_config(tmp_path, standin, bench_database)
+        async with paperboy_run(tmp_path, config, standin.token) as process:
+            assert process.stderr is not None
+            lines: list[str] = []
+            await asyncio.wait_for(read_until(process.stderr, "Invite Paperboy with", lines), 30)
+            invite = lines[-1]
+            assert "scope=bot+applications.commands" in invite
+            assert "permissions=" in invite
+            assert standin.token not in "".join(lines)
+            process.send_signal(signal.SIGTERM)
+            code, rest = await exit_and_output(process)
+        assert code == 0, rest
         assert "Traceback" not in rest
         assert standin.token not in rest
 
@@ -81,12 +112,10 @@ async def test_token_discord_rejects_exits_2_with_one_clear_line(
     tmp_path: Path, bench_database: str
 ) -> None:
     async with DiscordStandIn() as standin:
-        process = await start(
-            tmp_path, write_config(tmp_path, standin, bench_database), "not-the-token"
-        )
-        _, stderr = await asyncio.wait_for(process.communicate(), 30)
-        text = stderr.decode()
-        assert process.returncode == 2, text
+        config = write_config(tmp_path, standin, bench_database)
+        async with paperboy_run(tmp_path, config, "not-the-token") as process:
+            code, text = await exit_and_output(process)
+        assert code == 2, text
         assert "Discord rejected the token in DISCORD_TOKEN" in text
         assert "Traceback" not in text
 
@@ -101,16 +130,16 @@ async def test_sigterm_during_the_gateway_handshake_stops_cleanly(
     async with DiscordStandIn() as standin:
         standin.populate_default()
         standin.gateway.hold_hello()
-        process = await start(
-            tmp_path, write_config(tmp_path, standin, bench_database), standin.token, *run_args
-        )
-        assert process.stderr is not None
-        await standin.recorder.wait_for(
-            lambda: standin.gateway.connection_count or None, 30, "the bot's gateway connection"
-        )
-        process.send_signal(signal.SIGTERM)
-        rest = (await asyncio.wait_for(process.stderr.read(), 30)).decode()
-        assert await process.wait() == 0, rest
+        config = write_config(tmp_path, standin, bench_database)
+        async with paperboy_run(tmp_path, config, standin.token, *run_args) as process:
+            await standin.recorder.wait_for(
+                lambda: standin.gateway.connection_count or None,
+                30,
+                "the bot's gateway connection",
+            )
+            process.send_signal(signal.SIGTERM)
+            code, rest = await exit_and_output(process)
+        assert code == 0, rest
         assert "Received SIGTERM; shutting down" in rest
         assert "Traceback" not in rest
         assert "Retrying" not in rest
