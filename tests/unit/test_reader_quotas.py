@@ -150,7 +150,11 @@ async def test_a_servers_fetches_in_flight_are_capped(make_rig: RigFactory) -> N
     async with make_rig(server_concurrent_fetches=1) as rig:
         held = rig.unarchived[0]
         rig.site.set_fault(held.path, Hang())
+        arrived = rig.site.next_request(held.path)
         first = asyncio.create_task(rig.reader.summary(ALL, rig.url(held), who=ANN))
+        # Held at the site, not only its slot taken: a request still on its way when the hangs
+        # are released would hang on until its deadline.
+        await asyncio.wait_for(arrived, 10)
         await rig.site_slots_held[1].wait()
         with pytest.raises(TryLater) as caught:
             await rig.reader.related(ALL, rig.url(rig.unarchived[1]), who=BOB)
@@ -172,9 +176,11 @@ async def test_a_full_site_slot_is_a_try_later_for_members(make_rig: RigFactory)
         held = rig.unarchived[:2]
         for item in held:
             rig.site.set_fault(item.path, Hang())
+        arrived = [rig.site.next_request(item.path) for item in held]
         tasks = [
             asyncio.create_task(rig.reader.summary(ALL, rig.url(item), who=ANN)) for item in held
         ]
+        await asyncio.wait_for(asyncio.gather(*arrived), 10)  # both held at the site
         await rig.site_slots_held[2].wait()  # the site's 2 slots, both held by Ann's fetches
         with pytest.raises(TryLater) as caught:
             await rig.reader.summary(ALL, rig.url(rig.unarchived[2]), who=BOB)
