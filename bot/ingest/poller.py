@@ -640,9 +640,16 @@ class Poller:
             await self._sleep_until_due()
 
     async def _sleep_until_due(self) -> None:
-        next_due = await self.storage.next_check_at()
+        await self._wake.sleep(await self.seconds_until_due())
+
+    async def seconds_until_due(self) -> float:
+        """How long `run()` sleeps after a round, unless woken: until a feed this process may
+        claim falls due. Due feeds another process holds count from their claim's expiry, not
+        at once (looking every 0.5 s would only find them still held); when that process polls
+        them or gives them back, the shared-database wake (`[scale] check_seconds`) looks."""
+        now = self.clock.now()
+        next_due = await self.storage.next_claimable_at(now, holder=self.holder)
         if next_due is None:
-            delay = IDLE_WAKE_SECONDS
-        else:
-            delay = (next_due - self.clock.now()).total_seconds()
-        await self._wake.sleep(min(max(delay, MIN_LOOP_PAUSE_SECONDS), IDLE_WAKE_SECONDS))
+            return IDLE_WAKE_SECONDS
+        delay = (next_due - now).total_seconds()
+        return min(max(delay, MIN_LOOP_PAUSE_SECONDS), IDLE_WAKE_SECONDS)

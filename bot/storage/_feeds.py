@@ -292,6 +292,32 @@ class FeedStore(Database):
         """When the next feed falls due, or None when there are no feeds."""
         return _when(await self.scalar("SELECT min(next_check_at) FROM feeds"))
 
+    async def next_claimable_at(self, now: datetime, *, holder: str) -> datetime | None:
+        """When `holder` may next claim a feed: the next check of a feed nobody else holds, or
+        the expiry of another holder's claim on a due one; None when there are no feeds.
+
+        Another holder's claim ends sooner when it polls the feed or gives the claim back; the
+        processes sharing the database look again every `[scale] check_seconds` for that."""
+        earliest = _when(await self.scalar("SELECT min(next_check_at) FROM feeds"))
+        if earliest is None or earliest > now:
+            return earliest  # nothing is due, so nothing due is held (claims are of due feeds)
+        at = to_iso(now)
+        free = _when(
+            await self.scalar(
+                "SELECT min(next_check_at) FROM feeds WHERE claimed_by IS NULL "
+                "OR claimed_by = ? OR claim_expires_at <= ?",
+                (holder, at),
+            )
+        )
+        expiry = _when(
+            await self.scalar(
+                "SELECT min(claim_expires_at) FROM feeds WHERE next_check_at <= ? "
+                "AND claimed_by <> ? AND claim_expires_at > ?",
+                (at, holder, at),
+            )
+        )
+        return min((when for when in (free, expiry) if when is not None), default=None)
+
     async def claim_due_feeds(
         self, now: datetime, *, holder: str, expires_at: datetime, limit: int
     ) -> list[Feed]:

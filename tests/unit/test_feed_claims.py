@@ -20,7 +20,12 @@ from aiohttp import web
 from bot.clock import FakeClock
 from bot.config import Config
 from bot.fetch import Fetcher, make_session
-from bot.ingest.poller import CLAIM_LOST_KIND, Poller
+from bot.ingest.poller import (
+    CLAIM_LOST_KIND,
+    IDLE_WAKE_SECONDS,
+    MIN_LOOP_PAUSE_SECONDS,
+    Poller,
+)
 from bot.storage import ClaimLost, NotModifiedCheck, Storage
 from tests.builders import subscribe
 from tests.conftest import make_config
@@ -203,6 +208,36 @@ async def test_a_dead_processs_claims_are_polled_by_another_after_the_expiry(
 
         assert after.polled == 10 and all(o.ok for o in after.outcomes)
         assert Counter(r.path for r in server.requests) == {f"/feed/{n}": 1 for n in range(10)}
+
+
+async def test_a_poller_sleeps_until_another_processs_claims_expire(tmp_path: Path) -> None:
+    clock = FakeClock(START)
+    async with FeedServer() as server, _two_processes(tmp_path, server, clock) as (a, b):
+        assert await b.seconds_until_due() == IDLE_WAKE_SECONDS  # no feeds at all
+        await _add_feeds(a.storage, server, clock, 3)
+        expires = clock.now() + timedelta(seconds=CLAIM_SECONDS)
+        held = await a.storage.claim_due_feeds(
+            clock.now(), holder=a.holder, expires_at=expires, limit=100
+        )
+        assert len(held) == 3
+        # All due, all held by the other process: look again when the claims expire (it was
+        # every half second, each look an empty claim).
+        assert await b.storage.next_claimable_at(clock.now(), holder=b.holder) == expires
+        assert await b.seconds_until_due() == CLAIM_SECONDS
+        assert await a.seconds_until_due() == MIN_LOOP_PAUSE_SECONDS  # its own: due
+        clock.advance(100)
+        assert await b.seconds_until_due() == CLAIM_SECONDS - 100
+        # A claim given back is due at once for the other.
+        await a.storage.release_claims([held[0].id], holder=a.holder)
+        assert await b.seconds_until_due() == MIN_LOOP_PAUSE_SECONDS
+        assert (await b.poll_due()).polled == 1
+        # Polled: that feed is due again in an interval; the other two still held.
+        assert await b.seconds_until_due() == CLAIM_SECONDS - 100
+        clock.advance(CLAIM_SECONDS - 100)  # the claims have expired: due
+        assert await b.seconds_until_due() == MIN_LOOP_PAUSE_SECONDS
+        assert (await b.poll_due()).polled == 2
+        later = await b.seconds_until_due()
+        assert MIN_LOOP_PAUSE_SECONDS < later <= IDLE_WAKE_SECONDS  # nothing due until then
 
 
 async def test_a_late_result_after_the_claim_was_taken_over_changes_nothing(

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.clock import to_iso
 from bot.errors import NotFound
 from bot.models import WHOLE_ARCHIVE
 from bot.storage import NewArticle, NewEntry, NotModifiedCheck, OutboxRow, Storage
@@ -26,6 +27,29 @@ async def test_add_feed_is_idempotent_and_due_at_once(storage: Storage) -> None:
     assert first == again
     assert await storage.due_feed_ids(NOW) == [first.id]
     assert await storage.next_check_at() == NOW
+
+
+async def test_next_claimable_at_counts_another_holders_due_feeds_from_their_expiry(
+    storage: Storage,
+) -> None:
+    assert await storage.next_claimable_at(NOW, holder="b") is None
+    held = await storage.add_feed("https://paper.example/feed/", now=NOW)
+    await storage.add_feed("https://other.example/feed/", now=NOW + timedelta(minutes=30))
+    expires = NOW + timedelta(minutes=5)
+    [claimed] = await storage.claim_due_feeds(NOW, holder="a", expires_at=expires, limit=10)
+    assert claimed.id == held.id
+    assert await storage.next_claimable_at(NOW, holder="b") == expires
+    assert await storage.next_claimable_at(NOW, holder="a") == NOW  # its own claim: due
+    after = NOW + timedelta(minutes=6)  # the claim expired: due for anyone
+    assert await storage.next_claimable_at(after, holder="b") == NOW
+    await storage.release_claims([held.id], holder="a")
+    assert await storage.next_claimable_at(NOW, holder="b") == NOW
+    # As a poll of it leaves it: next check in an hour.
+    await storage.execute(
+        "UPDATE feeds SET next_check_at = ? WHERE id = ?",
+        (to_iso(NOW + timedelta(hours=1)), held.id),
+    )
+    assert await storage.next_claimable_at(NOW, holder="b") == NOW + timedelta(minutes=30)
 
 
 async def test_articles_are_unique_by_canonical_url_and_only_new_rows_are_reported(
