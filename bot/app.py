@@ -299,7 +299,6 @@ def _build(
     archiver = Archiver(storage, fetcher, config, clock, pool=pool)
 
     async def wake_archiver(event: NewArticlesEvent) -> None:
-        archiver.note_new_articles(event.article_ids)  # caps page fetches per poll
         archiver.wake()
 
     poller.on_new_articles.append(wake_archiver)

@@ -4,10 +4,11 @@ Polling only records articles (text_status 'pending'); this loop fills in the te
 never slowed by page fetches. When the feed carried the whole article, its content is used and no
 page is fetched; with `[feeds] fetch_full_text = false` the feed's content is kept as the text.
 
-A feed decides how many page URLs a poll hands over, so at most `[limits] archive_pages_per_poll`
-pages are fetched per poll of one feed: its newest new articles. The older ones keep the feed's
-own text (status 'skipped'), as with `fetch_full_text = false`; announcements never wait for
-archiving, and /summary still reads such a page on demand, under the member's quota.
+At most `[limits] archive_pages_per_poll` pages are fetched per poll of one feed: its newest new
+articles. The poll marks the older ones in its own transaction (`fetch_page = 0`, whichever
+process archives), and they keep the feed's own text (status 'skipped'), as with
+`fetch_full_text = false`; announcements never wait for archiving, and /summary still reads such
+a page on demand, under the member's quota.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -56,8 +56,6 @@ PASSING_FAILURES = frozenset(
         kinds.BUSY,
     }
 )
-MAX_FEED_TEXT_ONLY = 10_000
-"""Article ids remembered as "feed text only"; a bound, far above what one round can add."""
 # Elements of feed content that are never the article's prose.
 _NOT_PROSE = ("figcaption", "script", "style", "noscript", "iframe", "form", "aside", "nav")
 
@@ -118,19 +116,6 @@ class Archiver:
         # One batch at a time: two overlapping calls would read the same pending list and
         # fetch, extract and re-index each article twice.
         self._batch = asyncio.Lock()
-        self._feed_text_only: dict[int, None] = {}  # insertion-ordered set, oldest first
-
-    def note_new_articles(self, article_ids: Sequence[int]) -> None:
-        """Take one poll's new articles: only the newest few get their pages fetched.
-
-        Call it before the archiver can act on them (the poller's first hook after commit).
-        Ids grow with publication, so the highest are the newest.
-        """
-        allowed = self.config.limits.archive_pages_per_poll
-        for article_id in sorted(article_ids, reverse=True)[allowed:]:
-            self._feed_text_only[article_id] = None
-        while len(self._feed_text_only) > MAX_FEED_TEXT_ONLY:
-            del self._feed_text_only[next(iter(self._feed_text_only))]
 
     def wake(self) -> None:
         """Look for pending articles now (the poller added some)."""
@@ -175,12 +160,10 @@ class Archiver:
             await self.storage.save_article_text(article.id, status="skipped", text=text)
             return "skipped"
         if len(from_feed) >= self.min_feed_content_chars:
-            self._feed_text_only.pop(article.id, None)
             await self.storage.save_article_text(article.id, status="done", text=from_feed)
             return "done"
-        if article.id in self._feed_text_only:
-            # Past this poll's page budget: the feed's text stands in, and no page is fetched.
-            del self._feed_text_only[article.id]
+        if not article.fetch_page:
+            # Past its poll's page budget: the feed's text stands in, and no page is fetched.
             text = from_feed or clean_text(article.excerpt)
             await self.storage.save_article_text(article.id, status="skipped", text=text)
             return "skipped"

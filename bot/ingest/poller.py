@@ -545,6 +545,12 @@ class Poller:
                     for (item, _), article_id in zip(usable, ids, strict=True)
                 ]
             )
+            # At most `archive_pages_per_poll` pages fetched per poll, its newest articles' (ids
+            # grow with publication): the rest keep the feed's text. Decided here, in the poll's
+            # transaction, as the archiver may run in another process.
+            budget = self.config.limits.archive_pages_per_poll
+            if len(tx.inserted_article_ids) > budget:
+                await tx.skip_pages(sorted(tx.inserted_article_ids, reverse=True)[budget:])
             created = 0
             if new_to_feed and not seeded and subscriptions:
                 items_by_id = {

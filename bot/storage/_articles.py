@@ -179,8 +179,8 @@ class ArticleStore(Database):
         With `now`, articles postponed after a passing failure wait until their retry time.
         """
         rows = await self.fetch_all(
-            "SELECT id, url, canonical_url, title, excerpt, feed_content_html, text_attempts "
-            "FROM articles WHERE text_status = 'pending' "
+            "SELECT id, url, canonical_url, title, excerpt, feed_content_html, text_attempts, "
+            "fetch_page FROM articles WHERE text_status = 'pending' "
             "AND (CAST(? AS TEXT) IS NULL OR text_retry_at IS NULL OR text_retry_at <= ?) "
             "ORDER BY id LIMIT ?",
             (to_iso(now) if now else None, to_iso(now) if now else None, limit),
@@ -194,6 +194,7 @@ class ArticleStore(Database):
                 excerpt=row["excerpt"],
                 feed_content_html=row["feed_content_html"],
                 attempts=int(row["text_attempts"]),
+                fetch_page=bool(row["fetch_page"]),
             )
             for row in rows
         ]

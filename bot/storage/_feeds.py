@@ -160,6 +160,17 @@ class PollTransaction:
             shown.add(entry.article_id)
         return new_articles
 
+    async def skip_pages(self, article_ids: Sequence[int]) -> None:
+        """Past the poll's page budget: the archiver keeps these articles' feed text and fetches
+        no page for them (whichever process archives)."""
+        if not article_ids:
+            return
+        await self._conn.execute(
+            "UPDATE articles SET fetch_page = 0 "  # noqa: S608 - constants
+            f"WHERE id IN ({json_values(self._conn.dialect, 'bigint')})",
+            (json.dumps(list(article_ids)),),
+        )
+
     async def add_outbox(self, rows: Sequence[OutboxRow]) -> list[tuple[OutboxRow, int]]:
         """Create delivery rows; return (row, outbox id) for those really inserted.
 

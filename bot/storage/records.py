@@ -86,6 +86,8 @@ class PendingArticle:
     feed_content_html: str
     attempts: int = 0
     """Earlier tries that failed for a passing reason."""
+    fetch_page: bool = True
+    """False past its poll's page budget: the feed's own text is kept, no page fetched."""
 
 
 @dataclass(frozen=True)

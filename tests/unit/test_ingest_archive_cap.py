@@ -134,3 +134,26 @@ async def statuses_closed(tmp_path: Path) -> dict[str, str]:
         return {title: status for title, (status, _) in (await statuses(app)).items()}
     finally:
         await app.close()
+
+
+async def test_the_budget_holds_when_another_process_archives(tmp_path: Path) -> None:
+    """A worker polls and another process, the poll lease's holder, archives: the budget is
+    decided in the poll's own transaction, so it holds there too (it lived in the archiver's
+    memory, and the other process fetched every page)."""
+    config = make_config(tmp_path, limits={"archive_pages_per_poll": 3})
+    site = ExcerptSite()
+    site.count = 12
+    async with serving(site):
+        polling = await open_app(config, clock=FakeClock(NOW))
+        archiving = await open_app(config, clock=FakeClock(NOW))
+        try:
+            feed = await polling.storage.add_feed(f"{site.base}/feed", now=NOW)
+            assert (await polling.poller.poll_feed(feed.id)).ok
+            await archive_all(archiving)
+            assert sorted(site.page_hits) == [10, 11, 12]
+            found = await statuses(archiving)
+            assert found["Story 9"] == ("skipped", "Excerpt of story 9.")
+            assert found["Story 10"][0] == "done"
+        finally:
+            await archiving.close()
+            await polling.close()

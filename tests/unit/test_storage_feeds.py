@@ -52,6 +52,17 @@ async def test_next_claimable_at_counts_another_holders_due_feeds_from_their_exp
     assert await storage.next_claimable_at(NOW, holder="b") == NOW + timedelta(minutes=30)
 
 
+async def test_articles_past_a_polls_page_budget_are_archived_without_their_pages(
+    storage: Storage,
+) -> None:
+    feed = await storage.add_feed("https://paper.example/feed/", now=NOW)
+    async with storage.poll_transaction(feed.id, now=NOW) as tx:
+        ids = await tx.upsert_articles([article(1), article(2), article(3)])
+        await tx.skip_pages(ids[:2])
+    pending = {a.id: a.fetch_page for a in await storage.articles_pending_text(10)}
+    assert pending == {ids[0]: False, ids[1]: False, ids[2]: True}
+
+
 async def test_articles_are_unique_by_canonical_url_and_only_new_rows_are_reported(
     storage: Storage,
 ) -> None:
