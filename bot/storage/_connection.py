@@ -26,6 +26,8 @@ from typing import Any, ClassVar, Literal, Protocol
 
 import aiosqlite
 
+from bot.shards import ShardSet
+
 Dialect = Literal["sqlite", "postgresql"]
 Params = Sequence[Any] | dict[str, Any]
 
@@ -48,6 +50,16 @@ _RETURNING = re.compile(r"\breturning\b", re.I)
 def returns_rows(sql: str) -> bool:
     """Whether `sql` produces result rows (a query, or a write with RETURNING)."""
     return bool(_ROWS_FIRST_WORD.match(sql) or _RETURNING.search(sql))
+
+
+def shard_condition(shards: ShardSet | None, column: str = "s.guild_id") -> tuple[str, list[int]]:
+    """The condition (and its parameters) that keeps a process to its own servers' rows:
+    Discord's own rule, `(guild_id >> 22) % shard_count`, which PostgreSQL computes the same.
+    Empty without shards (one process serves every server)."""
+    if shards is None:
+        return "", []
+    marks = ", ".join("?" * len(shards.ids))
+    return f" AND (({column} >> 22) % ?) IN ({marks})", [shards.count, *shards.ordered]
 
 
 def json_values(dialect: Dialect, cast: str = "") -> str:

@@ -15,7 +15,7 @@ from datetime import datetime
 from bot.clock import to_iso
 from bot.shards import ShardSet
 from bot.storage._base import Database
-from bot.storage._rhythm import _shards
+from bot.storage._connection import shard_condition
 
 
 class HandoffStore(Database):
@@ -35,7 +35,7 @@ class HandoffStore(Database):
         self, *, shards: ShardSet | None, limit: int = 50
     ) -> list[tuple[int, str]]:
         """Take the oldest notices for servers on `shards` (all: None), oldest first."""
-        condition, params = _shards(shards, column="guild_id")
+        condition, params = shard_condition(shards, column="guild_id")
         found = await self.scalar(
             f"SELECT 1 FROM handed_notices WHERE 1 = 1{condition} LIMIT 1",  # noqa: S608
             params,

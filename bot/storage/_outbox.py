@@ -16,22 +16,13 @@ from bot.clock import from_iso, to_iso
 from bot.shards import ShardSet
 from bot.storage._articles import _categories, _when
 from bot.storage._base import Database
-from bot.storage._connection import Row
+from bot.storage._connection import Row, shard_condition
 from bot.storage.records import ChannelWebhook, Delivery, DeliveryRecord, OutboxRecord, SeedRow
 
 _DELIVERY_COLUMNS = (
     "o.id, o.subscription_id, o.article_id, o.channel_id, o.state, o.payload, o.attempts, "
     "o.not_before, o.claimed_at, s.guild_id, s.format, s.fallback_tag_id, a.categories"
 )
-
-
-def _shard_filter(shards: ShardSet | None) -> tuple[str, list[int]]:
-    """The condition that keeps a process to its own servers' rows (`s` is subscriptions):
-    Discord's own rule, `(guild_id >> 22) % shard_count`, which PostgreSQL computes the same."""
-    if shards is None:
-        return "", []
-    marks = ", ".join("?" * len(shards.ids))
-    return f" AND ((s.guild_id >> 22) % ?) IN ({marks})", [shards.count, *shards.ordered]
 
 
 def _delivery(row: Row) -> Delivery:
@@ -96,7 +87,7 @@ class OutboxStore(Database):
 
         Heads may be `claimed` (in flight, or left by a crash); the worker skips those.
         """
-        condition, params = _shard_filter(shards)
+        condition, params = shard_condition(shards)
         rows = await self.fetch_all(
             f"SELECT {_DELIVERY_COLUMNS} FROM outbox o "  # noqa: S608 - fixed column list
             "JOIN subscriptions s ON s.id = o.subscription_id "
@@ -111,7 +102,7 @@ class OutboxStore(Database):
     async def claimed_deliveries(self, *, shards: ShardSet | None = None) -> list[Delivery]:
         """Rows left claimed (after a crash, these may or may not have been posted); with
         `shards`, only those of the shards' servers (another process's claims are its own)."""
-        condition, params = _shard_filter(shards)
+        condition, params = shard_condition(shards)
         rows = await self.fetch_all(
             f"SELECT {_DELIVERY_COLUMNS} FROM outbox o "  # noqa: S608 - fixed column list
             "JOIN subscriptions s ON s.id = o.subscription_id "

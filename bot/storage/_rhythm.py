@@ -16,7 +16,7 @@ from bot.models import DEFAULT_RHYTHM, Rhythm
 from bot.shards import ShardSet
 from bot.storage._articles import _when
 from bot.storage._base import Database, chunks
-from bot.storage._connection import Row
+from bot.storage._connection import Row, shard_condition
 from bot.storage.records import (
     ChangedPost,
     DigestCandidate,
@@ -26,14 +26,6 @@ from bot.storage.records import (
     Repost,
     RhythmFacts,
 )
-
-
-def _shards(shards: ShardSet | None, column: str = "s.guild_id") -> tuple[str, list[int]]:
-    """Keep a process to its own servers' rows, by Discord's rule (as the outbox does)."""
-    if shards is None:
-        return "", []
-    marks = ", ".join("?" * len(shards.ids))
-    return f" AND (({column} >> 22) % ?) IN ({marks})", [shards.count, *shards.ordered]
 
 
 def _rhythm(row: Row) -> Rhythm:
@@ -152,7 +144,7 @@ class RhythmStore(Database):
     async def open_publishes(self, *, shards: ShardSet | None = None) -> list[PublishRow]:
         """Announcements waiting to be published, oldest first per channel (with `shards`,
         only those of the shards' servers)."""
-        condition, params = _shards(shards, "guild_id")
+        condition, params = shard_condition(shards, "guild_id")
         rows = await self.fetch_all(
             "SELECT outbox_id, guild_id, channel_id, message_id, not_before FROM publishes "  # noqa: S608
             f"WHERE state = 'pending'{condition} ORDER BY channel_id, outbox_id",
@@ -354,7 +346,7 @@ class RhythmStore(Database):
 
     async def next_edits(self, *, limit: int = 50, shards: ShardSet | None = None) -> list[EditRow]:
         """Open edits, oldest first; at most one per posted message (the oldest)."""
-        condition, params = _shards(shards)
+        condition, params = shard_condition(shards)
         rows = await self.fetch_all(
             f"SELECT {_EDIT_COLUMNS} FROM outbox_edits e "  # noqa: S608 - fixed column list
             "JOIN outbox o ON o.id = e.outbox_id JOIN subscriptions s ON s.id = o.subscription_id "
@@ -367,7 +359,7 @@ class RhythmStore(Database):
 
     async def claimed_edits(self, *, shards: ShardSet | None = None) -> list[EditRow]:
         """Edits left claimed (after a crash, these may or may not have reached Discord)."""
-        condition, params = _shards(shards)
+        condition, params = shard_condition(shards)
         rows = await self.fetch_all(
             f"SELECT {_EDIT_COLUMNS} FROM outbox_edits e "  # noqa: S608 - fixed column list
             "JOIN outbox o ON o.id = e.outbox_id JOIN subscriptions s ON s.id = o.subscription_id "
@@ -407,7 +399,7 @@ class RhythmStore(Database):
 
     async def digest_rhythms(self, *, shards: ShardSet | None = None) -> dict[int, Rhythm]:
         """The rhythms of active, unpaused subscriptions in digest mode."""
-        condition, params = _shards(shards)
+        condition, params = shard_condition(shards)
         rows = await self.fetch_all(
             "SELECT r.* FROM subscription_rhythm r JOIN subscriptions s "  # noqa: S608
             "ON s.id = r.subscription_id WHERE r.digest IS NOT NULL AND s.active = 1 "
@@ -507,7 +499,7 @@ class RhythmStore(Database):
 
     async def open_digest_pages(self, *, shards: ShardSet | None = None) -> list[DigestPage]:
         """The next page of each subscription's oldest unfinished digest (pages go in order)."""
-        condition, params = _shards(shards)
+        condition, params = shard_condition(shards)
         return await self._digest_pages(
             "p.id IN (SELECT min(p2.id) FROM digest_pages p2 JOIN digests d2 "  # noqa: S608
             "ON d2.id = p2.digest_id WHERE p2.state IN ('pending', 'claimed') "
@@ -517,7 +509,7 @@ class RhythmStore(Database):
 
     async def claimed_digest_pages(self, *, shards: ShardSet | None = None) -> list[DigestPage]:
         """Pages left claimed (after a crash, these may or may not have been posted)."""
-        condition, params = _shards(shards)
+        condition, params = shard_condition(shards)
         return await self._digest_pages("p.state = 'claimed'" + condition, params)
 
     async def _digest_pages(self, where: str, params: list[int]) -> list[DigestPage]:
