@@ -188,7 +188,10 @@ class App:
         # A feed's first poll only seeds: nobody is alerted of it. No alerts anywhere: no row.
         if event.seeded or not event.article_ids or not await self.storage.has_alerts():
             return
-        await self.storage.hand_over_alerts(event.feed_id, event.article_ids, now=self.clock.now())
+        dropped = await self.storage.hand_over_alerts(
+            event.feed_id, event.article_ids, now=self.clock.now()
+        )
+        _warn_untaken(dropped, "new articles for keyword alerts")
 
     async def _hand_over_notices(self) -> None:
         try:
@@ -204,9 +207,10 @@ class App:
         if not taken:
             return
         try:
-            await self.storage.hand_over_notices(
+            dropped = await self.storage.hand_over_notices(
                 [(notice.guild_id, notice.text) for notice in taken], now=self.clock.now()
             )
+            _warn_untaken(dropped, "moderators' notices")
         except Exception:
             # Told at most once: a notice that cannot be handed over is logged instead.
             log.exception("Could not hand %d moderators' notices over", len(taken))
@@ -224,6 +228,16 @@ class App:
         if self.llm is not None:
             await self.llm.close()
         await self.storage.close()
+
+
+def _warn_untaken(dropped: int, what: str) -> None:
+    if dropped:
+        log.warning(
+            "Dropped %d hand-offs of %s that no bot process took within a day: is a "
+            "`paperboy run` process using this database?",
+            dropped,
+            what,
+        )
 
 
 async def open_app(

@@ -18,7 +18,7 @@ from bot.storage._base import (
 )
 from bot.storage._copy import copy_source_rows, copy_sqlite_to_postgres
 from bot.storage._feeds import ClaimLost, FeedStore, PollTransaction
-from bot.storage._handoffs import HandoffStore
+from bot.storage._handoffs import HANDOFF_RETENTION, HandoffStore
 from bot.storage._leases import LeaseStore
 from bot.storage._mentions import MentionStore
 from bot.storage._ops import OpsStore
@@ -50,6 +50,7 @@ class Storage(
 
 
 __all__ = [
+    "HANDOFF_RETENTION",
     "ClaimLost",
     "Database",
     "PollTransaction",

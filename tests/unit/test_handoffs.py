@@ -8,6 +8,7 @@ alert senders. The whole path between real processes: tests/e2e/test_worker_hand
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 from bot.app import open_app
@@ -18,7 +19,7 @@ from bot.ingest.poller import NewArticlesEvent
 from bot.services.admin import Change
 from bot.services.alerts import AlertService
 from bot.shards import parse_shards
-from bot.storage import Storage
+from bot.storage import HANDOFF_RETENTION, Storage
 from bot.tasks import run_hooks
 from tests.builders import NOW
 from tests.conftest import make_config
@@ -136,3 +137,19 @@ async def test_a_stopping_worker_hands_over_the_notices_still_waiting(tmp_path: 
         assert await storage.take_handed_notices(shards=None) == [(guild, "held back at the stop")]
     finally:
         await storage.close()
+
+
+async def test_hand_offs_nobody_took_within_a_day_are_dropped_by_the_next_one(
+    storage: Storage,
+) -> None:
+    zero = guild_on(0, 7)
+    assert await storage.hand_over_notices([(zero, "old")], now=NOW) == 0
+    assert await storage.hand_over_alerts(1, [10], now=NOW) == 0
+    later = NOW + HANDOFF_RETENTION - timedelta(seconds=1)
+    assert await storage.hand_over_notices([(zero, "newer")], now=later) == 0  # kept: a day
+    assert await storage.hand_over_alerts(2, [20], now=later) == 0
+    much_later = NOW + HANDOFF_RETENTION + timedelta(seconds=1)
+    assert await storage.hand_over_notices([(zero, "newest")], now=much_later) == 1
+    assert await storage.hand_over_alerts(3, [30], now=much_later) == 1
+    assert await storage.take_handed_notices(shards=None) == [(zero, "newer"), (zero, "newest")]
+    assert await storage.take_handed_alerts() == [(2, (20,)), (3, (30,))]
