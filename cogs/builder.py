@@ -4,7 +4,8 @@ Thin: every choice goes to `bot.services.builder.MessageBuilder`, which checks i
 new draft; the message is then re-rendered with `draft.plan()` (the newest item exactly as it
 will be posted). A bad value gets a private sentence naming it and leaves the draft as it was.
 Nothing is stored until Save. The draft lives in this view, in memory: it belongs to one
-moderator's open builder, and an unsaved draft is simply gone after a restart.
+moderator's open builder, and an unsaved draft is simply gone after a restart; a click on a
+closed builder (timed out, or from before a restart) is told so and how to open a new one.
 """
 
 from __future__ import annotations
@@ -98,6 +99,46 @@ def _text_input(
         style=discord.TextStyle.paragraph if long else discord.TextStyle.short,
         max_length=TEXT_INPUT_MAX,
     )
+
+
+CLOSED_BUILDER = (
+    "This message builder is closed: a builder stays open for 15 minutes, and a restart of "
+    "Paperboy closes every builder. Nothing more was saved from it; open it again with "
+    "/feeds message."
+)
+
+
+class OpenBuilders:
+    """The builders open in this process, by message id. A click on any other builder message
+    (timed out, or shown before a restart) gets `CLOSED_BUILDER` rather than Discord's bare
+    "This interaction failed"."""
+
+    def __init__(self) -> None:
+        self._views: dict[int, BuilderView] = {}
+
+    def add(self, message_id: int, view: BuilderView) -> None:
+        """Track a builder just sent; forget the closed ones (memory stays bounded)."""
+        self._views = {mid: v for mid, v in self._views.items() if not v.is_finished()}
+        self._views[message_id] = view
+
+    def is_open(self, message_id: int) -> bool:
+        """Whether the builder on this message still listens to its controls."""
+        view = self._views.get(message_id)
+        return view is not None and not view.is_finished()
+
+
+async def answer_closed_builder(
+    interaction: discord.Interaction[Any], open_builders: OpenBuilders
+) -> bool:
+    """Answer a click on a builder that no longer listens (no view will); True if answered."""
+    if interaction.type is not discord.InteractionType.component or interaction.message is None:
+        return False
+    data: dict[str, Any] = dict(interaction.data or {})
+    custom_id = str(data.get("custom_id", ""))
+    if not custom_id.startswith("pb:builder:") or open_builders.is_open(interaction.message.id):
+        return False
+    await reply_privately(interaction, CLOSED_BUILDER)
+    return True
 
 
 class BuilderView(discord.ui.View):
@@ -330,11 +371,15 @@ class BuilderView(discord.ui.View):
 
 
 async def open_builder(
-    interaction: discord.Interaction[Any], builder: MessageBuilder, subscription_id: int
+    interaction: discord.Interaction[Any],
+    builder: MessageBuilder,
+    subscription_id: int,
+    open_builders: OpenBuilders,
 ) -> None:
     """Answer `/feeds message` with the builder, privately."""
     assert interaction.guild_id is not None
     await interaction.response.defer(ephemeral=True, thinking=True)
     draft = await builder.open(interaction.guild_id, subscription_id)
     view = BuilderView(builder, draft, interaction.user.id)
-    await interaction.followup.send(ephemeral=True, wait=True, **view.message())
+    sent = await interaction.followup.send(ephemeral=True, wait=True, **view.message())
+    open_builders.add(sent.id, view)

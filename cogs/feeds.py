@@ -30,7 +30,7 @@ from bot.services.rhythm import RhythmChange, change_rhythm
 from bot.services.rhythm import describe as describe_rhythm
 from cogs._checks import channel_info, is_moderator, require_moderator
 from cogs._render import allowed_mentions_of, embed_of, view_of
-from cogs.builder import open_builder
+from cogs.builder import OpenBuilders, answer_closed_builder, open_builder
 from cogs.client import PaperboyBot
 
 log = logging.getLogger(__name__)
@@ -267,11 +267,17 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
         self.diagnoser = bot.app.diagnoser
         self.portability = bot.app.portability
         self.watchdog = bot.app.watchdog
+        self.open_builders = OpenBuilders()
         super().__init__()
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         """Moderators only, checked by the bot whatever Discord showed."""
         return await require_moderator(interaction)
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        """A click on a message builder that is closed is told so (no view answers it)."""
+        await answer_closed_builder(interaction, self.open_builders)
 
     async def _timezone(self, guild_id: int) -> str:
         return (await self.admin.settings(guild_id)).timezone
@@ -541,7 +547,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="Manage new
     async def message(self, interaction: discord.Interaction[Any], subscription: str) -> None:
         """Design how a subscription's announcements look, with a live private preview."""
         sub_id = await self._subscription_id(interaction, subscription)
-        await open_builder(interaction, self.bot.app.builder, sub_id)
+        await open_builder(interaction, self.bot.app.builder, sub_id, self.open_builders)
 
     @app_commands.command(name="test-filter")
     @app_commands.describe(

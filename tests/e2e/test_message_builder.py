@@ -9,13 +9,22 @@ subscriptions of one feed in one channel each post only what their own filter le
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bot.announce.message import MessageSettings
-from tests.bench.discord_standin import InteractionHandle
+from bot.clock import FakeClock
+from tests.bench.discord_standin import DiscordStandIn, InteractionHandle
+from tests.bench.news_site import NewsSite
 from tests.bench.news_site_articles import SampleArticle
 from tests.e2e.conftest import Bench, BenchFactory, message_text
-from tests.e2e.support import FAST, announced_title, delivery_settled
+from tests.e2e.support import (
+    FAST,
+    MONDAY_MORNING,
+    announced_title,
+    delivery_settled,
+    running_bot,
+)
 from tests.markers import marker_of
 
 FIRST = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
@@ -245,3 +254,26 @@ async def test_two_named_subscriptions_of_one_feed_in_one_channel_each_post_thei
         why = await bench.command("feeds why", {"url": bench.site.article_url(both)})
         explained = message_text(await why.reply(15.0))
         assert "already posted in that channel through subscription 1" in explained
+
+
+async def test_a_builder_from_before_a_restart_says_it_is_closed(
+    tmp_path: Path, bench_database: str
+) -> None:
+    clock = FakeClock(MONDAY_MORNING)
+    async with DiscordStandIn() as discord, NewsSite() as site:
+        seed = discord.populate_default()
+        async with running_bot(tmp_path, bench_database, discord, seed, site, clock) as bench:
+            await subscribe(bench)
+            builder = await open_builder(bench, "1")
+            reset = await discord.click(seed.admin_id, int(builder["id"]), "pb:builder:1:reset")
+            assert (await reset.callback()).type == 7  # open: the builder itself answers
+        async with running_bot(tmp_path, bench_database, discord, seed, site, clock) as bench:
+            # The restart closed it: the click is told so, privately, instead of failing.
+            stale = await discord.click(seed.admin_id, int(builder["id"]), "pb:builder:1:reset")
+            answer = await stale.callback()
+            assert answer.type == 4 and answer.data["flags"] & 64
+            assert answer.data["content"].startswith("This message builder is closed")
+            assert "/feeds message" in answer.data["content"]
+            fresh = await open_builder(bench, "1")
+            reset = await discord.click(seed.admin_id, int(fresh["id"]), "pb:builder:1:reset")
+            assert (await reset.callback()).type == 7
