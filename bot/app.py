@@ -77,6 +77,7 @@ class App:
     on_handed_articles: list[NewArticlesHook] = field(default_factory=list)
     """Alert senders: new articles a process without Discord polled and handed over."""
     _worker: DeliveryWorker | None = field(default=None, init=False, repr=False)  # attach_discord
+    _hands_over: bool = field(default=False, init=False, repr=False)  # hand_over_to_bot_processes
 
     def attach_discord(
         self,
@@ -181,6 +182,7 @@ class App:
     def hand_over_to_bot_processes(self) -> None:
         """Without Discord here (`paperboy worker`): leave moderators' notices and new articles
         for keyword alerts in the database, for the bot processes to post and send."""
+        self._hands_over = True
         self.poller.on_new_articles.append(self._hand_over_alerts)
         self.tasks.spawn(self._hand_over_notices(), name="hand over notices")
 
@@ -194,13 +196,9 @@ class App:
         _warn_untaken(dropped, "new articles for keyword alerts")
 
     async def _hand_over_notices(self) -> None:
-        try:
-            while True:
-                await asyncio.sleep(self.config.scale.check_seconds)
-                await self._hand_over_waiting_notices()
-        finally:
-            # A clean stop hands over what waits too (the database closes after the tasks).
-            await asyncio.shield(self._hand_over_waiting_notices())
+        while True:
+            await asyncio.sleep(self.config.scale.check_seconds)
+            await self._hand_over_waiting_notices()
 
     async def _hand_over_waiting_notices(self) -> None:
         taken = self.delivery.take_notices()
@@ -220,6 +218,8 @@ class App:
     async def close(self) -> None:
         """Stop background work, then release the HTTP session and the database."""
         await self.tasks.close()
+        if self._hands_over:
+            await self._hand_over_waiting_notices()  # a clean stop hands over what waits too
         if self.ops is not None:
             await self.ops.close()
         self.watchdog.stop()

@@ -7,7 +7,6 @@ alert senders. The whole path between real processes: tests/e2e/test_worker_hand
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -128,7 +127,6 @@ async def test_a_stopping_worker_hands_over_the_notices_still_waiting(tmp_path: 
     worker = await open_app(config)
     try:
         worker.hand_over_to_bot_processes()
-        await asyncio.sleep(0)  # the hand-over task starts (and waits for its first look)
         worker.delivery.queue_notices([ModeratorNotice(guild, "held back at the stop")])
     finally:
         await worker.close()
