@@ -86,7 +86,14 @@ def write_config(
             "max_new_per_poll": 100,
             "backlog_count": 1,
         },
-        "scale": {"bot_processes": 2, "check_seconds": 0.2, "poll_lease_seconds": 3},
+        # A worker killed mid-poll holds its feeds' claims until they expire (another machine's
+        # view): the shortest expiry allowed keeps a test's take-over within its wait.
+        "scale": {
+            "bot_processes": 2,
+            "check_seconds": 0.2,
+            "poll_lease_seconds": 3,
+            "feed_claim_seconds": 5.0,
+        },
     }
     for section, values in (overrides or {}).items():
         sections.setdefault(section, {}).update(values)

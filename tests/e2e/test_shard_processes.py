@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.storage import Storage
 from tests.bench.discord_standin import DiscordStandIn, InteractionHandle, Seed
 from tests.bench.news_site import NewsSite
+from tests.conftest import storage_target
 from tests.e2e.processes import (
     announcements,
     dispatch,
@@ -121,6 +123,13 @@ async def test_shard_processes_serve_their_own_servers_and_a_worker_polls(
         await running.start("worker2", "worker")
         await running.wait_for_log("worker2", "Another process holds the poller lease")
         await running.kill("worker")
+        # Killed mid-poll, it holds the feed's claim until it expires (`feed_claim_seconds`, 5 s
+        # in these tests; 300 s by default): printed, so a slow take-over can be told apart.
+        storage = await Storage.open(storage_target(url, tmp_path / "bot.db"))
+        try:
+            print(f"feed claims held as the worker was killed: {await storage.claim_holders()}")
+        finally:
+            await storage.close()
         await running.wait_for_log("worker2", LEASE_HELD)
         late = site.article_url(site.publish(dispatch(4, "Shard"), at=None))
         for world in (on_zero, on_one):
