@@ -35,11 +35,13 @@ TEXT_INPUT_MAX = 4000
 """Discord's own limit for a text input: longer values reach our checks, which name the limit."""
 NO_MENTIONS = discord.AllowedMentions.none()
 PARTS = {"show_author": "Author line", "timestamp": "Timestamp"}
+BUILDER_ID_PREFIX = "pb:builder:"
+"""Every builder control's custom id starts so (`builder_id`); closed builders are told by it."""
 
 
 def builder_id(draft: Draft, what: str) -> str:
     """The custom id of one builder control (at most 100 characters, as Discord requires)."""
-    return f"pb:builder:{draft.subscription.id}:{what}"[:100]
+    return f"{BUILDER_ID_PREFIX}{draft.subscription.id}:{what}"[:100]
 
 
 def builder_content(draft: Draft, *, note: str = "") -> str:
@@ -129,16 +131,15 @@ class OpenBuilders:
 
 async def answer_closed_builder(
     interaction: discord.Interaction[Any], open_builders: OpenBuilders
-) -> bool:
-    """Answer a click on a builder that no longer listens (no view will); True if answered."""
+) -> None:
+    """Answer a click on a builder that no longer listens (no view will)."""
     if interaction.type is not discord.InteractionType.component or interaction.message is None:
-        return False
+        return
     data: dict[str, Any] = dict(interaction.data or {})
     custom_id = str(data.get("custom_id", ""))
-    if not custom_id.startswith("pb:builder:") or open_builders.is_open(interaction.message.id):
-        return False
-    await reply_privately(interaction, CLOSED_BUILDER)
-    return True
+    closed = not open_builders.is_open(interaction.message.id)
+    if custom_id.startswith(BUILDER_ID_PREFIX) and closed:
+        await reply_privately(interaction, CLOSED_BUILDER)
 
 
 class BuilderView(discord.ui.View):
